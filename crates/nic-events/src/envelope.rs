@@ -1,0 +1,228 @@
+//! The envelope: what the store keeps around every event, and the small parsed types it is made of.
+//!
+//! Event data and metadata are kept as the exact JSON text that was appended (`EventData`), so that
+//! the hash chain is computed over bytes that never change between writing, storing and reading back.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use uuid::Uuid;
+
+/// Longest stream id the store accepts, in bytes.
+pub const STREAM_ID_BYTES_MAX: usize = 200;
+
+/// The JSON text of an event's data or metadata, exactly as appended.
+pub type EventData = Box<RawValue>;
+
+/// A stream's id, such as `pdsa-0190c7e2-…`. The part before the first dash is the stream's category.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct StreamId(String);
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum StreamIdError {
+    #[error("a stream id is `category-id`: a lowercase category, a dash, then an id")]
+    Shape,
+    #[error("a stream id is at most {STREAM_ID_BYTES_MAX} bytes")]
+    TooLong,
+}
+
+impl StreamId {
+    /// Parses `category-rest`, where the category is lowercase ASCII letters, digits or `_`, and the
+    /// rest is non-empty printable ASCII without spaces.
+    pub fn parse(s: impl Into<String>) -> Result<Self, StreamIdError> {
+        let s = s.into();
+        if s.len() > STREAM_ID_BYTES_MAX {
+            return Err(StreamIdError::TooLong);
+        }
+        let (category, rest) = s.split_once('-').ok_or(StreamIdError::Shape)?;
+        let category_ok = !category.is_empty()
+            && category
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        let rest_ok = !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_graphic());
+        if category_ok && rest_ok {
+            Ok(Self(s))
+        } else {
+            Err(StreamIdError::Shape)
+        }
+    }
+
+    /// The stream id for an entity of a category, such as `pdsa-<uuid>`.
+    pub fn for_entity(category: &str, id: Uuid) -> Self {
+        Self::parse(format!("{category}-{id}")).expect("category of the event catalog")
+    }
+
+    /// The part before the first dash.
+    pub fn category(&self) -> &str {
+        self.0.split_once('-').map(|(c, _)| c).unwrap_or(&self.0)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for StreamId {
+    type Error = StreamIdError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(s)
+    }
+}
+
+impl From<StreamId> for String {
+    fn from(s: StreamId) -> Self {
+        s.0
+    }
+}
+
+impl std::fmt::Display for StreamId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What an append expects of the stream's current version, in the vocabulary event-store users know.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "version")]
+pub enum ExpectedVersion {
+    /// Append whatever the stream holds.
+    Any,
+    /// The stream must not exist yet.
+    NoStream,
+    /// The stream must hold at least one event.
+    StreamExists,
+    /// The stream's last event must have exactly this version (0-based).
+    Exact(u64),
+}
+
+impl ExpectedVersion {
+    /// Whether a stream whose last version is `current` (None: no stream) satisfies this expectation.
+    pub fn is_met_by(self, current: Option<u64>) -> bool {
+        match self {
+            Self::Any => true,
+            Self::NoStream => current.is_none(),
+            Self::StreamExists => current.is_some(),
+            Self::Exact(v) => current == Some(v),
+        }
+    }
+}
+
+/// Who did it and why: kept with every event.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Metadata {
+    /// The acting principal, such as `token:facilitator-ana` or `system:demo`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    /// Groups the events of one request or workflow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<Uuid>,
+    /// The event or command that caused this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub causation_id: Option<Uuid>,
+}
+
+/// An event about to be appended. The store assigns its version, position, time and hash.
+#[derive(Clone, Debug)]
+pub struct NewEvent {
+    /// A UUID v7; a retried append with the same ids is recognised and writes nothing.
+    pub event_id: Uuid,
+    pub event_type: String,
+    pub schema_version: u32,
+    pub data: EventData,
+    pub metadata: EventData,
+}
+
+impl NewEvent {
+    /// Builds an event from serialisable data and metadata, with a fresh UUID v7 id.
+    pub fn new<T: Serialize>(
+        event_type: impl Into<String>,
+        schema_version: u32,
+        data: &T,
+        metadata: &Metadata,
+    ) -> serde_json::Result<Self> {
+        Ok(Self {
+            event_id: Uuid::now_v7(),
+            event_type: event_type.into(),
+            schema_version,
+            data: serde_json::value::to_raw_value(data)?,
+            metadata: serde_json::value::to_raw_value(metadata)?,
+        })
+    }
+
+    pub fn with_id(mut self, event_id: Uuid) -> Self {
+        self.event_id = event_id;
+        self
+    }
+}
+
+/// An event as stored: the envelope plus the data and metadata it was appended with.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RecordedEvent {
+    pub event_id: Uuid,
+    pub stream_id: StreamId,
+    /// 0-based and contiguous within the stream.
+    pub stream_version: u64,
+    /// Increasing across the whole log (not necessarily contiguous).
+    pub global_position: u64,
+    pub event_type: String,
+    pub schema_version: u32,
+    pub data: EventData,
+    pub metadata: EventData,
+    /// UTC, to the microsecond.
+    pub recorded_at: DateTime<Utc>,
+    /// SHA-256 (hex) over this event and the hash of the previous event in its stream.
+    pub hash: String,
+}
+
+impl RecordedEvent {
+    /// The event's metadata, parsed.
+    pub fn metadata(&self) -> serde_json::Result<Metadata> {
+        serde_json::from_str(self.metadata.get())
+    }
+
+    /// The hash this event should carry, given the hash of the previous event in its stream.
+    pub fn expected_hash(&self, previous_hash: &str) -> String {
+        crate::chain::chain_hash(
+            previous_hash,
+            self.event_id,
+            self.stream_id.as_str(),
+            self.stream_version,
+            &self.event_type,
+            self.schema_version,
+            self.recorded_at.timestamp_micros(),
+            self.data.get(),
+            self.metadata.get(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stream_ids_parse_with_their_category() {
+        let id = StreamId::parse("pdsa-42").unwrap();
+        assert_eq!(id.category(), "pdsa");
+        assert_eq!(StreamId::parse("pdsa"), Err(StreamIdError::Shape));
+        assert_eq!(StreamId::parse("-x"), Err(StreamIdError::Shape));
+        assert_eq!(StreamId::parse("Pdsa-x"), Err(StreamIdError::Shape));
+        assert_eq!(StreamId::parse("pdsa-a b"), Err(StreamIdError::Shape));
+        assert_eq!(
+            StreamId::parse(format!("p-{}", "x".repeat(STREAM_ID_BYTES_MAX))),
+            Err(StreamIdError::TooLong)
+        );
+    }
+
+    #[test]
+    fn expected_versions_match_their_meaning() {
+        use ExpectedVersion::*;
+        assert!(Any.is_met_by(None) && Any.is_met_by(Some(3)));
+        assert!(NoStream.is_met_by(None) && !NoStream.is_met_by(Some(0)));
+        assert!(!StreamExists.is_met_by(None) && StreamExists.is_met_by(Some(0)));
+        assert!(Exact(2).is_met_by(Some(2)) && !Exact(2).is_met_by(Some(1)));
+        assert!(!Exact(0).is_met_by(None));
+    }
+}

@@ -1,0 +1,17 @@
+//! Every limit of NIC Ledger in one place, each with its unit in its name.
+
+/// Events one append may carry.
+pub const APPEND_EVENTS_MAX: usize = 1_000;
+/// Events one read of a stream or of the global log may return.
+pub const READ_PAGE_EVENTS_MAX: usize = 10_000;
+/// Bytes of one event's data JSON.
+pub const EVENT_DATA_BYTES_MAX: usize = 256 * 1024;
+/// Bytes of one event's metadata JSON.
+pub const EVENT_METADATA_BYTES_MAX: usize = 8 * 1024;
+/// Bytes of an event type name.
+pub const EVENT_TYPE_BYTES_MAX: usize = 100;
+/// How long a subscriber waits for a wake-up before it polls the store anyway, in milliseconds.
+pub const SUBSCRIPTION_POLL_MS: u64 = 250;
+/// How long the PostgreSQL backend gathers appends before it sends one NOTIFY for all of them, in
+/// milliseconds.
+pub const NOTIFY_COALESCE_MS: u64 = 2;

@@ -1,0 +1,201 @@
+//! The append-only event store of NIC Ledger.
+//!
+//! `EventStore` is the one interface; `postgres::PgStore` and `sqlite::SqliteStore` implement it over
+//! sqlx, chosen by the URL (`open`). Subscriptions (`subscription`) and chain verification (`verify`)
+//! are written once, on top of the trait, and so behave the same on both backends.
+
+pub mod postgres;
+pub mod sqlite;
+pub mod subscription;
+pub mod verify;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use nic_events::limits::{
+    APPEND_EVENTS_MAX, EVENT_DATA_BYTES_MAX, EVENT_METADATA_BYTES_MAX, EVENT_TYPE_BYTES_MAX,
+    READ_PAGE_EVENTS_MAX,
+};
+use nic_events::{ExpectedVersion, NewEvent, RecordedEvent, StreamId};
+use tokio::sync::watch;
+
+pub use subscription::Subscription;
+pub use verify::{verify_chains, ChainBreak, ChainReport};
+
+/// What a successful append did (or, for a recognised retry, what the original append did).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AppendOutcome {
+    /// The stream's version after the append: the version of its last event.
+    pub stream_version: u64,
+    /// Global positions of the first and last event appended.
+    pub first_position: u64,
+    pub last_position: u64,
+    /// True when these event ids were already appended to this stream: nothing was written.
+    pub duplicate: bool,
+}
+
+/// A read of the global log: events after a position, in global order, one bounded page.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReadAll {
+    /// Only events whose global position is greater than this (0: from the beginning).
+    pub after: u64,
+    /// At most this many events (capped at `READ_PAGE_EVENTS_MAX`).
+    pub limit: usize,
+    /// Only these stream categories (empty: all).
+    pub categories: Vec<String>,
+    /// Only these event types (empty: all).
+    pub event_types: Vec<String>,
+    /// Only events up to and including this position: the log as of that moment.
+    pub up_to_position: Option<u64>,
+    /// Only events recorded at or before this time: the log as of that time.
+    pub up_to_time: Option<DateTime<Utc>>,
+}
+
+impl ReadAll {
+    pub fn after(after: u64, limit: usize) -> Self {
+        Self { after, limit, ..Self::default() }
+    }
+
+    /// The page size actually used.
+    pub fn page_size(&self) -> usize {
+        self.limit.clamp(1, READ_PAGE_EVENTS_MAX)
+    }
+
+    /// Whether an event passes this read's filters (all but `after` and `limit`).
+    pub fn admits(&self, e: &RecordedEvent) -> bool {
+        (self.categories.is_empty() || self.categories.iter().any(|c| c == e.stream_id.category()))
+            && (self.event_types.is_empty() || self.event_types.contains(&e.event_type))
+            && self.up_to_position.is_none_or(|p| e.global_position <= p)
+            && self.up_to_time.is_none_or(|t| e.recorded_at <= t)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("stream {stream} expected {expected:?} but its version is {actual:?}")]
+    WrongExpectedVersion {
+        stream: StreamId,
+        expected: ExpectedVersion,
+        /// The stream's actual version (None: the stream does not exist).
+        actual: Option<u64>,
+    },
+    #[error("some of these event ids were already appended, but not as this same append to {stream}")]
+    EventIdConflict { stream: StreamId },
+    #[error("invalid append: {0}")]
+    InvalidAppend(String),
+    #[error("unsupported database URL {0:?}: use postgres://… or sqlite://…")]
+    UnsupportedUrl(String),
+    #[error("stored event at position {position} is unreadable: {reason}")]
+    Corrupt { position: u64, reason: String },
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration error: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// Which database a store runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+/// The append-only log. Implementations are cheap to share behind an `Arc`.
+#[async_trait]
+pub trait EventStore: Send + Sync + 'static {
+    fn backend(&self) -> Backend;
+
+    /// Applies this backend's migrations (idempotent).
+    async fn migrate(&self) -> Result<(), StoreError>;
+
+    /// Appends events to one stream atomically, if the stream meets `expected`. A failed expectation
+    /// writes nothing; the same event ids appended again return the original outcome.
+    async fn append(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendOutcome, StoreError>;
+
+    /// A stream's events from `from_version` on, at most `limit` (capped at `READ_PAGE_EVENTS_MAX`).
+    async fn read_stream(
+        &self,
+        stream: &StreamId,
+        from_version: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// The version of a stream's last event, or None when it has none.
+    async fn stream_version(&self, stream: &StreamId) -> Result<Option<u64>, StoreError>;
+
+    /// One page of the global log in global order. Never skips an event: an event that is not yet
+    /// safe to read (an earlier position may still commit) is held back until it is.
+    async fn read_all(&self, query: &ReadAll) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// The position of the last event readers can see (0 when the log is empty).
+    async fn head_position(&self) -> Result<u64, StoreError>;
+
+    /// The global position of the last event recorded at or before `time` (0 when none).
+    async fn position_at(&self, time: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// Ticks whenever new events may be readable: after a local append, or (PostgreSQL) when another
+    /// process announces one. Subscriptions wait on it, and poll anyway as a fallback.
+    fn wakeups(&self) -> watch::Receiver<u64>;
+}
+
+/// Opens the store a URL names: `postgres://…` (or `postgresql://…`) or `sqlite://PATH`.
+pub async fn open(url: &str) -> Result<Arc<dyn EventStore>, StoreError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::PgStore::connect(url).await?))
+    } else if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::SqliteStore::connect(url).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl(url.to_string()))
+    }
+}
+
+/// Checks an append's events against the limits, before any database work.
+pub(crate) fn check_append(events: &[NewEvent]) -> Result<(), StoreError> {
+    let invalid = |m: String| Err(StoreError::InvalidAppend(m));
+    if events.is_empty() {
+        return invalid("an append carries at least one event".into());
+    }
+    if events.len() > APPEND_EVENTS_MAX {
+        return invalid(format!("an append carries at most {APPEND_EVENTS_MAX} events"));
+    }
+    let mut ids = std::collections::HashSet::new();
+    for e in events {
+        if !ids.insert(e.event_id) {
+            return invalid(format!("event id {} appears twice in one append", e.event_id));
+        }
+        if e.event_type.is_empty() || e.event_type.len() > EVENT_TYPE_BYTES_MAX {
+            return invalid(format!("an event type is 1 to {EVENT_TYPE_BYTES_MAX} bytes"));
+        }
+        if e.schema_version == 0 {
+            return invalid("schema versions start at 1".into());
+        }
+        if e.data.get().len() > EVENT_DATA_BYTES_MAX {
+            return invalid(format!("event data is at most {EVENT_DATA_BYTES_MAX} bytes"));
+        }
+        if e.metadata.get().len() > EVENT_METADATA_BYTES_MAX {
+            return invalid(format!("event metadata is at most {EVENT_METADATA_BYTES_MAX} bytes"));
+        }
+    }
+    Ok(())
+}
+
+/// The time an append records: now, to the microsecond the databases keep.
+pub(crate) fn now_micros() -> DateTime<Utc> {
+    let micros = Utc::now().timestamp_micros();
+    DateTime::from_timestamp_micros(micros).expect("now is representable")
+}
+
+/// Converts a database integer that the schema keeps non-negative.
+pub(crate) fn non_negative(v: i64, position: u64, what: &str) -> Result<u64, StoreError> {
+    u64::try_from(v).map_err(|_| StoreError::Corrupt { position, reason: format!("negative {what}") })
+}
+
+pub(crate) fn page_limit(limit: usize) -> i64 {
+    limit.clamp(1, READ_PAGE_EVENTS_MAX) as i64
+}

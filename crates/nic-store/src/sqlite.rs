@@ -1,0 +1,281 @@
+//! The SQLite backend: the embedded default that needs no server.
+//!
+//! One writer connection (WAL mode, a busy timeout, `BEGIN IMMEDIATE`) takes appends one at a time,
+//! so positions follow commits and readers cannot skip an event; a pool of reader connections serves
+//! reads beside it. Wake-ups are in-process: every append ticks the local subscribers.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use nic_events::{ExpectedVersion, NewEvent, RecordedEvent, StreamId, GENESIS_HASH};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Row, Sqlite};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use crate::{
+    check_append, non_negative, now_micros, page_limit, AppendOutcome, Backend, EventStore,
+    ReadAll, StoreError,
+};
+
+const COLUMNS: &str = "global_position, event_id, stream_id, stream_version, event_type, \
+     schema_version, data, metadata, recorded_at, hash";
+/// How long a connection waits for another process's write lock.
+const BUSY_TIMEOUT_MS: u64 = 5_000;
+/// Reader connections.
+pub const READER_CONNECTIONS_MAX: u32 = 8;
+
+pub struct SqliteStore {
+    writer: SqlitePool,
+    readers: SqlitePool,
+    wake: Arc<watch::Sender<u64>>,
+}
+
+impl SqliteStore {
+    /// Opens (and creates, if missing) the database file of a `sqlite://PATH` URL.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS));
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        let readers = SqlitePoolOptions::new()
+            .max_connections(READER_CONNECTIONS_MAX)
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(Self { writer, readers, wake: Arc::new(watch::Sender::new(0)) })
+    }
+
+    /// The writer pool, for tools that need plain SQL on the same database (the benchmark's
+    /// baseline, projections that commit with their checkpoint).
+    pub fn writer(&self) -> &SqlitePool {
+        &self.writer
+    }
+}
+
+fn decode(row: &SqliteRow) -> Result<RecordedEvent, StoreError> {
+    let position = non_negative(row.try_get("global_position")?, 0, "position")?;
+    let corrupt = |reason: String| StoreError::Corrupt { position, reason };
+    let id: String = row.try_get("event_id")?;
+    let stream: String = row.try_get("stream_id")?;
+    let micros: i64 = row.try_get("recorded_at")?;
+    Ok(RecordedEvent {
+        event_id: Uuid::parse_str(&id).map_err(|e| corrupt(e.to_string()))?,
+        stream_id: StreamId::parse(stream).map_err(|e| corrupt(e.to_string()))?,
+        stream_version: non_negative(row.try_get("stream_version")?, position, "version")?,
+        global_position: position,
+        event_type: row.try_get("event_type")?,
+        schema_version: u32::try_from(row.try_get::<i64, _>("schema_version")?)
+            .map_err(|e| corrupt(e.to_string()))?,
+        data: serde_json::value::RawValue::from_string(row.try_get("data")?)
+            .map_err(|e| corrupt(e.to_string()))?,
+        metadata: serde_json::value::RawValue::from_string(row.try_get("metadata")?)
+            .map_err(|e| corrupt(e.to_string()))?,
+        recorded_at: DateTime::from_timestamp_micros(micros)
+            .ok_or_else(|| corrupt("recorded time out of range".into()))?,
+        hash: row.try_get("hash")?,
+    })
+}
+
+#[async_trait]
+impl EventStore for SqliteStore {
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        sqlx::migrate!("../../migrations/sqlite").run(&self.writer).await?;
+        Ok(())
+    }
+
+    async fn append(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendOutcome, StoreError> {
+        check_append(&events)?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+
+        // A retry of an earlier append: the same ids, all in this stream.
+        let mut known: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT stream_id, stream_version, global_position FROM events WHERE event_id IN (",
+        );
+        let mut ids = known.separated(", ");
+        for e in &events {
+            ids.push_bind(e.event_id.to_string());
+        }
+        known.push(")");
+        let known = known.build().fetch_all(&mut *tx).await?;
+        if !known.is_empty() {
+            let same_stream = known
+                .iter()
+                .all(|r| r.try_get::<String, _>("stream_id").is_ok_and(|s| s == stream.as_str()));
+            if known.len() != events.len() || !same_stream {
+                return Err(StoreError::EventIdConflict { stream: stream.clone() });
+            }
+            let get = |col: &str| -> Result<Vec<i64>, StoreError> {
+                known.iter().map(|r| r.try_get::<i64, _>(col).map_err(Into::into)).collect()
+            };
+            let (versions, positions) = (get("stream_version")?, get("global_position")?);
+            return Ok(AppendOutcome {
+                stream_version: non_negative(versions.into_iter().max().unwrap_or(0), 0, "version")?,
+                first_position: non_negative(positions.iter().copied().min().unwrap_or(0), 0, "position")?,
+                last_position: non_negative(positions.into_iter().max().unwrap_or(0), 0, "position")?,
+                duplicate: true,
+            });
+        }
+
+        let last: Option<(i64, String)> = sqlx::query_as(
+            "SELECT stream_version, hash FROM events WHERE stream_id = ? \
+             ORDER BY stream_version DESC LIMIT 1",
+        )
+        .bind(stream.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let current = last.as_ref().map(|(v, _)| non_negative(*v, 0, "version")).transpose()?;
+        if !expected.is_met_by(current) {
+            return Err(StoreError::WrongExpectedVersion {
+                stream: stream.clone(),
+                expected,
+                actual: current,
+            });
+        }
+
+        let recorded_at = now_micros();
+        let mut previous = last.map(|(_, h)| h).unwrap_or_else(|| GENESIS_HASH.to_string());
+        let first_version = current.map_or(0, |v| v + 1);
+        let mut first_position = 0;
+        let mut last_position = 0;
+        for (i, e) in events.iter().enumerate() {
+            let version = first_version + i as u64;
+            let hash = nic_events::chain_hash(
+                &previous,
+                e.event_id,
+                stream.as_str(),
+                version,
+                &e.event_type,
+                e.schema_version,
+                recorded_at.timestamp_micros(),
+                e.data.get(),
+                e.metadata.get(),
+            );
+            let position: i64 = sqlx::query_scalar(
+                "INSERT INTO events (event_id, stream_id, category, stream_version, event_type, \
+                 schema_version, data, metadata, recorded_at, hash) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING global_position",
+            )
+            .bind(e.event_id.to_string())
+            .bind(stream.as_str())
+            .bind(stream.category())
+            .bind(version as i64)
+            .bind(&e.event_type)
+            .bind(e.schema_version as i64)
+            .bind(e.data.get())
+            .bind(e.metadata.get())
+            .bind(recorded_at.timestamp_micros())
+            .bind(&hash)
+            .fetch_one(&mut *tx)
+            .await?;
+            let position = non_negative(position, 0, "position")?;
+            if i == 0 {
+                first_position = position;
+            }
+            last_position = position;
+            previous = hash;
+        }
+        tx.commit().await?;
+        self.wake.send_modify(|n| *n = n.wrapping_add(1));
+        Ok(AppendOutcome {
+            stream_version: first_version + events.len() as u64 - 1,
+            first_position,
+            last_position,
+            duplicate: false,
+        })
+    }
+
+    async fn read_stream(
+        &self,
+        stream: &StreamId,
+        from_version: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM events WHERE stream_id = ? AND stream_version >= ? \
+             ORDER BY stream_version LIMIT ?"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(stream.as_str())
+            .bind(from_version as i64)
+            .bind(page_limit(limit))
+            .fetch_all(&self.readers)
+            .await?;
+        rows.iter().map(decode).collect()
+    }
+
+    async fn stream_version(&self, stream: &StreamId) -> Result<Option<u64>, StoreError> {
+        let v: Option<i64> =
+            sqlx::query_scalar("SELECT max(stream_version) FROM events WHERE stream_id = ?")
+                .bind(stream.as_str())
+                .fetch_one(&self.readers)
+                .await?;
+        v.map(|v| non_negative(v, 0, "version")).transpose()
+    }
+
+    async fn read_all(&self, query: &ReadAll) -> Result<Vec<RecordedEvent>, StoreError> {
+        let mut q: QueryBuilder<Sqlite> =
+            QueryBuilder::new(format!("SELECT {COLUMNS} FROM events WHERE global_position > "));
+        q.push_bind(query.after as i64);
+        for (column, values) in [("category", &query.categories), ("event_type", &query.event_types)]
+        {
+            if !values.is_empty() {
+                q.push(format!(" AND {column} IN ("));
+                let mut list = q.separated(", ");
+                for v in values {
+                    list.push_bind(v.clone());
+                }
+                q.push(")");
+            }
+        }
+        if let Some(p) = query.up_to_position {
+            q.push(" AND global_position <= ").push_bind(p as i64);
+        }
+        if let Some(t) = query.up_to_time {
+            q.push(" AND recorded_at <= ").push_bind(t.timestamp_micros());
+        }
+        q.push(" ORDER BY global_position LIMIT ").push_bind(query.page_size() as i64);
+        let rows = q.build().fetch_all(&self.readers).await?;
+        rows.iter().map(decode).collect()
+    }
+
+    async fn head_position(&self) -> Result<u64, StoreError> {
+        let v: i64 = sqlx::query_scalar("SELECT coalesce(max(global_position), 0) FROM events")
+            .fetch_one(&self.readers)
+            .await?;
+        non_negative(v, 0, "position")
+    }
+
+    async fn position_at(&self, time: DateTime<Utc>) -> Result<u64, StoreError> {
+        let v: i64 = sqlx::query_scalar(
+            "SELECT coalesce(max(global_position), 0) FROM events WHERE recorded_at <= ?",
+        )
+        .bind(time.timestamp_micros())
+        .fetch_one(&self.readers)
+        .await?;
+        non_negative(v, 0, "position")
+    }
+
+    fn wakeups(&self) -> watch::Receiver<u64> {
+        self.wake.subscribe()
+    }
+}

@@ -1,0 +1,74 @@
+//! Subscriptions: every event after a position, in global order, first from the store (catch-up),
+//! then live as appends arrive. Written once over `EventStore`, so both backends behave the same.
+//!
+//! A subscription never trusts a wake-up to carry events: it is only a reason to read the store from
+//! its own checkpoint. When no wake-up comes it polls anyway every `SUBSCRIPTION_POLL_MS`.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use nic_events::limits::SUBSCRIPTION_POLL_MS;
+use nic_events::RecordedEvent;
+use tokio::sync::watch;
+
+use crate::{EventStore, ReadAll, StoreError};
+
+/// Events read per page while catching up.
+const PAGE_EVENTS: usize = 1_000;
+
+pub struct Subscription {
+    store: Arc<dyn EventStore>,
+    query: ReadAll,
+    wakeups: watch::Receiver<u64>,
+    buffer: VecDeque<RecordedEvent>,
+}
+
+impl Subscription {
+    /// Follows the log after position `filter.after`, with `filter`'s categories and types.
+    pub fn new(store: Arc<dyn EventStore>, mut filter: ReadAll) -> Self {
+        filter.limit = PAGE_EVENTS;
+        let wakeups = store.wakeups();
+        Self { store, query: filter, wakeups, buffer: VecDeque::new() }
+    }
+
+    /// The position of the last event handed out (or the starting position).
+    pub fn position(&self) -> u64 {
+        self.query.after
+    }
+
+    /// The next event, waiting for one to be appended if the subscriber has caught up.
+    pub async fn next(&mut self) -> Result<RecordedEvent, StoreError> {
+        loop {
+            if let Some(e) = self.buffer.pop_front() {
+                return Ok(e);
+            }
+            self.fill().await?;
+        }
+    }
+
+    /// The next batch of events (at most one page), waiting if there are none yet.
+    pub async fn next_batch(&mut self) -> Result<Vec<RecordedEvent>, StoreError> {
+        while self.buffer.is_empty() {
+            self.fill().await?;
+        }
+        Ok(self.buffer.drain(..).collect())
+    }
+
+    /// Reads one page; when there is nothing new, waits for a wake-up or the poll interval.
+    async fn fill(&mut self) -> Result<(), StoreError> {
+        // Mark the current tick as seen before reading, so an append that lands during the read
+        // still wakes the wait below.
+        self.wakeups.borrow_and_update();
+        let page = self.store.read_all(&self.query).await?;
+        if let Some(last) = page.last() {
+            self.query.after = last.global_position;
+            self.buffer.extend(page);
+            return Ok(());
+        }
+        let poll = Duration::from_millis(SUBSCRIPTION_POLL_MS);
+        // An error means the store was dropped; polling still works until the caller stops.
+        let _ = tokio::time::timeout(poll, self.wakeups.changed()).await;
+        Ok(())
+    }
+}
