@@ -56,7 +56,10 @@ fn stream(name: &str) -> StreamId {
 }
 
 fn event(n: u64) -> NewEvent {
-    let meta = Metadata { actor: Some("test".into()), ..Metadata::default() };
+    let meta = Metadata {
+        actor: Some("test".into()),
+        ..Metadata::default()
+    };
     NewEvent::new("test_happened", 1, &serde_json::json!({ "n": n }), &meta).unwrap()
 }
 
@@ -67,6 +70,20 @@ fn events(range: std::ops::Range<u64>) -> Vec<NewEvent> {
 fn n_of(e: &nic_events::RecordedEvent) -> u64 {
     let v: serde_json::Value = serde_json::from_str(e.data.get()).unwrap();
     v["n"].as_u64().unwrap()
+}
+
+/// Waits until readers of the global log can see `position`. On PostgreSQL a reader holds back
+/// events while any older transaction in the cluster is still running (other tests' too), so a read
+/// right after an append may briefly lag; it must catch up, never skip.
+async fn settle(store: &dyn EventStore, position: u64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while store.head_position().await.unwrap() < position {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "position {position} never became readable"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 async fn read_everything(store: &dyn EventStore) -> Vec<nic_events::RecordedEvent> {
@@ -97,26 +114,76 @@ async fn expected_version_cases(db: Db) {
     wrong(store.append(&s, NoStream, events(2..3)).await, Some(1));
     wrong(store.append(&s, Exact(0), events(2..3)).await, Some(1));
     wrong(store.append(&s, Exact(2), events(2..3)).await, Some(1));
-    assert_eq!(store.append(&s, Exact(1), events(2..3)).await.unwrap().stream_version, 2);
-    assert_eq!(store.append(&s, StreamExists, events(3..4)).await.unwrap().stream_version, 3);
-    assert_eq!(store.append(&s, Any, events(4..5)).await.unwrap().stream_version, 4);
+    assert_eq!(
+        store
+            .append(&s, Exact(1), events(2..3))
+            .await
+            .unwrap()
+            .stream_version,
+        2
+    );
+    assert_eq!(
+        store
+            .append(&s, StreamExists, events(3..4))
+            .await
+            .unwrap()
+            .stream_version,
+        3
+    );
+    assert_eq!(
+        store
+            .append(&s, Any, events(4..5))
+            .await
+            .unwrap()
+            .stream_version,
+        4
+    );
     let fresh = stream("pdsa-2");
-    assert_eq!(store.append(&fresh, Any, events(0..1)).await.unwrap().stream_version, 0);
+    assert_eq!(
+        store
+            .append(&fresh, Any, events(0..1))
+            .await
+            .unwrap()
+            .stream_version,
+        0
+    );
     assert_eq!(store.stream_version(&s).await.unwrap(), Some(4));
-    assert_eq!(store.stream_version(&stream("pdsa-none")).await.unwrap(), None);
+    assert_eq!(
+        store.stream_version(&stream("pdsa-none")).await.unwrap(),
+        None
+    );
 }
 
 async fn failed_expectation_writes_nothing(db: Db) {
     let (store, _) = fresh_store(db).await;
     let s = stream("measure-1");
-    store.append(&s, ExpectedVersion::NoStream, events(0..3)).await.unwrap();
-    let head = store.head_position().await.unwrap();
-    let err = store.append(&s, ExpectedVersion::Exact(7), events(3..13)).await.unwrap_err();
-    assert!(matches!(err, StoreError::WrongExpectedVersion { actual: Some(2), .. }), "{err:?}");
+    let head = store
+        .append(&s, ExpectedVersion::NoStream, events(0..3))
+        .await
+        .unwrap()
+        .last_position;
+    settle(store.as_ref(), head).await;
+    let err = store
+        .append(&s, ExpectedVersion::Exact(7), events(3..13))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::WrongExpectedVersion {
+                actual: Some(2),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert_eq!(store.head_position().await.unwrap(), head);
     assert_eq!(store.read_stream(&s, 0, 100).await.unwrap().len(), 3);
     // The next successful append follows directly: no position was spent on the failure.
-    let next = store.append(&s, ExpectedVersion::Exact(2), events(3..4)).await.unwrap();
+    let next = store
+        .append(&s, ExpectedVersion::Exact(2), events(3..4))
+        .await
+        .unwrap();
     assert_eq!(next.first_position, head + 1);
 }
 
@@ -125,25 +192,51 @@ async fn retried_append_returns_the_original_result(db: Db) {
     let s = stream("pdsa-retry");
     let batch = events(0..3);
     let again: Vec<NewEvent> = batch.clone();
-    let original = store.append(&s, ExpectedVersion::NoStream, batch).await.unwrap();
-    store.append(&stream("pdsa-other"), ExpectedVersion::Any, events(9..10)).await.unwrap();
-    let head = store.head_position().await.unwrap();
+    let original = store
+        .append(&s, ExpectedVersion::NoStream, batch)
+        .await
+        .unwrap();
+    let head = store
+        .append(&stream("pdsa-other"), ExpectedVersion::Any, events(9..10))
+        .await
+        .unwrap()
+        .last_position;
+    settle(store.as_ref(), head).await;
     // The retry carries an expectation that no longer holds; it is still recognised.
-    let retry = store.append(&s, ExpectedVersion::NoStream, again.clone()).await.unwrap();
+    let retry = store
+        .append(&s, ExpectedVersion::NoStream, again.clone())
+        .await
+        .unwrap();
     assert!(retry.duplicate);
     assert_eq!(
-        (retry.stream_version, retry.first_position, retry.last_position),
-        (original.stream_version, original.first_position, original.last_position)
+        (
+            retry.stream_version,
+            retry.first_position,
+            retry.last_position
+        ),
+        (
+            original.stream_version,
+            original.first_position,
+            original.last_position
+        )
     );
     assert_eq!(store.head_position().await.unwrap(), head);
     assert_eq!(store.read_stream(&s, 0, 100).await.unwrap().len(), 3);
     // The same ids in another stream, or mixed with new ones, are a conflict that writes nothing.
-    let err = store.append(&stream("pdsa-x"), ExpectedVersion::Any, again.clone()).await;
-    assert!(matches!(err, Err(StoreError::EventIdConflict { .. })), "{err:?}");
+    let err = store
+        .append(&stream("pdsa-x"), ExpectedVersion::Any, again.clone())
+        .await;
+    assert!(
+        matches!(err, Err(StoreError::EventIdConflict { .. })),
+        "{err:?}"
+    );
     let mut mixed = vec![again[0].clone()];
     mixed.push(event(99));
     let err = store.append(&s, ExpectedVersion::Any, mixed).await;
-    assert!(matches!(err, Err(StoreError::EventIdConflict { .. })), "{err:?}");
+    assert!(
+        matches!(err, Err(StoreError::EventIdConflict { .. })),
+        "{err:?}"
+    );
     assert_eq!(store.head_position().await.unwrap(), head);
 }
 
@@ -155,7 +248,11 @@ async fn invalid_appends_are_refused(db: Db) {
     };
     refused(store.append(&s, ExpectedVersion::Any, vec![]).await);
     let twice = event(1);
-    refused(store.append(&s, ExpectedVersion::Any, vec![twice.clone(), twice]).await);
+    refused(
+        store
+            .append(&s, ExpectedVersion::Any, vec![twice.clone(), twice])
+            .await,
+    );
     let too_many = events(0..(nic_events::limits::APPEND_EVENTS_MAX as u64 + 1));
     refused(store.append(&s, ExpectedVersion::Any, too_many).await);
     let mut untyped = event(2);
@@ -163,28 +260,53 @@ async fn invalid_appends_are_refused(db: Db) {
     refused(store.append(&s, ExpectedVersion::Any, vec![untyped]).await);
     let mut unversioned = event(3);
     unversioned.schema_version = 0;
-    refused(store.append(&s, ExpectedVersion::Any, vec![unversioned]).await);
+    refused(
+        store
+            .append(&s, ExpectedVersion::Any, vec![unversioned])
+            .await,
+    );
     assert_eq!(store.head_position().await.unwrap(), 0);
 }
 
 async fn versions_are_contiguous_and_the_log_is_ordered(db: Db) {
     let (store, _) = fresh_store(db).await;
+    let mut last = 0;
     for round in 0..4u64 {
         for s in ["pdsa-a", "pdsa-b", "measure-c"] {
-            store.append(&stream(s), ExpectedVersion::Any, events(round * 10..round * 10 + 3)).await.unwrap();
+            last = store
+                .append(
+                    &stream(s),
+                    ExpectedVersion::Any,
+                    events(round * 10..round * 10 + 3),
+                )
+                .await
+                .unwrap()
+                .last_position;
         }
     }
+    settle(store.as_ref(), last).await;
     for s in ["pdsa-a", "pdsa-b", "measure-c"] {
         let read = store.read_stream(&stream(s), 0, 100).await.unwrap();
         let versions: Vec<u64> = read.iter().map(|e| e.stream_version).collect();
         assert_eq!(versions, (0..12).collect::<Vec<_>>(), "{s}");
         let from_five = store.read_stream(&stream(s), 5, 3).await.unwrap();
-        assert_eq!(from_five.iter().map(|e| e.stream_version).collect::<Vec<_>>(), vec![5, 6, 7]);
+        assert_eq!(
+            from_five
+                .iter()
+                .map(|e| e.stream_version)
+                .collect::<Vec<_>>(),
+            vec![5, 6, 7]
+        );
     }
     let all = read_everything(store.as_ref()).await;
     assert_eq!(all.len(), 36);
-    assert!(all.windows(2).all(|w| w[0].global_position < w[1].global_position));
-    assert_eq!(store.head_position().await.unwrap(), all.last().unwrap().global_position);
+    assert!(all
+        .windows(2)
+        .all(|w| w[0].global_position < w[1].global_position));
+    assert_eq!(
+        store.head_position().await.unwrap(),
+        all.last().unwrap().global_position
+    );
     // Within a stream, global order agrees with version order.
     let mut last_version: BTreeMap<String, u64> = BTreeMap::new();
     for e in &all {
@@ -198,23 +320,45 @@ async fn versions_are_contiguous_and_the_log_is_ordered(db: Db) {
 
 async fn reads_filter_and_page(db: Db) {
     let (store, _) = fresh_store(db).await;
-    store.append(&stream("pdsa-1"), ExpectedVersion::Any, events(0..5)).await.unwrap();
+    store
+        .append(&stream("pdsa-1"), ExpectedVersion::Any, events(0..5))
+        .await
+        .unwrap();
     let mut other = events(5..8);
     for e in &mut other {
         e.event_type = "other_happened".into();
     }
-    store.append(&stream("measure-1"), ExpectedVersion::Any, other).await.unwrap();
-    store.append(&stream("network-1"), ExpectedVersion::Any, events(8..10)).await.unwrap();
+    store
+        .append(&stream("measure-1"), ExpectedVersion::Any, other)
+        .await
+        .unwrap();
+    let last = store
+        .append(&stream("network-1"), ExpectedVersion::Any, events(8..10))
+        .await
+        .unwrap();
+    settle(store.as_ref(), last.last_position).await;
 
     let page = store.read_all(&ReadAll::after(0, 4)).await.unwrap();
     assert_eq!(page.iter().map(n_of).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
-    let rest = store.read_all(&ReadAll::after(page[3].global_position, 100)).await.unwrap();
-    assert_eq!(rest.iter().map(n_of).collect::<Vec<_>>(), (4..10).collect::<Vec<_>>());
+    let rest = store
+        .read_all(&ReadAll::after(page[3].global_position, 100))
+        .await
+        .unwrap();
+    assert_eq!(
+        rest.iter().map(n_of).collect::<Vec<_>>(),
+        (4..10).collect::<Vec<_>>()
+    );
 
-    let q = ReadAll { categories: vec!["measure".into(), "network".into()], ..ReadAll::after(0, 100) };
+    let q = ReadAll {
+        categories: vec!["measure".into(), "network".into()],
+        ..ReadAll::after(0, 100)
+    };
     let got: Vec<u64> = store.read_all(&q).await.unwrap().iter().map(n_of).collect();
     assert_eq!(got, vec![5, 6, 7, 8, 9]);
-    let q = ReadAll { event_types: vec!["other_happened".into()], ..ReadAll::after(0, 100) };
+    let q = ReadAll {
+        event_types: vec!["other_happened".into()],
+        ..ReadAll::after(0, 100)
+    };
     let got: Vec<u64> = store.read_all(&q).await.unwrap().iter().map(n_of).collect();
     assert_eq!(got, vec![5, 6, 7]);
     let q = ReadAll {
@@ -224,22 +368,54 @@ async fn reads_filter_and_page(db: Db) {
     };
     assert!(store.read_all(&q).await.unwrap().is_empty());
     // A zero limit still reads one event; an oversized one is capped.
-    assert_eq!(store.read_all(&ReadAll::after(0, 0)).await.unwrap().len(), 1);
-    assert_eq!(store.read_all(&ReadAll::after(0, usize::MAX)).await.unwrap().len(), 10);
+    assert_eq!(
+        store.read_all(&ReadAll::after(0, 0)).await.unwrap().len(),
+        1
+    );
+    assert_eq!(
+        store
+            .read_all(&ReadAll::after(0, usize::MAX))
+            .await
+            .unwrap()
+            .len(),
+        10
+    );
 }
 
 async fn reads_as_of_a_position_or_a_time(db: Db) {
     let (store, _) = fresh_store(db).await;
     let s = stream("pdsa-asof");
-    let early = store.append(&s, ExpectedVersion::Any, events(0..3)).await.unwrap();
+    let early = store
+        .append(&s, ExpectedVersion::Any, events(0..3))
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(20)).await;
     let cut = chrono::Utc::now();
     tokio::time::sleep(Duration::from_millis(20)).await;
-    store.append(&s, ExpectedVersion::Any, events(3..6)).await.unwrap();
+    let late = store
+        .append(&s, ExpectedVersion::Any, events(3..6))
+        .await
+        .unwrap();
+    settle(store.as_ref(), late.last_position).await;
 
-    let q = ReadAll { up_to_position: Some(early.last_position), ..ReadAll::after(0, 100) };
-    assert_eq!(store.read_all(&q).await.unwrap().iter().map(n_of).collect::<Vec<_>>(), vec![0, 1, 2]);
-    let q = ReadAll { up_to_time: Some(cut), ..ReadAll::after(0, 100) };
+    let q = ReadAll {
+        up_to_position: Some(early.last_position),
+        ..ReadAll::after(0, 100)
+    };
+    assert_eq!(
+        store
+            .read_all(&q)
+            .await
+            .unwrap()
+            .iter()
+            .map(n_of)
+            .collect::<Vec<_>>(),
+        vec![0, 1, 2]
+    );
+    let q = ReadAll {
+        up_to_time: Some(cut),
+        ..ReadAll::after(0, 100)
+    };
     assert_eq!(store.read_all(&q).await.unwrap().len(), 3);
     assert_eq!(store.position_at(cut).await.unwrap(), early.last_position);
     let before_all = cut - chrono::Duration::days(1);
@@ -252,11 +428,19 @@ async fn one_writer_wins_each_version(db: Db) {
     const WRITERS: u64 = 12;
     const ROUNDS: u64 = 8;
     for round in 0..ROUNDS {
-        let expected = if round == 0 { ExpectedVersion::NoStream } else { ExpectedVersion::Exact(round - 1) };
+        let expected = if round == 0 {
+            ExpectedVersion::NoStream
+        } else {
+            ExpectedVersion::Exact(round - 1)
+        };
         let tasks: Vec<_> = (0..WRITERS)
             .map(|w| {
                 let (store, s) = (store.clone(), s.clone());
-                tokio::spawn(async move { store.append(&s, expected, vec![event(round * 100 + w)]).await })
+                tokio::spawn(async move {
+                    store
+                        .append(&s, expected, vec![event(round * 100 + w)])
+                        .await
+                })
             })
             .collect();
         let mut wins = 0;
@@ -266,14 +450,19 @@ async fn one_writer_wins_each_version(db: Db) {
                     wins += 1;
                     assert_eq!(o.stream_version, round);
                 }
-                Err(StoreError::WrongExpectedVersion { actual, .. }) => assert_eq!(actual, Some(round)),
+                Err(StoreError::WrongExpectedVersion { actual, .. }) => {
+                    assert_eq!(actual, Some(round))
+                }
                 Err(e) => panic!("unexpected error {e:?}"),
             }
         }
         assert_eq!(wins, 1, "round {round}");
     }
     let read = store.read_stream(&s, 0, 1000).await.unwrap();
-    assert_eq!(read.iter().map(|e| e.stream_version).collect::<Vec<_>>(), (0..ROUNDS).collect::<Vec<_>>());
+    assert_eq!(
+        read.iter().map(|e| e.stream_version).collect::<Vec<_>>(),
+        (0..ROUNDS).collect::<Vec<_>>()
+    );
 }
 
 async fn many_writers_on_many_streams_lose_and_duplicate_nothing(db: Db) {
@@ -303,8 +492,15 @@ async fn many_writers_on_many_streams_lose_and_duplicate_nothing(db: Db) {
                 let s = stream(&format!("pdsa-w{w}"));
                 for i in 0..APPENDS {
                     let n = w * 1000 + i * 2;
-                    let expected = if i == 0 { ExpectedVersion::NoStream } else { ExpectedVersion::Exact(i * 2 - 1) };
-                    store.append(&s, expected, vec![event(n), event(n + 1)]).await.unwrap();
+                    let expected = if i == 0 {
+                        ExpectedVersion::NoStream
+                    } else {
+                        ExpectedVersion::Exact(i * 2 - 1)
+                    };
+                    store
+                        .append(&s, expected, vec![event(n), event(n + 1)])
+                        .await
+                        .unwrap();
                 }
             })
         })
@@ -317,7 +513,9 @@ async fn many_writers_on_many_streams_lose_and_duplicate_nothing(db: Db) {
     assert_eq!(all.len() as u64, WRITERS * APPENDS * 2);
     let ids: HashSet<_> = all.iter().map(|e| e.event_id).collect();
     assert_eq!(ids.len(), all.len(), "duplicated events");
-    let expected_ns: HashSet<u64> = (0..WRITERS).flat_map(|w| (0..APPENDS * 2).map(move |i| w * 1000 + i)).collect();
+    let expected_ns: HashSet<u64> = (0..WRITERS)
+        .flat_map(|w| (0..APPENDS * 2).map(move |i| w * 1000 + i))
+        .collect();
     assert_eq!(all.iter().map(n_of).collect::<HashSet<_>>(), expected_ns);
     // The live follower saw exactly the final log, in the same order.
     let seen_positions: Vec<u64> = seen.iter().map(|e| e.global_position).collect();
@@ -329,8 +527,12 @@ async fn many_writers_on_many_streams_lose_and_duplicate_nothing(db: Db) {
 /// reader reads again and has both, in one order.
 async fn readers_never_skip_an_uncommitted_earlier_event(db: Db) {
     let (store, url) = fresh_store(db).await;
-    store.append(&stream("pdsa-before"), ExpectedVersion::Any, events(0..1)).await.unwrap();
-    let start = store.head_position().await.unwrap();
+    let before = store
+        .append(&stream("pdsa-before"), ExpectedVersion::Any, events(0..1))
+        .await
+        .unwrap();
+    let start = before.last_position;
+    settle(store.as_ref(), start).await;
     let t1_event = event(1);
     let t1_id = t1_event.event_id;
     let t2_event = event(2);
@@ -340,28 +542,46 @@ async fn readers_never_skip_an_uncommitted_earlier_event(db: Db) {
         Db::Postgres => {
             let mut t1_conn = sqlx::PgConnection::connect(&url).await.unwrap();
             let mut t1 = t1_conn.begin().await.unwrap();
-            sqlx::query("SELECT * FROM nic_append('pdsa-t1', 'pdsa', 'any', NULL, $1, $2, $3, $4, $5, $6)")
-                .bind(vec![t1_event.event_id])
-                .bind(vec![t1_event.event_type.clone()])
-                .bind(vec![1i32])
-                .bind(vec![t1_event.data.get().to_string()])
-                .bind(vec![t1_event.metadata.get().to_string()])
-                .bind(chrono::Utc::now().timestamp_micros())
-                .execute(&mut *t1)
+            sqlx::query(
+                "SELECT * FROM nic_append('pdsa-t1', 'pdsa', 'any', NULL, $1, $2, $3, $4, $5, $6)",
+            )
+            .bind(vec![t1_event.event_id])
+            .bind(vec![t1_event.event_type.clone()])
+            .bind(vec![1i32])
+            .bind(vec![t1_event.data.get().to_string()])
+            .bind(vec![t1_event.metadata.get().to_string()])
+            .bind(chrono::Utc::now().timestamp_micros())
+            .execute(&mut *t1)
+            .await
+            .unwrap();
+            store
+                .append(&stream("pdsa-t2"), ExpectedVersion::Any, vec![t2_event])
                 .await
                 .unwrap();
-            store.append(&stream("pdsa-t2"), ExpectedVersion::Any, vec![t2_event]).await.unwrap();
             let seen = store.read_all(&ReadAll::after(start, 100)).await.unwrap();
-            assert!(seen.is_empty(), "the reader saw T2 while T1, earlier, was still open: {seen:?}");
+            assert!(
+                seen.is_empty(),
+                "the reader saw T2 while T1, earlier, was still open: {seen:?}"
+            );
             t1.commit().await.unwrap();
         }
         Db::Sqlite => {
             // SQLite has one writer at a time: T2 waits for T1, so it cannot commit first.
             let mut t1_conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-            sqlx::query("BEGIN IMMEDIATE").execute(&mut t1_conn).await.unwrap();
+            sqlx::query("BEGIN IMMEDIATE")
+                .execute(&mut t1_conn)
+                .await
+                .unwrap();
             let hash = nic_events::chain_hash(
-                nic_events::GENESIS_HASH, t1_id, "pdsa-t1", 0, "test_happened", 1, 0,
-                t1_event.data.get(), t1_event.metadata.get(),
+                nic_events::GENESIS_HASH,
+                t1_id,
+                "pdsa-t1",
+                0,
+                "test_happened",
+                1,
+                0,
+                t1_event.data.get(),
+                t1_event.metadata.get(),
             );
             sqlx::query(
                 "INSERT INTO events (event_id, stream_id, category, stream_version, event_type, \
@@ -378,30 +598,52 @@ async fn readers_never_skip_an_uncommitted_earlier_event(db: Db) {
             let t2 = {
                 let store = store.clone();
                 tokio::spawn(async move {
-                    store.append(&stream("pdsa-t2"), ExpectedVersion::Any, vec![t2_event]).await
+                    store
+                        .append(&stream("pdsa-t2"), ExpectedVersion::Any, vec![t2_event])
+                        .await
                 })
             };
             tokio::time::sleep(Duration::from_millis(200)).await;
-            assert!(!t2.is_finished(), "T2 committed while T1 held the write lock");
+            assert!(
+                !t2.is_finished(),
+                "T2 committed while T1 held the write lock"
+            );
             let seen = store.read_all(&ReadAll::after(start, 100)).await.unwrap();
-            assert!(seen.is_empty(), "the reader saw uncommitted events: {seen:?}");
+            assert!(
+                seen.is_empty(),
+                "the reader saw uncommitted events: {seen:?}"
+            );
             sqlx::query("COMMIT").execute(&mut t1_conn).await.unwrap();
             t2.await.unwrap().unwrap();
         }
     }
+    settle(store.as_ref(), start + 2).await;
     let seen = store.read_all(&ReadAll::after(start, 100)).await.unwrap();
     let ids: Vec<_> = seen.iter().map(|e| e.event_id).collect();
-    assert_eq!(ids, vec![t1_id, t2_id], "T1 took its position first, so it reads first");
+    assert_eq!(
+        ids,
+        vec![t1_id, t2_id],
+        "T1 took its position first, so it reads first"
+    );
 }
 
 async fn subscription_catches_up_then_follows_live(db: Db) {
     let (store, _) = fresh_store(db).await;
-    store.append(&stream("pdsa-s"), ExpectedVersion::Any, events(0..30)).await.unwrap();
-    store.append(&stream("measure-s"), ExpectedVersion::Any, events(100..105)).await.unwrap();
+    store
+        .append(&stream("pdsa-s"), ExpectedVersion::Any, events(0..30))
+        .await
+        .unwrap();
+    store
+        .append(&stream("measure-s"), ExpectedVersion::Any, events(100..105))
+        .await
+        .unwrap();
     let mut sub = Subscription::new(store.clone(), ReadAll::after(0, 0));
     let mut pdsa_only = Subscription::new(
         store.clone(),
-        ReadAll { categories: vec!["pdsa".into()], ..ReadAll::after(10, 0) },
+        ReadAll {
+            categories: vec!["pdsa".into()],
+            ..ReadAll::after(10, 0)
+        },
     );
     let mut got = Vec::new();
     while got.len() < 35 {
@@ -412,13 +654,19 @@ async fn subscription_catches_up_then_follows_live(db: Db) {
         let store = store.clone();
         tokio::spawn(async move {
             for i in 30..50 {
-                store.append(&stream("pdsa-s"), ExpectedVersion::Any, vec![event(i)]).await.unwrap();
+                store
+                    .append(&stream("pdsa-s"), ExpectedVersion::Any, vec![event(i)])
+                    .await
+                    .unwrap();
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
         })
     };
     for want in 30..50 {
-        let e = tokio::time::timeout(Duration::from_secs(10), sub.next()).await.expect("live event").unwrap();
+        let e = tokio::time::timeout(Duration::from_secs(10), sub.next())
+            .await
+            .expect("live event")
+            .unwrap();
         assert_eq!(n_of(&e), want);
     }
     writer.await.unwrap();
@@ -444,15 +692,25 @@ async fn subscription_in_another_process_is_woken(db: Db) {
     });
     tokio::time::sleep(Duration::from_millis(100)).await;
     for i in 0..5 {
-        writer_store.append(&stream("pdsa-p"), ExpectedVersion::Any, vec![event(i)]).await.unwrap();
+        writer_store
+            .append(&stream("pdsa-p"), ExpectedVersion::Any, vec![event(i)])
+            .await
+            .unwrap();
     }
-    let got = tokio::time::timeout(Duration::from_secs(10), waiting).await.expect("woken").unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("woken")
+        .unwrap();
     assert_eq!(got, vec![0, 1, 2, 3, 4]);
 }
 
 async fn the_database_refuses_update_and_delete(db: Db) {
     let (store, url) = fresh_store(db).await;
-    store.append(&stream("pdsa-i"), ExpectedVersion::Any, events(0..2)).await.unwrap();
+    let o = store
+        .append(&stream("pdsa-i"), ExpectedVersion::Any, events(0..2))
+        .await
+        .unwrap();
+    settle(store.as_ref(), o.last_position).await;
     let before = read_everything(store.as_ref()).await;
     let attempts = [
         "UPDATE events SET event_type = 'tampered'",
@@ -479,24 +737,42 @@ async fn the_database_refuses_update_and_delete(db: Db) {
     let after = read_everything(store.as_ref()).await;
     assert_eq!(after.len(), before.len());
     for (a, b) in after.iter().zip(&before) {
-        assert_eq!((a.event_id, &a.hash, a.data.get()), (b.event_id, &b.hash, b.data.get()));
+        assert_eq!(
+            (a.event_id, &a.hash, a.data.get()),
+            (b.event_id, &b.hash, b.data.get())
+        );
     }
 }
 
 async fn the_hash_chain_locates_a_changed_row(db: Db) {
     let (store, url) = fresh_store(db).await;
+    let mut last = 0;
     for round in 0..3 {
         for s in ["pdsa-h1", "pdsa-h2"] {
-            store.append(&stream(s), ExpectedVersion::Any, events(round * 3..round * 3 + 3)).await.unwrap();
+            last = store
+                .append(
+                    &stream(s),
+                    ExpectedVersion::Any,
+                    events(round * 3..round * 3 + 3),
+                )
+                .await
+                .unwrap()
+                .last_position;
         }
     }
-    let intact = nic_store::verify_chains(store.as_ref(), |_| {}).await.unwrap();
+    settle(store.as_ref(), last).await;
+    let intact = nic_store::verify_chains(store.as_ref(), |_| {})
+        .await
+        .unwrap();
     assert_eq!(intact.events_checked, 18);
     assert_eq!(intact.streams_checked, 2);
     assert_eq!(intact.first_break, None, "a freshly written log verifies");
 
     let all = read_everything(store.as_ref()).await;
-    let victim = all.iter().find(|e| e.stream_id.as_str() == "pdsa-h2" && e.stream_version == 4).unwrap();
+    let victim = all
+        .iter()
+        .find(|e| e.stream_id.as_str() == "pdsa-h2" && e.stream_version == 4)
+        .unwrap();
     // Tampering needs the immutability triggers out of the way, as an intruder with full rights would.
     let tamper = format!(
         "UPDATE events SET data = '{{\"n\": 1000}}' WHERE global_position = {}",
@@ -505,19 +781,30 @@ async fn the_hash_chain_locates_a_changed_row(db: Db) {
     match db {
         Db::Postgres => {
             let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
-            sqlx::query("SET session_replication_role = replica").execute(&mut conn).await.unwrap();
+            sqlx::query("SET session_replication_role = replica")
+                .execute(&mut conn)
+                .await
+                .unwrap();
             sqlx::query(&tamper).execute(&mut conn).await.unwrap();
         }
         Db::Sqlite => {
             let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-            sqlx::query("DROP TRIGGER events_refuse_update").execute(&mut conn).await.unwrap();
+            sqlx::query("DROP TRIGGER events_refuse_update")
+                .execute(&mut conn)
+                .await
+                .unwrap();
             sqlx::query(&tamper).execute(&mut conn).await.unwrap();
         }
     }
-    let report = nic_store::verify_chains(store.as_ref(), |_| {}).await.unwrap();
+    let report = nic_store::verify_chains(store.as_ref(), |_| {})
+        .await
+        .unwrap();
     let broken = report.first_break.expect("the change is detected");
     assert_eq!(broken.global_position, victim.global_position);
-    assert_eq!((broken.stream_id.as_str(), broken.stream_version), ("pdsa-h2", 4));
+    assert_eq!(
+        (broken.stream_id.as_str(), broken.stream_version),
+        ("pdsa-h2", 4)
+    );
 }
 
 #[allow(dead_code)]

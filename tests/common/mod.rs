@@ -19,12 +19,14 @@ pub fn postgres_admin_url() -> String {
 /// Creates an empty database named `nic_test_…` and returns its URL.
 pub async fn fresh_postgres_url() -> String {
     let admin = postgres_admin_url();
-    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
-        panic!(
-            "PostgreSQL is not reachable at {admin}: {e}. Start it (scripts/test does) or set \
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "PostgreSQL is not reachable at {admin}: {e}. Start it (scripts/test does) or set \
              NIC_TEST_POSTGRES_URL."
-        )
-    });
+            )
+        });
     let name = format!("nic_test_{}", uuid::Uuid::new_v4().simple());
     sqlx::query(&format!("CREATE DATABASE {name}"))
         .execute(&mut conn)

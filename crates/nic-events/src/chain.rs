@@ -53,12 +53,33 @@ mod tests {
         let base = chain_hash(GENESIS_HASH, id, "s-1", 0, "t", 1, 5, "{}", "{}");
         assert_eq!(base.len(), 64);
         assert_ne!(base, chain_hash(&base, id, "s-1", 0, "t", 1, 5, "{}", "{}"));
-        assert_ne!(base, chain_hash(GENESIS_HASH, id, "s-2", 0, "t", 1, 5, "{}", "{}"));
-        assert_ne!(base, chain_hash(GENESIS_HASH, id, "s-1", 1, "t", 1, 5, "{}", "{}"));
-        assert_ne!(base, chain_hash(GENESIS_HASH, id, "s-1", 0, "u", 1, 5, "{}", "{}"));
-        assert_ne!(base, chain_hash(GENESIS_HASH, id, "s-1", 0, "t", 2, 5, "{}", "{}"));
-        assert_ne!(base, chain_hash(GENESIS_HASH, id, "s-1", 0, "t", 1, 6, "{}", "{}"));
-        assert_ne!(base, chain_hash(GENESIS_HASH, id, "s-1", 0, "t", 1, 5, "[]", "{}"));
-        assert_ne!(base, chain_hash(GENESIS_HASH, id, "s-1", 0, "t", 1, 5, "{}", "[]"));
+        assert_ne!(
+            base,
+            chain_hash(GENESIS_HASH, id, "s-2", 0, "t", 1, 5, "{}", "{}")
+        );
+        assert_ne!(
+            base,
+            chain_hash(GENESIS_HASH, id, "s-1", 1, "t", 1, 5, "{}", "{}")
+        );
+        assert_ne!(
+            base,
+            chain_hash(GENESIS_HASH, id, "s-1", 0, "u", 1, 5, "{}", "{}")
+        );
+        assert_ne!(
+            base,
+            chain_hash(GENESIS_HASH, id, "s-1", 0, "t", 2, 5, "{}", "{}")
+        );
+        assert_ne!(
+            base,
+            chain_hash(GENESIS_HASH, id, "s-1", 0, "t", 1, 6, "{}", "{}")
+        );
+        assert_ne!(
+            base,
+            chain_hash(GENESIS_HASH, id, "s-1", 0, "t", 1, 5, "[]", "{}")
+        );
+        assert_ne!(
+            base,
+            chain_hash(GENESIS_HASH, id, "s-1", 0, "t", 1, 5, "{}", "[]")
+        );
     }
 }

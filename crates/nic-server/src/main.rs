@@ -1,1 +1,76 @@
-fn main(){}
+//! `nic-ledger`: the one binary of NIC Ledger. Each subcommand is a thin shell over the crates:
+//! `migrate` applies the store's migrations, `verify` walks the hash chains.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+/// The embedded default: a SQLite file in the working directory, created on first use.
+const DEFAULT_DATABASE_URL: &str = "sqlite://nic-ledger.db";
+
+#[derive(Parser)]
+#[command(
+    name = "nic-ledger",
+    version,
+    about = "The event-sourced record of a Networked Improvement Community"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply the migrations of the backend the database URL names.
+    Migrate {
+        /// postgres://… or sqlite://PATH
+        #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+        database_url: String,
+    },
+    /// Walk every stream's hash chain and report the first event whose stored content no longer
+    /// matches, or that all is intact. Exits 1 when a chain is broken.
+    Verify {
+        #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+        database_url: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Migrate { database_url } => {
+            let store = nic_store::open(&database_url)
+                .await
+                .context("open the database")?;
+            store.migrate().await.context("apply the migrations")?;
+            println!("migrations applied ({:?})", store.backend());
+        }
+        Command::Verify { database_url } => {
+            let store = nic_store::open(&database_url)
+                .await
+                .context("open the database")?;
+            let report = nic_store::verify_chains(store.as_ref(), |n| {
+                eprint!("\rverified {n} events");
+            })
+            .await?;
+            eprintln!();
+            match report.first_break {
+                None => println!(
+                    "intact: {} events in {} streams",
+                    report.events_checked, report.streams_checked
+                ),
+                Some(b) => {
+                    println!(
+                        "broken at global position {} (stream {}, version {}): {}",
+                        b.global_position, b.stream_id, b.stream_version, b.reason
+                    );
+                    std::process::exit(1);
+                }
+            }
+        }
+    }
+    Ok(())
+}

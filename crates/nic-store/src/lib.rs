@@ -54,7 +54,11 @@ pub struct ReadAll {
 
 impl ReadAll {
     pub fn after(after: u64, limit: usize) -> Self {
-        Self { after, limit, ..Self::default() }
+        Self {
+            after,
+            limit,
+            ..Self::default()
+        }
     }
 
     /// The page size actually used.
@@ -80,7 +84,9 @@ pub enum StoreError {
         /// The stream's actual version (None: the stream does not exist).
         actual: Option<u64>,
     },
-    #[error("some of these event ids were already appended, but not as this same append to {stream}")]
+    #[error(
+        "some of these event ids were already appended, but not as this same append to {stream}"
+    )]
     EventIdConflict { stream: StreamId },
     #[error("invalid append: {0}")]
     InvalidAppend(String),
@@ -162,24 +168,35 @@ pub(crate) fn check_append(events: &[NewEvent]) -> Result<(), StoreError> {
         return invalid("an append carries at least one event".into());
     }
     if events.len() > APPEND_EVENTS_MAX {
-        return invalid(format!("an append carries at most {APPEND_EVENTS_MAX} events"));
+        return invalid(format!(
+            "an append carries at most {APPEND_EVENTS_MAX} events"
+        ));
     }
     let mut ids = std::collections::HashSet::new();
     for e in events {
         if !ids.insert(e.event_id) {
-            return invalid(format!("event id {} appears twice in one append", e.event_id));
+            return invalid(format!(
+                "event id {} appears twice in one append",
+                e.event_id
+            ));
         }
         if e.event_type.is_empty() || e.event_type.len() > EVENT_TYPE_BYTES_MAX {
-            return invalid(format!("an event type is 1 to {EVENT_TYPE_BYTES_MAX} bytes"));
+            return invalid(format!(
+                "an event type is 1 to {EVENT_TYPE_BYTES_MAX} bytes"
+            ));
         }
         if e.schema_version == 0 {
             return invalid("schema versions start at 1".into());
         }
         if e.data.get().len() > EVENT_DATA_BYTES_MAX {
-            return invalid(format!("event data is at most {EVENT_DATA_BYTES_MAX} bytes"));
+            return invalid(format!(
+                "event data is at most {EVENT_DATA_BYTES_MAX} bytes"
+            ));
         }
         if e.metadata.get().len() > EVENT_METADATA_BYTES_MAX {
-            return invalid(format!("event metadata is at most {EVENT_METADATA_BYTES_MAX} bytes"));
+            return invalid(format!(
+                "event metadata is at most {EVENT_METADATA_BYTES_MAX} bytes"
+            ));
         }
     }
     Ok(())
@@ -193,7 +210,10 @@ pub(crate) fn now_micros() -> DateTime<Utc> {
 
 /// Converts a database integer that the schema keeps non-negative.
 pub(crate) fn non_negative(v: i64, position: u64, what: &str) -> Result<u64, StoreError> {
-    u64::try_from(v).map_err(|_| StoreError::Corrupt { position, reason: format!("negative {what}") })
+    u64::try_from(v).map_err(|_| StoreError::Corrupt {
+        position,
+        reason: format!("negative {what}"),
+    })
 }
 
 pub(crate) fn page_limit(limit: usize) -> i64 {

@@ -66,7 +66,12 @@ impl PgStore {
             tokio::spawn(listen(listener, wake.clone())),
             tokio::spawn(announce(pool.clone(), notify_request.clone())),
         ];
-        Ok(Self { pool, wake, notify_request, tasks })
+        Ok(Self {
+            pool,
+            wake,
+            notify_request,
+            tasks,
+        })
     }
 
     /// The connection pool, for tools that need plain SQL on the same database (the benchmark's
@@ -96,7 +101,11 @@ async fn announce(pool: PgPool, requests: Arc<Notify>) {
     loop {
         requests.notified().await;
         tokio::time::sleep(Duration::from_millis(NOTIFY_COALESCE_MS)).await;
-        if let Err(e) = sqlx::query("SELECT pg_notify($1, '')").bind(CHANNEL).execute(&pool).await {
+        if let Err(e) = sqlx::query("SELECT pg_notify($1, '')")
+            .bind(CHANNEL)
+            .execute(&pool)
+            .await
+        {
             tracing::warn!(error = %e, "could not announce appended events");
         }
     }
@@ -139,7 +148,9 @@ impl EventStore for PgStore {
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
-        sqlx::migrate!("../../migrations/postgres").run(&self.pool).await?;
+        sqlx::migrate!("../../migrations/postgres")
+            .run(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -193,7 +204,9 @@ impl EventStore for PgStore {
                 expected,
                 actual: current,
             }),
-            _ => Err(StoreError::EventIdConflict { stream: stream.clone() }),
+            _ => Err(StoreError::EventIdConflict {
+                stream: stream.clone(),
+            }),
         }
     }
 
@@ -231,10 +244,14 @@ impl EventStore for PgStore {
         ));
         q.push_bind(query.after as i64);
         if !query.categories.is_empty() {
-            q.push(" AND category = ANY(").push_bind(&query.categories).push(")");
+            q.push(" AND category = ANY(")
+                .push_bind(&query.categories)
+                .push(")");
         }
         if !query.event_types.is_empty() {
-            q.push(" AND event_type = ANY(").push_bind(&query.event_types).push(")");
+            q.push(" AND event_type = ANY(")
+                .push_bind(&query.event_types)
+                .push(")");
         }
         if let Some(p) = query.up_to_position {
             q.push(" AND global_position <= ").push_bind(p as i64);
@@ -242,7 +259,8 @@ impl EventStore for PgStore {
         if let Some(t) = query.up_to_time {
             q.push(" AND recorded_at <= ").push_bind(t);
         }
-        q.push(" ORDER BY global_position LIMIT ").push_bind(query.page_size() as i64);
+        q.push(" ORDER BY global_position LIMIT ")
+            .push_bind(query.page_size() as i64);
         let rows = q.build().fetch_all(&self.pool).await?;
         rows.iter().map(decode).collect()
     }
@@ -257,7 +275,10 @@ impl EventStore for PgStore {
         let sql = format!(
             "SELECT coalesce(max(global_position), 0) FROM events WHERE {SAFE} AND recorded_at <= $1"
         );
-        let v: i64 = sqlx::query_scalar(&sql).bind(time).fetch_one(&self.pool).await?;
+        let v: i64 = sqlx::query_scalar(&sql)
+            .bind(time)
+            .fetch_one(&self.pool)
+            .await?;
         non_negative(v, 0, "position")
     }
 

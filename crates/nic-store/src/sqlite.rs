@@ -53,7 +53,11 @@ impl SqliteStore {
             .max_connections(READER_CONNECTIONS_MAX)
             .connect_with(options.read_only(true))
             .await?;
-        Ok(Self { writer, readers, wake: Arc::new(watch::Sender::new(0)) })
+        Ok(Self {
+            writer,
+            readers,
+            wake: Arc::new(watch::Sender::new(0)),
+        })
     }
 
     /// The writer pool, for tools that need plain SQL on the same database (the benchmark's
@@ -94,7 +98,9 @@ impl EventStore for SqliteStore {
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
-        sqlx::migrate!("../../migrations/sqlite").run(&self.writer).await?;
+        sqlx::migrate!("../../migrations/sqlite")
+            .run(&self.writer)
+            .await?;
         Ok(())
     }
 
@@ -118,20 +124,38 @@ impl EventStore for SqliteStore {
         known.push(")");
         let known = known.build().fetch_all(&mut *tx).await?;
         if !known.is_empty() {
-            let same_stream = known
-                .iter()
-                .all(|r| r.try_get::<String, _>("stream_id").is_ok_and(|s| s == stream.as_str()));
+            let same_stream = known.iter().all(|r| {
+                r.try_get::<String, _>("stream_id")
+                    .is_ok_and(|s| s == stream.as_str())
+            });
             if known.len() != events.len() || !same_stream {
-                return Err(StoreError::EventIdConflict { stream: stream.clone() });
+                return Err(StoreError::EventIdConflict {
+                    stream: stream.clone(),
+                });
             }
             let get = |col: &str| -> Result<Vec<i64>, StoreError> {
-                known.iter().map(|r| r.try_get::<i64, _>(col).map_err(Into::into)).collect()
+                known
+                    .iter()
+                    .map(|r| r.try_get::<i64, _>(col).map_err(Into::into))
+                    .collect()
             };
             let (versions, positions) = (get("stream_version")?, get("global_position")?);
             return Ok(AppendOutcome {
-                stream_version: non_negative(versions.into_iter().max().unwrap_or(0), 0, "version")?,
-                first_position: non_negative(positions.iter().copied().min().unwrap_or(0), 0, "position")?,
-                last_position: non_negative(positions.into_iter().max().unwrap_or(0), 0, "position")?,
+                stream_version: non_negative(
+                    versions.into_iter().max().unwrap_or(0),
+                    0,
+                    "version",
+                )?,
+                first_position: non_negative(
+                    positions.iter().copied().min().unwrap_or(0),
+                    0,
+                    "position",
+                )?,
+                last_position: non_negative(
+                    positions.into_iter().max().unwrap_or(0),
+                    0,
+                    "position",
+                )?,
                 duplicate: true,
             });
         }
@@ -143,7 +167,10 @@ impl EventStore for SqliteStore {
         .bind(stream.as_str())
         .fetch_optional(&mut *tx)
         .await?;
-        let current = last.as_ref().map(|(v, _)| non_negative(*v, 0, "version")).transpose()?;
+        let current = last
+            .as_ref()
+            .map(|(v, _)| non_negative(*v, 0, "version"))
+            .transpose()?;
         if !expected.is_met_by(current) {
             return Err(StoreError::WrongExpectedVersion {
                 stream: stream.clone(),
@@ -153,7 +180,9 @@ impl EventStore for SqliteStore {
         }
 
         let recorded_at = now_micros();
-        let mut previous = last.map(|(_, h)| h).unwrap_or_else(|| GENESIS_HASH.to_string());
+        let mut previous = last
+            .map(|(_, h)| h)
+            .unwrap_or_else(|| GENESIS_HASH.to_string());
         let first_version = current.map_or(0, |v| v + 1);
         let mut first_position = 0;
         let mut last_position = 0;
@@ -233,11 +262,14 @@ impl EventStore for SqliteStore {
     }
 
     async fn read_all(&self, query: &ReadAll) -> Result<Vec<RecordedEvent>, StoreError> {
-        let mut q: QueryBuilder<Sqlite> =
-            QueryBuilder::new(format!("SELECT {COLUMNS} FROM events WHERE global_position > "));
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+            "SELECT {COLUMNS} FROM events WHERE global_position > "
+        ));
         q.push_bind(query.after as i64);
-        for (column, values) in [("category", &query.categories), ("event_type", &query.event_types)]
-        {
+        for (column, values) in [
+            ("category", &query.categories),
+            ("event_type", &query.event_types),
+        ] {
             if !values.is_empty() {
                 q.push(format!(" AND {column} IN ("));
                 let mut list = q.separated(", ");
@@ -251,9 +283,11 @@ impl EventStore for SqliteStore {
             q.push(" AND global_position <= ").push_bind(p as i64);
         }
         if let Some(t) = query.up_to_time {
-            q.push(" AND recorded_at <= ").push_bind(t.timestamp_micros());
+            q.push(" AND recorded_at <= ")
+                .push_bind(t.timestamp_micros());
         }
-        q.push(" ORDER BY global_position LIMIT ").push_bind(query.page_size() as i64);
+        q.push(" ORDER BY global_position LIMIT ")
+            .push_bind(query.page_size() as i64);
         let rows = q.build().fetch_all(&self.readers).await?;
         rows.iter().map(decode).collect()
     }

@@ -29,7 +29,12 @@ impl Subscription {
     pub fn new(store: Arc<dyn EventStore>, mut filter: ReadAll) -> Self {
         filter.limit = PAGE_EVENTS;
         let wakeups = store.wakeups();
-        Self { store, query: filter, wakeups, buffer: VecDeque::new() }
+        Self {
+            store,
+            query: filter,
+            wakeups,
+            buffer: VecDeque::new(),
+        }
     }
 
     /// The position of the last event handed out (or the starting position).
