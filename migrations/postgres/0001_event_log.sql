@@ -107,19 +107,16 @@ BEGIN
     END LOOP;
 
     -- The transaction id and the positions are taken together, so positions follow transaction ids.
+    -- A failed insert leaves this session lock held: the caller then closes the connection, which
+    -- releases it (nic_store::postgres). An exception block here would cost a subtransaction.
     PERFORM pg_advisory_lock(1852400000, 0);
-    BEGIN
-        INSERT INTO events (event_id, stream_id, category, stream_version, event_type,
-            schema_version, data, metadata, recorded_at, hash)
-        SELECT u.id, p_stream_id, p_category, coalesce(v_current, -1) + u.n, u.t, u.sv,
-            u.d::json, u.m::json, v_recorded_at, u.h
-        FROM unnest(p_event_ids, p_event_types, p_schema_versions, p_data, p_metadata, v_hashes)
-            WITH ORDINALITY AS u(id, t, sv, d, m, h, n)
-        ORDER BY u.n;
-    EXCEPTION WHEN OTHERS THEN
-        PERFORM pg_advisory_unlock(1852400000, 0);
-        RAISE;
-    END;
+    INSERT INTO events (event_id, stream_id, category, stream_version, event_type,
+        schema_version, data, metadata, recorded_at, hash)
+    SELECT u.id, p_stream_id, p_category, coalesce(v_current, -1) + u.n, u.t, u.sv,
+        u.d::json, u.m::json, v_recorded_at, u.h
+    FROM unnest(p_event_ids, p_event_types, p_schema_versions, p_data, p_metadata, v_hashes)
+        WITH ORDINALITY AS u(id, t, sv, d, m, h, n)
+    ORDER BY u.n;
     PERFORM pg_advisory_unlock(1852400000, 0);
 
     RETURN QUERY SELECT 'appended'::text, coalesce(v_current, -1) + v_count,

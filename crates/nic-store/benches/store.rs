@@ -46,6 +46,9 @@ fn event(n: usize) -> NewEvent {
     NewEvent::new("pdsa_cycle_planned", 1, &data, &meta).unwrap()
 }
 
+/// position, event id, stream, version, type, data, metadata, hash
+type BaselineRow = (i64, String, String, i64, String, String, String, String);
+
 /// The plain SQL the baseline runs, per backend.
 #[derive(Clone)]
 enum Raw {
@@ -105,7 +108,7 @@ impl Raw {
         let mut after = 0i64;
         let mut count = 0;
         loop {
-            let rows: Vec<(i64, String, String, i64, String, String, String, String)> = match self {
+            let rows: Vec<BaselineRow> = match self {
                 Raw::Pg(pool) => sqlx::query_as(
                     "SELECT global_position, event_id::text, stream_id, stream_version, event_type, \
                      data::text, metadata::text, hash FROM baseline WHERE global_position > $1 \

@@ -167,7 +167,8 @@ impl EventStore for PgStore {
         let schema_versions: Vec<i32> = events.iter().map(|e| e.schema_version as i32).collect();
         let data: Vec<&str> = events.iter().map(|e| e.data.get()).collect();
         let metadata: Vec<&str> = events.iter().map(|e| e.metadata.get()).collect();
-        let row = sqlx::query(
+        let mut conn = self.pool.acquire().await?;
+        let result = sqlx::query(
             "SELECT outcome, current_version, first_position, last_position \
              FROM nic_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
@@ -181,8 +182,18 @@ impl EventStore for PgStore {
         .bind(&data)
         .bind(&metadata)
         .bind(now_micros().timestamp_micros())
-        .fetch_one(&self.pool)
-        .await?;
+        .fetch_one(&mut *conn)
+        .await;
+        let row = match result {
+            Ok(row) => row,
+            Err(e) => {
+                // The failed call may have left nic_append's session lock held: closing the
+                // connection is what releases it.
+                drop(conn.detach());
+                return Err(e.into());
+            }
+        };
+        drop(conn);
         let outcome: String = row.try_get("outcome")?;
         let current: Option<i64> = row.try_get("current_version")?;
         let current = current.map(|v| non_negative(v, 0, "version")).transpose()?;

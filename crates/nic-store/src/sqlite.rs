@@ -184,8 +184,7 @@ impl EventStore for SqliteStore {
             .map(|(_, h)| h)
             .unwrap_or_else(|| GENESIS_HASH.to_string());
         let first_version = current.map_or(0, |v| v + 1);
-        let mut first_position = 0;
-        let mut last_position = 0;
+        let mut rows = Vec::with_capacity(events.len());
         for (i, e) in events.iter().enumerate() {
             let version = first_version + i as u64;
             let hash = nic_events::chain_hash(
@@ -199,30 +198,30 @@ impl EventStore for SqliteStore {
                 e.data.get(),
                 e.metadata.get(),
             );
-            let position: i64 = sqlx::query_scalar(
-                "INSERT INTO events (event_id, stream_id, category, stream_version, event_type, \
-                 schema_version, data, metadata, recorded_at, hash) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING global_position",
-            )
-            .bind(e.event_id.to_string())
-            .bind(stream.as_str())
-            .bind(stream.category())
-            .bind(version as i64)
-            .bind(&e.event_type)
-            .bind(e.schema_version as i64)
-            .bind(e.data.get())
-            .bind(e.metadata.get())
-            .bind(recorded_at.timestamp_micros())
-            .bind(&hash)
-            .fetch_one(&mut *tx)
-            .await?;
-            let position = non_negative(position, 0, "position")?;
-            if i == 0 {
-                first_position = position;
-            }
-            last_position = position;
-            previous = hash;
+            previous = hash.clone();
+            rows.push((e, version, hash));
         }
+        let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO events (event_id, stream_id, category, stream_version, event_type, \
+             schema_version, data, metadata, recorded_at, hash) ",
+        );
+        insert.push_values(&rows, |mut b, (e, version, hash)| {
+            b.push_bind(e.event_id.to_string())
+                .push_bind(stream.as_str())
+                .push_bind(stream.category())
+                .push_bind(*version as i64)
+                .push_bind(e.event_type.as_str())
+                .push_bind(e.schema_version as i64)
+                .push_bind(e.data.get())
+                .push_bind(e.metadata.get())
+                .push_bind(recorded_at.timestamp_micros())
+                .push_bind(hash.as_str());
+        });
+        insert.push(" RETURNING global_position");
+        let positions: Vec<i64> = insert.build_query_scalar().fetch_all(&mut *tx).await?;
+        let first_position =
+            non_negative(positions.iter().copied().min().unwrap_or(0), 0, "position")?;
+        let last_position = non_negative(positions.into_iter().max().unwrap_or(0), 0, "position")?;
         tx.commit().await?;
         self.wake.send_modify(|n| *n = n.wrapping_add(1));
         Ok(AppendOutcome {
