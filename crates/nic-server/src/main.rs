@@ -1,5 +1,8 @@
 //! `nic-ledger`: the one binary of NIC Ledger. Each subcommand is a thin shell over the crates:
-//! `migrate` applies the store's migrations, `verify` walks the hash chains.
+//! `serve` runs the HTTP API, `migrate` applies the store's migrations, `verify` walks the hash
+//! chains.
+
+mod api;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -20,6 +23,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Serve the HTTP API. With no configuration: 127.0.0.1:8080, on a SQLite file it creates.
+    Serve {
+        #[arg(long, env = "NIC_LEDGER_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+        database_url: String,
+    },
     /// Apply the migrations of the backend the database URL names.
     Migrate {
         /// postgres://… or sqlite://PATH
@@ -41,6 +51,24 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
+        Command::Serve {
+            listen,
+            database_url,
+        } => {
+            let store = nic_store::open(&database_url)
+                .await
+                .context("open the database")?;
+            store.migrate().await.context("apply the migrations")?;
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .context("bind")?;
+            println!("nic-ledger serving on http://{}", listener.local_addr()?);
+            axum::serve(listener, api::router(store))
+                .with_graceful_shutdown(async {
+                    let _ = tokio::signal::ctrl_c().await;
+                })
+                .await?;
+        }
         Command::Migrate { database_url } => {
             let store = nic_store::open(&database_url)
                 .await
