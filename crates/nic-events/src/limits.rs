@@ -14,4 +14,4 @@ pub const EVENT_TYPE_BYTES_MAX: usize = 100;
 pub const SUBSCRIPTION_POLL_MS: u64 = 250;
 /// How long the PostgreSQL backend gathers appends before it sends one NOTIFY for all of them, in
 /// milliseconds.
-pub const NOTIFY_COALESCE_MS: u64 = 2;
+pub const NOTIFY_COALESCE_MS: u64 = 10;
