@@ -66,21 +66,20 @@ DECLARE
     v_hash text;
     v_hashes text[] := '{}';
     v_known integer;
+    v_elsewhere integer;
+    v_unlocked boolean;
     v_recorded_at timestamptz := timestamptz 'epoch' + p_recorded_at_micros * interval '1 microsecond';
 BEGIN
     -- One writer per stream at a time. An advisory lock takes no transaction id.
     PERFORM pg_advisory_xact_lock(1852400001, hashtext(p_stream_id));
 
-    SELECT count(*) INTO v_known FROM events WHERE event_id = ANY (p_event_ids);
+    SELECT count(*), count(*) FILTER (WHERE e.stream_id <> p_stream_id), max(e.stream_version),
+        min(e.global_position), max(e.global_position)
+        INTO v_known, v_elsewhere, current_version, first_position, last_position
+        FROM events e WHERE e.event_id = ANY (p_event_ids);
     IF v_known > 0 THEN
-        IF v_known = v_count AND NOT EXISTS (
-            SELECT 1 FROM events WHERE event_id = ANY (p_event_ids) AND stream_id <> p_stream_id
-        ) THEN
-            RETURN QUERY SELECT 'duplicate'::text, max(e.stream_version), min(e.global_position),
-                max(e.global_position) FROM events e WHERE e.event_id = ANY (p_event_ids);
-        ELSE
-            RETURN QUERY SELECT 'id_conflict'::text, NULL::bigint, NULL::bigint, NULL::bigint;
-        END IF;
+        outcome := CASE WHEN v_known = v_count AND v_elsewhere = 0 THEN 'duplicate' ELSE 'id_conflict' END;
+        RETURN NEXT;
         RETURN;
     END IF;
 
@@ -93,7 +92,9 @@ BEGIN
         WHEN 'stream_exists' THEN v_current IS NOT NULL
         ELSE v_current IS NOT DISTINCT FROM p_expected_version
     END) THEN
-        RETURN QUERY SELECT 'wrong_version'::text, v_current, NULL::bigint, NULL::bigint;
+        outcome := 'wrong_version';
+        current_version := v_current;
+        RETURN NEXT;
         RETURN;
     END IF;
 
@@ -110,17 +111,22 @@ BEGIN
     -- A failed insert leaves this session lock held: the caller then closes the connection, which
     -- releases it (nic_store::postgres). An exception block here would cost a subtransaction.
     PERFORM pg_advisory_lock(1852400000, 0);
-    INSERT INTO events (event_id, stream_id, category, stream_version, event_type,
-        schema_version, data, metadata, recorded_at, hash)
-    SELECT u.id, p_stream_id, p_category, coalesce(v_current, -1) + u.n, u.t, u.sv,
-        u.d::json, u.m::json, v_recorded_at, u.h
-    FROM unnest(p_event_ids, p_event_types, p_schema_versions, p_data, p_metadata, v_hashes)
-        WITH ORDINALITY AS u(id, t, sv, d, m, h, n)
-    ORDER BY u.n;
-    PERFORM pg_advisory_unlock(1852400000, 0);
-
-    RETURN QUERY SELECT 'appended'::text, coalesce(v_current, -1) + v_count,
-        min(e.global_position), max(e.global_position)
-        FROM events e WHERE e.stream_id = p_stream_id AND e.stream_version > coalesce(v_current, -1);
+    -- The unlock is evaluated once, after the aggregate has consumed every inserted row.
+    WITH inserted AS (
+        INSERT INTO events (event_id, stream_id, category, stream_version, event_type,
+            schema_version, data, metadata, recorded_at, hash)
+        SELECT u.id, p_stream_id, p_category, coalesce(v_current, -1) + u.n, u.t, u.sv,
+            u.d::json, u.m::json, v_recorded_at, u.h
+        FROM unnest(p_event_ids, p_event_types, p_schema_versions, p_data, p_metadata, v_hashes)
+            WITH ORDINALITY AS u(id, t, sv, d, m, h, n)
+        ORDER BY u.n
+        RETURNING global_position
+    )
+    SELECT min(global_position), max(global_position), pg_advisory_unlock(1852400000, 0)
+        INTO first_position, last_position, v_unlocked
+        FROM inserted;
+    outcome := 'appended';
+    current_version := coalesce(v_current, -1) + v_count;
+    RETURN NEXT;
 END
 $$;
