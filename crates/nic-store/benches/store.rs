@@ -14,10 +14,10 @@ use nic_store::sqlite::SqliteStore;
 use nic_store::{EventStore, ReadAll};
 use sqlx::{Connection, Executor};
 
-const SINGLE_APPENDS: usize = 2_000;
+const SINGLE_APPENDS: usize = 1_500;
 const CONCURRENT_WRITERS: usize = 32;
 const BATCH_EVENTS: usize = 100;
-const BATCHES: usize = 200;
+const BATCHES: usize = 120;
 const READ_PAGE: usize = 1_000;
 const READ_REPEATS: usize = 3;
 
@@ -193,35 +193,48 @@ async fn bench(backend: &'static str, store: Arc<dyn EventStore>, raw: Raw, rows
         ),
         ("append 100 events per call", 1, BATCHES, BATCH_EVENTS),
     ];
-    for (round, (name, writers, calls, batch)) in scenarios.into_iter().enumerate() {
-        let s = store.clone();
-        let store_rate = run_writers(writers, calls, batch, move |w, c, events| {
-            let s = s.clone();
-            async move {
-                let stream = StreamId::parse(format!("pdsa-r{round}w{w}")).unwrap();
-                let expected = if c == 0 {
-                    ExpectedVersion::NoStream
-                } else {
-                    ExpectedVersion::Exact((c * events.len() - 1) as u64)
-                };
-                s.append(&stream, expected, events).await.unwrap();
-            }
-        })
-        .await;
-        let r = raw.clone();
-        let baseline_rate = run_writers(writers, calls, batch, move |w, c, events| {
-            let r = r.clone();
-            async move {
-                r.insert_rows(&format!("pdsa-r{round}w{w}"), c * events.len(), &events)
+    for (scenario, (name, writers, calls, batch)) in scenarios.into_iter().enumerate() {
+        // Two repetitions in alternating order (store first, then baseline first); the best of each
+        // counts, so neither side is favoured by running on a warmer or emptier table.
+        let (mut best_store, mut best_baseline) = (0f64, 0f64);
+        for rep in 0..2 {
+            let round = scenario * 2 + rep;
+            for side in [rep, 1 - rep] {
+                if side == 0 {
+                    let s = store.clone();
+                    let rate = run_writers(writers, calls, batch, move |w, c, events| {
+                        let s = s.clone();
+                        async move {
+                            let stream = StreamId::parse(format!("pdsa-r{round}w{w}")).unwrap();
+                            let expected = if c == 0 {
+                                ExpectedVersion::NoStream
+                            } else {
+                                ExpectedVersion::Exact((c * events.len() - 1) as u64)
+                            };
+                            s.append(&stream, expected, events).await.unwrap();
+                        }
+                    })
                     .await;
+                    best_store = best_store.max(rate);
+                } else {
+                    let r = raw.clone();
+                    let rate = run_writers(writers, calls, batch, move |w, c, events| {
+                        let r = r.clone();
+                        async move {
+                            r.insert_rows(&format!("pdsa-r{round}w{w}"), c * events.len(), &events)
+                                .await;
+                        }
+                    })
+                    .await;
+                    best_baseline = best_baseline.max(rate);
+                }
             }
-        })
-        .await;
+        }
         rows.push(Row {
             backend,
             scenario: name.into(),
-            store: store_rate,
-            baseline: baseline_rate,
+            store: best_store,
+            baseline: best_baseline,
         });
     }
     // Let the PostgreSQL reader frontier pass the last append before reading.
