@@ -102,6 +102,15 @@ fn limit(requested: Option<usize>) -> Result<usize, Problem> {
     }
 }
 
+fn invalid_query(e: axum::extract::rejection::QueryRejection) -> Problem {
+    Problem::new(
+        StatusCode::BAD_REQUEST,
+        "invalid-query",
+        "The query string is invalid",
+        e.body_text(),
+    )
+}
+
 fn list(s: Option<String>) -> Vec<String> {
     s.map(|s| {
         s.split(',')
@@ -116,14 +125,7 @@ async fn events(
     State(store): State<Arc<dyn EventStore>>,
     query: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Page>, Problem> {
-    let Query(q) = query.map_err(|e| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid-query",
-            "The query string is invalid",
-            e.body_text(),
-        )
-    })?;
+    let Query(q) = query.map_err(invalid_query)?;
     let read = ReadAll {
         after: q.after,
         limit: limit(q.limit)?,
@@ -149,14 +151,7 @@ async fn stream(
     Path(stream_id): Path<String>,
     query: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, Problem> {
-    let Query(q) = query.map_err(|e| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid-query",
-            "The query string is invalid",
-            e.body_text(),
-        )
-    })?;
+    let Query(q) = query.map_err(invalid_query)?;
     let id = StreamId::parse(stream_id).map_err(|e| {
         Problem::new(
             StatusCode::BAD_REQUEST,
