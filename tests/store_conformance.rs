@@ -4,7 +4,6 @@
 mod common;
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::{fresh_store, Db};
@@ -806,6 +805,3 @@ async fn the_hash_chain_locates_a_changed_row(db: Db) {
         ("pdsa-h2", 4)
     );
 }
-
-#[allow(dead_code)]
-fn _assert_store_is_object_safe(_: Arc<dyn EventStore>) {}
