@@ -1,14 +1,21 @@
-//! The event contract of NIC Ledger: the envelope every stored event travels in (`envelope`) and the
-//! hash chain that makes any later change to a stored event detectable (`chain`).
+//! The event contract of NIC Ledger: the envelope every stored event travels in (`envelope`), the
+//! hash chain that makes any later change to a stored event detectable (`chain`), and the catalog
+//! of NIC events (`catalog`, with `upcast` for older schema versions and `text` for the bounded
+//! strings they carry).
 //!
 //! This crate does no I/O. The store (`nic-store`) persists envelopes; the domain decides which events
 //! to write; both speak in the types defined here.
 
+pub mod catalog;
 pub mod chain;
 pub mod envelope;
 pub mod limits;
+pub mod text;
+mod upcast;
 
+pub use catalog::{CatalogError, EventInfo, NicEvent, CATALOG};
 pub use chain::{chain_hash, GENESIS_HASH};
 pub use envelope::{
     EventData, ExpectedVersion, Metadata, NewEvent, RecordedEvent, StreamId, StreamIdError,
 };
+pub use text::{Text, TextError, Title};

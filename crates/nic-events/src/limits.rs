@@ -15,3 +15,9 @@ pub const SUBSCRIPTION_POLL_MS: u64 = 250;
 /// How long the PostgreSQL backend gathers appends before it sends one NOTIFY for all of them, in
 /// milliseconds.
 pub const NOTIFY_COALESCE_MS: u64 = 10;
+/// Characters of a title or name (one line).
+pub const TITLE_CHARS_MAX: usize = 200;
+/// Characters of free text (a definition, a reason, an observation).
+pub const TEXT_CHARS_MAX: usize = 10_000;
+/// Items of any list inside a command or event (questions, tasks, ids, evidence, observations).
+pub const LIST_ITEMS_MAX: usize = 100;

@@ -1,0 +1,140 @@
+//! Bounded text, parsed once at the edge: a `Title` is never empty nor longer than
+//! `TITLE_CHARS_MAX`; a `Text` is never longer than `TEXT_CHARS_MAX`. Events and commands carry
+//! these types, so inner code never sees an oversized or blank title.
+
+use std::borrow::Cow;
+
+use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
+use serde::{Deserialize, Serialize};
+
+use crate::limits::{TEXT_CHARS_MAX, TITLE_CHARS_MAX};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TextError {
+    #[error("must not be blank")]
+    Blank,
+    #[error("is {chars} characters; at most {max} are allowed")]
+    TooLong { chars: usize, max: usize },
+    #[error("must not contain control characters other than line breaks and tabs")]
+    Control,
+}
+
+fn check(s: &str, max: usize, allow_newlines: bool) -> Result<(), TextError> {
+    let chars = s.chars().count();
+    if chars > max {
+        return Err(TextError::TooLong { chars, max });
+    }
+    let bad = |c: char| c.is_control() && !(allow_newlines && matches!(c, '\n' | '\r' | '\t'));
+    if s.chars().any(bad) {
+        return Err(TextError::Control);
+    }
+    Ok(())
+}
+
+/// A name or title: one line, 1 to `TITLE_CHARS_MAX` characters, not blank.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Title(String);
+
+impl Title {
+    pub fn parse(s: impl Into<String>) -> Result<Self, TextError> {
+        let s = s.into();
+        if s.trim().is_empty() {
+            return Err(TextError::Blank);
+        }
+        check(&s, TITLE_CHARS_MAX, false)?;
+        Ok(Self(s))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Free text written by a person: up to `TEXT_CHARS_MAX` characters, line breaks allowed, may be
+/// empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Text(String);
+
+impl Text {
+    pub fn parse(s: impl Into<String>) -> Result<Self, TextError> {
+        let s = s.into();
+        check(&s, TEXT_CHARS_MAX, true)?;
+        Ok(Self(s))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    pub fn is_blank(&self) -> bool {
+        self.0.trim().is_empty()
+    }
+}
+
+macro_rules! string_like {
+    ($t:ident, $schema:expr) => {
+        impl TryFrom<String> for $t {
+            type Error = TextError;
+            fn try_from(s: String) -> Result<Self, TextError> {
+                Self::parse(s)
+            }
+        }
+        impl From<$t> for String {
+            fn from(t: $t) -> String {
+                t.0
+            }
+        }
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+        impl JsonSchema for $t {
+            fn schema_name() -> Cow<'static, str> {
+                stringify!($t).into()
+            }
+            fn inline_schema() -> bool {
+                true
+            }
+            fn json_schema(_: &mut SchemaGenerator) -> Schema {
+                $schema
+            }
+        }
+    };
+}
+
+string_like!(
+    Title,
+    json_schema!({"type": "string", "minLength": 1, "maxLength": TITLE_CHARS_MAX})
+);
+string_like!(
+    Text,
+    json_schema!({"type": "string", "maxLength": TEXT_CHARS_MAX})
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles_are_bounded_single_lines() {
+        assert!(Title::parse("Peer mentoring huddles").is_ok());
+        assert_eq!(Title::parse("  "), Err(TextError::Blank));
+        assert_eq!(Title::parse("a\nb"), Err(TextError::Control));
+        assert!(matches!(
+            Title::parse("x".repeat(TITLE_CHARS_MAX + 1)),
+            Err(TextError::TooLong { .. })
+        ));
+        assert!(Title::parse("é".repeat(TITLE_CHARS_MAX)).is_ok());
+    }
+
+    #[test]
+    fn texts_allow_line_breaks_and_emptiness() {
+        assert!(Text::parse("").unwrap().is_blank());
+        assert!(Text::parse("line one\nline two").is_ok());
+        assert_eq!(Text::parse("bell\u{7}"), Err(TextError::Control));
+        assert!(Text::parse("x".repeat(TEXT_CHARS_MAX + 1)).is_err());
+        let json = serde_json::to_string(&Text::parse("hi").unwrap()).unwrap();
+        assert_eq!(json, "\"hi\"");
+        assert!(serde_json::from_str::<Title>("\"\"").is_err());
+    }
+}
