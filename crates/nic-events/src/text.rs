@@ -102,13 +102,25 @@ macro_rules! string_like {
     };
 }
 
+// The patterns say in the schema what `check` and `Title::parse` refuse: control characters
+// (Unicode Cc: U+0000-U+001F, U+007F-U+009F; a text may hold tabs and line breaks) and, in a
+// title, nothing but white space.
 string_like!(
     Title,
-    json_schema!({"type": "string", "minLength": 1, "maxLength": TITLE_CHARS_MAX})
+    json_schema!({
+        "type": "string",
+        "minLength": 1,
+        "maxLength": TITLE_CHARS_MAX,
+        "pattern": r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    })
 );
 string_like!(
     Text,
-    json_schema!({"type": "string", "maxLength": TEXT_CHARS_MAX})
+    json_schema!({
+        "type": "string",
+        "maxLength": TEXT_CHARS_MAX,
+        "pattern": r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+    })
 );
 
 #[cfg(test)]
