@@ -279,6 +279,12 @@ pub fn record_point(
     cmd: RecordDataPoint,
 ) -> Decision {
     let def = measure.require()?;
+    if measure.points.contains_key(&point_id) {
+        // Recording it again would overwrite the point, its corrections and its exclusion.
+        return Err(DomainError::transition(format!(
+            "data point {point_id} exists: a new point takes a new id"
+        )));
+    }
     crate::program::enrolled_in(program, def.network_id, "program_id", cmd.program_id)?;
     let mut c = Checks::new();
     if let Err(e) = period::check(def.period, &cmd.period) {

@@ -321,6 +321,11 @@ pub struct AddEcosystem {
 
 pub fn add_ecosystem(state: &NetworkState, ecosystem_id: Uuid, cmd: AddEcosystem) -> Decision {
     state.require()?;
+    new_id(
+        state.ecosystems.contains_key(&ecosystem_id),
+        "ecosystem",
+        ecosystem_id,
+    )?;
     if state.ecosystems.values().any(|e| e.name == cmd.name) {
         return Err(DomainError::invalid(
             "name",
@@ -393,6 +398,7 @@ pub struct AddDriver {
 
 pub fn add_driver(state: &NetworkState, node_id: Uuid, cmd: AddDriver) -> Decision {
     state.require()?;
+    new_id(state.nodes.contains_key(&node_id), "node", node_id)?;
     let kind = match cmd.kind {
         DriverKind::Primary => NodeKind::Primary,
         DriverKind::Secondary => NodeKind::Secondary,
@@ -432,6 +438,7 @@ pub fn propose_change_idea(
     cmd: ProposeChangeIdea,
 ) -> Decision {
     state.require()?;
+    new_id(state.nodes.contains_key(&node_id), "node", node_id)?;
     if let Some(program_id) = cmd.proposed_by_program {
         crate::program::enrolled_in(proposer, state.id, "proposed_by_program", program_id)?;
     }
@@ -670,6 +677,11 @@ pub struct DefineStandard {
 
 pub fn define_standard(state: &NetworkState, standard_id: Uuid, cmd: DefineStandard) -> Decision {
     state.require()?;
+    new_id(
+        state.standards.contains_key(&standard_id),
+        "standard",
+        standard_id,
+    )?;
     if state.standards.values().any(|s| s.code == cmd.code) {
         return Err(DomainError::invalid(
             "code",
@@ -701,6 +713,18 @@ pub fn record_root_cause(state: &NetworkState, cause_id: Uuid, cmd: RecordRootCa
         cause: cmd.cause,
         description: cmd.description,
     })])
+}
+
+/// A new entity's id must be new: reusing one would silently replace what the stream holds (a
+/// node's stage and retirement, an ecosystem, a standard that assessments cite).
+fn new_id(taken: bool, kind: &str, id: Uuid) -> Result<(), DomainError> {
+    if taken {
+        Err(DomainError::transition(format!(
+            "{kind} {id} exists: a new {kind} takes a new id"
+        )))
+    } else {
+        Ok(())
+    }
 }
 
 /// Refusals, retirements and stage changes say why.
