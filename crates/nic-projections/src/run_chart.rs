@@ -120,7 +120,7 @@ pub struct CriticalValues {
 }
 
 /// Which rule set a signal comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RuleSet {
     /// Perla, Provost & Murray 2011, as taught by IHI.
@@ -130,7 +130,7 @@ pub enum RuleSet {
 }
 
 /// Which rule fired.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Rule {
     Shift,

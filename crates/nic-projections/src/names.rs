@@ -1,0 +1,241 @@
+//! What the projections need to know about the entities an event names, folded from the same
+//! log: program names and ecosystems, driver-diagram node kinds and titles, cycles, measures,
+//! syntheses, standards and data points. Each projection keeps its own `Names`, so each stays a
+//! fold of the log alone; a name is always the one the log held at the last applied event.
+
+use std::collections::BTreeMap;
+
+use nic_domain::network::NodeKind;
+use nic_events::catalog::*;
+use nic_events::NicEvent;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::Recorded;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProgramName {
+    pub name: String,
+    pub network_id: Uuid,
+    pub ecosystem_id: Uuid,
+    pub withdrawn: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NodeName {
+    pub network_id: Uuid,
+    pub kind: NodeKind,
+    pub title: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CycleName {
+    pub title: String,
+    pub network_id: Uuid,
+    pub program_id: Uuid,
+    pub change_idea_ids: Vec<Uuid>,
+    pub driver_ids: Vec<Uuid>,
+    pub ramp_id: Uuid,
+    pub cycle_number: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MeasureName {
+    pub name: String,
+    pub network_id: Uuid,
+    pub tracks: Vec<Uuid>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PointName {
+    pub measure_id: Uuid,
+    pub program_id: Uuid,
+    pub period: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StandardName {
+    pub network_id: Uuid,
+    pub code: String,
+    pub title: String,
+}
+
+/// The names and references of everything the log has mentioned so far.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Names {
+    pub networks: BTreeMap<Uuid, String>,
+    pub ecosystems: BTreeMap<Uuid, String>,
+    pub programs: BTreeMap<Uuid, ProgramName>,
+    pub nodes: BTreeMap<Uuid, NodeName>,
+    pub cycles: BTreeMap<Uuid, CycleName>,
+    pub measures: BTreeMap<Uuid, MeasureName>,
+    pub points: BTreeMap<Uuid, PointName>,
+    pub syntheses: BTreeMap<Uuid, String>,
+    pub standards: BTreeMap<Uuid, StandardName>,
+}
+
+impl Names {
+    pub fn apply(&mut self, r: &Recorded) {
+        let entity = r.entity_id().unwrap_or_default();
+        match &r.event {
+            NicEvent::NetworkChartered(e) => {
+                self.networks.insert(e.network_id, e.name.to_string());
+            }
+            NicEvent::EcosystemAdded(e) => {
+                self.ecosystems.insert(e.ecosystem_id, e.name.to_string());
+            }
+            NicEvent::DriverAdded(e) => {
+                let kind = match e.kind {
+                    DriverKind::Primary => NodeKind::Primary,
+                    DriverKind::Secondary => NodeKind::Secondary,
+                };
+                self.nodes.insert(
+                    e.node_id,
+                    NodeName {
+                        network_id: entity,
+                        kind,
+                        title: e.title.to_string(),
+                    },
+                );
+            }
+            NicEvent::ChangeIdeaProposed(e) => {
+                self.nodes.insert(
+                    e.node_id,
+                    NodeName {
+                        network_id: entity,
+                        kind: NodeKind::ChangeIdea,
+                        title: e.title.to_string(),
+                    },
+                );
+            }
+            NicEvent::NodeReworded(e) => {
+                if let Some(n) = self.nodes.get_mut(&e.node_id) {
+                    n.title = e.title.to_string();
+                }
+            }
+            NicEvent::StandardDefined(e) => {
+                self.standards.insert(
+                    e.standard_id,
+                    StandardName {
+                        network_id: entity,
+                        code: e.code.to_string(),
+                        title: e.title.to_string(),
+                    },
+                );
+            }
+            NicEvent::ProgramEnrolled(e) => {
+                self.programs.insert(
+                    e.program_id,
+                    ProgramName {
+                        name: e.name.to_string(),
+                        network_id: e.network_id,
+                        ecosystem_id: e.ecosystem_id,
+                        withdrawn: false,
+                    },
+                );
+            }
+            NicEvent::ProgramWithdrawn(e) => {
+                if let Some(p) = self.programs.get_mut(&e.program_id) {
+                    p.withdrawn = true;
+                }
+            }
+            NicEvent::MeasureDefined(e) => {
+                self.measures.insert(
+                    e.measure_id,
+                    MeasureName {
+                        name: e.name.to_string(),
+                        network_id: e.network_id,
+                        tracks: e.tracks.clone(),
+                    },
+                );
+            }
+            NicEvent::DataPointRecorded(e) => {
+                self.points.insert(
+                    e.point_id,
+                    PointName {
+                        measure_id: entity,
+                        program_id: e.program_id,
+                        period: e.period.clone(),
+                    },
+                );
+            }
+            NicEvent::PdsaCyclePlanned(e) => {
+                self.cycles.insert(
+                    e.cycle_id,
+                    CycleName {
+                        title: e.title.to_string(),
+                        network_id: e.network_id,
+                        program_id: e.program_id,
+                        change_idea_ids: e.change_idea_ids.clone(),
+                        driver_ids: e.driver_ids.clone(),
+                        ramp_id: e.ramp_id,
+                        cycle_number: e.cycle_number,
+                    },
+                );
+            }
+            NicEvent::LearningSynthesized(e) => {
+                self.syntheses.insert(e.synthesis_id, e.title.to_string());
+            }
+            _ => {}
+        }
+    }
+
+    /// A program's name, or its id when the log has not named it.
+    pub fn program(&self, id: Uuid) -> String {
+        self.programs
+            .get(&id)
+            .map(|p| p.name.clone())
+            .unwrap_or_else(|| format!("program {id}"))
+    }
+
+    /// A node's title, or its id when the log has not named it.
+    pub fn node(&self, id: Uuid) -> String {
+        self.nodes
+            .get(&id)
+            .map(|n| n.title.clone())
+            .unwrap_or_else(|| format!("node {id}"))
+    }
+
+    pub fn node_kind(&self, id: Uuid) -> Option<NodeKind> {
+        self.nodes.get(&id).map(|n| n.kind)
+    }
+
+    /// Splits node ids into drivers and change ideas (unknown ids count as drivers).
+    pub fn split_nodes(&self, ids: &[Uuid]) -> (Vec<Uuid>, Vec<Uuid>) {
+        let mut drivers = Vec::new();
+        let mut ideas = Vec::new();
+        for &id in ids {
+            if self.node_kind(id) == Some(NodeKind::ChangeIdea) {
+                ideas.push(id);
+            } else {
+                drivers.push(id);
+            }
+        }
+        (drivers, ideas)
+    }
+
+    pub fn measure(&self, id: Uuid) -> String {
+        self.measures
+            .get(&id)
+            .map(|m| m.name.clone())
+            .unwrap_or_else(|| format!("measure {id}"))
+    }
+
+    /// The titles of change ideas, quoted and joined: `'A' and 'B'`.
+    pub fn quoted_titles(&self, ids: &[Uuid]) -> String {
+        let titles: Vec<String> = ids
+            .iter()
+            .map(|&id| format!("'{}'", self.node(id)))
+            .collect();
+        join_and(&titles)
+    }
+}
+
+/// `a`, `a and b`, `a, b and c`.
+pub fn join_and(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}

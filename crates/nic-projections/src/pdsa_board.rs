@@ -1,0 +1,243 @@
+//! The PDSA board of each program: its cycles by phase (planned, doing, studying, acted,
+//! abandoned) and its ramps in order (each ramp's cycles by cycle number), each cycle with its
+//! title, change ideas, phase, decision and its gaps: what a complete cycle has that this one
+//! lacks (`nic_domain::cycle::CycleState::gaps`, plus a plan that names no measure and an
+//! adaptation that does not say what the next cycle changes). Each cycle is folded with the
+//! domain's own `CycleState`, so the board and the rules read a cycle the same way.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use nic_domain::cycle::CycleState;
+use nic_events::catalog::*;
+use nic_events::NicEvent;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::names::Names;
+use crate::{is_new, Projection, Recorded};
+
+/// Every program's cycles, folded from the log.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PdsaBoard {
+    position: u64,
+    applied: bool,
+    names: Names,
+    cycles: BTreeMap<Uuid, CycleState>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NamedRef {
+    pub id: Uuid,
+    pub title: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CycleCard {
+    pub cycle_id: Uuid,
+    pub ramp_id: Uuid,
+    pub cycle_number: u32,
+    pub previous_cycle_id: Option<Uuid>,
+    pub title: String,
+    pub purpose: CyclePurpose,
+    pub scale: String,
+    pub change_ideas: Vec<NamedRef>,
+    pub drivers: Vec<NamedRef>,
+    pub phase: CyclePhase,
+    pub decision: Option<ActDecision>,
+    pub decision_reason: Option<String>,
+    pub planned_start: NaiveDate,
+    pub planned_end: NaiveDate,
+    pub started_on: Option<NaiveDate>,
+    pub completed_on: Option<NaiveDate>,
+    pub abandoned_reason: Option<String>,
+    pub corrections: usize,
+    /// What a complete cycle has that this one lacks; empty for a complete one.
+    pub gaps: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PhaseColumns {
+    pub planned: Vec<CycleCard>,
+    pub doing: Vec<CycleCard>,
+    pub studying: Vec<CycleCard>,
+    pub acted: Vec<CycleCard>,
+    pub abandoned: Vec<CycleCard>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Ramp {
+    pub ramp_id: Uuid,
+    /// The change ideas any of its cycles tests, in order of first appearance.
+    pub change_ideas: Vec<NamedRef>,
+    /// By cycle number.
+    pub cycles: Vec<CycleCard>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PdsaBoardView {
+    pub program_id: Uuid,
+    pub program_name: String,
+    /// The log position the board is as of.
+    pub position: u64,
+    /// Each column by planned start, then cycle number.
+    pub columns: PhaseColumns,
+    /// By the planned start of their first cycle.
+    pub ramps: Vec<Ramp>,
+    /// Cycles with at least one gap.
+    pub cycles_with_gaps: usize,
+}
+
+impl Projection for PdsaBoard {
+    fn apply(&mut self, r: &Recorded) {
+        if !is_new(self.position, self.applied, r.global_position) {
+            return;
+        }
+        self.applied = true;
+        self.position = r.global_position;
+        self.names.apply(r);
+        let cycle_id = match &r.event {
+            NicEvent::PdsaCyclePlanned(e) => e.cycle_id,
+            NicEvent::PdsaCycleStarted(e) => e.cycle_id,
+            NicEvent::PdsaDoRecorded(e) => e.cycle_id,
+            NicEvent::PdsaStudyRecorded(e) => e.cycle_id,
+            NicEvent::PdsaActDecided(e) => e.cycle_id,
+            NicEvent::PdsaCycleAbandoned(e) => e.cycle_id,
+            NicEvent::PdsaCycleCorrected(e) => e.cycle_id,
+            _ => return,
+        };
+        self.cycles
+            .entry(cycle_id)
+            .or_insert_with(|| CycleState::new(cycle_id))
+            .apply(&r.event);
+    }
+
+    fn position(&self) -> u64 {
+        self.position
+    }
+}
+
+impl PdsaBoard {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Programs with at least one cycle, by id.
+    pub fn programs(&self) -> Vec<Uuid> {
+        let mut ids: Vec<Uuid> = self
+            .cycles
+            .values()
+            .filter_map(|c| c.planned.as_ref().map(|p| p.program_id))
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    /// A program's board; `None` for a program the log has neither enrolled nor planned for.
+    pub fn view(&self, program_id: Uuid) -> Option<PdsaBoardView> {
+        let mut cards: Vec<CycleCard> = self
+            .cycles
+            .values()
+            .filter(|c| {
+                c.planned
+                    .as_ref()
+                    .is_some_and(|p| p.program_id == program_id)
+            })
+            .filter_map(|c| self.card(c))
+            .collect();
+        if cards.is_empty() && !self.names.programs.contains_key(&program_id) {
+            return None;
+        }
+        cards.sort_by_key(|c| (c.planned_start, c.cycle_number, c.cycle_id));
+        let mut columns = PhaseColumns::default();
+        let mut ramps: BTreeMap<Uuid, Vec<CycleCard>> = BTreeMap::new();
+        for card in &cards {
+            let column = match card.phase {
+                CyclePhase::Planned => &mut columns.planned,
+                CyclePhase::Doing => &mut columns.doing,
+                CyclePhase::Studying => &mut columns.studying,
+                CyclePhase::Acted => &mut columns.acted,
+                CyclePhase::Abandoned => &mut columns.abandoned,
+            };
+            column.push(card.clone());
+            ramps.entry(card.ramp_id).or_default().push(card.clone());
+        }
+        let mut ramps: Vec<Ramp> = ramps
+            .into_iter()
+            .map(|(ramp_id, mut cycles)| {
+                cycles.sort_by_key(|c| (c.cycle_number, c.planned_start, c.cycle_id));
+                let mut change_ideas: Vec<NamedRef> = Vec::new();
+                for c in &cycles {
+                    for idea in &c.change_ideas {
+                        if !change_ideas.iter().any(|i| i.id == idea.id) {
+                            change_ideas.push(idea.clone());
+                        }
+                    }
+                }
+                Ramp {
+                    ramp_id,
+                    change_ideas,
+                    cycles,
+                }
+            })
+            .collect();
+        ramps.sort_by_key(|r| {
+            let first = r.cycles.first();
+            (first.map(|c| c.planned_start), r.ramp_id)
+        });
+        Some(PdsaBoardView {
+            program_id,
+            program_name: self.names.program(program_id),
+            position: self.position,
+            cycles_with_gaps: cards.iter().filter(|c| !c.gaps.is_empty()).count(),
+            columns,
+            ramps,
+        })
+    }
+
+    fn named(&self, ids: &[Uuid]) -> Vec<NamedRef> {
+        ids.iter()
+            .map(|&id| NamedRef {
+                id,
+                title: self.names.node(id),
+            })
+            .collect()
+    }
+
+    fn card(&self, c: &CycleState) -> Option<CycleCard> {
+        let p = c.planned.as_ref()?;
+        let phase = c.phase?;
+        let mut gaps: Vec<String> = c.gaps().into_iter().map(String::from).collect();
+        if p.plan.measure_ids.is_empty() {
+            gaps.push("no measures".into());
+        }
+        if c.act
+            .as_ref()
+            .is_some_and(|a| a.decision == ActDecision::Adapt && a.next_cycle.is_blank())
+        {
+            gaps.push("adapted without saying what the next cycle changes".into());
+        }
+        Some(CycleCard {
+            cycle_id: c.id,
+            ramp_id: p.ramp_id,
+            cycle_number: p.cycle_number,
+            previous_cycle_id: p.previous_cycle_id,
+            title: p.title.to_string(),
+            purpose: p.purpose,
+            scale: p.scale.to_string(),
+            change_ideas: self.named(&p.change_idea_ids),
+            drivers: self.named(&p.driver_ids),
+            phase,
+            decision: c.act.as_ref().map(|a| a.decision),
+            decision_reason: c.act.as_ref().map(|a| a.reason.to_string()),
+            planned_start: p.planned_start,
+            planned_end: p.planned_end,
+            started_on: c.started_on,
+            completed_on: c.done.as_ref().map(|d| d.completed_on),
+            abandoned_reason: c.abandoned.as_ref().map(|a| a.reason.to_string()),
+            corrections: c.corrections.len(),
+            gaps,
+        })
+    }
+}

@@ -1,0 +1,198 @@
+//! Each program's portfolio against the network's quality standards: per standard (code, title),
+//! the program's self-ratings over time, by assessment date ascending, each with the evidence it
+//! cites. Evidence held by the ledger (a cycle, a measure, a synthesis) is shown with its title as
+//! the log names it at the view's position; a document is shown by its reference.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use nic_events::catalog::*;
+use nic_events::NicEvent;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::names::Names;
+use crate::{is_new, Projection, Recorded};
+
+/// Every program's self-assessments, folded from the log.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Portfolio {
+    position: u64,
+    applied: bool,
+    names: Names,
+    descriptions: BTreeMap<Uuid, String>,
+    assessments: BTreeMap<Uuid, Vec<(u64, StandardSelfAssessed)>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EvidenceView {
+    pub kind: EvidenceKind,
+    pub id: Option<Uuid>,
+    pub reference: Option<String>,
+    /// The cycle's, measure's or synthesis's title (the reference for a document); `None` when
+    /// the log does not name it.
+    pub title: Option<String>,
+    pub note: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RatingView {
+    pub assessment_id: Uuid,
+    pub assessed_on: NaiveDate,
+    pub rating: u8,
+    pub note: String,
+    pub position: u64,
+    pub evidence: Vec<EvidenceView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StandardHistory {
+    pub standard_id: Uuid,
+    pub code: String,
+    pub title: String,
+    pub description: String,
+    /// By assessment date ascending (then log order).
+    pub ratings: Vec<RatingView>,
+    pub latest_rating: Option<u8>,
+    /// The latest rating minus the first.
+    pub change: Option<i16>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PortfolioView {
+    pub program_id: Uuid,
+    pub program_name: String,
+    pub network_id: Option<Uuid>,
+    /// The log position the portfolio is as of.
+    pub position: u64,
+    /// Every standard of the program's network (assessed or not), by code.
+    pub standards: Vec<StandardHistory>,
+}
+
+impl Projection for Portfolio {
+    fn apply(&mut self, r: &Recorded) {
+        if !is_new(self.position, self.applied, r.global_position) {
+            return;
+        }
+        self.applied = true;
+        self.position = r.global_position;
+        self.names.apply(r);
+        match &r.event {
+            NicEvent::StandardDefined(e) => {
+                self.descriptions
+                    .insert(e.standard_id, e.description.to_string());
+            }
+            NicEvent::StandardSelfAssessed(e) => self
+                .assessments
+                .entry(e.program_id)
+                .or_default()
+                .push((r.global_position, e.clone())),
+            _ => {}
+        }
+    }
+
+    fn position(&self) -> u64 {
+        self.position
+    }
+}
+
+impl Portfolio {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Programs the log has enrolled, by id.
+    pub fn programs(&self) -> Vec<Uuid> {
+        self.names.programs.keys().copied().collect()
+    }
+
+    /// A program's portfolio; `None` for a program the log does not know.
+    pub fn view(&self, program_id: Uuid) -> Option<PortfolioView> {
+        let program = self.names.programs.get(&program_id);
+        let assessments = self.assessments.get(&program_id);
+        if program.is_none() && assessments.is_none() {
+            return None;
+        }
+        let network_id = program.map(|p| p.network_id);
+        let mut histories: BTreeMap<Uuid, StandardHistory> = BTreeMap::new();
+        for (id, s) in &self.names.standards {
+            if Some(s.network_id) == network_id {
+                histories.insert(*id, self.history(*id));
+            }
+        }
+        let mut sorted: Vec<&(u64, StandardSelfAssessed)> =
+            assessments.into_iter().flatten().collect();
+        sorted.sort_by_key(|(pos, a)| (a.assessed_on, *pos));
+        for (pos, a) in sorted {
+            histories
+                .entry(a.standard_id)
+                .or_insert_with(|| self.history(a.standard_id))
+                .ratings
+                .push(RatingView {
+                    assessment_id: a.assessment_id,
+                    assessed_on: a.assessed_on,
+                    rating: a.rating,
+                    note: a.note.to_string(),
+                    position: *pos,
+                    evidence: a.evidence.iter().map(|e| self.evidence(e)).collect(),
+                });
+        }
+        let mut standards: Vec<StandardHistory> = histories
+            .into_values()
+            .map(|mut h| {
+                h.latest_rating = h.ratings.last().map(|r| r.rating);
+                h.change = match (h.ratings.first(), h.ratings.last()) {
+                    (Some(a), Some(b)) => Some(i16::from(b.rating) - i16::from(a.rating)),
+                    _ => None,
+                };
+                h
+            })
+            .collect();
+        standards.sort_by(|a, b| (&a.code, a.standard_id).cmp(&(&b.code, b.standard_id)));
+        Some(PortfolioView {
+            program_id,
+            program_name: self.names.program(program_id),
+            network_id,
+            position: self.position,
+            standards,
+        })
+    }
+
+    fn history(&self, standard_id: Uuid) -> StandardHistory {
+        let s = self.names.standards.get(&standard_id);
+        StandardHistory {
+            standard_id,
+            code: s.map(|s| s.code.clone()).unwrap_or_default(),
+            title: s
+                .map(|s| s.title.clone())
+                .unwrap_or_else(|| format!("standard {standard_id}")),
+            description: self
+                .descriptions
+                .get(&standard_id)
+                .cloned()
+                .unwrap_or_default(),
+            ratings: Vec::new(),
+            latest_rating: None,
+            change: None,
+        }
+    }
+
+    fn evidence(&self, e: &Evidence) -> EvidenceView {
+        let title = match (e.kind, e.id) {
+            (EvidenceKind::Cycle, Some(id)) => self.names.cycles.get(&id).map(|c| c.title.clone()),
+            (EvidenceKind::Measure, Some(id)) => {
+                self.names.measures.get(&id).map(|m| m.name.clone())
+            }
+            (EvidenceKind::Synthesis, Some(id)) => self.names.syntheses.get(&id).cloned(),
+            (EvidenceKind::Document, _) => e.reference.as_ref().map(|r| r.to_string()),
+            _ => None,
+        };
+        EvidenceView {
+            kind: e.kind,
+            id: e.id,
+            reference: e.reference.as_ref().map(|r| r.to_string()),
+            title,
+            note: e.note.to_string(),
+        }
+    }
+}

@@ -1,0 +1,716 @@
+//! Run charts of every measure, per program and network-wide, folded from the log.
+//!
+//! - **Numbers**: each point carries its latest corrected numbers; an excluded point is kept and
+//!   marked, with its reason, and takes no part in the median or the rules.
+//! - **Network-wide series**: per period, the numerators of the programs' non-excluded points are
+//!   summed and so are the denominators, and the plotted value is their ratio (never the average
+//!   of the programs' percents, which would weigh a program of 5 students like one of 500). For a
+//!   value measure (a count, a score, a duration) the values are summed: the network's count is
+//!   the sum of the programs' counts. That is the right roll-up for counts; for a score or a
+//!   duration read the per-program charts instead. A period whose every point is excluded is
+//!   shown (with the excluded points' sums) and marked excluded.
+//! - **Analysis**: periods are sorted by label (labels of one kind sort in time order), and the
+//!   series goes through `run_chart::analyse` with the measure's frozen baseline (`BaselineFrozen`)
+//!   and its phases (`PhaseStarted`: a phase starts at the first period at or after its
+//!   `from_period`).
+//! - **PDSA cycles on the chart**: a cycle whose plan names the measure (`plan.measure_ids`, as
+//!   corrected) is placed in every period that overlaps its planned span
+//!   (`planned_start..=planned_end`) or its actual span (`started_on..=completed_on`; a cycle not
+//!   yet done runs at least to its planned end). A program's chart shows that program's cycles;
+//!   the network's chart shows every program's.
+//! - **CSV**: `to_csv` gives the numbers behind a chart, one row per program point (and, on a
+//!   network chart, one total row per period), quoted per RFC 4180.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{Days, Months, NaiveDate};
+use nic_domain::period;
+use nic_events::catalog::*;
+use nic_events::NicEvent;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::names::Names;
+use crate::run_chart::{self, Options, Point, Rule, RuleSet};
+use crate::{is_new, Projection, Recorded};
+
+/// The label of the points before a measure's first `PhaseStarted`.
+pub const INITIAL_PHASE_LABEL: &str = "initial";
+/// The `program` column of a network chart's total rows in the CSV export.
+pub const NETWORK_ROW_LABEL: &str = "All programs";
+
+/// Which series of a measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "program_id")]
+pub enum SeriesScope {
+    /// Every program's points, rolled up per period.
+    Network,
+    /// One program's points.
+    Program(Uuid),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct StoredPoint {
+    program_id: Uuid,
+    period: String,
+    numerator: Option<f64>,
+    denominator: Option<f64>,
+    value: Option<f64>,
+    corrections: u32,
+    excluded: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct MeasureSeries {
+    definition: MeasureDefined,
+    points: BTreeMap<Uuid, StoredPoint>,
+    baseline_points: Option<u32>,
+    phases: Vec<PhaseStarted>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct CycleSpan {
+    program_id: Uuid,
+    title: String,
+    ramp_id: Uuid,
+    cycle_number: u32,
+    measure_ids: Vec<Uuid>,
+    planned_start: NaiveDate,
+    planned_end: NaiveDate,
+    started_on: Option<NaiveDate>,
+    completed_on: Option<NaiveDate>,
+    phase: CyclePhase,
+    decision: Option<ActDecision>,
+}
+
+impl CycleSpan {
+    fn overlaps(&self, from: NaiveDate, to: NaiveDate) -> bool {
+        let planned = self.planned_start <= to && self.planned_end >= from;
+        let actual = self.started_on.is_some_and(|s| {
+            let end = self
+                .completed_on
+                .unwrap_or_else(|| self.planned_end.max(s))
+                .max(s);
+            s <= to && end >= from
+        });
+        planned || actual
+    }
+}
+
+/// Every measure's data and the cycles that name it, folded from the log.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunCharts {
+    position: u64,
+    applied: bool,
+    names: Names,
+    measures: BTreeMap<Uuid, MeasureSeries>,
+    cycles: BTreeMap<Uuid, CycleSpan>,
+}
+
+/// One program's point behind a chart point.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Contribution {
+    pub point_id: Uuid,
+    pub program_id: Uuid,
+    pub program_name: String,
+    pub numerator: Option<f64>,
+    pub denominator: Option<f64>,
+    pub value: Option<f64>,
+    /// The program's own plotted value.
+    pub plotted: Option<f64>,
+    /// How many corrections the numbers went through (the latest is shown).
+    pub corrections: u32,
+    pub excluded: bool,
+    pub exclusion_reason: Option<String>,
+}
+
+/// A PDSA cycle that ran in a period.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CycleMark {
+    pub cycle_id: Uuid,
+    pub program_id: Uuid,
+    pub title: String,
+    pub ramp_id: Uuid,
+    pub cycle_number: u32,
+    pub phase: CyclePhase,
+    pub decision: Option<ActDecision>,
+}
+
+/// One period of a chart.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChartPoint {
+    pub period: String,
+    pub period_start: Option<NaiveDate>,
+    /// Sums over the non-excluded contributions (over all of them when every one is excluded).
+    pub numerator: Option<f64>,
+    pub denominator: Option<f64>,
+    pub value: Option<f64>,
+    /// numerator / denominator for a ratio measure, else the value.
+    pub plotted: Option<f64>,
+    /// Left out of the median and the rules: every contribution is excluded (or nothing can be
+    /// plotted).
+    pub excluded: bool,
+    pub exclusion_reasons: Vec<String>,
+    /// The median of the point's phase.
+    pub median: Option<f64>,
+    pub phase: String,
+    /// Whether the point is one of those that triggered a signal.
+    pub in_signal: bool,
+    pub contributions: Vec<Contribution>,
+    pub cycles: Vec<CycleMark>,
+}
+
+/// A signal, with its points named by period.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SignalView {
+    pub rule_set: RuleSet,
+    pub rule: Rule,
+    pub message: String,
+    pub periods: Vec<String>,
+}
+
+/// One phase of the chart: its label and the analysis of its points.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChartPhase {
+    pub label: String,
+    /// The first period of the phase.
+    pub from_period: String,
+    pub analysis: run_chart::Phase,
+    pub signals: Vec<SignalView>,
+}
+
+/// The most recent signal of a chart: the one whose last point is latest.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LatestSignal {
+    pub period: String,
+    pub rule_set: RuleSet,
+    pub rule: Rule,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunChartView {
+    pub measure_id: Uuid,
+    pub measure_name: String,
+    pub network_id: Uuid,
+    pub kind: MeasureKind,
+    pub scale: MeasureScale,
+    pub unit: String,
+    pub direction: Direction,
+    pub period_kind: PeriodKind,
+    pub target: Option<f64>,
+    pub scope: SeriesScope,
+    pub program_name: Option<String>,
+    /// The log position the chart is as of.
+    pub position: u64,
+    /// How the network-wide value is formed, in words.
+    pub aggregation: &'static str,
+    pub baseline_points: Option<u32>,
+    pub points: Vec<ChartPoint>,
+    pub phases: Vec<ChartPhase>,
+}
+
+impl RunChartView {
+    pub fn latest_signal(&self) -> Option<LatestSignal> {
+        let mut best: Option<(usize, &SignalView)> = None;
+        for phase in &self.phases {
+            for (s, view) in phase.analysis.signals.iter().zip(&phase.signals) {
+                let Some(&last) = s.points.last() else {
+                    continue;
+                };
+                if best.is_none_or(|(b, _)| last > b) {
+                    best = Some((last, view));
+                }
+            }
+        }
+        best.map(|(last, s)| LatestSignal {
+            period: self.points[last].period.clone(),
+            rule_set: s.rule_set,
+            rule: s.rule,
+            message: s.message.clone(),
+        })
+    }
+}
+
+/// A measure the projection knows, with the programs that reported on it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MeasureSummary {
+    pub measure_id: Uuid,
+    pub name: String,
+    pub network_id: Uuid,
+    pub programs: Vec<Uuid>,
+    pub points: usize,
+}
+
+impl Projection for RunCharts {
+    fn apply(&mut self, r: &Recorded) {
+        if !is_new(self.position, self.applied, r.global_position) {
+            return;
+        }
+        self.applied = true;
+        self.position = r.global_position;
+        self.names.apply(r);
+        let entity = r.entity_id().unwrap_or_default();
+        match &r.event {
+            NicEvent::MeasureDefined(e) => {
+                self.measures.insert(
+                    e.measure_id,
+                    MeasureSeries {
+                        definition: e.clone(),
+                        points: BTreeMap::new(),
+                        baseline_points: None,
+                        phases: Vec::new(),
+                    },
+                );
+            }
+            NicEvent::DataPointRecorded(e) => {
+                if let Some(m) = self.measures.get_mut(&entity) {
+                    m.points.insert(
+                        e.point_id,
+                        StoredPoint {
+                            program_id: e.program_id,
+                            period: e.period.clone(),
+                            numerator: e.numerator,
+                            denominator: e.denominator,
+                            value: e.value,
+                            corrections: 0,
+                            excluded: None,
+                        },
+                    );
+                }
+            }
+            NicEvent::DataPointCorrected(e) => {
+                if let Some(p) = self.point_mut(entity, e.point_id) {
+                    p.numerator = e.numerator;
+                    p.denominator = e.denominator;
+                    p.value = e.value;
+                    p.corrections += 1;
+                }
+            }
+            NicEvent::DataPointExcluded(e) => {
+                if let Some(p) = self.point_mut(entity, e.point_id) {
+                    p.excluded = Some(e.reason.to_string());
+                }
+            }
+            NicEvent::BaselineFrozen(e) => {
+                if let Some(m) = self.measures.get_mut(&entity) {
+                    m.baseline_points = Some(e.points);
+                }
+            }
+            NicEvent::PhaseStarted(e) => {
+                if let Some(m) = self.measures.get_mut(&entity) {
+                    m.phases.push(e.clone());
+                }
+            }
+            NicEvent::PdsaCyclePlanned(e) => {
+                self.cycles.insert(
+                    e.cycle_id,
+                    CycleSpan {
+                        program_id: e.program_id,
+                        title: e.title.to_string(),
+                        ramp_id: e.ramp_id,
+                        cycle_number: e.cycle_number,
+                        measure_ids: e.plan.measure_ids.clone(),
+                        planned_start: e.planned_start,
+                        planned_end: e.planned_end,
+                        started_on: None,
+                        completed_on: None,
+                        phase: CyclePhase::Planned,
+                        decision: None,
+                    },
+                );
+            }
+            NicEvent::PdsaCycleStarted(e) => {
+                if let Some(c) = self.cycles.get_mut(&e.cycle_id) {
+                    c.started_on = Some(e.started_on);
+                    c.phase = CyclePhase::Doing;
+                }
+            }
+            NicEvent::PdsaDoRecorded(e) => {
+                if let Some(c) = self.cycles.get_mut(&e.cycle_id) {
+                    c.completed_on = Some(e.done.completed_on);
+                    c.phase = CyclePhase::Studying;
+                }
+            }
+            NicEvent::PdsaActDecided(e) => {
+                if let Some(c) = self.cycles.get_mut(&e.cycle_id) {
+                    c.decision = Some(e.act.decision);
+                    c.phase = CyclePhase::Acted;
+                }
+            }
+            NicEvent::PdsaCycleAbandoned(e) => {
+                if let Some(c) = self.cycles.get_mut(&e.cycle_id) {
+                    c.phase = CyclePhase::Abandoned;
+                }
+            }
+            NicEvent::PdsaCycleCorrected(e) => {
+                if let Some(c) = self.cycles.get_mut(&e.cycle_id) {
+                    match &e.correction {
+                        Correction::Plan(p) => c.measure_ids = p.measure_ids.clone(),
+                        Correction::Do(d) => c.completed_on = Some(d.completed_on),
+                        Correction::Act(a) => c.decision = Some(a.decision),
+                        Correction::Study(_) => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn position(&self) -> u64 {
+        self.position
+    }
+}
+
+impl RunCharts {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn point_mut(&mut self, measure: Uuid, point: Uuid) -> Option<&mut StoredPoint> {
+        self.measures.get_mut(&measure)?.points.get_mut(&point)
+    }
+
+    /// Every measure, by id.
+    pub fn measures(&self) -> Vec<MeasureSummary> {
+        self.measures
+            .iter()
+            .map(|(id, m)| MeasureSummary {
+                measure_id: *id,
+                name: m.definition.name.to_string(),
+                network_id: m.definition.network_id,
+                programs: m
+                    .points
+                    .values()
+                    .map(|p| p.program_id)
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect(),
+                points: m.points.len(),
+            })
+            .collect()
+    }
+
+    pub fn network_chart(&self, measure_id: Uuid) -> Option<RunChartView> {
+        self.chart(measure_id, SeriesScope::Network)
+    }
+
+    pub fn program_chart(&self, measure_id: Uuid, program_id: Uuid) -> Option<RunChartView> {
+        self.chart(measure_id, SeriesScope::Program(program_id))
+    }
+
+    /// The run chart of a measure's series; `None` for a measure the log has not defined.
+    pub fn chart(&self, measure_id: Uuid, scope: SeriesScope) -> Option<RunChartView> {
+        let m = self.measures.get(&measure_id)?;
+        let def = &m.definition;
+        let in_scope = |program: Uuid| match scope {
+            SeriesScope::Network => true,
+            SeriesScope::Program(p) => p == program,
+        };
+        let mut by_period: BTreeMap<&str, Vec<(Uuid, &StoredPoint)>> = BTreeMap::new();
+        for (id, p) in &m.points {
+            if in_scope(p.program_id) {
+                by_period.entry(&p.period).or_default().push((*id, p));
+            }
+        }
+        let mut cycles: Vec<(&Uuid, &CycleSpan)> = self
+            .cycles
+            .iter()
+            .filter(|(_, c)| c.measure_ids.contains(&measure_id) && in_scope(c.program_id))
+            .collect();
+        cycles.sort_by_key(|(id, c)| (c.planned_start, c.cycle_number, **id));
+        let mut phases: Vec<&PhaseStarted> = m.phases.iter().collect();
+        phases.sort_by(|a, b| a.from_period.cmp(&b.from_period));
+        let phase_of = |period: &str| -> String {
+            phases
+                .iter()
+                .rev()
+                .find(|p| p.from_period.as_str() <= period)
+                .map(|p| p.label.to_string())
+                .unwrap_or_else(|| INITIAL_PHASE_LABEL.to_string())
+        };
+
+        let mut points = Vec::with_capacity(by_period.len());
+        for (period, raw) in &by_period {
+            let mut contributions: Vec<Contribution> = raw
+                .iter()
+                .map(|(id, p)| Contribution {
+                    point_id: *id,
+                    program_id: p.program_id,
+                    program_name: self.names.program(p.program_id),
+                    numerator: p.numerator,
+                    denominator: p.denominator,
+                    value: p.value,
+                    plotted: plotted(def.scale, p.numerator, p.denominator, p.value),
+                    corrections: p.corrections,
+                    excluded: p.excluded.is_some(),
+                    exclusion_reason: p.excluded.clone(),
+                })
+                .collect();
+            contributions.sort_by(|a, b| {
+                (&a.program_name, a.program_id, a.point_id).cmp(&(
+                    &b.program_name,
+                    b.program_id,
+                    b.point_id,
+                ))
+            });
+            let included: Vec<&Contribution> =
+                contributions.iter().filter(|c| !c.excluded).collect();
+            let all_excluded = included.is_empty();
+            let summed: Vec<&Contribution> = if all_excluded {
+                contributions.iter().collect()
+            } else {
+                included
+            };
+            let sum = |f: fn(&Contribution) -> Option<f64>| -> Option<f64> {
+                summed.iter().filter_map(|c| f(c)).reduce(|a, b| a + b)
+            };
+            let (numerator, denominator, value) = match def.scale {
+                MeasureScale::Ratio => (sum(|c| c.numerator), sum(|c| c.denominator), None),
+                MeasureScale::Value => (None, None, sum(|c| c.value)),
+            };
+            let plotted = plotted(def.scale, numerator, denominator, value);
+            let start = period::start(def.period, period);
+            let end = start.and_then(|s| period_end(def.period, s));
+            let marks = match (start, end) {
+                (Some(from), Some(to)) => cycles
+                    .iter()
+                    .filter(|(_, c)| c.overlaps(from, to))
+                    .map(|(id, c)| CycleMark {
+                        cycle_id: **id,
+                        program_id: c.program_id,
+                        title: c.title.clone(),
+                        ramp_id: c.ramp_id,
+                        cycle_number: c.cycle_number,
+                        phase: c.phase,
+                        decision: c.decision,
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            points.push(ChartPoint {
+                period: period.to_string(),
+                period_start: start,
+                numerator,
+                denominator,
+                value,
+                plotted,
+                excluded: all_excluded || plotted.is_none(),
+                exclusion_reasons: contributions
+                    .iter()
+                    .filter_map(|c| {
+                        c.exclusion_reason
+                            .as_ref()
+                            .map(|r| format!("{}: {r}", c.program_name))
+                    })
+                    .collect(),
+                median: None,
+                phase: phase_of(period),
+                in_signal: false,
+                contributions,
+                cycles: marks,
+            });
+        }
+
+        let series: Vec<Point> = points
+            .iter()
+            .map(|p| Point {
+                value: p.plotted.unwrap_or(0.0),
+                excluded: p.excluded,
+            })
+            .collect();
+        let phase_starts = phases
+            .iter()
+            .filter_map(|ph| points.iter().position(|p| p.period >= ph.from_period))
+            .collect();
+        let options = Options {
+            baseline_points: m.baseline_points.map(|k| k as usize),
+            phase_starts,
+        };
+        let analysis = run_chart::analyse(&series, &options);
+        let mut chart_phases = Vec::with_capacity(analysis.phases.len());
+        for phase in analysis.phases {
+            for p in &mut points[phase.start..phase.end] {
+                p.median = phase.median;
+            }
+            let signals = phase
+                .signals
+                .iter()
+                .map(|s| SignalView {
+                    rule_set: s.rule_set,
+                    rule: s.rule,
+                    message: s.message.clone(),
+                    periods: s.points.iter().map(|&i| points[i].period.clone()).collect(),
+                })
+                .collect();
+            for s in &phase.signals {
+                for &i in &s.points {
+                    points[i].in_signal = true;
+                }
+            }
+            chart_phases.push(ChartPhase {
+                label: points[phase.start].phase.clone(),
+                from_period: points[phase.start].period.clone(),
+                analysis: phase,
+                signals,
+            });
+        }
+
+        Some(RunChartView {
+            measure_id,
+            measure_name: def.name.to_string(),
+            network_id: def.network_id,
+            kind: def.kind,
+            scale: def.scale,
+            unit: def.unit.to_string(),
+            direction: def.direction,
+            period_kind: def.period,
+            target: def.target,
+            scope,
+            program_name: match scope {
+                SeriesScope::Network => None,
+                SeriesScope::Program(p) => Some(self.names.program(p)),
+            },
+            position: self.position,
+            aggregation: match def.scale {
+                MeasureScale::Ratio => {
+                    "sum of the numerators over the sum of the denominators of the non-excluded points"
+                }
+                MeasureScale::Value => "sum of the values of the non-excluded points",
+            },
+            baseline_points: m.baseline_points,
+            points,
+            phases: chart_phases,
+        })
+    }
+}
+
+fn plotted(
+    scale: MeasureScale,
+    numerator: Option<f64>,
+    denominator: Option<f64>,
+    value: Option<f64>,
+) -> Option<f64> {
+    match scale {
+        MeasureScale::Ratio => match (numerator, denominator) {
+            (Some(n), Some(d)) if d > 0.0 => Some(n / d),
+            _ => None,
+        },
+        MeasureScale::Value => value,
+    }
+    .filter(|v| v.is_finite())
+}
+
+/// The last day of the period that starts on `start`.
+pub fn period_end(kind: PeriodKind, start: NaiveDate) -> Option<NaiveDate> {
+    match kind {
+        PeriodKind::Week => start.checked_add_days(Days::new(6)),
+        PeriodKind::Month => start.checked_add_months(Months::new(1))?.pred_opt(),
+        // Terms start on the first of January, May and September: four months each.
+        PeriodKind::Term => start.checked_add_months(Months::new(4))?.pred_opt(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// CSV
+
+/// The CSV header of `to_csv`.
+pub const CSV_HEADER: &str =
+    "period,program,numerator,denominator,value,plotted_value,excluded,exclusion_reason,median,phase";
+
+/// The numbers behind a chart, as CSV (RFC 4180: CRLF line ends, fields with a comma, quote or
+/// line break quoted, quotes doubled). A program chart has one row per period; a network chart
+/// has, per period, one row per program point (median left empty: it is the network's) and then
+/// a total row whose program is `NETWORK_ROW_LABEL`. Text that a spreadsheet would read as a
+/// formula (starting with `=`, `+`, `-`, `@`, a tab or a carriage return) is prefixed with `'`.
+pub fn to_csv(view: &RunChartView) -> String {
+    let mut out = String::new();
+    out.push_str(CSV_HEADER);
+    out.push_str("\r\n");
+    for p in &view.points {
+        match view.scope {
+            SeriesScope::Program(_) => {
+                let program = view.program_name.clone().unwrap_or_default();
+                let reasons: Vec<&str> = p
+                    .contributions
+                    .iter()
+                    .filter_map(|c| c.exclusion_reason.as_deref())
+                    .collect();
+                row(
+                    &mut out,
+                    &p.period,
+                    &program,
+                    [p.numerator, p.denominator, p.value, p.plotted],
+                    p.excluded,
+                    &reasons.join("; "),
+                    p.median,
+                    &p.phase,
+                );
+            }
+            SeriesScope::Network => {
+                for c in &p.contributions {
+                    row(
+                        &mut out,
+                        &p.period,
+                        &c.program_name,
+                        [c.numerator, c.denominator, c.value, c.plotted],
+                        c.excluded,
+                        c.exclusion_reason.as_deref().unwrap_or(""),
+                        None,
+                        &p.phase,
+                    );
+                }
+                row(
+                    &mut out,
+                    &p.period,
+                    NETWORK_ROW_LABEL,
+                    [p.numerator, p.denominator, p.value, p.plotted],
+                    p.excluded,
+                    &p.exclusion_reasons.join("; "),
+                    p.median,
+                    &p.phase,
+                );
+            }
+        }
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn row(
+    out: &mut String,
+    period: &str,
+    program: &str,
+    numbers: [Option<f64>; 4],
+    excluded: bool,
+    reason: &str,
+    median: Option<f64>,
+    phase: &str,
+) {
+    let mut fields = vec![csv_text(period), csv_text(program)];
+    fields.extend(numbers.iter().map(|n| csv_number(*n)));
+    fields.push(excluded.to_string());
+    fields.push(csv_text(reason));
+    fields.push(csv_number(median));
+    fields.push(csv_text(phase));
+    out.push_str(&fields.join(","));
+    out.push_str("\r\n");
+}
+
+fn csv_number(n: Option<f64>) -> String {
+    n.map(|n| n.to_string()).unwrap_or_default()
+}
+
+/// Quotes a text field for CSV, defusing spreadsheet formulas.
+pub fn csv_text(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}

@@ -1,0 +1,1041 @@
+//! The learning timeline: the network's story in log order, one entry per meaningful event, each
+//! with a sentence a person can read ("Program X adapted 'Peer mentoring huddles' after cycle 3:
+//! …") and the references to filter on (network, program, ecosystem, drivers, change ideas,
+//! cycle, measure).
+//!
+//! Names are resolved from the events before the one told, so an entry reads as it would have on
+//! the day. Individual data points are not told (a network records hundreds a month); their
+//! corrections and exclusions are, and so is each new run-chart signal of a measure's
+//! network-wide series (found by re-analysing the series after each data event). Free text quoted
+//! in a sentence is cut at `QUOTE_CHARS_MAX` characters; the event itself keeps all of it.
+//!
+//! Queries filter by program, ecosystem, driver, change idea, network, kind and recorded time, and
+//! page with a cursor: the position after which the next page starts.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use nic_domain::network::NodeKind;
+use nic_events::catalog::*;
+use nic_events::NicEvent;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::names::Names;
+use crate::run_chart::{Rule, RuleSet};
+use crate::run_charts::RunCharts;
+use crate::{is_new, Projection, Recorded};
+
+/// Characters of free text (a reason, a statement) quoted in a sentence.
+pub const QUOTE_CHARS_MAX: usize = 280;
+/// Entries a page holds at most, whatever the query asks.
+pub const PAGE_ENTRIES_MAX: usize = 500;
+/// Entries a page holds when the query does not say.
+pub const PAGE_ENTRIES_DEFAULT: usize = 100;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    /// The network's charter and its ecosystems.
+    Network,
+    Aim,
+    /// Drivers, change ideas, links, rewordings, retirements.
+    Diagram,
+    RootCause,
+    /// Quality standards and programs' self-assessments.
+    Standard,
+    /// Enrolments and withdrawals.
+    Program,
+    /// Measure definitions and run-chart settings.
+    Measure,
+    /// Corrections and exclusions of data points.
+    Data,
+    /// A new signal on a measure's network-wide run chart.
+    Signal,
+    /// A PDSA cycle's plan, start, Do, Study, abandonment or correction.
+    Cycle,
+    /// A PDSA cycle's Act: adopt, adapt or abandon.
+    Decision,
+    Synthesis,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TimelineEntry {
+    pub position: u64,
+    pub recorded_at: DateTime<Utc>,
+    pub kind: EntryKind,
+    pub event_type: &'static str,
+    pub sentence: String,
+    pub actor: Option<String>,
+    pub network_id: Option<Uuid>,
+    pub program_id: Option<Uuid>,
+    pub ecosystem_id: Option<Uuid>,
+    pub driver_ids: Vec<Uuid>,
+    pub change_idea_ids: Vec<Uuid>,
+    pub cycle_id: Option<Uuid>,
+    pub measure_id: Option<Uuid>,
+}
+
+/// The timeline, folded from the log.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Timeline {
+    position: u64,
+    applied: bool,
+    names: Names,
+    charts: RunCharts,
+    /// Per measure, the signals already told: (rule set, rule, first period of the signal).
+    told_signals: BTreeMap<Uuid, BTreeSet<(RuleSet, Rule, String)>>,
+    entries: Vec<TimelineEntry>,
+}
+
+/// Which entries to read. Every filter given must hold; `kinds` empty means every kind.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TimelineQuery {
+    pub network_id: Option<Uuid>,
+    pub program_id: Option<Uuid>,
+    pub ecosystem_id: Option<Uuid>,
+    /// Entries naming this driver.
+    pub driver_id: Option<Uuid>,
+    /// Entries naming this change idea.
+    pub change_idea_id: Option<Uuid>,
+    pub kinds: Vec<EntryKind>,
+    /// Recorded at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Recorded before.
+    pub until: Option<DateTime<Utc>>,
+    /// The cursor: entries after this position.
+    pub after: Option<u64>,
+    /// At most `PAGE_ENTRIES_MAX`; `PAGE_ENTRIES_DEFAULT` when not given.
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TimelinePage {
+    pub entries: Vec<TimelineEntry>,
+    /// The `after` of the next page, when there are more entries.
+    pub next_after: Option<u64>,
+    /// The log position the timeline is as of.
+    pub position: u64,
+}
+
+impl TimelineQuery {
+    pub fn matches(&self, e: &TimelineEntry) -> bool {
+        let is = |want: Option<Uuid>, have: Option<Uuid>| want.is_none_or(|w| have == Some(w));
+        let names = |want: Option<Uuid>, have: &[Uuid]| want.is_none_or(|w| have.contains(&w));
+        is(self.network_id, e.network_id)
+            && is(self.program_id, e.program_id)
+            && is(self.ecosystem_id, e.ecosystem_id)
+            && names(self.driver_id, &e.driver_ids)
+            && names(self.change_idea_id, &e.change_idea_ids)
+            && (self.kinds.is_empty() || self.kinds.contains(&e.kind))
+            && self.from.is_none_or(|f| e.recorded_at >= f)
+            && self.until.is_none_or(|u| e.recorded_at < u)
+            && self.after.is_none_or(|a| e.position > a)
+    }
+
+    /// The page size this query gets: its limit, within 1 and `PAGE_ENTRIES_MAX`.
+    pub fn page_size(&self) -> usize {
+        self.limit
+            .unwrap_or(PAGE_ENTRIES_DEFAULT)
+            .clamp(1, PAGE_ENTRIES_MAX)
+    }
+}
+
+impl Projection for Timeline {
+    fn apply(&mut self, r: &Recorded) {
+        if !is_new(self.position, self.applied, r.global_position) {
+            return;
+        }
+        self.applied = true;
+        self.position = r.global_position;
+        // Sentences name things as the log held them before this event.
+        let entry = self.tell(r);
+        self.names.apply(r);
+        self.charts.apply(r);
+        if let Some(entry) = entry {
+            self.entries.push(entry);
+        }
+        if r.stream_id.starts_with("measure-") && !matches!(r.event, NicEvent::MeasureDefined(_)) {
+            if let Some(measure) = r.entity_id() {
+                self.tell_new_signals(r, measure);
+            }
+        }
+    }
+
+    fn position(&self) -> u64 {
+        self.position
+    }
+}
+
+/// What an entry says and names, before the common fields are filled in.
+struct Told {
+    kind: EntryKind,
+    sentence: String,
+    network_id: Option<Uuid>,
+    program_id: Option<Uuid>,
+    ecosystem_id: Option<Uuid>,
+    node_ids: Vec<Uuid>,
+    cycle_id: Option<Uuid>,
+    measure_id: Option<Uuid>,
+}
+
+impl Told {
+    fn new(kind: EntryKind, sentence: String) -> Self {
+        Self {
+            kind,
+            sentence,
+            network_id: None,
+            program_id: None,
+            ecosystem_id: None,
+            node_ids: Vec::new(),
+            cycle_id: None,
+            measure_id: None,
+        }
+    }
+    fn network(mut self, id: Option<Uuid>) -> Self {
+        self.network_id = id;
+        self
+    }
+    fn program(mut self, id: Option<Uuid>) -> Self {
+        self.program_id = id;
+        self
+    }
+    fn nodes(mut self, ids: Vec<Uuid>) -> Self {
+        self.node_ids = ids;
+        self
+    }
+    fn cycle(mut self, id: Uuid) -> Self {
+        self.cycle_id = Some(id);
+        self
+    }
+    fn measure(mut self, id: Uuid) -> Self {
+        self.measure_id = Some(id);
+        self
+    }
+}
+
+impl Timeline {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Every entry, in log order.
+    pub fn entries(&self) -> &[TimelineEntry] {
+        &self.entries
+    }
+
+    /// One page of the entries matching `q`, in log order.
+    pub fn query(&self, q: &TimelineQuery) -> TimelinePage {
+        let size = self.page_size_checked(q);
+        // Entries are in position order: start the scan after the cursor.
+        let start = q
+            .after
+            .map(|a| self.entries.partition_point(|e| e.position <= a))
+            .unwrap_or(0);
+        let mut matching = self.entries[start..].iter().filter(|e| q.matches(e));
+        let entries: Vec<TimelineEntry> = matching.by_ref().take(size).cloned().collect();
+        let more = matching.next().is_some();
+        TimelinePage {
+            next_after: if more {
+                entries.last().map(|e| e.position)
+            } else {
+                None
+            },
+            entries,
+            position: self.position,
+        }
+    }
+
+    fn page_size_checked(&self, q: &TimelineQuery) -> usize {
+        q.page_size()
+    }
+
+    fn entry(&self, r: &Recorded, t: Told) -> TimelineEntry {
+        let program = t.program_id.and_then(|p| self.names.programs.get(&p));
+        let (driver_ids, change_idea_ids) = self.split(&t.node_ids, &r.event);
+        TimelineEntry {
+            position: r.global_position,
+            recorded_at: r.recorded_at,
+            kind: t.kind,
+            event_type: r.event.event_type(),
+            sentence: t.sentence,
+            actor: r.actor.clone(),
+            network_id: t.network_id.or(program.map(|p| p.network_id)),
+            program_id: t.program_id,
+            ecosystem_id: t.ecosystem_id.or(program.map(|p| p.ecosystem_id)),
+            driver_ids,
+            change_idea_ids,
+            cycle_id: t.cycle_id,
+            measure_id: t.measure_id,
+        }
+    }
+
+    /// Splits node ids into drivers and change ideas; a node the event itself introduces is
+    /// classified by the event.
+    fn split(&self, ids: &[Uuid], event: &NicEvent) -> (Vec<Uuid>, Vec<Uuid>) {
+        let mut drivers = Vec::new();
+        let mut ideas = Vec::new();
+        for &id in ids {
+            let kind = match event {
+                NicEvent::ChangeIdeaProposed(e) if e.node_id == id => Some(NodeKind::ChangeIdea),
+                NicEvent::DriverAdded(e) if e.node_id == id => Some(NodeKind::Primary),
+                _ => self.names.node_kind(id),
+            };
+            if kind == Some(NodeKind::ChangeIdea) {
+                ideas.push(id);
+            } else {
+                drivers.push(id);
+            }
+        }
+        (drivers, ideas)
+    }
+
+    fn node_label(&self, id: Uuid) -> String {
+        let kind = self
+            .names
+            .node_kind(id)
+            .map(|k| k.label())
+            .unwrap_or("node");
+        format!("{} '{}'", capitalise(kind), self.names.node(id))
+    }
+
+    /// "Cycle 2 of 'Peer mentoring huddles'".
+    fn cycle_phrase(&self, cycle_id: Uuid) -> (String, Option<Uuid>, Vec<Uuid>) {
+        match self.names.cycles.get(&cycle_id) {
+            Some(c) => {
+                let mut nodes = c.change_idea_ids.clone();
+                nodes.extend(&c.driver_ids);
+                (
+                    format!(
+                        "cycle {} of {}",
+                        c.cycle_number,
+                        self.names.quoted_titles(&c.change_idea_ids)
+                    ),
+                    Some(c.program_id),
+                    nodes,
+                )
+            }
+            None => (format!("cycle {cycle_id}"), None, Vec::new()),
+        }
+    }
+
+    fn point_phrase(&self, point_id: Uuid) -> (String, Option<Uuid>) {
+        match self.names.points.get(&point_id) {
+            Some(p) => (
+                format!(
+                    "{}'s {} value of '{}'",
+                    self.names.program(p.program_id),
+                    p.period,
+                    self.names.measure(p.measure_id)
+                ),
+                Some(p.program_id),
+            ),
+            None => (format!("data point {point_id}"), None),
+        }
+    }
+
+    fn measure_told(&self, measure: Uuid, kind: EntryKind, sentence: String) -> Told {
+        let m = self.names.measures.get(&measure);
+        Told::new(kind, sentence)
+            .network(m.map(|m| m.network_id))
+            .nodes(m.map(|m| m.tracks.clone()).unwrap_or_default())
+            .measure(measure)
+    }
+
+    fn tell(&self, r: &Recorded) -> Option<TimelineEntry> {
+        use EntryKind as K;
+        let entity = r.entity_id();
+        let n = &self.names;
+        let told = match &r.event {
+            NicEvent::NetworkChartered(e) => {
+                Told::new(K::Network, format!("Network '{}' chartered", e.name))
+                    .network(Some(e.network_id))
+            }
+            NicEvent::AimStated(e) => Told::new(
+                K::Aim,
+                format!("Network aim stated: {}", quote(e.aim.statement.as_str())),
+            )
+            .network(entity),
+            NicEvent::AimRevised(e) => Told::new(
+                K::Aim,
+                format!(
+                    "Network aim revised: {} (why: {})",
+                    quote(e.aim.statement.as_str()),
+                    quote(e.reason.as_str())
+                ),
+            )
+            .network(entity),
+            NicEvent::EcosystemAdded(e) => {
+                let mut t = Told::new(
+                    K::Network,
+                    format!("Ecosystem '{}' ({}) joined the network", e.name, e.region),
+                )
+                .network(entity);
+                t.ecosystem_id = Some(e.ecosystem_id);
+                t
+            }
+            NicEvent::DriverAdded(e) => {
+                let kind = match e.kind {
+                    DriverKind::Primary => "Primary driver",
+                    DriverKind::Secondary => "Secondary driver",
+                };
+                Told::new(K::Diagram, format!("{kind} '{}' added", e.title))
+                    .network(entity)
+                    .nodes(vec![e.node_id])
+            }
+            NicEvent::ChangeIdeaProposed(e) => {
+                let by = e
+                    .proposed_by_program
+                    .map(|p| n.program(p))
+                    .unwrap_or_else(|| "the hub".into());
+                Told::new(
+                    K::Diagram,
+                    format!("Change idea '{}' proposed by {by}", e.title),
+                )
+                .network(entity)
+                .program(e.proposed_by_program)
+                .nodes(vec![e.node_id])
+            }
+            NicEvent::ChangeIdeaAccepted(e) => Told::new(
+                K::Diagram,
+                format!("{} accepted", self.node_label(e.node_id)),
+            )
+            .network(entity)
+            .nodes(vec![e.node_id]),
+            NicEvent::ChangeIdeaDeclined(e) => Told::new(
+                K::Diagram,
+                format!(
+                    "{} declined: {}",
+                    self.node_label(e.node_id),
+                    quote(e.reason.as_str())
+                ),
+            )
+            .network(entity)
+            .nodes(vec![e.node_id]),
+            NicEvent::ChangeIdeaStageChanged(e) => Told::new(
+                K::Diagram,
+                format!(
+                    "{} moved from {} to {}: {}",
+                    self.node_label(e.node_id),
+                    stage(e.from),
+                    stage(e.to),
+                    quote(e.reason.as_str())
+                ),
+            )
+            .network(entity)
+            .nodes(vec![e.node_id]),
+            NicEvent::NodeReworded(e) => {
+                let old = n.node(e.node_id);
+                let sentence = if old == e.title.as_str() {
+                    format!("{} redefined", self.node_label(e.node_id))
+                } else {
+                    format!("{} reworded as '{}'", self.node_label(e.node_id), e.title)
+                };
+                Told::new(K::Diagram, sentence)
+                    .network(entity)
+                    .nodes(vec![e.node_id])
+            }
+            NicEvent::NodesLinked(e) => Told::new(
+                K::Diagram,
+                format!(
+                    "'{}' now serves '{}' ({})",
+                    n.node(e.from),
+                    n.node(e.to),
+                    match e.strength {
+                        LinkStrength::Strong => "strong link",
+                        LinkStrength::Weak => "weak link",
+                    }
+                ),
+            )
+            .network(entity)
+            .nodes(vec![e.from, e.to]),
+            NicEvent::NodesUnlinked(e) => Told::new(
+                K::Diagram,
+                format!("'{}' no longer serves '{}'", n.node(e.from), n.node(e.to)),
+            )
+            .network(entity)
+            .nodes(vec![e.from, e.to]),
+            NicEvent::NodeRetired(e) => Told::new(
+                K::Diagram,
+                format!(
+                    "{} retired: {}",
+                    self.node_label(e.node_id),
+                    quote(e.reason.as_str())
+                ),
+            )
+            .network(entity)
+            .nodes(vec![e.node_id]),
+            NicEvent::StandardDefined(e) => Told::new(
+                K::Standard,
+                format!("Quality standard {} '{}' defined", e.code, e.title),
+            )
+            .network(entity),
+            NicEvent::RootCauseRecorded(e) => Told::new(
+                K::RootCause,
+                format!("Root cause recorded under {}: {}", e.category, e.cause),
+            )
+            .network(entity),
+            NicEvent::ProgramEnrolled(e) => {
+                let eco = n
+                    .ecosystems
+                    .get(&e.ecosystem_id)
+                    .cloned()
+                    .unwrap_or_else(|| e.region.to_string());
+                let mut t = Told::new(
+                    K::Program,
+                    format!("{} enrolled, in the {eco} ecosystem", e.name),
+                )
+                .network(Some(e.network_id))
+                .program(Some(e.program_id));
+                t.ecosystem_id = Some(e.ecosystem_id);
+                t
+            }
+            NicEvent::ProgramWithdrawn(e) => Told::new(
+                K::Program,
+                format!(
+                    "{} withdrew: {}",
+                    n.program(e.program_id),
+                    quote(e.reason.as_str())
+                ),
+            )
+            .program(Some(e.program_id)),
+            NicEvent::StandardSelfAssessed(e) => {
+                let standard = n
+                    .standards
+                    .get(&e.standard_id)
+                    .map(|s| format!("{} '{}'", s.code, s.title))
+                    .unwrap_or_else(|| format!("standard {}", e.standard_id));
+                Told::new(
+                    K::Standard,
+                    format!(
+                        "{} rated itself {} of {} on {standard}",
+                        n.program(e.program_id),
+                        e.rating,
+                        nic_domain::program::RATING_MAX
+                    ),
+                )
+                .program(Some(e.program_id))
+            }
+            NicEvent::MeasureDefined(e) => {
+                Told::new(K::Measure, format!("Measure '{}' defined", e.name))
+                    .network(Some(e.network_id))
+                    .nodes(e.tracks.clone())
+                    .measure(e.measure_id)
+            }
+            NicEvent::DataPointRecorded(_) => return None,
+            NicEvent::DataPointCorrected(e) => {
+                let (what, program) = self.point_phrase(e.point_id);
+                let mut t = self.measure_told(
+                    entity?,
+                    K::Data,
+                    format!("{what} corrected: {}", quote(e.reason.as_str())),
+                );
+                t.program_id = program;
+                t
+            }
+            NicEvent::DataPointExcluded(e) => {
+                let (what, program) = self.point_phrase(e.point_id);
+                let mut t = self.measure_told(
+                    entity?,
+                    K::Data,
+                    format!(
+                        "{what} excluded from run charts: {}",
+                        quote(e.reason.as_str())
+                    ),
+                );
+                t.program_id = program;
+                t
+            }
+            NicEvent::BaselineFrozen(e) => {
+                let m = entity?;
+                self.measure_told(
+                    m,
+                    K::Measure,
+                    format!(
+                        "Baseline of '{}' frozen on the first {} points",
+                        n.measure(m),
+                        e.points
+                    ),
+                )
+            }
+            NicEvent::PhaseStarted(e) => {
+                let m = entity?;
+                self.measure_told(
+                    m,
+                    K::Measure,
+                    format!(
+                        "New phase '{}' of '{}' from {}",
+                        e.label,
+                        n.measure(m),
+                        e.from_period
+                    ),
+                )
+            }
+            NicEvent::PdsaCyclePlanned(e) => {
+                let mut nodes = e.change_idea_ids.clone();
+                nodes.extend(&e.driver_ids);
+                Told::new(
+                    K::Cycle,
+                    format!(
+                        "Cycle {} of {} planned by {}: {}",
+                        e.cycle_number,
+                        n.quoted_titles(&e.change_idea_ids),
+                        n.program(e.program_id),
+                        e.title
+                    ),
+                )
+                .network(Some(e.network_id))
+                .program(Some(e.program_id))
+                .nodes(nodes)
+                .cycle(e.cycle_id)
+            }
+            NicEvent::PdsaCycleStarted(e) => self.cycle_told(e.cycle_id, K::Cycle, |p, c| {
+                format!("{p} started {c} on {}", e.started_on)
+            }),
+            NicEvent::PdsaDoRecorded(e) => self.cycle_told(e.cycle_id, K::Cycle, |p, c| {
+                let how = if e.done.carried_out_as_planned {
+                    "as planned"
+                } else {
+                    "not as planned"
+                };
+                format!(
+                    "{p} carried out {c} {how}: {}",
+                    quote(e.done.what_happened.as_str())
+                )
+            }),
+            NicEvent::PdsaStudyRecorded(e) => self.cycle_told(e.cycle_id, K::Cycle, |p, c| {
+                format!("{p} studied {c}: {}", quote(e.study.summary.as_str()))
+            }),
+            NicEvent::PdsaActDecided(e) => {
+                let (phrase, program, nodes) = self.cycle_phrase(e.cycle_id);
+                let c = n.cycles.get(&e.cycle_id);
+                let ideas = c
+                    .map(|c| n.quoted_titles(&c.change_idea_ids))
+                    .unwrap_or_else(|| "the change".into());
+                let verb = match e.act.decision {
+                    ActDecision::Adopt => "adopted",
+                    ActDecision::Adapt => "adapted",
+                    ActDecision::Abandon => "abandoned",
+                };
+                let after = c
+                    .map(|c| format!("cycle {}", c.cycle_number))
+                    .unwrap_or(phrase);
+                Told::new(
+                    K::Decision,
+                    format!(
+                        "{} {verb} {ideas} after {after}: {}",
+                        program
+                            .map(|p| n.program(p))
+                            .unwrap_or_else(|| "A program".into()),
+                        quote(e.act.reason.as_str())
+                    ),
+                )
+                .program(program)
+                .nodes(nodes)
+                .cycle(e.cycle_id)
+            }
+            NicEvent::PdsaCycleAbandoned(e) => self.cycle_told(e.cycle_id, K::Cycle, |p, c| {
+                format!(
+                    "{p} abandoned {c} while {}: {}",
+                    nic_domain::cycle::phase_name(e.in_phase),
+                    quote(e.reason.as_str())
+                )
+            }),
+            NicEvent::PdsaCycleCorrected(e) => self.cycle_told(e.cycle_id, K::Cycle, |p, c| {
+                let section = match e.correction {
+                    Correction::Plan(_) => "Plan",
+                    Correction::Do(_) => "Do",
+                    Correction::Study(_) => "Study",
+                    Correction::Act(_) => "Act",
+                };
+                format!(
+                    "{p} corrected the {section} of {c}: {}",
+                    quote(e.reason.as_str())
+                )
+            }),
+            NicEvent::LearningSynthesized(e) => Told::new(
+                K::Synthesis,
+                format!(
+                    "Network learning synthesized, '{}': {}",
+                    e.title,
+                    quote(e.statement.as_str())
+                ),
+            )
+            .network(Some(e.network_id))
+            .nodes(e.node_ids.clone()),
+        };
+        Some(self.entry(r, told))
+    }
+
+    fn cycle_told(
+        &self,
+        cycle_id: Uuid,
+        kind: EntryKind,
+        say: impl FnOnce(&str, &str) -> String,
+    ) -> Told {
+        let (phrase, program, nodes) = self.cycle_phrase(cycle_id);
+        let who = program
+            .map(|p| self.names.program(p))
+            .unwrap_or_else(|| "A program".into());
+        let network = self.names.cycles.get(&cycle_id).map(|c| c.network_id);
+        Told::new(kind, say(&who, &phrase))
+            .network(network)
+            .program(program)
+            .nodes(nodes)
+            .cycle(cycle_id)
+    }
+
+    /// Tells the signals of a measure's network-wide chart that were not there before.
+    fn tell_new_signals(&mut self, r: &Recorded, measure: Uuid) {
+        let Some(chart) = self.charts.network_chart(measure) else {
+            return;
+        };
+        let told = self.told_signals.entry(measure).or_default();
+        let mut new = Vec::new();
+        for phase in &chart.phases {
+            for s in &phase.signals {
+                let Some(first) = s.periods.first() else {
+                    continue;
+                };
+                if told.insert((s.rule_set, s.rule, first.clone())) {
+                    new.push(s.clone());
+                }
+            }
+        }
+        for s in new {
+            let set = match s.rule_set {
+                RuleSet::Ihi => "IHI",
+                RuleSet::Anhoej => "Anhøj",
+            };
+            let sentence = format!(
+                "Signal on '{}' (network-wide, {set} rules): {}",
+                chart.measure_name, s.message
+            );
+            let t = self.measure_told(measure, EntryKind::Signal, sentence);
+            let mut entry = self.entry(r, t);
+            entry.event_type = r.event.event_type();
+            self.entries.push(entry);
+        }
+    }
+}
+
+fn stage(s: ChangeIdeaStage) -> &'static str {
+    match s {
+        ChangeIdeaStage::Proposed => "proposed",
+        ChangeIdeaStage::Accepted => "accepted",
+        ChangeIdeaStage::Declined => "declined",
+        ChangeIdeaStage::Testing => "testing",
+        ChangeIdeaStage::Implementing => "implementing",
+        ChangeIdeaStage::Spreading => "spreading",
+        ChangeIdeaStage::Abandoned => "abandoned",
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// Free text for a sentence: on one line, cut at `QUOTE_CHARS_MAX` characters.
+fn quote(s: &str) -> String {
+    let one_line = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() > QUOTE_CHARS_MAX {
+        let cut: String = one_line.chars().take(QUOTE_CHARS_MAX).collect();
+        format!("{}…", cut.trim_end())
+    } else {
+        one_line
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fold;
+    use crate::testlog::*;
+
+    /// The scenario, then: Program A plans and adapts cycle 1 and plans cycle 2; Program B plans
+    /// a cycle on a second change idea; the aim is revised; a point is recorded and corrected.
+    fn story() -> Log {
+        let mut log = scenario();
+        log.net(NicEvent::ChangeIdeaProposed(ChangeIdeaProposed {
+            node_id: id(24),
+            title: t("Family STEM nights"),
+            definition: x(""),
+            proposed_by_program: None,
+            rationale: x(""),
+        }));
+        plan(
+            &mut log,
+            CyclePlan {
+                cycle_id: id(100),
+                program_id: PROG_A,
+                ideas: vec![IDEA],
+                previous: None,
+                ramp_id: id(100),
+                number: 1,
+                title: "Huddle pilot",
+                start: day(2025, 3, 1),
+                end: day(2025, 3, 20),
+                measures: vec![MEASURE],
+                predictions: true,
+            },
+        );
+        run_through(
+            &mut log,
+            id(100),
+            day(2025, 3, 1),
+            day(2025, 3, 20),
+            true,
+            Some((ActDecision::Adapt, "Mentors asked for shorter huddles")),
+        );
+        plan(
+            &mut log,
+            CyclePlan {
+                cycle_id: id(101),
+                program_id: PROG_A,
+                ideas: vec![IDEA],
+                previous: Some(id(100)),
+                ramp_id: id(100),
+                number: 2,
+                title: "Short huddles",
+                start: day(2025, 4, 1),
+                end: day(2025, 4, 20),
+                measures: vec![MEASURE],
+                predictions: true,
+            },
+        );
+        plan(
+            &mut log,
+            CyclePlan {
+                cycle_id: id(102),
+                program_id: PROG_B,
+                ideas: vec![id(24)],
+                previous: None,
+                ramp_id: id(102),
+                number: 1,
+                title: "First family night",
+                start: day(2025, 4, 1),
+                end: day(2025, 4, 2),
+                measures: vec![],
+                predictions: true,
+            },
+        );
+        log.net(NicEvent::AimRevised(AimRevised {
+            aim: aim("Increase alumni STEM enrolment from 38% to 55%", 55.0),
+            reason: x("Ahead of plan"),
+        }));
+        point(&mut log, MEASURE, id(900), PROG_B, "2025-03", 4.0, 10.0);
+        log.push(
+            "measure",
+            MEASURE,
+            NicEvent::DataPointCorrected(DataPointCorrected {
+                point_id: id(900),
+                numerator: Some(5.0),
+                denominator: Some(10.0),
+                value: None,
+                reason: x("Miscounted"),
+            }),
+        );
+        log
+    }
+
+    fn sentences(page: &TimelinePage) -> Vec<&str> {
+        page.entries.iter().map(|e| e.sentence.as_str()).collect()
+    }
+
+    #[test]
+    fn entries_read_as_sentences_with_names_resolved() {
+        let log = story();
+        let tl = fold(Timeline::new(), &log.events);
+        let all: Vec<&str> = tl.entries().iter().map(|e| e.sentence.as_str()).collect();
+        for expected in [
+            "Network 'STEM PUSH' chartered",
+            "Network aim stated: Increase alumni STEM enrolment from 38% to 50%",
+            "Program A enrolled, in the Pittsburgh ecosystem",
+            "Change idea 'Peer mentoring huddles' proposed by Program A",
+            "'Peer mentoring huddles' now serves 'Near-peer mentoring' (weak link)",
+            "Change idea 'Peer mentoring huddles' accepted",
+            "Measure 'Alumni STEM enrolment' defined",
+            "Cycle 1 of 'Peer mentoring huddles' planned by Program A: Huddle pilot",
+            "Program A started cycle 1 of 'Peer mentoring huddles' on 2025-03-01",
+            "Program A adapted 'Peer mentoring huddles' after cycle 1: Mentors asked for shorter huddles",
+            "Cycle 2 of 'Peer mentoring huddles' planned by Program A: Short huddles",
+            "Cycle 1 of 'Family STEM nights' planned by Program B: First family night",
+            "Network aim revised: Increase alumni STEM enrolment from 38% to 55% (why: Ahead of plan)",
+            "Program B's 2025-03 value of 'Alumni STEM enrolment' corrected: Miscounted",
+        ] {
+            assert!(all.contains(&expected), "missing {expected:?} in {all:#?}");
+        }
+        // The recording of a data point is not told; everything else is, in log order.
+        assert_eq!(tl.entries().len(), log.events.len() - 1);
+        assert!(tl
+            .entries()
+            .windows(2)
+            .all(|w| w[0].position < w[1].position));
+        let decision = tl
+            .entries()
+            .iter()
+            .find(|e| e.kind == EntryKind::Decision)
+            .unwrap();
+        assert_eq!(decision.program_id, Some(PROG_A));
+        assert_eq!(decision.ecosystem_id, Some(ECO));
+        assert_eq!(decision.network_id, Some(NET));
+        assert_eq!(decision.change_idea_ids, vec![IDEA]);
+        assert_eq!(decision.driver_ids, vec![SECONDARY]);
+        assert_eq!(decision.cycle_id, Some(id(100)));
+        assert_eq!(decision.actor.as_deref(), Some("token:test"));
+    }
+
+    #[test]
+    fn queries_filter_by_program_ecosystem_node_kind_and_time() {
+        let log = story();
+        let tl = fold(Timeline::new(), &log.events);
+        let q = |q: TimelineQuery| tl.query(&q);
+        let b = q(TimelineQuery {
+            program_id: Some(PROG_B),
+            ..Default::default()
+        });
+        assert_eq!(
+            sentences(&b),
+            vec![
+                "Program B enrolled, in the Chicago ecosystem",
+                "Cycle 1 of 'Family STEM nights' planned by Program B: First family night",
+                "Program B's 2025-03 value of 'Alumni STEM enrolment' corrected: Miscounted",
+            ]
+        );
+        let by_eco = q(TimelineQuery {
+            ecosystem_id: Some(ECO_B),
+            ..Default::default()
+        });
+        assert_eq!(by_eco.entries.len(), 4, "{:#?}", sentences(&by_eco));
+        let decisions = q(TimelineQuery {
+            kinds: vec![EntryKind::Decision, EntryKind::Aim],
+            ..Default::default()
+        });
+        assert_eq!(decisions.entries.len(), 3);
+        let idea = q(TimelineQuery {
+            change_idea_id: Some(id(24)),
+            ..Default::default()
+        });
+        assert_eq!(
+            sentences(&idea),
+            vec![
+                "Change idea 'Family STEM nights' proposed by the hub",
+                "Cycle 1 of 'Family STEM nights' planned by Program B: First family night",
+            ]
+        );
+        let driver = q(TimelineQuery {
+            driver_id: Some(PRIMARY),
+            ..Default::default()
+        });
+        assert_eq!(
+            sentences(&driver),
+            vec![
+                "Primary driver 'Students see themselves in STEM' added",
+                "'Near-peer mentoring' now serves 'Students see themselves in STEM' (strong link)",
+            ]
+        );
+        // Recorded times are a minute apart from position 1: [5, 8) holds positions 5, 6 and 7.
+        let window = q(TimelineQuery {
+            from: Some(Log::time_of(5)),
+            until: Some(Log::time_of(8)),
+            ..Default::default()
+        });
+        let positions: Vec<u64> = window.entries.iter().map(|e| e.position).collect();
+        assert_eq!(positions, vec![5, 6, 7]);
+    }
+
+    #[test]
+    fn cursor_pages_walk_every_match_once() {
+        let log = story();
+        let tl = fold(Timeline::new(), &log.events);
+        let filter = TimelineQuery {
+            network_id: Some(NET),
+            limit: Some(4),
+            ..Default::default()
+        };
+        let everything = tl.query(&TimelineQuery {
+            limit: Some(PAGE_ENTRIES_MAX),
+            ..filter.clone()
+        });
+        assert_eq!(everything.next_after, None);
+        let mut walked = Vec::new();
+        let mut after = None;
+        let mut pages = 0;
+        loop {
+            let page = tl.query(&TimelineQuery {
+                after,
+                ..filter.clone()
+            });
+            assert!(page.entries.len() <= 4);
+            walked.extend(page.entries.iter().map(|e| e.position));
+            pages += 1;
+            match page.next_after {
+                Some(next) => {
+                    assert_eq!(Some(next), page.entries.last().map(|e| e.position));
+                    after = Some(next);
+                }
+                None => break,
+            }
+        }
+        let all: Vec<u64> = everything.entries.iter().map(|e| e.position).collect();
+        assert_eq!(walked, all);
+        assert_eq!(pages, all.len().div_ceil(4));
+        // The page size is bounded whatever the query asks.
+        let huge = TimelineQuery {
+            limit: Some(1_000_000),
+            ..Default::default()
+        };
+        assert_eq!(huge.page_size(), PAGE_ENTRIES_MAX);
+        let zero = TimelineQuery {
+            limit: Some(0),
+            ..Default::default()
+        };
+        assert_eq!(tl.query(&zero).entries.len(), 1);
+    }
+
+    #[test]
+    fn long_free_text_is_cut_in_the_sentence() {
+        let long = "word ".repeat(200);
+        let s = quote(&long);
+        assert_eq!(s.chars().count(), QUOTE_CHARS_MAX);
+        assert!(s.ends_with('…'));
+        assert_eq!(quote("two\nlines"), "two lines");
+    }
+
+    #[test]
+    fn a_new_signal_on_a_measure_is_told_once() {
+        let mut log = scenario();
+        for m in 1..=12u32 {
+            let n = if m <= 6 { 3.0 } else { 8.0 };
+            let p = format!("2025-{m:02}");
+            point(
+                &mut log,
+                MEASURE,
+                id(1000 + u128::from(m)),
+                PROG_A,
+                &p,
+                n,
+                10.0,
+            );
+        }
+        let tl = fold(Timeline::new(), &log.events);
+        let signals: Vec<&TimelineEntry> = tl
+            .entries()
+            .iter()
+            .filter(|e| e.kind == EntryKind::Signal)
+            .collect();
+        assert!(!signals.is_empty());
+        assert!(signals.iter().all(|e| e
+            .sentence
+            .starts_with("Signal on 'Alumni STEM enrolment' (network-wide")));
+        assert!(signals.iter().all(|e| e.change_idea_ids == vec![IDEA]));
+        let mut keys: Vec<&str> = signals.iter().map(|e| e.sentence.as_str()).collect();
+        keys.dedup();
+        assert_eq!(keys.len(), signals.len());
+    }
+}
