@@ -241,3 +241,128 @@ impl PdsaBoard {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fold;
+    use crate::testlog::*;
+
+    #[test]
+    fn cycles_sit_in_their_phase_and_ramp_with_their_gaps() {
+        let mut log = scenario();
+        let cycle = |cycle_id, number, previous, title, start, measures, predictions| CyclePlan {
+            cycle_id,
+            program_id: PROG_A,
+            ideas: vec![IDEA],
+            previous,
+            ramp_id: id(100),
+            number,
+            title,
+            start,
+            end: start,
+            measures,
+            predictions,
+        };
+        plan(
+            &mut log,
+            cycle(
+                id(100),
+                1,
+                None,
+                "Pilot",
+                day(2025, 3, 1),
+                vec![MEASURE],
+                true,
+            ),
+        );
+        // Acted without a study (an incomplete cycle the board shows as such).
+        run_through(
+            &mut log,
+            id(100),
+            day(2025, 3, 1),
+            day(2025, 3, 2),
+            false,
+            Some((ActDecision::Adapt, "Shorter")),
+        );
+        plan(
+            &mut log,
+            cycle(
+                id(101),
+                2,
+                Some(id(100)),
+                "Shorter",
+                day(2025, 4, 1),
+                vec![],
+                false,
+            ),
+        );
+        // Another ramp of Program A, abandoned; and Program B's cycle, not on A's board.
+        plan(
+            &mut log,
+            CyclePlan {
+                ramp_id: id(102),
+                ..cycle(
+                    id(102),
+                    1,
+                    None,
+                    "Other",
+                    day(2025, 2, 1),
+                    vec![MEASURE],
+                    true,
+                )
+            },
+        );
+        log.push(
+            "pdsa",
+            id(102),
+            NicEvent::PdsaCycleAbandoned(PdsaCycleAbandoned {
+                cycle_id: id(102),
+                in_phase: CyclePhase::Planned,
+                reason: x("No mentors"),
+            }),
+        );
+        plan(
+            &mut log,
+            CyclePlan {
+                program_id: PROG_B,
+                ramp_id: id(103),
+                ..cycle(id(103), 1, None, "B", day(2025, 2, 1), vec![MEASURE], true)
+            },
+        );
+        let board = fold(PdsaBoard::new(), &log.events);
+        assert_eq!(board.programs(), vec![PROG_A, PROG_B]);
+        let v = board.view(PROG_A).unwrap();
+        assert_eq!(v.program_name, "Program A");
+        let titles = |cards: &[CycleCard]| -> Vec<String> {
+            cards.iter().map(|c| c.title.clone()).collect::<Vec<_>>()
+        };
+        assert_eq!(titles(&v.columns.acted), vec!["Pilot"]);
+        assert_eq!(titles(&v.columns.planned), vec!["Shorter"]);
+        assert_eq!(titles(&v.columns.abandoned), vec!["Other"]);
+        assert!(v.columns.doing.is_empty() && v.columns.studying.is_empty());
+        let ramp_ids: Vec<Uuid> = v.ramps.iter().map(|r| r.ramp_id).collect();
+        assert_eq!(ramp_ids, vec![id(102), id(100)]);
+        let ramp = &v.ramps[1];
+        let numbers: Vec<u32> = ramp.cycles.iter().map(|c| c.cycle_number).collect();
+        assert_eq!(numbers, vec![1, 2]);
+        assert_eq!(ramp.change_ideas[0].title, "Peer mentoring huddles");
+        let pilot = &ramp.cycles[0];
+        assert_eq!(pilot.decision, Some(ActDecision::Adapt));
+        assert_eq!(
+            pilot.gaps,
+            vec![
+                "no study",
+                "adapted without saying what the next cycle changes"
+            ]
+        );
+        assert_eq!(ramp.cycles[1].gaps, vec!["no questions", "no measures"]);
+        assert_eq!(
+            v.ramps[0].cycles[0].abandoned_reason.as_deref(),
+            Some("No mentors")
+        );
+        assert!(v.ramps[0].cycles[0].gaps.is_empty());
+        assert_eq!(v.cycles_with_gaps, 2);
+        assert!(board.view(id(999)).is_none());
+    }
+}

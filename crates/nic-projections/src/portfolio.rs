@@ -196,3 +196,113 @@ impl Portfolio {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fold;
+    use crate::testlog::*;
+
+    #[test]
+    fn ratings_run_by_date_with_their_evidence_named() {
+        let mut log = scenario();
+        for (sid, code, title) in [(id(40), "S2", "Mentoring"), (id(41), "S1", "Access")] {
+            log.net(NicEvent::StandardDefined(StandardDefined {
+                standard_id: sid,
+                code: t(code),
+                title: t(title),
+                description: x(""),
+            }));
+        }
+        plan(
+            &mut log,
+            CyclePlan {
+                cycle_id: id(100),
+                program_id: PROG_A,
+                ideas: vec![IDEA],
+                previous: None,
+                ramp_id: id(100),
+                number: 1,
+                title: "Huddle pilot",
+                start: day(2025, 3, 1),
+                end: day(2025, 3, 2),
+                measures: vec![],
+                predictions: true,
+            },
+        );
+        let assess = |log: &mut Log, aid, rating, on, evidence| {
+            log.push(
+                "program",
+                PROG_A,
+                NicEvent::StandardSelfAssessed(StandardSelfAssessed {
+                    assessment_id: aid,
+                    program_id: PROG_A,
+                    standard_id: id(40),
+                    rating,
+                    assessed_on: on,
+                    evidence,
+                    note: x(""),
+                }),
+            );
+        };
+        // Recorded out of date order: the later assessment first.
+        assess(
+            &mut log,
+            id(301),
+            3,
+            day(2025, 6, 1),
+            vec![
+                Evidence {
+                    kind: EvidenceKind::Cycle,
+                    id: Some(id(100)),
+                    reference: None,
+                    note: x("Huddles ran"),
+                },
+                Evidence {
+                    kind: EvidenceKind::Measure,
+                    id: Some(MEASURE),
+                    reference: None,
+                    note: x(""),
+                },
+                Evidence {
+                    kind: EvidenceKind::Document,
+                    id: None,
+                    reference: Some(t("Mentor handbook v2")),
+                    note: x(""),
+                },
+            ],
+        );
+        assess(&mut log, id(300), 1, day(2025, 1, 15), vec![]);
+        let p = fold(Portfolio::new(), &log.events);
+        let v = p.view(PROG_A).unwrap();
+        let codes: Vec<&str> = v.standards.iter().map(|s| s.code.as_str()).collect();
+        assert_eq!(codes, vec!["S1", "S2"]);
+        assert!(v.standards[0].ratings.is_empty());
+        let s2 = &v.standards[1];
+        assert_eq!(s2.title, "Mentoring");
+        let ratings: Vec<(NaiveDate, u8)> = s2
+            .ratings
+            .iter()
+            .map(|r| (r.assessed_on, r.rating))
+            .collect();
+        assert_eq!(ratings, vec![(day(2025, 1, 15), 1), (day(2025, 6, 1), 3)]);
+        assert_eq!((s2.latest_rating, s2.change), (Some(3), Some(2)));
+        let titles: Vec<Option<&str>> = s2.ratings[1]
+            .evidence
+            .iter()
+            .map(|e| e.title.as_deref())
+            .collect();
+        assert_eq!(
+            titles,
+            vec![
+                Some("Huddle pilot"),
+                Some("Alumni STEM enrolment"),
+                Some("Mentor handbook v2")
+            ]
+        );
+        assert_eq!(s2.ratings[1].evidence[0].note, "Huddles ran");
+        let b = p.view(PROG_B).unwrap();
+        assert!(b.standards.iter().all(|s| s.ratings.is_empty()));
+        assert!(p.view(id(999)).is_none());
+    }
+}

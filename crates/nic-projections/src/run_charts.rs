@@ -714,3 +714,263 @@ pub fn csv_text(s: &str) -> String {
         s
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fold;
+    use crate::testlog::*;
+
+    #[test]
+    fn network_wide_sums_numerators_and_denominators_not_percents() {
+        let mut log = scenario();
+        // Program A: 1 of 10 (10%); Program B: 90 of 100 (90%). The mean of the percents is 50%;
+        // the network's share is 91 of 110.
+        point(&mut log, MEASURE, id(900), PROG_A, "2025-03", 1.0, 10.0);
+        point(&mut log, MEASURE, id(901), PROG_B, "2025-03", 90.0, 100.0);
+        let charts = fold(RunCharts::new(), &log.events);
+        let net = charts.network_chart(MEASURE).unwrap();
+        let p = &net.points[0];
+        assert_eq!((p.numerator, p.denominator), (Some(91.0), Some(110.0)));
+        assert_eq!(p.plotted, Some(91.0 / 110.0));
+        let mean_of_percents = (0.1 + 0.9) / 2.0;
+        assert!((p.plotted.unwrap() - mean_of_percents).abs() > 0.3);
+        assert_eq!(p.contributions.len(), 2);
+        assert_eq!(p.contributions[0].program_name, "Program A");
+        assert_eq!(p.contributions[0].plotted, Some(0.1));
+        let a = charts.program_chart(MEASURE, PROG_A).unwrap();
+        assert_eq!(a.points[0].plotted, Some(0.1));
+        assert_eq!(a.program_name.as_deref(), Some("Program A"));
+        assert_eq!(charts.measures()[0].programs, vec![PROG_A, PROG_B]);
+    }
+
+    #[test]
+    fn corrections_replace_numbers_and_exclusions_leave_the_analysis() {
+        let mut log = scenario();
+        let values = [2.0, 4.0, 6.0, 8.0, 10.0];
+        for (i, v) in values.iter().enumerate() {
+            let period = format!("2025-{:02}", i + 1);
+            point(
+                &mut log,
+                MEASURE,
+                id(900 + i as u128),
+                PROG_A,
+                &period,
+                *v,
+                10.0,
+            );
+        }
+        point(&mut log, MEASURE, id(950), PROG_B, "2025-02", 1.0, 10.0);
+        log.push(
+            "measure",
+            MEASURE,
+            NicEvent::DataPointCorrected(DataPointCorrected {
+                point_id: id(900),
+                numerator: Some(3.0),
+                denominator: Some(10.0),
+                value: None,
+                reason: x("Two students were missed"),
+            }),
+        );
+        for (point_id, reason) in [(id(904), "Data lost in a flood"), (id(950), "Pilot site")] {
+            log.push(
+                "measure",
+                MEASURE,
+                NicEvent::DataPointExcluded(DataPointExcluded {
+                    point_id,
+                    reason: x(reason),
+                }),
+            );
+        }
+        let charts = fold(RunCharts::new(), &log.events);
+        let a = charts.program_chart(MEASURE, PROG_A).unwrap();
+        let plotted: Vec<Option<f64>> = a.points.iter().map(|p| p.plotted).collect();
+        assert_eq!(
+            plotted,
+            vec![Some(0.3), Some(0.4), Some(0.6), Some(0.8), Some(1.0)]
+        );
+        assert_eq!(a.points[0].contributions[0].corrections, 1);
+        assert!(a.points[4].excluded);
+        assert_eq!(
+            a.points[4].exclusion_reasons,
+            vec!["Program A: Data lost in a flood"]
+        );
+        // The median of 0.3, 0.4, 0.6, 0.8 (the excluded 1.0 left out).
+        assert_eq!(a.points[0].median, Some(0.5));
+        assert_eq!(a.phases[0].analysis.median_points, 4);
+        // Network-wide, February sums only Program A's point: B's is excluded.
+        let net = charts.network_chart(MEASURE).unwrap();
+        let feb = &net.points[1];
+        assert_eq!((feb.numerator, feb.denominator), (Some(4.0), Some(10.0)));
+        assert!(!feb.excluded);
+        assert_eq!(feb.exclusion_reasons, vec!["Program B: Pilot site"]);
+        // May has only the excluded point: shown with its numbers, marked excluded.
+        let may = &net.points[4];
+        assert!(may.excluded);
+        assert_eq!(may.plotted, Some(1.0));
+    }
+
+    #[test]
+    fn phases_baselines_and_cycles_land_on_their_periods() {
+        let mut log = scenario();
+        for m in 1..=9u32 {
+            let p = format!("2025-{m:02}");
+            let n = f64::from(m % 3 + 1);
+            point(
+                &mut log,
+                MEASURE,
+                id(900 + u128::from(m)),
+                PROG_A,
+                &p,
+                n,
+                10.0,
+            );
+        }
+        log.push(
+            "measure",
+            MEASURE,
+            NicEvent::BaselineFrozen(BaselineFrozen {
+                points: 3,
+                reason: x(""),
+            }),
+        );
+        log.push(
+            "measure",
+            MEASURE,
+            NicEvent::PhaseStarted(PhaseStarted {
+                from_period: "2025-06".into(),
+                label: t("Huddles everywhere"),
+                reason: x(""),
+            }),
+        );
+        // Planned in March–April; actually ran from April into May.
+        plan(
+            &mut log,
+            CyclePlan {
+                cycle_id: id(100),
+                program_id: PROG_A,
+                ideas: vec![IDEA],
+                previous: None,
+                ramp_id: id(100),
+                number: 1,
+                title: "Huddle pilot",
+                start: day(2025, 3, 10),
+                end: day(2025, 4, 5),
+                measures: vec![MEASURE],
+                predictions: true,
+            },
+        );
+        run_through(
+            &mut log,
+            id(100),
+            day(2025, 4, 20),
+            day(2025, 5, 2),
+            true,
+            None,
+        );
+        // Program B's cycle names no measure: it is on no chart.
+        plan(
+            &mut log,
+            CyclePlan {
+                cycle_id: id(101),
+                program_id: PROG_B,
+                ideas: vec![IDEA],
+                previous: None,
+                ramp_id: id(101),
+                number: 1,
+                title: "Other",
+                start: day(2025, 3, 10),
+                end: day(2025, 4, 5),
+                measures: vec![],
+                predictions: true,
+            },
+        );
+        let charts = fold(RunCharts::new(), &log.events);
+        let a = charts.program_chart(MEASURE, PROG_A).unwrap();
+        let with_cycle: Vec<&str> = a
+            .points
+            .iter()
+            .filter(|p| !p.cycles.is_empty())
+            .map(|p| p.period.as_str())
+            .collect();
+        assert_eq!(with_cycle, vec!["2025-03", "2025-04", "2025-05"]);
+        assert_eq!(a.points[2].cycles[0].title, "Huddle pilot");
+        assert_eq!(a.points[2].cycles[0].phase, CyclePhase::Studying);
+        assert!(charts
+            .program_chart(MEASURE, PROG_B)
+            .unwrap()
+            .points
+            .is_empty());
+        assert_eq!(a.phases.len(), 2);
+        assert_eq!(a.phases[0].label, INITIAL_PHASE_LABEL);
+        assert_eq!(a.phases[1].label, "Huddles everywhere");
+        assert_eq!(a.phases[1].from_period, "2025-06");
+        assert_eq!(
+            (a.phases[1].analysis.start, a.phases[1].analysis.end),
+            (5, 9)
+        );
+        assert_eq!(a.points[5].phase, "Huddles everywhere");
+        // Numerators 2, 3, 1, 2, 3 | 1, 2, 3, 1; each phase's median is frozen on its first three
+        // points (2, 3, 1 → 2 tenths).
+        assert!(a.phases[0].analysis.baseline_frozen);
+        assert_eq!(a.points[0].median, Some(0.2));
+        assert_eq!(a.phases[1].analysis.median_points, 3);
+        assert_eq!(
+            period_end(PeriodKind::Term, day(2025, 9, 1)),
+            Some(day(2025, 12, 31))
+        );
+        assert_eq!(
+            period_end(PeriodKind::Month, day(2025, 2, 1)),
+            Some(day(2025, 2, 28))
+        );
+    }
+
+    #[test]
+    fn the_csv_quotes_user_text_and_rolls_up_per_period() {
+        let mut log = scenario();
+        log.push(
+            "program",
+            id(12),
+            NicEvent::ProgramEnrolled(ProgramEnrolled {
+                program_id: id(12),
+                network_id: NET,
+                name: t("Smith, \"STEM\" Club"),
+                ecosystem_id: ECO,
+                region: t("PA"),
+            }),
+        );
+        point(&mut log, MEASURE, id(900), id(12), "2025-03", 1.0, 4.0);
+        point(&mut log, MEASURE, id(901), PROG_A, "2025-03", 3.0, 4.0);
+        log.push(
+            "measure",
+            MEASURE,
+            NicEvent::DataPointExcluded(DataPointExcluded {
+                point_id: id(901),
+                reason: x("=HYPERLINK(\"x\")"),
+            }),
+        );
+        let charts = fold(RunCharts::new(), &log.events);
+        let csv = to_csv(&charts.network_chart(MEASURE).unwrap());
+        let lines: Vec<&str> = csv.split("\r\n").collect();
+        assert_eq!(lines[0], CSV_HEADER);
+        assert_eq!(
+            lines[1],
+            "2025-03,Program A,3,4,,0.75,true,\"'=HYPERLINK(\"\"x\"\")\",,initial"
+        );
+        assert_eq!(
+            lines[2],
+            "2025-03,\"Smith, \"\"STEM\"\" Club\",1,4,,0.25,false,,,initial"
+        );
+        assert_eq!(
+            lines[3],
+            "2025-03,All programs,1,4,,0.25,false,\"Program A: =HYPERLINK(\"\"x\"\")\",0.25,initial"
+        );
+        assert_eq!(lines[4], "");
+        assert_eq!(lines.len(), 5);
+        let program_csv = to_csv(&charts.program_chart(MEASURE, id(12)).unwrap());
+        assert_eq!(
+            program_csv.split("\r\n").nth(1).unwrap(),
+            "2025-03,\"Smith, \"\"STEM\"\" Club\",1,4,,0.25,false,,0.25,initial"
+        );
+    }
+}
