@@ -227,7 +227,7 @@ impl Timeline {
 
     /// One page of the entries matching `q`, in log order.
     pub fn query(&self, q: &TimelineQuery) -> TimelinePage {
-        let size = self.page_size_checked(q);
+        let size = q.page_size();
         // Entries are in position order: start the scan after the cursor.
         let start = q
             .after
@@ -245,10 +245,6 @@ impl Timeline {
             entries,
             position: self.position,
         }
-    }
-
-    fn page_size_checked(&self, q: &TimelineQuery) -> usize {
-        q.page_size()
     }
 
     fn entry(&self, r: &Recorded, t: Told) -> TimelineEntry {
@@ -713,8 +709,7 @@ impl Timeline {
                 chart.measure_name, s.message
             );
             let t = self.measure_told(measure, EntryKind::Signal, sentence);
-            let mut entry = self.entry(r, t);
-            entry.event_type = r.event.event_type();
+            let entry = self.entry(r, t);
             self.entries.push(entry);
         }
     }
