@@ -19,7 +19,7 @@ use crate::program::ProgramState;
 pub const BASELINE_POINTS_MIN: u32 = 6;
 pub const BASELINE_POINTS_MAX: u32 = 100;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct DataPoint {
     pub point_id: Uuid,
     pub program_id: Uuid,
@@ -47,7 +47,7 @@ impl DataPoint {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, JsonSchema)]
 pub struct MeasureState {
     pub id: Uuid,
     pub definition: Option<MeasureDefined>,

@@ -45,7 +45,7 @@ impl NodeKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Node {
     pub id: Uuid,
     pub kind: NodeKind,
@@ -70,14 +70,14 @@ impl Node {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Link {
     pub from: Uuid,
     pub to: Uuid,
     pub strength: LinkStrength,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Ecosystem {
     pub id: Uuid,
     pub name: Title,
@@ -85,7 +85,7 @@ pub struct Ecosystem {
 }
 
 /// A network as its stream tells it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, JsonSchema)]
 pub struct NetworkState {
     pub id: Uuid,
     /// Whether the network has been chartered (its stream exists).

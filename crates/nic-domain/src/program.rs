@@ -17,7 +17,7 @@ use crate::network::{reason_given, NetworkState};
 pub const RATING_MIN: u8 = 1;
 pub const RATING_MAX: u8 = 4;
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, JsonSchema)]
 pub struct ProgramState {
     pub id: Uuid,
     pub exists: bool,

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::error::{Checks, Decision, DomainError};
 use crate::network::NetworkState;
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, JsonSchema)]
 pub struct SynthesisState {
     pub id: Uuid,
     pub synthesis: Option<LearningSynthesized>,

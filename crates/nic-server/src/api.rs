@@ -1,78 +1,27 @@
-//! The HTTP API under `/api/v1`: for now the read side of the log (the global feed and single
-//! streams) and health. Errors are RFC 9457 problem details, mapped in one place (`Problem`).
-
-use std::sync::Arc;
+//! The read side of the API: the global log in order (the replay feed), single streams, and the
+//! current state of each resource, folded from its stream (with the stream version as `ETag`).
 
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
+use futures::future::BoxFuture;
 use nic_events::limits::READ_PAGE_EVENTS_MAX;
-use nic_events::{RecordedEvent, StreamId};
-use nic_store::{EventStore, ReadAll, StoreError};
+use nic_events::{NicEvent, RecordedEvent, StreamId};
+use nic_store::ReadAll;
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::commands::{stream as stream_of, App, Loader};
+use crate::extract::Ids;
+use crate::problem::Problem;
 
 /// Events a read returns when the client names no limit.
 const PAGE_EVENTS_DEFAULT: usize = 100;
 
-pub fn router(store: Arc<dyn EventStore>) -> Router {
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/api/v1/events", get(events))
-        .route("/api/v1/streams/{stream_id}", get(stream))
-        .with_state(store)
-}
-
-/// An RFC 9457 problem: the one shape of every error the API returns.
-#[derive(Debug, Serialize)]
-pub struct Problem {
-    #[serde(rename = "type")]
-    kind: String,
-    title: &'static str,
-    status: u16,
-    detail: String,
-}
-
-impl Problem {
-    fn new(status: StatusCode, kind: &str, title: &'static str, detail: impl Into<String>) -> Self {
-        Self {
-            kind: format!("/problems/{kind}"),
-            title,
-            status: status.as_u16(),
-            detail: detail.into(),
-        }
-    }
-}
-
-impl IntoResponse for Problem {
-    fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = serde_json::to_vec(&self).unwrap_or_default();
-        (
-            status,
-            [(header::CONTENT_TYPE, "application/problem+json")],
-            body,
-        )
-            .into_response()
-    }
-}
-
-impl From<StoreError> for Problem {
-    fn from(e: StoreError) -> Self {
-        tracing::error!(error = %e, "store error");
-        Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "store-unavailable",
-            "The event store could not answer",
-            "the event store failed; the request changed nothing and may be retried",
-        )
-    }
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct EventsQuery {
+pub struct EventsQuery {
     #[serde(default)]
     after: u64,
     limit: Option<usize>,
@@ -84,7 +33,7 @@ struct EventsQuery {
 }
 
 #[derive(Serialize)]
-struct Page {
+pub struct Page {
     events: Vec<RecordedEvent>,
     /// Pass as `after` to read the next page.
     next_after: u64,
@@ -94,21 +43,14 @@ fn limit(requested: Option<usize>) -> Result<usize, Problem> {
     match requested.unwrap_or(PAGE_EVENTS_DEFAULT) {
         n @ 1..=READ_PAGE_EVENTS_MAX => Ok(n),
         n => Err(Problem::new(
-            StatusCode::BAD_REQUEST,
             "invalid-limit",
-            "The page size is out of range",
             format!("limit is {n}; it must be 1 to {READ_PAGE_EVENTS_MAX}"),
         )),
     }
 }
 
 fn invalid_query(e: axum::extract::rejection::QueryRejection) -> Problem {
-    Problem::new(
-        StatusCode::BAD_REQUEST,
-        "invalid-query",
-        "The query string is invalid",
-        e.body_text(),
-    )
+    Problem::new("invalid-query", e.body_text())
 }
 
 fn list(s: Option<String>) -> Vec<String> {
@@ -121,8 +63,8 @@ fn list(s: Option<String>) -> Vec<String> {
     .unwrap_or_default()
 }
 
-async fn events(
-    State(store): State<Arc<dyn EventStore>>,
+pub async fn events(
+    State(store): State<App>,
     query: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Page>, Problem> {
     let Query(q) = query.map_err(invalid_query)?;
@@ -140,31 +82,23 @@ async fn events(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct StreamQuery {
+pub struct StreamQuery {
     #[serde(default)]
     from_version: u64,
     limit: Option<usize>,
 }
 
-async fn stream(
-    State(store): State<Arc<dyn EventStore>>,
+pub async fn stream(
+    State(store): State<App>,
     Path(stream_id): Path<String>,
     query: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, Problem> {
     let Query(q) = query.map_err(invalid_query)?;
-    let id = StreamId::parse(stream_id).map_err(|e| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid-stream-id",
-            "The stream id is invalid",
-            e.to_string(),
-        )
-    })?;
+    let id =
+        StreamId::parse(stream_id).map_err(|e| Problem::new("invalid-stream-id", e.to_string()))?;
     let Some(version) = store.stream_version(&id).await? else {
         return Err(Problem::new(
-            StatusCode::NOT_FOUND,
-            "stream-not-found",
-            "No such stream",
+            "not-found",
             format!("stream {id} has no events"),
         ));
     };
@@ -173,4 +107,175 @@ async fn stream(
         .await?;
     let etag = format!("\"{version}\"");
     Ok(([(header::ETAG, etag)], Json(events)).into_response())
+}
+
+/// A resource's current state, with its stream's version as `ETag`; 404 when it does not exist.
+async fn resource<S: Serialize>(
+    store: App,
+    category: &str,
+    id: Uuid,
+    fold: impl for<'a> FnOnce(&'a mut Loader) -> BoxFuture<'a, Result<S, Problem>>,
+) -> Result<Response, Problem> {
+    let mut loader = Loader::new(store);
+    let Some(version) = loader.version(&stream_of(category, id)).await? else {
+        return Err(Problem::new("not-found", format!("no {category} {id}")));
+    };
+    let state = fold(&mut loader).await?;
+    let etag = format!("\"{version}\"");
+    Ok(([(header::ETAG, etag)], Json(state)).into_response())
+}
+
+pub async fn network(State(store): State<App>, Ids(id): Ids<Uuid>) -> Result<Response, Problem> {
+    resource(store, "network", id, |l| Box::pin(l.network(id))).await
+}
+
+pub async fn program(State(store): State<App>, Ids(id): Ids<Uuid>) -> Result<Response, Problem> {
+    resource(store, "program", id, |l| Box::pin(l.program(id))).await
+}
+
+pub async fn measure(State(store): State<App>, Ids(id): Ids<Uuid>) -> Result<Response, Problem> {
+    resource(store, "measure", id, |l| Box::pin(l.measure(id))).await
+}
+
+pub async fn cycle(State(store): State<App>, Ids(id): Ids<Uuid>) -> Result<Response, Problem> {
+    resource(store, "pdsa", id, |l| {
+        Box::pin(async move {
+            let c = l.cycle(id).await?;
+            Ok(CycleView {
+                gaps: c.gaps(),
+                cycle: c,
+            })
+        })
+    })
+    .await
+}
+
+/// A PDSA cycle with what a complete cycle has that it lacks.
+#[derive(Serialize)]
+struct CycleView {
+    #[serde(flatten)]
+    cycle: nic_domain::cycle::CycleState,
+    gaps: Vec<&'static str>,
+}
+
+pub async fn synthesis(State(store): State<App>, Ids(id): Ids<Uuid>) -> Result<Response, Problem> {
+    resource(store, "synthesis", id, |l| Box::pin(l.synthesis(id))).await
+}
+
+/// Events of one type in log order, whole: the listings below scan them until the projections
+/// serve these lists.
+async fn scan(store: &App, event_type: &str) -> Result<Vec<NicEvent>, Problem> {
+    let mut read = ReadAll::after(0, READ_PAGE_EVENTS_MAX);
+    read.event_types = vec![event_type.to_string()];
+    let mut out = Vec::new();
+    loop {
+        let page = store.read_all(&read).await?;
+        for e in &page {
+            out.push(NicEvent::from_recorded(e)?);
+        }
+        match page.last() {
+            Some(last) if page.len() == READ_PAGE_EVENTS_MAX => read.after = last.global_position,
+            _ => return Ok(out),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct Listing {
+    items: Vec<ListItem>,
+}
+
+#[derive(Serialize)]
+struct ListItem {
+    id: Uuid,
+    title: String,
+    href: String,
+}
+
+pub async fn networks(State(store): State<App>) -> Result<Json<Listing>, Problem> {
+    let items = scan(&store, "NetworkChartered")
+        .await?
+        .into_iter()
+        .filter_map(|e| match e {
+            NicEvent::NetworkChartered(n) => Some(item(n.network_id, n.name.as_str(), "networks")),
+            _ => None,
+        })
+        .collect();
+    Ok(Json(Listing { items }))
+}
+
+pub async fn network_programs(
+    State(store): State<App>,
+    Ids(network): Ids<Uuid>,
+) -> Result<Json<Listing>, Problem> {
+    let items = scan(&store, "ProgramEnrolled")
+        .await?
+        .into_iter()
+        .filter_map(|e| match e {
+            NicEvent::ProgramEnrolled(p) if p.network_id == network => {
+                Some(item(p.program_id, p.name.as_str(), "programs"))
+            }
+            _ => None,
+        })
+        .collect();
+    Ok(Json(Listing { items }))
+}
+
+pub async fn network_measures(
+    State(store): State<App>,
+    Ids(network): Ids<Uuid>,
+) -> Result<Json<Listing>, Problem> {
+    let items = scan(&store, "MeasureDefined")
+        .await?
+        .into_iter()
+        .filter_map(|e| match e {
+            NicEvent::MeasureDefined(m) if m.network_id == network => {
+                Some(item(m.measure_id, m.name.as_str(), "measures"))
+            }
+            _ => None,
+        })
+        .collect();
+    Ok(Json(Listing { items }))
+}
+
+pub async fn network_syntheses(
+    State(store): State<App>,
+    Ids(network): Ids<Uuid>,
+) -> Result<Json<Listing>, Problem> {
+    let items = scan(&store, "LearningSynthesized")
+        .await?
+        .into_iter()
+        .filter_map(|e| match e {
+            NicEvent::LearningSynthesized(s) if s.network_id == network => {
+                Some(item(s.synthesis_id, s.title.as_str(), "syntheses"))
+            }
+            _ => None,
+        })
+        .collect();
+    Ok(Json(Listing { items }))
+}
+
+pub async fn program_cycles(
+    State(store): State<App>,
+    Ids(program): Ids<Uuid>,
+) -> Result<Json<Listing>, Problem> {
+    let items = scan(&store, "PdsaCyclePlanned")
+        .await?
+        .into_iter()
+        .filter_map(|e| match e {
+            NicEvent::PdsaCyclePlanned(c) if c.program_id == program => {
+                Some(item(c.cycle_id, c.title.as_str(), "pdsa-cycles"))
+            }
+            _ => None,
+        })
+        .collect();
+    Ok(Json(Listing { items }))
+}
+
+fn item(id: Uuid, title: &str, collection: &str) -> ListItem {
+    ListItem {
+        id,
+        title: title.to_string(),
+        href: format!("/api/v1/{collection}/{id}"),
+    }
 }

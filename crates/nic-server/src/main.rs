@@ -3,6 +3,11 @@
 //! chains.
 
 mod api;
+mod commands;
+mod extract;
+mod openapi;
+mod problem;
+mod routes;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -63,7 +68,7 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .context("bind")?;
             println!("nic-ledger serving on http://{}", listener.local_addr()?);
-            axum::serve(listener, api::router(store))
+            axum::serve(listener, routes::router(store))
                 .with_graceful_shutdown(async {
                     let _ = tokio::signal::ctrl_c().await;
                 })

@@ -1,0 +1,160 @@
+//! Every route of the API in one table (`ROUTES`): method, path, handler and what the OpenAPI
+//! document says of it. The router and the document are both built from this table, so they
+//! cannot drift apart.
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Method, Uri};
+use axum::routing::{on, MethodFilter, MethodRouter};
+use axum::Router;
+use nic_domain::cycle::{AbandonCycle, CorrectCycle, CycleState, PlanCycle, StartCycle};
+use nic_domain::measure::{
+    CorrectDataPoint, DefineMeasure, ExcludeDataPoint, FreezeBaseline, MeasureState,
+    RecordDataPoint, StartPhase,
+};
+use nic_domain::network::{
+    AcceptChangeIdea, AddDriver, AddEcosystem, ChangeStage, CharterNetwork, DeclineChangeIdea,
+    DefineStandard, LinkNodes, NetworkState, ProposeChangeIdea, RecordRootCause, RetireNode,
+    RewordNode, StateAim, UnlinkNodes,
+};
+use nic_domain::program::{EnrollProgram, ProgramState, SelfAssess, WithdrawProgram};
+use nic_domain::synthesis::{SynthesisState, SynthesizeLearning};
+use nic_events::catalog::{Act, Do, Study};
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+
+use crate::commands::{self as c, App};
+use crate::extract::REQUEST_BODY_BYTES_MAX;
+use crate::problem::Problem;
+use crate::{api, openapi};
+
+/// The schema of a body or response, registered in the document's components.
+pub type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
+
+fn schema<T: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
+    g.subschema_for::<T>()
+}
+
+/// What a route answers on success.
+#[derive(Clone, Copy)]
+pub enum Answer {
+    /// A command: `CommandResult`, 201 when it creates a resource or part, else 200.
+    Command { creates: bool },
+    /// A read with this schema.
+    Read(Option<SchemaFn>),
+    /// Plain text or a document described elsewhere.
+    Other(&'static str),
+}
+
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    pub tag: &'static str,
+    pub summary: &'static str,
+    pub body: Option<SchemaFn>,
+    pub answer: Answer,
+    pub handler: fn() -> MethodRouter<App>,
+}
+
+macro_rules! command {
+    ($path:literal, $tag:literal, $summary:literal, $body:ty, $creates:literal, $h:expr) => {
+        Route {
+            method: Method::POST,
+            path: $path,
+            tag: $tag,
+            summary: $summary,
+            body: Some(schema::<$body>),
+            answer: Answer::Command { creates: $creates },
+            handler: || on(MethodFilter::POST, $h),
+        }
+    };
+}
+
+macro_rules! read {
+    ($path:literal, $tag:literal, $summary:literal, $answer:expr, $h:expr) => {
+        Route {
+            method: Method::GET,
+            path: $path,
+            tag: $tag,
+            summary: $summary,
+            body: None,
+            answer: $answer,
+            handler: || on(MethodFilter::GET, $h),
+        }
+    };
+}
+
+/// Every route of the service.
+pub fn routes() -> Vec<Route> {
+    vec![
+        read!("/healthz", "service", "The process is up.", Answer::Other("text/plain"), || async { "ok" }),
+        read!("/api/v1/openapi.json", "service", "This document.", Answer::Other("application/json"), openapi::serve),
+        // The log.
+        read!("/api/v1/events", "log", "The global log in order, one page after a position (the replay feed); filter by category and type.", Answer::Read(None), api::events),
+        read!("/api/v1/streams/{stream_id}", "log", "One stream's events from a version; ETag is its version.", Answer::Read(None), api::stream),
+        // Networks and the driver diagram.
+        read!("/api/v1/networks", "networks", "The networks.", Answer::Read(None), api::networks),
+        command!("/api/v1/networks", "networks", "Charter a network.", CharterNetwork, true, c::charter_network),
+        read!("/api/v1/networks/{network_id}", "networks", "A network: aim, ecosystems, driver diagram, standards, root causes.", Answer::Read(Some(schema::<NetworkState>)), api::network),
+        command!("/api/v1/networks/{network_id}/aim", "networks", "State the aim, or revise it (with a reason).", StateAim, false, c::state_aim),
+        command!("/api/v1/networks/{network_id}/ecosystems", "networks", "Add a regional ecosystem.", AddEcosystem, true, c::add_ecosystem),
+        command!("/api/v1/networks/{network_id}/drivers", "driver diagram", "Add a primary or secondary driver.", AddDriver, true, c::add_driver),
+        command!("/api/v1/networks/{network_id}/change-ideas", "driver diagram", "Propose a change idea (by a member program or the hub).", ProposeChangeIdea, true, c::propose_change_idea),
+        command!("/api/v1/networks/{network_id}/change-ideas/{node_id}/accept", "driver diagram", "The hub accepts a proposed change idea.", AcceptChangeIdea, false, c::accept_change_idea),
+        command!("/api/v1/networks/{network_id}/change-ideas/{node_id}/decline", "driver diagram", "The hub declines a proposed change idea.", DeclineChangeIdea, false, c::decline_change_idea),
+        command!("/api/v1/networks/{network_id}/change-ideas/{node_id}/stage", "driver diagram", "Move an accepted change idea to another stage.", ChangeStage, false, c::change_stage),
+        command!("/api/v1/networks/{network_id}/nodes/{node_id}/reword", "driver diagram", "Reword a driver or change idea.", RewordNode, false, c::reword_node),
+        command!("/api/v1/networks/{network_id}/nodes/{node_id}/retire", "driver diagram", "Retire a driver or change idea (it stays on record).", RetireNode, false, c::retire_node),
+        command!("/api/v1/networks/{network_id}/links", "driver diagram", "Link a node to a node it serves, or change the link's strength.", LinkNodes, false, c::link_nodes),
+        command!("/api/v1/networks/{network_id}/links/remove", "driver diagram", "Remove a link.", UnlinkNodes, false, c::unlink_nodes),
+        command!("/api/v1/networks/{network_id}/standards", "standards", "Define a quality standard.", DefineStandard, true, c::define_standard),
+        command!("/api/v1/networks/{network_id}/root-causes", "networks", "Record a cause in the root cause analysis (fishbone).", RecordRootCause, true, c::record_root_cause),
+        // Programs.
+        read!("/api/v1/networks/{network_id}/programs", "programs", "The network's programs.", Answer::Read(None), api::network_programs),
+        command!("/api/v1/networks/{network_id}/programs", "programs", "Enrol a program in an ecosystem of the network.", EnrollProgram, true, c::enroll_program),
+        read!("/api/v1/programs/{program_id}", "programs", "A program and its self-assessments.", Answer::Read(Some(schema::<ProgramState>)), api::program),
+        command!("/api/v1/programs/{program_id}/withdraw", "programs", "Withdraw a program from the network.", WithdrawProgram, false, c::withdraw_program),
+        command!("/api/v1/programs/{program_id}/self-assessments", "standards", "Record a self-assessment against a quality standard.", SelfAssess, true, c::self_assess),
+        // Measures.
+        read!("/api/v1/networks/{network_id}/measures", "measures", "The network's measures.", Answer::Read(None), api::network_measures),
+        command!("/api/v1/networks/{network_id}/measures", "measures", "Define a measure.", DefineMeasure, true, c::define_measure),
+        read!("/api/v1/measures/{measure_id}", "measures", "A measure, its data points and run-chart settings.", Answer::Read(Some(schema::<MeasureState>)), api::measure),
+        command!("/api/v1/measures/{measure_id}/data-points", "measures", "Record a program's data point for a period.", RecordDataPoint, true, c::record_data_point),
+        command!("/api/v1/measures/{measure_id}/data-points/{point_id}/correct", "measures", "Correct a data point, saying what was wrong.", CorrectDataPoint, false, c::correct_data_point),
+        command!("/api/v1/measures/{measure_id}/data-points/{point_id}/exclude", "measures", "Exclude a data point from run charts, with the reason.", ExcludeDataPoint, false, c::exclude_data_point),
+        command!("/api/v1/measures/{measure_id}/baseline", "measures", "Freeze the run chart's median on the first points.", FreezeBaseline, false, c::freeze_baseline),
+        command!("/api/v1/measures/{measure_id}/phases", "measures", "Start a new run-chart phase after a deliberate change.", StartPhase, false, c::start_phase),
+        // PDSA cycles.
+        read!("/api/v1/programs/{program_id}/pdsa-cycles", "pdsa", "The program's PDSA cycles.", Answer::Read(None), api::program_cycles),
+        command!("/api/v1/programs/{program_id}/pdsa-cycles", "pdsa", "Plan a PDSA cycle (the first of a ramp, or the next after previous_cycle_id).", PlanCycle, true, c::plan_cycle),
+        read!("/api/v1/pdsa-cycles/{cycle_id}", "pdsa", "A PDSA cycle, its phase and what it lacks.", Answer::Read(Some(schema::<CycleState>)), api::cycle),
+        command!("/api/v1/pdsa-cycles/{cycle_id}/start", "pdsa", "Start the test (Do).", StartCycle, false, c::start_cycle),
+        command!("/api/v1/pdsa-cycles/{cycle_id}/do", "pdsa", "Record what happened (Do).", Do, false, c::record_do),
+        command!("/api/v1/pdsa-cycles/{cycle_id}/study", "pdsa", "Record results against predictions (Study).", Study, false, c::record_study),
+        command!("/api/v1/pdsa-cycles/{cycle_id}/act", "pdsa", "Adopt, adapt or abandon (Act); the cycle closes.", Act, false, c::decide_act),
+        command!("/api/v1/pdsa-cycles/{cycle_id}/abandon", "pdsa", "Stop the cycle before acting on it.", AbandonCycle, false, c::abandon_cycle),
+        command!("/api/v1/pdsa-cycles/{cycle_id}/corrections", "pdsa", "Correct a section of a closed cycle, saying what was wrong.", CorrectCycle, false, c::correct_cycle),
+        // Syntheses.
+        read!("/api/v1/networks/{network_id}/syntheses", "syntheses", "The network's syntheses.", Answer::Read(None), api::network_syntheses),
+        command!("/api/v1/networks/{network_id}/syntheses", "syntheses", "Publish a synthesis of what the network learned.", SynthesizeLearning, true, c::synthesize),
+        read!("/api/v1/syntheses/{synthesis_id}", "syntheses", "A synthesis.", Answer::Read(Some(schema::<SynthesisState>)), api::synthesis),
+    ]
+}
+
+/// The service's router, from `routes()`.
+pub fn router(store: App) -> Router {
+    let mut router = Router::new();
+    for r in routes() {
+        router = router.route(r.path, (r.handler)());
+    }
+    router
+        .fallback(|uri: Uri| async move {
+            Problem::new("not-found", format!("no route for {}", uri.path()))
+        })
+        .method_not_allowed_fallback(|method: Method, uri: Uri| async move {
+            Problem::new(
+                "method-not-allowed",
+                format!("{} does not answer {method}", uri.path()),
+            )
+        })
+        .layer(DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
+        .with_state(store)
+}
