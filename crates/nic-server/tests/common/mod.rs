@@ -1,0 +1,206 @@
+//! Black-box helpers: the real `nic-ledger serve` binary on a free port against a fresh SQLite
+//! file or a fresh PostgreSQL database, and a small blocking HTTP client, so tests talk to the
+//! service as a user's script would.
+//!
+//! PostgreSQL is reached at `NIC_TEST_POSTGRES_URL` (default: the local server as user postgres);
+//! a test that cannot reach it fails, it never skips.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub struct Server {
+    child: Child,
+    pub addr: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh, empty database of the given kind, as a URL.
+pub fn fresh_database(db: Db) -> String {
+    match db {
+        Db::Sqlite => {
+            let dir = std::env::temp_dir().join("nic-ledger-tests");
+            std::fs::create_dir_all(&dir).unwrap();
+            let path = dir.join(format!("{}.db", uuid::Uuid::new_v4().simple()));
+            format!("sqlite://{}", path.display())
+        }
+        Db::Postgres => {
+            let admin = std::env::var("NIC_TEST_POSTGRES_URL")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+            let name = format!("nic_test_{}", uuid::Uuid::new_v4().simple());
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                use sqlx::Connection;
+                let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
+                    panic!("PostgreSQL is not reachable at {admin}: {e}; start it (scripts/test does)")
+                });
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create a test database");
+            });
+            let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+            format!("{base}/{name}")
+        }
+    }
+}
+
+/// Starts `nic-ledger serve` on a free port against `database_url` and waits until it listens.
+pub fn start_with(database_url: &str) -> Server {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let child = Command::new(env!("CARGO_BIN_EXE_nic-ledger"))
+        .args(["serve", "--listen", &addr, "--database-url", database_url])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start nic-ledger serve");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(&addr).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the server did not start listening"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Server { child, addr }
+}
+
+pub fn start(db: Db) -> Server {
+    start_with(&fresh_database(db))
+}
+
+/// An HTTP answer: status, headers (names lowercased) and body.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Asserts an RFC 9457 problem of this status and type; returns it.
+    pub fn problem(&self, status: u16, kind: &str) -> Value {
+        assert_eq!(self.status, status, "{}", self.body);
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json"),
+            "{}",
+            self.body
+        );
+        let p = self.json();
+        assert_eq!(p["type"], format!("/problems/{kind}"), "{p}");
+        assert_eq!(p["status"], status);
+        assert!(!p["title"].as_str().unwrap().is_empty());
+        assert!(!p["detail"].as_str().unwrap().is_empty());
+        p
+    }
+}
+
+impl Server {
+    /// Sends a request; `body` is sent as is with the given headers.
+    pub fn raw(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Answer {
+        let mut s = TcpStream::connect(&self.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            self.addr,
+            body.len()
+        );
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str("\r\n");
+        s.write_all(req.as_bytes()).unwrap();
+        // A server may answer (413) before reading a large body; a failed write is fine then.
+        let _ = s.write_all(body);
+        let mut raw = Vec::new();
+        let _ = s.read_to_end(&mut raw);
+        let raw = String::from_utf8_lossy(&raw).to_string();
+        let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP answer");
+        let mut lines = head.lines();
+        let status = lines
+            .next()
+            .unwrap()
+            .split(' ')
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        let headers = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_string()))
+            .collect();
+        Answer {
+            status,
+            headers,
+            body: body.to_string(),
+        }
+    }
+
+    pub fn get(&self, path: &str) -> Answer {
+        self.raw("GET", path, &[], b"")
+    }
+
+    /// POSTs JSON, with extra headers.
+    pub fn post_with(&self, path: &str, headers: &[(&str, &str)], body: &Value) -> Answer {
+        let mut h = vec![("Content-Type", "application/json")];
+        h.extend_from_slice(headers);
+        self.raw("POST", path, &h, body.to_string().as_bytes())
+    }
+
+    pub fn post(&self, path: &str, body: &Value) -> Answer {
+        self.post_with(path, &[], body)
+    }
+
+    /// POSTs a command that must succeed; returns the created or addressed id.
+    pub fn ok(&self, path: &str, body: &Value) -> String {
+        let a = self.post(path, body);
+        assert!(
+            a.status == 200 || a.status == 201,
+            "POST {path}: {} {}",
+            a.status,
+            a.body
+        );
+        a.json()["id"].as_str().unwrap().to_string()
+    }
+
+    /// The number of events in the log.
+    pub fn event_count(&self) -> usize {
+        let page = self.get("/api/v1/events?after=0&limit=10000").json();
+        page["events"].as_array().unwrap().len()
+    }
+}
