@@ -432,6 +432,7 @@ pub struct StandardSelfAssessed {
     pub program_id: Uuid,
     pub standard_id: Uuid,
     /// 1 (not yet) to 4 (exemplary).
+    #[schemars(range(min = 1, max = 4))]
     pub rating: u8,
     pub assessed_on: NaiveDate,
     #[serde(default)]
@@ -550,6 +551,7 @@ pub struct PdsaCyclePlanned {
     pub network_id: Uuid,
     pub program_id: Uuid,
     /// The change ideas this cycle tests (at least one).
+    #[schemars(length(min = 1))]
     pub change_idea_ids: Vec<Uuid>,
     /// The drivers it should move.
     #[serde(default)]

@@ -23,23 +23,45 @@ pub(crate) fn to_current(
         return Err(unknown());
     }
     for from in version..info.schema_version {
-        data = step(info.event_type, from, data).ok_or_else(unknown)?;
+        data = match step(info.event_type, from, data) {
+            Step::Upgraded(d) => d,
+            Step::Missing => return Err(unknown()),
+            Step::Malformed(why) => {
+                return Err(CatalogError::Shape {
+                    event_type: info.event_type.into(),
+                    version,
+                    source: serde::de::Error::custom(why),
+                })
+            }
+        };
     }
     Ok(data)
 }
 
-/// One upgrade, from `from` to `from + 1`; None when no such step exists.
-fn step(event_type: &str, from: u32, mut data: Value) -> Option<Value> {
+enum Step {
+    Upgraded(Value),
+    /// No upgrade from this version exists.
+    Missing,
+    /// The stored data does not have the shape of its version.
+    Malformed(&'static str),
+}
+
+/// One upgrade, from `from` to `from + 1`.
+fn step(event_type: &str, from: u32, mut data: Value) -> Step {
     match (event_type, from) {
         ("DataPointRecorded", 1) => {
-            let obj = data.as_object_mut()?;
-            let amount = obj.remove("amount")?;
+            let Some(obj) = data.as_object_mut() else {
+                return Step::Malformed("a v1 DataPointRecorded is an object");
+            };
+            let Some(amount) = obj.remove("amount") else {
+                return Step::Malformed("a v1 DataPointRecorded carries an amount");
+            };
             obj.insert("value".into(), amount);
             obj.entry("numerator").or_insert(Value::Null);
             obj.entry("denominator").or_insert(Value::Null);
-            Some(data)
+            Step::Upgraded(data)
         }
-        _ => None,
+        _ => Step::Missing,
     }
 }
 
@@ -59,5 +81,15 @@ mod tests {
         assert_eq!(p.value, Some(12.0));
         assert_eq!(p.numerator, None);
         assert_eq!(p.period, "2025-03");
+    }
+
+    #[test]
+    fn a_v1_data_point_without_its_amount_is_a_shape_error() {
+        let v1 = r#"{"point_id":"0190c7e2-0000-7000-8000-000000000001",
+            "program_id":"0190c7e2-0000-7000-8000-000000000002","period":"2025-03"}"#;
+        assert!(matches!(
+            NicEvent::from_stored("DataPointRecorded", 1, v1),
+            Err(crate::CatalogError::Shape { version: 1, .. })
+        ));
     }
 }
