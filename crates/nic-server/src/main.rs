@@ -5,12 +5,20 @@
 mod api;
 mod commands;
 mod extract;
+mod live;
 mod openapi;
 mod problem;
+mod projections;
 mod routes;
+
+use std::future::IntoFuture;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+
+/// How long open connections (live streams end at once) may take to finish after a shutdown
+/// signal before the process exits anyway.
+const SHUTDOWN_GRACE_SECS: u64 = 10;
 
 /// The embedded default: a SQLite file in the working directory, created on first use.
 const DEFAULT_DATABASE_URL: &str = "sqlite://nic-ledger.db";
@@ -68,11 +76,28 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .context("bind")?;
             println!("nic-ledger serving on http://{}", listener.local_addr()?);
-            axum::serve(listener, routes::router(store))
-                .with_graceful_shutdown(async {
-                    let _ = tokio::signal::ctrl_c().await;
-                })
-                .await?;
+            // One signal stops everything this process started: the projections' follower, every
+            // live stream (and with it its reader) and the server.
+            let (stop_tx, stop) = tokio::sync::watch::channel(false);
+            let projections = std::sync::Arc::new(projections::Projections::new());
+            let follower = projections::follow(store.clone(), projections.clone(), stop.clone());
+            let app = routes::router(store, projections, live::Live::new(stop.clone()));
+            let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+                shutdown_signal().await;
+                tracing::info!("shutting down");
+                let _ = stop_tx.send(true);
+            });
+            let mut stopped = stop.clone();
+            let grace = async move {
+                let _ = stopped.wait_for(|s| *s).await;
+                tokio::time::sleep(std::time::Duration::from_secs(SHUTDOWN_GRACE_SECS)).await;
+            };
+            tokio::select! {
+                r = server.into_future() => r?,
+                _ = grace => tracing::warn!("connections still open after the grace period; exiting"),
+            }
+            follower.abort();
+            let _ = follower.await;
         }
         Command::Migrate { database_url } => {
             let store = nic_store::open(&database_url)
@@ -106,4 +131,27 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Ctrl-C, or SIGTERM (how service managers and containers ask a process to stop).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

@@ -5,7 +5,7 @@
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, Uri};
 use axum::routing::{on, MethodFilter, MethodRouter};
-use axum::Router;
+use axum::{Extension, Router};
 use nic_domain::cycle::{AbandonCycle, CorrectCycle, CycleState, PlanCycle, StartCycle};
 use nic_domain::measure::{
     CorrectDataPoint, DefineMeasure, ExcludeDataPoint, FreezeBaseline, MeasureState,
@@ -23,8 +23,11 @@ use schemars::{JsonSchema, Schema, SchemaGenerator};
 
 use crate::commands::{self as c, App};
 use crate::extract::REQUEST_BODY_BYTES_MAX;
+use crate::live::{self, Live};
 use crate::problem::Problem;
+use crate::projections::{self as p, Projections};
 use crate::{api, openapi};
+use std::sync::Arc;
 
 /// The schema of a body or response, registered in the document's components.
 pub type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
@@ -136,11 +139,22 @@ pub fn routes() -> Vec<Route> {
         read!("/api/v1/networks/{network_id}/syntheses", "syntheses", "The network's syntheses.", Answer::Read(None), api::network_syntheses),
         command!("/api/v1/networks/{network_id}/syntheses", "syntheses", "Publish a synthesis of what the network learned.", SynthesizeLearning, true, c::synthesize),
         read!("/api/v1/syntheses/{synthesis_id}", "syntheses", "A synthesis.", Answer::Read(Some(schema::<SynthesisState>)), api::synthesis),
+        // Read models, kept live from the log. Every one takes ?as_of=POSITION or ?as_of=RFC3339-TIME
+        // to be computed from the log up to that point instead.
+        read!("/api/v1/networks/{network_id}/driver-diagram", "read models", "The driver diagram with each change idea's evidence (cycles by phase, programs, decisions, synthesis, measures and their latest signal); ?format=mermaid or ?format=dot for a drawing; ?as_of.", Answer::Read(None), p::driver_diagram),
+        read!("/api/v1/networks/{network_id}/driver-diagram/diff", "read models", "What changed in the driver diagram between ?from= and ?to= (positions or RFC 3339 times; to defaults to now): aim, nodes added, reworded, retired, restaged, links.", Answer::Read(None), p::driver_diagram_diff),
+        read!("/api/v1/timeline", "read models", "The learning timeline: one readable sentence per meaningful event; filters network_id, program_id, ecosystem_id, driver_id, change_idea_id, kind (comma-separated), from, until; pages with after= (next_after) and limit=; ?as_of.", Answer::Read(None), p::timeline),
+        read!("/api/v1/measures/{measure_id}/run-chart", "read models", "A measure's run chart: network-wide, or one program's with ?program_id=; median, phases, signals and the PDSA cycles in each period; ?format=csv for the numbers; ?as_of.", Answer::Read(None), p::run_chart),
+        read!("/api/v1/programs/{program_id}/pdsa-board", "read models", "A program's PDSA cycles by phase and by ramp, with what each cycle lacks; ?as_of.", Answer::Read(None), p::pdsa_board),
+        read!("/api/v1/programs/{program_id}/portfolio", "read models", "A program's self-ratings against each quality standard over time, with their evidence; ?as_of.", Answer::Read(None), p::portfolio),
+        read!("/api/v1/projections", "read models", "How far each read model has followed the log: its position, the head position and the lag between them.", Answer::Read(None), p::status),
+        // The log, live.
+        read!("/api/v1/live/events", "log", "The global log as server-sent events (id = global position, event = type, data = the recorded event); filter by category= and type=; resumes after Last-Event-ID or after=; keep-alive comments; a client that falls behind is disconnected and resumes.", Answer::Other("text/event-stream"), live::events),
     ]
 }
 
-/// The service's router, from `routes()`.
-pub fn router(store: App) -> Router {
+/// The service's router, from `routes()`, with the live read models and the live feed.
+pub fn router(store: App, projections: Arc<Projections>, live: Live) -> Router {
     let mut router = Router::new();
     for r in routes() {
         router = router.route(r.path, (r.handler)());
@@ -156,5 +170,7 @@ pub fn router(store: App) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
+        .layer(Extension(projections))
+        .layer(Extension(live))
         .with_state(store)
 }

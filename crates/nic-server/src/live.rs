@@ -1,0 +1,224 @@
+//! The global log as server-sent events: `GET /api/v1/live/events`, optionally filtered by
+//! stream category and event type. Each event's `id` is its global position, `event` its type and
+//! `data` the recorded event as JSON (the same shape as `/api/v1/events`).
+//!
+//! The request must accept `text/event-stream` (an `EventSource` does; so does `*/*`): a stream
+//! never ends by itself, so a client that did not ask for one does not get one.
+//!
+//! A client resumes where it left off: `Last-Event-ID` (sent by a reconnecting `EventSource`)
+//! or `?after=` name the position after which to start; the header wins when both are given.
+//!
+//! Each client follows its own `nic_store::Subscription`: events are read from the store at the
+//! client's own position, never fanned out from memory, so a client can neither miss an event nor
+//! hold one back for others. Between the subscription and the connection sits a buffer of
+//! `LIVE_BUFFER_EVENTS`; when it stays full for `LIVE_STALL_MS` the client is not keeping up and
+//! the stream ends (it resumes with `Last-Event-ID` when it can). At most `LIVE_CLIENTS_MAX`
+//! clients follow at once. Every stream ends when the service shuts down.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use futures::Stream;
+use nic_events::RecordedEvent;
+use nic_store::{ReadAll, Subscription};
+use serde::Deserialize;
+use tokio::sync::mpsc::error::SendTimeoutError;
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
+
+use crate::commands::App;
+use crate::problem::Problem;
+
+/// Events buffered between a client's subscription and its connection.
+pub const LIVE_BUFFER_EVENTS: usize = 256;
+/// How long the buffer may stay full before the client is disconnected as too slow.
+pub const LIVE_STALL_MS: u64 = 5_000;
+/// Clients following the log at once; more are refused (503) until one leaves.
+pub const LIVE_CLIENTS_MAX: usize = 64;
+/// Seconds between keep-alive comments on an idle stream.
+pub const LIVE_KEEPALIVE_SECS: u64 = 15;
+
+/// What the live feed needs besides the store: the shutdown signal and the client slots.
+#[derive(Clone)]
+pub struct Live {
+    stop: watch::Receiver<bool>,
+    clients: Arc<Semaphore>,
+}
+
+impl Live {
+    /// Streams end when `stop` turns true (or its sender is dropped).
+    pub fn new(stop: watch::Receiver<bool>) -> Self {
+        Self {
+            stop,
+            clients: Arc::new(Semaphore::new(LIVE_CLIENTS_MAX)),
+        }
+    }
+}
+
+/// Aborts a task when dropped: the owner of each client's reader is its stream.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LiveParams {
+    /// Start after this global position (`Last-Event-ID` wins when both are sent).
+    after: Option<u64>,
+    /// Comma-separated stream categories.
+    category: Option<String>,
+    /// Comma-separated event types.
+    #[serde(rename = "type")]
+    event_type: Option<String>,
+}
+
+fn list(s: Option<String>) -> Vec<String> {
+    s.map(|s| {
+        s.split(',')
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+pub async fn events(
+    State(store): State<App>,
+    Extension(live): Extension<Live>,
+    headers: HeaderMap,
+    query: Result<Query<LiveParams>, QueryRejection>,
+) -> Result<Response, Problem> {
+    let Query(q) = query.map_err(|e| Problem::new("invalid-query", e.body_text()))?;
+    // A stream never ends by itself: only a client that says it reads one gets it.
+    let accepts = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .any(|v| matches!(v.as_str(), "text/event-stream" | "text/*" | "*/*"));
+    if !accepts {
+        return Err(Problem::new(
+            "invalid-header",
+            "the live feed is a text/event-stream: send Accept: text/event-stream",
+        ));
+    }
+    let last_event_id = match headers.get("last-event-id") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .ok_or_else(|| {
+                    Problem::new(
+                        "invalid-header",
+                        "Last-Event-ID is the global position of the last event received",
+                    )
+                })?,
+        ),
+    };
+    let permit = live.clients.clone().try_acquire_owned().map_err(|_| {
+        Problem::new(
+            "store-unavailable",
+            format!("{LIVE_CLIENTS_MAX} clients are following the log already; retry later"),
+        )
+    })?;
+    let filter = ReadAll {
+        after: last_event_id.or(q.after).unwrap_or(0),
+        categories: list(q.category),
+        event_types: list(q.event_type),
+        ..ReadAll::default()
+    };
+    let (tx, rx) = mpsc::channel(LIVE_BUFFER_EVENTS);
+    let reader = AbortOnDrop(tokio::spawn(read(Subscription::new(store, filter), tx)));
+    let stream = stream(rx, live.stop.clone(), reader, permit);
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(LIVE_KEEPALIVE_SECS)))
+        .into_response())
+}
+
+/// Reads the client's subscription into its buffer until the client goes, falls behind, or the
+/// store fails (the client resumes then).
+async fn read(mut subscription: Subscription, tx: mpsc::Sender<RecordedEvent>) {
+    let stall = Duration::from_millis(LIVE_STALL_MS);
+    loop {
+        let batch = match subscription.next_batch().await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(error = %e, "a live client's read failed; its stream ends");
+                return;
+            }
+        };
+        for e in batch {
+            match tx.send_timeout(e, stall).await {
+                Ok(()) => {}
+                Err(SendTimeoutError::Timeout(e)) => {
+                    tracing::info!(
+                        position = e.global_position,
+                        "a live client is not keeping up; disconnecting it"
+                    );
+                    return;
+                }
+                Err(SendTimeoutError::Closed(_)) => return,
+            }
+        }
+    }
+}
+
+fn stream(
+    rx: mpsc::Receiver<RecordedEvent>,
+    stop: watch::Receiver<bool>,
+    reader: AbortOnDrop,
+    permit: OwnedSemaphorePermit,
+) -> impl Stream<Item = Result<Event, Infallible>> {
+    struct State {
+        rx: mpsc::Receiver<RecordedEvent>,
+        stop: watch::Receiver<bool>,
+        _reader: AbortOnDrop,
+        _permit: OwnedSemaphorePermit,
+    }
+    let state = State {
+        rx,
+        stop,
+        _reader: reader,
+        _permit: permit,
+    };
+    futures::stream::unfold(state, |mut s| async move {
+        let e = tokio::select! {
+            biased;
+            _ = s.stop.wait_for(|stop| *stop) => return None,
+            e = s.rx.recv() => e?,
+        };
+        Some((Ok(to_event(&e)), s))
+    })
+}
+
+fn to_event(e: &RecordedEvent) -> Event {
+    let data = serde_json::to_string(e).unwrap_or_else(|err| {
+        tracing::error!(position = e.global_position, error = %err, "an event did not serialise");
+        "null".into()
+    });
+    let event = Event::default().id(e.global_position.to_string());
+    let event = if e.event_type.contains(['\r', '\n']) {
+        event
+    } else {
+        event.event(&e.event_type)
+    };
+    event.data(data)
+}

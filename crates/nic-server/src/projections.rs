@@ -1,0 +1,585 @@
+//! The read models of `nic-projections`, kept live and served: the driver diagram (with Mermaid
+//! and DOT exports and diffs), the learning timeline, run charts (with CSV), PDSA boards and
+//! portfolios, and the projections' progress through the log.
+//!
+//! `Projections` holds all five projections in one struct behind one lock, with the position of
+//! the last event they consumed. One background task (`follow`, owned by `main`) follows the log
+//! with a `nic_store::Subscription` from position 0 and applies each event to all five at once, so
+//! they are always at the same position. A read asks the live state; a read with
+//! `?as_of=POSITION` or `?as_of=RFC3339-TIME` folds the log from the store up to that point
+//! instead (at most `AS_OF_FOLDS_MAX` such folds at a time), so history never depends on what
+//! the live state happens to hold.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use chrono::{DateTime, Utc};
+use nic_events::limits::READ_PAGE_EVENTS_MAX;
+use nic_projections::driver_diagram::{self, DriverDiagram};
+use nic_projections::pdsa_board::PdsaBoard;
+use nic_projections::portfolio::Portfolio;
+use nic_projections::run_charts::{self, RunCharts, SeriesScope};
+use nic_projections::timeline::{EntryKind, Timeline, TimelineQuery, PAGE_ENTRIES_MAX};
+use nic_projections::{Projection, Recorded};
+use nic_store::{ReadAll, Subscription};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{watch, RwLock, Semaphore};
+use uuid::Uuid;
+
+use crate::commands::App;
+use crate::extract::Ids;
+use crate::problem::Problem;
+
+/// Reads folding the log from the store (`as_of`, diffs) that run at once; more wait their turn,
+/// so history reads cannot crowd out the database.
+pub const AS_OF_FOLDS_MAX: usize = 2;
+/// How long the follower waits before reading again after the store failed.
+pub const FOLLOW_RETRY_MS: u64 = 1_000;
+
+/// All five projections at one position of the log.
+#[derive(Default)]
+pub struct Live {
+    pub driver_diagram: DriverDiagram,
+    pub timeline: Timeline,
+    pub run_charts: RunCharts,
+    pub pdsa_board: PdsaBoard,
+    pub portfolio: Portfolio,
+    /// The position of the last event consumed (applied, or skipped as unreadable).
+    pub position: u64,
+    /// Stored events that did not read as catalog events, skipped (logged as errors).
+    pub unreadable_events: u64,
+}
+
+impl Live {
+    fn apply(&mut self, e: &nic_events::RecordedEvent) {
+        match Recorded::from_recorded(e) {
+            Ok(r) => {
+                self.driver_diagram.apply(&r);
+                self.timeline.apply(&r);
+                self.run_charts.apply(&r);
+                self.pdsa_board.apply(&r);
+                self.portfolio.apply(&r);
+            }
+            Err(err) => {
+                self.unreadable_events += 1;
+                tracing::error!(position = e.global_position, error = %err, "projections skip an unreadable event");
+            }
+        }
+        self.position = self.position.max(e.global_position);
+    }
+}
+
+/// The live projections, shared by the follower (the one writer) and the reads.
+pub struct Projections {
+    live: RwLock<Live>,
+    folds: Semaphore,
+}
+
+impl Default for Projections {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Projections {
+    pub fn new() -> Self {
+        Self {
+            live: RwLock::new(Live::default()),
+            folds: Semaphore::new(AS_OF_FOLDS_MAX),
+        }
+    }
+
+    /// The live state, for reading.
+    pub async fn read(&self) -> tokio::sync::RwLockReadGuard<'_, Live> {
+        self.live.read().await
+    }
+
+    /// Folds the log from the store into `projection`, up to `as_of`.
+    async fn fold<P: Projection>(
+        &self,
+        store: &App,
+        mut projection: P,
+        as_of: AsOf,
+    ) -> Result<P, Problem> {
+        let _turn = self
+            .folds
+            .acquire()
+            .await
+            .map_err(|_| Problem::new("internal", "the service is stopping"))?;
+        let mut read = ReadAll::after(0, READ_PAGE_EVENTS_MAX);
+        match as_of {
+            AsOf::Position(p) => read.up_to_position = Some(p),
+            AsOf::Time(t) => read.up_to_time = Some(t),
+        }
+        loop {
+            let page = store.read_all(&read).await?;
+            let Some(last) = page.last() else {
+                return Ok(projection);
+            };
+            read.after = last.global_position;
+            for e in &page {
+                projection.apply(&Recorded::from_recorded(e)?);
+            }
+        }
+    }
+
+    /// Reads `projection` live (`as_of` None) or folded from the log up to `as_of`.
+    async fn with<P: Projection + Default, T>(
+        &self,
+        store: &App,
+        as_of: Option<AsOf>,
+        live: fn(&Live) -> &P,
+        read: impl FnOnce(&P) -> T,
+    ) -> Result<T, Problem> {
+        match as_of {
+            None => Ok(read(live(&*self.live.read().await))),
+            Some(a) => Ok(read(&self.fold(store, P::default(), a).await?)),
+        }
+    }
+}
+
+/// Follows the log from position 0 and applies every event to the projections until `stop`
+/// turns true (or its sender is gone). The caller owns the task.
+pub fn follow(
+    store: App,
+    projections: Arc<Projections>,
+    mut stop: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut subscription = Subscription::new(store, ReadAll::after(0, READ_PAGE_EVENTS_MAX));
+        loop {
+            let batch = tokio::select! {
+                _ = stop.wait_for(|s| *s) => return,
+                b = subscription.next_batch() => b,
+            };
+            match batch {
+                Ok(events) => {
+                    let mut live = projections.live.write().await;
+                    for e in &events {
+                        live.apply(e);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "projections could not read the log; retrying");
+                    tokio::select! {
+                        _ = stop.wait_for(|s| *s) => return,
+                        _ = tokio::time::sleep(Duration::from_millis(FOLLOW_RETRY_MS)) => {}
+                    }
+                }
+            }
+        }
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Query values
+
+/// A point of the log to read as of: a global position or a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AsOf {
+    Position(u64),
+    Time(DateTime<Utc>),
+}
+
+impl AsOf {
+    /// A position (digits) or an RFC 3339 time.
+    fn parse(field: &str, s: &str) -> Result<Self, Problem> {
+        if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+            return s.parse().map(AsOf::Position).map_err(|_| {
+                Problem::new("invalid-query", format!("{field}: {s} is not a position"))
+            });
+        }
+        parse_time(field, s).map(AsOf::Time)
+    }
+
+    fn parse_opt(field: &str, s: Option<&str>) -> Result<Option<Self>, Problem> {
+        s.map(|s| Self::parse(field, s)).transpose()
+    }
+}
+
+fn parse_time(field: &str, s: &str) -> Result<DateTime<Utc>, Problem> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| {
+            Problem::new(
+                "invalid-query",
+                format!(
+                    "{field} is a global position or an RFC 3339 time such as \
+                     2025-03-01T00:00:00Z (a '+' in an offset is written %2B); {s:?}: {e}"
+                ),
+            )
+        })
+}
+
+fn invalid_query(e: QueryRejection) -> Problem {
+    Problem::new("invalid-query", e.body_text())
+}
+
+fn text(content_type: &'static str, body: String) -> Response {
+    ([(header::CONTENT_TYPE, content_type)], body).into_response()
+}
+
+fn not_found(what: &str, id: Uuid, as_of: Option<AsOf>) -> Problem {
+    let when = match as_of {
+        None => String::new(),
+        Some(AsOf::Position(p)) => format!(" as of position {p}"),
+        Some(AsOf::Time(t)) => format!(" as of {}", t.to_rfc3339()),
+    };
+    Problem::new("not-found", format!("no {what} {id}{when}"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Driver diagram
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiagramParams {
+    /// json (default), mermaid or dot.
+    format: Option<String>,
+    as_of: Option<String>,
+}
+
+pub async fn driver_diagram(
+    State(store): State<App>,
+    Extension(p): Extension<Arc<Projections>>,
+    Ids(network_id): Ids<Uuid>,
+    query: Result<Query<DiagramParams>, QueryRejection>,
+) -> Result<Response, Problem> {
+    let Query(q) = query.map_err(invalid_query)?;
+    let as_of = AsOf::parse_opt("as_of", q.as_of.as_deref())?;
+    let format = q.format.as_deref().unwrap_or("json");
+    if !matches!(format, "json" | "mermaid" | "dot") {
+        return Err(Problem::new(
+            "invalid-query",
+            format!("format is json, mermaid or dot; got {format:?}"),
+        ));
+    }
+    let view = p
+        .with(&store, as_of, |l| &l.driver_diagram, |d| d.view(network_id))
+        .await?
+        .ok_or_else(|| not_found("network", network_id, as_of))?;
+    Ok(match format {
+        "mermaid" => text(
+            "text/plain; charset=utf-8",
+            driver_diagram::to_mermaid(&view),
+        ),
+        "dot" => text("text/plain; charset=utf-8", driver_diagram::to_dot(&view)),
+        _ => Json(view).into_response(),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiffParams {
+    from: Option<String>,
+    /// The live diagram when omitted.
+    to: Option<String>,
+}
+
+pub async fn driver_diagram_diff(
+    State(store): State<App>,
+    Extension(p): Extension<Arc<Projections>>,
+    Ids(network_id): Ids<Uuid>,
+    query: Result<Query<DiffParams>, QueryRejection>,
+) -> Result<Json<driver_diagram::DiagramDiff>, Problem> {
+    let Query(q) = query.map_err(invalid_query)?;
+    let Some(from) = q.from.as_deref() else {
+        return Err(Problem::new(
+            "invalid-query",
+            "from is required: a global position or an RFC 3339 time",
+        ));
+    };
+    let from = AsOf::parse("from", from)?;
+    let to = AsOf::parse_opt("to", q.to.as_deref())?;
+    let view_at = |as_of: Option<AsOf>| {
+        let store = &store;
+        let p = &p;
+        async move {
+            p.with(store, as_of, |l| &l.driver_diagram, |d| d.view(network_id))
+                .await
+        }
+    };
+    let after = view_at(to)
+        .await?
+        .ok_or_else(|| not_found("network", network_id, to))?;
+    // A network chartered after `from` is diffed from an empty diagram.
+    let before = view_at(Some(from))
+        .await?
+        .unwrap_or_else(|| driver_diagram::DriverDiagramView {
+            network_id,
+            network_name: None,
+            position: match from {
+                AsOf::Position(p) => p,
+                AsOf::Time(_) => 0,
+            },
+            aim: None,
+            nodes: Vec::new(),
+            links: Vec::new(),
+        });
+    Ok(Json(driver_diagram::diff(&before, &after)))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timeline
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimelineParams {
+    network_id: Option<Uuid>,
+    program_id: Option<Uuid>,
+    ecosystem_id: Option<Uuid>,
+    driver_id: Option<Uuid>,
+    change_idea_id: Option<Uuid>,
+    /// Comma-separated entry kinds.
+    kind: Option<String>,
+    /// Recorded at or after (RFC 3339).
+    from: Option<String>,
+    /// Recorded before (RFC 3339).
+    until: Option<String>,
+    /// The cursor: `next_after` of the previous page.
+    after: Option<u64>,
+    limit: Option<usize>,
+    as_of: Option<String>,
+}
+
+fn entry_kinds(s: Option<&str>) -> Result<Vec<EntryKind>, Problem> {
+    let Some(s) = s else {
+        return Ok(Vec::new());
+    };
+    s.split(',')
+        .filter(|k| !k.is_empty())
+        .map(|k| {
+            serde_json::from_value(serde_json::Value::String(k.to_string())).map_err(|_| {
+                Problem::new(
+                    "invalid-query",
+                    format!(
+                        "kind {k:?} is not one of network, aim, diagram, root_cause, standard, \
+                         program, measure, data, signal, cycle, decision, synthesis"
+                    ),
+                )
+            })
+        })
+        .collect()
+}
+
+pub async fn timeline(
+    State(store): State<App>,
+    Extension(p): Extension<Arc<Projections>>,
+    query: Result<Query<TimelineParams>, QueryRejection>,
+) -> Result<Json<nic_projections::timeline::TimelinePage>, Problem> {
+    let Query(q) = query.map_err(invalid_query)?;
+    let as_of = AsOf::parse_opt("as_of", q.as_of.as_deref())?;
+    if let Some(n) = q.limit {
+        if !(1..=PAGE_ENTRIES_MAX).contains(&n) {
+            return Err(Problem::new(
+                "invalid-limit",
+                format!("limit is {n}; it must be 1 to {PAGE_ENTRIES_MAX}"),
+            ));
+        }
+    }
+    let query = TimelineQuery {
+        network_id: q.network_id,
+        program_id: q.program_id,
+        ecosystem_id: q.ecosystem_id,
+        driver_id: q.driver_id,
+        change_idea_id: q.change_idea_id,
+        kinds: entry_kinds(q.kind.as_deref())?,
+        from: q
+            .from
+            .as_deref()
+            .map(|t| parse_time("from", t))
+            .transpose()?,
+        until: q
+            .until
+            .as_deref()
+            .map(|t| parse_time("until", t))
+            .transpose()?,
+        after: q.after,
+        limit: q.limit,
+    };
+    let page = p
+        .with(&store, as_of, |l| &l.timeline, |t| t.query(&query))
+        .await?;
+    Ok(Json(page))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Run charts
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunChartParams {
+    /// One program's series; the network-wide series when omitted.
+    program_id: Option<Uuid>,
+    /// json (default) or csv.
+    format: Option<String>,
+    as_of: Option<String>,
+}
+
+pub async fn run_chart(
+    State(store): State<App>,
+    Extension(p): Extension<Arc<Projections>>,
+    Ids(measure_id): Ids<Uuid>,
+    query: Result<Query<RunChartParams>, QueryRejection>,
+) -> Result<Response, Problem> {
+    let Query(q) = query.map_err(invalid_query)?;
+    let as_of = AsOf::parse_opt("as_of", q.as_of.as_deref())?;
+    let format = q.format.as_deref().unwrap_or("json");
+    if !matches!(format, "json" | "csv") {
+        return Err(Problem::new(
+            "invalid-query",
+            format!("format is json or csv; got {format:?}"),
+        ));
+    }
+    let scope = q
+        .program_id
+        .map_or(SeriesScope::Network, SeriesScope::Program);
+    let (chart, program_known) = p
+        .with(
+            &store,
+            as_of,
+            |l| &l.run_charts,
+            |c| {
+                let chart = c.chart(measure_id, scope);
+                // A program with a point on the chart is known without looking further.
+                let known = match scope {
+                    SeriesScope::Network => true,
+                    SeriesScope::Program(p) => chart.as_ref().is_some_and(|chart| {
+                        chart
+                            .points
+                            .iter()
+                            .any(|pt| pt.contributions.iter().any(|c| c.program_id == p))
+                    }),
+                };
+                (chart, known)
+            },
+        )
+        .await?;
+    let chart = chart.ok_or_else(|| not_found("measure", measure_id, as_of))?;
+    if let (SeriesScope::Program(program), false) = (scope, program_known) {
+        // A program with no point of its own yet has an empty chart, if the program exists.
+        let exists = p
+            .with(
+                &store,
+                as_of,
+                |l| &l.portfolio,
+                |pf| pf.view(program).is_some(),
+            )
+            .await?;
+        if !exists {
+            return Err(not_found("program", program, as_of));
+        }
+    }
+    Ok(match format {
+        "csv" => text("text/csv; charset=utf-8", run_charts::to_csv(&chart)),
+        _ => Json(chart).into_response(),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// PDSA board and portfolio
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AsOfParams {
+    as_of: Option<String>,
+}
+
+pub async fn pdsa_board(
+    State(store): State<App>,
+    Extension(p): Extension<Arc<Projections>>,
+    Ids(program_id): Ids<Uuid>,
+    query: Result<Query<AsOfParams>, QueryRejection>,
+) -> Result<Json<nic_projections::pdsa_board::PdsaBoardView>, Problem> {
+    let Query(q) = query.map_err(invalid_query)?;
+    let as_of = AsOf::parse_opt("as_of", q.as_of.as_deref())?;
+    p.with(&store, as_of, |l| &l.pdsa_board, |b| b.view(program_id))
+        .await?
+        .map(Json)
+        .ok_or_else(|| not_found("program", program_id, as_of))
+}
+
+pub async fn portfolio(
+    State(store): State<App>,
+    Extension(p): Extension<Arc<Projections>>,
+    Ids(program_id): Ids<Uuid>,
+    query: Result<Query<AsOfParams>, QueryRejection>,
+) -> Result<Json<nic_projections::portfolio::PortfolioView>, Problem> {
+    let Query(q) = query.map_err(invalid_query)?;
+    let as_of = AsOf::parse_opt("as_of", q.as_of.as_deref())?;
+    p.with(&store, as_of, |l| &l.portfolio, |v| v.view(program_id))
+        .await?
+        .map(Json)
+        .ok_or_else(|| not_found("program", program_id, as_of))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Progress
+
+#[derive(Serialize)]
+pub struct Status {
+    /// The position of the last event readers of the log can see.
+    head: u64,
+    projections: Vec<ProjectionStatus>,
+    /// Stored events the projections could not read and skipped.
+    unreadable_events: u64,
+}
+
+#[derive(Serialize)]
+struct ProjectionStatus {
+    name: &'static str,
+    /// The position of the last event the projection consumed.
+    position: u64,
+    /// head − position: events not yet reflected.
+    lag: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoParams {}
+
+pub async fn status(
+    State(store): State<App>,
+    Extension(p): Extension<Arc<Projections>>,
+    query: Result<Query<NoParams>, QueryRejection>,
+) -> Result<Json<Status>, Problem> {
+    query.map_err(invalid_query)?;
+    // The live position first: the head read after it is never behind it.
+    let (positions, consumed, unreadable_events) = {
+        let live = p.read().await;
+        (
+            [
+                ("driver_diagram", live.driver_diagram.position()),
+                ("timeline", live.timeline.position()),
+                ("run_charts", live.run_charts.position()),
+                ("pdsa_board", live.pdsa_board.position()),
+                ("portfolio", live.portfolio.position()),
+            ],
+            live.position,
+            live.unreadable_events,
+        )
+    };
+    let head = store.head_position().await?.max(consumed);
+    let projections = positions
+        .into_iter()
+        .map(|(name, position)| {
+            // A skipped (unreadable) event is consumed all the same.
+            let position = position.max(consumed);
+            ProjectionStatus {
+                name,
+                position,
+                lag: head - position,
+            }
+        })
+        .collect();
+    Ok(Json(Status {
+        head,
+        projections,
+        unreadable_events,
+    }))
+}
