@@ -12,6 +12,7 @@
 //! - `measure-…`: a measure's operational definition, its data points and run-chart settings.
 //! - `pdsa-…`: one PDSA cycle, from plan to act.
 //! - `synthesis-…`: one piece of network learning.
+//! - `token-…`: one access token's issue and revocation (only its SHA-256 is kept).
 
 use chrono::{DateTime, NaiveDate, Utc};
 use schemars::JsonSchema;
@@ -644,6 +645,48 @@ pub struct LearningSynthesized {
 }
 
 // ---------------------------------------------------------------------------------------------
+// token-… streams
+// ---------------------------------------------------------------------------------------------
+
+/// What a token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Everything: the network hub.
+    Admin,
+    /// Writes for the programs it is granted; reads its network.
+    Facilitator,
+    /// Reads everything: replay, export, rebuild.
+    ImprovementScientist,
+    /// Projections and live streams only: dashboards.
+    Viewer,
+}
+
+/// An access token is issued. The token itself is shown once to whoever created it; the log keeps
+/// only its SHA-256.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenIssued {
+    pub token_id: Uuid,
+    /// A name people recognise, unique among live tokens, e.g. "ana-lab-explorers".
+    pub name: Title,
+    pub role: Role,
+    /// The programs a facilitator may write for.
+    #[serde(default)]
+    pub programs: Vec<Uuid>,
+    /// SHA-256 of the token, lowercase hex.
+    pub token_sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRevoked {
+    pub token_id: Uuid,
+    #[serde(default)]
+    pub reason: Text,
+}
+
+// ---------------------------------------------------------------------------------------------
 // The catalog
 // ---------------------------------------------------------------------------------------------
 
@@ -730,6 +773,8 @@ catalog! {
     PdsaCycleAbandoned => "pdsa", 1, "The cycle is stopped before it was acted on; it closes.";
     PdsaCycleCorrected => "pdsa", 1, "A closed cycle's section is corrected, saying what was wrong.";
     LearningSynthesized => "synthesis", 1, "The network synthesizes what it has learned across programs.";
+    TokenIssued => "token", 1, "An access token is issued to a person or a dashboard (its hash only).";
+    TokenRevoked => "token", 1, "An access token is revoked; it opens nothing from then on.";
 }
 
 /// Why a stored event could not be read as a catalog event.
@@ -819,7 +864,15 @@ mod tests {
         assert_eq!(names.len(), CATALOG.len());
         for i in CATALOG {
             assert!(
-                ["network", "program", "measure", "pdsa", "synthesis"].contains(&i.category),
+                [
+                    "network",
+                    "program",
+                    "measure",
+                    "pdsa",
+                    "synthesis",
+                    "token"
+                ]
+                .contains(&i.category),
                 "{}",
                 i.event_type
             );

@@ -711,13 +711,21 @@ fn readme_catalog() -> String {
         let content = if let Some(variants) = def["oneOf"].as_array() {
             variants
                 .iter()
-                .map(|v| {
-                    let props = v["properties"].as_object().expect("an object variant");
-                    props
+                .map(|v| match v["properties"].as_object() {
+                    Some(props) => props
                         .iter()
                         .map(|(k, p)| format!("`{k}`: {}", type_words(p)))
                         .collect::<Vec<_>>()
-                        .join(", ")
+                        .join(", "),
+                    // A unit variant with its own description: `"value"`: what it means.
+                    None => {
+                        let value = v["const"]
+                            .as_str()
+                            .or_else(|| v["enum"][0].as_str())
+                            .expect("a unit variant names its value");
+                        let what = v["description"].as_str().unwrap_or("");
+                        format!("`{value}`: {what}")
+                    }
                 })
                 .collect::<Vec<_>>()
                 .join("<br>")

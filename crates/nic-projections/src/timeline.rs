@@ -660,6 +660,8 @@ impl Timeline {
             )
             .network(Some(e.network_id))
             .nodes(e.node_ids.clone()),
+            // Access tokens are the service's business, not the network's learning.
+            NicEvent::TokenIssued(_) | NicEvent::TokenRevoked(_) => return None,
         };
         Some(self.entry(r, told))
     }
