@@ -15,6 +15,7 @@ pub mod network;
 pub mod period;
 pub mod program;
 pub mod synthesis;
+pub mod token;
 
 pub use error::{Decision, DomainError, FieldError};
 
