@@ -146,17 +146,21 @@ pub async fn events(
         ..ReadAll::default()
     };
     let (tx, rx) = mpsc::channel(LIVE_BUFFER_EVENTS);
-    let reader = AbortOnDrop(tokio::spawn(read(Subscription::new(store, filter), tx)));
+    let stall = Duration::from_millis(LIVE_STALL_MS);
+    let reader = AbortOnDrop(tokio::spawn(read(
+        Subscription::new(store, filter),
+        tx,
+        stall,
+    )));
     let stream = stream(rx, live.stop.clone(), reader, permit);
     Ok(Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(LIVE_KEEPALIVE_SECS)))
         .into_response())
 }
 
-/// Reads the client's subscription into its buffer until the client goes, falls behind, or the
-/// store fails (the client resumes then).
-async fn read(mut subscription: Subscription, tx: mpsc::Sender<RecordedEvent>) {
-    let stall = Duration::from_millis(LIVE_STALL_MS);
+/// Reads the client's subscription into its buffer until the client goes, leaves the buffer full
+/// for `stall`, or the store fails (the client resumes then).
+async fn read(mut subscription: Subscription, tx: mpsc::Sender<RecordedEvent>, stall: Duration) {
     loop {
         let batch = match subscription.next_batch().await {
             Ok(b) => b,
@@ -221,4 +225,80 @@ fn to_event(e: &RecordedEvent) -> Event {
         event.event(&e.event_type)
     };
     event.data(data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::StreamExt;
+    use nic_events::catalog::NetworkChartered;
+    use nic_events::{ExpectedVersion, Metadata, NicEvent, StreamId, Title};
+    use uuid::Uuid;
+
+    async fn store_with(events: usize) -> App {
+        let path = std::env::temp_dir().join(format!("nic-live-{}.db", Uuid::now_v7().simple()));
+        let store = nic_store::open(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        for i in 0..events {
+            let id = Uuid::now_v7();
+            let e = NicEvent::NetworkChartered(NetworkChartered {
+                network_id: id,
+                name: Title::parse(format!("Network {i}")).unwrap(),
+                purpose: Default::default(),
+            });
+            store
+                .append(
+                    &StreamId::for_entity("network", id),
+                    ExpectedVersion::NoStream,
+                    vec![e.to_new_event(&Metadata::default())],
+                )
+                .await
+                .unwrap();
+        }
+        store
+    }
+
+    #[tokio::test]
+    async fn a_client_that_leaves_its_buffer_full_is_let_go() {
+        let store = store_with(10).await;
+        let (tx, mut rx) = mpsc::channel(4);
+        let sub = Subscription::new(store, ReadAll::default());
+        // Nobody reads: the reader gives up after the stall instead of waiting for ever.
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            read(sub, tx, Duration::from_millis(50)),
+        )
+        .await
+        .expect("the reader lets a stalled client go");
+        let mut positions = Vec::new();
+        while let Some(e) = rx.recv().await {
+            positions.push(e.global_position);
+        }
+        // What was buffered is still delivered, in order; the client resumes after the last.
+        assert_eq!(positions.len(), 4);
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
+    }
+
+    #[tokio::test]
+    async fn a_client_that_keeps_up_gets_every_event_and_streams_end_on_shutdown() {
+        let store = store_with(20).await;
+        let (tx, rx) = mpsc::channel(4);
+        let sub = Subscription::new(store, ReadAll::after(5, 0));
+        let reader = AbortOnDrop(tokio::spawn(read(sub, tx, Duration::from_secs(5))));
+        let (stop_tx, stop) = watch::channel(false);
+        let permits = Arc::new(Semaphore::new(1));
+        let permit = permits.clone().try_acquire_owned().unwrap();
+        let mut events = Box::pin(stream(rx, stop, reader, permit));
+        for _ in 6..=20 {
+            assert!(events.next().await.is_some());
+        }
+        assert_eq!(permits.available_permits(), 0);
+        stop_tx.send(true).unwrap();
+        assert!(events.next().await.is_none(), "the stream ends on shutdown");
+        drop(events);
+        // The client's slot is free again once its stream is gone.
+        assert_eq!(permits.available_permits(), 1);
+    }
 }

@@ -5,7 +5,10 @@
 //! `Projections` holds all five projections in one struct behind one lock, with the position of
 //! the last event they consumed. One background task (`follow`, owned by `main`) follows the log
 //! with a `nic_store::Subscription` from position 0 and applies each event to all five at once, so
-//! they are always at the same position. A read asks the live state; a read with
+//! they are always at the same position. A read asks the live state, once the projections have
+//! applied every event that was in the log when the read arrived (waiting at most
+//! `LIVE_READ_WAIT_MS`; the view's `position` says how far it got), so a client reads its own
+//! writes. A read with
 //! `?as_of=POSITION` or `?as_of=RFC3339-TIME` folds the log from the store up to that point
 //! instead (at most `AS_OF_FOLDS_MAX` such folds at a time), so history never depends on what
 //! the live state happens to hold.
@@ -38,6 +41,9 @@ use crate::problem::Problem;
 /// Reads folding the log from the store (`as_of`, diffs) that run at once; more wait their turn,
 /// so history reads cannot crowd out the database.
 pub const AS_OF_FOLDS_MAX: usize = 2;
+/// How long a live read waits for the projections to reach the head of the log as the read
+/// found it; after that it answers with what they hold (its `position` says as of when).
+pub const LIVE_READ_WAIT_MS: u64 = 2_000;
 /// How long the follower waits before reading again after the store failed.
 pub const FOLLOW_RETRY_MS: u64 = 1_000;
 
@@ -77,6 +83,8 @@ impl Live {
 /// The live projections, shared by the follower (the one writer) and the reads.
 pub struct Projections {
     live: RwLock<Live>,
+    /// `Live::position`, announced after each batch the follower applies.
+    applied: watch::Sender<u64>,
     folds: Semaphore,
 }
 
@@ -90,6 +98,7 @@ impl Projections {
     pub fn new() -> Self {
         Self {
             live: RwLock::new(Live::default()),
+            applied: watch::Sender::new(0),
             folds: Semaphore::new(AS_OF_FOLDS_MAX),
         }
     }
@@ -97,6 +106,21 @@ impl Projections {
     /// The live state, for reading.
     pub async fn read(&self) -> tokio::sync::RwLockReadGuard<'_, Live> {
         self.live.read().await
+    }
+
+    /// Waits (at most `LIVE_READ_WAIT_MS`) until the projections have applied every event the log
+    /// held when called.
+    async fn catch_up(&self, store: &App) -> Result<(), Problem> {
+        let mut applied = self.applied.subscribe();
+        let head = store.head_position().await?;
+        let wait = Duration::from_millis(LIVE_READ_WAIT_MS);
+        if tokio::time::timeout(wait, applied.wait_for(|p| *p >= head))
+            .await
+            .is_err()
+        {
+            tracing::warn!(head, "a live read answers before the projections caught up");
+        }
+        Ok(())
     }
 
     /// Folds the log from the store into `projection`, up to `as_of`.
@@ -137,7 +161,10 @@ impl Projections {
         read: impl FnOnce(&P) -> T,
     ) -> Result<T, Problem> {
         match as_of {
-            None => Ok(read(live(&*self.live.read().await))),
+            None => {
+                self.catch_up(store).await?;
+                Ok(read(live(&*self.live.read().await)))
+            }
             Some(a) => Ok(read(&self.fold(store, P::default(), a).await?)),
         }
     }
@@ -163,6 +190,7 @@ pub fn follow(
                     for e in &events {
                         live.apply(e);
                     }
+                    projections.applied.send_replace(live.position);
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "projections could not read the log; retrying");
