@@ -44,6 +44,9 @@ pub const AS_OF_FOLDS_MAX: usize = 2;
 /// How long a live read waits for the projections to reach the head of the log as the read
 /// found it; after that it answers with what they hold (its `position` says as of when).
 pub const LIVE_READ_WAIT_MS: u64 = 2_000;
+/// Events the follower applies under one hold of the write lock: readers wait at most that long
+/// while a large backlog (the catch-up at start) is applied.
+pub const APPLY_CHUNK_EVENTS: usize = 100;
 /// How long the follower waits before reading again after the store failed.
 pub const FOLLOW_RETRY_MS: u64 = 1_000;
 
@@ -186,11 +189,13 @@ pub fn follow(
             };
             match batch {
                 Ok(events) => {
-                    let mut live = projections.live.write().await;
-                    for e in &events {
-                        live.apply(e);
+                    for chunk in events.chunks(APPLY_CHUNK_EVENTS) {
+                        let mut live = projections.live.write().await;
+                        for e in chunk {
+                            live.apply(e);
+                        }
+                        projections.applied.send_replace(live.position);
                     }
-                    projections.applied.send_replace(live.position);
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "projections could not read the log; retrying");
