@@ -4,7 +4,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use futures::future::BoxFuture;
 use nic_events::limits::READ_PAGE_EVENTS_MAX;
 use nic_events::{NicEvent, RecordedEvent, StreamId};
@@ -15,6 +15,8 @@ use uuid::Uuid;
 use crate::commands::{stream as stream_of, App, Loader};
 use crate::extract::Ids;
 use crate::problem::Problem;
+use crate::projections::Projections;
+use std::sync::Arc;
 
 /// Events a read returns when the client names no limit.
 const PAGE_EVENTS_DEFAULT: usize = 100;
@@ -278,4 +280,31 @@ fn item(id: Uuid, title: &str, collection: &str) -> ListItem {
         title: title.to_string(),
         href: format!("/api/v1/{collection}/{id}"),
     }
+}
+
+/// Events the read models may trail the log by while the service still reports ready.
+const READY_LAG_EVENTS_MAX: u64 = 1_000;
+
+/// `GET /readyz`: 200 when the database answers (its event log, so its migrations, are there)
+/// and the read models trail the log by at most `READY_LAG_EVENTS_MAX` events; 503 saying why
+/// otherwise.
+pub async fn ready(
+    State(store): State<App>,
+    Extension(p): Extension<Arc<Projections>>,
+) -> Result<&'static str, Problem> {
+    let position = p.read().await.position;
+    let head = store.head_position().await.map_err(|e| {
+        tracing::warn!(error = %e, "not ready: the database does not answer");
+        Problem::new("not-ready", "the database does not answer")
+    })?;
+    let lag = head.saturating_sub(position);
+    if lag > READY_LAG_EVENTS_MAX {
+        return Err(Problem::new(
+            "not-ready",
+            format!(
+                "the read models are {lag} events behind the log (at most {READY_LAG_EVENTS_MAX})"
+            ),
+        ));
+    }
+    Ok("ready")
 }

@@ -258,7 +258,7 @@ where
         }
         let events = decide(&mut loader).await?;
         let metadata = Metadata {
-            actor: w.actor.clone(),
+            actor: w.actor(),
             correlation_id: Some(w.correlation_id),
             causation_id: None,
         };
@@ -269,7 +269,10 @@ where
             .collect();
         let count = new.len() as u64;
         let expected = version.map_or(ExpectedVersion::NoStream, ExpectedVersion::Exact);
-        match store.append(&target.stream, expected, new).await {
+        let started = std::time::Instant::now();
+        let appended = store.append(&target.stream, expected, new).await;
+        crate::metrics::record_append(&appended, &events, started.elapsed());
+        match appended {
             Ok(outcome) => {
                 let first = outcome.stream_version + 1 - count;
                 let appended = store
@@ -415,11 +418,18 @@ pub async fn propose_change_idea(
     let target = Target::new_part("network", id, node, format!("/api/v1/networks/{id}"));
     run(&store, &w, target, |l| {
         let cmd = cmd.clone();
+        let w = w.clone();
         Box::pin(async move {
             let net = l.network(id).await?;
             let proposer = match cmd.proposed_by_program {
-                Some(p) => Some(l.program(p).await?),
-                None => None,
+                Some(p) => {
+                    w.require_program(p)?;
+                    Some(l.program(p).await?)
+                }
+                None => {
+                    w.require_admin()?;
+                    None
+                }
             };
             Ok(network::propose_change_idea(
                 &net,
@@ -577,7 +587,9 @@ pub async fn self_assess(
     let target = Target::new_part("program", id, assessment, format!("/api/v1/programs/{id}"));
     run(&store, &w, target, |l| {
         let cmd = cmd.clone();
+        let w = w.clone();
         Box::pin(async move {
+            w.require_program(id)?;
             let prog = l.program(id).await?;
             prog.require_active()?;
             let net = l.network(prog.network_id).await?;
@@ -644,7 +656,9 @@ pub async fn record_data_point(
     let target = Target::new_part("measure", id, point, format!("/api/v1/measures/{id}"));
     run(&store, &w, target, |l| {
         let cmd = cmd.clone();
+        let w = w.clone();
         Box::pin(async move {
+            w.require_program(cmd.program_id)?;
             let m = l.measure(id).await?;
             let p = l.program(cmd.program_id).await?;
             Ok(measure::record_point(&m, Some(&p), point, cmd.clone())?)
@@ -664,7 +678,14 @@ macro_rules! point_command {
         ) -> Result<Response, Problem> {
             run(&store, &w, Target::existing("measure", id), |l| {
                 let cmd = cmd.clone();
-                Box::pin(async move { Ok($decide(&l.measure(id).await?, point, cmd.clone())?) })
+                let w = w.clone();
+                Box::pin(async move {
+                    let m = l.measure(id).await?;
+                    if let Some(p) = m.points.get(&point) {
+                        w.require_program(p.program_id)?;
+                    }
+                    Ok($decide(&m, point, cmd.clone())?)
+                })
             })
             .await
         }
@@ -727,7 +748,9 @@ pub async fn plan_cycle(
     let target = Target::new_resource("pdsa", id, format!("/api/v1/pdsa-cycles/{id}"));
     run(&store, &w, target, |l| {
         let cmd = cmd.clone();
+        let w = w.clone();
         Box::pin(async move {
+            w.require_program(program_id)?;
             let prog = l.program(program_id).await?;
             prog.require_active()?;
             let net = l.network(prog.network_id).await?;
@@ -749,6 +772,14 @@ pub async fn plan_cycle(
     .await
 }
 
+/// A cycle's commands are its program's to give.
+fn require_cycle_program(w: &WriteHeaders, c: &CycleState) -> Result<(), Problem> {
+    match &c.planned {
+        Some(p) => w.require_program(p.program_id),
+        None => Ok(()),
+    }
+}
+
 /// The commands addressed to one PDSA cycle that need nothing but the cycle.
 macro_rules! cycle_command {
     ($name:ident, $cmd:ty, $decide:path) => {
@@ -760,7 +791,12 @@ macro_rules! cycle_command {
         ) -> Result<Response, Problem> {
             run(&store, &w, Target::existing("pdsa", id), |l| {
                 let cmd = cmd.clone();
-                Box::pin(async move { Ok($decide(&l.cycle(id).await?, cmd.clone())?) })
+                let w = w.clone();
+                Box::pin(async move {
+                    let c = l.cycle(id).await?;
+                    require_cycle_program(&w, &c)?;
+                    Ok($decide(&c, cmd.clone())?)
+                })
             })
             .await
         }
@@ -781,8 +817,10 @@ pub async fn correct_cycle(
 ) -> Result<Response, Problem> {
     run(&store, &w, Target::existing("pdsa", id), |l| {
         let cmd = cmd.clone();
+        let w = w.clone();
         Box::pin(async move {
             let c = l.cycle(id).await?;
+            require_cycle_program(&w, &c)?;
             let measures = match &cmd.correction {
                 nic_events::catalog::Correction::Plan(p) => p.measure_ids.clone(),
                 _ => Vec::new(),

@@ -11,6 +11,7 @@ use nic_domain::FieldError;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
+use crate::auth::Principal;
 use crate::problem::Problem;
 
 /// Bytes of a request body.
@@ -113,8 +114,8 @@ pub struct WriteHeaders {
     pub scope: String,
     /// Groups the events of this request (`X-Correlation-Id`, or a new id).
     pub correlation_id: Uuid,
-    /// The acting principal, recorded in every event's metadata.
-    pub actor: Option<String>,
+    /// Who is asking (set by `auth::authenticate`), recorded in every event's metadata.
+    pub principal: Option<Principal>,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for WriteHeaders {
@@ -123,6 +124,7 @@ impl<S: Send + Sync> FromRequestParts<S> for WriteHeaders {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
         let mut w = from_headers(&parts.headers)?;
         w.scope = format!("{} {}", parts.method, parts.uri.path());
+        w.principal = parts.extensions.get::<Principal>().cloned();
         Ok(w)
     }
 }
@@ -169,11 +171,35 @@ fn from_headers(h: &HeaderMap) -> Result<WriteHeaders, Problem> {
         idempotency_key,
         scope: String::new(),
         correlation_id,
-        actor: None,
+        principal: None,
     })
 }
 
 impl WriteHeaders {
+    /// The actor events record.
+    pub fn actor(&self) -> Option<String> {
+        self.principal.as_ref().map(Principal::actor)
+    }
+
+    /// Refuses unless the caller may write for `program`.
+    pub fn require_program(&self, program: Uuid) -> Result<(), Problem> {
+        match &self.principal {
+            Some(p) => p.require_program(program),
+            None => Err(Problem::new("forbidden", "no principal")),
+        }
+    }
+
+    /// Refuses unless the caller is an admin (the hub).
+    pub fn require_admin(&self) -> Result<(), Problem> {
+        match &self.principal {
+            Some(p) if p.role == nic_events::catalog::Role::Admin => Ok(()),
+            _ => Err(Problem::new(
+                "forbidden",
+                "only the hub (an admin token) may do this",
+            )),
+        }
+    }
+
     /// The id of a new entity: derived from the idempotency key when there is one (so a retry
     /// addresses the same stream), else a fresh UUID v7.
     pub fn new_id(&self) -> Uuid {

@@ -53,6 +53,11 @@ pub struct Live {
 
 impl Live {
     /// Streams end when `stop` turns true (or its sender is dropped).
+    /// Clients following the log now.
+    pub fn connected(&self) -> usize {
+        LIVE_CLIENTS_MAX - self.clients.available_permits()
+    }
+
     pub fn new(stop: watch::Receiver<bool>) -> Self {
         Self {
             stop,

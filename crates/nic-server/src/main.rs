@@ -1,11 +1,14 @@
 //! `nic-ledger`: the one binary of NIC Ledger. Each subcommand is a thin shell over the crates:
-//! `serve` runs the HTTP API, `migrate` applies the store's migrations, `verify` walks the hash
-//! chains.
+//! `serve` runs the HTTP API, `migrate` applies the store's migrations, `token` manages access
+//! tokens, `demo` loads a sample network, `verify` walks the hash chains.
 
 mod api;
+mod auth;
 mod commands;
+mod demo;
 mod extract;
 mod live;
+mod metrics;
 mod openapi;
 mod problem;
 mod projections;
@@ -49,12 +52,71 @@ enum Command {
         #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
         database_url: String,
     },
+    /// Load a sample network (the STEM PUSH Network, two years of it) into an empty database,
+    /// migrating first; refuses a database that already holds events.
+    Demo {
+        #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+        database_url: String,
+        /// Seeds the sample's numbers and ids: the same seed loads the same network.
+        #[arg(long, default_value_t = demo::DEFAULT_SEED)]
+        seed: u64,
+    },
+    /// Manage access tokens: `create` prints a new token alone on standard output.
+    Token {
+        #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
+        database_url: String,
+        #[command(subcommand)]
+        action: TokenAction,
+    },
     /// Walk every stream's hash chain and report the first event whose stored content no longer
     /// matches, or that all is intact. Exits 1 when a chain is broken.
     Verify {
         #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
         database_url: String,
     },
+}
+
+#[derive(Subcommand)]
+enum TokenAction {
+    /// Create a token and print it, alone, on standard output (it is shown only this once).
+    Create {
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// A name people recognise, unique among live tokens.
+        #[arg(long)]
+        name: String,
+        /// A program a facilitator may write for (repeat for several).
+        #[arg(long = "program")]
+        programs: Vec<uuid::Uuid>,
+    },
+    /// List the tokens: name, role, programs and whether revoked (never the tokens).
+    List,
+    /// Revoke the live token of this name: it opens nothing from then on.
+    Revoke {
+        name: String,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum RoleArg {
+    Admin,
+    Facilitator,
+    #[value(alias = "improvement_scientist")]
+    ImprovementScientist,
+    Viewer,
+}
+
+impl From<RoleArg> for nic_events::catalog::Role {
+    fn from(r: RoleArg) -> Self {
+        match r {
+            RoleArg::Admin => Self::Admin,
+            RoleArg::Facilitator => Self::Facilitator,
+            RoleArg::ImprovementScientist => Self::ImprovementScientist,
+            RoleArg::Viewer => Self::Viewer,
+        }
+    }
 }
 
 #[tokio::main]
@@ -75,13 +137,16 @@ async fn main() -> anyhow::Result<()> {
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .context("bind")?;
-            println!("nic-ledger serving on http://{}", listener.local_addr()?);
+            let addr = listener.local_addr()?;
+            let registry = std::sync::Arc::new(auth::Registry::new(store.clone()));
+            first_admin_token(&store, &registry, addr).await?;
+            println!("nic-ledger serving on http://{addr}");
             // One signal stops everything this process started: the projections' follower, every
             // live stream (and with it its reader) and the server.
             let (stop_tx, stop) = tokio::sync::watch::channel(false);
             let projections = std::sync::Arc::new(projections::Projections::new());
             let follower = projections::follow(store.clone(), projections.clone(), stop.clone());
-            let app = routes::router(store, projections, live::Live::new(stop.clone()));
+            let app = routes::router(store, projections, live::Live::new(stop.clone()), registry);
             let server = axum::serve(listener, app).with_graceful_shutdown(async move {
                 shutdown_signal().await;
                 tracing::info!("shutting down");
@@ -106,6 +171,53 @@ async fn main() -> anyhow::Result<()> {
             store.migrate().await.context("apply the migrations")?;
             println!("migrations applied ({:?})", store.backend());
         }
+        Command::Token {
+            database_url,
+            action,
+        } => {
+            let store = nic_store::open(&database_url)
+                .await
+                .context("open the database")?;
+            store.migrate().await.context("apply the migrations")?;
+            let actor = format!("cli:{}", whoami());
+            match action {
+                TokenAction::Create {
+                    role,
+                    name,
+                    programs,
+                } => {
+                    let token =
+                        auth::create_token(&store, &name, role.into(), programs, &actor).await?;
+                    println!("{token}");
+                }
+                TokenAction::List => {
+                    let tokens = auth::Registry::new(store.clone())
+                        .tokens()
+                        .await
+                        .map_err(|p| anyhow::anyhow!("{p:?}"))?;
+                    for t in tokens.all() {
+                        let programs: Vec<String> =
+                            t.programs.iter().map(|p| p.to_string()).collect();
+                        println!(
+                            "{}\t{:?}\t{}\t{}",
+                            t.name,
+                            t.role,
+                            if programs.is_empty() {
+                                "-".to_string()
+                            } else {
+                                programs.join(",")
+                            },
+                            if t.revoked { "revoked" } else { "live" }
+                        );
+                    }
+                }
+                TokenAction::Revoke { name, reason } => {
+                    auth::revoke_token(&store, &name, &reason, &actor).await?;
+                    eprintln!("revoked {name}");
+                }
+            }
+        }
+        Command::Demo { database_url, seed } => demo::command(&database_url, seed).await?,
         Command::Verify { database_url } => {
             let store = nic_store::open(&database_url)
                 .await
@@ -131,6 +243,44 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// On the first start against a database without tokens, creates an admin token and prints it,
+/// once, with the address to open, so a new user is never locked out.
+async fn first_admin_token(
+    store: &std::sync::Arc<dyn nic_store::EventStore>,
+    registry: &auth::Registry,
+    addr: std::net::SocketAddr,
+) -> anyhow::Result<()> {
+    let tokens = registry
+        .tokens()
+        .await
+        .map_err(|p| anyhow::anyhow!("{p:?}"))?;
+    if !tokens.is_empty() {
+        return Ok(());
+    }
+    let token = auth::create_token(
+        store,
+        "admin",
+        nic_events::catalog::Role::Admin,
+        Vec::new(),
+        "system:first-start",
+    )
+    .await?;
+    println!(
+        "First start: created the admin token below. It is shown only this once; keep it safe.\n\
+         \n    {token}\n\n\
+         Try:  curl -H 'Authorization: Bearer {token}' http://{addr}/api/v1/networks\n\
+         More: nic-ledger token create --role viewer --name wall-screen\n"
+    );
+    Ok(())
+}
+
+/// Who runs the command line, for the actor of the events it appends.
+fn whoami() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "unknown".into())
 }
 
 /// Ctrl-C, or SIGTERM (how service managers and containers ask a process to stop).

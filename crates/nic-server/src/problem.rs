@@ -32,6 +32,8 @@ pub const PROBLEM_TYPES: &[(&str, u16, &str)] = &[
     ("invalid-header", 400, "A header is invalid"),
     ("invalid-stream-id", 400, "The stream id is invalid"),
     ("invalid-limit", 400, "The page size is out of range"),
+    ("unauthorized", 401, "A valid token is needed"),
+    ("forbidden", 403, "This token may not do that"),
     ("not-found", 404, "No such resource"),
     ("method-not-allowed", 405, "Method not allowed"),
     (
@@ -54,6 +56,7 @@ pub const PROBLEM_TYPES: &[(&str, u16, &str)] = &[
     ),
     ("internal", 500, "Internal error"),
     ("store-unavailable", 503, "The event store could not answer"),
+    ("not-ready", 503, "The service is not ready"),
 ];
 
 impl Problem {
@@ -113,6 +116,14 @@ impl From<StoreError> for Problem {
             ),
             other => {
                 tracing::error!(error = %other, "store error");
+                crate::metrics::metrics()
+                    .store_errors
+                    .with_label_values(&[match other {
+                        StoreError::Database(_) => "database",
+                        StoreError::Corrupt { .. } => "corrupt",
+                        _ => "other",
+                    }])
+                    .inc();
                 Problem::new(
                     "store-unavailable",
                     "the event store failed; the request changed nothing and may be retried",

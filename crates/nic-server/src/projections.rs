@@ -106,6 +106,23 @@ impl Projections {
         }
     }
 
+    /// Each projection's position, the position the follower consumed, and how many stored events
+    /// it could not read.
+    pub async fn positions(&self) -> ([(&'static str, u64); 5], u64, u64) {
+        let live = self.live.read().await;
+        (
+            [
+                ("driver_diagram", live.driver_diagram.position()),
+                ("timeline", live.timeline.position()),
+                ("run_charts", live.run_charts.position()),
+                ("pdsa_board", live.pdsa_board.position()),
+                ("portfolio", live.portfolio.position()),
+            ],
+            live.position,
+            live.unreadable_events,
+        )
+    }
+
     /// The live state, for reading.
     pub async fn read(&self) -> tokio::sync::RwLockReadGuard<'_, Live> {
         self.live.read().await
@@ -583,20 +600,7 @@ pub async fn status(
 ) -> Result<Json<Status>, Problem> {
     query.map_err(invalid_query)?;
     // The live position first: the head read after it is never behind it.
-    let (positions, consumed, unreadable_events) = {
-        let live = p.read().await;
-        (
-            [
-                ("driver_diagram", live.driver_diagram.position()),
-                ("timeline", live.timeline.position()),
-                ("run_charts", live.run_charts.position()),
-                ("pdsa_board", live.pdsa_board.position()),
-                ("portfolio", live.portfolio.position()),
-            ],
-            live.position,
-            live.unreadable_events,
-        )
-    };
+    let (positions, consumed, unreadable_events) = p.positions().await;
     let head = store.head_position().await?.max(consumed);
     let projections = positions
         .into_iter()

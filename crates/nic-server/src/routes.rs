@@ -5,7 +5,7 @@
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, Uri};
 use axum::routing::{on, MethodFilter, MethodRouter};
-use axum::{Extension, Router};
+use axum::{middleware, Extension, Router};
 use nic_domain::cycle::{AbandonCycle, CorrectCycle, CycleState, PlanCycle, StartCycle};
 use nic_domain::measure::{
     CorrectDataPoint, DefineMeasure, ExcludeDataPoint, FreezeBaseline, MeasureState,
@@ -21,12 +21,15 @@ use nic_domain::synthesis::{SynthesisState, SynthesizeLearning};
 use nic_events::catalog::{Act, Do, Study};
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 
+use crate::auth::{self, Access, Registry};
 use crate::commands::{self as c, App};
 use crate::extract::REQUEST_BODY_BYTES_MAX;
 use crate::live::{self, Live};
+use crate::metrics;
 use crate::problem::Problem;
 use crate::projections::{self as p, Projections};
 use crate::{api, openapi};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// The schema of a body or response, registered in the document's components.
@@ -54,12 +57,15 @@ pub struct Route {
     pub summary: &'static str,
     pub body: Option<SchemaFn>,
     pub answer: Answer,
+    /// Who may call it (checked by `auth::authenticate`).
+    pub access: Access,
     pub handler: fn() -> MethodRouter<App>,
 }
 
 macro_rules! command {
-    ($path:literal, $tag:literal, $summary:literal, $body:ty, $creates:literal, $h:expr) => {
+    ($access:ident, $path:literal, $tag:literal, $summary:literal, $body:ty, $creates:literal, $h:expr) => {
         Route {
+            access: Access::$access,
             method: Method::POST,
             path: $path,
             tag: $tag,
@@ -72,8 +78,9 @@ macro_rules! command {
 }
 
 macro_rules! read {
-    ($path:literal, $tag:literal, $summary:literal, $answer:expr, $h:expr) => {
+    ($access:ident, $path:literal, $tag:literal, $summary:literal, $answer:expr, $h:expr) => {
         Route {
+            access: Access::$access,
             method: Method::GET,
             path: $path,
             tag: $tag,
@@ -88,77 +95,113 @@ macro_rules! read {
 /// Every route of the service.
 pub fn routes() -> Vec<Route> {
     vec![
-        read!("/healthz", "service", "The process is up.", Answer::Other("text/plain"), || async { "ok" }),
-        read!("/api/v1/openapi.json", "service", "This document.", Answer::Other("application/json"), openapi::serve),
+        read!(Public, "/healthz", "service", "The process is up.", Answer::Other("text/plain"), || async { "ok" }),
+        read!(Public, "/readyz", "service", "Ready to serve: the database answers, its migrations are applied and the read models are caught up (503 with the reason otherwise).", Answer::Other("text/plain"), api::ready),
+        read!(View, "/metrics", "service", "Prometheus metrics (text format).", Answer::Other("text/plain"), metrics::serve),
+        read!(Public, "/api/v1/openapi.json", "service", "This document.", Answer::Other("application/json"), openapi::serve),
         // The log.
-        read!("/api/v1/events", "log", "The global log in order, one page after a position (the replay feed); filter by category and type.", Answer::Read(None), api::events),
-        read!("/api/v1/streams/{stream_id}", "log", "One stream's events from a version; ETag is its version.", Answer::Read(None), api::stream),
+        read!(Log, "/api/v1/events", "log", "The global log in order, one page after a position (the replay feed); filter by category and type.", Answer::Read(None), api::events),
+        read!(Log, "/api/v1/streams/{stream_id}", "log", "One stream's events from a version; ETag is its version.", Answer::Read(None), api::stream),
         // Networks and the driver diagram.
-        read!("/api/v1/networks", "networks", "The networks.", Answer::Read(None), api::networks),
-        command!("/api/v1/networks", "networks", "Charter a network.", CharterNetwork, true, c::charter_network),
-        read!("/api/v1/networks/{network_id}", "networks", "A network: aim, ecosystems, driver diagram, standards, root causes.", Answer::Read(Some(schema::<NetworkState>)), api::network),
-        command!("/api/v1/networks/{network_id}/aim", "networks", "State the aim, or revise it (with a reason).", StateAim, false, c::state_aim),
-        command!("/api/v1/networks/{network_id}/ecosystems", "networks", "Add a regional ecosystem.", AddEcosystem, true, c::add_ecosystem),
-        command!("/api/v1/networks/{network_id}/drivers", "driver diagram", "Add a primary or secondary driver.", AddDriver, true, c::add_driver),
-        command!("/api/v1/networks/{network_id}/change-ideas", "driver diagram", "Propose a change idea (by a member program or the hub).", ProposeChangeIdea, true, c::propose_change_idea),
-        command!("/api/v1/networks/{network_id}/change-ideas/{node_id}/accept", "driver diagram", "The hub accepts a proposed change idea.", AcceptChangeIdea, false, c::accept_change_idea),
-        command!("/api/v1/networks/{network_id}/change-ideas/{node_id}/decline", "driver diagram", "The hub declines a proposed change idea.", DeclineChangeIdea, false, c::decline_change_idea),
-        command!("/api/v1/networks/{network_id}/change-ideas/{node_id}/stage", "driver diagram", "Move an accepted change idea to another stage.", ChangeStage, false, c::change_stage),
-        command!("/api/v1/networks/{network_id}/nodes/{node_id}/reword", "driver diagram", "Reword a driver or change idea.", RewordNode, false, c::reword_node),
-        command!("/api/v1/networks/{network_id}/nodes/{node_id}/retire", "driver diagram", "Retire a driver or change idea (it stays on record).", RetireNode, false, c::retire_node),
-        command!("/api/v1/networks/{network_id}/links", "driver diagram", "Link a node to a node it serves, or change the link's strength.", LinkNodes, false, c::link_nodes),
-        command!("/api/v1/networks/{network_id}/links/remove", "driver diagram", "Remove a link.", UnlinkNodes, false, c::unlink_nodes),
-        command!("/api/v1/networks/{network_id}/standards", "standards", "Define a quality standard.", DefineStandard, true, c::define_standard),
-        command!("/api/v1/networks/{network_id}/root-causes", "networks", "Record a cause in the root cause analysis (fishbone).", RecordRootCause, true, c::record_root_cause),
+        read!(View, "/api/v1/networks", "networks", "The networks.", Answer::Read(None), api::networks),
+        command!(Hub, "/api/v1/networks", "networks", "Charter a network.", CharterNetwork, true, c::charter_network),
+        read!(View, "/api/v1/networks/{network_id}", "networks", "A network: aim, ecosystems, driver diagram, standards, root causes.", Answer::Read(Some(schema::<NetworkState>)), api::network),
+        command!(Hub, "/api/v1/networks/{network_id}/aim", "networks", "State the aim, or revise it (with a reason).", StateAim, false, c::state_aim),
+        command!(Hub, "/api/v1/networks/{network_id}/ecosystems", "networks", "Add a regional ecosystem.", AddEcosystem, true, c::add_ecosystem),
+        command!(Hub, "/api/v1/networks/{network_id}/drivers", "driver diagram", "Add a primary or secondary driver.", AddDriver, true, c::add_driver),
+        command!(Program, "/api/v1/networks/{network_id}/change-ideas", "driver diagram", "Propose a change idea (by a member program or the hub).", ProposeChangeIdea, true, c::propose_change_idea),
+        command!(Hub, "/api/v1/networks/{network_id}/change-ideas/{node_id}/accept", "driver diagram", "The hub accepts a proposed change idea.", AcceptChangeIdea, false, c::accept_change_idea),
+        command!(Hub, "/api/v1/networks/{network_id}/change-ideas/{node_id}/decline", "driver diagram", "The hub declines a proposed change idea.", DeclineChangeIdea, false, c::decline_change_idea),
+        command!(Hub, "/api/v1/networks/{network_id}/change-ideas/{node_id}/stage", "driver diagram", "Move an accepted change idea to another stage.", ChangeStage, false, c::change_stage),
+        command!(Hub, "/api/v1/networks/{network_id}/nodes/{node_id}/reword", "driver diagram", "Reword a driver or change idea.", RewordNode, false, c::reword_node),
+        command!(Hub, "/api/v1/networks/{network_id}/nodes/{node_id}/retire", "driver diagram", "Retire a driver or change idea (it stays on record).", RetireNode, false, c::retire_node),
+        command!(Hub, "/api/v1/networks/{network_id}/links", "driver diagram", "Link a node to a node it serves, or change the link's strength.", LinkNodes, false, c::link_nodes),
+        command!(Hub, "/api/v1/networks/{network_id}/links/remove", "driver diagram", "Remove a link.", UnlinkNodes, false, c::unlink_nodes),
+        command!(Hub, "/api/v1/networks/{network_id}/standards", "standards", "Define a quality standard.", DefineStandard, true, c::define_standard),
+        command!(Hub, "/api/v1/networks/{network_id}/root-causes", "networks", "Record a cause in the root cause analysis (fishbone).", RecordRootCause, true, c::record_root_cause),
         // Programs.
-        read!("/api/v1/networks/{network_id}/programs", "programs", "The network's programs.", Answer::Read(None), api::network_programs),
-        command!("/api/v1/networks/{network_id}/programs", "programs", "Enrol a program in an ecosystem of the network.", EnrollProgram, true, c::enroll_program),
-        read!("/api/v1/programs/{program_id}", "programs", "A program and its self-assessments.", Answer::Read(Some(schema::<ProgramState>)), api::program),
-        command!("/api/v1/programs/{program_id}/withdraw", "programs", "Withdraw a program from the network.", WithdrawProgram, false, c::withdraw_program),
-        command!("/api/v1/programs/{program_id}/self-assessments", "standards", "Record a self-assessment against a quality standard.", SelfAssess, true, c::self_assess),
+        read!(View, "/api/v1/networks/{network_id}/programs", "programs", "The network's programs.", Answer::Read(None), api::network_programs),
+        command!(Hub, "/api/v1/networks/{network_id}/programs", "programs", "Enrol a program in an ecosystem of the network.", EnrollProgram, true, c::enroll_program),
+        read!(View, "/api/v1/programs/{program_id}", "programs", "A program and its self-assessments.", Answer::Read(Some(schema::<ProgramState>)), api::program),
+        command!(Hub, "/api/v1/programs/{program_id}/withdraw", "programs", "Withdraw a program from the network.", WithdrawProgram, false, c::withdraw_program),
+        command!(Program, "/api/v1/programs/{program_id}/self-assessments", "standards", "Record a self-assessment against a quality standard.", SelfAssess, true, c::self_assess),
         // Measures.
-        read!("/api/v1/networks/{network_id}/measures", "measures", "The network's measures.", Answer::Read(None), api::network_measures),
-        command!("/api/v1/networks/{network_id}/measures", "measures", "Define a measure.", DefineMeasure, true, c::define_measure),
-        read!("/api/v1/measures/{measure_id}", "measures", "A measure, its data points and run-chart settings.", Answer::Read(Some(schema::<MeasureState>)), api::measure),
-        command!("/api/v1/measures/{measure_id}/data-points", "measures", "Record a program's data point for a period.", RecordDataPoint, true, c::record_data_point),
-        command!("/api/v1/measures/{measure_id}/data-points/{point_id}/correct", "measures", "Correct a data point, saying what was wrong.", CorrectDataPoint, false, c::correct_data_point),
-        command!("/api/v1/measures/{measure_id}/data-points/{point_id}/exclude", "measures", "Exclude a data point from run charts, with the reason.", ExcludeDataPoint, false, c::exclude_data_point),
-        command!("/api/v1/measures/{measure_id}/baseline", "measures", "Freeze the run chart's median on the first points.", FreezeBaseline, false, c::freeze_baseline),
-        command!("/api/v1/measures/{measure_id}/phases", "measures", "Start a new run-chart phase after a deliberate change.", StartPhase, false, c::start_phase),
+        read!(View, "/api/v1/networks/{network_id}/measures", "measures", "The network's measures.", Answer::Read(None), api::network_measures),
+        command!(Hub, "/api/v1/networks/{network_id}/measures", "measures", "Define a measure.", DefineMeasure, true, c::define_measure),
+        read!(View, "/api/v1/measures/{measure_id}", "measures", "A measure, its data points and run-chart settings.", Answer::Read(Some(schema::<MeasureState>)), api::measure),
+        command!(Program, "/api/v1/measures/{measure_id}/data-points", "measures", "Record a program's data point for a period.", RecordDataPoint, true, c::record_data_point),
+        command!(Program, "/api/v1/measures/{measure_id}/data-points/{point_id}/correct", "measures", "Correct a data point, saying what was wrong.", CorrectDataPoint, false, c::correct_data_point),
+        command!(Program, "/api/v1/measures/{measure_id}/data-points/{point_id}/exclude", "measures", "Exclude a data point from run charts, with the reason.", ExcludeDataPoint, false, c::exclude_data_point),
+        command!(Hub, "/api/v1/measures/{measure_id}/baseline", "measures", "Freeze the run chart's median on the first points.", FreezeBaseline, false, c::freeze_baseline),
+        command!(Hub, "/api/v1/measures/{measure_id}/phases", "measures", "Start a new run-chart phase after a deliberate change.", StartPhase, false, c::start_phase),
         // PDSA cycles.
-        read!("/api/v1/programs/{program_id}/pdsa-cycles", "pdsa", "The program's PDSA cycles.", Answer::Read(None), api::program_cycles),
-        command!("/api/v1/programs/{program_id}/pdsa-cycles", "pdsa", "Plan a PDSA cycle (the first of a ramp, or the next after previous_cycle_id).", PlanCycle, true, c::plan_cycle),
-        read!("/api/v1/pdsa-cycles/{cycle_id}", "pdsa", "A PDSA cycle, its phase and what it lacks.", Answer::Read(Some(schema::<CycleState>)), api::cycle),
-        command!("/api/v1/pdsa-cycles/{cycle_id}/start", "pdsa", "Start the test (Do).", StartCycle, false, c::start_cycle),
-        command!("/api/v1/pdsa-cycles/{cycle_id}/do", "pdsa", "Record what happened (Do).", Do, false, c::record_do),
-        command!("/api/v1/pdsa-cycles/{cycle_id}/study", "pdsa", "Record results against predictions (Study).", Study, false, c::record_study),
-        command!("/api/v1/pdsa-cycles/{cycle_id}/act", "pdsa", "Adopt, adapt or abandon (Act); the cycle closes.", Act, false, c::decide_act),
-        command!("/api/v1/pdsa-cycles/{cycle_id}/abandon", "pdsa", "Stop the cycle before acting on it.", AbandonCycle, false, c::abandon_cycle),
-        command!("/api/v1/pdsa-cycles/{cycle_id}/corrections", "pdsa", "Correct a section of a closed cycle, saying what was wrong.", CorrectCycle, false, c::correct_cycle),
+        read!(View, "/api/v1/programs/{program_id}/pdsa-cycles", "pdsa", "The program's PDSA cycles.", Answer::Read(None), api::program_cycles),
+        command!(Program, "/api/v1/programs/{program_id}/pdsa-cycles", "pdsa", "Plan a PDSA cycle (the first of a ramp, or the next after previous_cycle_id).", PlanCycle, true, c::plan_cycle),
+        read!(View, "/api/v1/pdsa-cycles/{cycle_id}", "pdsa", "A PDSA cycle, its phase and what it lacks.", Answer::Read(Some(schema::<CycleState>)), api::cycle),
+        command!(Program, "/api/v1/pdsa-cycles/{cycle_id}/start", "pdsa", "Start the test (Do).", StartCycle, false, c::start_cycle),
+        command!(Program, "/api/v1/pdsa-cycles/{cycle_id}/do", "pdsa", "Record what happened (Do).", Do, false, c::record_do),
+        command!(Program, "/api/v1/pdsa-cycles/{cycle_id}/study", "pdsa", "Record results against predictions (Study).", Study, false, c::record_study),
+        command!(Program, "/api/v1/pdsa-cycles/{cycle_id}/act", "pdsa", "Adopt, adapt or abandon (Act); the cycle closes.", Act, false, c::decide_act),
+        command!(Program, "/api/v1/pdsa-cycles/{cycle_id}/abandon", "pdsa", "Stop the cycle before acting on it.", AbandonCycle, false, c::abandon_cycle),
+        command!(Program, "/api/v1/pdsa-cycles/{cycle_id}/corrections", "pdsa", "Correct a section of a closed cycle, saying what was wrong.", CorrectCycle, false, c::correct_cycle),
         // Syntheses.
-        read!("/api/v1/networks/{network_id}/syntheses", "syntheses", "The network's syntheses.", Answer::Read(None), api::network_syntheses),
-        command!("/api/v1/networks/{network_id}/syntheses", "syntheses", "Publish a synthesis of what the network learned.", SynthesizeLearning, true, c::synthesize),
-        read!("/api/v1/syntheses/{synthesis_id}", "syntheses", "A synthesis.", Answer::Read(Some(schema::<SynthesisState>)), api::synthesis),
+        read!(View, "/api/v1/networks/{network_id}/syntheses", "syntheses", "The network's syntheses.", Answer::Read(None), api::network_syntheses),
+        command!(Hub, "/api/v1/networks/{network_id}/syntheses", "syntheses", "Publish a synthesis of what the network learned.", SynthesizeLearning, true, c::synthesize),
+        read!(View, "/api/v1/syntheses/{synthesis_id}", "syntheses", "A synthesis.", Answer::Read(Some(schema::<SynthesisState>)), api::synthesis),
         // Read models, kept live from the log. Every one takes ?as_of=POSITION or ?as_of=RFC3339-TIME
         // to be computed from the log up to that point instead.
-        read!("/api/v1/networks/{network_id}/driver-diagram", "read models", "The driver diagram with each change idea's evidence (cycles by phase, programs, decisions, synthesis, measures and their latest signal); ?format=mermaid or ?format=dot for a drawing; ?as_of.", Answer::Read(None), p::driver_diagram),
-        read!("/api/v1/networks/{network_id}/driver-diagram/diff", "read models", "What changed in the driver diagram between ?from= and ?to= (positions or RFC 3339 times; to defaults to now): aim, nodes added, reworded, retired, restaged, links.", Answer::Read(None), p::driver_diagram_diff),
-        read!("/api/v1/timeline", "read models", "The learning timeline: one readable sentence per meaningful event; filters network_id, program_id, ecosystem_id, driver_id, change_idea_id, kind (comma-separated), from, until; pages with after= (next_after) and limit=; ?as_of.", Answer::Read(None), p::timeline),
-        read!("/api/v1/measures/{measure_id}/run-chart", "read models", "A measure's run chart: network-wide, or one program's with ?program_id=; median, phases, signals and the PDSA cycles in each period; ?format=csv for the numbers; ?as_of.", Answer::Read(None), p::run_chart),
-        read!("/api/v1/programs/{program_id}/pdsa-board", "read models", "A program's PDSA cycles by phase and by ramp, with what each cycle lacks; ?as_of.", Answer::Read(None), p::pdsa_board),
-        read!("/api/v1/programs/{program_id}/portfolio", "read models", "A program's self-ratings against each quality standard over time, with their evidence; ?as_of.", Answer::Read(None), p::portfolio),
-        read!("/api/v1/projections", "read models", "How far each read model has followed the log: its position, the head position and the lag between them.", Answer::Read(None), p::status),
+        read!(View, "/api/v1/networks/{network_id}/driver-diagram", "read models", "The driver diagram with each change idea's evidence (cycles by phase, programs, decisions, synthesis, measures and their latest signal); ?format=mermaid or ?format=dot for a drawing; ?as_of.", Answer::Read(None), p::driver_diagram),
+        read!(View, "/api/v1/networks/{network_id}/driver-diagram/diff", "read models", "What changed in the driver diagram between ?from= and ?to= (positions or RFC 3339 times; to defaults to now): aim, nodes added, reworded, retired, restaged, links.", Answer::Read(None), p::driver_diagram_diff),
+        read!(View, "/api/v1/timeline", "read models", "The learning timeline: one readable sentence per meaningful event; filters network_id, program_id, ecosystem_id, driver_id, change_idea_id, kind (comma-separated), from, until; pages with after= (next_after) and limit=; ?as_of.", Answer::Read(None), p::timeline),
+        read!(View, "/api/v1/measures/{measure_id}/run-chart", "read models", "A measure's run chart: network-wide, or one program's with ?program_id=; median, phases, signals and the PDSA cycles in each period; ?format=csv for the numbers; ?as_of.", Answer::Read(None), p::run_chart),
+        read!(View, "/api/v1/programs/{program_id}/pdsa-board", "read models", "A program's PDSA cycles by phase and by ramp, with what each cycle lacks; ?as_of.", Answer::Read(None), p::pdsa_board),
+        read!(View, "/api/v1/programs/{program_id}/portfolio", "read models", "A program's self-ratings against each quality standard over time, with their evidence; ?as_of.", Answer::Read(None), p::portfolio),
+        read!(View, "/api/v1/projections", "read models", "How far each read model has followed the log: its position, the head position and the lag between them.", Answer::Read(None), p::status),
         // The log, live.
-        read!("/api/v1/live/events", "log", "The global log as server-sent events (id = global position, event = type, data = the recorded event); filter by category= and type=; resumes after Last-Event-ID or after=; keep-alive comments; a client that falls behind is disconnected and resumes.", Answer::Other("text/event-stream"), live::events),
+        read!(View, "/api/v1/live/events", "log", "The global log as server-sent events (id = global position, event = type, data = the recorded event); filter by category= and type=; resumes after Last-Event-ID or after=; keep-alive comments; a client that falls behind is disconnected and resumes.", Answer::Other("text/event-stream"), live::events),
     ]
 }
 
-/// The service's router, from `routes()`, with the live read models and the live feed.
-pub fn router(store: App, projections: Arc<Projections>, live: Live) -> Router {
+/// What the access check needs: the token registry and each route's `Access`.
+#[derive(Clone)]
+pub struct AuthState {
+    pub registry: Arc<Registry>,
+    access: Arc<HashMap<(Method, &'static str), Access>>,
+}
+
+impl AuthState {
+    /// The access a route asks; a method the route does not answer reaches the 405 fallback.
+    pub fn access(&self, method: &Method, path: &str) -> Access {
+        let method = if method == Method::HEAD {
+            &Method::GET
+        } else {
+            method
+        };
+        self.access
+            .iter()
+            .find(|((m, p), _)| m == method && *p == path)
+            .map_or(Access::Public, |(_, a)| *a)
+    }
+}
+
+/// The service's router, from `routes()`, with the live read models, the live feed, access control
+/// and metrics.
+pub fn router(
+    store: App,
+    projections: Arc<Projections>,
+    live: Live,
+    registry: Arc<Registry>,
+) -> Router {
     let mut router = Router::new();
+    let mut access = HashMap::new();
     for r in routes() {
+        access.insert((r.method.clone(), r.path), r.access);
         router = router.route(r.path, (r.handler)());
     }
+    let auth = AuthState {
+        registry,
+        access: Arc::new(access),
+    };
     router
         .fallback(|uri: Uri| async move {
             Problem::new("not-found", format!("no route for {}", uri.path()))
@@ -169,6 +212,8 @@ pub fn router(store: App, projections: Arc<Projections>, live: Live) -> Router {
                 format!("{} does not answer {method}", uri.path()),
             )
         })
+        .layer(middleware::from_fn_with_state(auth, auth::authenticate))
+        .layer(middleware::from_fn(metrics::track))
         .layer(DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
         .layer(Extension(projections))
         .layer(Extension(live))

@@ -214,10 +214,18 @@ fn read_back(s: &Server, st: &Story) {
     assert_eq!(c2["planned"]["cycle_number"], 2);
     assert_eq!(c2["planned"]["ramp_id"], st.cycle1.as_str());
 
-    let cycles = s
-        .get(&format!("/api/v1/programs/{}/pdsa-cycles", st.program))
-        .json();
-    assert_eq!(cycles["items"].as_array().unwrap().len(), 2);
+    // Listings read the global log, which on PostgreSQL may trail commits by a moment while other
+    // transactions on the server finish (readers never skip, so they wait): poll briefly.
+    let cycles = common::eventually(|| {
+        let c = s
+            .get(&format!("/api/v1/programs/{}/pdsa-cycles", st.program))
+            .json();
+        (c["items"].as_array().unwrap().len() == 2).then_some(c)
+    });
+    assert_eq!(
+        cycles["items"][0]["href"],
+        format!("/api/v1/pdsa-cycles/{}", st.cycle1)
+    );
     let program = s.get(&format!("/api/v1/programs/{}", st.program)).json();
     assert_eq!(program["self_assessments"][0]["rating"], 3);
     assert_eq!(program["region"], "Western Pennsylvania");
@@ -225,9 +233,10 @@ fn read_back(s: &Server, st: &Story) {
     assert_eq!(networks["items"][0]["id"], st.network.as_str());
 
     // The global log holds every event, in order, with the category filter working.
+    let settled = s.event_count();
     let all = s.get("/api/v1/events?after=0&limit=1000").json();
     let events = all["events"].as_array().unwrap();
-    assert_eq!(events.len(), s.event_count());
+    assert_eq!(events.len(), settled);
     let positions: Vec<u64> = events
         .iter()
         .map(|e| e["global_position"].as_u64().unwrap())

@@ -6,9 +6,9 @@
 //! a test that cannot reach it fails, it never skips.
 #![allow(dead_code)]
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -16,6 +16,9 @@ use serde_json::Value;
 pub struct Server {
     child: Child,
     pub addr: String,
+    /// The admin token the server printed on its first start; sent with every request unless
+    /// the request names its own `Authorization`.
+    pub token: String,
 }
 
 impl Drop for Server {
@@ -64,7 +67,8 @@ pub fn fresh_database(db: Db) -> String {
     }
 }
 
-/// Starts `nic-ledger serve` on a free port against `database_url` and waits until it listens.
+/// Starts `nic-ledger serve` on a free port against `database_url`, waits until it listens, and
+/// keeps the admin token it prints on its first start.
 pub fn start_with(database_url: &str) -> Server {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -72,11 +76,31 @@ pub fn start_with(database_url: &str) -> Server {
         .unwrap()
         .port();
     let addr = format!("127.0.0.1:{port}");
-    let child = Command::new(env!("CARGO_BIN_EXE_nic-ledger"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nic-ledger"))
         .args(["serve", "--listen", &addr, "--database-url", database_url])
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .spawn()
         .expect("start nic-ledger serve");
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut token = String::new();
+    loop {
+        let mut line = String::new();
+        let n = out.read_line(&mut line).unwrap();
+        assert!(n > 0, "the server exited before it listened");
+        if let Some(t) = line.split_whitespace().find(|w| w.starts_with("nic_")) {
+            token = t.trim_matches('\'').to_string();
+        }
+        if line.contains("serving on") {
+            break;
+        }
+    }
+    // Keep draining what it prints, so it never blocks on a full pipe.
+    std::thread::spawn(move || {
+        let mut sink = String::new();
+        while out.read_line(&mut sink).is_ok_and(|n| n > 0) {
+            sink.clear();
+        }
+    });
     let deadline = Instant::now() + Duration::from_secs(30);
     while TcpStream::connect(&addr).is_err() {
         assert!(
@@ -85,7 +109,7 @@ pub fn start_with(database_url: &str) -> Server {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    Server { child, addr }
+    Server { child, addr, token }
 }
 
 pub fn start(db: Db) -> Server {
@@ -131,7 +155,17 @@ impl Answer {
 }
 
 impl Server {
-    /// Sends a request; `body` is sent as is with the given headers.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The exit status, once the process has exited.
+    pub fn try_wait(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().unwrap()
+    }
+
+    /// Sends a request; `body` is sent as is with the given headers (and the admin token, unless
+    /// they name an `Authorization` of their own; an empty one sends none).
     pub fn raw(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Answer {
         let mut s = TcpStream::connect(&self.addr).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
@@ -140,8 +174,16 @@ impl Server {
             self.addr,
             body.len()
         );
+        if !headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+        {
+            req.push_str(&format!("Authorization: Bearer {}\r\n", self.token));
+        }
         for (k, v) in headers {
-            req.push_str(&format!("{k}: {v}\r\n"));
+            if !v.is_empty() {
+                req.push_str(&format!("{k}: {v}\r\n"));
+            }
         }
         req.push_str("\r\n");
         s.write_all(req.as_bytes()).unwrap();
@@ -198,9 +240,33 @@ impl Server {
         a.json()["id"].as_str().unwrap().to_string()
     }
 
-    /// The number of events in the log.
+    /// The number of events in the log, once it has settled: on PostgreSQL global reads may trail
+    /// the latest commits by a moment (they never skip), so it reads until three reads agree.
     pub fn event_count(&self) -> usize {
-        let page = self.get("/api/v1/events?after=0&limit=10000").json();
-        page["events"].as_array().unwrap().len()
+        let count = || {
+            let page = self.get("/api/v1/events?after=0&limit=10000").json();
+            page["events"].as_array().unwrap().len()
+        };
+        let mut last = count();
+        let mut same = 0;
+        while same < 2 {
+            std::thread::sleep(Duration::from_millis(30));
+            let now = count();
+            same = if now == last { same + 1 } else { 0 };
+            last = now;
+        }
+        last
+    }
+}
+
+/// Polls `f` until it answers, for at most 10 seconds.
+pub fn eventually<T>(mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(t) = f() {
+            return t;
+        }
+        assert!(Instant::now() < deadline, "not within 10 seconds");
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
