@@ -5,6 +5,7 @@
 mod api;
 mod auth;
 mod commands;
+mod config;
 mod demo;
 mod extract;
 mod live;
@@ -23,9 +24,6 @@ use clap::{Parser, Subcommand};
 /// signal before the process exits anyway.
 const SHUTDOWN_GRACE_SECS: u64 = 10;
 
-/// The embedded default: a SQLite file in the working directory, created on first use.
-const DEFAULT_DATABASE_URL: &str = "sqlite://nic-ledger.db";
-
 #[derive(Parser)]
 #[command(
     name = "nic-ledger",
@@ -33,6 +31,13 @@ const DEFAULT_DATABASE_URL: &str = "sqlite://nic-ledger.db";
     about = "The event-sourced record of a Networked Improvement Community"
 )]
 struct Cli {
+    /// A TOML configuration file (listen, database_url, log_format); flags and the environment
+    /// take precedence over it.
+    #[arg(long, env = "NIC_LEDGER_CONFIG", global = true)]
+    config: Option<std::path::PathBuf>,
+    /// Logs on standard error as text (the default) or as JSON lines.
+    #[arg(long, env = "NIC_LEDGER_LOG_FORMAT", value_enum, global = true)]
+    log_format: Option<config::LogFormat>,
     #[command(subcommand)]
     command: Command,
 }
@@ -41,38 +46,43 @@ struct Cli {
 enum Command {
     /// Serve the HTTP API. With no configuration: 127.0.0.1:8080, on a SQLite file it creates.
     Serve {
-        #[arg(long, env = "NIC_LEDGER_LISTEN", default_value = "127.0.0.1:8080")]
-        listen: std::net::SocketAddr,
-        #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
-        database_url: String,
+        /// Default 127.0.0.1:8080.
+        #[arg(long, env = "NIC_LEDGER_LISTEN")]
+        listen: Option<std::net::SocketAddr>,
+        /// postgres://… or sqlite://PATH (default: sqlite://nic-ledger.db).
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: Option<String>,
     },
     /// Apply the migrations of the backend the database URL names.
     Migrate {
-        /// postgres://… or sqlite://PATH
-        #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
-        database_url: String,
+        /// postgres://… or sqlite://PATH (default: sqlite://nic-ledger.db).
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: Option<String>,
     },
     /// Load a sample network (the STEM PUSH Network, two years of it) into an empty database,
     /// migrating first; refuses a database that already holds events.
     Demo {
-        #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
-        database_url: String,
+        /// postgres://… or sqlite://PATH (default: sqlite://nic-ledger.db).
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: Option<String>,
         /// Seeds the sample's numbers and ids: the same seed loads the same network.
         #[arg(long, default_value_t = demo::DEFAULT_SEED)]
         seed: u64,
     },
     /// Manage access tokens: `create` prints a new token alone on standard output.
     Token {
-        #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
-        database_url: String,
+        /// postgres://… or sqlite://PATH (default: sqlite://nic-ledger.db).
+        #[arg(long, env = "DATABASE_URL", global = true)]
+        database_url: Option<String>,
         #[command(subcommand)]
         action: TokenAction,
     },
     /// Walk every stream's hash chain and report the first event whose stored content no longer
     /// matches, or that all is intact. Exits 1 when a chain is broken.
     Verify {
-        #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
-        database_url: String,
+        /// postgres://… or sqlite://PATH (default: sqlite://nic-ledger.db).
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: Option<String>,
     },
 }
 
@@ -121,20 +131,27 @@ impl From<RoleArg> for nic_events::catalog::Role {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(std::io::stderr)
-        .init();
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    let file = config::File::load(cli.config.as_deref())?;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match file.log_format(cli.log_format) {
+        config::LogFormat::Json => logs.json().with_current_span(true).init(),
+        config::LogFormat::Text => logs.init(),
+    }
+    match cli.command {
         Command::Serve {
             listen,
             database_url,
         } => {
-            let store = nic_store::open(&database_url)
+            let store = nic_store::open(&file.database_url(database_url))
                 .await
                 .context("open the database")?;
             store.migrate().await.context("apply the migrations")?;
-            let listener = tokio::net::TcpListener::bind(listen)
+            let listener = tokio::net::TcpListener::bind(file.listen(listen))
                 .await
                 .context("bind")?;
             let addr = listener.local_addr()?;
@@ -165,7 +182,7 @@ async fn main() -> anyhow::Result<()> {
             let _ = follower.await;
         }
         Command::Migrate { database_url } => {
-            let store = nic_store::open(&database_url)
+            let store = nic_store::open(&file.database_url(database_url))
                 .await
                 .context("open the database")?;
             store.migrate().await.context("apply the migrations")?;
@@ -175,7 +192,7 @@ async fn main() -> anyhow::Result<()> {
             database_url,
             action,
         } => {
-            let store = nic_store::open(&database_url)
+            let store = nic_store::open(&file.database_url(database_url))
                 .await
                 .context("open the database")?;
             store.migrate().await.context("apply the migrations")?;
@@ -217,9 +234,11 @@ async fn main() -> anyhow::Result<()> {
                 }
             }
         }
-        Command::Demo { database_url, seed } => demo::command(&database_url, seed).await?,
+        Command::Demo { database_url, seed } => {
+            demo::command(&file.database_url(database_url), seed).await?
+        }
         Command::Verify { database_url } => {
-            let store = nic_store::open(&database_url)
+            let store = nic_store::open(&file.database_url(database_url))
                 .await
                 .context("open the database")?;
             let report = nic_store::verify_chains(store.as_ref(), |n| {

@@ -6,6 +6,8 @@
 use std::sync::OnceLock;
 use std::time::Instant;
 
+use tracing::Instrument;
+
 use crate::commands::App;
 use crate::live::Live;
 use crate::problem::Problem;
@@ -156,7 +158,12 @@ pub fn record_append(
     }
 }
 
-/// Counts and times every request by its route template (never the raw path, which would make
+/// Bytes of a client's `X-Request-Id` that are kept; a longer or non-printable one is replaced.
+const REQUEST_ID_BYTES_MAX: usize = 128;
+
+/// Gives every request an id (the client's `X-Request-Id`, or a new one), runs it inside a span
+/// carrying that id (so every log line of the request names it), answers with the id, logs the
+/// answer, and counts and times it by its route template (never the raw path, which would make
 /// label values unbounded).
 pub async fn track(req: Request, next: Next) -> Response {
     let route = req
@@ -165,12 +172,32 @@ pub async fn track(req: Request, next: Next) -> Response {
         .map_or("unmatched", |p| p.as_str())
         .to_string();
     let method = req.method().as_str().to_string();
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= REQUEST_ID_BYTES_MAX)
+        .filter(|v| v.bytes().all(|b| b.is_ascii_graphic()))
+        .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_string);
+    let span =
+        tracing::info_span!("request", request_id = %request_id, method = %method, route = %route);
     let started = Instant::now();
-    let res = next.run(req).await;
+    let mut res = next.run(req).instrument(span.clone()).await;
+    let elapsed = started.elapsed();
+    span.in_scope(|| {
+        tracing::info!(
+            status = res.status().as_u16(),
+            elapsed_ms = elapsed.as_secs_f64() * 1000.0,
+            "answered"
+        )
+    });
+    if let Ok(v) = axum::http::HeaderValue::from_str(&request_id) {
+        res.headers_mut().insert("x-request-id", v);
+    }
     let m = metrics();
     m.http_request_duration
         .with_label_values(&[&route, &method])
-        .observe(started.elapsed().as_secs_f64());
+        .observe(elapsed.as_secs_f64());
     m.http_requests
         .with_label_values(&[&route, &method, res.status().as_str()])
         .inc();

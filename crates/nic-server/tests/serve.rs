@@ -53,3 +53,37 @@ fn serves_health_the_feed_and_clear_problems() {
     // The server is unharmed by all of that.
     assert_eq!(server.get("/healthz").status, 200);
 }
+
+/// Logs are JSON lines on request, each line of a request naming its request id, which the answer
+/// carries too; a configuration file is read, and flags beat it.
+#[test]
+fn json_logs_name_each_request_and_a_config_file_is_read() {
+    let dir = std::env::temp_dir().join(format!("nic-serve-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("nic-ledger.toml");
+    std::fs::write(&config, "log_format = \"json\"\n").unwrap();
+    let db = common::fresh_database(Db::Sqlite);
+    let s = common::start_with_env(&db, &[("NIC_LEDGER_CONFIG", config.to_str().unwrap())]);
+    let a = s.raw(
+        "GET",
+        "/api/v1/networks",
+        &[("X-Request-Id", "req-42")],
+        b"",
+    );
+    assert_eq!(a.status, 200);
+    assert_eq!(a.header("x-request-id"), Some("req-42"));
+    let fresh = s.get("/healthz");
+    let generated = fresh.header("x-request-id").unwrap().to_string();
+    assert_ne!(generated, "req-42");
+    let line = common::eventually(|| {
+        s.logs
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|l| l.contains("req-42"))
+            .cloned()
+    });
+    let json: serde_json::Value = serde_json::from_str(&line).expect("a JSON log line");
+    assert_eq!(json["span"]["request_id"], "req-42", "{json}");
+    assert_eq!(json["fields"]["status"], 200, "{json}");
+}

@@ -19,6 +19,8 @@ pub struct Server {
     /// The admin token the server printed on its first start; sent with every request unless
     /// the request names its own `Authorization`.
     pub token: String,
+    /// What the server wrote on standard error (its logs), line by line.
+    pub logs: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Drop for Server {
@@ -70,6 +72,11 @@ pub fn fresh_database(db: Db) -> String {
 /// Starts `nic-ledger serve` on a free port against `database_url`, waits until it listens, and
 /// keeps the admin token it prints on its first start.
 pub fn start_with(database_url: &str) -> Server {
+    start_with_env(database_url, &[])
+}
+
+/// `start_with`, with extra environment variables for the server.
+pub fn start_with_env(database_url: &str, env: &[(&str, &str)]) -> Server {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -78,9 +85,20 @@ pub fn start_with(database_url: &str) -> Server {
     let addr = format!("127.0.0.1:{port}");
     let mut child = Command::new(env!("CARGO_BIN_EXE_nic-ledger"))
         .args(["serve", "--listen", &addr, "--database-url", database_url])
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("start nic-ledger serve");
+    let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let sink = logs.clone();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        while err.read_line(&mut line).is_ok_and(|n| n > 0) {
+            sink.lock().unwrap().push(std::mem::take(&mut line));
+        }
+    });
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut token = String::new();
     loop {
@@ -109,7 +127,12 @@ pub fn start_with(database_url: &str) -> Server {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    Server { child, addr, token }
+    Server {
+        child,
+        addr,
+        token,
+        logs,
+    }
 }
 
 pub fn start(db: Db) -> Server {
