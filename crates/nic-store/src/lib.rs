@@ -1,12 +1,16 @@
 //! The append-only event store of NIC Ledger.
 //!
 //! `EventStore` is the one interface; `postgres::PgStore` and `sqlite::SqliteStore` implement it over
-//! sqlx, chosen by the URL (`open`). Subscriptions (`subscription`) and chain verification (`verify`)
-//! are written once, on top of the trait, and so behave the same on both backends.
+//! sqlx, chosen by the URL (`open`). Subscriptions (`subscription`), chain verification (`verify`)
+//! and export and import (`transfer`) are written once, on top of the trait, and so behave the same
+//! on both backends. `admin::Admin` reaches the tables beside the log (checkpoints, leases) and
+//! writes imports.
 
+pub mod admin;
 pub mod postgres;
 pub mod sqlite;
 pub mod subscription;
+pub mod transfer;
 pub mod verify;
 
 use std::sync::Arc;

@@ -1,0 +1,235 @@
+//! Export and import of the whole log, written once over `EventStore`.
+//!
+//! - NDJSON: one recorded event per line, the envelope exactly as the store keeps it (ids,
+//!   versions, positions, recorded time, data and metadata as appended, hash). An NDJSON export
+//!   imports into an empty store as the same log: same ids, versions, positions, times and hash
+//!   chains (`import_ndjson` checks every chain before anything is written).
+//! - CloudEvents 1.0 (JSON event format), one event per line, for other tools: `id` is the event
+//!   id, `source` the stream, `type` the event type, `time` the recorded time, `data` the event's
+//!   data; the envelope's other fields travel as extension attributes (`nicposition`,
+//!   `nicstreamversion`, `nicschemaversion`, `nichash`, `nicmetadata`).
+
+use std::collections::HashMap;
+
+use nic_events::limits::READ_PAGE_EVENTS_MAX;
+use nic_events::{RecordedEvent, StreamId, GENESIS_HASH};
+use serde_json::{json, Value};
+
+use crate::admin::Admin;
+use crate::{EventStore, ReadAll, StoreError};
+
+/// Events an import writes per batch.
+pub const IMPORT_BATCH_EVENTS: usize = 1_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Ndjson,
+    CloudEvents,
+}
+
+/// One event as a line of the format (without the newline).
+pub fn line(format: Format, e: &RecordedEvent) -> String {
+    match format {
+        Format::Ndjson => serde_json::to_string(e).expect("recorded events serialise"),
+        Format::CloudEvents => cloud_event(e).to_string(),
+    }
+}
+
+/// An event in the CloudEvents 1.0 JSON format.
+pub fn cloud_event(e: &RecordedEvent) -> Value {
+    let data: Value = serde_json::from_str(e.data.get()).unwrap_or(Value::Null);
+    json!({
+        "specversion": "1.0",
+        "id": e.event_id,
+        "source": format!("/streams/{}", e.stream_id),
+        "type": e.event_type,
+        "subject": e.stream_id,
+        "time": e.recorded_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        "datacontenttype": "application/json",
+        "dataschema": format!("proto-events/schemas/{}.v{}.json", e.event_type, e.schema_version),
+        "data": data,
+        "nicposition": e.global_position,
+        "nicstreamversion": e.stream_version,
+        "nicschemaversion": e.schema_version,
+        "nichash": e.hash,
+        "nicmetadata": e.metadata.get(),
+    })
+}
+
+/// Writes the whole log (up to the head when the export starts), in order, one line per event;
+/// `progress` is told how many events are written out of how many.
+pub async fn export(
+    store: &dyn EventStore,
+    format: Format,
+    out: &mut (dyn std::io::Write + Send),
+    mut progress: impl FnMut(u64, u64),
+) -> Result<u64, ExportError> {
+    let head = store.head_position().await?;
+    let mut read = ReadAll::after(0, READ_PAGE_EVENTS_MAX);
+    read.up_to_position = Some(head);
+    let mut written = 0;
+    loop {
+        let page = store.read_all(&read).await?;
+        let Some(last) = page.last() else {
+            return Ok(written);
+        };
+        read.after = last.global_position;
+        for e in &page {
+            writeln!(out, "{}", line(format, e))?;
+            written += 1;
+        }
+        progress(read.after, head);
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("writing the export failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("line {line}: not a recorded event: {reason}")]
+    Parse { line: u64, reason: String },
+    #[error("line {line}: {reason}")]
+    Invalid { line: u64, reason: String },
+    #[error("the store already holds events: import only into an empty store")]
+    NotEmpty,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("reading the import failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Reads an NDJSON export and checks it whole (parse, global order, contiguous stream versions,
+/// every hash chain), then writes it into an empty store in batches, keeping every field. Nothing
+/// is written unless the whole file is sound. `progress` is told how many events are imported.
+pub async fn import_ndjson(
+    store: &dyn EventStore,
+    admin: &Admin,
+    input: impl std::io::BufRead,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<u64, ImportError> {
+    if store.head_position().await? != 0 {
+        return Err(ImportError::NotEmpty);
+    }
+    let mut events = Vec::new();
+    let mut heads: HashMap<StreamId, (u64, String)> = HashMap::new();
+    let mut last_position = 0;
+    for (i, text) in input.lines().enumerate() {
+        let line = i as u64 + 1;
+        let text = text?;
+        if text.trim().is_empty() {
+            continue;
+        }
+        let e: RecordedEvent = serde_json::from_str(&text).map_err(|err| ImportError::Parse {
+            line,
+            reason: err.to_string(),
+        })?;
+        let invalid = |reason: String| ImportError::Invalid { line, reason };
+        if e.global_position <= last_position {
+            return Err(invalid(format!(
+                "position {} does not follow {last_position}",
+                e.global_position
+            )));
+        }
+        last_position = e.global_position;
+        let (expected_version, previous_hash) = match heads.get(&e.stream_id) {
+            Some((v, h)) => (v + 1, h.clone()),
+            None => (0, GENESIS_HASH.to_string()),
+        };
+        if e.stream_version != expected_version {
+            return Err(invalid(format!(
+                "{} version {} where {expected_version} was due",
+                e.stream_id, e.stream_version
+            )));
+        }
+        if e.expected_hash(&previous_hash) != e.hash {
+            return Err(invalid(format!(
+                "the hash chain of {} breaks at version {}",
+                e.stream_id, e.stream_version
+            )));
+        }
+        heads.insert(e.stream_id.clone(), (e.stream_version, e.hash.clone()));
+        events.push(e);
+    }
+    let total = events.len() as u64;
+    let mut done = 0;
+    for batch in events.chunks(IMPORT_BATCH_EVENTS) {
+        write_batch(admin, batch).await?;
+        done += batch.len() as u64;
+        progress(done, total);
+    }
+    if let (Some(pool), Some(last)) = (admin.postgres(), events.last()) {
+        // Positions handed out from now on follow the imported ones.
+        sqlx::query("SELECT setval(pg_get_serial_sequence('events', 'global_position'), $1)")
+            .bind(last.global_position as i64)
+            .execute(pool)
+            .await
+            .map_err(StoreError::from)?;
+    }
+    Ok(total)
+}
+
+/// Writes recorded events as they are, every field kept, in one transaction.
+async fn write_batch(admin: &Admin, batch: &[RecordedEvent]) -> Result<(), StoreError> {
+    let i64s =
+        |f: fn(&RecordedEvent) -> u64| -> Vec<i64> { batch.iter().map(|e| f(e) as i64).collect() };
+    let strings =
+        |f: fn(&RecordedEvent) -> String| -> Vec<String> { batch.iter().map(f).collect() };
+    if let Some(pool) = admin.postgres() {
+        sqlx::query(
+            "INSERT INTO events (global_position, event_id, stream_id, category, stream_version, \
+                 event_type, schema_version, data, metadata, recorded_at, hash) \
+             SELECT p, id, s, c, v, t, sv, d::json, m::json, r, h \
+             FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::bigint[], \
+                 $6::text[], $7::int[], $8::text[], $9::text[], $10::timestamptz[], $11::text[]) \
+                 AS u(p, id, s, c, v, t, sv, d, m, r, h)",
+        )
+        .bind(i64s(|e| e.global_position))
+        .bind(batch.iter().map(|e| e.event_id).collect::<Vec<_>>())
+        .bind(strings(|e| e.stream_id.to_string()))
+        .bind(strings(|e| e.stream_id.category().to_string()))
+        .bind(i64s(|e| e.stream_version))
+        .bind(strings(|e| e.event_type.clone()))
+        .bind(
+            batch
+                .iter()
+                .map(|e| e.schema_version as i32)
+                .collect::<Vec<_>>(),
+        )
+        .bind(strings(|e| e.data.get().to_string()))
+        .bind(strings(|e| e.metadata.get().to_string()))
+        .bind(batch.iter().map(|e| e.recorded_at).collect::<Vec<_>>())
+        .bind(strings(|e| e.hash.clone()))
+        .execute(pool)
+        .await?;
+    } else if let Some(pool) = admin.sqlite() {
+        let mut tx = pool.begin().await?;
+        for e in batch {
+            sqlx::query(
+                "INSERT INTO events (global_position, event_id, stream_id, category, \
+                     stream_version, event_type, schema_version, data, metadata, recorded_at, hash) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(e.global_position as i64)
+            .bind(e.event_id.to_string())
+            .bind(e.stream_id.as_str())
+            .bind(e.stream_id.category())
+            .bind(e.stream_version as i64)
+            .bind(&e.event_type)
+            .bind(e.schema_version as i64)
+            .bind(e.data.get())
+            .bind(e.metadata.get())
+            .bind(e.recorded_at.timestamp_micros())
+            .bind(&e.hash)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+    }
+    Ok(())
+}
