@@ -19,7 +19,7 @@ use crate::program::ProgramState;
 /// Days a single cycle may be planned to run: PDSA cycles are small, fast tests.
 pub const CYCLE_DAYS_MAX: i64 = 366;
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CycleState {
     pub id: Uuid,
     pub planned: Option<PdsaCyclePlanned>,

@@ -16,14 +16,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use nic_domain::network::NodeKind;
 use nic_events::catalog::*;
 use nic_events::NicEvent;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::names::Names;
 use crate::run_charts::{LatestSignal, RunCharts};
 use crate::{is_new, Projection, Recorded};
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct NodeState {
     kind: NodeKind,
     title: String,
@@ -34,14 +34,15 @@ struct NodeState {
     added_at: u64,
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct Graph {
     aim: Option<Aim>,
     nodes: BTreeMap<Uuid, NodeState>,
+    #[serde(with = "crate::state_serde::pairs")]
     links: BTreeMap<(Uuid, Uuid), LinkStrength>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct CycleEvidence {
     network_id: Uuid,
     program_id: Uuid,
@@ -50,7 +51,7 @@ struct CycleEvidence {
     decision: Option<ActDecision>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Synthesis {
     id: Uuid,
     network_id: Uuid,
@@ -62,7 +63,7 @@ struct Synthesis {
 }
 
 /// Every network's driver diagram and the evidence behind its change ideas.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DriverDiagram {
     position: u64,
     applied: bool,

@@ -29,6 +29,46 @@ pub mod run_chart;
 pub mod run_charts;
 pub mod timeline;
 
+/// How projection states are written to and read back from their checkpoints (JSON): what JSON
+/// cannot say directly.
+pub(crate) mod state_serde {
+    use std::collections::BTreeMap;
+
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    /// A map whose keys are not strings (tuples), as a list of `[key, value]` pairs.
+    pub mod pairs {
+        use super::*;
+
+        pub fn serialize<K: Serialize, V: Serialize, S: Serializer>(
+            map: &BTreeMap<K, V>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            s.collect_seq(map.iter())
+        }
+
+        pub fn deserialize<'de, K, V, D>(d: D) -> Result<BTreeMap<K, V>, D::Error>
+        where
+            K: Deserialize<'de> + Ord,
+            V: Deserialize<'de>,
+            D: Deserializer<'de>,
+        {
+            Ok(Vec::<(K, V)>::deserialize(d)?.into_iter().collect())
+        }
+    }
+
+    /// An event type, read back as the catalog's own `&'static str`.
+    pub fn event_type<'de, D: Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
+        let s = String::deserialize(d)?;
+        nic_events::catalog::CATALOG
+            .iter()
+            .find(|e| e.event_type == s)
+            .map(|e| e.event_type)
+            .ok_or_else(|| D::Error::custom(format!("{s:?} is not an event type of the catalog")))
+    }
+}
+
 /// One event of the log as the projections read it: its place in the log, when and by whom it was
 /// recorded, and the catalog event.
 #[derive(Debug, Clone, PartialEq)]
@@ -146,5 +186,89 @@ mod tests {
         assert_eq!(r.actor.as_deref(), Some("token:hub"));
         assert_eq!(r.entity_id(), Some(network_id));
         assert_eq!(r.event, event);
+    }
+
+    /// A log with something of every kind the projections keep: the scenario's network, data
+    /// points with odd ratios (floats that must read back exactly), cycles through Act.
+    fn rich_log() -> Vec<Recorded> {
+        use crate::testlog::*;
+        use nic_events::catalog::ActDecision;
+        let mut log = scenario();
+        for (i, (n, d)) in [(3.0, 7.0), (5.0, 9.0), (1.0, 3.0), (7.0, 11.0), (2.0, 13.0)]
+            .into_iter()
+            .enumerate()
+        {
+            for (program, base) in [(PROG_A, 100), (PROG_B, 200)] {
+                point(
+                    &mut log,
+                    MEASURE,
+                    id(base + i as u128),
+                    program,
+                    &format!("2025-0{}", i + 1),
+                    n,
+                    d,
+                );
+            }
+        }
+        let (c1, c2) = (id(301), id(302));
+        for (cycle, previous, number) in [(c1, None, 1), (c2, Some(c1), 2)] {
+            plan(
+                &mut log,
+                CyclePlan {
+                    cycle_id: cycle,
+                    program_id: PROG_A,
+                    ideas: vec![IDEA],
+                    previous,
+                    ramp_id: id(300),
+                    number,
+                    title: "Huddles",
+                    start: day(2025, number, 3),
+                    end: day(2025, number, 20),
+                    measures: vec![MEASURE],
+                    predictions: true,
+                },
+            );
+            run_through(
+                &mut log,
+                cycle,
+                day(2025, number, 3),
+                day(2025, number, 20),
+                true,
+                Some((ActDecision::Adapt, "Shorter huddles")),
+            );
+        }
+        log.events
+    }
+
+    /// A projection written to JSON (as a checkpoint keeps it) and read back equals itself, at
+    /// every position of the log; and the one read back, folded on, ends where the fold from
+    /// scratch ends.
+    fn round_trips<P>(make: fn() -> P)
+    where
+        P: Projection
+            + serde::Serialize
+            + serde::de::DeserializeOwned
+            + PartialEq
+            + std::fmt::Debug,
+    {
+        let events = rich_log();
+        let whole = fold(make(), &events);
+        for k in 0..=events.len() {
+            let at = fold(make(), &events[..k]);
+            let json = serde_json::to_string(&at).unwrap();
+            let back: P = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, at, "read back at {k}");
+            assert_eq!(serde_json::to_string(&back).unwrap(), json);
+            assert_eq!(fold(back, &events[k..]), whole, "resumed at {k}");
+        }
+    }
+
+    #[test]
+    fn every_projection_reads_back_equal_from_its_checkpoint() {
+        round_trips(driver_diagram::DriverDiagram::default);
+        round_trips(timeline::Timeline::default);
+        round_trips(run_charts::RunCharts::default);
+        round_trips(pdsa_board::PdsaBoard::default);
+        round_trips(portfolio::Portfolio::default);
     }
 }

@@ -8,12 +8,12 @@ use std::collections::BTreeMap;
 use nic_domain::network::NodeKind;
 use nic_events::catalog::*;
 use nic_events::NicEvent;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::Recorded;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProgramName {
     pub name: String,
     pub network_id: Uuid,
@@ -21,14 +21,14 @@ pub struct ProgramName {
     pub withdrawn: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NodeName {
     pub network_id: Uuid,
     pub kind: NodeKind,
     pub title: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CycleName {
     pub title: String,
     pub network_id: Uuid,
@@ -39,21 +39,21 @@ pub struct CycleName {
     pub cycle_number: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MeasureName {
     pub name: String,
     pub network_id: Uuid,
     pub tracks: Vec<Uuid>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PointName {
     pub measure_id: Uuid,
     pub program_id: Uuid,
     pub period: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StandardName {
     pub network_id: Uuid,
     pub code: String,
@@ -61,7 +61,7 @@ pub struct StandardName {
 }
 
 /// The names and references of everything the log has mentioned so far.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Names {
     pub networks: BTreeMap<Uuid, String>,
     pub ecosystems: BTreeMap<Uuid, String>,

@@ -11,14 +11,14 @@ use chrono::NaiveDate;
 use nic_domain::cycle::CycleState;
 use nic_events::catalog::*;
 use nic_events::NicEvent;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::names::Names;
 use crate::{is_new, Projection, Recorded};
 
 /// Every program's cycles, folded from the log.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PdsaBoard {
     position: u64,
     applied: bool,

@@ -8,14 +8,14 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use nic_events::catalog::*;
 use nic_events::NicEvent;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::names::Names;
 use crate::{is_new, Projection, Recorded};
 
 /// Every program's self-assessments, folded from the log.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Portfolio {
     position: u64,
     applied: bool,

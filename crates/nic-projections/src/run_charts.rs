@@ -27,7 +27,7 @@ use chrono::{Days, Months, NaiveDate};
 use nic_domain::period;
 use nic_events::catalog::*;
 use nic_events::NicEvent;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::names::Names;
@@ -49,7 +49,7 @@ pub enum SeriesScope {
     Program(Uuid),
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct StoredPoint {
     program_id: Uuid,
     period: String,
@@ -60,7 +60,7 @@ struct StoredPoint {
     excluded: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct MeasureSeries {
     definition: MeasureDefined,
     points: BTreeMap<Uuid, StoredPoint>,
@@ -68,7 +68,7 @@ struct MeasureSeries {
     phases: Vec<PhaseStarted>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct CycleSpan {
     program_id: Uuid,
     title: String,
@@ -98,7 +98,7 @@ impl CycleSpan {
 }
 
 /// Every measure's data and the cycles that name it, folded from the log.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunCharts {
     position: u64,
     applied: bool,

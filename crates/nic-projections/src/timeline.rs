@@ -59,12 +59,17 @@ pub enum EntryKind {
     Synthesis,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// A catalog event type (spelled as an alias so that serde reads it back through
+/// `state_serde::event_type` rather than borrowing it from the input).
+pub type EventType = &'static str;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TimelineEntry {
     pub position: u64,
     pub recorded_at: DateTime<Utc>,
     pub kind: EntryKind,
-    pub event_type: &'static str,
+    #[serde(deserialize_with = "crate::state_serde::event_type")]
+    pub event_type: EventType,
     pub sentence: String,
     pub actor: Option<String>,
     pub network_id: Option<Uuid>,
@@ -77,7 +82,7 @@ pub struct TimelineEntry {
 }
 
 /// The timeline, folded from the log.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Timeline {
     position: u64,
     applied: bool,
