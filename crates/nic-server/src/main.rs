@@ -1,6 +1,7 @@
 //! `nic-ledger`: the one binary of NIC Ledger. Each subcommand is a thin shell over the crates:
 //! `serve` runs the HTTP API, `migrate` applies the store's migrations, `token` manages access
-//! tokens, `demo` loads a sample network, `verify` walks the hash chains.
+//! tokens, `demo` loads a sample network, `verify` walks the hash chains, `export` and `import` move
+//! the whole log to and from NDJSON.
 
 mod api;
 mod auth;
@@ -14,6 +15,7 @@ mod openapi;
 mod problem;
 mod projections;
 mod routes;
+mod transfer;
 
 use std::future::IntoFuture;
 
@@ -80,6 +82,28 @@ enum Command {
     /// Walk every stream's hash chain and report the first event whose stored content no longer
     /// matches, or that all is intact. Exits 1 when a chain is broken.
     Verify {
+        /// postgres://… or sqlite://PATH (default: sqlite://nic-ledger.db).
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: Option<String>,
+    },
+    /// Write the whole log (up to its head when the export starts) as NDJSON: the recorded events
+    /// exactly as stored (what `import` reads), or one CloudEvents 1.0 JSON event per line.
+    Export {
+        /// postgres://… or sqlite://PATH (default: sqlite://nic-ledger.db).
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: Option<String>,
+        #[arg(long, value_enum, default_value = "ndjson")]
+        format: transfer::FormatArg,
+        /// The file to write (default: standard output).
+        #[arg(long)]
+        output: Option<std::path::PathBuf>,
+    },
+    /// Import an NDJSON export into an empty database (migrating first), keeping every id,
+    /// position, time and hash; checks every chain before writing anything, and verifies the
+    /// chains after.
+    Import {
+        /// The NDJSON export (`nic-ledger export --format ndjson`).
+        file: std::path::PathBuf,
         /// postgres://… or sqlite://PATH (default: sqlite://nic-ledger.db).
         #[arg(long, env = "DATABASE_URL")]
         database_url: Option<String>,
@@ -237,6 +261,18 @@ async fn main() -> anyhow::Result<()> {
         Command::Demo { database_url, seed } => {
             demo::command(&file.database_url(database_url), seed).await?
         }
+        Command::Export {
+            database_url,
+            format,
+            output,
+        } => {
+            transfer::export_command(&file.database_url(database_url), format, output.as_deref())
+                .await?
+        }
+        Command::Import {
+            file: path,
+            database_url,
+        } => transfer::import_command(&file.database_url(database_url), &path).await?,
         Command::Verify { database_url } => {
             let store = nic_store::open(&file.database_url(database_url))
                 .await

@@ -28,7 +28,7 @@ use crate::live::{self, Live};
 use crate::metrics;
 use crate::problem::Problem;
 use crate::projections::{self as p, Projections};
-use crate::{api, openapi};
+use crate::{api, openapi, transfer};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -102,6 +102,7 @@ pub fn routes() -> Vec<Route> {
         // The log.
         read!(Log, "/api/v1/events", "log", "The global log in order, one page after a position (the replay feed); filter by category and type.", Answer::Read(None), api::events),
         read!(Log, "/api/v1/streams/{stream_id}", "log", "One stream's events from a version; ETag is its version.", Answer::Read(None), api::stream),
+        read!(Log, "/api/v1/export", "log", "The whole log up to its head when asked, streamed as NDJSON (application/x-ndjson), an attachment: ?format=ndjson (default; the recorded events exactly as stored, which `nic-ledger import` reads back) or ?format=cloudevents (one structured-mode CloudEvents 1.0 JSON event per line).", Answer::Other("application/x-ndjson"), transfer::export),
         // Networks and the driver diagram.
         read!(View, "/api/v1/networks", "networks", "The networks.", Answer::Read(None), api::networks),
         command!(Hub, "/api/v1/networks", "networks", "Charter a network.", CharterNetwork, true, c::charter_network),

@@ -107,7 +107,9 @@ fn world(s: &Server) -> World {
 /// What the access table promises a role on a route: through to the handler, or refused.
 fn allowed(role: &str, method: &str, path: &str) -> bool {
     let public = ["/healthz", "/readyz", "/api/v1/openapi.json"].contains(&path);
-    let log = path.starts_with("/api/v1/events") || path.starts_with("/api/v1/streams");
+    let log = path.starts_with("/api/v1/events")
+        || path.starts_with("/api/v1/streams")
+        || path.starts_with("/api/v1/export");
     let program_write = method == "post"
         && (path.starts_with("/api/v1/programs/{program_id}/pdsa-cycles")
             || path.starts_with("/api/v1/programs/{program_id}/self-assessments")

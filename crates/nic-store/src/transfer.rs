@@ -6,14 +6,17 @@
 //!   chains (`import_ndjson` checks every chain before anything is written).
 //! - CloudEvents 1.0 (JSON event format), one event per line, for other tools: `id` is the event
 //!   id, `source` the stream, `type` the event type, `time` the recorded time, `data` the event's
-//!   data; the envelope's other fields travel as extension attributes (`nicposition`,
-//!   `nicstreamversion`, `nicschemaversion`, `nichash`, `nicmetadata`).
+//!   data (the exact JSON text appended); the envelope's other fields travel as extension
+//!   attributes (`nicposition`, `nicstreamversion`, `nicschemaversion`, `nichash`, `nicmetadata`),
+//!   so the envelope can be rebuilt from each CloudEvent.
 
 use std::collections::HashMap;
 
 use nic_events::limits::READ_PAGE_EVENTS_MAX;
 use nic_events::{RecordedEvent, StreamId, GENESIS_HASH};
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::value::RawValue;
+use uuid::Uuid;
 
 use crate::admin::Admin;
 use crate::{EventStore, ReadAll, StoreError};
@@ -30,55 +33,135 @@ pub enum Format {
 /// One event as a line of the format (without the newline).
 pub fn line(format: Format, e: &RecordedEvent) -> String {
     match format {
-        Format::Ndjson => serde_json::to_string(e).expect("recorded events serialise"),
-        Format::CloudEvents => cloud_event(e).to_string(),
+        Format::Ndjson => serde_json::to_string(e),
+        Format::CloudEvents => serde_json::to_string(&cloud_event(e)),
     }
+    .expect("recorded events serialise")
+}
+
+/// An event in the CloudEvents 1.0 JSON format (structured mode). `data` is the event's data as
+/// the exact JSON text appended, so the envelope, hash included, can be rebuilt from the event;
+/// the metadata travels as a string (extension attributes are not objects).
+#[derive(Debug, Serialize)]
+pub struct CloudEvent<'a> {
+    pub specversion: &'static str,
+    pub id: Uuid,
+    pub source: String,
+    #[serde(rename = "type")]
+    pub event_type: &'a str,
+    pub subject: &'a str,
+    pub time: String,
+    pub datacontenttype: &'static str,
+    pub dataschema: String,
+    pub data: &'a RawValue,
+    pub nicposition: u64,
+    pub nicstreamversion: u64,
+    pub nicschemaversion: u32,
+    pub nichash: &'a str,
+    pub nicmetadata: &'a str,
 }
 
 /// An event in the CloudEvents 1.0 JSON format.
-pub fn cloud_event(e: &RecordedEvent) -> Value {
-    let data: Value = serde_json::from_str(e.data.get()).unwrap_or(Value::Null);
-    json!({
-        "specversion": "1.0",
-        "id": e.event_id,
-        "source": format!("/streams/{}", e.stream_id),
-        "type": e.event_type,
-        "subject": e.stream_id,
-        "time": e.recorded_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-        "datacontenttype": "application/json",
-        "dataschema": format!("proto-events/schemas/{}.v{}.json", e.event_type, e.schema_version),
-        "data": data,
-        "nicposition": e.global_position,
-        "nicstreamversion": e.stream_version,
-        "nicschemaversion": e.schema_version,
-        "nichash": e.hash,
-        "nicmetadata": e.metadata.get(),
-    })
+pub fn cloud_event(e: &RecordedEvent) -> CloudEvent<'_> {
+    CloudEvent {
+        specversion: "1.0",
+        id: e.event_id,
+        source: format!("/streams/{}", e.stream_id),
+        event_type: &e.event_type,
+        subject: e.stream_id.as_str(),
+        time: e
+            .recorded_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        datacontenttype: "application/json",
+        dataschema: format!(
+            "proto-events/schemas/{}.v{}.json",
+            e.event_type, e.schema_version
+        ),
+        data: &e.data,
+        nicposition: e.global_position,
+        nicstreamversion: e.stream_version,
+        nicschemaversion: e.schema_version,
+        nichash: &e.hash,
+        nicmetadata: e.metadata.get(),
+    }
+}
+
+/// How far an export has got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExportProgress {
+    /// Events written so far.
+    pub events: u64,
+    /// The position of the last event written.
+    pub position: u64,
+    /// The head of the log when the export started: the export ends there.
+    pub head: u64,
+}
+
+/// The pages of the log an export writes: up to the head when the export starts, in order, page
+/// by page (never the whole log at once).
+pub struct ExportPages {
+    read: ReadAll,
+    head: u64,
+}
+
+impl ExportPages {
+    /// Starts at the beginning of the log and ends at its head as of now.
+    pub async fn start(store: &dyn EventStore) -> Result<Self, StoreError> {
+        let head = store.head_position().await?;
+        let mut read = ReadAll::after(0, READ_PAGE_EVENTS_MAX);
+        read.up_to_position = Some(head);
+        Ok(Self { read, head })
+    }
+
+    /// The head of the log when the export started.
+    pub fn head(&self) -> u64 {
+        self.head
+    }
+
+    /// The next page of events (empty at the end).
+    pub async fn next(&mut self, store: &dyn EventStore) -> Result<Vec<RecordedEvent>, StoreError> {
+        if self.read.after >= self.head {
+            return Ok(Vec::new());
+        }
+        let page = store.read_all(&self.read).await?;
+        self.read.after = page.last().map_or(self.head, |e| e.global_position);
+        Ok(page)
+    }
+}
+
+/// A page of events in the format, one line per event, each ending in a newline.
+pub fn lines(format: Format, events: &[RecordedEvent]) -> String {
+    let mut out = String::new();
+    for e in events {
+        out.push_str(&line(format, e));
+        out.push('\n');
+    }
+    out
 }
 
 /// Writes the whole log (up to the head when the export starts), in order, one line per event;
-/// `progress` is told how many events are written out of how many.
+/// `progress` is told after each page how far it got.
 pub async fn export(
     store: &dyn EventStore,
     format: Format,
     out: &mut (dyn std::io::Write + Send),
-    mut progress: impl FnMut(u64, u64),
+    mut progress: impl FnMut(ExportProgress),
 ) -> Result<u64, ExportError> {
-    let head = store.head_position().await?;
-    let mut read = ReadAll::after(0, READ_PAGE_EVENTS_MAX);
-    read.up_to_position = Some(head);
+    let mut pages = ExportPages::start(store).await?;
     let mut written = 0;
     loop {
-        let page = store.read_all(&read).await?;
+        let page = pages.next(store).await?;
         let Some(last) = page.last() else {
+            out.flush()?;
             return Ok(written);
         };
-        read.after = last.global_position;
-        for e in &page {
-            writeln!(out, "{}", line(format, e))?;
-            written += 1;
-        }
-        progress(read.after, head);
+        out.write_all(lines(format, &page).as_bytes())?;
+        written += page.len() as u64;
+        progress(ExportProgress {
+            events: written,
+            position: last.global_position,
+            head: pages.head,
+        });
     }
 }
 
@@ -111,14 +194,13 @@ pub async fn import_ndjson(
     store: &dyn EventStore,
     admin: &Admin,
     input: impl std::io::BufRead,
-    mut progress: impl FnMut(u64, u64),
+    progress: impl FnMut(u64, u64),
 ) -> Result<u64, ImportError> {
     if store.head_position().await? != 0 {
         return Err(ImportError::NotEmpty);
     }
+    let mut check = ChainCheck::default();
     let mut events = Vec::new();
-    let mut heads: HashMap<StreamId, (u64, String)> = HashMap::new();
-    let mut last_position = 0;
     for (i, text) in input.lines().enumerate() {
         let line = i as u64 + 1;
         let text = text?;
@@ -129,32 +211,86 @@ pub async fn import_ndjson(
             line,
             reason: err.to_string(),
         })?;
-        let invalid = |reason: String| ImportError::Invalid { line, reason };
-        if e.global_position <= last_position {
-            return Err(invalid(format!(
-                "position {} does not follow {last_position}",
-                e.global_position
-            )));
+        check
+            .next(&e)
+            .map_err(|reason| ImportError::Invalid { line, reason })?;
+        events.push(e);
+    }
+    write_all(store, admin, &events, progress).await
+}
+
+/// Imports recorded events (in global order) into an empty store, checked as `import_ndjson`
+/// checks a file (an error names the event's 1-based index as its line): the import path for
+/// events made elsewhere than in a file, such as generated benchmark logs.
+pub async fn import_events(
+    store: &dyn EventStore,
+    admin: &Admin,
+    events: &[RecordedEvent],
+    progress: impl FnMut(u64, u64),
+) -> Result<u64, ImportError> {
+    if store.head_position().await? != 0 {
+        return Err(ImportError::NotEmpty);
+    }
+    let mut check = ChainCheck::default();
+    for (i, e) in events.iter().enumerate() {
+        check.next(e).map_err(|reason| ImportError::Invalid {
+            line: i as u64 + 1,
+            reason,
+        })?;
+    }
+    write_all(store, admin, events, progress).await
+}
+
+/// The checks of an import, one event at a time in log order: increasing positions, contiguous
+/// stream versions from 0, and every hash chained to the previous event of its stream.
+#[derive(Default)]
+pub struct ChainCheck {
+    heads: HashMap<StreamId, (u64, String)>,
+    last_position: u64,
+}
+
+impl ChainCheck {
+    /// Checks the next event; the reason it does not fit, if it does not.
+    pub fn next(&mut self, e: &RecordedEvent) -> Result<(), String> {
+        if e.global_position <= self.last_position {
+            return Err(format!(
+                "position {} does not follow {}",
+                e.global_position, self.last_position
+            ));
         }
-        last_position = e.global_position;
-        let (expected_version, previous_hash) = match heads.get(&e.stream_id) {
-            Some((v, h)) => (v + 1, h.clone()),
-            None => (0, GENESIS_HASH.to_string()),
+        let (expected_version, previous_hash) = match self.heads.get(&e.stream_id) {
+            Some((v, h)) => (v + 1, h.as_str()),
+            None => (0, GENESIS_HASH),
         };
         if e.stream_version != expected_version {
-            return Err(invalid(format!(
+            return Err(format!(
                 "{} version {} where {expected_version} was due",
                 e.stream_id, e.stream_version
-            )));
+            ));
         }
-        if e.expected_hash(&previous_hash) != e.hash {
-            return Err(invalid(format!(
+        if e.expected_hash(previous_hash) != e.hash {
+            return Err(format!(
                 "the hash chain of {} breaks at version {}",
                 e.stream_id, e.stream_version
-            )));
+            ));
         }
-        heads.insert(e.stream_id.clone(), (e.stream_version, e.hash.clone()));
-        events.push(e);
+        self.last_position = e.global_position;
+        self.heads
+            .insert(e.stream_id.clone(), (e.stream_version, e.hash.clone()));
+        Ok(())
+    }
+}
+
+/// Writes checked events in batches, then moves PostgreSQL's position sequence past them.
+async fn write_all(
+    store: &dyn EventStore,
+    admin: &Admin,
+    events: &[RecordedEvent],
+    mut progress: impl FnMut(u64, u64),
+) -> Result<u64, ImportError> {
+    // Checked again just before writing: the check above may have taken a while.
+    if store.head_position().await? != 0 {
+        return Err(ImportError::NotEmpty);
     }
     let total = events.len() as u64;
     let mut done = 0;
