@@ -1,22 +1,34 @@
 //! The PostgreSQL backend: production and scale.
 //!
-//! An append is one call of the `nic_append` SQL function (see `migrations/postgres`), which locks
-//! the stream, checks the expected version before spending a position, chains the hashes and
-//! inserts. Readers of the global log see only events whose writing transaction is older than every
-//! transaction still running, so none is ever skipped.
+//! An append is one INSERT, under no lock. Rust checks the expected version against the stream's
+//! head (its last event's version and hash: remembered from this store's own appends and lookups,
+//! else read) and chains the hashes (`nic_events::chain_hash`). The INSERT writes only if the stream
+//! still has no event after that head (a probe of the `(stream_id, stream_version)` index), so a
+//! failed check spends no position; two writers racing for the same version are settled by the
+//! unique constraint, and the loser's positions stay unused. Event ids are looked up only when
+//! something failed (a version that does not match, a head that moved, a unique violation), to tell
+//! a retry (the original outcome, nothing written) from a conflict.
+//!
+//! Readers of the global log never skip an event. A writer takes its transaction id before its
+//! positions (the INSERT joins `pg_current_xact_id()` before the identity default runs). A reader
+//! observes the last position handed out and then the next transaction id (`nic_read_frontier`); once
+//! a later snapshot's xmin passes that transaction id, every transaction that took a position up to
+//! the observed one has ended, so the log up to there is complete. Reads stop at the highest position
+//! proved so (`Frontier`, kept per store), never past it.
 //!
 //! Wake-ups: a local append ticks local subscribers at once and asks a background task to send one
 //! small `NOTIFY nic_events` (several appends within `NOTIFY_COALESCE_MS` share one), so that
 //! writers' commits do not queue on the notification lock. Another task LISTENs and ticks on every
 //! notification. Notifications only wake readers, who then read the store.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use nic_events::limits::NOTIFY_COALESCE_MS;
-use nic_events::{ExpectedVersion, NewEvent, RecordedEvent, StreamId};
+use nic_events::{chain_hash, ExpectedVersion, NewEvent, RecordedEvent, StreamId, GENESIS_HASH};
 use sqlx::postgres::{PgListener, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, QueryBuilder, Row};
 use tokio::sync::{watch, Notify};
@@ -31,16 +43,105 @@ use crate::{
 const CHANNEL: &str = "nic_events";
 const COLUMNS: &str = "global_position, event_id, stream_id, stream_version, event_type, \
      schema_version, data::text AS data, metadata::text AS metadata, recorded_at, hash";
-/// Only events whose transaction finished before every transaction still running.
-const SAFE: &str = "transaction_id < pg_snapshot_xmin(pg_current_snapshot())";
 /// Connections in the pool.
 pub const POOL_CONNECTIONS_MAX: u32 = 40;
+/// Streams whose head this store remembers from its own appends (then it forgets them all).
+const HEADS_CACHED_MAX: usize = 10_000;
+/// Attempts of one append whose stream head keeps moving under it (an append retries only while the
+/// moved head still meets its expected version).
+const APPEND_ATTEMPTS_MAX: usize = 100;
+
+/// The append: inserts only if the stream has no event after version `$3` (-1: the stream is empty),
+/// the head the hashes were chained from. Only the `(stream_id, stream_version)` index is probed: a
+/// heap read of the head would queue on the page every writer is inserting into. The transaction id
+/// is taken (`w`) before the identity default hands out the positions.
+const INSERT: &str =
+    "INSERT INTO events (event_id, stream_id, category, stream_version, event_type, \
+     schema_version, data, metadata, recorded_at, hash, transaction_id) \
+     SELECT u.id, $1, $2, $3 + u.n, u.t, u.sv, u.d::json, u.m::json, $4, u.h, w.xid \
+     FROM (SELECT pg_current_xact_id() AS xid WHERE NOT EXISTS \
+           (SELECT FROM events e WHERE e.stream_id = $1 AND e.stream_version > $3)) w, \
+          unnest($5::uuid[], $6::text[], $7::int4[], $8::text[], $9::text[], $10::text[]) \
+              WITH ORDINALITY AS u(id, t, sv, d, m, h, n) \
+     ORDER BY u.n \
+     RETURNING global_position";
+/// `INSERT` for one event, with plain parameters instead of arrays.
+const INSERT_ONE: &str = "INSERT INTO events (event_id, stream_id, category, stream_version, \
+     event_type, schema_version, data, metadata, recorded_at, hash, transaction_id) \
+     SELECT $5, $1, $2, $3 + 1, $6, $7, $8::json, $9::json, $4, $10, w.xid \
+     FROM (SELECT pg_current_xact_id() AS xid WHERE NOT EXISTS \
+           (SELECT FROM events e WHERE e.stream_id = $1 AND e.stream_version > $3)) w \
+     RETURNING global_position";
+/// The stream's head and what is known of these event ids, read fresh.
+const LOOKUP: &str = "SELECT \
+     (SELECT e.stream_version FROM events e WHERE e.stream_id = $1 \
+      ORDER BY e.stream_version DESC LIMIT 1), \
+     (SELECT e.hash FROM events e WHERE e.stream_id = $1 ORDER BY e.stream_version DESC LIMIT 1), \
+     count(*), count(*) FILTER (WHERE stream_id <> $1), max(stream_version), \
+     min(global_position), max(global_position) \
+     FROM events WHERE event_id = ANY($2)";
+
+/// A stream's last event: what the next append chains from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Head {
+    version: u64,
+    hash: String,
+}
+
+/// What one reader statement observed: positions up to `last_position` were all taken by
+/// transactions below `next_xid`.
+#[derive(Clone, Copy, Debug)]
+struct Observation {
+    last_position: u64,
+    next_xid: i64,
+}
+
+/// How far this store's readers may read the global log.
+#[derive(Debug, Default)]
+struct Frontier {
+    /// Every event at or below this position is committed or will never exist.
+    safe: u64,
+    /// The oldest observation not proved yet.
+    pending: Option<Observation>,
+}
+
+impl Frontier {
+    /// The parameters of the next statement: the pending observation's transaction id (never proved
+    /// when none), the safe position, and the position the observation would prove.
+    fn params(&self) -> (i64, i64, i64) {
+        match self.pending {
+            Some(o) => (o.next_xid, self.safe as i64, o.last_position as i64),
+            None => (i64::MAX, self.safe as i64, self.safe as i64),
+        }
+    }
+
+    /// Takes in what a statement saw: its snapshot's xmin, the bound it read up to, its observation.
+    fn advance(&mut self, xmin: i64, bound: u64, seen: Observation) {
+        self.safe = self.safe.max(bound);
+        if let Some(o) = self.pending {
+            if o.next_xid <= xmin {
+                self.safe = self.safe.max(o.last_position);
+                self.pending = None;
+            }
+        }
+        if self.pending.is_none() && seen.last_position > self.safe {
+            self.pending = Some(seen);
+        }
+    }
+
+    /// Whether a statement run now could read further than `bound`.
+    fn may_pass(&self, bound: u64) -> bool {
+        self.pending.is_some_and(|o| o.last_position > bound)
+    }
+}
 
 pub struct PgStore {
     pool: PgPool,
     wake: Arc<watch::Sender<u64>>,
     notify_request: Arc<Notify>,
     tasks: Vec<JoinHandle<()>>,
+    heads: Mutex<HashMap<String, Head>>,
+    frontier: Mutex<Frontier>,
 }
 
 impl Drop for PgStore {
@@ -71,6 +172,8 @@ impl PgStore {
             wake,
             notify_request,
             tasks,
+            heads: Mutex::new(HashMap::new()),
+            frontier: Mutex::new(Frontier::default()),
         })
     }
 
@@ -78,6 +181,224 @@ impl PgStore {
     /// baseline, projections that commit with their checkpoint).
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    fn cached_head(&self, stream: &StreamId) -> Option<Head> {
+        self.heads
+            .lock()
+            .expect("head cache")
+            .get(stream.as_str())
+            .cloned()
+    }
+
+    fn remember_head(&self, stream: &StreamId, head: Option<Head>) {
+        let mut heads = self.heads.lock().expect("head cache");
+        match head {
+            Some(head) => {
+                if heads.len() >= HEADS_CACHED_MAX {
+                    heads.clear();
+                }
+                match heads.get_mut(stream.as_str()) {
+                    Some(known) if known.version >= head.version => {}
+                    Some(known) => *known = head,
+                    None => {
+                        heads.insert(stream.as_str().to_string(), head);
+                    }
+                }
+            }
+            None => {
+                heads.remove(stream.as_str());
+            }
+        }
+    }
+
+    /// Reads the stream's head and what is known of `ids`, fresh. Ends the append when the ids were
+    /// appended before: all of them to this stream (the original outcome) or otherwise (a conflict).
+    async fn lookup(
+        &self,
+        stream: &StreamId,
+        ids: &[Uuid],
+    ) -> Result<Result<Option<Head>, AppendOutcome>, StoreError> {
+        let row = sqlx::query(LOOKUP)
+            .bind(stream.as_str())
+            .bind(ids)
+            .fetch_one(&self.pool)
+            .await?;
+        let known: i64 = row.try_get(2)?;
+        if known > 0 {
+            let elsewhere: i64 = row.try_get(3)?;
+            if known as usize != ids.len() || elsewhere > 0 {
+                return Err(StoreError::EventIdConflict {
+                    stream: stream.clone(),
+                });
+            }
+            return Ok(Err(AppendOutcome {
+                stream_version: non_negative(row.try_get(4)?, 0, "version")?,
+                first_position: non_negative(row.try_get(5)?, 0, "position")?,
+                last_position: non_negative(row.try_get(6)?, 0, "position")?,
+                duplicate: true,
+            }));
+        }
+        let version: Option<i64> = row.try_get(0)?;
+        let head = match version {
+            Some(v) => Some(Head {
+                version: non_negative(v, 0, "version")?,
+                hash: row.try_get(1)?,
+            }),
+            None => None,
+        };
+        self.remember_head(stream, head.clone());
+        Ok(Ok(head))
+    }
+
+    /// One INSERT of `events` after `head`. None when the stream had moved past `head` (or a unique
+    /// constraint refused a row): nothing was written.
+    async fn insert(
+        &self,
+        stream: &StreamId,
+        head: Option<&Head>,
+        events: &[NewEvent],
+        recorded_at: DateTime<Utc>,
+    ) -> Result<Option<(AppendOutcome, Head)>, StoreError> {
+        let micros = recorded_at.timestamp_micros();
+        let first_version = head.map_or(0, |h| h.version + 1);
+        let mut previous = head.map_or(GENESIS_HASH, |h| h.hash.as_str()).to_string();
+        let mut hashes = Vec::with_capacity(events.len());
+        for (i, e) in events.iter().enumerate() {
+            previous = chain_hash(
+                &previous,
+                e.event_id,
+                stream.as_str(),
+                first_version + i as u64,
+                &e.event_type,
+                e.schema_version,
+                micros,
+                e.data.get(),
+                e.metadata.get(),
+            );
+            hashes.push(previous.clone());
+        }
+        let result = if let [e] = events {
+            sqlx::query_scalar::<_, i64>(INSERT_ONE)
+                .bind(stream.as_str())
+                .bind(stream.category())
+                .bind(first_version as i64 - 1)
+                .bind(recorded_at)
+                .bind(e.event_id)
+                .bind(e.event_type.as_str())
+                .bind(e.schema_version as i32)
+                .bind(e.data.get())
+                .bind(e.metadata.get())
+                .bind(&hashes[0])
+                .fetch_all(&self.pool)
+                .await
+        } else {
+            let ids: Vec<Uuid> = events.iter().map(|e| e.event_id).collect();
+            let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+            let schema_versions: Vec<i32> =
+                events.iter().map(|e| e.schema_version as i32).collect();
+            let data: Vec<&str> = events.iter().map(|e| e.data.get()).collect();
+            let metadata: Vec<&str> = events.iter().map(|e| e.metadata.get()).collect();
+            sqlx::query_scalar::<_, i64>(INSERT)
+                .bind(stream.as_str())
+                .bind(stream.category())
+                .bind(first_version as i64 - 1)
+                .bind(recorded_at)
+                .bind(&ids)
+                .bind(&types)
+                .bind(&schema_versions)
+                .bind(&data)
+                .bind(&metadata)
+                .bind(&hashes)
+                .fetch_all(&self.pool)
+                .await
+        };
+        let positions = match result {
+            Ok(positions) => positions,
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let (Some(&first), Some(&last)) = (positions.first(), positions.last()) else {
+            return Ok(None);
+        };
+        let last_version = first_version + events.len() as u64 - 1;
+        Ok(Some((
+            AppendOutcome {
+                stream_version: last_version,
+                first_position: non_negative(first, 0, "position")?,
+                last_position: non_negative(last, 0, "position")?,
+                duplicate: false,
+            },
+            Head {
+                version: last_version,
+                hash: previous,
+            },
+        )))
+    }
+
+    /// Runs a statement that starts with the frontier CTE (`frontier`: `last_position`, `next_xid`,
+    /// `xmin`, `bound`, the first four columns of every row; `decode` reads each row's other
+    /// columns), once more when the first run could not prove the log up to what it observed and
+    /// `again` says the caller wants more.
+    async fn with_frontier<T: Send + Unpin>(
+        &self,
+        build: impl Fn(&mut QueryBuilder<'_, Postgres>),
+        decode: impl Fn(&PgRow) -> Result<T, StoreError> + Send + Sync,
+        again: impl Fn(&[T]) -> bool,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut attempt = 0;
+        loop {
+            let (pending_xid, safe, pending_position) =
+                self.frontier.lock().expect("frontier").params();
+            let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
+                "WITH observed AS MATERIALIZED (SELECT last_position, next_xid FROM nic_read_frontier()), \
+                 frontier AS MATERIALIZED (SELECT o.last_position, o.next_xid, s.xmin, CASE WHEN ",
+            );
+            q.push_bind(pending_xid)
+                .push(" <= s.xmin THEN greatest(")
+                .push_bind(safe)
+                .push(", ")
+                .push_bind(pending_position)
+                .push(") ELSE ")
+                .push_bind(safe)
+                .push(
+                    " END AS bound FROM observed o, \
+                     (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin) s) ",
+                );
+            build(&mut q);
+            let rows: Vec<((i64, i64, i64, i64), T)> = q
+                .build()
+                .try_map(|row: PgRow| {
+                    let frontier = (
+                        row.try_get(0)?,
+                        row.try_get(1)?,
+                        row.try_get(2)?,
+                        row.try_get(3)?,
+                    );
+                    Ok((frontier, decode(&row).map_err(wrap_decode)?))
+                })
+                .fetch_all(&self.pool)
+                .await
+                .map_err(unwrap_decode)?;
+            let &((last_position, next_xid, xmin, bound), _) = rows
+                .first()
+                .ok_or(StoreError::Database(sqlx::Error::RowNotFound))?;
+            let seen = Observation {
+                last_position: non_negative(last_position, 0, "position")?,
+                next_xid,
+            };
+            let bound = non_negative(bound, 0, "position")?;
+            let more = {
+                let mut frontier = self.frontier.lock().expect("frontier");
+                frontier.advance(xmin, bound, seen);
+                frontier.may_pass(bound)
+            };
+            let result: Vec<T> = rows.into_iter().map(|(_, t)| t).collect();
+            attempt += 1;
+            if attempt >= 2 || !more || !again(&result) {
+                return Ok(result);
+            }
+        }
     }
 }
 
@@ -111,33 +432,34 @@ async fn announce(pool: PgPool, requests: Arc<Notify>) {
     }
 }
 
-fn decode(row: &PgRow) -> Result<RecordedEvent, StoreError> {
-    let position = non_negative(row.try_get("global_position")?, 0, "position")?;
+/// Decodes the `COLUMNS` of an event, starting at column `at`.
+fn decode(row: &PgRow, at: usize) -> Result<RecordedEvent, StoreError> {
+    let position = non_negative(row.try_get(at)?, 0, "position")?;
     let corrupt = |reason: String| StoreError::Corrupt { position, reason };
-    let stream: String = row.try_get("stream_id")?;
+    let stream: String = row.try_get(at + 2)?;
     Ok(RecordedEvent {
-        event_id: row.try_get::<Uuid, _>("event_id")?,
+        event_id: row.try_get::<Uuid, _>(at + 1)?,
         stream_id: StreamId::parse(stream).map_err(|e| corrupt(e.to_string()))?,
-        stream_version: non_negative(row.try_get("stream_version")?, position, "version")?,
+        stream_version: non_negative(row.try_get(at + 3)?, position, "version")?,
         global_position: position,
-        event_type: row.try_get("event_type")?,
-        schema_version: u32::try_from(row.try_get::<i32, _>("schema_version")?)
+        event_type: row.try_get(at + 4)?,
+        schema_version: u32::try_from(row.try_get::<i32, _>(at + 5)?)
             .map_err(|e| corrupt(e.to_string()))?,
-        data: serde_json::value::RawValue::from_string(row.try_get("data")?)
+        data: serde_json::value::RawValue::from_string(row.try_get(at + 6)?)
             .map_err(|e| corrupt(e.to_string()))?,
-        metadata: serde_json::value::RawValue::from_string(row.try_get("metadata")?)
+        metadata: serde_json::value::RawValue::from_string(row.try_get(at + 7)?)
             .map_err(|e| corrupt(e.to_string()))?,
-        recorded_at: row.try_get::<DateTime<Utc>, _>("recorded_at")?,
-        hash: row.try_get("hash")?,
+        recorded_at: row.try_get::<DateTime<Utc>, _>(at + 8)?,
+        hash: row.try_get(at + 9)?,
     })
 }
 
-fn expected_parts(expected: ExpectedVersion) -> (&'static str, Option<i64>) {
+fn satisfies(expected: ExpectedVersion, head: Option<&Head>) -> bool {
     match expected {
-        ExpectedVersion::Any => ("any", None),
-        ExpectedVersion::NoStream => ("no_stream", None),
-        ExpectedVersion::StreamExists => ("stream_exists", None),
-        ExpectedVersion::Exact(v) => ("exact", Some(v as i64)),
+        ExpectedVersion::Any => true,
+        ExpectedVersion::NoStream => head.is_none(),
+        ExpectedVersion::StreamExists => head.is_some(),
+        ExpectedVersion::Exact(v) => head.is_some_and(|h| h.version == v),
     }
 }
 
@@ -161,64 +483,49 @@ impl EventStore for PgStore {
         events: Vec<NewEvent>,
     ) -> Result<AppendOutcome, StoreError> {
         check_append(&events)?;
-        let (kind, version) = expected_parts(expected);
+        let recorded_at = now_micros();
         let ids: Vec<Uuid> = events.iter().map(|e| e.event_id).collect();
-        let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
-        let schema_versions: Vec<i32> = events.iter().map(|e| e.schema_version as i32).collect();
-        let data: Vec<&str> = events.iter().map(|e| e.data.get()).collect();
-        let metadata: Vec<&str> = events.iter().map(|e| e.metadata.get()).collect();
-        let mut conn = self.pool.acquire().await?;
-        let result = sqlx::query(
-            "SELECT outcome, current_version, first_position, last_position \
-             FROM nic_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(stream.as_str())
-        .bind(stream.category())
-        .bind(kind)
-        .bind(version)
-        .bind(&ids)
-        .bind(&types)
-        .bind(&schema_versions)
-        .bind(&data)
-        .bind(&metadata)
-        .bind(now_micros().timestamp_micros())
-        .fetch_one(&mut *conn)
-        .await;
-        let row = match result {
-            Ok(row) => row,
-            Err(e) => {
-                // The failed call may have left nic_append's session lock held: closing the
-                // connection is what releases it.
-                drop(conn.detach());
-                return Err(e.into());
-            }
+        // The head the chain continues from, and whether it was read fresh for this append. A
+        // remembered head may be stale; the INSERT then writes nothing and the head is read.
+        let (mut head, mut fresh) = match self.cached_head(stream) {
+            Some(head) => (Some(head), false),
+            None if expected == ExpectedVersion::NoStream => (None, false),
+            None => match self.lookup(stream, &ids).await? {
+                Ok(head) => (head, true),
+                Err(original) => return Ok(original),
+            },
         };
-        drop(conn);
-        let outcome: String = row.try_get("outcome")?;
-        let current: Option<i64> = row.try_get("current_version")?;
-        let current = current.map(|v| non_negative(v, 0, "version")).transpose()?;
-        match outcome.as_str() {
-            "appended" | "duplicate" => {
-                if outcome == "appended" {
-                    self.wake.send_modify(|n| *n = n.wrapping_add(1));
-                    self.notify_request.notify_one();
+        for _ in 0..APPEND_ATTEMPTS_MAX {
+            if !satisfies(expected, head.as_ref()) {
+                if fresh {
+                    // The version is checked before any position is spent.
+                    return Err(StoreError::WrongExpectedVersion {
+                        stream: stream.clone(),
+                        expected,
+                        actual: head.map(|h| h.version),
+                    });
                 }
-                Ok(AppendOutcome {
-                    stream_version: current.unwrap_or_default(),
-                    first_position: non_negative(row.try_get("first_position")?, 0, "position")?,
-                    last_position: non_negative(row.try_get("last_position")?, 0, "position")?,
-                    duplicate: outcome == "duplicate",
-                })
+            } else if let Some((outcome, new_head)) = self
+                .insert(stream, head.as_ref(), &events, recorded_at)
+                .await?
+            {
+                self.remember_head(stream, Some(new_head));
+                self.wake.send_modify(|n| *n = n.wrapping_add(1));
+                self.notify_request.notify_one();
+                return Ok(outcome);
             }
-            "wrong_version" => Err(StoreError::WrongExpectedVersion {
-                stream: stream.clone(),
-                expected,
-                actual: current,
-            }),
-            _ => Err(StoreError::EventIdConflict {
-                stream: stream.clone(),
-            }),
+            // The head was not the one expected (or a unique constraint refused a row): a retry of
+            // an earlier append, a conflict, or a head that moved.
+            match self.lookup(stream, &ids).await? {
+                Ok(h) => (head, fresh) = (h, true),
+                Err(original) => return Ok(original),
+            }
         }
+        Err(StoreError::WrongExpectedVersion {
+            stream: stream.clone(),
+            expected,
+            actual: head.map(|h| h.version),
+        })
     }
 
     async fn read_stream(
@@ -231,13 +538,14 @@ impl EventStore for PgStore {
             "SELECT {COLUMNS} FROM events WHERE stream_id = $1 AND stream_version >= $2 \
              ORDER BY stream_version LIMIT $3"
         );
-        let rows = sqlx::query(&sql)
+        sqlx::query(&sql)
             .bind(stream.as_str())
             .bind(from_version as i64)
             .bind(page_limit(limit))
+            .try_map(|row: PgRow| decode(&row, 0).map_err(wrap_decode))
             .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(decode).collect()
+            .await
+            .map_err(unwrap_decode)
     }
 
     async fn stream_version(&self, stream: &StreamId) -> Result<Option<u64>, StoreError> {
@@ -250,50 +558,147 @@ impl EventStore for PgStore {
     }
 
     async fn read_all(&self, query: &ReadAll) -> Result<Vec<RecordedEvent>, StoreError> {
-        let mut q: QueryBuilder<Postgres> = QueryBuilder::new(format!(
-            "SELECT {COLUMNS} FROM events WHERE {SAFE} AND global_position > "
-        ));
-        q.push_bind(query.after as i64);
-        if !query.categories.is_empty() {
-            q.push(" AND category = ANY(")
-                .push_bind(&query.categories)
-                .push(")");
+        let limit = query.page_size();
+        let safe = self.frontier.lock().expect("frontier").safe;
+        let mut events = Vec::new();
+        let mut after = query.after;
+        if safe > after {
+            // Below the proved frontier the log is complete: a plain range read.
+            let mut q: QueryBuilder<Postgres> =
+                QueryBuilder::new(format!("SELECT {COLUMNS} FROM events WHERE"));
+            push_filters(&mut q, query, after, safe, limit);
+            events = q
+                .build()
+                .try_map(|row: PgRow| decode(&row, 0).map_err(wrap_decode))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(unwrap_decode)?;
+            if events.len() == limit || query.up_to_position.is_some_and(|p| p <= safe) {
+                return Ok(events);
+            }
+            // Every event up to `safe` that the query admits is in `events`.
+            after = safe;
         }
-        if !query.event_types.is_empty() {
-            q.push(" AND event_type = ANY(")
-                .push_bind(&query.event_types)
-                .push(")");
+        let remaining = limit - events.len();
+        let rest = self
+            .with_frontier(
+                |q| {
+                    q.push(format!(
+                        "SELECT f.last_position, f.next_xid, f.xmin, f.bound, e.* FROM frontier f \
+                         LEFT JOIN LATERAL (SELECT {COLUMNS} FROM events WHERE"
+                    ));
+                    push_filters(q, query, after, u64::MAX, remaining);
+                    q.push(") e ON true");
+                },
+                // The one row of an empty page carries only the frontier.
+                |row| match row.try_get::<Option<i64>, _>(4)? {
+                    Some(_) => decode(row, 4).map(Some),
+                    None => Ok(None),
+                },
+                |rows| rows.iter().flatten().count() < remaining,
+            )
+            .await?;
+        let first_new = events.len();
+        events.extend(rest.into_iter().flatten());
+        if !events[first_new..]
+            .windows(2)
+            .all(|w| w[0].global_position < w[1].global_position)
+        {
+            events[first_new..].sort_unstable_by_key(|e| e.global_position);
         }
-        if let Some(p) = query.up_to_position {
-            q.push(" AND global_position <= ").push_bind(p as i64);
-        }
-        if let Some(t) = query.up_to_time {
-            q.push(" AND recorded_at <= ").push_bind(t);
-        }
-        q.push(" ORDER BY global_position LIMIT ")
-            .push_bind(query.page_size() as i64);
-        let rows = q.build().fetch_all(&self.pool).await?;
-        rows.iter().map(decode).collect()
+        Ok(events)
     }
 
     async fn head_position(&self) -> Result<u64, StoreError> {
-        let sql = format!("SELECT coalesce(max(global_position), 0) FROM events WHERE {SAFE}");
-        let v: i64 = sqlx::query_scalar(&sql).fetch_one(&self.pool).await?;
-        non_negative(v, 0, "position")
+        self.with_frontier(
+            |q| {
+                q.push(
+                    "SELECT f.last_position, f.next_xid, f.xmin, f.bound, \
+                     (SELECT coalesce(max(global_position), 0) FROM events \
+                      WHERE global_position <= f.bound) FROM frontier f",
+                );
+            },
+            |row| non_negative(row.try_get(4)?, 0, "position"),
+            |_| true,
+        )
+        .await
+        .map(|heads| heads.into_iter().max().unwrap_or_default())
     }
 
     async fn position_at(&self, time: DateTime<Utc>) -> Result<u64, StoreError> {
-        let sql = format!(
-            "SELECT coalesce(max(global_position), 0) FROM events WHERE {SAFE} AND recorded_at <= $1"
-        );
-        let v: i64 = sqlx::query_scalar(&sql)
-            .bind(time)
-            .fetch_one(&self.pool)
-            .await?;
-        non_negative(v, 0, "position")
+        self.with_frontier(
+            |q| {
+                q.push(
+                    "SELECT f.last_position, f.next_xid, f.xmin, f.bound, \
+                     (SELECT coalesce(max(global_position), 0) FROM events \
+                      WHERE global_position <= f.bound AND recorded_at <= ",
+                )
+                .push_bind(time)
+                .push(") FROM frontier f");
+            },
+            |row| non_negative(row.try_get(4)?, 0, "position"),
+            |_| true,
+        )
+        .await
+        .map(|heads| heads.into_iter().max().unwrap_or_default())
     }
 
     fn wakeups(&self) -> watch::Receiver<u64> {
         self.wake.subscribe()
+    }
+}
+
+/// The WHERE conditions, ORDER BY and LIMIT of a read of the global log after `after`, up to `bound`
+/// (`f.bound`, the frontier, when `bound` is `u64::MAX`).
+fn push_filters(
+    q: &mut QueryBuilder<'_, Postgres>,
+    query: &ReadAll,
+    after: u64,
+    bound: u64,
+    limit: usize,
+) {
+    // `global_position + 0`: the upper bound is a filter, not a second index bound, whose default
+    // estimate (a narrow range) would make the planner sort the whole range rather than walk the
+    // primary key in order.
+    q.push(" global_position > ").push_bind(after as i64);
+    if bound == u64::MAX {
+        q.push(" AND global_position + 0 <= f.bound");
+    } else {
+        q.push(" AND global_position + 0 <= ")
+            .push_bind(bound as i64);
+    }
+    if !query.categories.is_empty() {
+        q.push(" AND category = ANY(")
+            .push_bind(query.categories.clone())
+            .push(")");
+    }
+    if !query.event_types.is_empty() {
+        q.push(" AND event_type = ANY(")
+            .push_bind(query.event_types.clone())
+            .push(")");
+    }
+    if let Some(p) = query.up_to_position {
+        q.push(" AND global_position + 0 <= ").push_bind(p as i64);
+    }
+    if let Some(t) = query.up_to_time {
+        q.push(" AND recorded_at <= ").push_bind(t);
+    }
+    q.push(" ORDER BY global_position LIMIT ")
+        .push_bind(limit as i64);
+}
+
+/// Wraps a `StoreError` raised while decoding a row, for sqlx's row mapping.
+fn wrap_decode(e: StoreError) -> sqlx::Error {
+    sqlx::Error::Decode(Box::new(e))
+}
+
+/// Gives back a `StoreError` that a row decoder had to wrap as a `sqlx::Error`.
+fn unwrap_decode(e: sqlx::Error) -> StoreError {
+    match e {
+        sqlx::Error::Decode(inner) => match inner.downcast::<StoreError>() {
+            Ok(store) => *store,
+            Err(other) => StoreError::Database(sqlx::Error::Decode(other)),
+        },
+        other => StoreError::Database(other),
     }
 }
