@@ -41,6 +41,8 @@ pub enum Access {
     /// The network's own records (charter, aim, driver diagram, measures, standards, syntheses,
     /// enrolments): admins.
     Hub,
+    /// Rebuilding the read models from the log: admins and improvement scientists.
+    Rebuild,
 }
 
 impl Access {
@@ -51,6 +53,7 @@ impl Access {
             Access::Log => role != Viewer,
             Access::Program => matches!(role, Admin | Facilitator),
             Access::Hub => role == Admin,
+            Access::Rebuild => matches!(role, Admin | ImprovementScientist),
         }
     }
 
@@ -61,6 +64,7 @@ impl Access {
             Access::Log => "admin, facilitator or improvement scientist",
             Access::Program => "admin, or a facilitator granted the program",
             Access::Hub => "admin",
+            Access::Rebuild => "admin or improvement scientist",
         }
     }
 }

@@ -1,6 +1,6 @@
 //! `nic-ledger`: the one binary of NIC Ledger. Each subcommand is a thin shell over the crates:
 //! `serve` runs the HTTP API, `migrate` applies the store's migrations, `token` manages access
-//! tokens, `demo` loads a sample network, `verify` walks the hash chains, `export` and `import` move
+//! tokens, `demo` loads a sample network, `verify` walks the hash chains, `rebuild` folds the read models anew, `export` and `import` move
 //! the whole log to and from NDJSON.
 
 mod api;
@@ -15,6 +15,7 @@ mod openapi;
 mod problem;
 mod projections;
 mod routes;
+mod runner;
 mod transfer;
 
 use std::future::IntoFuture;
@@ -78,6 +79,13 @@ enum Command {
         database_url: Option<String>,
         #[command(subcommand)]
         action: TokenAction,
+    },
+    /// Fold the read models anew from the whole log (a progress bar on standard error) and save
+    /// them as a new generation of checkpoints; running servers reload it.
+    Rebuild {
+        /// postgres://… or sqlite://PATH (default: sqlite://nic-ledger.db).
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: Option<String>,
     },
     /// Walk every stream's hash chain and report the first event whose stored content no longer
     /// matches, or that all is intact. Exits 1 when a chain is broken.
@@ -171,7 +179,8 @@ async fn main() -> anyhow::Result<()> {
             listen,
             database_url,
         } => {
-            let store = nic_store::open(&file.database_url(database_url))
+            let database_url = file.database_url(database_url);
+            let store = nic_store::open(&database_url)
                 .await
                 .context("open the database")?;
             store.migrate().await.context("apply the migrations")?;
@@ -185,9 +194,23 @@ async fn main() -> anyhow::Result<()> {
             // One signal stops everything this process started: the projections' follower, every
             // live stream (and with it its reader) and the server.
             let (stop_tx, stop) = tokio::sync::watch::channel(false);
-            let projections = std::sync::Arc::new(projections::Projections::new());
-            let follower = projections::follow(store.clone(), projections.clone(), stop.clone());
-            let app = routes::router(store, projections, live::Live::new(stop.clone()), registry);
+            // The read models: checkpointed beside the log, run (applied and saved) by the one
+            // process holding their lease, followed in memory by the others.
+            let admin = nic_store::admin::Admin::connect(&database_url)
+                .await
+                .context("connect for the checkpoints")?;
+            let projections = std::sync::Arc::new(projections::Projections::with_admin(
+                std::sync::Arc::new(admin),
+                runner::identity(),
+            ));
+            tracing::info!(process = %projections.identity, "starting");
+            let follower = runner::follow(store.clone(), projections.clone(), stop.clone());
+            let app = routes::router(
+                store,
+                projections.clone(),
+                live::Live::new(stop.clone()),
+                registry,
+            );
             let server = axum::serve(listener, app).with_graceful_shutdown(async move {
                 shutdown_signal().await;
                 tracing::info!("shutting down");
@@ -202,8 +225,18 @@ async fn main() -> anyhow::Result<()> {
                 r = server.into_future() => r?,
                 _ = grace => tracing::warn!("connections still open after the grace period; exiting"),
             }
-            follower.abort();
-            let _ = follower.await;
+            // The follower saves its last checkpoint and gives the lease up, unless that hangs.
+            projections.abort_rebuild();
+            let abort = follower.abort_handle();
+            if tokio::time::timeout(
+                std::time::Duration::from_secs(SHUTDOWN_GRACE_SECS),
+                follower,
+            )
+            .await
+            .is_err()
+            {
+                abort.abort();
+            }
         }
         Command::Migrate { database_url } => {
             let store = nic_store::open(&file.database_url(database_url))
@@ -273,6 +306,10 @@ async fn main() -> anyhow::Result<()> {
             file: path,
             database_url,
         } => transfer::import_command(&file.database_url(database_url), &path).await?,
+        Command::Rebuild { database_url } => {
+            let (generation, position) = runner::command(&file.database_url(database_url)).await?;
+            println!("rebuilt: generation {generation}, position {position}");
+        }
         Command::Verify { database_url } => {
             let store = nic_store::open(&file.database_url(database_url))
                 .await

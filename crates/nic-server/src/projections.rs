@@ -12,8 +12,15 @@
 //! `?as_of=POSITION` or `?as_of=RFC3339-TIME` folds the log from the store up to that point
 //! instead (at most `AS_OF_FOLDS_MAX` such folds at a time), so history never depends on what
 //! the live state happens to hold.
+//!
+//! Across processes (`runner`): the projections are checkpointed in the database (each one's state
+//! and the position it reached, committed together). The one process holding the lease
+//! `projections` applies the log and saves the checkpoints; every other process loads the latest
+//! checkpoint at start and follows the log in memory without writing, and reloads when a rebuild
+//! saves a new generation.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::rejection::QueryRejection;
@@ -29,7 +36,8 @@ use nic_projections::portfolio::Portfolio;
 use nic_projections::run_charts::{self, RunCharts, SeriesScope};
 use nic_projections::timeline::{EntryKind, Timeline, TimelineQuery, PAGE_ENTRIES_MAX};
 use nic_projections::{Projection, Recorded};
-use nic_store::{ReadAll, Subscription};
+use nic_store::admin::{Admin, Checkpoint};
+use nic_store::ReadAll;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{watch, RwLock, Semaphore};
 use uuid::Uuid;
@@ -62,10 +70,69 @@ pub struct Live {
     pub position: u64,
     /// Stored events that did not read as catalog events, skipped (logged as errors).
     pub unreadable_events: u64,
+    /// The checkpoint generation this state belongs to: it changes only with a rebuild.
+    pub generation: u64,
 }
 
+/// The projections' names, as their checkpoints are named.
+pub const NAMES: [&str; 5] = [
+    "driver_diagram",
+    "timeline",
+    "run_charts",
+    "pdsa_board",
+    "portfolio",
+];
+
 impl Live {
-    fn apply(&mut self, e: &nic_events::RecordedEvent) {
+    /// Each projection's state as JSON text, by name, as a checkpoint keeps it.
+    pub fn states(&self) -> Result<Vec<(&'static str, String)>, serde_json::Error> {
+        Ok(vec![
+            (NAMES[0], serde_json::to_string(&self.driver_diagram)?),
+            (NAMES[1], serde_json::to_string(&self.timeline)?),
+            (NAMES[2], serde_json::to_string(&self.run_charts)?),
+            (NAMES[3], serde_json::to_string(&self.pdsa_board)?),
+            (NAMES[4], serde_json::to_string(&self.portfolio)?),
+        ])
+    }
+
+    /// The state a set of checkpoints holds: None when there are none; an error when they are not
+    /// one consistent set (five, one generation, one position) or do not read back.
+    pub fn from_checkpoints(checkpoints: &[Checkpoint]) -> Result<Option<Self>, String> {
+        if checkpoints.is_empty() {
+            return Ok(None);
+        }
+        let find = |name: &str| {
+            checkpoints
+                .iter()
+                .find(|c| c.name == name)
+                .ok_or_else(|| format!("no checkpoint of {name}"))
+        };
+        let first = find(NAMES[0])?;
+        for name in NAMES {
+            let c = find(name)?;
+            if (c.generation, c.position) != (first.generation, first.position) {
+                return Err(format!(
+                    "checkpoints disagree: {} at generation {} position {}, {name} at generation {} position {}",
+                    NAMES[0], first.generation, first.position, c.generation, c.position
+                ));
+            }
+        }
+        fn read<T: serde::de::DeserializeOwned>(c: &Checkpoint) -> Result<T, String> {
+            serde_json::from_str(&c.state).map_err(|e| format!("checkpoint of {}: {e}", c.name))
+        }
+        Ok(Some(Self {
+            driver_diagram: read(find(NAMES[0])?)?,
+            timeline: read(find(NAMES[1])?)?,
+            run_charts: read(find(NAMES[2])?)?,
+            pdsa_board: read(find(NAMES[3])?)?,
+            portfolio: read(find(NAMES[4])?)?,
+            position: first.position,
+            unreadable_events: 0,
+            generation: first.generation,
+        }))
+    }
+
+    pub fn apply(&mut self, e: &nic_events::RecordedEvent) {
         match Recorded::from_recorded(e) {
             Ok(r) => {
                 self.driver_diagram.apply(&r);
@@ -85,10 +152,19 @@ impl Live {
 
 /// The live projections, shared by the follower (the one writer) and the reads.
 pub struct Projections {
-    live: RwLock<Live>,
+    pub(crate) live: RwLock<Live>,
     /// `Live::position`, announced after each batch the follower applies.
-    applied: watch::Sender<u64>,
+    pub(crate) applied: watch::Sender<u64>,
     folds: Semaphore,
+    /// The checkpoints and the lease (None: in memory only, nothing persisted).
+    pub(crate) admin: Option<Arc<Admin>>,
+    /// This process, as the lease names its holder.
+    pub identity: String,
+    /// Whether this process holds the lease (and so saves the checkpoints).
+    pub(crate) runner: AtomicBool,
+    /// The rebuild this process runs or last ran, and its task.
+    pub(crate) rebuild: Mutex<crate::runner::RebuildStatus>,
+    pub(crate) rebuild_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Default for Projections {
@@ -98,12 +174,32 @@ impl Default for Projections {
 }
 
 impl Projections {
+    /// Projections kept in memory only.
     pub fn new() -> Self {
+        Self::build(None, crate::runner::identity())
+    }
+
+    /// Projections checkpointed through `admin`, this process named `identity`.
+    pub fn with_admin(admin: Arc<Admin>, identity: String) -> Self {
+        Self::build(Some(admin), identity)
+    }
+
+    fn build(admin: Option<Arc<Admin>>, identity: String) -> Self {
         Self {
             live: RwLock::new(Live::default()),
             applied: watch::Sender::new(0),
             folds: Semaphore::new(AS_OF_FOLDS_MAX),
+            admin,
+            identity,
+            runner: AtomicBool::new(false),
+            rebuild: Mutex::new(crate::runner::RebuildStatus::default()),
+            rebuild_task: Mutex::new(None),
         }
+    }
+
+    /// Whether this process runs the projections (holds the lease).
+    pub fn is_runner(&self) -> bool {
+        self.runner.load(Ordering::SeqCst)
     }
 
     /// Each projection's position, the position the follower consumed, and how many stored events
@@ -121,6 +217,26 @@ impl Projections {
             live.position,
             live.unreadable_events,
         )
+    }
+
+    /// Stops a rebuild this process runs (on shutdown): nothing of it is saved.
+    pub fn abort_rebuild(&self) {
+        if let Some(task) = self
+            .rebuild_task
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            task.abort();
+        }
+    }
+
+    /// The rebuild this process runs or last ran.
+    pub fn rebuild_status(&self) -> crate::runner::RebuildStatus {
+        self.rebuild
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The live state, for reading.
@@ -188,42 +304,6 @@ impl Projections {
             Some(a) => Ok(read(&self.fold(store, P::default(), a).await?)),
         }
     }
-}
-
-/// Follows the log from position 0 and applies every event to the projections until `stop`
-/// turns true (or its sender is gone). The caller owns the task.
-pub fn follow(
-    store: App,
-    projections: Arc<Projections>,
-    mut stop: watch::Receiver<bool>,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut subscription = Subscription::new(store, ReadAll::after(0, READ_PAGE_EVENTS_MAX));
-        loop {
-            let batch = tokio::select! {
-                _ = stop.wait_for(|s| *s) => return,
-                b = subscription.next_batch() => b,
-            };
-            match batch {
-                Ok(events) => {
-                    for chunk in events.chunks(APPLY_CHUNK_EVENTS) {
-                        let mut live = projections.live.write().await;
-                        for e in chunk {
-                            live.apply(e);
-                        }
-                        projections.applied.send_replace(live.position);
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "projections could not read the log; retrying");
-                    tokio::select! {
-                        _ = stop.wait_for(|s| *s) => return,
-                        _ = tokio::time::sleep(Duration::from_millis(FOLLOW_RETRY_MS)) => {}
-                    }
-                }
-            }
-        }
-    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -576,8 +656,24 @@ pub struct Status {
     /// The position of the last event readers of the log can see.
     head: u64,
     projections: Vec<ProjectionStatus>,
-    /// Stored events the projections could not read and skipped.
+    /// Stored events the projections could not read and skipped (since this process started).
     unreadable_events: u64,
+    /// The checkpoint generation this process's state belongs to (a rebuild makes a new one).
+    generation: u64,
+    /// This process, as the lease names it.
+    process: String,
+    /// Whether this process runs the projections: holds the lease, applies and checkpoints.
+    runner: bool,
+    /// The lease as stored (its holder may have stopped; it is free once expired).
+    lease: Option<LeaseStatus>,
+    /// The rebuild this process runs or last ran.
+    rebuild: crate::runner::RebuildStatus,
+}
+
+#[derive(Serialize)]
+struct LeaseStatus {
+    holder: String,
+    expires_at: DateTime<Utc>,
 }
 
 #[derive(Serialize)]
@@ -587,6 +683,17 @@ struct ProjectionStatus {
     position: u64,
     /// head − position: events not yet reflected.
     lag: u64,
+    /// The generation of the state served.
+    generation: u64,
+    /// The checkpoint saved in the database: its generation, position and when.
+    checkpoint: Option<CheckpointStatus>,
+}
+
+#[derive(Serialize)]
+struct CheckpointStatus {
+    generation: u64,
+    position: u64,
+    saved_at: DateTime<Utc>,
 }
 
 #[derive(Deserialize)]
@@ -601,7 +708,21 @@ pub async fn status(
     query.map_err(invalid_query)?;
     // The live position first: the head read after it is never behind it.
     let (positions, consumed, unreadable_events) = p.positions().await;
+    let generation = p.live.read().await.generation;
     let head = store.head_position().await?.max(consumed);
+    let (checkpoints, lease) = match &p.admin {
+        Some(admin) => (
+            admin.checkpoint_heads().await?,
+            admin
+                .lease(crate::runner::LEASE)
+                .await?
+                .map(|l| LeaseStatus {
+                    holder: l.holder,
+                    expires_at: l.expires_at,
+                }),
+        ),
+        None => (Vec::new(), None),
+    };
     let projections = positions
         .into_iter()
         .map(|(name, position)| {
@@ -611,6 +732,15 @@ pub async fn status(
                 name,
                 position,
                 lag: head - position,
+                generation,
+                checkpoint: checkpoints
+                    .iter()
+                    .find(|c| c.name == name)
+                    .map(|c| CheckpointStatus {
+                        generation: c.generation,
+                        position: c.position,
+                        saved_at: c.saved_at,
+                    }),
             }
         })
         .collect();
@@ -618,5 +748,10 @@ pub async fn status(
         head,
         projections,
         unreadable_events,
+        generation,
+        process: p.identity.clone(),
+        runner: p.is_runner(),
+        lease,
+        rebuild: p.rebuild_status(),
     }))
 }

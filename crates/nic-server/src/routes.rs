@@ -28,6 +28,7 @@ use crate::live::{self, Live};
 use crate::metrics;
 use crate::problem::Problem;
 use crate::projections::{self as p, Projections};
+use crate::runner;
 use crate::{api, openapi, transfer};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -157,7 +158,17 @@ pub fn routes() -> Vec<Route> {
         read!(View, "/api/v1/measures/{measure_id}/run-chart", "read models", "A measure's run chart: network-wide, or one program's with ?program_id=; median, phases, signals and the PDSA cycles in each period; ?format=csv for the numbers; ?as_of.", Answer::Read(None), p::run_chart),
         read!(View, "/api/v1/programs/{program_id}/pdsa-board", "read models", "A program's PDSA cycles by phase and by ramp, with what each cycle lacks; ?as_of.", Answer::Read(None), p::pdsa_board),
         read!(View, "/api/v1/programs/{program_id}/portfolio", "read models", "A program's self-ratings against each quality standard over time, with their evidence; ?as_of.", Answer::Read(None), p::portfolio),
-        read!(View, "/api/v1/projections", "read models", "How far each read model has followed the log: its position, the head position and the lag between them.", Answer::Read(None), p::status),
+        read!(View, "/api/v1/projections", "read models", "How far each read model has followed the log: its position, the head position and the lag between them; the generation and the saved checkpoint; whether this process runs them (holds their lease) and who does; the progress of a rebuild.", Answer::Read(None), p::status),
+        Route {
+            access: Access::Rebuild,
+            method: Method::POST,
+            path: "/api/v1/projections/rebuild",
+            tag: "read models",
+            summary: "Rebuild the read models from the whole log in the background (202, progress in GET /api/v1/projections; 409 while one runs); reads keep being served meanwhile, and the result is saved as a new generation of checkpoints.",
+            body: None,
+            answer: Answer::Other("application/json"),
+            handler: || on(MethodFilter::POST, runner::rebuild),
+        },
         // The log, live.
         read!(View, "/api/v1/live/events", "log", "The global log as server-sent events (id = global position, event = type, data = the recorded event); filter by category= and type=; resumes after Last-Event-ID or after=; keep-alive comments; a client that falls behind is disconnected and resumes.", Answer::Other("text/event-stream"), live::events),
     ]

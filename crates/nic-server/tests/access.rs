@@ -116,9 +116,11 @@ fn allowed(role: &str, method: &str, path: &str) -> bool {
             || path.starts_with("/api/v1/pdsa-cycles/")
             || path.starts_with("/api/v1/measures/{measure_id}/data-points")
             || path == "/api/v1/networks/{network_id}/change-ideas");
+    let rebuild = method == "post" && path == "/api/v1/projections/rebuild";
     match (role, method) {
         (_, _) if public => true,
         ("admin", _) => true,
+        ("scientist", "post") => rebuild,
         ("viewer", "get") => !log,
         ("scientist", "get") | ("facilitator", "get") => true,
         ("facilitator", "post") => program_write,

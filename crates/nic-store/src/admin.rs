@@ -99,12 +99,25 @@ impl Admin {
 
     /// Every saved checkpoint, by name.
     pub async fn load_checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
-        const SQL: &str = "SELECT name, generation, position, state, saved_at \
-                           FROM projection_checkpoints ORDER BY name";
+        self.checkpoints(true).await
+    }
+
+    /// Every saved checkpoint, by name, without its state (`state` is empty): what status
+    /// reports need, cheaply.
+    pub async fn checkpoint_heads(&self) -> Result<Vec<Checkpoint>, StoreError> {
+        self.checkpoints(false).await
+    }
+
+    async fn checkpoints(&self, with_state: bool) -> Result<Vec<Checkpoint>, StoreError> {
+        let sql = format!(
+            "SELECT name, generation, position, {} AS state, saved_at \
+             FROM projection_checkpoints ORDER BY name",
+            if with_state { "state" } else { "''" }
+        );
         let mut out = Vec::new();
         match &self.db {
             Db::Postgres(p) => {
-                for row in sqlx::query(SQL).fetch_all(p).await? {
+                for row in sqlx::query(&sql).fetch_all(p).await? {
                     out.push(Checkpoint {
                         name: row.try_get("name")?,
                         generation: non_negative(row.try_get("generation")?, 0, "generation")?,
@@ -115,7 +128,7 @@ impl Admin {
                 }
             }
             Db::Sqlite(p) => {
-                for row in sqlx::query(SQL).fetch_all(p).await? {
+                for row in sqlx::query(&sql).fetch_all(p).await? {
                     out.push(Checkpoint {
                         name: row.try_get("name")?,
                         generation: non_negative(row.try_get("generation")?, 0, "generation")?,

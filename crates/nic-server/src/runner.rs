@@ -1,0 +1,536 @@
+//! One runner for the projections across every process of the service, checkpoints, and rebuilds.
+//!
+//! - **Checkpoints.** Each projection's whole state and the position it reached are saved together,
+//!   in one transaction for all five (`Admin::save_checkpoints`), so a checkpoint never holds a
+//!   state that does not match its position. A process starts from the latest checkpoint and
+//!   follows the log from its position.
+//! - **One runner.** The process holding the lease `LEASE` (taken or renewed every
+//!   `LEASE_TTL_MS / 3`, for `LEASE_TTL_MS`) saves the checkpoints: after an applied batch, at most
+//!   every `CHECKPOINT_EVERY_MS` or every `CHECKPOINT_EVERY_EVENTS` events, whichever comes first
+//!   (and once more when it stops). A save is fenced in the database by the lease, the generation
+//!   and the position, so a process that lost the lease writes nothing. The other processes follow
+//!   the log in memory too (their reads stay fresh) but write nothing; when the lease expires one
+//!   of them takes it and saves from then on.
+//! - **Rebuild.** A fold of the whole log from position 0 into fresh projections, saved as a new
+//!   generation (`Admin::replace_checkpoints`). From the command line (`nic-ledger rebuild`) or the
+//!   API (`POST /api/v1/projections/rebuild`: a task of the server that folds beside the live state,
+//!   then applies what arrived meanwhile and swaps under the write lock). Every process notices the
+//!   new generation (the runner's next save is refused; the others poll it) and reloads it.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use chrono::{DateTime, Utc};
+use nic_events::limits::READ_PAGE_EVENTS_MAX;
+use nic_store::admin::Admin;
+use nic_store::{EventStore, ReadAll, StoreError, Subscription};
+use serde::Serialize;
+use tokio::sync::watch;
+
+use crate::commands::App;
+use crate::problem::Problem;
+use crate::projections::{Live, Projections, APPLY_CHUNK_EVENTS, FOLLOW_RETRY_MS};
+
+/// The lease naming the one process that runs (applies and checkpoints) the projections.
+pub const LEASE: &str = "projections";
+/// How long a lease lasts unless renewed: a stopped runner is replaced this long after its last
+/// renewal. Renewed every third of it.
+pub const LEASE_TTL_MS: u64 = 3_000;
+/// The runner saves the checkpoints after an applied batch once this long has passed since the
+/// last save…
+pub const CHECKPOINT_EVERY_MS: u64 = 1_000;
+/// …or once this many events have been applied since.
+pub const CHECKPOINT_EVERY_EVENTS: u64 = 1_000;
+
+/// This process, as leases name it: a new UUID per start, then host and pid for people.
+pub fn identity() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "unknown-host".into());
+    format!("{} {host}/{}", uuid::Uuid::new_v4(), std::process::id())
+}
+
+/// How far a rebuild has got.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RebuildStatus {
+    pub running: bool,
+    /// The position the fresh projections have reached, and the head when last looked at.
+    pub position: u64,
+    pub head: u64,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// The generation the finished rebuild saved.
+    pub generation: Option<u64>,
+    pub error: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Following the log
+
+/// Follows the log from the latest checkpoint and applies every event to the projections until
+/// `stop` turns true; takes the lease when it is free and, while holding it, saves checkpoints.
+/// The caller owns the task.
+pub fn follow(
+    store: App,
+    projections: Arc<Projections>,
+    mut stop: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut follower = Follower {
+            store,
+            p: projections,
+            unsaved: 0,
+            last_save: Instant::now(),
+        };
+        let mut tick = tokio::time::interval(Duration::from_millis(LEASE_TTL_MS / 3));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            // (Re)load the latest checkpoint, then follow the log from its position.
+            let position = tokio::select! {
+                _ = stop.wait_for(|s| *s) => return,
+                p = follower.load() => p,
+            };
+            let mut subscription = Subscription::new(
+                follower.store.clone(),
+                ReadAll::after(position, READ_PAGE_EVENTS_MAX),
+            );
+            // Until a reload is due.
+            loop {
+                let step = tokio::select! {
+                    _ = stop.wait_for(|s| *s) => Step::Stop,
+                    _ = tick.tick() => Step::Tick,
+                    batch = subscription.next_batch() => Step::Batch(batch),
+                };
+                match step {
+                    Step::Stop => {
+                        follower.stop().await;
+                        return;
+                    }
+                    Step::Tick => {
+                        if follower.lease_and_generation().await
+                            || (follower.due(true) && follower.save().await)
+                        {
+                            break;
+                        }
+                    }
+                    Step::Batch(Ok(events)) => {
+                        follower.apply(&events).await;
+                        if follower.due(false) && follower.save().await {
+                            break;
+                        }
+                    }
+                    Step::Batch(Err(e)) => {
+                        tracing::warn!(error = %e, "projections could not read the log; retrying");
+                        let stopped = tokio::select! {
+                            _ = stop.wait_for(|s| *s) => true,
+                            _ = tokio::time::sleep(Duration::from_millis(FOLLOW_RETRY_MS)) => false,
+                        };
+                        if stopped {
+                            follower.stop().await;
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// What woke the follower.
+enum Step {
+    Stop,
+    Tick,
+    Batch(Result<Vec<nic_events::RecordedEvent>, StoreError>),
+}
+
+struct Follower {
+    store: App,
+    p: Arc<Projections>,
+    /// Events applied since the last save.
+    unsaved: u64,
+    last_save: Instant,
+}
+
+impl Follower {
+    fn admin(&self) -> Option<&Admin> {
+        self.p.admin.as_deref()
+    }
+
+    /// Replaces the live state with the latest checkpoint (or an empty state when there is none,
+    /// or it does not read back); returns its position.
+    async fn load(&mut self) -> u64 {
+        let Some(admin) = self.admin() else {
+            return self.p.live.read().await.position;
+        };
+        let checkpoints = loop {
+            match admin.load_checkpoints().await {
+                Ok(c) => break c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "projections could not load their checkpoint; retrying");
+                    tokio::time::sleep(Duration::from_millis(FOLLOW_RETRY_MS)).await;
+                }
+            }
+        };
+        let fresh = match Live::from_checkpoints(&checkpoints) {
+            Ok(Some(live)) => {
+                tracing::info!(
+                    position = live.position,
+                    generation = live.generation,
+                    "projections resume from their checkpoint"
+                );
+                live
+            }
+            Ok(None) => {
+                tracing::info!("projections start from position 0: no checkpoint yet");
+                Live::default()
+            }
+            Err(e) => {
+                // Keep the generation, so that saves replace it once past its position.
+                let generation = checkpoints.iter().map(|c| c.generation).max().unwrap_or(0);
+                tracing::warn!(error = %e, generation, "the checkpoint does not read back; projections start from position 0");
+                Live {
+                    generation,
+                    ..Live::default()
+                }
+            }
+        };
+        let position = fresh.position;
+        *self.p.live.write().await = fresh;
+        self.p.applied.send_replace(position);
+        self.unsaved = 0;
+        self.last_save = Instant::now();
+        position
+    }
+
+    async fn apply(&mut self, events: &[nic_events::RecordedEvent]) {
+        for chunk in events.chunks(APPLY_CHUNK_EVENTS) {
+            let mut live = self.p.live.write().await;
+            for e in chunk {
+                live.apply(e);
+            }
+            self.p.applied.send_replace(live.position);
+        }
+        self.unsaved += events.len() as u64;
+    }
+
+    /// Whether a save is due: only the runner saves, only what it has not saved yet, and at most
+    /// every `CHECKPOINT_EVERY_MS` unless `CHECKPOINT_EVERY_EVENTS` have piled up.
+    fn due(&self, timer: bool) -> bool {
+        let elapsed = self.last_save.elapsed() >= Duration::from_millis(CHECKPOINT_EVERY_MS);
+        self.p.is_runner()
+            && self.unsaved > 0
+            && (elapsed || (!timer && self.unsaved >= CHECKPOINT_EVERY_EVENTS))
+    }
+
+    /// Saves the checkpoints (state and position together). True when a newer generation exists
+    /// and the state must be reloaded.
+    async fn save(&mut self) -> bool {
+        let Some(admin) = self.p.admin.clone() else {
+            return false;
+        };
+        let (generation, position, states) = {
+            let live = self.p.live.read().await;
+            match live.states() {
+                Ok(states) => (live.generation, live.position, states),
+                Err(e) => {
+                    tracing::error!(error = %e, "projections could not serialise their state");
+                    return false;
+                }
+            }
+        };
+        match admin
+            .save_checkpoints(LEASE, &self.p.identity, generation, position, &states)
+            .await
+        {
+            Ok(true) => {
+                self.unsaved = 0;
+                self.last_save = Instant::now();
+                tracing::debug!(position, generation, "projections checkpointed");
+                false
+            }
+            Ok(false) => {
+                self.last_save = Instant::now();
+                match admin.checkpoint_generation().await {
+                    Ok(Some(g)) if g > generation => {
+                        tracing::info!(
+                            generation = g,
+                            "a rebuild saved a new generation; reloading"
+                        );
+                        true
+                    }
+                    _ => {
+                        // The lease is gone (or another runner saved further): stop writing until
+                        // the lease is ours again.
+                        if self.p.runner.swap(false, Ordering::SeqCst) {
+                            tracing::warn!(
+                                "projections' checkpoint refused: this process no longer runs them"
+                            );
+                        }
+                        false
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "projections could not save their checkpoint");
+                false
+            }
+        }
+    }
+
+    /// Takes or renews the lease; true when a newer generation than the state's was saved (a
+    /// rebuild elsewhere) and the state must be reloaded.
+    async fn lease_and_generation(&mut self) -> bool {
+        let Some(admin) = self.p.admin.clone() else {
+            return false;
+        };
+        let ttl = Duration::from_millis(LEASE_TTL_MS);
+        let held = match admin.try_lease(LEASE, &self.p.identity, ttl).await {
+            Ok(held) => held,
+            Err(e) => {
+                tracing::warn!(error = %e, "projections could not renew their lease");
+                false
+            }
+        };
+        let was = self.p.runner.swap(held, Ordering::SeqCst);
+        match (was, held) {
+            (false, true) => {
+                tracing::info!(process = %self.p.identity, "this process runs the projections")
+            }
+            (true, false) => {
+                tracing::warn!(process = %self.p.identity, "this process no longer runs the projections")
+            }
+            _ => {}
+        }
+        let generation = self.p.live.read().await.generation;
+        match admin.checkpoint_generation().await {
+            Ok(Some(g)) if g > generation => {
+                tracing::info!(
+                    generation = g,
+                    "a rebuild saved a new generation; reloading"
+                );
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// On shutdown: the runner saves what it has not saved yet and gives the lease up, so another
+    /// process takes over at once.
+    async fn stop(&mut self) {
+        if !self.p.is_runner() {
+            return;
+        }
+        if self.unsaved > 0 {
+            self.last_save = Instant::now() - Duration::from_millis(CHECKPOINT_EVERY_MS);
+            self.save().await;
+        }
+        if let Some(admin) = self.p.admin.clone() {
+            if let Err(e) = admin.release_lease(LEASE, &self.p.identity).await {
+                tracing::warn!(error = %e, "projections could not release their lease");
+            }
+        }
+        self.p.runner.store(false, Ordering::SeqCst);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rebuild
+
+/// Folds the log from position 0 into `live` (fresh, or partly folded) up to the head as the reads
+/// find it; `progress` hears (position, head) after each page.
+pub async fn fold_to_head(
+    store: &dyn EventStore,
+    live: &mut Live,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<(), StoreError> {
+    let mut head = store.head_position().await?;
+    loop {
+        let page = store
+            .read_all(&ReadAll::after(live.position, READ_PAGE_EVENTS_MAX))
+            .await?;
+        if page.is_empty() {
+            return Ok(());
+        }
+        for e in &page {
+            live.apply(e);
+        }
+        head = head.max(live.position);
+        progress(live.position, head);
+        tokio::task::yield_now().await;
+    }
+}
+
+/// `nic-ledger rebuild`: folds the whole log into fresh projections with a progress bar on
+/// standard error, then saves them as a new generation of checkpoints. Returns it and the
+/// position reached.
+pub async fn command(database_url: &str) -> anyhow::Result<(u64, u64)> {
+    let store = nic_store::open(database_url).await?;
+    store.migrate().await?;
+    let admin = Admin::connect(database_url).await?;
+    let mut live = Live::default();
+    let mut last_drawn = Instant::now() - Duration::from_secs(1);
+    fold_to_head(store.as_ref(), &mut live, |position, head| {
+        if last_drawn.elapsed() >= Duration::from_millis(100) {
+            last_drawn = Instant::now();
+            eprint!("\r{}", progress_bar(position, head));
+        }
+    })
+    .await?;
+    let head = live.position;
+    eprintln!("\r{}", progress_bar(head, head));
+    let generation = admin
+        .replace_checkpoints(live.position, &live.states()?)
+        .await?;
+    Ok((generation, live.position))
+}
+
+/// `[=====>    ] 45% 12345/27000 events`: positions, which may have gaps, stand for events.
+pub fn progress_bar(position: u64, head: u64) -> String {
+    const WIDTH: u64 = 30;
+    let head = head.max(position);
+    let percent = if head == 0 {
+        100
+    } else {
+        position * 100 / head
+    };
+    let filled = if head == 0 {
+        WIDTH
+    } else {
+        position * WIDTH / head
+    };
+    let mut bar = "=".repeat(filled as usize);
+    if filled < WIDTH {
+        bar.push('>');
+        bar.push_str(&" ".repeat((WIDTH - filled - 1) as usize));
+    }
+    format!("[{bar}] {percent:>3}% {position}/{head} events")
+}
+
+/// `POST /api/v1/projections/rebuild`: starts a rebuild in a task of the server and answers 202
+/// with where to watch it; 409 while one runs.
+pub async fn rebuild(
+    State(store): State<App>,
+    Extension(p): Extension<Arc<Projections>>,
+) -> Result<Response, Problem> {
+    if p.admin.is_none() {
+        return Err(Problem::new(
+            "invalid-transition",
+            "these projections are kept in memory only: there is nothing to rebuild",
+        ));
+    }
+    {
+        let mut status = p.rebuild.lock().unwrap_or_else(|e| e.into_inner());
+        if status.running {
+            return Err(Problem::new(
+                "invalid-transition",
+                format!(
+                    "a rebuild is already running ({}/{}); watch GET /api/v1/projections",
+                    status.position, status.head
+                ),
+            ));
+        }
+        *status = RebuildStatus {
+            running: true,
+            started_at: Some(Utc::now()),
+            ..RebuildStatus::default()
+        };
+    }
+    let task = tokio::spawn(run_rebuild(store, p.clone()));
+    if let Some(old) = p
+        .rebuild_task
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .replace(task)
+    {
+        old.abort();
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, "/api/v1/projections")],
+        Json(serde_json::json!({
+            "status": "rebuilding",
+            "progress": "/api/v1/projections",
+        })),
+    )
+        .into_response())
+}
+
+/// The server's rebuild: folds beside the live state (reads keep being served from it), then,
+/// under the write lock, applies the events that arrived meanwhile, saves the fresh state as a new
+/// generation and swaps it in.
+async fn run_rebuild(store: App, p: Arc<Projections>) {
+    let set = |f: &dyn Fn(&mut RebuildStatus)| {
+        f(&mut p.rebuild.lock().unwrap_or_else(|e| e.into_inner()));
+    };
+    let result: anyhow::Result<u64> = async {
+        let admin = p.admin.clone().expect("checked by the handler");
+        let mut fresh = Live::default();
+        fold_to_head(store.as_ref(), &mut fresh, |position, head| {
+            set(&|s| {
+                s.position = position;
+                s.head = head;
+            })
+        })
+        .await?;
+        let mut live = p.live.write().await;
+        fold_to_head(store.as_ref(), &mut fresh, |_, _| {}).await?;
+        fresh.generation = admin
+            .replace_checkpoints(fresh.position, &fresh.states()?)
+            .await?;
+        let (generation, position) = (fresh.generation, fresh.position);
+        *live = fresh;
+        p.applied.send_replace(position);
+        drop(live);
+        set(&|s| {
+            s.position = position;
+            s.head = s.head.max(position);
+        });
+        tracing::info!(generation, position, "projections rebuilt");
+        Ok(generation)
+    }
+    .await;
+    set(&|s| {
+        s.running = false;
+        s.finished_at = Some(Utc::now());
+        match &result {
+            Ok(g) => s.generation = Some(*g),
+            Err(e) => s.error = Some(format!("{e:#}")),
+        }
+    });
+    if let Err(e) = result {
+        tracing::error!(error = %format!("{e:#}"), "the rebuild failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_progress_bar_fills_with_the_log() {
+        assert_eq!(
+            progress_bar(0, 200),
+            "[>                             ]   0% 0/200 events"
+        );
+        assert_eq!(
+            progress_bar(90, 200),
+            "[=============>                ]  45% 90/200 events"
+        );
+        assert_eq!(
+            progress_bar(200, 200),
+            "[==============================] 100% 200/200 events"
+        );
+        assert_eq!(
+            progress_bar(0, 0),
+            "[==============================] 100% 0/0 events"
+        );
+    }
+}
