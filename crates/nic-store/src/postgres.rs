@@ -10,7 +10,7 @@
 //! a retry (the original outcome, nothing written) from a conflict.
 //!
 //! Readers of the global log never skip an event. A writer takes its transaction id before its
-//! positions (the INSERT joins `pg_current_xact_id()` before the identity default runs). A reader
+//! positions (the INSERT evaluates `pg_current_xact_id()` before `nextval`). A reader
 //! observes the last position handed out and then the next transaction id (`nic_read_frontier`); once
 //! a later snapshot's xmin passes that transaction id, every transaction that took a position up to
 //! the observed one has ended, so the log up to there is complete. Reads stop at the highest position
@@ -54,11 +54,13 @@ const APPEND_ATTEMPTS_MAX: usize = 100;
 /// The append: inserts only if the stream has no event after version `$3` (-1: the stream is empty),
 /// the head the hashes were chained from. Only the `(stream_id, stream_version)` index is probed: a
 /// heap read of the head would queue on the page every writer is inserting into. The transaction id
-/// is taken (`w`) before the identity default hands out the positions.
-const INSERT: &str =
-    "INSERT INTO events (event_id, stream_id, category, stream_version, event_type, \
-     schema_version, data, metadata, recorded_at, hash, transaction_id) \
-     SELECT u.id, $1, $2, $3 + u.n, u.t, u.sv, u.d::json, u.m::json, $4, u.h, w.xid \
+/// (`w`) is taken before any position: the CASE evaluates it before `nextval`, whatever the plan, and
+/// PostgreSQL evaluates the volatile `nextval` after the ORDER BY, so positions follow versions.
+const INSERT: &str = "INSERT INTO events (global_position, event_id, stream_id, category, \
+     stream_version, event_type, schema_version, data, metadata, recorded_at, hash, \
+     transaction_id) \
+     SELECT CASE WHEN w.xid IS NOT NULL THEN nextval('events_global_position_seq') END, \
+         u.id, $1, $2, $3 + u.n, u.t, u.sv, u.d::json, u.m::json, $4, u.h, w.xid \
      FROM (SELECT pg_current_xact_id() AS xid WHERE NOT EXISTS \
            (SELECT FROM events e WHERE e.stream_id = $1 AND e.stream_version > $3)) w, \
           unnest($5::uuid[], $6::text[], $7::int4[], $8::text[], $9::text[], $10::text[]) \
@@ -66,9 +68,11 @@ const INSERT: &str =
      ORDER BY u.n \
      RETURNING global_position";
 /// `INSERT` for one event, with plain parameters instead of arrays.
-const INSERT_ONE: &str = "INSERT INTO events (event_id, stream_id, category, stream_version, \
-     event_type, schema_version, data, metadata, recorded_at, hash, transaction_id) \
-     SELECT $5, $1, $2, $3 + 1, $6, $7, $8::json, $9::json, $4, $10, w.xid \
+const INSERT_ONE: &str = "INSERT INTO events (global_position, event_id, stream_id, category, \
+     stream_version, event_type, schema_version, data, metadata, recorded_at, hash, \
+     transaction_id) \
+     SELECT CASE WHEN w.xid IS NOT NULL THEN nextval('events_global_position_seq') END, \
+         $5, $1, $2, $3 + 1, $6, $7, $8::json, $9::json, $4, $10, w.xid \
      FROM (SELECT pg_current_xact_id() AS xid WHERE NOT EXISTS \
            (SELECT FROM events e WHERE e.stream_id = $1 AND e.stream_version > $3)) w \
      RETURNING global_position";
