@@ -7,6 +7,7 @@ mod api;
 mod auth;
 mod commands;
 mod config;
+mod dashboard;
 mod demo;
 mod extract;
 mod live;

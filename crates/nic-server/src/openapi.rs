@@ -28,10 +28,10 @@ pub fn document() -> Value {
             .split('/')
             .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
             .map(|name| {
-                let schema = if name == "stream_id" {
-                    json!({"type": "string"})
-                } else {
+                let schema = if name.ends_with("_id") && name != "stream_id" {
                     json!({"type": "string", "format": "uuid"})
+                } else {
+                    json!({"type": "string"})
                 };
                 json!({"name": name, "in": "path", "required": true, "schema": schema})
             })
@@ -90,9 +90,14 @@ pub fn document() -> Value {
                 }
             }
             Answer::Other(media) => {
+                // One media type, or several a route may answer with (comma-separated).
+                let content: Map<String, Value> = media
+                    .split(", ")
+                    .map(|m| (m.to_string(), json!({})))
+                    .collect();
                 responses.insert(
                     "200".into(),
-                    json!({"description": "OK", "content": {media: {}}}),
+                    json!({"description": "OK", "content": content}),
                 );
             }
         }

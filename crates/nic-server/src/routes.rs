@@ -29,7 +29,7 @@ use crate::metrics;
 use crate::problem::Problem;
 use crate::projections::{self as p, Projections};
 use crate::runner;
-use crate::{api, openapi, transfer};
+use crate::{api, dashboard, openapi, transfer};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -96,6 +96,10 @@ macro_rules! read {
 /// Every route of the service.
 pub fn routes() -> Vec<Route> {
     vec![
+        // The dashboard: a page and its assets, embedded in the binary. They hold no data; every
+        // read the page makes needs a token.
+        read!(Public, "/", "dashboard", "The dashboard (HTML): overview, driver diagram, learning timeline, run charts, PDSA boards and portfolios, live and as of any date. It asks for a token once and reads the API with it.", Answer::Other("text/html"), dashboard::index),
+        read!(Public, "/assets/{file}", "dashboard", "The dashboard's embedded assets (app.js, app.css, icon.svg); named with ?v=<content hash> they are cached for a year, else revalidated by ETag.", Answer::Other("text/javascript, text/css, image/svg+xml"), dashboard::asset),
         read!(Public, "/healthz", "service", "The process is up.", Answer::Other("text/plain"), || async { "ok" }),
         read!(Public, "/readyz", "service", "Ready to serve: the database answers, its migrations are applied and the read models are caught up (503 with the reason otherwise).", Answer::Other("text/plain"), api::ready),
         read!(View, "/metrics", "service", "Prometheus metrics (text format).", Answer::Other("text/plain"), metrics::serve),

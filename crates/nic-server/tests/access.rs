@@ -106,7 +106,14 @@ fn world(s: &Server) -> World {
 
 /// What the access table promises a role on a route: through to the handler, or refused.
 fn allowed(role: &str, method: &str, path: &str) -> bool {
-    let public = ["/healthz", "/readyz", "/api/v1/openapi.json"].contains(&path);
+    let public = [
+        "/",
+        "/assets/{file}",
+        "/healthz",
+        "/readyz",
+        "/api/v1/openapi.json",
+    ]
+    .contains(&path);
     let log = path.starts_with("/api/v1/events")
         || path.starts_with("/api/v1/streams")
         || path.starts_with("/api/v1/export");
@@ -169,7 +176,8 @@ fn every_route_answers_every_role_as_the_access_table_says() {
             .replace("{cycle_id}", &w.cycle_b)
             .replace("{node_id}", &w.idea)
             .replace("{synthesis_id}", &w.idea)
-            .replace("{stream_id}", &format!("network-{}", w.network));
+            .replace("{stream_id}", &format!("network-{}", w.network))
+            .replace("{file}", "app.js");
         for method in item.as_object().unwrap().keys() {
             let call = |auth: &str| {
                 s.raw(

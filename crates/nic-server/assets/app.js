@@ -1,0 +1,1204 @@
+// NIC Ledger dashboard: plain JavaScript, no build step, no other origin.
+//
+// Safety rule: text from the API (anything users wrote) only ever reaches the page through
+// textContent, createTextNode or attribute values set with setAttribute (h() and s() below);
+// nothing is parsed as HTML. The page's Content-Security-Policy forbids inline script besides.
+//
+// The token: asked once (or taken from /#token=…, then removed from the address bar), kept in
+// localStorage, sent as "Authorization: Bearer" with every read, including the live feed, which
+// is read with fetch() streaming rather than EventSource so the token never goes into a URL.
+'use strict';
+
+(() => {
+  const TOKEN_KEY = 'nic-ledger.token';
+  const NETWORK_KEY = 'nic-ledger.network';
+  const FEED_MAX = 30;
+  const REFRESH_DEBOUNCE_MS = 250;
+  const TIMELINE_PAGE = 50;
+  const KINDS = ['network', 'aim', 'diagram', 'root_cause', 'standard', 'program', 'measure',
+    'data', 'signal', 'cycle', 'decision', 'synthesis'];
+  const PHASES = ['planned', 'doing', 'studying', 'acted', 'abandoned'];
+  const LIVE_CATEGORIES = 'network,program,measure,pdsa,synthesis';
+
+  const state = {
+    token: null,
+    networks: [],
+    networkId: null,
+    asOf: null, // RFC 3339 (UTC) while replaying the diagram and the timeline
+    live: null, // AbortController of the live feed
+    lastEventId: null,
+    rendering: false,
+    renderAgain: false,
+    refreshTimer: null,
+    renderSeq: 0,
+    diagram: { showRetired: false },
+    timeline: { key: '', cursors: [null] },
+    chart: { highlight: null },
+  };
+
+  // -------------------------------------------------------------------------------------------
+  // DOM helpers: the only way this file makes elements.
+
+  const SVG_NS = 'http://www.w3.org/2000/svg';
+
+  function setProps(el, props) {
+    if (!props) return;
+    for (const [k, v] of Object.entries(props)) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k === 'text') el.textContent = String(v);
+      else if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
+      else if (k === 'dataset') Object.assign(el.dataset, v);
+      else el.setAttribute(k, v === true ? '' : String(v));
+    }
+  }
+
+  function addKids(el, kids) {
+    for (const k of kids.flat(Infinity)) {
+      if (k === null || k === undefined || k === false) continue;
+      el.append(k instanceof Node ? k : document.createTextNode(String(k)));
+    }
+    return el;
+  }
+
+  function h(tag, props, ...kids) {
+    const el = document.createElement(tag);
+    setProps(el, props);
+    return addKids(el, kids);
+  }
+
+  function s(tag, props, ...kids) {
+    const el = document.createElementNS(SVG_NS, tag);
+    setProps(el, props);
+    return addKids(el, kids);
+  }
+
+  const $ = (id) => document.getElementById(id);
+  const enc = encodeURIComponent;
+
+  // -------------------------------------------------------------------------------------------
+  // Formatting
+
+  function fmtTime(iso) {
+    if (!iso) return '';
+    const d = new Date(iso);
+    if (Number.isNaN(d.getTime())) return String(iso);
+    return d.toLocaleString(undefined, { year: 'numeric', month: 'short', day: 'numeric',
+      hour: '2-digit', minute: '2-digit' });
+  }
+
+  function humanType(t) {
+    return String(t).replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase()
+      .replace(/^./, (c) => c.toUpperCase()).replace(/pdsa/gi, 'PDSA');
+  }
+
+  function label(s) {
+    return String(s || '').replace(/_/g, ' ');
+  }
+
+  /** A chart value in the measure's unit: ratios in percent are shown as percentages. */
+  function fmtValue(chart, v) {
+    if (v === null || v === undefined) return '–';
+    if (chart.scale === 'ratio' && chart.unit === 'percent') return `${(v * 100).toFixed(1)}%`;
+    const n = Math.abs(v) >= 100 ? v.toFixed(0) : Number(v.toFixed(2)).toString();
+    return chart.unit ? `${n} ${chart.unit}` : n;
+  }
+
+  function toLocalInput(date) {
+    const p = (n) => String(n).padStart(2, '0');
+    return `${date.getFullYear()}-${p(date.getMonth() + 1)}-${p(date.getDate())}T${p(date.getHours())}:${p(date.getMinutes())}:${p(date.getSeconds())}`;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The API
+
+  class ApiError extends Error {
+    constructor(status, detail) {
+      super(detail);
+      this.status = status;
+    }
+  }
+
+  async function api(path, params) {
+    const url = new URL(path, location.origin);
+    for (const [k, v] of Object.entries(params || {})) {
+      if (v !== null && v !== undefined && v !== '') url.searchParams.set(k, v);
+    }
+    const res = await fetch(url, {
+      headers: { Authorization: `Bearer ${state.token}`, Accept: 'application/json' },
+      cache: 'no-store',
+    });
+    if (res.status === 401) {
+      forgetToken('The token was refused (unknown or revoked). Enter another one.');
+      throw new ApiError(401, 'unauthorized');
+    }
+    if (!res.ok) {
+      let detail = `${res.status} ${res.statusText}`;
+      try {
+        const p = await res.json();
+        if (p && p.detail) detail = p.detail;
+      } catch (_) { /* not JSON */ }
+      throw new ApiError(res.status, detail);
+    }
+    return (res.headers.get('content-type') || '').includes('json') ? res.json() : res.text();
+  }
+
+  /** Runs fn over items, at most n at a time, keeping the order of the answers. */
+  async function pool(items, n, fn) {
+    const out = new Array(items.length);
+    let next = 0;
+    const worker = async () => {
+      while (next < items.length) {
+        const i = next++;
+        try { out[i] = await fn(items[i], i); } catch (e) { out[i] = e; }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
+    return out;
+  }
+
+  const asOfParam = () => (state.asOf ? { as_of: state.asOf } : {});
+
+  // -------------------------------------------------------------------------------------------
+  // Token
+
+  function tokenFromLink() {
+    const m = /^#token=([^&]+)/.exec(location.hash);
+    if (!m) return;
+    try { localStorage.setItem(TOKEN_KEY, decodeURIComponent(m[1])); } catch (_) { /* private mode */ }
+    // Out of the address bar (and history) at once.
+    history.replaceState(null, '', `${location.pathname}${location.search}#/`);
+  }
+
+  function forgetToken(message) {
+    try { localStorage.removeItem(TOKEN_KEY); } catch (_) { /* ignore */ }
+    state.token = null;
+    if (state.live) state.live.abort();
+    state.live = null;
+    $('nav').hidden = true;
+    $('tools').hidden = true;
+    $('live').hidden = true;
+    $('view').replaceChildren();
+    $('token-panel').hidden = false;
+    $('token-error').textContent = message || '';
+    $('token-input').value = '';
+    $('token-input').focus();
+  }
+
+  async function useToken(token) {
+    state.token = token;
+    state.networks = (await api('/api/v1/networks')).items || [];
+    try { localStorage.setItem(TOKEN_KEY, token); } catch (_) { /* private mode */ }
+    $('token-panel').hidden = true;
+    $('nav').hidden = false;
+    $('tools').hidden = false;
+    $('live').hidden = false;
+    const select = $('network-select');
+    select.replaceChildren(...state.networks.map((n) => h('option', { value: n.id }, n.title)));
+    let saved = null;
+    try { saved = localStorage.getItem(NETWORK_KEY); } catch (_) { /* ignore */ }
+    state.networkId = state.networks.some((n) => n.id === saved)
+      ? saved : (state.networks[0] && state.networks[0].id);
+    select.value = state.networkId || '';
+    startLive();
+    await render(false);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Routing: #/, #/diagram[/IDEA], #/timeline[?filters], #/measures[/MEASURE[/PROGRAM]],
+  // #/programs[/PROGRAM], #/cycles/CYCLE.
+
+  function route() {
+    const raw = location.hash.replace(/^#\/?/, '');
+    const [path, query] = raw.split('?');
+    const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+    return { view: parts[0] || 'overview', args: parts.slice(1), query: new URLSearchParams(query || '') };
+  }
+
+  function markNav(view) {
+    const section = view === 'cycles' ? 'programs' : view;
+    for (const a of document.querySelectorAll('#nav a')) {
+      if (a.dataset.view === section) a.setAttribute('aria-current', 'page');
+      else a.removeAttribute('aria-current');
+    }
+  }
+
+  /** Renders the view the address names. A refresh (after live events) keeps focus and scroll. */
+  async function render(refresh) {
+    if (!state.token) return;
+    if (state.rendering) {
+      // A navigation supersedes the render in flight; a refresh waits for it.
+      if (!refresh) { state.renderSeq++; state.renderAgain = 'nav'; } else if (!state.renderAgain) state.renderAgain = 'refresh';
+      return;
+    }
+    state.rendering = true;
+    const seq = ++state.renderSeq;
+    const r = route();
+    markNav(r.view);
+    const view = $('view');
+    if (!refresh) {
+      view.setAttribute('aria-busy', 'true');
+      view.replaceChildren(h('p', { class: 'loading' }, 'Loading…'));
+    }
+    let content;
+    try {
+      if (!state.networkId) content = h('div', { class: 'card' }, h('h1', null, 'No network yet'),
+        h('p', null, 'The ledger holds no network. Charter one through the API, or load the sample with nic-ledger demo.'));
+      else content = await (VIEWS[r.view] || viewNotFound)(r);
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401) { state.rendering = false; return; }
+      content = h('div', { class: 'card' }, h('h1', null, 'Could not load this view'),
+        h('p', { class: 'error' }, e.message || String(e)));
+    }
+    if (seq === state.renderSeq) {
+      const focusKey = refresh ? keyOf(document.activeElement) : null;
+      const scroll = window.scrollY;
+      view.replaceChildren(content);
+      view.removeAttribute('aria-busy');
+      renderBanner(r.view);
+      if (refresh) {
+        restoreFocus(focusKey);
+        window.scrollTo(0, scroll);
+      } else {
+        // A new view: focus (and show) what it is about, for keyboard and screen-reader users.
+        const target = view.querySelector('[data-focus]');
+        if (target) {
+          target.focus({ preventScroll: true });
+          target.scrollIntoView({ block: 'start' });
+        } else {
+          window.scrollTo(0, 0);
+          $('main').focus({ preventScroll: true });
+        }
+      }
+    }
+    state.rendering = false;
+    if (state.renderAgain) {
+      const nav = state.renderAgain === 'nav';
+      state.renderAgain = false;
+      render(!nav);
+    }
+  }
+
+  function keyOf(el) {
+    if (!el || !$('view').contains(el)) return null;
+    if (el.id) return { id: el.id };
+    if (el.getAttribute('href')) return { href: el.getAttribute('href') };
+    return null;
+  }
+
+  function restoreFocus(key) {
+    if (!key) return;
+    const el = key.id ? $(key.id)
+      : $('view').querySelector(`[href="${CSS.escape(key.href)}"]`);
+    if (el) el.focus({ preventScroll: true });
+  }
+
+  function scheduleRefresh() {
+    clearTimeout(state.refreshTimer);
+    state.refreshTimer = setTimeout(() => {
+      const v = route().view;
+      // History does not change: a replayed diagram or timeline stays as it is.
+      if (state.asOf && (v === 'diagram' || v === 'timeline')) return;
+      render(true);
+    }, REFRESH_DEBOUNCE_MS);
+  }
+
+  function renderBanner(view) {
+    const banner = $('replay-banner');
+    $('replay-live').hidden = !state.asOf;
+    if (!state.asOf) { banner.hidden = true; return; }
+    banner.hidden = false;
+    const applies = view === 'diagram' || view === 'timeline';
+    banner.replaceChildren(`Replay: the driver diagram and the timeline show the network as of ${fmtTime(state.asOf)} (${state.asOf}).`,
+      applies ? '' : ' This view is live.');
+  }
+
+  function viewNotFound() {
+    return h('div', { class: 'card' }, h('h1', null, 'No such view'), h('p', null, h('a', { href: '#/' }, 'Back to the overview')));
+  }
+
+  function heading(text, sub) {
+    return [h('h1', null, text), sub ? h('p', { class: 'muted' }, sub) : null];
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Shared reads
+
+  const netPath = () => `/api/v1/networks/${enc(state.networkId)}`;
+
+  function latestSignal(chart) {
+    // The most recent signal; among signals ending on the same point, a specific rule (shift,
+    // trend, astronomical point, longest run) before one that judges every point (runs, crossings).
+    const broad = new Set(['too_few_runs', 'too_many_runs', 'too_few_crossings']);
+    let best = null;
+    for (const phase of chart.phases || []) {
+      for (const sig of (phase.analysis && phase.analysis.signals) || []) {
+        const last = Math.max(...sig.points);
+        const rank = broad.has(sig.rule) ? 0 : 1;
+        if (!best || last > best.last || (last === best.last && rank > best.rank)) best = { sig, last, rank };
+      }
+    }
+    if (!best) return null;
+    const { sig } = best;
+    const pts = chart.points;
+    const at = pts[best.last];
+    let dir = 0;
+    if (sig.rule === 'trend') {
+      const first = pts[sig.points[0]];
+      dir = Math.sign((at.plotted ?? 0) - (first.plotted ?? 0));
+    } else if (!broad.has(sig.rule) && at && at.median !== null && at.plotted !== null) {
+      dir = Math.sign(at.plotted - at.median);
+    }
+    const improving = dir === 0 ? null : (chart.direction === 'down' ? dir < 0 : dir > 0);
+    return { ...sig, period: at ? at.period : '', dir, improving };
+  }
+
+  function latestPoint(chart) {
+    for (let i = chart.points.length - 1; i >= 0; i--) {
+      const p = chart.points[i];
+      if (!p.excluded && p.plotted !== null && p.plotted !== undefined) return p;
+    }
+    return null;
+  }
+
+  function signalBadge(sig) {
+    if (!sig) return h('span', { class: 'sig none' }, 'no signal');
+    const arrow = sig.dir > 0 ? '▲ ' : sig.dir < 0 ? '▼ ' : '';
+    const verdict = sig.improving === null ? '' : sig.improving ? ' · improving' : ' · worse';
+    return h('span', { class: `sig ${sig.improving === false ? 'bad' : sig.improving ? 'good' : 'none'}`, title: sig.message },
+      `${arrow}${label(sig.rule)} (${sig.rule_set === 'ihi' ? 'IHI' : 'Anhøj'}) ${sig.period}${verdict}`);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Overview
+
+  async function viewOverview() {
+    const [net, dd, programs, measures] = await Promise.all([
+      api(netPath()), api(`${netPath()}/driver-diagram`), api(`${netPath()}/programs`), api(`${netPath()}/measures`),
+    ]);
+    const progs = programs.items || [];
+    const meas = measures.items || [];
+    const boards = await pool(progs, 4, (p) => api(`/api/v1/programs/${enc(p.id)}/pdsa-board`));
+    const cycles = boards.reduce((n, b) => n + (b instanceof Error ? 0
+      : PHASES.reduce((m, ph) => m + ((b.columns && b.columns[ph]) || []).length, 0)), 0);
+    const ideas = dd.nodes.filter((n) => n.kind === 'change_idea' && !n.retired).length;
+    const scopes = [{ id: null, title: 'Network-wide' }, ...progs];
+    const cells = [];
+    for (const m of meas) for (const sc of scopes) cells.push({ m, sc });
+    const charts = await pool(cells, 6, ({ m, sc }) =>
+      api(`/api/v1/measures/${enc(m.id)}/run-chart`, { program_id: sc.id }));
+
+    const aim = net.aim;
+    const card = h('section', { class: 'card', 'aria-labelledby': 'ov-h' },
+      h('h1', { id: 'ov-h' }, net.name),
+      net.purpose ? h('p', { class: 'muted' }, net.purpose) : null,
+      h('h2', null, 'Aim'),
+      aim ? [h('p', { class: 'aim' }, aim.statement),
+        h('p', { class: 'small muted' }, `What: ${aim.what} · for whom: ${aim.for_whom} · from ${aim.baseline} to ${aim.target} ${aim.unit || ''} by ${aim.by_when}`)]
+        : h('p', { class: 'muted' }, 'No aim stated yet.'),
+      h('h2', null, 'In the ledger'),
+      h('ul', { class: 'counts' },
+        count(progs.length, 'programs', '#/programs'),
+        count(Object.keys(net.ecosystems || {}).length, 'ecosystems'),
+        count(ideas, 'change ideas', '#/diagram'),
+        count(cycles, 'PDSA cycles', '#/timeline?kind=cycle,decision'),
+        count(meas.length, 'measures', '#/measures')));
+
+    const table = h('table', { class: 'scorecard' },
+      h('caption', { class: 'muted small' }, 'The latest value of each measure and its latest run-chart signal, network-wide and per program. Each cell opens its run chart.'),
+      h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Program'),
+        meas.map((m) => h('th', { scope: 'col' }, h('a', { href: `#/measures/${enc(m.id)}` }, m.title))))),
+      h('tbody', null, scopes.map((sc, si) => h('tr', null,
+        h('th', { scope: 'row' }, sc.id ? h('a', { href: `#/programs/${enc(sc.id)}` }, sc.title) : sc.title),
+        meas.map((m, mi) => {
+          const chart = charts[mi * scopes.length + si];
+          if (chart instanceof Error) return h('td', { class: 'muted' }, '–');
+          const last = latestPoint(chart);
+          const href = `#/measures/${enc(m.id)}${sc.id ? `/${enc(sc.id)}` : ''}`;
+          return h('td', null, h('a', { href },
+            h('span', { class: 'v' }, last ? fmtValue(chart, last.plotted) : 'no data'),
+            last ? h('span', { class: 'small muted' }, ` ${last.period}`) : null,
+            h('br'), signalBadge(latestSignal(chart))));
+        })))));
+    return h('div', null, card,
+      h('section', { class: 'card', 'aria-labelledby': 'sc-h' }, h('h2', { id: 'sc-h' }, 'Scorecard'),
+        h('div', { class: 'scroll' }, table)));
+  }
+
+  function count(n, what, href) {
+    const body = [h('span', { class: 'n' }, String(n)), what];
+    return h('li', null, href ? h('a', { href }, body) : body);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Driver diagram
+
+  // Column widths (aim, primary, secondary, change ideas), the gap between columns, and how many
+  // characters of a title fit on a line of each (bold text is wider).
+  const COL_WS = [170, 200, 200, 255];
+  const COL_X = [10, 230, 480, 730];
+  const COL_CHARS = [19, 23, 23, 33];
+  const MAX_LINES = [9, 5, 5, 5];
+  const NODE_GAP = 14;
+  const LINE_H = 16;
+
+  function wrap(text, chars, max) {
+    const words = String(text).split(/\s+/);
+    const lines = [];
+    let line = '';
+    for (const w of words) {
+      if (line && (line + ' ' + w).length > chars) { lines.push(line); line = w; } else line = line ? `${line} ${w}` : w;
+    }
+    if (line) lines.push(line);
+    return lines.length > max ? [...lines.slice(0, max - 1), `${lines[max - 1]}…`] : lines;
+  }
+
+  function evidenceLine(ev) {
+    if (!ev) return [];
+    const c = ev.cycles;
+    const total = PHASES.reduce((n, p) => n + c[p].count, 0);
+    return [`${total} cycle${total === 1 ? '' : 's'} · ${ev.programs.length} program${ev.programs.length === 1 ? '' : 's'}`,
+      `adopt ${ev.decisions.adopt} · adapt ${ev.decisions.adapt} · abandon ${ev.decisions.abandon}`];
+  }
+
+  function layoutDiagram(dd, showRetired) {
+    const nodes = dd.nodes.filter((n) => showRetired || !n.retired);
+    const ids = new Set(nodes.map((n) => n.id));
+    const links = dd.links.filter((l) => ids.has(l.from) && ids.has(l.to));
+    const col = { primary: 1, secondary: 2, change_idea: 3 };
+    const columns = [[], [], [], []];
+    const aim = { id: 'aim', kind: 'aim', title: dd.aim ? dd.aim.statement : 'No aim stated yet', definition: '' };
+    columns[0].push(aim);
+    for (const n of nodes) columns[col[n.kind] || 2].push(n);
+    // Order each column by the mean place of the nodes it serves (fewer crossings).
+    const place = new Map();
+    columns[1].forEach((n, i) => place.set(n.id, i));
+    for (const c of [2, 3]) {
+      const bary = (n) => {
+        const served = links.filter((l) => l.from === n.id && place.has(l.to)).map((l) => place.get(l.to));
+        return served.length ? served.reduce((a, b) => a + b, 0) / served.length : 1e6;
+      };
+      columns[c] = columns[c].map((n) => ({ n, b: bary(n) })).sort((a, b) => a.b - b.b).map((x) => x.n);
+      columns[c].forEach((n, i) => place.set(n.id, i));
+    }
+    const boxes = new Map();
+    const heights = columns.map((nodesOf, c) => nodesOf.reduce((hgt, n) => {
+      const lines = wrap(n.title, COL_CHARS[c], MAX_LINES[c]);
+      const extra = n.kind === 'change_idea' ? 2 : 0;
+      const bh = 14 + (lines.length + extra) * LINE_H + (n.kind === 'change_idea' ? 4 : 8);
+      boxes.set(n.id, { n, lines, h: bh, w: COL_WS[c] });
+      return hgt + bh + NODE_GAP;
+    }, 0));
+    const height = Math.max(...heights) + 40;
+    columns.forEach((nodesOf, c) => {
+      let y = 40 + (height - 40 - heights[c]) / 2;
+      for (const n of nodesOf) {
+        const b = boxes.get(n.id);
+        b.x = COL_X[c];
+        b.y = y;
+        y += b.h + NODE_GAP;
+      }
+    });
+    return { columns, boxes, links, height, width: COL_X[3] + COL_WS[3] + 10 };
+  }
+
+  function drawDiagram(dd, selected) {
+    const L = layoutDiagram(dd, state.diagram.showRetired);
+    const svg = s('svg', { width: L.width, height: L.height, viewBox: `0 0 ${L.width} ${L.height}`,
+      role: 'group', 'aria-label': 'Driver diagram: the aim, primary drivers, secondary drivers and change ideas, linked by what each serves', id: 'diagram-svg' });
+    ['Aim', 'Primary drivers', 'Secondary drivers', 'Change ideas'].forEach((t, c) =>
+      svg.append(s('text', { x: COL_X[c], y: 22, 'font-weight': 700, 'font-size': 14, fill: '#1b1f24' }, t)));
+    const edges = s('g', { 'aria-hidden': 'true' });
+    const edge = (from, to, strength) => {
+      const a = L.boxes.get(to);
+      const b = L.boxes.get(from);
+      if (!a || !b) return;
+      const x1 = a.x + a.w; const y1 = a.y + a.h / 2;
+      const x2 = b.x; const y2 = b.y + b.h / 2;
+      const mx = (x1 + x2) / 2;
+      edges.append(s('path', { d: `M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2},${y2}`, fill: 'none',
+        stroke: strength === 'weak' ? '#7a8594' : '#1d4e89', 'stroke-width': strength === 'weak' ? 1.5 : 2.75,
+        'stroke-dasharray': strength === 'weak' ? '6 5' : null, class: `link ${strength}` }));
+    };
+    for (const p of L.columns[1]) edge(p.id, 'aim', 'strong');
+    for (const l of L.links) edge(l.from, l.to, l.strength);
+    svg.append(edges);
+    const fills = { aim: '#1d4e89', primary: '#dbe9fb', secondary: '#e6f4ea', change_idea: '#fff4dc' };
+    for (const [id, b] of L.boxes) {
+      const n = b.n;
+      const dark = n.kind === 'aim';
+      const g = s('g', { class: `node ${n.kind}${n.retired ? ' retired' : ''}`, 'data-id': id });
+      g.append(s('rect', { x: b.x, y: b.y, width: b.w, height: b.h, rx: 8, fill: n.retired ? '#eceff3' : fills[n.kind],
+        stroke: id === selected ? '#b06d00' : '#6b7785', 'stroke-width': id === selected ? 3.5 : 1,
+        'stroke-dasharray': n.retired ? '4 3' : null }));
+      const t = s('text', { x: b.x + 10, y: b.y + 20, 'font-size': 13, fill: dark ? '#ffffff' : '#1b1f24',
+        'font-weight': n.kind === 'change_idea' ? 400 : 600 });
+      b.lines.forEach((ln, i) => t.append(s('tspan', { x: b.x + 10, dy: i === 0 ? 0 : LINE_H }, ln)));
+      if (n.retired) t.append(s('tspan', { x: b.x + 10, dy: LINE_H, 'font-style': 'italic' }, '(retired)'));
+      g.append(t);
+      if (n.kind === 'change_idea') {
+        const ev = evidenceLine(n.evidence);
+        const y0 = b.y + 20 + (b.lines.length) * LINE_H + 2;
+        const lines = ev.length ? ev : ['no evidence yet'];
+        lines.forEach((line, i) => g.append(s('text', { x: b.x + 10, y: y0 + i * LINE_H, 'font-size': 11.5, fill: '#3d4652' },
+          i === 0 ? [s('tspan', { 'font-weight': 700, fill: '#4a3500' }, label(n.stage || 'proposed')), ` · ${line}`] : line)));
+      }
+      g.append(s('title', null, [n.title, n.definition].filter(Boolean).join(' — ')));
+      let el = g;
+      if (n.kind === 'change_idea') {
+        el = s('a', { href: `#/diagram/${enc(id)}`, 'aria-label': `Change idea: ${n.title}. ${evidenceLine(n.evidence).join('; ')}` }, g);
+      } else if (n.kind === 'primary' || n.kind === 'secondary') {
+        el = s('a', { href: `#/timeline?driver_id=${enc(id)}`, 'aria-label': `${label(n.kind)} driver: ${n.title} (its timeline)` }, g);
+      }
+      svg.append(el);
+    }
+    return svg;
+  }
+
+  function legend() {
+    const sample = (strength) => s('svg', { width: 46, height: 12, 'aria-hidden': 'true' },
+      s('line', { x1: 2, y1: 6, x2: 44, y2: 6, stroke: strength === 'weak' ? '#7a8594' : '#1d4e89',
+        'stroke-width': strength === 'weak' ? 1.5 : 2.75, 'stroke-dasharray': strength === 'weak' ? '6 5' : null }));
+    return h('p', { class: 'legend' }, h('span', null, sample('strong'), ' strong link'),
+      h('span', null, sample('weak'), ' weak link'),
+      h('span', { class: 'muted' }, 'Select a change idea for its evidence and cycles; a driver opens its timeline.'));
+  }
+
+  async function viewDiagram(r) {
+    const selected = r.args[0] || null;
+    let dd;
+    try {
+      dd = await api(`${netPath()}/driver-diagram`, asOfParam());
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404 && state.asOf) {
+        return h('div', { class: 'card' }, h('h1', null, 'Driver diagram'),
+          h('p', null, `The network had not been chartered yet as of ${fmtTime(state.asOf)}.`));
+      }
+      throw e;
+    }
+    const toggle = h('button', { type: 'button', id: 'toggle-retired', 'aria-pressed': String(state.diagram.showRetired),
+      onclick: () => { state.diagram.showRetired = !state.diagram.showRetired; render(true); } }, 'Show retired nodes');
+    const parts = [h('section', { class: 'card', 'aria-labelledby': 'dd-h' },
+      h('h1', { id: 'dd-h' }, `Driver diagram${state.asOf ? ` as of ${fmtTime(state.asOf)}` : ''}`),
+      h('p', { class: 'muted small' }, `${dd.network_name || ''} · as of log position ${dd.position}`),
+      h('div', { class: 'controls' }, toggle), legend(),
+      h('div', { class: 'diagram-wrap' }, drawDiagram(dd, selected)))];
+    if (state.asOf) parts.push(await diffSince());
+    const idea = selected && dd.nodes.find((n) => n.id === selected);
+    if (idea) parts.push(await ideaDetail(idea));
+    else if (selected) parts.push(h('p', { class: 'card' }, 'That change idea is not on this diagram.'));
+    parts.push(outline(dd));
+    return h('div', null, parts);
+  }
+
+  /** What changed in the diagram from the replayed date to now. */
+  async function diffSince() {
+    let d;
+    try { d = await api(`${netPath()}/driver-diagram/diff`, { from: state.asOf }); } catch (e) {
+      return h('section', { class: 'card' }, h('h2', null, 'Changed since then'), h('p', { class: 'error' }, e.message));
+    }
+    const list = (title, items, fmt) => (items && items.length
+      ? [h('h3', null, `${title} (${items.length})`), h('ul', null, items.map((i) => h('li', null, fmt(i))))] : null);
+    const rel = d.relinked || {};
+    const body = [
+      d.aim ? [h('h3', null, 'Aim'), h('p', null, `Now: ${d.aim.after ? d.aim.after.statement : '(none)'}`)] : null,
+      list('Added', d.added, (n) => `${label(n.kind)}: ${n.title}`),
+      list('Reworded', d.reworded, (n) => `“${n.old_title}” → “${n.new_title}”`),
+      list('Retired', d.retired, (n) => `${label(n.kind)}: ${n.title}`),
+      list('Stage changed', d.stage_changed, (n) => `${n.title}: ${label(n.before || 'none')} → ${label(n.after || 'none')}`),
+      list('Links added', rel.added, (l) => `${label(l.strength)} link`),
+      list('Links removed', rel.removed, (l) => `${label(l.strength)} link`),
+    ].filter(Boolean);
+    return h('section', { class: 'card', 'aria-labelledby': 'diff-h' }, h('h2', { id: 'diff-h' }, 'Changed since then (to now)'),
+      body.length ? body : h('p', { class: 'muted' }, 'Nothing: the diagram is as it was.'));
+  }
+
+  /** The diagram as nested lists, for reading without the drawing. */
+  function outline(dd) {
+    const nodes = dd.nodes.filter((n) => state.diagram.showRetired || !n.retired);
+    const byId = new Map(nodes.map((n) => [n.id, n]));
+    const servers = (id) => dd.links.filter((l) => l.to === id && byId.has(l.from)).map((l) => ({ n: byId.get(l.from), l }));
+    const item = (n, l, depth) => h('li', null,
+      n.kind === 'change_idea' ? h('a', { href: `#/diagram/${enc(n.id)}` }, n.title) : n.title,
+      l ? h('span', { class: 'muted small' }, ` (${l.strength} link)`) : null,
+      depth < 3 ? (() => { const kids = servers(n.id); return kids.length ? h('ul', null, kids.map((k) => item(k.n, k.l, depth + 1))) : null; })() : null);
+    return h('details', { class: 'card' }, h('summary', null, 'The diagram as a list'),
+      h('ul', null, nodes.filter((n) => n.kind === 'primary').map((n) => item(n, null, 1))));
+  }
+
+  async function ideaDetail(n) {
+    const ev = n.evidence;
+    const ids = ev ? PHASES.flatMap((p) => ev.cycles[p].cycle_ids) : [];
+    const cycles = await pool(ids, 4, (id) => api(`/api/v1/pdsa-cycles/${enc(id)}`));
+    const programName = new Map((ev ? ev.programs : []).map((p) => [p.program_id, p.name]));
+    return h('section', { class: 'card detail', 'aria-labelledby': 'idea-h' },
+      h('h2', { id: 'idea-h', tabindex: '-1', 'data-focus': true }, `Change idea: ${n.title}`),
+      h('p', null, n.definition),
+      h('p', null, h('span', { class: 'badge' }, label(n.stage || 'proposed')),
+        ' ', h('a', { href: `#/timeline?change_idea_id=${enc(n.id)}` }, 'Its timeline'), ' · ',
+        h('a', { href: '#/diagram' }, 'Close')),
+      ev ? [
+        h('h3', null, 'Cycles by phase'),
+        h('ul', { class: 'phase-counts' }, PHASES.map((p) => h('li', null, `${p}: ${ev.cycles[p].count}`))),
+        h('h3', null, 'Decisions'),
+        h('p', null, h('span', { class: 'dec-adopt' }, `adopt ${ev.decisions.adopt}`), ' · ',
+          h('span', { class: 'dec-adapt' }, `adapt ${ev.decisions.adapt}`), ' · ',
+          h('span', { class: 'dec-abandon' }, `abandon ${ev.decisions.abandon}`)),
+        h('h3', null, `Programs testing it (${ev.programs.length})`),
+        h('ul', null, ev.programs.map((p) => h('li', null, h('a', { href: `#/programs/${enc(p.program_id)}` }, p.name)))),
+        ev.latest_synthesis ? [h('h3', null, 'Latest synthesis'),
+          h('p', null, h('strong', null, ev.latest_synthesis.title)), h('p', null, ev.latest_synthesis.statement),
+          h('p', null, 'Recommendation: ', ev.latest_synthesis.recommendation)] : null,
+      ] : h('p', { class: 'muted' }, 'No evidence yet.'),
+      n.measures && n.measures.length ? [h('h3', null, 'Measures'), h('ul', null, n.measures.map((m) => h('li', null,
+        h('a', { href: `#/measures/${enc(m.measure_id)}` }, m.name),
+        m.latest_signal ? h('span', { class: 'small muted' }, ` — ${m.latest_signal.message} (${m.latest_signal.period})`) : null)))] : null,
+      h('h3', null, `Its cycles (${ids.length})`),
+      ids.length ? h('ul', null, cycles.map((c, i) => h('li', null, c instanceof Error
+        ? h('a', { href: `#/cycles/${enc(ids[i])}` }, ids[i])
+        : [h('a', { href: `#/cycles/${enc(ids[i])}` }, c.planned.title),
+          h('span', { class: 'small muted' }, ` — ${programName.get(c.planned.program_id) || ''}, cycle ${c.planned.cycle_number} of its ramp, ${c.phase}${c.act ? `, ${c.act.decision}` : ''}`)])))
+        : h('p', { class: 'muted' }, 'None yet.'));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Timeline
+
+  const TL_FILTERS = ['program_id', 'ecosystem_id', 'driver_id', 'change_idea_id', 'kind', 'from', 'until'];
+
+  async function viewTimeline(r) {
+    const filters = {};
+    for (const k of TL_FILTERS) if (r.query.get(k)) filters[k] = r.query.get(k);
+    const key = JSON.stringify([filters, state.asOf, state.networkId]);
+    if (state.timeline.key !== key) state.timeline = { key, cursors: [null] };
+    const cursors = state.timeline.cursors;
+    const after = cursors[cursors.length - 1];
+    const [net, dd, programs, page] = await Promise.all([
+      api(netPath()),
+      api(`${netPath()}/driver-diagram`).catch(() => ({ nodes: [] })),
+      api(`${netPath()}/programs`),
+      api('/api/v1/timeline', { network_id: state.networkId, ...filters, after, limit: TIMELINE_PAGE, ...asOfParam() }),
+    ]);
+    const opt = (items, sel, none) => [h('option', { value: '' }, none),
+      items.map((i) => h('option', { value: i.id, selected: i.id === sel }, i.title))];
+    const ecos = Object.values(net.ecosystems || {}).map((e) => ({ id: e.id, title: e.name }));
+    const drivers = dd.nodes.filter((n) => n.kind === 'primary' || n.kind === 'secondary').map((n) => ({ id: n.id, title: `${n.title} (${n.kind})` }));
+    const ideas = dd.nodes.filter((n) => n.kind === 'change_idea').map((n) => ({ id: n.id, title: n.title }));
+    const kinds = new Set((filters.kind || '').split(',').filter(Boolean));
+    const localOf = (iso) => (iso ? toLocalInput(new Date(iso)) : '');
+    const field = (id, text, control) => h('div', null, h('label', { for: id }, text), control);
+    const form = h('form', { class: 'filters', id: 'tl-form', 'aria-label': 'Timeline filters' },
+      field('tl-program', 'Program', h('select', { id: 'tl-program', name: 'program_id' }, opt(programs.items || [], filters.program_id, 'All programs'))),
+      field('tl-eco', 'Ecosystem', h('select', { id: 'tl-eco', name: 'ecosystem_id' }, opt(ecos, filters.ecosystem_id, 'All ecosystems'))),
+      field('tl-driver', 'Driver', h('select', { id: 'tl-driver', name: 'driver_id' }, opt(drivers, filters.driver_id, 'All drivers'))),
+      field('tl-idea', 'Change idea', h('select', { id: 'tl-idea', name: 'change_idea_id' }, opt(ideas, filters.change_idea_id, 'All change ideas'))),
+      field('tl-from', 'From', h('input', { id: 'tl-from', name: 'from', type: 'datetime-local', step: 1, value: localOf(filters.from) })),
+      field('tl-until', 'Until', h('input', { id: 'tl-until', name: 'until', type: 'datetime-local', step: 1, value: localOf(filters.until) })),
+      h('fieldset', null, h('legend', null, 'Kinds (none checked: all)'),
+        KINDS.map((k) => h('label', null, h('input', { type: 'checkbox', name: 'kind', value: k, checked: kinds.has(k) }), label(k)))),
+      h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary', id: 'tl-apply' }, 'Apply filters'),
+        h('button', { type: 'button', id: 'tl-clear', onclick: () => { location.hash = '#/timeline'; } }, 'Clear')));
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      const q = new URLSearchParams();
+      const fd = new FormData(form);
+      for (const k of ['program_id', 'ecosystem_id', 'driver_id', 'change_idea_id']) if (fd.get(k)) q.set(k, fd.get(k));
+      const ks = fd.getAll('kind');
+      if (ks.length) q.set('kind', ks.join(','));
+      for (const k of ['from', 'until']) if (fd.get(k)) q.set(k, new Date(fd.get(k)).toISOString());
+      const s2 = q.toString();
+      location.hash = `#/timeline${s2 ? `?${s2}` : ''}`;
+    });
+    const entries = page.entries || [];
+    const list = entries.length ? h('ol', { class: 'entries', start: 1 }, entries.map((e) => h('li', null,
+      h('time', { datetime: e.recorded_at, class: 'small muted' }, fmtTime(e.recorded_at)),
+      h('span', null, h('span', { class: 'badge' }, label(e.kind))),
+      h('div', null, h('span', null, e.sentence),
+        h('span', { class: 'small muted' }, ` — ${e.actor || ''}`),
+        e.cycle_id ? [' ', h('a', { href: `#/cycles/${enc(e.cycle_id)}`, class: 'small' }, 'cycle')] : null,
+        e.measure_id ? [' ', h('a', { href: `#/measures/${enc(e.measure_id)}${e.program_id ? `/${enc(e.program_id)}` : ''}`, class: 'small' }, 'run chart')] : null,
+        e.program_id ? [' ', h('a', { href: `#/programs/${enc(e.program_id)}`, class: 'small' }, 'program')] : null))))
+      : h('p', { class: 'muted' }, 'No entries match.');
+    const pager = h('div', { class: 'pager' },
+      h('button', { type: 'button', id: 'tl-prev', disabled: cursors.length <= 1,
+        onclick: () => { cursors.pop(); render(true); } }, 'Previous page'),
+      h('span', { 'aria-live': 'polite' }, `Page ${cursors.length}`),
+      h('button', { type: 'button', id: 'tl-next', disabled: page.next_after === null || page.next_after === undefined,
+        onclick: () => { cursors.push(page.next_after); render(true); } }, 'Next page'));
+    return h('div', null, h('section', { class: 'card', 'aria-labelledby': 'tl-h' },
+      h('h1', { id: 'tl-h' }, `Learning timeline${state.asOf ? ` as of ${fmtTime(state.asOf)}` : ''}`),
+      h('p', { class: 'muted small' }, `Oldest first, ${TIMELINE_PAGE} a page · as of log position ${page.position}`), form),
+    h('section', { class: 'card', 'aria-label': 'Timeline entries' }, list, pager));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Run charts
+
+  async function viewMeasures(r) {
+    const [measures, programs] = await Promise.all([api(`${netPath()}/measures`), api(`${netPath()}/programs`)]);
+    const meas = measures.items || [];
+    const progs = programs.items || [];
+    if (!meas.length) return h('div', { class: 'card' }, h('h1', null, 'Run charts'), h('p', null, 'No measures defined yet.'));
+    const measureId = r.args[0] || meas[0].id;
+    const programId = r.args[1] || '';
+    const chart = await api(`/api/v1/measures/${enc(measureId)}/run-chart`, { program_id: programId });
+    const go = () => {
+      const m = $('rc-measure').value;
+      const p = $('rc-scope').value;
+      location.hash = `#/measures/${enc(m)}${p ? `/${enc(p)}` : ''}`;
+    };
+    const controls = h('div', { class: 'controls' },
+      h('div', null, h('label', { for: 'rc-measure' }, 'Measure'),
+        h('select', { id: 'rc-measure', onchange: go }, meas.map((m) => h('option', { value: m.id, selected: m.id === measureId }, m.title)))),
+      h('div', null, h('label', { for: 'rc-scope' }, 'Series'),
+        h('select', { id: 'rc-scope', onchange: go }, h('option', { value: '' }, 'Network-wide'),
+          progs.map((p) => h('option', { value: p.id, selected: p.id === programId }, p.title)))),
+      h('button', { type: 'button', id: 'rc-csv', onclick: () => downloadCsv(measureId, programId, chart) }, 'Download CSV'));
+    // One entry per phase and rule: the IHI astronomical-point rule, say, fires once per point.
+    const signals = [];
+    (chart.phases || []).forEach((ph, pi) => {
+      for (const sig of (ph.analysis && ph.analysis.signals) || []) {
+        const key = `${pi}-${sig.rule_set}-${sig.rule}`;
+        const same = signals.find((x) => x.key === key);
+        if (same) {
+          same.count += 1;
+          same.sig = { ...same.sig, points: [...same.sig.points, ...sig.points] };
+        } else signals.push({ sig, key, phase: ph.label, count: 1 });
+      }
+    });
+    const hl = signals.find((x) => x.key === state.chart.highlight);
+    const highlight = hl ? new Set(hl.sig.points) : null;
+    const cyclesIn = chart.points.flatMap((p) => p.cycles.map((c) => ({ c, period: p.period })));
+    return h('div', null,
+      h('section', { class: 'card', 'aria-labelledby': 'rc-h' },
+        h('h1', { id: 'rc-h' }, chart.measure_name),
+        h('p', { class: 'muted small' }, `${label(chart.kind)} measure · ${chart.scope.kind === 'program' ? chart.program_name : 'network-wide'} · ${chart.period_kind}ly · better when ${chart.direction === 'down' ? 'lower' : 'higher'}${chart.target !== null ? ` · target ${fmtValue(chart, chart.target)}` : ''} · ${chart.aggregation}`),
+        controls,
+        h('div', { class: 'chart-wrap' }, drawChart(chart, highlight)),
+        chartLegend()),
+      h('section', { class: 'card', 'aria-labelledby': 'sig-h' },
+        h('h2', { id: 'sig-h' }, `Signals (${signals.length})`),
+        h('p', { class: 'muted small' }, 'Select a signal to highlight the points that triggered it.'),
+        (chart.phases || []).map((ph) => ph.analysis ? h('p', { class: 'small' },
+          `Phase “${ph.label}” from ${ph.from_period}: median ${fmtValue(chart, ph.analysis.median)}${ph.analysis.baseline_frozen ? ` (frozen on the first ${ph.analysis.median_points} points)` : ''}, ${ph.analysis.useful_observations} useful points, ${ph.analysis.runs} runs, longest run ${ph.analysis.longest_run}, ${ph.analysis.crossings} crossings.`) : null),
+        signals.length ? h('ul', { class: 'signals' }, signals.map(({ sig, key, phase, count }) => h('li', null,
+          h('button', { type: 'button', id: `sig-${key}`, 'aria-pressed': String(state.chart.highlight === key),
+            onclick: () => { state.chart.highlight = state.chart.highlight === key ? null : key; render(true); } },
+          h('strong', null, `${sig.rule_set === 'ihi' ? 'IHI' : 'Anhøj'} · ${label(sig.rule)}`),
+          count > 1 ? ` — ${count} times; the first: ${sig.message}` : ` — ${sig.message}`,
+          h('span', { class: 'small muted' }, ` (phase ${phase}; ${sig.points.map((i) => chart.points[i] && chart.points[i].period).join(', ')})`)))))
+          : h('p', { class: 'muted' }, 'No signal: the variation looks random so far.')),
+      h('section', { class: 'card', 'aria-labelledby': 'cyc-h' },
+        h('h2', { id: 'cyc-h' }, `PDSA cycles on this chart (${cyclesIn.length})`),
+        cyclesIn.length ? h('ul', null, cyclesIn.map(({ c, period }) => h('li', null, `${period}: `,
+          h('a', { href: `#/cycles/${enc(c.cycle_id)}` }, c.title),
+          h('span', { class: 'small muted' }, ` — cycle ${c.cycle_number}, ${c.phase}${c.decision ? `, ${c.decision}` : ''}`))))
+          : h('p', { class: 'muted' }, 'None.')),
+      h('details', { class: 'card' }, h('summary', null, 'The numbers behind the chart'), h('div', { class: 'scroll' }, dataTable(chart))));
+  }
+
+  async function downloadCsv(measureId, programId, chart) {
+    const text = await api(`/api/v1/measures/${enc(measureId)}/run-chart`, { program_id: programId, format: 'csv' });
+    const url = URL.createObjectURL(new Blob([text], { type: 'text/csv' }));
+    const a = h('a', { href: url, download: `${chart.measure_name.replace(/[^\w-]+/g, '-')}.csv` });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 1000);
+  }
+
+  function dataTable(chart) {
+    return h('table', null, h('thead', null, h('tr', null, ['Period', 'Numerator', 'Denominator', 'Value', 'Median', 'Phase', 'Signal', 'Excluded', 'Cycles'].map((t) => h('th', { scope: 'col' }, t)))),
+      h('tbody', null, chart.points.map((p) => h('tr', null,
+        h('td', null, p.period), h('td', null, p.numerator ?? ''), h('td', null, p.denominator ?? ''),
+        h('td', null, fmtValue(chart, p.plotted)), h('td', null, fmtValue(chart, p.median)), h('td', null, p.phase),
+        h('td', null, p.in_signal ? 'yes' : ''), h('td', null, p.excluded ? `yes: ${p.exclusion_reasons.join('; ')}` : ''),
+        h('td', null, p.cycles.map((c) => c.title).join('; '))))));
+  }
+
+  function chartLegend() {
+    const dot = (fill, stroke, extra) => s('svg', { width: 16, height: 16, 'aria-hidden': 'true' },
+      s('circle', { cx: 8, cy: 8, r: 5, fill, stroke, 'stroke-width': 2 }), extra || null);
+    return h('p', { class: 'legend' },
+      h('span', null, dot('#1d4e89', '#1d4e89'), ' point'),
+      h('span', null, dot('#e07b00', '#7a3d00'), ' in a shift, trend, long run or astronomical point'),
+      h('span', null, dot('#ffffff', '#b42318'), ' highlighted signal'),
+      h('span', null, s('svg', { width: 16, height: 16, 'aria-hidden': 'true' }, s('path', { d: 'M3,3 L13,13 M13,3 L3,13', stroke: '#6b7785', 'stroke-width': 2 })), ' excluded'),
+      h('span', null, s('svg', { width: 28, height: 10, 'aria-hidden': 'true' }, s('line', { x1: 0, y1: 5, x2: 28, y2: 5, stroke: '#444', 'stroke-dasharray': '5 3', 'stroke-width': 2 })), ' median'),
+      h('span', null, s('svg', { width: 28, height: 10, 'aria-hidden': 'true' }, s('line', { x1: 0, y1: 5, x2: 28, y2: 5, stroke: '#1a7f37', 'stroke-dasharray': '2 3', 'stroke-width': 2 })), ' target'),
+      h('span', null, s('svg', { width: 16, height: 16, 'aria-hidden': 'true' }, s('path', { d: 'M8,2 L14,13 L2,13 Z', fill: '#8a5300' })), ' PDSA cycles in the period'));
+  }
+
+  function drawChart(chart, highlight) {
+    const W = 900; const H = 380; const m = { l: 64, r: 20, t: 20, b: 78 };
+    const pts = chart.points;
+    // Points in a signal that names them (shift, trend, astronomical point, longest run); the runs
+    // and crossings rules judge every point of a phase and are listed, not painted.
+    const named = new Set();
+    for (const ph of chart.phases || []) {
+      for (const sig of (ph.analysis && ph.analysis.signals) || []) {
+        if (!['too_few_runs', 'too_many_runs', 'too_few_crossings'].includes(sig.rule)) sig.points.forEach((i) => named.add(i));
+      }
+    }
+    const svg = s('svg', { width: W, height: H, viewBox: `0 0 ${W} ${H}`, role: 'img', id: 'run-chart-svg',
+      'aria-label': `Run chart of ${chart.measure_name}: ${pts.length} periods${pts.length ? ` from ${pts[0].period} to ${pts[pts.length - 1].period}` : ''}. The table of numbers below holds every value.` });
+    if (!pts.length) {
+      svg.append(s('text', { x: W / 2, y: H / 2, 'text-anchor': 'middle', fill: '#4a5563' }, 'No data points yet.'));
+      return svg;
+    }
+    const vals = pts.flatMap((p) => [p.plotted, p.median]).concat(chart.target === null ? [] : [chart.target]).filter((v) => v !== null && v !== undefined);
+    let lo = Math.min(...vals); let hi = Math.max(...vals);
+    if (lo === hi) { lo -= 1; hi += 1; }
+    const pad = (hi - lo) * 0.08; lo -= pad; hi += pad;
+    if (lo < 0 && Math.min(...vals) >= 0) lo = 0;
+    const x = (i) => m.l + (pts.length === 1 ? (W - m.l - m.r) / 2 : (i * (W - m.l - m.r)) / (pts.length - 1));
+    const y = (v) => m.t + ((hi - v) * (H - m.t - m.b)) / (hi - lo);
+    const grid = s('g', { 'aria-hidden': 'true' });
+    for (let k = 0; k <= 5; k++) {
+      const v = lo + ((hi - lo) * k) / 5;
+      grid.append(s('line', { x1: m.l, x2: W - m.r, y1: y(v), y2: y(v), stroke: '#e3e8ef' }),
+        s('text', { x: m.l - 8, y: y(v) + 4, 'text-anchor': 'end', 'font-size': 11, fill: '#4a5563' }, fmtValue(chart, v)));
+    }
+    const every = Math.max(1, Math.ceil(pts.length / 14));
+    pts.forEach((p, i) => {
+      if (i % every === 0 || i === pts.length - 1) {
+        grid.append(s('text', { x: x(i), y: H - m.b + 18, 'text-anchor': 'end', 'font-size': 11, fill: '#4a5563',
+          transform: `rotate(-40 ${x(i)} ${H - m.b + 18})` }, p.period));
+      }
+    });
+    grid.append(s('line', { x1: m.l, x2: W - m.r, y1: H - m.b, y2: H - m.b, stroke: '#6b7785' }));
+    svg.append(grid);
+    // Phases: a divider where each later phase starts.
+    (chart.phases || []).forEach((ph, i) => {
+      if (i === 0 || !ph.analysis) return;
+      const xi = x(ph.analysis.start) - (x(1) - x(0)) / 2;
+      svg.append(s('line', { x1: xi, x2: xi, y1: m.t, y2: H - m.b, stroke: '#8a5300', 'stroke-dasharray': '3 3' }),
+        s('text', { x: xi + 4, y: m.t + 10, 'font-size': 11, fill: '#8a5300' }, ph.label));
+    });
+    // Target.
+    if (chart.target !== null && chart.target !== undefined) {
+      svg.append(s('line', { x1: m.l, x2: W - m.r, y1: y(chart.target), y2: y(chart.target), stroke: '#1a7f37', 'stroke-dasharray': '2 3', 'stroke-width': 2 }),
+        s('text', { x: W - m.r, y: y(chart.target) - 5, 'text-anchor': 'end', 'font-size': 11, fill: '#1a7f37' }, `target ${fmtValue(chart, chart.target)}`));
+    }
+    // Median: one segment per run of points with the same median and phase.
+    let seg = '';
+    pts.forEach((p, i) => {
+      if (p.median === null || p.median === undefined) return;
+      const prev = pts[i - 1];
+      const cont = prev && prev.median === p.median && prev.phase === p.phase;
+      seg += `${cont ? 'L' : 'M'}${x(i) - (cont ? 0 : 6)},${y(p.median)} `;
+      const next = pts[i + 1];
+      if (!next || next.median !== p.median || next.phase !== p.phase) seg += `L${x(i) + 6},${y(p.median)} `;
+    });
+    svg.append(s('path', { d: seg, stroke: '#444', 'stroke-width': 2, 'stroke-dasharray': '5 3', fill: 'none', class: 'median' }));
+    const lastMedian = [...pts].reverse().find((p) => p.median !== null);
+    if (lastMedian) svg.append(s('text', { x: W - m.r, y: y(lastMedian.median) + 14, 'text-anchor': 'end', 'font-size': 11, fill: '#333' }, `median ${fmtValue(chart, lastMedian.median)}`));
+    // The series, through the points that count.
+    let line = '';
+    let pen = 'M';
+    pts.forEach((p, i) => {
+      if (p.excluded || p.plotted === null) return;
+      line += `${pen}${x(i)},${y(p.plotted)} `;
+      pen = 'L';
+    });
+    svg.append(s('path', { d: line, stroke: '#1d4e89', 'stroke-width': 2, fill: 'none' }));
+    // Points, with what each is.
+    pts.forEach((p, i) => {
+      if (p.plotted === null || p.plotted === undefined) return;
+      const tip = `${p.period}: ${fmtValue(chart, p.plotted)}${p.excluded ? ` (excluded: ${p.exclusion_reasons.join('; ')})` : ''}${p.in_signal ? ' (in a signal)' : ''}`;
+      if (p.excluded) {
+        const cx = x(i); const cy = y(p.plotted);
+        svg.append(s('g', { class: 'point excluded' }, s('path', { d: `M${cx - 5},${cy - 5} L${cx + 5},${cy + 5} M${cx + 5},${cy - 5} L${cx - 5},${cy + 5}`, stroke: '#6b7785', 'stroke-width': 2.5 }), s('title', null, tip)));
+        return;
+      }
+      const hot = highlight && highlight.has(i);
+      const sig = named.has(i);
+      svg.append(s('circle', { cx: x(i), cy: y(p.plotted), r: hot ? 7 : sig ? 5 : 4,
+        fill: hot ? '#ffffff' : sig ? '#e07b00' : '#1d4e89', stroke: hot ? '#b42318' : sig ? '#7a3d00' : '#1d4e89',
+        'stroke-width': hot ? 3.5 : 1.5, class: `point${sig ? ' in-signal' : ''}${hot ? ' highlighted' : ''}` }, s('title', null, tip)));
+    });
+    // PDSA cycles at their periods.
+    pts.forEach((p, i) => {
+      if (!p.cycles || !p.cycles.length) return;
+      const cx = x(i); const cy = H - m.b - 4;
+      svg.append(s('g', { class: 'cycle-mark' },
+        s('path', { d: `M${cx},${cy - 11} L${cx + 6},${cy} L${cx - 6},${cy} Z`, fill: '#8a5300' }),
+        p.cycles.length > 1 ? s('text', { x: cx + 8, y: cy - 2, 'font-size': 10, fill: '#8a5300' }, String(p.cycles.length)) : null,
+        s('title', null, `${p.period}: ${p.cycles.map((c) => `${c.title} (cycle ${c.cycle_number}, ${c.phase}${c.decision ? `, ${c.decision}` : ''})`).join('; ')}`)));
+    });
+    return svg;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Programs: PDSA board and portfolio
+
+  async function viewPrograms(r) {
+    const programs = (await api(`${netPath()}/programs`)).items || [];
+    if (!r.args[0]) {
+      const boards = await pool(programs, 4, (p) => api(`/api/v1/programs/${enc(p.id)}/pdsa-board`));
+      return h('section', { class: 'card', 'aria-labelledby': 'pr-h' }, h('h1', { id: 'pr-h' }, 'Programs'),
+        h('table', null, h('thead', null, h('tr', null, ['Program', ...PHASES, 'Ramps', 'Cycles with gaps'].map((t) => h('th', { scope: 'col' }, t)))),
+          h('tbody', null, programs.map((p, i) => {
+            const b = boards[i];
+            const ok = !(b instanceof Error);
+            return h('tr', null, h('th', { scope: 'row' }, h('a', { href: `#/programs/${enc(p.id)}` }, p.title)),
+              PHASES.map((ph) => h('td', null, ok ? String(b.columns[ph].length) : '–')),
+              h('td', null, ok ? String(b.ramps.length) : '–'),
+              h('td', null, ok && b.cycles_with_gaps ? h('span', { class: 'badge gap' }, `⚠ ${b.cycles_with_gaps}`) : '0'));
+          }))));
+    }
+    const pid = r.args[0];
+    const [board, portfolio] = await Promise.all([
+      api(`/api/v1/programs/${enc(pid)}/pdsa-board`), api(`/api/v1/programs/${enc(pid)}/portfolio`)]);
+    const switcher = h('div', { class: 'controls' }, h('div', null, h('label', { for: 'pr-select' }, 'Program'),
+      h('select', { id: 'pr-select', onchange: (e) => { location.hash = `#/programs/${enc(e.target.value)}`; } },
+        programs.map((p) => h('option', { value: p.id, selected: p.id === pid }, p.title)))));
+    return h('div', null,
+      h('section', { class: 'card', 'aria-labelledby': 'pb-h' },
+        h('h1', { id: 'pb-h' }, board.program_name),
+        h('p', { class: 'muted small' }, `PDSA board · as of log position ${board.position} · `,
+          board.cycles_with_gaps ? h('span', { class: 'badge gap' }, `⚠ ${board.cycles_with_gaps} cycle${board.cycles_with_gaps === 1 ? '' : 's'} with gaps`) : 'no cycle has gaps',
+          ' · ', h('a', { href: `#/timeline?program_id=${enc(pid)}` }, 'its timeline')),
+        switcher,
+        h('h2', null, 'Cycles by phase'),
+        h('div', { class: 'board' }, PHASES.map((ph) => h('section', { 'aria-label': `${ph}: ${board.columns[ph].length}` },
+          h('h3', null, `${ph} (${board.columns[ph].length})`),
+          board.columns[ph].map(cycleCard)))),
+        h('h2', null, `Ramps (${board.ramps.length})`),
+        board.ramps.length ? h('ul', null, board.ramps.map((rp) => h('li', null,
+          h('strong', null, rp.change_ideas.map((c) => c.title).join(', ') || 'No change idea'),
+          h('ol', { class: 'ramp' }, rp.cycles.map((c) => h('li', null,
+            h('a', { href: `#/cycles/${enc(c.cycle_id)}`, title: c.title }, `#${c.cycle_number} `,
+              c.decision ? h('span', { class: `dec-${c.decision}` }, c.decision) : c.phase,
+              c.gaps.length ? ' ⚠' : '')))))))
+          : h('p', { class: 'muted' }, 'No ramps yet.')),
+      portfolioSection(portfolio, pid));
+  }
+
+  function cycleCard(c) {
+    return h('article', { class: `cycle-card${c.gaps.length ? ' has-gaps' : ''}` },
+      h('a', { href: `#/cycles/${enc(c.cycle_id)}` }, c.title),
+      h('div', { class: 'muted' }, `Cycle ${c.cycle_number} of its ramp · ${label(c.purpose)} · ${c.scale}`),
+      h('div', null, c.change_ideas.map((i) => i.title).join(', ')),
+      h('div', { class: 'muted' }, `${c.planned_start} → ${c.completed_on || c.planned_end}`),
+      c.decision ? h('div', null, 'Decision: ', h('span', { class: `dec-${c.decision}` }, c.decision), c.decision_reason ? ` — ${c.decision_reason}` : '') : null,
+      c.abandoned_reason ? h('div', null, `Abandoned: ${c.abandoned_reason}`) : null,
+      c.gaps.length ? h('ul', { class: 'small', 'aria-label': 'Gaps' }, c.gaps.map((g) => h('li', null, h('span', { class: 'badge gap' }, `⚠ ${g}`)))) : null);
+  }
+
+  function portfolioSection(pf, pid) {
+    return h('section', { class: 'card', 'aria-labelledby': 'pf-h' }, h('h2', { id: 'pf-h' }, 'Portfolio: quality standards'),
+      pf.standards.length ? h('div', { class: 'scroll' }, h('table', null,
+        h('thead', null, h('tr', null, ['Standard', 'Self-ratings over time', 'Latest', 'Change', 'Evidence (latest)'].map((t) => h('th', { scope: 'col' }, t)))),
+        h('tbody', null, pf.standards.map((st) => {
+          const latest = st.ratings[st.ratings.length - 1];
+          return h('tr', null,
+            h('th', { scope: 'row' }, `${st.code} ${st.title}`),
+            h('td', null, st.ratings.length ? st.ratings.map((r) => `${r.assessed_on}: ${r.rating}`).join(' → ') : 'not assessed'),
+            h('td', null, st.latest_rating ?? '–'),
+            h('td', null, st.change === null || st.change === undefined ? '–' : st.change > 0 ? `+${st.change}` : String(st.change)),
+            h('td', null, latest ? h('ul', null, latest.evidence.map((e) => h('li', null,
+              e.kind === 'measure' && e.id ? h('a', { href: `#/measures/${enc(e.id)}/${enc(pid)}` }, e.title)
+                : e.kind === 'cycle' && e.id ? h('a', { href: `#/cycles/${enc(e.id)}` }, e.title) : e.title,
+              e.note ? h('span', { class: 'small muted' }, ` — ${e.note}`) : null))) : ''));
+        }))))
+        : h('p', { class: 'muted' }, 'No standards yet.'));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // A PDSA cycle
+
+  async function viewCycle(r) {
+    const c = await api(`/api/v1/pdsa-cycles/${enc(r.args[0] || '')}`);
+    const p = c.planned;
+    const kv = (pairs) => h('dl', { class: 'kv' }, pairs.filter(([, v]) => v !== null && v !== undefined && v !== '').map(([k, v]) => [h('dt', null, k), h('dd', null, v)]));
+    return h('div', null, h('section', { class: 'card', 'aria-labelledby': 'cy-h' },
+      h('h1', { id: 'cy-h' }, p.title),
+      h('p', null, h('span', { class: 'badge' }, c.phase), ' ',
+        c.gaps && c.gaps.length ? c.gaps.map((g) => [h('span', { class: 'badge gap' }, `⚠ ${g}`), ' ']) : null,
+        h('a', { href: `#/programs/${enc(p.program_id)}` }, 'Its program’s board'), ' · ',
+        p.change_idea_ids.map((id, i) => [i ? ', ' : '', h('a', { href: `#/diagram/${enc(id)}` }, `change idea ${i + 1}`)])),
+      kv([['Cycle', `${p.cycle_number} of its ramp`], ['Purpose', label(p.purpose)], ['Scale', p.scale],
+        ['Planned', `${p.planned_start} → ${p.planned_end}`], ['Started', c.started_on]]),
+      h('h2', null, 'Plan'),
+      kv([['Objective', p.plan.objective], ['Who, what, when, where', p.plan.who_what_when_where],
+        ['Data collection', p.plan.data_collection_plan], ['Tasks', (p.plan.tasks || []).join('; ')]]),
+      h('ol', null, (p.plan.questions || []).map((q) => h('li', null, q.question,
+        h('div', { class: 'small muted' }, `Prediction: ${q.prediction || '—'}${q.reason ? ` (because ${q.reason})` : ''}`)))),
+      c.do ? [h('h2', null, 'Do'), kv([['As planned', c.do.carried_out_as_planned ? 'yes' : 'no'], ['What happened', c.do.what_happened],
+        ['Problems and surprises', c.do.problems_and_surprises], ['Completed', c.do.completed_on]])] : null,
+      c.study ? [h('h2', null, 'Study'), h('p', null, c.study.summary), h('ul', null, (c.study.results || []).map((res) => h('li', null,
+        `Q${res.question_index + 1}: ${res.result} (prediction held: ${res.prediction_held})${res.learned ? ` — learned: ${res.learned}` : ''}`)))] : null,
+      c.act ? [h('h2', null, 'Act'), kv([['Decision', h('span', { class: `dec-${c.act.decision}` }, c.act.decision)], ['Reason', c.act.reason],
+        ['Next cycle', c.act.next_cycle], ['Decided', c.act.decided_on]])] : null,
+      c.abandoned ? [h('h2', null, 'Abandoned'), h('p', null, c.abandoned.reason || '')] : null,
+      c.corrections && c.corrections.length ? [h('h2', null, 'Corrections'), h('ul', null, c.corrections.map((x) => h('li', null, JSON.stringify(x))))] : null));
+  }
+
+  const VIEWS = {
+    overview: viewOverview,
+    diagram: viewDiagram,
+    timeline: viewTimeline,
+    measures: viewMeasures,
+    programs: viewPrograms,
+    cycles: viewCycle,
+  };
+
+  // -------------------------------------------------------------------------------------------
+  // Live: the log as server-sent events, read with fetch() so the token stays in a header.
+
+  function setLiveStatus(s2, text) {
+    const el = $('live-status');
+    el.dataset.state = s2;
+    el.textContent = text;
+  }
+
+  async function startLive() {
+    if (state.live) state.live.abort();
+    const ctrl = new AbortController();
+    state.live = ctrl;
+    let backoff = 500;
+    while (!ctrl.signal.aborted) {
+      try {
+        if (state.lastEventId === null) state.lastEventId = (await api('/api/v1/projections')).head;
+        const res = await fetch(`/api/v1/live/events?after=${state.lastEventId}&category=${LIVE_CATEGORIES}`, {
+          headers: { Authorization: `Bearer ${state.token}`, Accept: 'text/event-stream' },
+          cache: 'no-store',
+          signal: ctrl.signal,
+        });
+        if (res.status === 401) { forgetToken('The token was refused (unknown or revoked). Enter another one.'); return; }
+        if (!res.ok || !res.body) throw new Error(`live feed: ${res.status}`);
+        setLiveStatus('live', 'Live');
+        backoff = 500;
+        await readEvents(res.body, ctrl.signal);
+      } catch (e) {
+        if (ctrl.signal.aborted) return;
+      }
+      setLiveStatus('down', 'Reconnecting…');
+      await new Promise((r) => setTimeout(r, backoff));
+      backoff = Math.min(backoff * 2, 10000);
+    }
+  }
+
+  async function readEvents(body, signal) {
+    const reader = body.getReader();
+    const decoder = new TextDecoder();
+    let buf = '';
+    while (!signal.aborted) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buf += decoder.decode(value, { stream: true }).replace(/\r\n?/g, '\n');
+      let cut;
+      while ((cut = buf.indexOf('\n\n')) >= 0) {
+        const block = buf.slice(0, cut);
+        buf = buf.slice(cut + 2);
+        let id = null; const data = [];
+        for (const line of block.split('\n')) {
+          if (line.startsWith(':')) continue; // keep-alive
+          const i = line.indexOf(':');
+          const field = i < 0 ? line : line.slice(0, i);
+          const val = i < 0 ? '' : line.slice(i + 1).replace(/^ /, '');
+          if (field === 'id') id = val;
+          else if (field === 'data') data.push(val);
+        }
+        if (id !== null) state.lastEventId = Number(id);
+        if (data.length) {
+          try { onEvent(JSON.parse(data.join('\n'))); } catch (_) { /* not an event */ }
+        }
+      }
+    }
+  }
+
+  const pendingSentences = [];
+  let sentenceTimer = null;
+
+  function onEvent(e) {
+    const d = e.data || {};
+    const what = d.title || d.name || (d.aim && d.aim.statement) || d.summary || d.reason || d.period || '';
+    const href = d.cycle_id ? `#/cycles/${enc(d.cycle_id)}`
+      : d.measure_id ? `#/measures/${enc(d.measure_id)}` : null;
+    const sentence = h('span', { class: 'what' }, what);
+    const li = h('li', { class: 'fresh', 'data-position': e.global_position },
+      h('span', { class: 'type' }, humanType(e.event_type)),
+      href ? h('a', { href }, sentence) : sentence, ' ',
+      h('time', { datetime: e.recorded_at }, fmtTime(e.recorded_at)));
+    const feed = $('live-feed');
+    feed.prepend(li);
+    while (feed.children.length > FEED_MAX) feed.lastElementChild.remove();
+    pendingSentences.push(e.global_position);
+    clearTimeout(sentenceTimer);
+    sentenceTimer = setTimeout(fillSentences, REFRESH_DEBOUNCE_MS);
+    scheduleRefresh();
+  }
+
+  /** Replaces each new feed item's text by its timeline sentence, where the timeline has one. */
+  async function fillSentences() {
+    const positions = pendingSentences.splice(0);
+    if (!positions.length) return;
+    const from = Math.min(...positions) - 1;
+    try {
+      const page = await api('/api/v1/timeline', { after: from, limit: Math.min(1000, positions.length + 50) });
+      for (const entry of page.entries || []) {
+        const li = document.querySelector(`#live-feed li[data-position="${Number(entry.position)}"] .what`);
+        if (li) li.textContent = entry.sentence;
+      }
+    } catch (_) { /* the raw text stays */ }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Start
+
+  function init() {
+    tokenFromLink();
+    $('token-form').addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const t = $('token-input').value.trim();
+      if (!t) return;
+      $('token-error').textContent = '';
+      try { await useToken(t); } catch (e) {
+        if (!(e instanceof ApiError && e.status === 401)) $('token-error').textContent = e.message;
+      }
+    });
+    $('forget-token').addEventListener('click', () => forgetToken(''));
+    $('network-select').addEventListener('change', (ev) => {
+      state.networkId = ev.target.value;
+      try { localStorage.setItem(NETWORK_KEY, state.networkId); } catch (_) { /* ignore */ }
+      render(false);
+    });
+    $('replay-form').addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      const v = $('replay-at').value;
+      if (!v) { $('replay-at').focus(); return; }
+      const d = new Date(v);
+      if (Number.isNaN(d.getTime())) return;
+      state.asOf = d.toISOString();
+      const view = route().view;
+      if (view !== 'diagram' && view !== 'timeline') location.hash = '#/diagram';
+      else render(false);
+    });
+    $('replay-live').addEventListener('click', () => {
+      state.asOf = null;
+      $('replay-at').value = '';
+      render(false);
+    });
+    window.addEventListener('hashchange', () => {
+      if (/^#token=/.test(location.hash)) { tokenFromLink(); boot(); return; }
+      render(false);
+    });
+    boot();
+  }
+
+  function boot() {
+    let token = null;
+    try { token = localStorage.getItem(TOKEN_KEY); } catch (_) { /* ignore */ }
+    if (!token) { forgetToken(''); return; }
+    useToken(token).catch((e) => {
+      if (!(e instanceof ApiError && e.status === 401)) {
+        $('token-panel').hidden = false;
+        $('token-error').textContent = `Could not reach the API: ${e.message}`;
+      }
+    });
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
+  else init();
+})();

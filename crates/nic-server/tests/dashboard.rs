@@ -1,0 +1,609 @@
+//! Black-box: the dashboard in a real browser. A fresh SQLite file is loaded with `nic-ledger demo`,
+//! the real binary serves it, a viewer token is made with the command line, and headless Chromium
+//! opens `/#token=…`: the overview's scorecard, the driver diagram (an SVG graph with the demo's
+//! change ideas) and a run chart show the demo's data; text users wrote is shown as text, never
+//! run; a PDSA cycle planned through the API shows on the open page within 2 seconds without a
+//! reload; the replay control shows the diagram and the timeline as of a past date. Screenshots
+//! are left in the target directory (`dashboard.png`, and one per view).
+//!
+//! Chromium is driven with the Chrome DevTools Protocol over `--remote-debugging-pipe` (JSON
+//! messages ended by NUL on file descriptors 3 and 4, set up by `sh`), so no port, no websocket
+//! and no new crate. The test fails, never skips, when Chromium is missing (`scripts/test`
+//! installs it).
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Duration as Span, SubsecRound, Utc};
+use common::Server;
+use serde_json::{json, Value};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+/// How long one DevTools call may take before the test gives up on the browser.
+const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Headless Chromium on a fresh profile, with one page attached.
+struct Browser {
+    child: Child,
+    to: ChildStdin,
+    from: Receiver<Value>,
+    next_id: u64,
+    session: String,
+    /// Uncaught exceptions and console errors of the page.
+    errors: Vec<String>,
+    profile: PathBuf,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+impl Browser {
+    fn launch() -> Browser {
+        assert!(
+            Path::new(CHROMIUM).exists(),
+            "Chromium is not installed at {CHROMIUM}; scripts/test installs it \
+             (as root: apt-get install -y chromium)"
+        );
+        let profile =
+            std::env::temp_dir().join(format!("nic-chromium-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&profile).unwrap();
+        let log = std::fs::File::create(profile.join("chromium.log")).unwrap();
+        // fd 3 reads our commands (our stdin pipe), fd 4 writes answers (our stdout pipe).
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(r#"exec "$0" "$@" 3<&0 4>&1 0</dev/null 1>&2"#)
+            .arg(CHROMIUM)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-dev-shm-usage",
+                "--remote-debugging-pipe",
+                "--window-size=1400,1000",
+            ])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg("about:blank")
+            // Dates in the page are shown and read in UTC, as the test computes them.
+            .env("TZ", "UTC")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("start chromium");
+        let to = child.stdin.take().unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let (tx, from) = mpsc::channel();
+        std::thread::spawn(move || loop {
+            let mut msg = Vec::new();
+            match out.read_until(0, &mut msg) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {
+                    msg.pop();
+                    let Ok(v) = serde_json::from_slice::<Value>(&msg) else {
+                        continue;
+                    };
+                    if tx.send(v).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        let mut b = Browser {
+            child,
+            to,
+            from,
+            next_id: 0,
+            session: String::new(),
+            errors: Vec::new(),
+            profile,
+        };
+        let target = b.browser_call("Target.createTarget", json!({"url": "about:blank"}));
+        let attached = b.browser_call(
+            "Target.attachToTarget",
+            json!({"targetId": target["targetId"], "flatten": true}),
+        );
+        b.session = attached["sessionId"].as_str().unwrap().to_string();
+        b.call("Page.enable", json!({}));
+        b.call("Runtime.enable", json!({}));
+        b.call(
+            "Emulation.setDeviceMetricsOverride",
+            json!({"width": 1400, "height": 1000, "deviceScaleFactor": 1, "mobile": false}),
+        );
+        b
+    }
+
+    fn send(&mut self, method: &str, params: Value, session: bool) -> Value {
+        self.next_id += 1;
+        let id = self.next_id;
+        let mut msg = json!({"id": id, "method": method, "params": params});
+        if session {
+            msg["sessionId"] = json!(self.session);
+        }
+        let mut bytes = msg.to_string().into_bytes();
+        bytes.push(0);
+        self.to.write_all(&bytes).expect("write to chromium");
+        self.to.flush().unwrap();
+        let deadline = Instant::now() + CALL_TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let m = self
+                .from
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("chromium did not answer {method}"));
+            if m["id"] == id {
+                if let Some(e) = m.get("error") {
+                    panic!("{method}: {e}");
+                }
+                return m["result"].clone();
+            }
+            self.note(&m);
+        }
+    }
+
+    /// Keeps the page's errors from the events that arrive meanwhile.
+    fn note(&mut self, m: &Value) {
+        match m["method"].as_str() {
+            Some("Runtime.exceptionThrown") => self
+                .errors
+                .push(m["params"]["exceptionDetails"].to_string()),
+            Some("Runtime.consoleAPICalled") if m["params"]["type"] == "error" => {
+                self.errors.push(m["params"]["args"].to_string())
+            }
+            _ => {}
+        }
+    }
+
+    fn browser_call(&mut self, method: &str, params: Value) -> Value {
+        self.send(method, params, false)
+    }
+
+    fn call(&mut self, method: &str, params: Value) -> Value {
+        self.send(method, params, true)
+    }
+
+    fn navigate(&mut self, url: &str) {
+        self.call("Page.navigate", json!({"url": url}));
+    }
+
+    /// Evaluates a JavaScript expression in the page and returns its value.
+    fn eval(&mut self, expression: &str) -> Value {
+        let r = self.call(
+            "Runtime.evaluate",
+            json!({"expression": expression, "returnByValue": true, "awaitPromise": true}),
+        );
+        if let Some(e) = r.get("exceptionDetails") {
+            panic!("{expression}: {e}");
+        }
+        r["result"]["value"].clone()
+    }
+
+    /// Polls `expression` until it is true; returns how long that took.
+    fn wait_for(&mut self, what: &str, expression: &str, within: Duration) -> Duration {
+        let start = Instant::now();
+        loop {
+            if self.eval(expression) == json!(true) {
+                return start.elapsed();
+            }
+            if start.elapsed() > within {
+                let text = self.eval("document.body.innerText.slice(0, 3000)");
+                panic!("not within {within:?}: {what}\npage text: {text}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Sets the address's fragment (the dashboard's hash routing) and waits for the view.
+    fn show(&mut self, hash: &str, ready: &str) {
+        self.eval(&format!("location.hash = {}", json!(hash)));
+        self.wait_for(hash, ready, Duration::from_secs(20));
+    }
+
+    /// A PNG of the whole page, in the target directory.
+    fn screenshot(&mut self, name: &str) -> PathBuf {
+        let metrics = self.call("Page.getLayoutMetrics", json!({}));
+        let height = metrics["cssContentSize"]["height"]
+            .as_f64()
+            .unwrap_or(1000.0)
+            .min(4000.0);
+        let shot = self.call(
+            "Page.captureScreenshot",
+            json!({"format": "png", "captureBeyondViewport": true,
+                   "clip": {"x": 0, "y": 0, "width": 1400, "height": height, "scale": 1}}),
+        );
+        let png = base64_decode(shot["data"].as_str().unwrap());
+        assert!(png.starts_with(b"\x89PNG"), "a PNG");
+        let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+        std::fs::write(&path, png).unwrap();
+        path
+    }
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    let value = |c: u8| -> u32 {
+        match c {
+            b'A'..=b'Z' => (c - b'A') as u32,
+            b'a'..=b'z' => (c - b'a' + 26) as u32,
+            b'0'..=b'9' => (c - b'0' + 52) as u32,
+            b'+' => 62,
+            b'/' => 63,
+            _ => panic!("not base64: {c}"),
+        }
+    };
+    let bytes: Vec<u8> = s.bytes().filter(|c| !c.is_ascii_whitespace()).collect();
+    let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
+    for chunk in bytes.chunks(4) {
+        let data: Vec<u8> = chunk.iter().copied().filter(|&c| c != b'=').collect();
+        let mut n = 0u32;
+        for (i, &c) in data.iter().enumerate() {
+            n |= value(c) << (18 - 6 * i);
+        }
+        out.extend_from_slice(&n.to_be_bytes()[1..data.len()]);
+    }
+    out
+}
+
+fn cli(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_nic-ledger"))
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "nic-ledger {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A JavaScript expression: does the element `selector` exist and hold `text`?
+fn holds(selector: &str, text: &str) -> String {
+    format!(
+        "(() => {{ const e = document.querySelector({}); return !!e && e.textContent.includes({}); }})()",
+        json!(selector),
+        json!(text)
+    )
+}
+
+/// The time of the last event in the log.
+fn last_event_time(s: &Server) -> DateTime<Utc> {
+    let head = s.get("/api/v1/projections").json()["head"]
+        .as_u64()
+        .unwrap();
+    let page = s
+        .get(&format!("/api/v1/events?after={}&limit=1", head - 1))
+        .json();
+    page["events"][0]["recorded_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
+    // The demo, then the server: the demo leaves no token, so serve prints the first admin token.
+    let db = common::fresh_database(common::Db::Sqlite);
+    cli(&["demo", "--database-url", &db]);
+    let s = common::start_with(&db);
+    assert!(
+        s.token.starts_with("nic_"),
+        "serve prints a first admin token on a demo database"
+    );
+    let viewer = cli(&[
+        "token",
+        "create",
+        "--role",
+        "viewer",
+        "--name",
+        "wall-screen",
+        "--database-url",
+        &db,
+    ])
+    .trim()
+    .to_string();
+    assert!(viewer.starts_with("nic_"), "{viewer}");
+
+    // The page and its assets are public, embedded, with cache headers and a strict CSP.
+    let page = s.raw("GET", "/", &[("Authorization", "")], b"");
+    assert_eq!(page.status, 200);
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert_eq!(page.header("cache-control"), Some("no-cache"));
+    assert!(page
+        .header("content-security-policy")
+        .unwrap()
+        .contains("script-src 'self'"));
+    let etag = page.header("etag").unwrap().to_string();
+    let again = s.raw(
+        "GET",
+        "/",
+        &[("Authorization", ""), ("If-None-Match", &etag)],
+        b"",
+    );
+    assert_eq!(again.status, 304);
+    let js_href = page
+        .body
+        .split('"')
+        .find(|p| p.starts_with("/assets/app.js?v="))
+        .expect("the page names app.js by its hash")
+        .to_string();
+    let js = s.raw("GET", &js_href, &[("Authorization", "")], b"");
+    assert_eq!(js.status, 200);
+    assert_eq!(
+        js.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    assert_eq!(
+        js.header("cache-control"),
+        Some("public, max-age=31536000, immutable")
+    );
+    let unversioned = s.raw("GET", "/assets/app.css", &[("Authorization", "")], b"");
+    assert_eq!(
+        unversioned.header("content-type"),
+        Some("text/css; charset=utf-8")
+    );
+    assert_eq!(unversioned.header("cache-control"), Some("no-cache"));
+    s.raw("GET", "/assets/nothing.js", &[("Authorization", "")], b"")
+        .problem(404, "not-found");
+    // The data is not public.
+    s.raw("GET", "/api/v1/networks", &[("Authorization", "")], b"")
+        .problem(401, "unauthorized");
+
+    // What the demo holds, read through the API.
+    let network = s.get("/api/v1/networks").json()["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let n = format!("/api/v1/networks/{network}");
+    let diagram = s.get(&format!("{n}/driver-diagram")).json();
+    let nodes = diagram["nodes"].as_array().unwrap();
+    let idea = nodes
+        .iter()
+        .filter(|n| n["kind"] == "change_idea")
+        .max_by_key(|n| n["evidence"]["programs"].as_array().map_or(0, Vec::len))
+        .unwrap();
+    let idea_id = idea["id"].as_str().unwrap().to_string();
+    let idea_title = idea["title"].as_str().unwrap().to_string();
+    let program = idea["evidence"]["programs"][0]["program_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let secondary = nodes.iter().find(|n| n["kind"] == "secondary").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let measure = &s.get(&format!("{n}/measures")).json()["items"][1];
+    let measure_id = measure["id"].as_str().unwrap().to_string();
+    let measure_name = measure["title"].as_str().unwrap().to_string();
+    let points = s
+        .get(&format!("/api/v1/measures/{measure_id}/run-chart"))
+        .json()["points"]
+        .as_array()
+        .unwrap()
+        .len();
+
+    // Text a user wrote that would be markup if it were parsed as HTML.
+    let hostile = r#"<img src=x id=xss-probe onerror="document.title='owned'"> peer huddles"#;
+    s.ok(
+        &format!("{n}/change-ideas"),
+        &json!({"title": hostile, "serves": [{"node_id": secondary}]}),
+    );
+
+    let mut b = Browser::launch();
+    let base = format!("http://{}", s.addr);
+
+    // A link with the token: the page keeps it and takes it out of the address bar.
+    b.navigate(&format!("{base}/#token={viewer}"));
+    b.wait_for(
+        "the overview's scorecard",
+        "!!document.querySelector('.scorecard td a')",
+        Duration::from_secs(30),
+    );
+    assert_eq!(b.eval("location.href.includes('nic_')"), json!(false));
+    assert_eq!(
+        b.eval("localStorage.getItem('nic-ledger.token')"),
+        json!(viewer)
+    );
+    assert!(b
+        .eval("document.querySelector('#ov-h').textContent")
+        .as_str()
+        .unwrap()
+        .contains("STEM PUSH"));
+    b.wait_for(
+        "the scorecard names the measure",
+        &holds(".scorecard", &measure_name),
+        Duration::from_secs(5),
+    );
+    b.wait_for(
+        "the live feed is connected",
+        &holds("#live-status", "Live"),
+        Duration::from_secs(10),
+    );
+    let overview = b.screenshot("dashboard-overview.png");
+
+    // The driver diagram: an SVG graph, change ideas as links, strong and weak links drawn apart.
+    b.show("#/diagram", &holds("#diagram-svg", &idea_title));
+    let ideas = b.eval("document.querySelectorAll('#diagram-svg a[href^=\"#/diagram/\"]').length");
+    assert!(ideas.as_u64().unwrap() >= 10, "{ideas} change ideas drawn");
+    assert_eq!(
+        b.eval("!!document.querySelector('#diagram-svg path.link.strong') && !!document.querySelector('#diagram-svg path.link.weak')"),
+        json!(true)
+    );
+    // The hostile title shows as text and made no element.
+    b.wait_for(
+        "the hostile title as text",
+        &holds("#diagram-svg", "<img src=x id=xss-probe"),
+        Duration::from_secs(5),
+    );
+    assert_eq!(
+        b.eval(
+            "document.getElementById('xss-probe') === null && !document.title.includes('owned')"
+        ),
+        json!(true)
+    );
+    // Keyboard: a change idea is a real link that takes focus.
+    assert_eq!(
+        b.eval("(() => { const a = document.querySelector('#diagram-svg a[href^=\"#/diagram/\"]'); a.focus(); return document.activeElement === a; })()"),
+        json!(true)
+    );
+    let diagram_png = b.screenshot("dashboard-diagram.png");
+
+    // A change idea's evidence leads to its cycles.
+    b.show(
+        &format!("#/diagram/{idea_id}"),
+        &holds("#idea-h", &idea_title),
+    );
+    let cycle_links = b.eval("document.querySelectorAll('.detail a[href^=\"#/cycles/\"]').length");
+    assert!(cycle_links.as_u64().unwrap() >= 1, "{cycle_links}");
+    b.eval("document.querySelector('.detail a[href^=\"#/cycles/\"]').click()");
+    b.wait_for(
+        "a cycle's page",
+        "!!document.querySelector('#cy-h') && document.body.textContent.includes('Plan')",
+        Duration::from_secs(10),
+    );
+
+    // A run chart: every point drawn, the median, the PDSA cycles at their periods, the signals.
+    b.show(
+        &format!("#/measures/{measure_id}"),
+        &holds("#rc-h", &measure_name),
+    );
+    assert_eq!(
+        b.eval("document.querySelectorAll('#run-chart-svg .point').length"),
+        json!(points)
+    );
+    assert_eq!(
+        b.eval("!!document.querySelector('#run-chart-svg path.median') && document.querySelectorAll('#run-chart-svg .cycle-mark').length > 0 && document.querySelectorAll('.signals button').length > 0"),
+        json!(true)
+    );
+    // Selecting a signal highlights its points.
+    b.eval("document.querySelector('.signals button').click()");
+    b.wait_for(
+        "the signal's points highlighted",
+        "document.querySelectorAll('#run-chart-svg .highlighted').length > 0",
+        Duration::from_secs(10),
+    );
+    let chart_png = b.screenshot("dashboard-run-chart.png");
+
+    // The timeline, filtered and paged.
+    b.show(
+        "#/timeline?kind=cycle",
+        "document.querySelectorAll('.entries li').length > 0",
+    );
+    b.eval("document.querySelector('#tl-next').click()");
+    b.wait_for(
+        "the timeline's second page",
+        &holds(".pager", "Page 2"),
+        Duration::from_secs(10),
+    );
+
+    // Live: a program's board is open; a cycle planned through the API shows on it, and in the
+    // live feed, within 2 seconds, without a reload.
+    b.show(
+        &format!("#/programs/{program}"),
+        "!!document.querySelector('#pb-h') && !!document.querySelector('.board')",
+    );
+    b.eval("window.__notReloaded = true");
+    // The replay below needs a second between the log as it is now and the new cycle.
+    let before = last_event_time(&s);
+    while Utc::now() < before + Span::milliseconds(2_100) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let title = format!(
+        "Live huddle test {}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    s.ok(
+        &format!("/api/v1/programs/{program}/pdsa-cycles"),
+        &json!({"title": title, "change_idea_ids": [idea_id], "purpose": "test", "scale": "one mentor",
+                "planned_start": "2026-11-02", "planned_end": "2026-11-13",
+                "plan": {"objective": "See it live", "questions": [{"question": "Shown?", "prediction": "Yes"}]}}),
+    );
+    let feed = b.wait_for(
+        "the new cycle in the live feed",
+        &holds("#live-feed", &title),
+        Duration::from_secs(2),
+    );
+    let board = b.wait_for(
+        "the new cycle on the open board",
+        &holds(".board", &title),
+        Duration::from_secs(2) - feed,
+    );
+    assert_eq!(b.eval("window.__notReloaded === true"), json!(true));
+    eprintln!("live: in the feed after {feed:?}, on the board {board:?} later");
+    let shot = b.screenshot("dashboard.png");
+
+    // A change idea added after the replayed date.
+    let late = format!(
+        "Late idea {}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    s.ok(
+        &format!("{n}/change-ideas"),
+        &json!({"title": late, "serves": [{"node_id": secondary}]}),
+    );
+    b.show("#/diagram", &holds("#diagram-svg", &late));
+
+    // Replay: as of a second after the log as it was, before the new cycle and the late idea.
+    let as_of = before.trunc_subsecs(0) + Span::seconds(1);
+    b.eval(&format!(
+        "document.querySelector('#replay-at').value = {}; document.querySelector('#replay-form').requestSubmit()",
+        json!(as_of.format("%Y-%m-%dT%H:%M:%S").to_string())
+    ));
+    b.wait_for(
+        "the diagram as of the past date",
+        &format!(
+            "!document.querySelector('#replay-banner').hidden && {} && !document.querySelector('#diagram-svg').textContent.includes({})",
+            holds("#dd-h", "as of"),
+            json!(late)
+        ),
+        Duration::from_secs(20),
+    );
+    assert_eq!(
+        b.eval(&holds("#diagram-svg", &idea_title)),
+        json!(true),
+        "the demo's change ideas were there then"
+    );
+    assert_eq!(b.eval(&holds("#diff-h", "Changed since then")), json!(true));
+    let replay_png = b.screenshot("dashboard-replay.png");
+    let program_cycles = format!("#/timeline?program_id={program}&kind=cycle");
+    b.show(
+        &program_cycles,
+        "document.querySelectorAll('.entries li').length > 0",
+    );
+    assert_eq!(
+        b.eval(&holds(".entries", &title)),
+        json!(false),
+        "the replayed timeline ends before the new cycle"
+    );
+    // Back to live: the new cycle is in the timeline.
+    b.eval("document.querySelector('#replay-live').click()");
+    b.wait_for(
+        "the live timeline",
+        &holds(".entries", &title),
+        Duration::from_secs(20),
+    );
+
+    assert!(b.errors.is_empty(), "errors in the page: {:?}", b.errors);
+    for p in [&overview, &diagram_png, &chart_png, &replay_png, &shot] {
+        eprintln!("screenshot: {}", p.display());
+    }
+}
