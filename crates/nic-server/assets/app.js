@@ -186,21 +186,26 @@
 
   async function useToken(token) {
     state.token = token;
-    state.networks = (await api('/api/v1/networks')).items || [];
+    await refreshNetworks();
     try { localStorage.setItem(TOKEN_KEY, token); } catch (_) { /* private mode */ }
     $('token-panel').hidden = true;
     $('nav').hidden = false;
     $('tools').hidden = false;
     $('live').hidden = false;
+    startLive();
+    await render(false);
+  }
+
+  /** The networks, into the selector; keeps the chosen one (or the saved one, or the first). */
+  async function refreshNetworks() {
+    state.networks = (await api('/api/v1/networks')).items || [];
     const select = $('network-select');
     select.replaceChildren(...state.networks.map((n) => h('option', { value: n.id }, n.title)));
-    let saved = null;
-    try { saved = localStorage.getItem(NETWORK_KEY); } catch (_) { /* ignore */ }
+    let saved = state.networkId;
+    if (!saved) try { saved = localStorage.getItem(NETWORK_KEY); } catch (_) { /* ignore */ }
     state.networkId = state.networks.some((n) => n.id === saved)
       ? saved : (state.networks[0] && state.networks[0].id);
     select.value = state.networkId || '';
-    startLive();
-    await render(false);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -332,6 +337,7 @@
     let best = null;
     for (const phase of chart.phases || []) {
       for (const sig of (phase.analysis && phase.analysis.signals) || []) {
+        if (!sig.points.length) continue;
         const last = Math.max(...sig.points);
         const rank = broad.has(sig.rule) ? 0 : 1;
         if (!best || last > best.last || (last === best.last && rank > best.rank)) best = { sig, last, rank };
@@ -460,6 +466,14 @@
       `adopt ${ev.decisions.adopt} · adapt ${ev.decisions.adapt} · abandon ${ev.decisions.abandon}`];
   }
 
+  /** A change idea's evidence in words: cycles by phase, programs, decisions. */
+  function evidenceText(ev) {
+    if (!ev) return 'No evidence yet.';
+    return `Cycles: ${PHASES.map((p) => `${p} ${ev.cycles[p].count}`).join(', ')}. `
+      + `Programs: ${ev.programs.map((p) => p.name).join(', ') || 'none'}. `
+      + `Decisions: adopt ${ev.decisions.adopt}, adapt ${ev.decisions.adapt}, abandon ${ev.decisions.abandon}.`;
+  }
+
   function layoutDiagram(dd, showRetired) {
     const nodes = dd.nodes.filter((n) => showRetired || !n.retired);
     const ids = new Set(nodes.map((n) => n.id));
@@ -542,10 +556,10 @@
         lines.forEach((line, i) => g.append(s('text', { x: b.x + 10, y: y0 + i * LINE_H, 'font-size': 11.5, fill: '#3d4652' },
           i === 0 ? [s('tspan', { 'font-weight': 700, fill: '#4a3500' }, label(n.stage || 'proposed')), ` · ${line}`] : line)));
       }
-      g.append(s('title', null, [n.title, n.definition].filter(Boolean).join(' — ')));
+      g.append(s('title', null, [n.title, n.definition, n.kind === 'change_idea' ? evidenceText(n.evidence) : ''].filter(Boolean).join(' — ')));
       let el = g;
       if (n.kind === 'change_idea') {
-        el = s('a', { href: `#/diagram/${enc(id)}`, 'aria-label': `Change idea: ${n.title}. ${evidenceLine(n.evidence).join('; ')}` }, g);
+        el = s('a', { href: `#/diagram/${enc(id)}`, 'aria-label': `Change idea: ${n.title}. ${label(n.stage || 'proposed')}. ${evidenceText(n.evidence)}` }, g);
       } else if (n.kind === 'primary' || n.kind === 'secondary') {
         el = s('a', { href: `#/timeline?driver_id=${enc(id)}`, 'aria-label': `${label(n.kind)} driver: ${n.title} (its timeline)` }, g);
       }
@@ -1113,7 +1127,8 @@
 
   function onEvent(e) {
     const d = e.data || {};
-    const what = d.title || d.name || (d.aim && d.aim.statement) || d.summary || d.reason || d.period || '';
+    const what = String(d.title || d.name || (d.aim && d.aim.statement) || d.summary || d.reason || d.period || '');
+    if (e.event_type === 'NetworkChartered') refreshNetworks().then(() => { if (route().view === 'overview') scheduleRefresh(); }, () => {});
     const href = d.cycle_id ? `#/cycles/${enc(d.cycle_id)}`
       : d.measure_id ? `#/measures/${enc(d.measure_id)}` : null;
     const sentence = h('span', { class: 'what' }, what);

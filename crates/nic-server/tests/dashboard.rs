@@ -192,11 +192,13 @@ impl Browser {
         r["result"]["value"].clone()
     }
 
-    /// Polls `expression` until it is true; returns how long that took.
+    /// Polls `expression` until it is true (an exception, say of a page still loading, counts as
+    /// not yet); returns how long that took.
     fn wait_for(&mut self, what: &str, expression: &str, within: Duration) -> Duration {
         let start = Instant::now();
+        let guarded = format!("(() => {{ try {{ return ({expression}) === true; }} catch (_) {{ return false; }} }})()");
         loop {
-            if self.eval(expression) == json!(true) {
+            if self.eval(&guarded) == json!(true) {
                 return start.elapsed();
             }
             if start.elapsed() > within {
@@ -394,12 +396,20 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
     let measure = &s.get(&format!("{n}/measures")).json()["items"][1];
     let measure_id = measure["id"].as_str().unwrap().to_string();
     let measure_name = measure["title"].as_str().unwrap().to_string();
-    let points = s
+    let chart = s
         .get(&format!("/api/v1/measures/{measure_id}/run-chart"))
-        .json()["points"]
-        .as_array()
-        .unwrap()
-        .len();
+        .json();
+    let points = chart["points"].as_array().unwrap().len();
+    // One program's point excluded, with its reason: the network-wide chart marks the period.
+    let contribution = &chart["points"][3]["contributions"][0];
+    s.ok(
+        &format!(
+            "/api/v1/measures/{measure_id}/data-points/{}/exclude",
+            contribution["point_id"].as_str().unwrap()
+        ),
+        &json!({"reason": "Counted twice in the export"}),
+    );
+    let excluded_program = contribution["program_id"].as_str().unwrap().to_string();
 
     // Text a user wrote that would be markup if it were parsed as HTML.
     let hostile = r#"<img src=x id=xss-probe onerror="document.title='owned'"> peer huddles"#;
@@ -410,6 +420,20 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
 
     let mut b = Browser::launch();
     let base = format!("http://{}", s.addr);
+
+    // Without a token the page asks for one, in a labelled form, and refuses a wrong one.
+    b.navigate(&format!("{base}/"));
+    b.wait_for(
+        "the token form",
+        "!document.querySelector('#token-panel').hidden && document.querySelector('label[for=\"token-input\"]').textContent.includes('token')",
+        Duration::from_secs(20),
+    );
+    b.eval("document.querySelector('#token-input').value = 'nic_not_a_token'; document.querySelector('#token-form').requestSubmit()");
+    b.wait_for(
+        "the wrong token refused",
+        &holds("#token-error", "refused"),
+        Duration::from_secs(10),
+    );
 
     // A link with the token: the page keeps it and takes it out of the address bar.
     b.navigate(&format!("{base}/#token={viewer}"));
@@ -502,6 +526,18 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         Duration::from_secs(10),
     );
     let chart_png = b.screenshot("dashboard-run-chart.png");
+    // The program's own chart marks its excluded point, with the reason.
+    b.show(
+        &format!("#/measures/{measure_id}/{excluded_program}"),
+        "document.querySelectorAll('#run-chart-svg .point').length > 0",
+    );
+    assert_eq!(
+        b.eval(&holds(
+            "#run-chart-svg .point.excluded",
+            "Counted twice in the export"
+        )),
+        json!(true)
+    );
 
     // The timeline, filtered and paged.
     b.show(
