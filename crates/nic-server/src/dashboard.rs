@@ -13,10 +13,9 @@
 
 use std::sync::OnceLock;
 
-use axum::extract::{Path, Query};
+use axum::extract::{Path, RawQuery};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::problem::Problem;
@@ -147,17 +146,11 @@ pub async fn index(headers: HeaderMap) -> Response {
     )
 }
 
-#[derive(Deserialize)]
-pub struct AssetParams {
-    /// The content hash the page names the asset with.
-    v: Option<String>,
-}
-
 /// `GET /assets/{file}`: an embedded asset.
 pub async fn asset(
     headers: HeaderMap,
     Path(file): Path<String>,
-    Query(q): Query<AssetParams>,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, Problem> {
     let b = built();
     let Some((a, h)) = ASSETS.iter().zip(&b.hashes).find(|(a, _)| a.name == file) else {
@@ -166,8 +159,14 @@ pub async fn asset(
             format!("no dashboard asset {file:?}"),
         ));
     };
-    // Asked for by its current hash: the content behind this URL never changes.
-    let cache = if q.v.as_deref() == Some(h.as_str()) {
+    // Asked for by its current hash (`?v=`): the content behind this URL never changes. Any other
+    // query is ignored.
+    let named_by_hash = query
+        .as_deref()
+        .unwrap_or_default()
+        .split('&')
+        .any(|pair| pair.strip_prefix("v=") == Some(h.as_str()));
+    let cache = if named_by_hash {
         "public, max-age=31536000, immutable"
     } else {
         "no-cache"
