@@ -89,6 +89,15 @@ pub fn document() -> Value {
                     responses.insert(status.into(), p);
                 }
             }
+            Answer::Accepted(what) => {
+                responses.insert(
+                    "202".into(),
+                    json!({"description": what, "content": {"application/json": {"schema": {"type": "object"}}}}),
+                );
+                let mut p = problem.clone();
+                p["description"] = "Already running".into();
+                responses.insert("409".into(), p);
+            }
             Answer::Other(media) => {
                 // One media type, or several a route may answer with (comma-separated).
                 let content: Map<String, Value> = media

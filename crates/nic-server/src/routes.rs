@@ -47,6 +47,8 @@ pub enum Answer {
     Command { creates: bool },
     /// A read with this schema.
     Read(Option<SchemaFn>),
+    /// Work started in the background (202, JSON saying where to watch it); 409 while it runs.
+    Accepted(&'static str),
     /// Plain text or a document described elsewhere.
     Other(&'static str),
 }
@@ -170,7 +172,9 @@ pub fn routes() -> Vec<Route> {
             tag: "read models",
             summary: "Rebuild the read models from the whole log in the background (202, progress in GET /api/v1/projections; 409 while one runs); reads keep being served meanwhile, and the result is saved as a new generation of checkpoints.",
             body: None,
-            answer: Answer::Other("application/json"),
+            answer: Answer::Accepted(
+                "The rebuild started; GET /api/v1/projections (the Location) shows its progress.",
+            ),
             handler: || on(MethodFilter::POST, runner::rebuild),
         },
         // The log, live.

@@ -69,8 +69,13 @@ pub fn fresh_database(db: Db) -> String {
     }
 }
 
+/// The admin token each database's first server printed, by URL: a later server on the same
+/// database prints none and uses it.
+static TOKENS: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
+
 /// Starts `nic-ledger serve` on a free port against `database_url`, waits until it listens, and
-/// keeps the admin token it prints on its first start.
+/// keeps the admin token it prints on its first start (or, when it prints none, the one an earlier
+/// server on the same database printed).
 pub fn start_with(database_url: &str) -> Server {
     start_with_env(database_url, &[])
 }
@@ -104,7 +109,14 @@ pub fn start_with_env(database_url: &str, env: &[(&str, &str)]) -> Server {
     loop {
         let mut line = String::new();
         let n = out.read_line(&mut line).unwrap();
-        assert!(n > 0, "the server exited before it listened");
+        if n == 0 {
+            // Let the log reader catch up, then say why.
+            std::thread::sleep(Duration::from_millis(200));
+            panic!(
+                "the server exited before it listened: {}",
+                logs.lock().unwrap().concat()
+            );
+        }
         if let Some(t) = line.split_whitespace().find(|w| w.starts_with("nic_")) {
             token = t.trim_matches('\'').to_string();
         }
@@ -112,6 +124,16 @@ pub fn start_with_env(database_url: &str, env: &[(&str, &str)]) -> Server {
             break;
         }
     }
+    let mut tokens = TOKENS.lock().unwrap_or_else(|e| e.into_inner());
+    if token.is_empty() {
+        if let Some((_, t)) = tokens.iter().find(|(url, _)| url == database_url) {
+            token = t.clone();
+        }
+    } else {
+        tokens.retain(|(url, _)| url != database_url);
+        tokens.push((database_url.to_string(), token.clone()));
+    }
+    drop(tokens);
     // Keep draining what it prints, so it never blocks on a full pipe.
     std::thread::spawn(move || {
         let mut sink = String::new();
@@ -180,6 +202,12 @@ impl Answer {
 impl Server {
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Kills the process at once (SIGKILL: no shutdown of any kind) and waits for it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// The exit status, once the process has exited.
