@@ -303,6 +303,8 @@
       const v = route().view;
       // History does not change: a replayed diagram or timeline stays as it is.
       if (state.asOf && (v === 'diagram' || v === 'timeline')) return;
+      // A form being filled in waits: applying it reads the new data anyway.
+      if ($('view').querySelector('form[data-dirty]')) return;
       render(true);
     }, REFRESH_DEBOUNCE_MS);
   }
@@ -427,7 +429,7 @@
         })))));
     return h('div', null, card,
       h('section', { class: 'card', 'aria-labelledby': 'sc-h' }, h('h2', { id: 'sc-h' }, 'Scorecard'),
-        h('div', { class: 'scroll' }, table)));
+        meas.length ? h('div', { class: 'scroll' }, table) : h('p', { class: 'muted' }, 'No measures defined yet.')));
   }
 
   function count(n, what, href) {
@@ -708,9 +710,13 @@
       field('tl-from', 'From', h('input', { id: 'tl-from', name: 'from', type: 'datetime-local', step: 1, value: localOf(filters.from) })),
       field('tl-until', 'Until', h('input', { id: 'tl-until', name: 'until', type: 'datetime-local', step: 1, value: localOf(filters.until) })),
       h('fieldset', null, h('legend', null, 'Kinds (none checked: all)'),
-        KINDS.map((k) => h('label', null, h('input', { type: 'checkbox', name: 'kind', value: k, checked: kinds.has(k) }), label(k)))),
+        KINDS.map((k) => h('label', null, h('input', { type: 'checkbox', name: 'kind', id: `tl-kind-${k}`, value: k, checked: kinds.has(k) }), label(k)))),
       h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary', id: 'tl-apply' }, 'Apply filters'),
         h('button', { type: 'button', id: 'tl-clear', onclick: () => { location.hash = '#/timeline'; } }, 'Clear')));
+    // Filters being edited are not swept away by a live refresh (see scheduleRefresh).
+    const dirty = () => { form.dataset.dirty = 'true'; };
+    form.addEventListener('input', dirty);
+    form.addEventListener('change', dirty);
     form.addEventListener('submit', (ev) => {
       ev.preventDefault();
       const q = new URLSearchParams();
