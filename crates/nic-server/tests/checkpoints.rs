@@ -255,8 +255,19 @@ fn logs(s: &Server) -> String {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
-fn a_killed_runner_leaves_a_checkpoint_that_matches_and_its_successor_resumes_from_it() {
-    let db = common::fresh_database(Db::Sqlite);
+fn a_killed_runner_resumes_from_its_checkpoint_on_sqlite() {
+    a_killed_runner_leaves_a_checkpoint_that_matches_and_its_successor_resumes_from_it(Db::Sqlite);
+}
+
+#[test]
+fn a_killed_runner_resumes_from_its_checkpoint_on_postgres() {
+    a_killed_runner_leaves_a_checkpoint_that_matches_and_its_successor_resumes_from_it(
+        Db::Postgres,
+    );
+}
+
+fn a_killed_runner_leaves_a_checkpoint_that_matches_and_its_successor_resumes_from_it(db: Db) {
+    let db = common::fresh_database(db);
     let mut first = common::start_with(&db);
     let network = charter(&first);
     for i in 0..40 {
