@@ -427,6 +427,11 @@ fn three_processes_one_runner_and_a_takeover_applies_every_event_once() {
     });
     assert!(killed_at.elapsed() >= Duration::from_millis(1_000));
     let one = servers[new_runner].as_ref().unwrap();
+    assert!(
+        logs(one).contains("this process runs the projections"),
+        "{}",
+        logs(one)
+    );
     let end = head(one);
     settled(one, end);
     for i in &survivors {
