@@ -27,6 +27,8 @@ use clap::{Parser, Subcommand};
 /// How long open connections (live streams end at once) may take to finish after a shutdown
 /// signal before the process exits anyway.
 const SHUTDOWN_GRACE_SECS: u64 = 10;
+/// How many times a first start on PostgreSQL looks for a token before creating the admin token.
+const FIRST_TOKEN_LOOKS: usize = 3;
 
 #[derive(Parser)]
 #[command(
@@ -345,21 +347,42 @@ async fn first_admin_token(
     registry: &auth::Registry,
     addr: std::net::SocketAddr,
 ) -> anyhow::Result<()> {
-    let tokens = registry
-        .tokens()
-        .await
-        .map_err(|p| anyhow::anyhow!("{p:?}"))?;
-    if !tokens.is_empty() {
-        return Ok(());
+    let any_token = || async {
+        registry
+            .tokens()
+            .await
+            .map(|t| !t.is_empty())
+            .map_err(|p| anyhow::anyhow!("{p:?}"))
+    };
+    // On PostgreSQL a process's first global reads may trail the latest commits a moment (another
+    // process may just have created the token): look again before deciding there is none.
+    let looks = if store.backend() == nic_store::Backend::Postgres {
+        FIRST_TOKEN_LOOKS
+    } else {
+        1
+    };
+    for look in 0..looks {
+        if look > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        if any_token().await? {
+            return Ok(());
+        }
     }
-    let token = auth::create_token(
+    let token = match auth::create_token(
         store,
         "admin",
         nic_events::catalog::Role::Admin,
         Vec::new(),
         "system:first-start",
     )
-    .await?;
+    .await
+    {
+        Ok(token) => token,
+        // Refused because it exists after all: another process created it.
+        Err(_) if any_token().await? => return Ok(()),
+        Err(e) => return Err(e),
+    };
     println!(
         "First start: created the admin token below. It is shown only this once; keep it safe.\n\
          \n    {token}\n\n\
