@@ -66,6 +66,40 @@ struct MeasureSeries {
     points: BTreeMap<Uuid, StoredPoint>,
     baseline_points: Option<u32>,
     phases: Vec<PhaseStarted>,
+    /// The network-wide series, kept as points arrive (derived from `points`: neither saved nor
+    /// compared, and rebuilt when missing, as after a restore).
+    #[serde(skip)]
+    network: NetworkSeries,
+}
+
+/// The network-wide series of a measure, one total per period with a point, each recomputed only
+/// when one of its points changes: finding the signals after a data point costs the number of
+/// periods, not the number of points (a whole chart per point made folding a measure quadratic).
+#[derive(Debug, Clone, Default)]
+struct NetworkSeries(Option<BTreeMap<String, PeriodTotal>>);
+
+/// Derived data: equal whenever the points it is derived from are.
+impl PartialEq for NetworkSeries {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+/// One period of the network-wide series: its points and the point the chart plots for them.
+#[derive(Debug, Clone, Default)]
+struct PeriodTotal {
+    points: Vec<Uuid>,
+    /// What the chart's series holds for the period (`Point::value`, `Point::excluded`).
+    value: f64,
+    excluded: bool,
+}
+
+/// The signals of a measure's network-wide run chart (what `RunCharts::network_chart` finds), for
+/// readers that need only them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetworkSignals {
+    pub measure_name: String,
+    pub signals: Vec<SignalView>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -260,11 +294,13 @@ impl Projection for RunCharts {
                         points: BTreeMap::new(),
                         baseline_points: None,
                         phases: Vec::new(),
+                        network: NetworkSeries(Some(BTreeMap::new())),
                     },
                 );
             }
             NicEvent::DataPointRecorded(e) => {
                 if let Some(m) = self.measures.get_mut(&entity) {
+                    let before = m.points.get(&e.point_id).map(|p| p.period.clone());
                     m.points.insert(
                         e.point_id,
                         StoredPoint {
@@ -277,6 +313,11 @@ impl Projection for RunCharts {
                             excluded: None,
                         },
                     );
+                    if let Some(before) = before.filter(|b| *b != e.period) {
+                        // The same point recorded again for another period leaves its old one.
+                        self.refresh_network_period(entity, &before, e.point_id);
+                    }
+                    self.refresh_network_period(entity, &e.period, e.point_id);
                 }
             }
             NicEvent::DataPointCorrected(e) => {
@@ -285,11 +326,15 @@ impl Projection for RunCharts {
                     p.denominator = e.denominator;
                     p.value = e.value;
                     p.corrections += 1;
+                    let period = p.period.clone();
+                    self.refresh_network_period(entity, &period, e.point_id);
                 }
             }
             NicEvent::DataPointExcluded(e) => {
                 if let Some(p) = self.point_mut(entity, e.point_id) {
                     p.excluded = Some(e.reason.to_string());
+                    let period = p.period.clone();
+                    self.refresh_network_period(entity, &period, e.point_id);
                 }
             }
             NicEvent::BaselineFrozen(e) => {
@@ -399,6 +444,132 @@ impl RunCharts {
         self.chart(measure_id, SeriesScope::Program(program_id))
     }
 
+    /// The signals of a measure's network-wide run chart: the same as `network_chart`'s, found
+    /// from the series kept per period (the cost of the periods, not of the points).
+    pub fn network_signals(&self, measure_id: Uuid) -> Option<NetworkSignals> {
+        let m = self.measures.get(&measure_id)?;
+        let rebuilt;
+        let series = match &m.network.0 {
+            Some(series) => series,
+            None => {
+                rebuilt = self.network_series(m);
+                &rebuilt
+            }
+        };
+        let periods: Vec<&str> = series.keys().map(String::as_str).collect();
+        let points: Vec<Point> = series
+            .values()
+            .map(|t| Point {
+                value: t.value,
+                excluded: t.excluded,
+            })
+            .collect();
+        let mut phases: Vec<&PhaseStarted> = m.phases.iter().collect();
+        phases.sort_by(|a, b| a.from_period.cmp(&b.from_period));
+        let options = Options {
+            baseline_points: m.baseline_points.map(|k| k as usize),
+            phase_starts: phases
+                .iter()
+                .filter_map(|ph| periods.iter().position(|p| *p >= ph.from_period.as_str()))
+                .collect(),
+        };
+        let signals = run_chart::analyse(&points, &options)
+            .phases
+            .into_iter()
+            .flat_map(|phase| phase.signals)
+            .map(|s| SignalView {
+                rule_set: s.rule_set,
+                rule: s.rule,
+                periods: s.points.iter().map(|&i| periods[i].to_string()).collect(),
+                message: s.message,
+            })
+            .collect();
+        Some(NetworkSignals {
+            measure_name: m.definition.name.to_string(),
+            signals,
+        })
+    }
+
+    /// A measure's whole network-wide series, from its points.
+    fn network_series(&self, m: &MeasureSeries) -> BTreeMap<String, PeriodTotal> {
+        let mut by_period: BTreeMap<String, Vec<Uuid>> = BTreeMap::new();
+        for (id, p) in &m.points {
+            by_period.entry(p.period.clone()).or_default().push(*id);
+        }
+        by_period
+            .into_iter()
+            .map(|(period, ids)| (period, self.period_total(m, ids)))
+            .collect()
+    }
+
+    /// One period of the network-wide series, from the ids of its points, as `chart` totals it.
+    fn period_total(&self, m: &MeasureSeries, ids: Vec<Uuid>) -> PeriodTotal {
+        let def = &m.definition;
+        let mut contributions: Vec<Contribution> = ids
+            .iter()
+            .filter_map(|id| m.points.get(id).map(|p| (id, p)))
+            .map(|(id, p)| Contribution {
+                point_id: *id,
+                program_id: p.program_id,
+                program_name: self.names.program(p.program_id),
+                numerator: p.numerator,
+                denominator: p.denominator,
+                value: p.value,
+                plotted: None,
+                corrections: p.corrections,
+                excluded: p.excluded.is_some(),
+                exclusion_reason: None,
+            })
+            .collect();
+        sort_contributions(&mut contributions);
+        let (numerator, denominator, value, all_excluded) = totals(def.scale, &contributions);
+        let plotted = plotted(def.scale, numerator, denominator, value);
+        PeriodTotal {
+            points: ids,
+            value: plotted.unwrap_or(0.0),
+            excluded: all_excluded || plotted.is_none(),
+        }
+    }
+
+    /// Recomputes one period of a measure's network-wide series after `point`, of this period or
+    /// formerly of it, changed (the whole series when it is missing, as after a restore).
+    fn refresh_network_period(&mut self, measure: Uuid, period: &str, point: Uuid) {
+        let Some(m) = self.measures.get(&measure) else {
+            return;
+        };
+        let Some(series) = &m.network.0 else {
+            let series = self.network_series(m);
+            if let Some(m) = self.measures.get_mut(&measure) {
+                m.network.0 = Some(series);
+            }
+            return;
+        };
+        let mut ids = series
+            .get(period)
+            .map(|t| t.points.clone())
+            .unwrap_or_default();
+        if !ids.contains(&point) {
+            ids.push(point);
+        }
+        // A point recorded again for another period leaves this one.
+        ids.retain(|id| m.points.get(id).is_some_and(|p| p.period == period));
+        let total = (!ids.is_empty()).then(|| self.period_total(m, ids));
+        if let Some(series) = self
+            .measures
+            .get_mut(&measure)
+            .and_then(|m| m.network.0.as_mut())
+        {
+            match total {
+                Some(t) => {
+                    series.insert(period.to_string(), t);
+                }
+                None => {
+                    series.remove(period);
+                }
+            }
+        }
+    }
+
     /// The run chart of a measure's series; `None` for a measure the log has not defined.
     pub fn chart(&self, measure_id: Uuid, scope: SeriesScope) -> Option<RunChartView> {
         let m = self.measures.get(&measure_id)?;
@@ -447,28 +618,8 @@ impl RunCharts {
                     exclusion_reason: p.excluded.clone(),
                 })
                 .collect();
-            contributions.sort_by(|a, b| {
-                (&a.program_name, a.program_id, a.point_id).cmp(&(
-                    &b.program_name,
-                    b.program_id,
-                    b.point_id,
-                ))
-            });
-            let included: Vec<&Contribution> =
-                contributions.iter().filter(|c| !c.excluded).collect();
-            let all_excluded = included.is_empty();
-            let summed: Vec<&Contribution> = if all_excluded {
-                contributions.iter().collect()
-            } else {
-                included
-            };
-            let sum = |f: fn(&Contribution) -> Option<f64>| -> Option<f64> {
-                summed.iter().filter_map(|c| f(c)).reduce(|a, b| a + b)
-            };
-            let (numerator, denominator, value) = match def.scale {
-                MeasureScale::Ratio => (sum(|c| c.numerator), sum(|c| c.denominator), None),
-                MeasureScale::Value => (None, None, sum(|c| c.value)),
-            };
+            sort_contributions(&mut contributions);
+            let (numerator, denominator, value, all_excluded) = totals(def.scale, &contributions);
             let plotted = plotted(def.scale, numerator, denominator, value);
             let start = period::start(def.period, period);
             let end = start.and_then(|s| period_end(def.period, s));
@@ -583,6 +734,40 @@ impl RunCharts {
             phases: chart_phases,
         })
     }
+}
+
+/// The order a period's contributions are listed and summed in.
+fn sort_contributions(contributions: &mut [Contribution]) {
+    contributions.sort_by(|a, b| {
+        (&a.program_name, a.program_id, a.point_id).cmp(&(
+            &b.program_name,
+            b.program_id,
+            b.point_id,
+        ))
+    });
+}
+
+/// A period's totals from its contributions (in their order): the non-excluded ones, or all of
+/// them when all are excluded; and whether all are.
+fn totals(
+    scale: MeasureScale,
+    contributions: &[Contribution],
+) -> (Option<f64>, Option<f64>, Option<f64>, bool) {
+    let included: Vec<&Contribution> = contributions.iter().filter(|c| !c.excluded).collect();
+    let all_excluded = included.is_empty();
+    let summed: Vec<&Contribution> = if all_excluded {
+        contributions.iter().collect()
+    } else {
+        included
+    };
+    let sum = |f: fn(&Contribution) -> Option<f64>| -> Option<f64> {
+        summed.iter().filter_map(|c| f(c)).reduce(|a, b| a + b)
+    };
+    let (numerator, denominator, value) = match scale {
+        MeasureScale::Ratio => (sum(|c| c.numerator), sum(|c| c.denominator), None),
+        MeasureScale::Value => (None, None, sum(|c| c.value)),
+    };
+    (numerator, denominator, value, all_excluded)
 }
 
 fn plotted(
@@ -971,6 +1156,111 @@ mod tests {
         assert_eq!(
             program_csv.split("\r\n").nth(1).unwrap(),
             "2025-03,\"Smith, \"\"STEM\"\" Club\",1,4,,0.25,false,,0.25,initial"
+        );
+    }
+
+    /// The signals `network_signals` finds from the series kept per period are the whole chart's,
+    /// after every event (points, a point recorded again for another period, corrections,
+    /// exclusions, a frozen baseline, a new phase) and after a restore, which drops the series.
+    #[test]
+    fn the_kept_series_finds_the_charts_signals_after_every_event() {
+        let mut log = scenario();
+        let mut n = 0u128;
+        for year in [2023, 2024] {
+            for month in 1..=12u32 {
+                let p = format!("{year}-{month:02}");
+                // Low for a year, then a shift up: runs and shifts on both rule sets.
+                let base = if year == 2023 { 2.0 } else { 7.0 };
+                point(
+                    &mut log,
+                    MEASURE,
+                    id(2000 + n),
+                    PROG_A,
+                    &p,
+                    base + f64::from(month % 3),
+                    10.0,
+                );
+                point(&mut log, MEASURE, id(3000 + n), PROG_B, &p, base, 10.0);
+                n += 1;
+            }
+        }
+        // Point 2000 recorded again, for another period.
+        point(&mut log, MEASURE, id(2000), PROG_A, "2024-12", 9.0, 10.0);
+        log.push(
+            "measure",
+            MEASURE,
+            NicEvent::DataPointCorrected(DataPointCorrected {
+                point_id: id(2005),
+                numerator: Some(9.0),
+                denominator: Some(10.0),
+                value: None,
+                reason: x("Miscounted"),
+            }),
+        );
+        for point_id in [id(2007), id(3007)] {
+            log.push(
+                "measure",
+                MEASURE,
+                NicEvent::DataPointExcluded(DataPointExcluded {
+                    point_id,
+                    reason: x("Pilot"),
+                }),
+            );
+        }
+        log.push(
+            "measure",
+            MEASURE,
+            NicEvent::BaselineFrozen(BaselineFrozen {
+                points: 6,
+                reason: x(""),
+            }),
+        );
+        log.push(
+            "measure",
+            MEASURE,
+            NicEvent::PhaseStarted(PhaseStarted {
+                from_period: "2024-04".into(),
+                label: t("Huddles everywhere"),
+                reason: x(""),
+            }),
+        );
+        let chart_signals = |c: &RunCharts| -> Vec<SignalView> {
+            c.network_chart(MEASURE)
+                .map(|chart| chart.phases.into_iter().flat_map(|p| p.signals).collect())
+                .unwrap_or_default()
+        };
+        let mut charts = RunCharts::new();
+        let mut found = 0;
+        for e in &log.events {
+            charts.apply(e);
+            let kept = charts
+                .network_signals(MEASURE)
+                .map(|s| s.signals)
+                .unwrap_or_default();
+            assert_eq!(kept, chart_signals(&charts), "after {:?}", e.event);
+            found = found.max(kept.len());
+            let restored: RunCharts =
+                serde_json::from_str(&serde_json::to_string(&charts).unwrap()).unwrap();
+            assert_eq!(
+                restored.network_signals(MEASURE).map(|s| s.signals),
+                charts.network_signals(MEASURE).map(|s| s.signals)
+            );
+        }
+        assert!(found >= 2, "the log shows signals");
+        // A restored state keeps its series up to date again from the next point on.
+        let mut restored: RunCharts =
+            serde_json::from_str(&serde_json::to_string(&charts).unwrap()).unwrap();
+        let pos = point(&mut log, MEASURE, id(4000), PROG_B, "2025-01", 10.0, 10.0);
+        let last = log
+            .events
+            .iter()
+            .find(|e| e.global_position == pos)
+            .unwrap();
+        restored.apply(last);
+        charts.apply(last);
+        assert_eq!(
+            restored.network_signals(MEASURE).unwrap().signals,
+            chart_signals(&charts)
         );
     }
 }

@@ -691,19 +691,19 @@ impl Timeline {
 
     /// Tells the signals of a measure's network-wide chart that were not there before.
     fn tell_new_signals(&mut self, r: &Recorded, measure: Uuid) {
-        let Some(chart) = self.charts.network_chart(measure) else {
+        // The signals alone: building the whole chart after every data point made the fold of a
+        // measure quadratic in its points.
+        let Some(chart) = self.charts.network_signals(measure) else {
             return;
         };
         let told = self.told_signals.entry(measure).or_default();
         let mut new = Vec::new();
-        for phase in &chart.phases {
-            for s in &phase.signals {
-                let Some(first) = s.periods.first() else {
-                    continue;
-                };
-                if told.insert((s.rule_set, s.rule, first.clone())) {
-                    new.push(s.clone());
-                }
+        for s in chart.signals {
+            let Some(first) = s.periods.first() else {
+                continue;
+            };
+            if told.insert((s.rule_set, s.rule, first.clone())) {
+                new.push(s);
             }
         }
         for s in new {

@@ -21,8 +21,12 @@ use uuid::Uuid;
 use crate::admin::Admin;
 use crate::{EventStore, ReadAll, StoreError};
 
-/// Events an import writes per batch.
+/// Events an import writes per batch (one transaction).
 pub const IMPORT_BATCH_EVENTS: usize = 1_000;
+/// How long an import waits, after writing, for readers to see the last event it wrote.
+const IMPORT_VISIBLE_WAIT_MS: u64 = 30_000;
+/// Rows per INSERT statement on SQLite.
+const SQLITE_ROWS_PER_INSERT: usize = 500;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -105,9 +109,11 @@ pub struct ExportPages {
 }
 
 impl ExportPages {
-    /// Starts at the beginning of the log and ends at its head as of now.
+    /// Starts at the beginning of the log and ends at its head as of now: the head readers can
+    /// see, read until it holds still (on PostgreSQL a process's first read may not yet have
+    /// proved the latest events readable; see `EventStore::read_all`).
     pub async fn start(store: &dyn EventStore) -> Result<Self, StoreError> {
-        let head = store.head_position().await?;
+        let head = settled_head(store).await?;
         let mut read = ReadAll::after(0, READ_PAGE_EVENTS_MAX);
         read.up_to_position = Some(head);
         Ok(Self { read, head })
@@ -127,6 +133,25 @@ impl ExportPages {
         self.read.after = page.last().map_or(self.head, |e| e.global_position);
         Ok(page)
     }
+}
+
+/// Time between the reads of `settled_head`.
+const HEAD_SETTLE_MS: u64 = 20;
+/// Reads of `settled_head` at most (about two seconds).
+const HEAD_SETTLE_READS_MAX: usize = 100;
+
+/// The head readers can see, once two reads `HEAD_SETTLE_MS` apart agree.
+async fn settled_head(store: &dyn EventStore) -> Result<u64, StoreError> {
+    let mut head = store.head_position().await?;
+    for _ in 0..HEAD_SETTLE_READS_MAX {
+        tokio::time::sleep(std::time::Duration::from_millis(HEAD_SETTLE_MS)).await;
+        let again = store.head_position().await?;
+        if again == head {
+            break;
+        }
+        head = again;
+    }
+    Ok(head)
 }
 
 /// A page of events in the format, one line per event, each ending in a newline.
@@ -185,6 +210,11 @@ pub enum ImportError {
     Store(#[from] StoreError),
     #[error("reading the import failed: {0}")]
     Io(#[from] std::io::Error),
+    #[error(
+        "the import was written, but readers do not see position {position} yet: a long \
+         transaction elsewhere in the database holds the readers back"
+    )]
+    NotVisible { position: u64 },
 }
 
 /// Reads an NDJSON export and checks it whole (parse, global order, contiguous stream versions,
@@ -196,7 +226,7 @@ pub async fn import_ndjson(
     input: impl std::io::BufRead,
     progress: impl FnMut(u64, u64),
 ) -> Result<u64, ImportError> {
-    if store.head_position().await? != 0 {
+    if settled_head(store).await? != 0 {
         return Err(ImportError::NotEmpty);
     }
     let mut check = ChainCheck::default();
@@ -228,7 +258,7 @@ pub async fn import_events(
     events: &[RecordedEvent],
     progress: impl FnMut(u64, u64),
 ) -> Result<u64, ImportError> {
-    if store.head_position().await? != 0 {
+    if settled_head(store).await? != 0 {
         return Err(ImportError::NotEmpty);
     }
     let mut check = ChainCheck::default();
@@ -289,7 +319,7 @@ async fn write_all(
     mut progress: impl FnMut(u64, u64),
 ) -> Result<u64, ImportError> {
     // Checked again just before writing: the check above may have taken a while.
-    if store.head_position().await? != 0 {
+    if settled_head(store).await? != 0 {
         return Err(ImportError::NotEmpty);
     }
     let total = events.len() as u64;
@@ -306,6 +336,20 @@ async fn write_all(
             .execute(pool)
             .await
             .map_err(StoreError::from)?;
+    }
+    // Done when readers see it all: on PostgreSQL the store proves the imported positions
+    // readable once every transaction that was running when they were written has ended.
+    if let Some(last) = events.last() {
+        let mut waited = 0;
+        while store.head_position().await? < last.global_position {
+            if waited >= IMPORT_VISIBLE_WAIT_MS {
+                return Err(ImportError::NotVisible {
+                    position: last.global_position,
+                });
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(HEAD_SETTLE_MS)).await;
+            waited += HEAD_SETTLE_MS;
+        }
     }
     Ok(total)
 }
@@ -345,25 +389,26 @@ async fn write_batch(admin: &Admin, batch: &[RecordedEvent]) -> Result<(), Store
         .await?;
     } else if let Some(pool) = admin.sqlite() {
         let mut tx = pool.begin().await?;
-        for e in batch {
-            sqlx::query(
+        // Many rows per statement (11 parameters each, within SQLite's 32,766).
+        for rows in batch.chunks(SQLITE_ROWS_PER_INSERT) {
+            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
                 "INSERT INTO events (global_position, event_id, stream_id, category, \
-                     stream_version, event_type, schema_version, data, metadata, recorded_at, hash) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(e.global_position as i64)
-            .bind(e.event_id.to_string())
-            .bind(e.stream_id.as_str())
-            .bind(e.stream_id.category())
-            .bind(e.stream_version as i64)
-            .bind(&e.event_type)
-            .bind(e.schema_version as i64)
-            .bind(e.data.get())
-            .bind(e.metadata.get())
-            .bind(e.recorded_at.timestamp_micros())
-            .bind(&e.hash)
-            .execute(&mut *tx)
-            .await?;
+                 stream_version, event_type, schema_version, data, metadata, recorded_at, hash) ",
+            );
+            q.push_values(rows, |mut b, e| {
+                b.push_bind(e.global_position as i64)
+                    .push_bind(e.event_id.to_string())
+                    .push_bind(e.stream_id.as_str())
+                    .push_bind(e.stream_id.category())
+                    .push_bind(e.stream_version as i64)
+                    .push_bind(&e.event_type)
+                    .push_bind(e.schema_version as i64)
+                    .push_bind(e.data.get())
+                    .push_bind(e.metadata.get())
+                    .push_bind(e.recorded_at.timestamp_micros())
+                    .push_bind(&e.hash);
+            });
+            q.build().execute(&mut *tx).await?;
         }
         tx.commit().await?;
     }
