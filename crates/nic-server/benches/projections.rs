@@ -1,0 +1,890 @@
+//! The projections benchmark (issue 4), each figure beside a baseline measured in the same run,
+//! printed as a table with the ratio. Run with:
+//!
+//! ```sh
+//! cargo bench -p nic-server --bench projections                 # 1,000,000 events, SQLite
+//! cargo bench -p nic-server --bench projections -- --quick      # 100,000 events, shorter SSE run
+//! NIC_BENCH_BACKENDS=sqlite,postgres cargo bench -p nic-server --bench projections
+//! ```
+//!
+//! (`NIC_BENCH_EVENTS=N` sets the log's size; PostgreSQL is reached at `NIC_TEST_POSTGRES_URL`,
+//! default the local server as user postgres, in a fresh database dropped afterwards.)
+//!
+//! - **Log.** `nic-ledger demo` loads the sample network (its network, programs, measures, data
+//!   points, PDSA ramps, self-assessments and syntheses) into a scratch database; its log is the
+//!   template. The benchmark's log is that template repeated with every id remapped per copy (so
+//!   each copy is another network of the same shape), positions 1..N, times 10 ms apart and hash
+//!   chains computed afresh, written through the import path (`nic_store::transfer::
+//!   import_events`, which checks every chain and writes in batches).
+//! - **(a) Rebuild.** All five projections (driver diagram, timeline, run charts, PDSA board,
+//!   portfolio) folded from the whole log read through `EventStore::read_all`, as events/s, beside
+//!   a plain scan of the same rows: a raw sqlx SELECT of the same columns, page by page, decoded
+//!   into plain Rust values (integers, strings, a UUID and a time). Goal: at least 0.5x the scan.
+//! - **(b) As-of reads.** The driver diagram of the middle copy's network as of the end of that
+//!   copy (mid-log), folded as `Projections` folds an `?as_of=POSITION` read (the log read from
+//!   the store up to the position, page by page, into a fresh projection), beside the live read
+//!   of the same view (the view of the projection kept at the head), p50. In process: the server's
+//!   own catch-up of a log this size would dominate the run.
+//! - **(c) Live delivery.** The real `nic-ledger serve` on a fresh database of each backend: a
+//!   client follows `GET /api/v1/live/events` while PDSA cycles are planned over HTTP
+//!   (`POST /api/v1/programs/{id}/pdsa-cycles`, one event each) on a steady schedule of 1,000 per
+//!   second; the time from sending each append to receiving its event on the stream, p50 and p99,
+//!   beside the latency of the append request itself. Goal: p99 under 25 ms.
+//!
+//! `NIC_BENCH_BREAKDOWN=1` also prints, on standard error, where a rebuild's time goes: the
+//! store's read, reading catalog events, and each projection's fold.
+
+use std::collections::HashMap;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use nic_events::limits::READ_PAGE_EVENTS_MAX;
+use nic_events::{RecordedEvent, StreamId, GENESIS_HASH};
+use nic_projections::driver_diagram::DriverDiagram;
+use nic_projections::pdsa_board::PdsaBoard;
+use nic_projections::portfolio::Portfolio;
+use nic_projections::run_charts::RunCharts;
+use nic_projections::timeline::Timeline;
+use nic_projections::{Projection, Recorded};
+use nic_store::{EventStore, ReadAll};
+use serde_json::{json, Value};
+use sqlx::Connection;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+const EVENTS_DEFAULT: usize = 1_000_000;
+const EVENTS_QUICK: usize = 100_000;
+/// Repetitions of the rebuild and of the scan, in alternating order; the best of each counts.
+const REBUILD_REPEATS: usize = 2;
+const AS_OF_SAMPLES: usize = 5;
+const LIVE_SAMPLES: usize = 50;
+/// The steady append rate of the live-delivery run, and for how long it runs.
+const SSE_RATE: u64 = 1_000;
+const SSE_SECONDS: u64 = 10;
+const SSE_SECONDS_QUICK: u64 = 3;
+/// Connections the appends are spread over (an append waits for its commit).
+const SSE_CONNECTIONS: usize = 32;
+/// Time between the generated events' recorded times.
+const EVENT_SPACING_MS: i64 = 10;
+
+fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_nic-ledger")
+}
+
+struct Row {
+    backend: String,
+    measure: String,
+    figure: String,
+    baseline_name: String,
+    baseline: String,
+    ratio: String,
+}
+
+// ---------------------------------------------------------------------------------------------
+// The log
+
+/// The demo's log, loaded into a scratch SQLite file.
+async fn template() -> Vec<RecordedEvent> {
+    let path = temp_path("template.db");
+    let url = format!("sqlite://{}", path.display());
+    let out = std::process::Command::new(binary())
+        .args(["demo", "--database-url", &url])
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("run nic-ledger demo");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let store = nic_store::open(&url).await.unwrap();
+    let mut all = Vec::new();
+    let mut read = ReadAll::after(0, READ_PAGE_EVENTS_MAX);
+    loop {
+        let page = store.read_all(&read).await.unwrap();
+        let Some(last) = page.last() else { break };
+        read.after = last.global_position;
+        all.extend(page);
+    }
+    remove_sqlite(&path);
+    all
+}
+
+fn temp_path(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!(
+        "nic-bench-{}-{name}",
+        uuid::Uuid::new_v4().simple()
+    ))
+}
+
+fn remove_sqlite(path: &std::path::Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
+/// Remaps every UUID in `text` for copy `copy`: the last 48 bits are XORed with a per-copy key,
+/// which keeps ids distinct across copies and keeps each UUID's version and variant.
+fn remap(text: &str, key: u64) -> String {
+    let b = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    let mut copied = 0;
+    while i + 36 <= b.len() {
+        if is_uuid(&b[i..i + 36]) {
+            out.push_str(&text[copied..i + 24]);
+            let node = u64::from_str_radix(&text[i + 24..i + 36], 16).unwrap();
+            out.push_str(&format!("{:012x}", node ^ key));
+            i += 36;
+            copied = i;
+        } else {
+            i += 1;
+        }
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+fn is_uuid(s: &[u8]) -> bool {
+    s.iter().enumerate().all(|(i, &c)| match i {
+        8 | 13 | 18 | 23 => c == b'-',
+        _ => c.is_ascii_digit() || (b'a'..=b'f').contains(&c),
+    })
+}
+
+/// `n` events: the template repeated, ids remapped per copy, positions 1..=n, times
+/// `EVENT_SPACING_MS` apart, hash chains computed.
+fn generate(template: &[RecordedEvent], n: usize) -> Vec<RecordedEvent> {
+    let start: DateTime<Utc> = "2025-01-01T00:00:00Z".parse().unwrap();
+    let mut heads: HashMap<StreamId, String> = HashMap::new();
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let copy = (i / template.len()) as u64;
+        let t = &template[i % template.len()];
+        if i % template.len() == 0 {
+            // Streams of earlier copies are never touched again.
+            heads.clear();
+        }
+        let key = (copy + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) & 0xFFFF_FFFF_FFFF;
+        let mut e = RecordedEvent {
+            event_id: remap(&t.event_id.to_string(), key).parse().unwrap(),
+            stream_id: StreamId::parse(remap(t.stream_id.as_str(), key)).unwrap(),
+            stream_version: t.stream_version,
+            global_position: i as u64 + 1,
+            event_type: t.event_type.clone(),
+            schema_version: t.schema_version,
+            data: serde_json::value::RawValue::from_string(remap(t.data.get(), key)).unwrap(),
+            metadata: serde_json::value::RawValue::from_string(remap(t.metadata.get(), key))
+                .unwrap(),
+            recorded_at: start + chrono::Duration::milliseconds(i as i64 * EVENT_SPACING_MS),
+            hash: String::new(),
+        };
+        let previous = heads.get(&e.stream_id).map_or(GENESIS_HASH, String::as_str);
+        e.hash = e.expected_hash(previous);
+        heads.insert(e.stream_id.clone(), e.hash.clone());
+        out.push(e);
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// (a) Rebuild beside a scan
+
+#[derive(Default)]
+struct All {
+    driver_diagram: DriverDiagram,
+    timeline: Timeline,
+    run_charts: RunCharts,
+    pdsa_board: PdsaBoard,
+    portfolio: Portfolio,
+}
+
+/// Folds the whole log into all five projections, as the service does; returns the events folded.
+async fn rebuild(store: &dyn EventStore) -> (usize, All) {
+    let mut all = All::default();
+    let mut read = ReadAll::after(0, READ_PAGE_EVENTS_MAX);
+    let mut n = 0;
+    loop {
+        let page = store.read_all(&read).await.unwrap();
+        let Some(last) = page.last() else {
+            return (n, all);
+        };
+        read.after = last.global_position;
+        for e in &page {
+            let r = Recorded::from_recorded(e).unwrap();
+            all.driver_diagram.apply(&r);
+            all.timeline.apply(&r);
+            all.run_charts.apply(&r);
+            all.pdsa_board.apply(&r);
+            all.portfolio.apply(&r);
+        }
+        n += page.len();
+    }
+}
+
+/// Where a rebuild's time goes (`NIC_BENCH_BREAKDOWN=1`, on standard error): reading the log
+/// through the store, reading each event as a catalog event, and each projection's fold.
+async fn breakdown(label: &str, store: &dyn EventStore) {
+    let t = Instant::now();
+    let mut events = Vec::new();
+    let mut read = ReadAll::after(0, READ_PAGE_EVENTS_MAX);
+    loop {
+        let page = store.read_all(&read).await.unwrap();
+        let Some(last) = page.last() else { break };
+        read.after = last.global_position;
+        events.extend(page);
+    }
+    let n = events.len();
+    eprintln!(
+        "{label}: store read_all {:.0} events/s",
+        per_second(n, t.elapsed())
+    );
+    let t = Instant::now();
+    let recorded: Vec<Recorded> = events
+        .iter()
+        .map(|e| Recorded::from_recorded(e).unwrap())
+        .collect();
+    eprintln!(
+        "{label}: Recorded::from_recorded {:.0} events/s",
+        per_second(n, t.elapsed())
+    );
+    fn time<P: Projection + Default>(label: &str, name: &str, events: &[Recorded]) {
+        let t = Instant::now();
+        let p = nic_projections::fold(P::default(), events);
+        assert_eq!(p.position(), events.len() as u64);
+        eprintln!(
+            "{label}: fold {name} {:.0} events/s",
+            per_second(events.len(), t.elapsed())
+        );
+    }
+    time::<DriverDiagram>(label, "driver diagram", &recorded);
+    time::<Timeline>(label, "timeline", &recorded);
+    time::<RunCharts>(label, "run charts", &recorded);
+    time::<PdsaBoard>(label, "PDSA board", &recorded);
+    time::<Portfolio>(label, "portfolio", &recorded);
+}
+
+/// The fold `Projections` runs for an as-of read: the log up to `position`, page by page.
+async fn fold_as_of<P: Projection>(store: &dyn EventStore, mut projection: P, position: u64) -> P {
+    let mut read = ReadAll::after(0, READ_PAGE_EVENTS_MAX);
+    read.up_to_position = Some(position);
+    loop {
+        let page = store.read_all(&read).await.unwrap();
+        let Some(last) = page.last() else {
+            return projection;
+        };
+        read.after = last.global_position;
+        for e in &page {
+            projection.apply(&Recorded::from_recorded(e).unwrap());
+        }
+    }
+}
+
+type PgRow = (
+    i64,
+    uuid::Uuid,
+    String,
+    i64,
+    String,
+    i32,
+    String,
+    String,
+    DateTime<Utc>,
+    String,
+);
+type LiteRow = (
+    i64,
+    String,
+    String,
+    i64,
+    String,
+    i64,
+    String,
+    String,
+    i64,
+    String,
+);
+
+enum Raw {
+    Pg(sqlx::PgPool),
+    Lite(sqlx::SqlitePool),
+}
+
+impl Raw {
+    async fn connect(url: &str) -> Self {
+        if url.starts_with("postgres") {
+            Raw::Pg(sqlx::PgPool::connect(url).await.unwrap())
+        } else {
+            Raw::Lite(sqlx::SqlitePool::connect(url).await.unwrap())
+        }
+    }
+
+    /// Reads the events table in pages of the store's page size, decoding every column the store
+    /// reads; returns the rows read.
+    async fn scan(&self) -> usize {
+        let (mut after, mut n) = (0i64, 0);
+        let limit = READ_PAGE_EVENTS_MAX as i64;
+        loop {
+            let (len, last) = match self {
+                Raw::Pg(pool) => {
+                    let rows: Vec<PgRow> = sqlx::query_as(
+                        "SELECT global_position, event_id, stream_id, stream_version, event_type, \
+                         schema_version, data::text, metadata::text, recorded_at, hash \
+                         FROM events WHERE global_position > $1 ORDER BY global_position LIMIT $2",
+                    )
+                    .bind(after)
+                    .bind(limit)
+                    .fetch_all(pool)
+                    .await
+                    .unwrap();
+                    (rows.len(), rows.last().map(|r| r.0))
+                }
+                Raw::Lite(pool) => {
+                    let rows: Vec<LiteRow> = sqlx::query_as(
+                        "SELECT global_position, event_id, stream_id, stream_version, event_type, \
+                         schema_version, data, metadata, recorded_at, hash \
+                         FROM events WHERE global_position > ? ORDER BY global_position LIMIT ?",
+                    )
+                    .bind(after)
+                    .bind(limit)
+                    .fetch_all(pool)
+                    .await
+                    .unwrap();
+                    (rows.len(), rows.last().map(|r| r.0))
+                }
+            };
+            let Some(last) = last else { return n };
+            after = last;
+            n += len;
+        }
+    }
+}
+
+/// A fresh database of a backend, as a URL, and how to drop it afterwards.
+async fn fresh(backend: &str) -> (String, Option<(String, String)>) {
+    match backend {
+        "postgres" => {
+            let admin = std::env::var("NIC_TEST_POSTGRES_URL")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+            let name = format!("nic_bench_{}", uuid::Uuid::new_v4().simple());
+            let mut conn = sqlx::PgConnection::connect(&admin)
+                .await
+                .expect("PostgreSQL is reachable");
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+            (url, Some((admin, name)))
+        }
+        _ => (format!("sqlite://{}", temp_path("log.db").display()), None),
+    }
+}
+
+async fn drop_database(url: &str, pg: Option<(String, String)>) {
+    match pg {
+        Some((admin, name)) => {
+            let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+            sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+        None => remove_sqlite(std::path::Path::new(url.trim_start_matches("sqlite://"))),
+    }
+}
+
+fn per_second(n: usize, d: Duration) -> f64 {
+    n as f64 / d.as_secs_f64()
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+async fn bench_log(
+    backend: &str,
+    label: &str,
+    events: &[RecordedEvent],
+    template_len: usize,
+    rows: &mut Vec<Row>,
+) {
+    let (url, pg) = fresh(backend).await;
+    let store = nic_store::open(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    let admin = nic_store::admin::Admin::connect(&url).await.unwrap();
+    let t = Instant::now();
+    let imported = nic_store::transfer::import_events(store.as_ref(), &admin, events, |_, _| {})
+        .await
+        .unwrap();
+    let import_time = t.elapsed();
+    eprintln!(
+        "{label}: imported {imported} events in {:.1} s ({:.0} events/s)",
+        import_time.as_secs_f64(),
+        per_second(imported as usize, import_time)
+    );
+    drop(admin);
+    if let nic_store::Backend::Postgres = store.backend() {
+        // Fresh statistics for the planner after the bulk load.
+        let raw = sqlx::PgPool::connect(&url).await.unwrap();
+        sqlx::query("VACUUM ANALYZE events")
+            .execute(&raw)
+            .await
+            .unwrap();
+    }
+
+    let raw = Raw::connect(&url).await;
+    if std::env::var_os("NIC_BENCH_BREAKDOWN").is_some() {
+        breakdown(label, store.as_ref()).await;
+    }
+    let (mut best_rebuild, mut best_scan) = (0f64, 0f64);
+    for rep in 0..REBUILD_REPEATS {
+        for side in [rep % 2, 1 - rep % 2] {
+            let t = Instant::now();
+            if side == 0 {
+                let (n, all) = rebuild(store.as_ref()).await;
+                let rate = per_second(n, t.elapsed());
+                assert_eq!(n, events.len());
+                assert_eq!(all.timeline.position(), events.len() as u64);
+                eprintln!("{label}: rebuild {rate:.0} events/s");
+                best_rebuild = best_rebuild.max(rate);
+            } else {
+                let n = raw.scan().await;
+                let rate = per_second(n, t.elapsed());
+                assert_eq!(n, events.len());
+                eprintln!("{label}: scan {rate:.0} events/s");
+                best_scan = best_scan.max(rate);
+            }
+        }
+    }
+    rows.push(Row {
+        backend: label.into(),
+        measure: format!("(a) rebuild all 5 projections, {} events", events.len()),
+        figure: format!("{best_rebuild:.0} events/s"),
+        baseline_name: "raw sqlx scan of the same rows".into(),
+        baseline: format!("{best_scan:.0} events/s"),
+        ratio: format!("{:.2}x", best_rebuild / best_scan),
+    });
+
+    // (b) As-of beside live: the fold `Projections` runs for `?as_of=POSITION` (the log read
+    // from the store up to the position, page by page, into a fresh projection) beside a live
+    // read (the view of the projection kept at the head).
+    let copies = events.len() / template_len;
+    let middle_copy = copies / 2;
+    let network_id: uuid::Uuid = events[middle_copy * template_len..]
+        .iter()
+        .find(|e| e.event_type == "NetworkChartered")
+        .and_then(|e| e.stream_id.as_str().strip_prefix("network-"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mid = (middle_copy * template_len + template_len) as u64;
+    let (_, live_state) = rebuild(store.as_ref()).await;
+    let mut as_of = Vec::new();
+    for _ in 0..AS_OF_SAMPLES {
+        let t = Instant::now();
+        let view = fold_as_of(store.as_ref(), DriverDiagram::default(), mid)
+            .await
+            .view(network_id);
+        as_of.push(t.elapsed());
+        assert!(view.is_some_and(|v| !v.nodes.is_empty()));
+    }
+    let mut live = Vec::new();
+    for _ in 0..LIVE_SAMPLES {
+        let t = Instant::now();
+        let view = live_state.driver_diagram.view(network_id);
+        live.push(t.elapsed());
+        assert!(view.is_some_and(|v| !v.nodes.is_empty()));
+    }
+    let (a, l) = (percentile(&mut as_of, 0.5), percentile(&mut live, 0.5));
+    rows.push(Row {
+        backend: label.into(),
+        measure: format!(
+            "(b) driver diagram as of position {mid} (of {}), p50",
+            events.len()
+        ),
+        figure: ms(a),
+        baseline_name: "live read of the same view, p50".into(),
+        baseline: ms(l),
+        ratio: format!("{:.0}x", a.as_secs_f64() / l.as_secs_f64()),
+    });
+    drop(store);
+    drop(raw);
+    drop_database(&url, pg).await;
+}
+
+fn percentile(samples: &mut [Duration], q: f64) -> Duration {
+    samples.sort();
+    let i = ((samples.len() as f64 - 1.0) * q).round() as usize;
+    samples[i]
+}
+
+// ---------------------------------------------------------------------------------------------
+// The real server over HTTP
+
+struct Server {
+    child: tokio::process::Child,
+    addr: String,
+    token: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+impl Server {
+    async fn start(url: &str) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let mut child = tokio::process::Command::new(binary())
+            .args(["serve", "--listen", &addr, "--database-url", url])
+            .env_remove("DATABASE_URL")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start nic-ledger serve");
+        let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut token = String::new();
+        while let Some(line) = out.next_line().await.unwrap() {
+            if let Some(t) = line.split_whitespace().find(|w| w.starts_with("nic_")) {
+                token = t.trim_matches('\'').to_string();
+            }
+            if line.contains("serving on") {
+                break;
+            }
+        }
+        tokio::spawn(async move { while let Ok(Some(_)) = out.next_line().await {} });
+        Self { child, addr, token }
+    }
+
+    async fn connect(&self) -> Conn {
+        Conn {
+            stream: BufReader::new(TcpStream::connect(&self.addr).await.unwrap()),
+            addr: self.addr.clone(),
+            token: self.token.clone(),
+        }
+    }
+}
+
+/// One keep-alive HTTP/1.1 connection.
+struct Conn {
+    stream: BufReader<TcpStream>,
+    addr: String,
+    token: String,
+}
+
+impl Conn {
+    async fn send(&mut self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+        let body = body.unwrap_or("");
+        let req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            self.addr,
+            self.token,
+            body.len()
+        );
+        self.stream
+            .get_mut()
+            .write_all(req.as_bytes())
+            .await
+            .unwrap();
+        let mut status_line = String::new();
+        self.stream.read_line(&mut status_line).await.unwrap();
+        let status = status_line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("an HTTP status line: {status_line:?}"));
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            self.stream.read_line(&mut line).await.unwrap();
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = line.split_once(':') {
+                if k.eq_ignore_ascii_case("content-length") {
+                    length = v.trim().parse().unwrap();
+                }
+            }
+        }
+        let mut buf = vec![0; length];
+        self.stream.read_exact(&mut buf).await.unwrap();
+        (status, String::from_utf8(buf).unwrap())
+    }
+
+    async fn get(&mut self, path: &str) -> (u16, String) {
+        self.send("GET", path, None).await
+    }
+
+    async fn post(&mut self, path: &str, body: &Value) -> (u16, String) {
+        self.send("POST", path, Some(&body.to_string())).await
+    }
+
+    /// POSTs a command that must succeed; the id it created.
+    async fn ok(&mut self, path: &str, body: &Value) -> String {
+        let (status, text) = self.post(path, body).await;
+        assert!(
+            status == 200 || status == 201,
+            "POST {path}: {status} {text}"
+        );
+        let v: Value = serde_json::from_str(&text).unwrap();
+        v["id"].as_str().unwrap().to_string()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// (c) Append-to-SSE delivery
+
+/// Reads a server-sent event stream (chunked) and records when each event id arrived.
+async fn follow_live(
+    server_addr: String,
+    token: String,
+    after: u64,
+    arrived: Arc<Mutex<HashMap<uuid::Uuid, Instant>>>,
+    ready: tokio::sync::oneshot::Sender<()>,
+) {
+    let mut s = BufReader::new(TcpStream::connect(&server_addr).await.unwrap());
+    let req = format!(
+        "GET /api/v1/live/events?after={after} HTTP/1.1\r\nHost: {server_addr}\r\n\
+         Authorization: Bearer {token}\r\nAccept: text/event-stream\r\n\r\n"
+    );
+    s.get_mut().write_all(req.as_bytes()).await.unwrap();
+    loop {
+        let mut line = String::new();
+        s.read_line(&mut line).await.unwrap();
+        if line.trim_end().is_empty() {
+            break;
+        }
+    }
+    let _ = ready.send(());
+    let mut text = String::new();
+    loop {
+        let mut size = String::new();
+        if s.read_line(&mut size).await.unwrap_or(0) == 0 {
+            return;
+        }
+        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if size == 0 {
+            return;
+        }
+        let mut chunk = vec![0; size + 2];
+        s.read_exact(&mut chunk).await.unwrap();
+        let now = Instant::now();
+        text.push_str(std::str::from_utf8(&chunk[..size]).unwrap());
+        while let Some(end) = text.find("\n\n") {
+            let event: String = text.drain(..end + 2).collect();
+            for line in event.lines() {
+                if let Some(data) = line.strip_prefix("data:") {
+                    let v: Value = serde_json::from_str(data.trim()).unwrap();
+                    if let Some(id) = v["event_id"].as_str() {
+                        arrived.lock().unwrap().insert(id.parse().unwrap(), now);
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn bench_live(backend: &str, label: &str, seconds: u64, rows: &mut Vec<Row>) {
+    let (url, pg) = fresh(backend).await;
+    let server = Server::start(&url).await;
+    let mut c = server.connect().await;
+    let network = c
+        .ok("/api/v1/networks", &json!({"name": "Bench network"}))
+        .await;
+    let n = format!("/api/v1/networks/{network}");
+    let eco = c
+        .ok(
+            &format!("{n}/ecosystems"),
+            &json!({"name": "Pittsburgh", "region": "PA"}),
+        )
+        .await;
+    let primary = c
+        .ok(
+            &format!("{n}/drivers"),
+            &json!({"kind": "primary", "title": "Identity"}),
+        )
+        .await;
+    let idea = c
+        .ok(
+            &format!("{n}/change-ideas"),
+            &json!({"title": "Huddles", "serves": [{"node_id": primary}]}),
+        )
+        .await;
+    let program = c
+        .ok(
+            &format!("{n}/programs"),
+            &json!({"name": "Lab Explorers", "ecosystem_id": eco}),
+        )
+        .await;
+    let (_, events) = c.get("/api/v1/events?after=0&limit=10000").await;
+    let head = serde_json::from_str::<Value>(&events).unwrap()["next_after"]
+        .as_u64()
+        .unwrap();
+
+    let arrived = Arc::new(Mutex::new(HashMap::new()));
+    let (ready_tx, ready) = tokio::sync::oneshot::channel();
+    let reader = tokio::spawn(follow_live(
+        server.addr.clone(),
+        server.token.clone(),
+        head,
+        arrived.clone(),
+        ready_tx,
+    ));
+    ready.await.unwrap();
+
+    // A steady schedule: one append every 1/SSE_RATE s, taken by whichever connection is free.
+    let total = (SSE_RATE * seconds) as usize;
+    let (tx, rx) = tokio::sync::mpsc::channel::<usize>(total);
+    let rx = Arc::new(tokio::sync::Mutex::new(rx));
+    let sent: Arc<Mutex<Vec<(uuid::Uuid, Instant, Duration)>>> = Arc::default();
+    let path = format!("/api/v1/programs/{program}/pdsa-cycles");
+    let mut workers = Vec::new();
+    for _ in 0..SSE_CONNECTIONS {
+        let rx = rx.clone();
+        let sent = sent.clone();
+        let path = path.clone();
+        let idea = idea.clone();
+        let mut conn = server.connect().await;
+        workers.push(tokio::spawn(async move {
+            loop {
+                let Some(i) = rx.lock().await.recv().await else {
+                    return;
+                };
+                let body = json!({"title": format!("Huddles, try {i}"), "change_idea_ids": [idea],
+                    "purpose": "test", "scale": "one mentor", "planned_start": "2025-03-03",
+                    "planned_end": "2025-03-14", "plan": {"objective": "See",
+                    "questions": [{"question": "Q?", "prediction": "P"}]}});
+                let t = Instant::now();
+                let (status, text) = conn.post(&path, &body).await;
+                let took = t.elapsed();
+                assert_eq!(status, 201, "{text}");
+                let v: Value = serde_json::from_str(&text).unwrap();
+                for e in v["events"].as_array().unwrap() {
+                    let id = e["event_id"].as_str().unwrap().parse().unwrap();
+                    sent.lock().unwrap().push((id, t, took));
+                }
+            }
+        }));
+    }
+    let start = Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / SSE_RATE));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    for i in 0..total {
+        tick.tick().await;
+        tx.send(i).await.unwrap();
+    }
+    drop(tx);
+    for w in workers {
+        w.await.unwrap();
+    }
+    let rate = per_second(total, start.elapsed());
+    // Let the last events arrive.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let sent = std::mem::take(&mut *sent.lock().unwrap());
+    while arrived.lock().unwrap().len() < sent.len() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    reader.abort();
+    let arrived = std::mem::take(&mut *arrived.lock().unwrap());
+    let mut delivery: Vec<Duration> = Vec::new();
+    let mut append: Vec<Duration> = Vec::new();
+    for (id, t, took) in &sent {
+        append.push(*took);
+        let at = arrived
+            .get(id)
+            .unwrap_or_else(|| panic!("event {id} never arrived on the live stream"));
+        delivery.push(at.saturating_duration_since(*t));
+    }
+    let (d50, d99) = (
+        percentile(&mut delivery, 0.5),
+        percentile(&mut delivery, 0.99),
+    );
+    let (a50, a99) = (percentile(&mut append, 0.5), percentile(&mut append, 0.99));
+    let what = format!(
+        "(c) append → SSE delivery at {rate:.0} events/s for {seconds} s ({} events)",
+        sent.len()
+    );
+    rows.push(Row {
+        backend: label.into(),
+        measure: format!("{what}, p50"),
+        figure: ms(d50),
+        baseline_name: "the append request's own latency, p50".into(),
+        baseline: ms(a50),
+        ratio: format!("{:.2}x", d50.as_secs_f64() / a50.as_secs_f64()),
+    });
+    rows.push(Row {
+        backend: label.into(),
+        measure: format!("{what}, p99 (goal < 25 ms)"),
+        figure: ms(d99),
+        baseline_name: "the append request's own latency, p99".into(),
+        baseline: ms(a99),
+        ratio: format!("{:.2}x", d99.as_secs_f64() / a99.as_secs_f64()),
+    });
+    drop(c);
+    drop(server);
+    drop_database(&url, pg).await;
+}
+
+#[tokio::main]
+async fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let events: usize = std::env::var("NIC_BENCH_EVENTS")
+        .ok()
+        .map(|n| n.parse().expect("NIC_BENCH_EVENTS is a number"))
+        .unwrap_or(if quick { EVENTS_QUICK } else { EVENTS_DEFAULT });
+    let backends = std::env::var("NIC_BENCH_BACKENDS").unwrap_or_else(|_| "sqlite".into());
+    let template = template().await;
+    let t = Instant::now();
+    let log = generate(&template, events);
+    eprintln!(
+        "generated {} events ({} copies of the demo's {} events) in {:.1} s",
+        log.len(),
+        log.len().div_ceil(template.len()),
+        template.len(),
+        t.elapsed().as_secs_f64()
+    );
+    let mut rows = Vec::new();
+    let backends: Vec<(&str, &str)> = backends
+        .split(',')
+        .map(str::trim)
+        .map(|b| match b {
+            "sqlite" => (b, "SQLite"),
+            "postgres" => (b, "PostgreSQL"),
+            other => panic!("NIC_BENCH_BACKENDS names sqlite and postgres, not {other:?}"),
+        })
+        .collect();
+    for (backend, label) in &backends {
+        bench_log(backend, label, &log, template.len(), &mut rows).await;
+    }
+    drop(log);
+    for (backend, label) in &backends {
+        let seconds = if quick {
+            SSE_SECONDS_QUICK
+        } else {
+            SSE_SECONDS
+        };
+        bench_live(backend, label, seconds, &mut rows).await;
+    }
+
+    println!("| backend | measure | nic-ledger | baseline | baseline value | ratio |");
+    println!("|---|---|---:|---|---:|---:|");
+    for r in rows {
+        println!(
+            "| {} | {} | {} | {} | {} | {} |",
+            r.backend, r.measure, r.figure, r.baseline_name, r.baseline, r.ratio
+        );
+    }
+}
