@@ -21,6 +21,7 @@
 //! - **CSV**: `to_csv` gives the numbers behind a chart, one row per program point (and, on a
 //!   network chart, one total row per period), quoted per RFC 4180.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{Days, Months, NaiveDate};
@@ -99,7 +100,17 @@ struct PeriodTotal {
 #[derive(Debug, Clone, PartialEq)]
 pub struct NetworkSignals {
     pub measure_name: String,
-    pub signals: Vec<SignalView>,
+    pub signals: Vec<SignalStart>,
+}
+
+/// A signal of a chart and the period of its first point.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignalStart {
+    pub rule_set: RuleSet,
+    pub rule: Rule,
+    pub message: String,
+    /// None for a signal without points.
+    pub first_period: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -477,10 +488,10 @@ impl RunCharts {
             .phases
             .into_iter()
             .flat_map(|phase| phase.signals)
-            .map(|s| SignalView {
+            .map(|s| SignalStart {
                 rule_set: s.rule_set,
                 rule: s.rule,
-                periods: s.points.iter().map(|&i| periods[i].to_string()).collect(),
+                first_period: s.points.first().map(|&i| periods[i].to_string()),
                 message: s.message,
             })
             .collect();
@@ -505,24 +516,29 @@ impl RunCharts {
     /// One period of the network-wide series, from the ids of its points, as `chart` totals it.
     fn period_total(&self, m: &MeasureSeries, ids: Vec<Uuid>) -> PeriodTotal {
         let def = &m.definition;
-        let mut contributions: Vec<Contribution> = ids
+        // The chart's contributions without their copies of names and reasons: ordered the same
+        // way (program name, program, point), so summed in the same order.
+        let mut parts: Vec<Part<'_>> = ids
             .iter()
             .filter_map(|id| m.points.get(id).map(|p| (id, p)))
-            .map(|(id, p)| Contribution {
-                point_id: *id,
+            .map(|(id, p)| Part {
+                program_name: match self.names.programs.get(&p.program_id) {
+                    Some(n) => Cow::Borrowed(n.name.as_str()),
+                    None => Cow::Owned(self.names.program(p.program_id)),
+                },
                 program_id: p.program_id,
-                program_name: self.names.program(p.program_id),
-                numerator: p.numerator,
-                denominator: p.denominator,
-                value: p.value,
-                plotted: None,
-                corrections: p.corrections,
-                excluded: p.excluded.is_some(),
-                exclusion_reason: None,
+                point_id: *id,
+                point: p,
             })
             .collect();
-        sort_contributions(&mut contributions);
-        let (numerator, denominator, value, all_excluded) = totals(def.scale, &contributions);
+        parts.sort_by(|a, b| {
+            (&a.program_name, a.program_id, a.point_id).cmp(&(
+                &b.program_name,
+                b.program_id,
+                b.point_id,
+            ))
+        });
+        let (numerator, denominator, value, all_excluded) = totals(def.scale, &parts);
         let plotted = plotted(def.scale, numerator, denominator, value);
         PeriodTotal {
             points: ids,
@@ -747,25 +763,65 @@ fn sort_contributions(contributions: &mut [Contribution]) {
     });
 }
 
-/// A period's totals from its contributions (in their order): the non-excluded ones, or all of
-/// them when all are excluded; and whether all are.
-fn totals(
+/// A stored point as a period's total reads it, named for ordering.
+struct Part<'a> {
+    program_name: Cow<'a, str>,
+    program_id: Uuid,
+    point_id: Uuid,
+    point: &'a StoredPoint,
+}
+
+/// What a period's total reads of each of its points.
+trait Amounts {
+    fn excluded(&self) -> bool;
+    fn numerator(&self) -> Option<f64>;
+    fn denominator(&self) -> Option<f64>;
+    fn value(&self) -> Option<f64>;
+}
+
+impl Amounts for Contribution {
+    fn excluded(&self) -> bool {
+        self.excluded
+    }
+    fn numerator(&self) -> Option<f64> {
+        self.numerator
+    }
+    fn denominator(&self) -> Option<f64> {
+        self.denominator
+    }
+    fn value(&self) -> Option<f64> {
+        self.value
+    }
+}
+
+impl Amounts for Part<'_> {
+    fn excluded(&self) -> bool {
+        self.point.excluded.is_some()
+    }
+    fn numerator(&self) -> Option<f64> {
+        self.point.numerator
+    }
+    fn denominator(&self) -> Option<f64> {
+        self.point.denominator
+    }
+    fn value(&self) -> Option<f64> {
+        self.point.value
+    }
+}
+
+/// A period's totals from its points (in their order): the non-excluded ones, or all of them
+/// when all are excluded; and whether all are.
+fn totals<T: Amounts>(
     scale: MeasureScale,
-    contributions: &[Contribution],
+    parts: &[T],
 ) -> (Option<f64>, Option<f64>, Option<f64>, bool) {
-    let included: Vec<&Contribution> = contributions.iter().filter(|c| !c.excluded).collect();
-    let all_excluded = included.is_empty();
-    let summed: Vec<&Contribution> = if all_excluded {
-        contributions.iter().collect()
-    } else {
-        included
-    };
-    let sum = |f: fn(&Contribution) -> Option<f64>| -> Option<f64> {
-        summed.iter().filter_map(|c| f(c)).reduce(|a, b| a + b)
-    };
+    let all_excluded = parts.iter().all(|c| c.excluded());
+    let summed = || parts.iter().filter(move |c| all_excluded || !c.excluded());
+    let sum =
+        |f: fn(&T) -> Option<f64>| -> Option<f64> { summed().filter_map(f).reduce(|a, b| a + b) };
     let (numerator, denominator, value) = match scale {
-        MeasureScale::Ratio => (sum(|c| c.numerator), sum(|c| c.denominator), None),
-        MeasureScale::Value => (None, None, sum(|c| c.value)),
+        MeasureScale::Ratio => (sum(T::numerator), sum(T::denominator), None),
+        MeasureScale::Value => (None, None, sum(T::value)),
     };
     (numerator, denominator, value, all_excluded)
 }
@@ -1224,9 +1280,21 @@ mod tests {
                 reason: x(""),
             }),
         );
-        let chart_signals = |c: &RunCharts| -> Vec<SignalView> {
+        let chart_signals = |c: &RunCharts| -> Vec<SignalStart> {
             c.network_chart(MEASURE)
-                .map(|chart| chart.phases.into_iter().flat_map(|p| p.signals).collect())
+                .map(|chart| {
+                    chart
+                        .phases
+                        .into_iter()
+                        .flat_map(|p| p.signals)
+                        .map(|s| SignalStart {
+                            rule_set: s.rule_set,
+                            rule: s.rule,
+                            first_period: s.periods.first().cloned(),
+                            message: s.message,
+                        })
+                        .collect()
+                })
                 .unwrap_or_default()
         };
         let mut charts = RunCharts::new();

@@ -699,21 +699,21 @@ impl Timeline {
         let told = self.told_signals.entry(measure).or_default();
         let mut new = Vec::new();
         for s in chart.signals {
-            let Some(first) = s.periods.first() else {
+            let Some(first) = s.first_period else {
                 continue;
             };
-            if told.insert((s.rule_set, s.rule, first.clone())) {
-                new.push(s);
+            if told.insert((s.rule_set, s.rule, first)) {
+                new.push((s.rule_set, s.message));
             }
         }
-        for s in new {
-            let set = match s.rule_set {
+        for (rule_set, message) in new {
+            let set = match rule_set {
                 RuleSet::Ihi => "IHI",
                 RuleSet::Anhoej => "Anhøj",
             };
             let sentence = format!(
-                "Signal on '{}' (network-wide, {set} rules): {}",
-                chart.measure_name, s.message
+                "Signal on '{}' (network-wide, {set} rules): {message}",
+                chart.measure_name
             );
             let t = self.measure_told(measure, EntryKind::Signal, sentence);
             let entry = self.entry(r, t);
