@@ -44,8 +44,10 @@ pub const LEASE_TTL_MS: u64 = 3_000;
 /// The runner saves the checkpoints after an applied batch once this long has passed since the
 /// last save…
 pub const CHECKPOINT_EVERY_MS: u64 = 1_000;
-/// …or once this many events have been applied since.
-pub const CHECKPOINT_EVERY_EVENTS: u64 = 1_000;
+/// …or once this many events have been applied since. Each save writes every state whole, so
+/// while catching up on a long log saves are bounded by time, not by a small count (which would
+/// make the catch-up quadratic in the log's length).
+pub const CHECKPOINT_EVERY_EVENTS: u64 = 100_000;
 
 /// This process, as leases name it: a new UUID per start, then host and pid for people.
 pub fn identity() -> String {
