@@ -309,9 +309,11 @@ fn analyse_phase(points: &[Point], start: usize, end: usize, baseline: Option<us
         }
     }
 
-    // IHI astronomical point, by a stated rule.
+    // IHI astronomical point, by a stated rule. The spread is taken over every point of the
+    // phase, not only a frozen baseline: a flat baseline would make every point after a real
+    // shift look astronomical.
     if let (Some(m), true) = (median, n >= MIN_USEFUL_FOR_IHI_COUNTS) {
-        let deviations: Vec<f64> = basis.iter().map(|v| (v - m).abs()).collect();
+        let deviations: Vec<f64> = used.iter().map(|&i| (points[i].value - m).abs()).collect();
         let mad = median_of(&deviations).unwrap_or(0.0);
         if mad > 0.0 {
             let limit = ASTRONOMICAL_MADS * MAD_SCALE * mad;
@@ -798,6 +800,29 @@ mod tests {
             astro[0].message
         );
         assert!(astro[0].message.starts_with("point 11 (60)"));
+    }
+
+    #[test]
+    fn a_shift_after_a_flat_frozen_baseline_is_a_shift_not_a_flood_of_astronomical_points() {
+        let mut values = vec![10.0, 10.1, 9.9, 10.0, 10.1, 9.9, 10.0, 10.05];
+        values.extend([
+            15.0, 15.1, 14.9, 15.0, 15.1, 14.9, 15.0, 15.05, 14.95, 15.0, 15.1, 15.0,
+        ]);
+        let a = analyse(
+            &series(&values),
+            &Options {
+                baseline_points: Some(8),
+                ..Options::default()
+            },
+        );
+        let p = &a.phases[0];
+        assert!(!fired(p, Rule::Shift).is_empty());
+        assert!(
+            fired(p, Rule::AstronomicalPoint).is_empty(),
+            "{:?}",
+            p.signals
+        );
+        assert!(p.critical_values.astronomical_distance.unwrap() > 5.0);
     }
 
     #[test]
