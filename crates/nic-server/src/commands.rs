@@ -348,7 +348,7 @@ pub async fn charter_network(
     let target = Target::new_resource("network", id, format!("/api/v1/networks/{id}"));
     run(&store, &w, target, |l| {
         let cmd = cmd.clone();
-        Box::pin(async move { Ok(network::charter(&l.network(id).await?, cmd.clone())?) })
+        Box::pin(async move { Ok(network::charter(&l.network(id).await?, cmd)?) })
     })
     .await
 }
@@ -361,7 +361,7 @@ pub async fn state_aim(
 ) -> Result<Response, Problem> {
     run(&store, &w, Target::existing("network", id), |l| {
         let cmd = cmd.clone();
-        Box::pin(async move { Ok(network::state_aim(&l.network(id).await?, cmd.clone())?) })
+        Box::pin(async move { Ok(network::state_aim(&l.network(id).await?, cmd)?) })
     })
     .await
 }
@@ -376,13 +376,7 @@ pub async fn add_ecosystem(
     let target = Target::new_part("network", id, eco, format!("/api/v1/networks/{id}"));
     run(&store, &w, target, |l| {
         let cmd = cmd.clone();
-        Box::pin(async move {
-            Ok(network::add_ecosystem(
-                &l.network(id).await?,
-                eco,
-                cmd.clone(),
-            )?)
-        })
+        Box::pin(async move { Ok(network::add_ecosystem(&l.network(id).await?, eco, cmd)?) })
     })
     .await
 }
@@ -397,13 +391,7 @@ pub async fn add_driver(
     let target = Target::new_part("network", id, node, format!("/api/v1/networks/{id}"));
     run(&store, &w, target, |l| {
         let cmd = cmd.clone();
-        Box::pin(async move {
-            Ok(network::add_driver(
-                &l.network(id).await?,
-                node,
-                cmd.clone(),
-            )?)
-        })
+        Box::pin(async move { Ok(network::add_driver(&l.network(id).await?, node, cmd)?) })
     })
     .await
 }
@@ -435,7 +423,7 @@ pub async fn propose_change_idea(
                 &net,
                 node,
                 proposer.as_ref(),
-                cmd.clone(),
+                cmd,
             )?)
         })
     })
@@ -453,7 +441,7 @@ macro_rules! node_command {
         ) -> Result<Response, Problem> {
             run(&store, &w, Target::existing("network", id), |l| {
                 let cmd = cmd.clone();
-                Box::pin(async move { Ok($decide(&l.network(id).await?, node, cmd.clone())?) })
+                Box::pin(async move { Ok($decide(&l.network(id).await?, node, cmd)?) })
             })
             .await
         }
@@ -482,7 +470,7 @@ pub async fn link_nodes(
 ) -> Result<Response, Problem> {
     run(&store, &w, Target::existing("network", id), |l| {
         let cmd = cmd.clone();
-        Box::pin(async move { Ok(network::link_nodes(&l.network(id).await?, cmd.clone())?) })
+        Box::pin(async move { Ok(network::link_nodes(&l.network(id).await?, cmd)?) })
     })
     .await
 }
@@ -495,7 +483,7 @@ pub async fn unlink_nodes(
 ) -> Result<Response, Problem> {
     run(&store, &w, Target::existing("network", id), |l| {
         let cmd = cmd.clone();
-        Box::pin(async move { Ok(network::unlink_nodes(&l.network(id).await?, cmd.clone())?) })
+        Box::pin(async move { Ok(network::unlink_nodes(&l.network(id).await?, cmd)?) })
     })
     .await
 }
@@ -514,7 +502,7 @@ pub async fn define_standard(
             Ok(network::define_standard(
                 &l.network(id).await?,
                 standard,
-                cmd.clone(),
+                cmd,
             )?)
         })
     })
@@ -535,7 +523,7 @@ pub async fn record_root_cause(
             Ok(network::record_root_cause(
                 &l.network(id).await?,
                 cause,
-                cmd.clone(),
+                cmd,
             )?)
         })
     })
@@ -558,7 +546,7 @@ pub async fn enroll_program(
         let cmd = cmd.clone();
         Box::pin(async move {
             let net = l.network(network_id).await?;
-            Ok(program::enroll(&net, &l.program(id).await?, cmd.clone())?)
+            Ok(program::enroll(&net, &l.program(id).await?, cmd)?)
         })
     })
     .await
@@ -572,7 +560,7 @@ pub async fn withdraw_program(
 ) -> Result<Response, Problem> {
     run(&store, &w, Target::existing("program", id), |l| {
         let cmd = cmd.clone();
-        Box::pin(async move { Ok(program::withdraw(&l.program(id).await?, cmd.clone())?) })
+        Box::pin(async move { Ok(program::withdraw(&l.program(id).await?, cmd)?) })
     })
     .await
 }
@@ -612,13 +600,7 @@ pub async fn self_assess(
                 };
                 known.extend(found.into_iter().map(|id| (kind, id)));
             }
-            Ok(program::self_assess(
-                &prog,
-                &net,
-                assessment,
-                &known,
-                cmd.clone(),
-            )?)
+            Ok(program::self_assess(&prog, &net, assessment, &known, cmd)?)
         })
     })
     .await
@@ -640,7 +622,7 @@ pub async fn define_measure(
         let cmd = cmd.clone();
         Box::pin(async move {
             let net = l.network(network_id).await?;
-            Ok(measure::define(&net, &l.measure(id).await?, cmd.clone())?)
+            Ok(measure::define(&net, &l.measure(id).await?, cmd)?)
         })
     })
     .await
@@ -661,7 +643,7 @@ pub async fn record_data_point(
             w.require_program(cmd.program_id)?;
             let m = l.measure(id).await?;
             let p = l.program(cmd.program_id).await?;
-            Ok(measure::record_point(&m, Some(&p), point, cmd.clone())?)
+            Ok(measure::record_point(&m, Some(&p), point, cmd)?)
         })
     })
     .await
@@ -684,7 +666,7 @@ macro_rules! point_command {
                     if let Some(p) = m.points.get(&point) {
                         w.require_program(p.program_id)?;
                     }
-                    Ok($decide(&m, point, cmd.clone())?)
+                    Ok($decide(&m, point, cmd)?)
                 })
             })
             .await
@@ -711,12 +693,7 @@ pub async fn freeze_baseline(
 ) -> Result<Response, Problem> {
     run(&store, &w, Target::existing("measure", id), |l| {
         let cmd = cmd.clone();
-        Box::pin(async move {
-            Ok(measure::freeze_baseline(
-                &l.measure(id).await?,
-                cmd.clone(),
-            )?)
-        })
+        Box::pin(async move { Ok(measure::freeze_baseline(&l.measure(id).await?, cmd)?) })
     })
     .await
 }
@@ -729,7 +706,7 @@ pub async fn start_phase(
 ) -> Result<Response, Problem> {
     run(&store, &w, Target::existing("measure", id), |l| {
         let cmd = cmd.clone();
-        Box::pin(async move { Ok(measure::start_phase(&l.measure(id).await?, cmd.clone())?) })
+        Box::pin(async move { Ok(measure::start_phase(&l.measure(id).await?, cmd)?) })
     })
     .await
 }
@@ -766,7 +743,7 @@ pub async fn plan_cycle(
                 previous: previous.as_ref(),
                 known_measures: &known,
             };
-            Ok(cycle::plan(&this, ctx, cmd.clone())?)
+            Ok(cycle::plan(&this, ctx, cmd)?)
         })
     })
     .await
@@ -795,7 +772,7 @@ macro_rules! cycle_command {
                 Box::pin(async move {
                     let c = l.cycle(id).await?;
                     require_cycle_program(&w, &c)?;
-                    Ok($decide(&c, cmd.clone())?)
+                    Ok($decide(&c, cmd)?)
                 })
             })
             .await
@@ -827,7 +804,7 @@ pub async fn correct_cycle(
             };
             let network = c.planned.as_ref().map_or(Uuid::nil(), |p| p.network_id);
             let known = l.measures_of(network, &measures).await?;
-            Ok(cycle::correct(&c, &known, cmd.clone())?)
+            Ok(cycle::correct(&c, &known, cmd)?)
         })
     })
     .await
@@ -852,13 +829,7 @@ pub async fn synthesize(
             let cycles = l.cycles_of(network_id, &cmd.cycle_ids).await?;
             let measures = l.measures_of(network_id, &cmd.measure_ids).await?;
             let this = l.synthesis(id).await?;
-            Ok(synthesis::synthesize(
-                &net,
-                &this,
-                &cycles,
-                &measures,
-                cmd.clone(),
-            )?)
+            Ok(synthesis::synthesize(&net, &this, &cycles, &measures, cmd)?)
         })
     })
     .await
