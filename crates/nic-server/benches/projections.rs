@@ -7,7 +7,8 @@
 //! NIC_BENCH_BACKENDS=sqlite,postgres cargo bench -p nic-server --bench projections
 //! ```
 //!
-//! (`NIC_BENCH_EVENTS=N` sets the log's size; PostgreSQL is reached at `NIC_TEST_POSTGRES_URL`,
+//! (`NIC_BENCH_EVENTS=N` sets the log's size; `NIC_BENCH_PARTS=log` runs only (a) and (b),
+//! `NIC_BENCH_PARTS=live` only (c); PostgreSQL is reached at `NIC_TEST_POSTGRES_URL`,
 //! default the local server as user postgres, in a fresh database dropped afterwards.)
 //!
 //! - **Log.** `nic-ledger demo` loads the sample network (its network, programs, measures, data
@@ -846,6 +847,8 @@ async fn main() {
         .map(|n| n.parse().expect("NIC_BENCH_EVENTS is a number"))
         .unwrap_or(if quick { EVENTS_QUICK } else { EVENTS_DEFAULT });
     let backends = std::env::var("NIC_BENCH_BACKENDS").unwrap_or_else(|_| "sqlite".into());
+    let parts = std::env::var("NIC_BENCH_PARTS").unwrap_or_else(|_| "log,live".into());
+    let part = |name: &str| parts.split(',').any(|p| p.trim() == name);
     let template = template().await;
     let t = Instant::now();
     let log = generate(&template, events);
@@ -866,11 +869,11 @@ async fn main() {
             other => panic!("NIC_BENCH_BACKENDS names sqlite and postgres, not {other:?}"),
         })
         .collect();
-    for (backend, label) in &backends {
+    for (backend, label) in backends.iter().filter(|_| part("log")) {
         bench_log(backend, label, &log, template.len(), &mut rows).await;
     }
     drop(log);
-    for (backend, label) in &backends {
+    for (backend, label) in backends.iter().filter(|_| part("live")) {
         let seconds = if quick {
             SSE_SECONDS_QUICK
         } else {
