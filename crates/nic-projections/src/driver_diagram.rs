@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use crate::names::Names;
 use crate::run_charts::{LatestSignal, RunCharts};
-use crate::{is_new, Projection, Recorded};
+use crate::{is_new, OnBase, ReadModels, Recorded, WithBase};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct NodeState {
@@ -62,16 +62,30 @@ struct Synthesis {
     position: u64,
 }
 
-/// Every network's driver diagram and the evidence behind its change ideas.
+/// Every network's driver diagram and the evidence behind its change ideas (names and run charts
+/// are read from the base).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct DriverDiagram {
+pub struct Diagrams {
     position: u64,
     applied: bool,
-    names: Names,
     graphs: BTreeMap<Uuid, Graph>,
     cycles: BTreeMap<Uuid, CycleEvidence>,
     syntheses: Vec<Synthesis>,
-    charts: RunCharts,
+}
+
+/// The driver diagrams with a base of their own: a projection by itself.
+pub type DriverDiagram = WithBase<Diagrams>;
+
+impl DriverDiagram {
+    /// A network's diagram; `None` for a network the log does not know.
+    pub fn view(&self, network_id: Uuid) -> Option<DriverDiagramView> {
+        self.model.view(&self.base, network_id)
+    }
+
+    /// The networks the log has chartered (or drawn diagrams for), by id.
+    pub fn networks(&self) -> Vec<Uuid> {
+        self.model.networks()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -165,15 +179,13 @@ pub struct ChangeIdeaEvidence {
     pub latest_synthesis: Option<SynthesisRef>,
 }
 
-impl Projection for DriverDiagram {
-    fn apply(&mut self, r: &Recorded) {
+impl OnBase for Diagrams {
+    fn after(&mut self, r: &Recorded, _: &RunCharts) {
         if !is_new(self.position, self.applied, r.global_position) {
             return;
         }
         self.applied = true;
         self.position = r.global_position;
-        self.names.apply(r);
-        self.charts.apply(r);
         let entity = r.entity_id().unwrap_or_default();
         let pos = r.global_position;
         match &r.event {
@@ -292,13 +304,13 @@ impl Projection for DriverDiagram {
     fn position(&self) -> u64 {
         self.position
     }
+
+    fn of(models: &ReadModels) -> &Self {
+        &models.driver_diagram
+    }
 }
 
-impl DriverDiagram {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
+impl Diagrams {
     fn node_mut(&mut self, network: Uuid, node: Uuid) -> Option<&mut NodeState> {
         self.graphs.get_mut(&network)?.nodes.get_mut(&node)
     }
@@ -321,15 +333,15 @@ impl DriverDiagram {
     }
 
     /// A network's diagram; `None` for a network the log does not know.
-    pub fn view(&self, network_id: Uuid) -> Option<DriverDiagramView> {
+    pub fn view(&self, base: &RunCharts, network_id: Uuid) -> Option<DriverDiagramView> {
         let g = self.graphs.get(&network_id)?;
+        let names = base.names();
         let mut measures_of: BTreeMap<Uuid, Vec<MeasureLink>> = BTreeMap::new();
-        for (measure_id, m) in &self.names.measures {
+        for (measure_id, m) in &names.measures {
             if m.network_id != network_id || m.tracks.is_empty() {
                 continue;
             }
-            let latest_signal = self
-                .charts
+            let latest_signal = base
                 .network_chart(*measure_id)
                 .and_then(|c| c.latest_signal());
             for node in m.tracks.iter().collect::<BTreeSet<_>>() {
@@ -353,12 +365,13 @@ impl DriverDiagram {
                 stage: n.stage,
                 proposed_by_program: n.proposed_by_program,
                 measures: measures_of.remove(id).unwrap_or_default(),
-                evidence: (n.kind == NodeKind::ChangeIdea).then(|| self.evidence(network_id, *id)),
+                evidence: (n.kind == NodeKind::ChangeIdea)
+                    .then(|| self.evidence(names, network_id, *id)),
             })
             .collect();
         Some(DriverDiagramView {
             network_id,
-            network_name: self.names.networks.get(&network_id).cloned(),
+            network_name: names.networks.get(&network_id).cloned(),
             position: self.position,
             aim: g.aim.clone(),
             nodes,
@@ -370,7 +383,7 @@ impl DriverDiagram {
         })
     }
 
-    fn evidence(&self, network_id: Uuid, idea: Uuid) -> ChangeIdeaEvidence {
+    fn evidence(&self, names: &Names, network_id: Uuid, idea: Uuid) -> ChangeIdeaEvidence {
         let mut ev = ChangeIdeaEvidence::default();
         let mut programs = BTreeSet::new();
         for (id, c) in &self.cycles {
@@ -398,7 +411,7 @@ impl DriverDiagram {
             .into_iter()
             .map(|p| ProgramRef {
                 program_id: p,
-                name: self.names.program(p),
+                name: names.program(p),
             })
             .collect();
         programs.sort_by(|a, b| (&a.name, a.program_id).cmp(&(&b.name, b.program_id)));

@@ -11,6 +11,13 @@
 //! - `portfolio`: a program's self-assessments against the quality standards over time.
 //! - `run_chart`: the run-chart analysis of one series (median, runs, IHI and Anhøj signals).
 //!
+//! Names and run charts are kept once: `RunCharts` (which folds the names of everything too) is
+//! the base the other read models read through (`OnBase`), so the driver diagram, the timeline,
+//! the boards and the portfolios keep only what is theirs. `ReadModels` folds all five over one
+//! base, as the service keeps them; `WithBase<M>` is one read model with a base of its own, a
+//! projection by itself (`DriverDiagram`, `Timeline`, `PdsaBoard` and `Portfolio` are such), as an
+//! as-of read folds it.
+//!
 //! This crate does no I/O and reads no clock: every function is a function of its arguments.
 //! Because projections are folds, a view "as of" a position or a time is the fold of the log up
 //! to that point (`fold_as_of`, `fold_as_of_time`); keeping projections live and checkpointed is
@@ -19,7 +26,10 @@
 
 use chrono::{DateTime, Utc};
 use nic_events::{CatalogError, NicEvent, RecordedEvent};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+use crate::run_charts::RunCharts;
 
 pub mod driver_diagram;
 pub mod names;
@@ -113,6 +123,88 @@ pub trait Projection {
     fn apply(&mut self, e: &Recorded);
     /// The global position of the last event applied (0 before any).
     fn position(&self) -> u64;
+}
+
+/// A read model that reads names and run charts from the shared base (`RunCharts`) instead of
+/// keeping copies of its own.
+pub trait OnBase {
+    /// Sees an event before the base applies it, with the names as the log held them before it.
+    fn before(&mut self, _r: &Recorded, _base: &RunCharts) {}
+    /// Applies an event after the base applied it. An event at or before `position()` is ignored.
+    fn after(&mut self, r: &Recorded, base: &RunCharts);
+    /// The global position of the last event applied (0 before any).
+    fn position(&self) -> u64;
+    /// This read model among all of them.
+    fn of(models: &ReadModels) -> &Self;
+}
+
+/// The base alone: reads of the run charts (and names) need no other model.
+impl OnBase for () {
+    fn after(&mut self, _: &Recorded, _: &RunCharts) {}
+    fn position(&self) -> u64 {
+        0
+    }
+    fn of(_: &ReadModels) -> &Self {
+        &()
+    }
+}
+
+/// One read model with a base of its own: a projection by itself.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WithBase<M> {
+    pub base: RunCharts,
+    pub model: M,
+}
+
+impl<M: Default> WithBase<M> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl<M: OnBase> Projection for WithBase<M> {
+    fn apply(&mut self, r: &Recorded) {
+        if !self.base.accepts(r) {
+            return;
+        }
+        self.model.before(r, &self.base);
+        self.base.apply(r);
+        self.model.after(r, &self.base);
+    }
+
+    fn position(&self) -> u64 {
+        self.base.position()
+    }
+}
+
+/// Every read model over one base, as the service keeps them: each event is read once, names and
+/// run charts are folded once.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReadModels {
+    pub run_charts: RunCharts,
+    pub driver_diagram: driver_diagram::Diagrams,
+    pub timeline: timeline::Entries,
+    pub pdsa_board: pdsa_board::Boards,
+    pub portfolio: portfolio::Portfolios,
+}
+
+impl Projection for ReadModels {
+    fn apply(&mut self, r: &Recorded) {
+        if !self.run_charts.accepts(r) {
+            return;
+        }
+        self.timeline.before(r, &self.run_charts);
+        self.run_charts.apply(r);
+        let base = &self.run_charts;
+        self.driver_diagram.after(r, base);
+        self.timeline.after(r, base);
+        self.pdsa_board.after(r, base);
+        self.portfolio.after(r, base);
+    }
+
+    fn position(&self) -> u64 {
+        self.run_charts.position()
+    }
 }
 
 /// Whether a projection at `position` should apply an event at `event_position`: events arrive

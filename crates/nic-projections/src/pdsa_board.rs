@@ -15,15 +15,30 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::names::Names;
-use crate::{is_new, Projection, Recorded};
+use crate::run_charts::RunCharts;
+use crate::{is_new, OnBase, ReadModels, Recorded, WithBase};
 
-/// Every program's cycles, folded from the log.
+/// Every program's cycles, folded from the log (names are read from the base).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct PdsaBoard {
+pub struct Boards {
     position: u64,
     applied: bool,
-    names: Names,
     cycles: BTreeMap<Uuid, CycleState>,
+}
+
+/// The boards with a base of their own: a projection by itself.
+pub type PdsaBoard = WithBase<Boards>;
+
+impl PdsaBoard {
+    /// A program's board; `None` for a program the log has neither enrolled nor planned for.
+    pub fn view(&self, program_id: Uuid) -> Option<PdsaBoardView> {
+        self.model.view(&self.base, program_id)
+    }
+
+    /// Programs with at least one cycle, by id.
+    pub fn programs(&self) -> Vec<Uuid> {
+        self.model.programs()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -88,14 +103,13 @@ pub struct PdsaBoardView {
     pub cycles_with_gaps: usize,
 }
 
-impl Projection for PdsaBoard {
-    fn apply(&mut self, r: &Recorded) {
+impl OnBase for Boards {
+    fn after(&mut self, r: &Recorded, _: &RunCharts) {
         if !is_new(self.position, self.applied, r.global_position) {
             return;
         }
         self.applied = true;
         self.position = r.global_position;
-        self.names.apply(r);
         let cycle_id = match &r.event {
             NicEvent::PdsaCyclePlanned(e) => e.cycle_id,
             NicEvent::PdsaCycleStarted(e) => e.cycle_id,
@@ -115,13 +129,13 @@ impl Projection for PdsaBoard {
     fn position(&self) -> u64 {
         self.position
     }
+
+    fn of(models: &ReadModels) -> &Self {
+        &models.pdsa_board
+    }
 }
 
-impl PdsaBoard {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
+impl Boards {
     /// Programs with at least one cycle, by id.
     pub fn programs(&self) -> Vec<Uuid> {
         let mut ids: Vec<Uuid> = self
@@ -135,7 +149,8 @@ impl PdsaBoard {
     }
 
     /// A program's board; `None` for a program the log has neither enrolled nor planned for.
-    pub fn view(&self, program_id: Uuid) -> Option<PdsaBoardView> {
+    pub fn view(&self, base: &RunCharts, program_id: Uuid) -> Option<PdsaBoardView> {
+        let names = base.names();
         let mut cards: Vec<CycleCard> = self
             .cycles
             .values()
@@ -144,9 +159,9 @@ impl PdsaBoard {
                     .as_ref()
                     .is_some_and(|p| p.program_id == program_id)
             })
-            .filter_map(|c| self.card(c))
+            .filter_map(|c| self.card(names, c))
             .collect();
-        if cards.is_empty() && !self.names.programs.contains_key(&program_id) {
+        if cards.is_empty() && !names.programs.contains_key(&program_id) {
             return None;
         }
         cards.sort_by_key(|c| (c.planned_start, c.cycle_number, c.cycle_id));
@@ -188,7 +203,7 @@ impl PdsaBoard {
         });
         Some(PdsaBoardView {
             program_id,
-            program_name: self.names.program(program_id),
+            program_name: names.program(program_id),
             position: self.position,
             cycles_with_gaps: cards.iter().filter(|c| !c.gaps.is_empty()).count(),
             columns,
@@ -196,16 +211,16 @@ impl PdsaBoard {
         })
     }
 
-    fn named(&self, ids: &[Uuid]) -> Vec<NamedRef> {
+    fn named(&self, names: &Names, ids: &[Uuid]) -> Vec<NamedRef> {
         ids.iter()
             .map(|&id| NamedRef {
                 id,
-                title: self.names.node(id),
+                title: names.node(id),
             })
             .collect()
     }
 
-    fn card(&self, c: &CycleState) -> Option<CycleCard> {
+    fn card(&self, names: &Names, c: &CycleState) -> Option<CycleCard> {
         let p = c.planned.as_ref()?;
         let phase = c.phase?;
         let mut gaps: Vec<String> = c.gaps().into_iter().map(String::from).collect();
@@ -226,8 +241,8 @@ impl PdsaBoard {
             title: p.title.to_string(),
             purpose: p.purpose,
             scale: p.scale.to_string(),
-            change_ideas: self.named(&p.change_idea_ids),
-            drivers: self.named(&p.driver_ids),
+            change_ideas: self.named(names, &p.change_idea_ids),
+            drivers: self.named(names, &p.driver_ids),
             phase,
             decision: c.act.as_ref().map(|a| a.decision),
             decision_reason: c.act.as_ref().map(|a| a.reason.to_string()),

@@ -12,16 +12,31 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::names::Names;
-use crate::{is_new, Projection, Recorded};
+use crate::run_charts::RunCharts;
+use crate::{is_new, OnBase, ReadModels, Recorded, WithBase};
 
-/// Every program's self-assessments, folded from the log.
+/// Every program's self-assessments, folded from the log (names are read from the base).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Portfolio {
+pub struct Portfolios {
     position: u64,
     applied: bool,
-    names: Names,
     descriptions: BTreeMap<Uuid, String>,
     assessments: BTreeMap<Uuid, Vec<(u64, StandardSelfAssessed)>>,
+}
+
+/// The portfolios with a base of their own: a projection by itself.
+pub type Portfolio = WithBase<Portfolios>;
+
+impl Portfolio {
+    /// A program's portfolio; `None` for a program the log does not know.
+    pub fn view(&self, program_id: Uuid) -> Option<PortfolioView> {
+        self.model.view(&self.base, program_id)
+    }
+
+    /// Programs the log has enrolled, by id.
+    pub fn programs(&self) -> Vec<Uuid> {
+        self.model.programs(&self.base)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -69,14 +84,13 @@ pub struct PortfolioView {
     pub standards: Vec<StandardHistory>,
 }
 
-impl Projection for Portfolio {
-    fn apply(&mut self, r: &Recorded) {
+impl OnBase for Portfolios {
+    fn after(&mut self, r: &Recorded, _: &RunCharts) {
         if !is_new(self.position, self.applied, r.global_position) {
             return;
         }
         self.applied = true;
         self.position = r.global_position;
-        self.names.apply(r);
         match &r.event {
             NicEvent::StandardDefined(e) => {
                 self.descriptions
@@ -94,30 +108,31 @@ impl Projection for Portfolio {
     fn position(&self) -> u64 {
         self.position
     }
+
+    fn of(models: &ReadModels) -> &Self {
+        &models.portfolio
+    }
 }
 
-impl Portfolio {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
+impl Portfolios {
     /// Programs the log has enrolled, by id.
-    pub fn programs(&self) -> Vec<Uuid> {
-        self.names.programs.keys().copied().collect()
+    pub fn programs(&self, base: &RunCharts) -> Vec<Uuid> {
+        base.names().programs.keys().copied().collect()
     }
 
     /// A program's portfolio; `None` for a program the log does not know.
-    pub fn view(&self, program_id: Uuid) -> Option<PortfolioView> {
-        let program = self.names.programs.get(&program_id);
+    pub fn view(&self, base: &RunCharts, program_id: Uuid) -> Option<PortfolioView> {
+        let names = base.names();
+        let program = names.programs.get(&program_id);
         let assessments = self.assessments.get(&program_id);
         if program.is_none() && assessments.is_none() {
             return None;
         }
         let network_id = program.map(|p| p.network_id);
         let mut histories: BTreeMap<Uuid, StandardHistory> = BTreeMap::new();
-        for (id, s) in &self.names.standards {
+        for (id, s) in &names.standards {
             if Some(s.network_id) == network_id {
-                histories.insert(*id, self.history(*id));
+                histories.insert(*id, self.history(names, *id));
             }
         }
         let mut sorted: Vec<&(u64, StandardSelfAssessed)> =
@@ -126,7 +141,7 @@ impl Portfolio {
         for (pos, a) in sorted {
             histories
                 .entry(a.standard_id)
-                .or_insert_with(|| self.history(a.standard_id))
+                .or_insert_with(|| self.history(names, a.standard_id))
                 .ratings
                 .push(RatingView {
                     assessment_id: a.assessment_id,
@@ -134,7 +149,7 @@ impl Portfolio {
                     rating: a.rating,
                     note: a.note.to_string(),
                     position: *pos,
-                    evidence: a.evidence.iter().map(|e| self.evidence(e)).collect(),
+                    evidence: a.evidence.iter().map(|e| evidence(names, e)).collect(),
                 });
         }
         let mut standards: Vec<StandardHistory> = histories
@@ -151,15 +166,15 @@ impl Portfolio {
         standards.sort_by(|a, b| (&a.code, a.standard_id).cmp(&(&b.code, b.standard_id)));
         Some(PortfolioView {
             program_id,
-            program_name: self.names.program(program_id),
+            program_name: names.program(program_id),
             network_id,
             position: self.position,
             standards,
         })
     }
 
-    fn history(&self, standard_id: Uuid) -> StandardHistory {
-        let s = self.names.standards.get(&standard_id);
+    fn history(&self, names: &Names, standard_id: Uuid) -> StandardHistory {
+        let s = names.standards.get(&standard_id);
         StandardHistory {
             standard_id,
             code: s.map(|s| s.code.clone()).unwrap_or_default(),
@@ -176,24 +191,22 @@ impl Portfolio {
             change: None,
         }
     }
+}
 
-    fn evidence(&self, e: &Evidence) -> EvidenceView {
-        let title = match (e.kind, e.id) {
-            (EvidenceKind::Cycle, Some(id)) => self.names.cycles.get(&id).map(|c| c.title.clone()),
-            (EvidenceKind::Measure, Some(id)) => {
-                self.names.measures.get(&id).map(|m| m.name.clone())
-            }
-            (EvidenceKind::Synthesis, Some(id)) => self.names.syntheses.get(&id).cloned(),
-            (EvidenceKind::Document, _) => e.reference.as_ref().map(|r| r.to_string()),
-            _ => None,
-        };
-        EvidenceView {
-            kind: e.kind,
-            id: e.id,
-            reference: e.reference.as_ref().map(|r| r.to_string()),
-            title,
-            note: e.note.to_string(),
-        }
+fn evidence(names: &Names, e: &Evidence) -> EvidenceView {
+    let title = match (e.kind, e.id) {
+        (EvidenceKind::Cycle, Some(id)) => names.cycles.get(&id).map(|c| c.title.clone()),
+        (EvidenceKind::Measure, Some(id)) => names.measures.get(&id).map(|m| m.name.clone()),
+        (EvidenceKind::Synthesis, Some(id)) => names.syntheses.get(&id).cloned(),
+        (EvidenceKind::Document, _) => e.reference.as_ref().map(|r| r.to_string()),
+        _ => None,
+    };
+    EvidenceView {
+        kind: e.kind,
+        id: e.id,
+        reference: e.reference.as_ref().map(|r| r.to_string()),
+        title,
+        note: e.note.to_string(),
     }
 }
 

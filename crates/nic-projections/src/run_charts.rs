@@ -423,6 +423,16 @@ impl RunCharts {
         Self::default()
     }
 
+    /// Whether `r` is new to the charts (not at or before their position).
+    pub fn accepts(&self, r: &Recorded) -> bool {
+        is_new(self.position, self.applied, r.global_position)
+    }
+
+    /// The names of everything the log has mentioned so far, which the charts fold too.
+    pub fn names(&self) -> &Names {
+        &self.names
+    }
+
     fn point_mut(&mut self, measure: Uuid, point: Uuid) -> Option<&mut StoredPoint> {
         self.measures.get_mut(&measure)?.points.get_mut(&point)
     }

@@ -24,7 +24,7 @@ use uuid::Uuid;
 use crate::names::Names;
 use crate::run_chart::{Rule, RuleSet};
 use crate::run_charts::RunCharts;
-use crate::{is_new, Projection, Recorded};
+use crate::{is_new, OnBase, ReadModels, Recorded, WithBase};
 
 /// Characters of free text (a reason, a statement) quoted in a sentence.
 pub const QUOTE_CHARS_MAX: usize = 280;
@@ -81,16 +81,32 @@ pub struct TimelineEntry {
     pub measure_id: Option<Uuid>,
 }
 
-/// The timeline, folded from the log.
+/// The timeline's entries, folded from the log (names and run charts are read from the base).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Timeline {
+pub struct Entries {
     position: u64,
     applied: bool,
-    names: Names,
-    charts: RunCharts,
     /// Per measure, the signals already told: (rule set, rule, first period of the signal).
     told_signals: BTreeMap<Uuid, BTreeSet<(RuleSet, Rule, String)>>,
     entries: Vec<TimelineEntry>,
+    /// The entry of the event being applied, told before the base applied it.
+    #[serde(skip)]
+    pending: Option<TimelineEntry>,
+}
+
+/// The timeline with a base of its own: a projection by itself.
+pub type Timeline = WithBase<Entries>;
+
+impl Timeline {
+    /// Every entry, in log order.
+    pub fn entries(&self) -> &[TimelineEntry] {
+        self.model.entries()
+    }
+
+    /// One page of the entries matching `q`, in log order.
+    pub fn query(&self, q: &TimelineQuery) -> TimelinePage {
+        self.model.query(q)
+    }
 }
 
 /// Which entries to read. Every filter given must hold; `kinds` empty means every kind.
@@ -147,29 +163,36 @@ impl TimelineQuery {
     }
 }
 
-impl Projection for Timeline {
-    fn apply(&mut self, r: &Recorded) {
+impl OnBase for Entries {
+    fn before(&mut self, r: &Recorded, base: &RunCharts) {
+        // Sentences name things as the log held them before this event.
+        self.pending = is_new(self.position, self.applied, r.global_position)
+            .then(|| Teller::new(base).tell(r))
+            .flatten();
+    }
+
+    fn after(&mut self, r: &Recorded, base: &RunCharts) {
         if !is_new(self.position, self.applied, r.global_position) {
             return;
         }
         self.applied = true;
         self.position = r.global_position;
-        // Sentences name things as the log held them before this event.
-        let entry = self.tell(r);
-        self.names.apply(r);
-        self.charts.apply(r);
-        if let Some(entry) = entry {
+        if let Some(entry) = self.pending.take() {
             self.entries.push(entry);
         }
         if r.stream_id.starts_with("measure-") && !matches!(r.event, NicEvent::MeasureDefined(_)) {
             if let Some(measure) = r.entity_id() {
-                self.tell_new_signals(r, measure);
+                self.tell_new_signals(r, base, measure);
             }
         }
     }
 
     fn position(&self) -> u64 {
         self.position
+    }
+
+    fn of(models: &ReadModels) -> &Self {
+        &models.timeline
     }
 }
 
@@ -220,11 +243,7 @@ impl Told {
     }
 }
 
-impl Timeline {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
+impl Entries {
     /// Every entry, in log order.
     pub fn entries(&self) -> &[TimelineEntry] {
         &self.entries
@@ -249,6 +268,19 @@ impl Timeline {
             },
             entries,
             position: self.position,
+        }
+    }
+}
+
+/// Tells events as sentences, naming things as the base names them.
+struct Teller<'a> {
+    names: &'a Names,
+}
+
+impl<'a> Teller<'a> {
+    fn new(base: &'a RunCharts) -> Self {
+        Self {
+            names: base.names(),
         }
     }
 
@@ -688,12 +720,14 @@ impl Timeline {
             .nodes(nodes)
             .cycle(cycle_id)
     }
+}
 
+impl Entries {
     /// Tells the signals of a measure's network-wide chart that were not there before.
-    fn tell_new_signals(&mut self, r: &Recorded, measure: Uuid) {
+    fn tell_new_signals(&mut self, r: &Recorded, base: &RunCharts, measure: Uuid) {
         // The signals alone: building the whole chart after every data point made the fold of a
         // measure quadratic in its points.
-        let Some(chart) = self.charts.network_signals(measure) else {
+        let Some(chart) = base.network_signals(measure) else {
             return;
         };
         let told = self.told_signals.entry(measure).or_default();
@@ -715,9 +749,9 @@ impl Timeline {
                 "Signal on '{}' (network-wide, {set} rules): {message}",
                 chart.measure_name
             );
-            let t = self.measure_told(measure, EntryKind::Signal, sentence);
-            let entry = self.entry(r, t);
-            self.entries.push(entry);
+            let teller = Teller::new(base);
+            let t = teller.measure_told(measure, EntryKind::Signal, sentence);
+            self.entries.push(teller.entry(r, t));
         }
     }
 }

@@ -6,7 +6,9 @@
 //!     log at once does (views compared as `serde_json::Value`);
 //! (b) a projection's views at position p equal the views of the fold of the prefix up to p, and
 //!     of `fold_as_of(p)` and `fold_as_of_time` at p's recorded time ("as of" = prefix);
-//! (c) redelivering an already applied event changes nothing.
+//! (c) redelivering an already applied event changes nothing;
+//! (d) the five read models folded over one shared base (`ReadModels`, as the service keeps them)
+//!     read exactly as each folded alone.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -24,7 +26,7 @@ use nic_projections::pdsa_board::PdsaBoard;
 use nic_projections::portfolio::Portfolio;
 use nic_projections::run_charts::{self, RunCharts, SeriesScope};
 use nic_projections::timeline::{Timeline, TimelineQuery, PAGE_ENTRIES_MAX};
-use nic_projections::{fold, fold_as_of, fold_as_of_time, Projection, Recorded};
+use nic_projections::{fold, fold_as_of, fold_as_of_time, Projection, ReadModels, Recorded};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -802,6 +804,30 @@ impl Projection for All {
     }
 }
 
+/// The read models kept over one base, each given that base as its own.
+fn alone(m: &ReadModels) -> All {
+    let base = || m.run_charts.clone();
+    All {
+        diagram: DriverDiagram {
+            base: base(),
+            model: m.driver_diagram.clone(),
+        },
+        timeline: Timeline {
+            base: base(),
+            model: m.timeline.clone(),
+        },
+        charts: base(),
+        board: PdsaBoard {
+            base: base(),
+            model: m.pdsa_board.clone(),
+        },
+        portfolio: Portfolio {
+            base: base(),
+            model: m.portfolio.clone(),
+        },
+    }
+}
+
 /// Every view of every projection, with its exports, as JSON.
 fn views(a: &All) -> Value {
     let diagrams: Vec<Value> = a
@@ -864,6 +890,7 @@ fn incremental_folds_equal_whole_folds_and_as_of_is_a_prefix() {
         let expected = views(&whole);
 
         let mut live = All::default();
+        let mut shared = ReadModels::default();
         // Check a handful of prefixes per log (every view of every prefix would be quadratic).
         let checked: BTreeSet<usize> = (0..6)
             .map(|k| k * log.len() / 6)
@@ -871,10 +898,16 @@ fn incremental_folds_equal_whole_folds_and_as_of_is_a_prefix() {
             .collect();
         for (i, e) in log.iter().enumerate() {
             live.apply(e);
+            shared.apply(e);
             // Reads must not disturb the fold.
             let _ = live.timeline.query(&TimelineQuery::default());
             if checked.contains(&i) {
                 let now = views(&live);
+                assert_eq!(
+                    views(&alone(&shared)),
+                    now,
+                    "seed {seed}: the models over one base differ from each alone at {i}"
+                );
                 let prefix = views(&fold(All::default(), &log[..=i]));
                 assert_eq!(
                     now, prefix,

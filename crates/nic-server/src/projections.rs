@@ -30,14 +30,15 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
 use nic_events::limits::READ_PAGE_EVENTS_MAX;
-use nic_projections::driver_diagram::{self, DriverDiagram};
-use nic_projections::pdsa_board::PdsaBoard;
-use nic_projections::portfolio::Portfolio;
+use nic_events::CatalogError;
+use nic_projections::driver_diagram::{self, Diagrams};
+use nic_projections::pdsa_board::Boards;
+use nic_projections::portfolio::Portfolios;
 use nic_projections::run_charts::{self, RunCharts, SeriesScope};
-use nic_projections::timeline::{EntryKind, Timeline, TimelineQuery, PAGE_ENTRIES_MAX};
-use nic_projections::{Projection, Recorded};
+use nic_projections::timeline::{Entries, EntryKind, TimelineQuery, PAGE_ENTRIES_MAX};
+use nic_projections::{OnBase, Projection, ReadModels, Recorded, WithBase};
 use nic_store::admin::{Admin, Checkpoint};
-use nic_store::ReadAll;
+use nic_store::{ReadAhead, ReadAll};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{watch, RwLock, Semaphore};
 use uuid::Uuid;
@@ -58,14 +59,10 @@ pub const APPLY_CHUNK_EVENTS: usize = 100;
 /// How long the follower waits before reading again after the store failed.
 pub const FOLLOW_RETRY_MS: u64 = 1_000;
 
-/// All five projections at one position of the log.
+/// All five projections at one position of the log, over one base (names and run charts).
 #[derive(Default)]
 pub struct Live {
-    pub driver_diagram: DriverDiagram,
-    pub timeline: Timeline,
-    pub run_charts: RunCharts,
-    pub pdsa_board: PdsaBoard,
-    pub portfolio: Portfolio,
+    pub models: ReadModels,
     /// The position of the last event consumed (applied, or skipped as unreadable).
     pub position: u64,
     /// Stored events that did not read as catalog events, skipped (logged as errors).
@@ -86,12 +83,13 @@ pub const NAMES: [&str; 5] = [
 impl Live {
     /// Each projection's state as JSON text, by name, as a checkpoint keeps it.
     pub fn states(&self) -> Result<Vec<(&'static str, String)>, serde_json::Error> {
+        let m = &self.models;
         Ok(vec![
-            (NAMES[0], serde_json::to_string(&self.driver_diagram)?),
-            (NAMES[1], serde_json::to_string(&self.timeline)?),
-            (NAMES[2], serde_json::to_string(&self.run_charts)?),
-            (NAMES[3], serde_json::to_string(&self.pdsa_board)?),
-            (NAMES[4], serde_json::to_string(&self.portfolio)?),
+            (NAMES[0], serde_json::to_string(&m.driver_diagram)?),
+            (NAMES[1], serde_json::to_string(&m.timeline)?),
+            (NAMES[2], serde_json::to_string(&m.run_charts)?),
+            (NAMES[3], serde_json::to_string(&m.pdsa_board)?),
+            (NAMES[4], serde_json::to_string(&m.portfolio)?),
         ])
     }
 
@@ -121,11 +119,13 @@ impl Live {
             serde_json::from_str(&c.state).map_err(|e| format!("checkpoint of {}: {e}", c.name))
         }
         Ok(Some(Self {
-            driver_diagram: read(find(NAMES[0])?)?,
-            timeline: read(find(NAMES[1])?)?,
-            run_charts: read(find(NAMES[2])?)?,
-            pdsa_board: read(find(NAMES[3])?)?,
-            portfolio: read(find(NAMES[4])?)?,
+            models: ReadModels {
+                driver_diagram: read(find(NAMES[0])?)?,
+                timeline: read(find(NAMES[1])?)?,
+                run_charts: read(find(NAMES[2])?)?,
+                pdsa_board: read(find(NAMES[3])?)?,
+                portfolio: read(find(NAMES[4])?)?,
+            },
             position: first.position,
             unreadable_events: 0,
             generation: first.generation,
@@ -133,20 +133,20 @@ impl Live {
     }
 
     pub fn apply(&mut self, e: &nic_events::RecordedEvent) {
-        match Recorded::from_recorded(e) {
-            Ok(r) => {
-                self.driver_diagram.apply(&r);
-                self.timeline.apply(&r);
-                self.run_charts.apply(&r);
-                self.pdsa_board.apply(&r);
-                self.portfolio.apply(&r);
-            }
+        self.apply_read(e.global_position, Recorded::from_recorded(e));
+    }
+
+    /// Applies the event at `position` as it was read (`Recorded::from_recorded`), perhaps on
+    /// another task.
+    pub fn apply_read(&mut self, position: u64, read: Result<Recorded, CatalogError>) {
+        match read {
+            Ok(r) => self.models.apply(&r),
             Err(err) => {
                 self.unreadable_events += 1;
-                tracing::error!(position = e.global_position, error = %err, "projections skip an unreadable event");
+                tracing::error!(position, error = %err, "projections skip an unreadable event");
             }
         }
-        self.position = self.position.max(e.global_position);
+        self.position = self.position.max(position);
     }
 }
 
@@ -206,13 +206,14 @@ impl Projections {
     /// it could not read.
     pub async fn positions(&self) -> ([(&'static str, u64); 5], u64, u64) {
         let live = self.live.read().await;
+        let m = &live.models;
         (
             [
-                ("driver_diagram", live.driver_diagram.position()),
-                ("timeline", live.timeline.position()),
-                ("run_charts", live.run_charts.position()),
-                ("pdsa_board", live.pdsa_board.position()),
-                ("portfolio", live.portfolio.position()),
+                ("driver_diagram", m.driver_diagram.position()),
+                ("timeline", m.timeline.position()),
+                ("run_charts", m.run_charts.position()),
+                ("pdsa_board", m.pdsa_board.position()),
+                ("portfolio", m.portfolio.position()),
             ],
             live.position,
             live.unreadable_events,
@@ -276,32 +277,33 @@ impl Projections {
             AsOf::Position(p) => read.up_to_position = Some(p),
             AsOf::Time(t) => read.up_to_time = Some(t),
         }
-        loop {
-            let page = store.read_all(&read).await?;
-            let Some(last) = page.last() else {
-                return Ok(projection);
-            };
-            read.after = last.global_position;
-            for e in &page {
-                projection.apply(&Recorded::from_recorded(e)?);
+        let mut pages = ReadAhead::start(store.clone(), read, |e| Recorded::from_recorded(&e));
+        while let Some(page) = pages.next_page().await? {
+            for r in page {
+                projection.apply(&r?);
             }
         }
+        Ok(projection)
     }
 
-    /// Reads `projection` live (`as_of` None) or folded from the log up to `as_of`.
-    async fn with<P: Projection + Default, T>(
+    /// Reads the read model `M` (with the base it reads through) live (`as_of` None), or folded
+    /// from the log up to `as_of` with a base of its own.
+    async fn with<M: OnBase + Default, T>(
         &self,
         store: &App,
         as_of: Option<AsOf>,
-        live: fn(&Live) -> &P,
-        read: impl FnOnce(&P) -> T,
+        read: impl FnOnce(&RunCharts, &M) -> T,
     ) -> Result<T, Problem> {
         match as_of {
             None => {
                 self.catch_up(store).await?;
-                Ok(read(live(&*self.live.read().await)))
+                let live = self.live.read().await;
+                Ok(read(&live.models.run_charts, M::of(&live.models)))
             }
-            Some(a) => Ok(read(&self.fold(store, P::default(), a).await?)),
+            Some(a) => {
+                let folded = self.fold(store, WithBase::<M>::default(), a).await?;
+                Ok(read(&folded.base, &folded.model))
+            }
         }
     }
 }
@@ -390,7 +392,7 @@ pub async fn driver_diagram(
         ));
     }
     let view = p
-        .with(&store, as_of, |l| &l.driver_diagram, |d| d.view(network_id))
+        .with(&store, as_of, |base, d: &Diagrams| d.view(base, network_id))
         .await?
         .ok_or_else(|| not_found("network", network_id, as_of))?;
     Ok(match format {
@@ -430,7 +432,7 @@ pub async fn driver_diagram_diff(
         let store = &store;
         let p = &p;
         async move {
-            p.with(store, as_of, |l| &l.driver_diagram, |d| d.view(network_id))
+            p.with(store, as_of, |base, d: &Diagrams| d.view(base, network_id))
                 .await
         }
     };
@@ -533,7 +535,7 @@ pub async fn timeline(
         limit: q.limit,
     };
     let page = p
-        .with(&store, as_of, |l| &l.timeline, |t| t.query(&query))
+        .with(&store, as_of, |_, t: &Entries| t.query(&query))
         .await?;
     Ok(Json(page))
 }
@@ -570,36 +572,28 @@ pub async fn run_chart(
         .program_id
         .map_or(SeriesScope::Network, SeriesScope::Program);
     let (chart, program_known) = p
-        .with(
-            &store,
-            as_of,
-            |l| &l.run_charts,
-            |c| {
-                let chart = c.chart(measure_id, scope);
-                // A program with a point on the chart is known without looking further.
-                let known = match scope {
-                    SeriesScope::Network => true,
-                    SeriesScope::Program(p) => chart.as_ref().is_some_and(|chart| {
-                        chart
-                            .points
-                            .iter()
-                            .any(|pt| pt.contributions.iter().any(|c| c.program_id == p))
-                    }),
-                };
-                (chart, known)
-            },
-        )
+        .with(&store, as_of, |c, _: &()| {
+            let chart = c.chart(measure_id, scope);
+            // A program with a point on the chart is known without looking further.
+            let known = match scope {
+                SeriesScope::Network => true,
+                SeriesScope::Program(p) => chart.as_ref().is_some_and(|chart| {
+                    chart
+                        .points
+                        .iter()
+                        .any(|pt| pt.contributions.iter().any(|c| c.program_id == p))
+                }),
+            };
+            (chart, known)
+        })
         .await?;
     let chart = chart.ok_or_else(|| not_found("measure", measure_id, as_of))?;
     if let (SeriesScope::Program(program), false) = (scope, program_known) {
         // A program with no point of its own yet has an empty chart, if the program exists.
         let exists = p
-            .with(
-                &store,
-                as_of,
-                |l| &l.portfolio,
-                |pf| pf.view(program).is_some(),
-            )
+            .with(&store, as_of, |base, pf: &Portfolios| {
+                pf.view(base, program).is_some()
+            })
             .await?;
         if !exists {
             return Err(not_found("program", program, as_of));
@@ -628,7 +622,7 @@ pub async fn pdsa_board(
 ) -> Result<Json<nic_projections::pdsa_board::PdsaBoardView>, Problem> {
     let Query(q) = query.map_err(invalid_query)?;
     let as_of = AsOf::parse_opt("as_of", q.as_of.as_deref())?;
-    p.with(&store, as_of, |l| &l.pdsa_board, |b| b.view(program_id))
+    p.with(&store, as_of, |base, b: &Boards| b.view(base, program_id))
         .await?
         .map(Json)
         .ok_or_else(|| not_found("program", program_id, as_of))
@@ -642,10 +636,12 @@ pub async fn portfolio(
 ) -> Result<Json<nic_projections::portfolio::PortfolioView>, Problem> {
     let Query(q) = query.map_err(invalid_query)?;
     let as_of = AsOf::parse_opt("as_of", q.as_of.as_deref())?;
-    p.with(&store, as_of, |l| &l.portfolio, |v| v.view(program_id))
-        .await?
-        .map(Json)
-        .ok_or_else(|| not_found("program", program_id, as_of))
+    p.with(&store, as_of, |base, v: &Portfolios| {
+        v.view(base, program_id)
+    })
+    .await?
+    .map(Json)
+    .ok_or_else(|| not_found("program", program_id, as_of))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -27,8 +27,9 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
 use nic_events::limits::READ_PAGE_EVENTS_MAX;
+use nic_projections::Recorded;
 use nic_store::admin::Admin;
-use nic_store::{EventStore, ReadAll, StoreError, Subscription};
+use nic_store::{ReadAhead, ReadAll, StoreError, Subscription};
 use serde::Serialize;
 use tokio::sync::watch;
 
@@ -350,28 +351,29 @@ impl Follower {
 // ---------------------------------------------------------------------------------------------
 // Rebuild
 
-/// Folds the log from position 0 into `live` (fresh, or partly folded) up to the head as the reads
-/// find it; `progress` hears (position, head) after each page.
+/// Folds the log from `live`'s position (0 when fresh) up to the head as the reads find it;
+/// `progress` hears (position, head) after each page. The next pages are read and parsed on
+/// another task while this one folds (`ReadAhead`).
 pub async fn fold_to_head(
-    store: &dyn EventStore,
+    store: &App,
     live: &mut Live,
     mut progress: impl FnMut(u64, u64),
 ) -> Result<(), StoreError> {
     let mut head = store.head_position().await?;
-    loop {
-        let page = store
-            .read_all(&ReadAll::after(live.position, READ_PAGE_EVENTS_MAX))
-            .await?;
-        if page.is_empty() {
-            return Ok(());
-        }
-        for e in &page {
-            live.apply(e);
+    let mut pages = ReadAhead::start(
+        store.clone(),
+        ReadAll::after(live.position, READ_PAGE_EVENTS_MAX),
+        |e| (e.global_position, Recorded::from_recorded(&e)),
+    );
+    while let Some(page) = pages.next_page().await? {
+        for (position, read) in page {
+            live.apply_read(position, read);
         }
         head = head.max(live.position);
         progress(live.position, head);
         tokio::task::yield_now().await;
     }
+    Ok(())
 }
 
 /// `nic-ledger rebuild`: folds the whole log into fresh projections with a progress bar on
@@ -383,7 +385,7 @@ pub async fn command(database_url: &str) -> anyhow::Result<(u64, u64)> {
     let admin = Admin::connect(database_url).await?;
     let mut live = Live::default();
     let mut last_drawn = Instant::now() - Duration::from_secs(1);
-    fold_to_head(store.as_ref(), &mut live, |position, head| {
+    fold_to_head(&store, &mut live, |position, head| {
         if last_drawn.elapsed() >= Duration::from_millis(100) {
             last_drawn = Instant::now();
             eprint!("\r{}", progress_bar(position, head));
@@ -472,7 +474,7 @@ async fn run_rebuild(store: App, p: Arc<Projections>) {
     let result: anyhow::Result<u64> = async {
         let admin = p.admin.clone().expect("checked by the handler");
         let mut fresh = Live::default();
-        fold_to_head(store.as_ref(), &mut fresh, |position, head| {
+        fold_to_head(&store, &mut fresh, |position, head| {
             set(&|s| {
                 s.position = position;
                 s.head = head;
@@ -480,12 +482,12 @@ async fn run_rebuild(store: App, p: Arc<Projections>) {
         })
         .await?;
         let mut live = p.live.write().await;
-        fold_to_head(store.as_ref(), &mut fresh, |_, _| {}).await?;
+        fold_to_head(&store, &mut fresh, |_, _| {}).await?;
         // Never swap in a state behind the one served (the same store's reads only move forward,
         // so this is a safeguard, not a wait).
         while fresh.position < live.position {
             tokio::time::sleep(Duration::from_millis(10)).await;
-            fold_to_head(store.as_ref(), &mut fresh, |_, _| {}).await?;
+            fold_to_head(&store, &mut fresh, |_, _| {}).await?;
         }
         fresh.generation = admin
             .replace_checkpoints(fresh.position, &fresh.states()?)
@@ -522,15 +524,15 @@ mod tests {
 
     fn same(a: &Live, b: &Live) {
         assert_eq!(a.position, b.position);
+        let (a, b, at) = (&a.models, &b.models, a.position);
         assert!(
             a.driver_diagram == b.driver_diagram,
-            "driver diagram at {}",
-            a.position
+            "driver diagram at {at}"
         );
-        assert!(a.timeline == b.timeline, "timeline at {}", a.position);
-        assert!(a.run_charts == b.run_charts, "run charts at {}", a.position);
-        assert!(a.pdsa_board == b.pdsa_board, "PDSA board at {}", a.position);
-        assert!(a.portfolio == b.portfolio, "portfolio at {}", a.position);
+        assert!(a.timeline == b.timeline, "timeline at {at}");
+        assert!(a.run_charts == b.run_charts, "run charts at {at}");
+        assert!(a.pdsa_board == b.pdsa_board, "PDSA board at {at}");
+        assert!(a.portfolio == b.portfolio, "portfolio at {at}");
     }
 
     /// Over the demo's log (two years of a network): the projections written as checkpoints and

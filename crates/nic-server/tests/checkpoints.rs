@@ -60,7 +60,9 @@ fn checkpoints(url: &str) -> Vec<(String, u64, u64, Value)> {
     })
 }
 
-/// The five projections folded from scratch from the log up to `position`, as JSON by name.
+/// The five projections folded from scratch from the log up to `position`, each alone (with a
+/// base of its own), as JSON by name: what a checkpoint keeps of each (its model; the base is the
+/// run charts').
 fn fold(url: &str, position: u64) -> Vec<(String, Value)> {
     rt().block_on(async {
         let store = nic_store::open(url).await.unwrap();
@@ -96,11 +98,14 @@ fn fold(url: &str, position: u64) -> Vec<(String, Value)> {
         }
         let v = |x: serde_json::Result<Value>| x.unwrap();
         vec![
-            ("driver_diagram".to_string(), v(serde_json::to_value(&dd))),
-            ("timeline".to_string(), v(serde_json::to_value(&tl))),
+            (
+                "driver_diagram".to_string(),
+                v(serde_json::to_value(&dd.model)),
+            ),
+            ("timeline".to_string(), v(serde_json::to_value(&tl.model))),
             ("run_charts".to_string(), v(serde_json::to_value(&rc))),
-            ("pdsa_board".to_string(), v(serde_json::to_value(&pb))),
-            ("portfolio".to_string(), v(serde_json::to_value(&pf))),
+            ("pdsa_board".to_string(), v(serde_json::to_value(&pb.model))),
+            ("portfolio".to_string(), v(serde_json::to_value(&pf.model))),
         ]
     })
 }

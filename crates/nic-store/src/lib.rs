@@ -1,13 +1,14 @@
 //! The append-only event store of NIC Ledger.
 //!
 //! `EventStore` is the one interface; `postgres::PgStore` and `sqlite::SqliteStore` implement it over
-//! sqlx, chosen by the URL (`open`). Subscriptions (`subscription`), chain verification (`verify`)
-//! and export and import (`transfer`) are written once, on top of the trait, and so behave the same
+//! sqlx, chosen by the URL (`open`). Subscriptions (`subscription`), reading ahead of a long fold
+//! (`read_ahead`), chain verification (`verify`) and export and import (`transfer`) are written once, on top of the trait, and so behave the same
 //! on both backends. `admin::Admin` reaches the tables beside the log (checkpoints, leases) and
 //! writes imports.
 
 pub mod admin;
 pub mod postgres;
+pub mod read_ahead;
 pub mod sqlite;
 pub mod subscription;
 pub mod transfer;
@@ -24,6 +25,7 @@ use nic_events::limits::{
 use nic_events::{ExpectedVersion, NewEvent, RecordedEvent, StreamId};
 use tokio::sync::watch;
 
+pub use read_ahead::ReadAhead;
 pub use subscription::Subscription;
 pub use verify::{verify_chains, ChainBreak, ChainReport};
 
