@@ -155,8 +155,29 @@ pub struct Signal {
     pub message: String,
 }
 
+/// A signal's sentence, written only when it is wanted (`analyse_quietly` leaves it empty).
+macro_rules! say {
+    ($wanted:expr, $($sentence:tt)*) => {
+        if $wanted {
+            format!($($sentence)*)
+        } else {
+            String::new()
+        }
+    };
+}
+
 /// Analyses `points` (in time order) under both rule sets, phase by phase.
 pub fn analyse(points: &[Point], options: &Options) -> Analysis {
+    analyse_saying(points, options, true)
+}
+
+/// `analyse` without the signals' sentences (every `message` is empty), for a reader that only
+/// compares which signals there are: writing the sentences is most of an analysis's cost.
+pub fn analyse_quietly(points: &[Point], options: &Options) -> Analysis {
+    analyse_saying(points, options, false)
+}
+
+fn analyse_saying(points: &[Point], options: &Options, say: bool) -> Analysis {
     let mut bounds: Vec<usize> = options
         .phase_starts
         .iter()
@@ -169,7 +190,13 @@ pub fn analyse(points: &[Point], options: &Options) -> Analysis {
     let mut start = 0;
     for end in bounds.into_iter().chain(std::iter::once(points.len())) {
         if end > start {
-            phases.push(analyse_phase(points, start, end, options.baseline_points));
+            phases.push(analyse_phase(
+                points,
+                start,
+                end,
+                options.baseline_points,
+                say,
+            ));
         }
         start = end;
     }
@@ -218,7 +245,13 @@ fn is_used(p: &Point) -> bool {
     !p.excluded && p.value.is_finite()
 }
 
-fn analyse_phase(points: &[Point], start: usize, end: usize, baseline: Option<usize>) -> Phase {
+fn analyse_phase(
+    points: &[Point],
+    start: usize,
+    end: usize,
+    baseline: Option<usize>,
+    say: bool,
+) -> Phase {
     let used: Vec<usize> = (start..end).filter(|&i| is_used(&points[i])).collect();
     let basis_len = match baseline {
         Some(k) if k > 0 && k < used.len() => k,
@@ -267,7 +300,7 @@ fn analyse_phase(points: &[Point], start: usize, end: usize, baseline: Option<us
         signals.push(Signal {
             rule_set: RuleSet::Ihi,
             rule: Rule::Shift,
-            message: format!(
+            message: say!(say, 
                 "{} points in a row {} the median ({})",
                 run.points.len(),
                 side(run.above),
@@ -278,21 +311,21 @@ fn analyse_phase(points: &[Point], start: usize, end: usize, baseline: Option<us
     }
 
     // IHI trend, over every used point (the median plays no part); equal neighbours count once.
-    trend_signals(points, &used, &mut signals);
+    trend_signals(points, &used, &mut signals, say);
 
     // IHI runs.
     if let Some((lower, upper)) = runs_limits(n) {
         critical.runs_rule_applied = true;
         critical.runs_lower_limit = Some(lower);
         critical.runs_upper_limit = Some(upper);
-        let table = format!("runs limits for {n} useful points: {lower} to {upper}");
         if runs.len() < lower {
             signals.push(Signal {
                 rule_set: RuleSet::Ihi,
                 rule: Rule::TooFewRuns,
                 points: useful.clone(),
-                message: format!(
-                    "{} runs in {n} useful points, fewer than {lower} ({table})",
+                message: say!(say, 
+                    "{} runs in {n} useful points, fewer than {lower} \
+                     (runs limits for {n} useful points: {lower} to {upper})",
                     runs.len()
                 ),
             });
@@ -301,8 +334,9 @@ fn analyse_phase(points: &[Point], start: usize, end: usize, baseline: Option<us
                 rule_set: RuleSet::Ihi,
                 rule: Rule::TooManyRuns,
                 points: useful.clone(),
-                message: format!(
-                    "{} runs in {n} useful points, more than {upper} ({table})",
+                message: say!(say, 
+                    "{} runs in {n} useful points, more than {upper} \
+                     (runs limits for {n} useful points: {lower} to {upper})",
                     runs.len()
                 ),
             });
@@ -326,7 +360,7 @@ fn analyse_phase(points: &[Point], start: usize, end: usize, baseline: Option<us
                         rule_set: RuleSet::Ihi,
                         rule: Rule::AstronomicalPoint,
                         points: vec![i],
-                        message: format!(
+                        message: say!(say, 
                             "point {} ({}) is {} from the median {}, farther than \
                              3 × 1.4826 × MAD = {} (MAD = {})",
                             i + 1,
@@ -352,7 +386,7 @@ fn analyse_phase(points: &[Point], start: usize, end: usize, baseline: Option<us
             signals.push(Signal {
                 rule_set: RuleSet::Anhoej,
                 rule: Rule::LongestRun,
-                message: format!(
+                message: say!(say, 
                     "a run of {} points {} the median ({}), longer than \
                      round(log2({n}) + 3) = {run_limit}",
                     run.points.len(),
@@ -367,7 +401,7 @@ fn analyse_phase(points: &[Point], start: usize, end: usize, baseline: Option<us
                 rule_set: RuleSet::Anhoej,
                 rule: Rule::TooFewCrossings,
                 points: useful.clone(),
-                message: format!(
+                message: say!(say, 
                     "{crossings} crossings of the median in {n} useful points, fewer than \
                      qbinom(0.05, {}, 0.5) = {cross_limit}",
                     n - 1
@@ -391,7 +425,7 @@ fn analyse_phase(points: &[Point], start: usize, end: usize, baseline: Option<us
     }
 }
 
-fn trend_signals(points: &[Point], used: &[usize], signals: &mut Vec<Signal>) {
+fn trend_signals(points: &[Point], used: &[usize], signals: &mut Vec<Signal>, say: bool) {
     let mut distinct: Vec<(usize, f64)> = Vec::with_capacity(used.len());
     for &i in used {
         let v = points[i].value;
@@ -411,7 +445,7 @@ fn trend_signals(points: &[Point], used: &[usize], signals: &mut Vec<Signal>) {
             signals.push(Signal {
                 rule_set: RuleSet::Ihi,
                 rule: Rule::Trend,
-                message: format!(
+                message: say!(say, 
                     "{} points in a row going {} ({})",
                     trend.len(),
                     if up { "up" } else { "down" },

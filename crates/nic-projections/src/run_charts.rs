@@ -466,8 +466,9 @@ impl RunCharts {
     }
 
     /// The signals of a measure's network-wide run chart: the same as `network_chart`'s, found
-    /// from the series kept per period (the cost of the periods, not of the points).
-    pub fn network_signals(&self, measure_id: Uuid) -> Option<NetworkSignals> {
+    /// from the series kept per period (the cost of the periods, not of the points); with their
+    /// sentences when `say`, else with empty ones (`run_chart::analyse_quietly`).
+    pub fn network_signals(&self, measure_id: Uuid, say: bool) -> Option<NetworkSignals> {
         let m = self.measures.get(&measure_id)?;
         let rebuilt;
         let series = match &m.network.0 {
@@ -494,7 +495,12 @@ impl RunCharts {
                 .filter_map(|ph| periods.iter().position(|p| *p >= ph.from_period.as_str()))
                 .collect(),
         };
-        let signals = run_chart::analyse(&points, &options)
+        let analysis = if say {
+            run_chart::analyse(&points, &options)
+        } else {
+            run_chart::analyse_quietly(&points, &options)
+        };
+        let signals = analysis
             .phases
             .into_iter()
             .flat_map(|phase| phase.signals)
@@ -1312,16 +1318,30 @@ mod tests {
         for e in &log.events {
             charts.apply(e);
             let kept = charts
-                .network_signals(MEASURE)
+                .network_signals(MEASURE, true)
                 .map(|s| s.signals)
                 .unwrap_or_default();
             assert_eq!(kept, chart_signals(&charts), "after {:?}", e.event);
+            // Read quietly, the same signals without their sentences.
+            let quiet = charts
+                .network_signals(MEASURE, false)
+                .map(|s| s.signals)
+                .unwrap_or_default();
+            let unsaid: Vec<SignalStart> = kept
+                .iter()
+                .cloned()
+                .map(|s| SignalStart {
+                    message: String::new(),
+                    ..s
+                })
+                .collect();
+            assert_eq!(quiet, unsaid, "quietly, after {:?}", e.event);
             found = found.max(kept.len());
             let restored: RunCharts =
                 serde_json::from_str(&serde_json::to_string(&charts).unwrap()).unwrap();
             assert_eq!(
-                restored.network_signals(MEASURE).map(|s| s.signals),
-                charts.network_signals(MEASURE).map(|s| s.signals)
+                restored.network_signals(MEASURE, true).map(|s| s.signals),
+                charts.network_signals(MEASURE, true).map(|s| s.signals)
             );
         }
         assert!(found >= 2, "the log shows signals");
@@ -1337,7 +1357,7 @@ mod tests {
         restored.apply(last);
         charts.apply(last);
         assert_eq!(
-            restored.network_signals(MEASURE).unwrap().signals,
+            restored.network_signals(MEASURE, true).unwrap().signals,
             chart_signals(&charts)
         );
     }

@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use crate::names::Names;
 use crate::run_chart::{Rule, RuleSet};
-use crate::run_charts::RunCharts;
+use crate::run_charts::{RunCharts, SignalStart};
 use crate::{is_new, OnBase, ReadModels, Recorded, WithBase};
 
 /// Characters of free text (a reason, a statement) quoted in a sentence.
@@ -725,12 +725,24 @@ impl<'a> Teller<'a> {
 impl Entries {
     /// Tells the signals of a measure's network-wide chart that were not there before.
     fn tell_new_signals(&mut self, r: &Recorded, base: &RunCharts, measure: Uuid) {
-        // The signals alone: building the whole chart after every data point made the fold of a
-        // measure quadratic in its points.
-        let Some(chart) = base.network_signals(measure) else {
+        // The signals alone, and their sentences only when one is new: building the whole chart
+        // after every data point made the fold of a measure quadratic, and writing every
+        // signal's sentence after every point was most of the rest.
+        let Some(quiet) = base.network_signals(measure, false) else {
             return;
         };
         let told = self.told_signals.entry(measure).or_default();
+        let is_new = |s: &SignalStart| {
+            s.first_period
+                .as_ref()
+                .is_some_and(|first| !told.contains(&(s.rule_set, s.rule, first.clone())))
+        };
+        if !quiet.signals.iter().any(is_new) {
+            return;
+        }
+        let Some(chart) = base.network_signals(measure, true) else {
+            return;
+        };
         let mut new = Vec::new();
         for s in chart.signals {
             let Some(first) = s.first_period else {
