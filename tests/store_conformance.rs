@@ -41,6 +41,7 @@ conformance!(
     versions_are_contiguous_and_the_log_is_ordered,
     reads_filter_and_page,
     reads_as_of_a_position_or_a_time,
+    reads_by_position,
     one_writer_wins_each_version,
     many_writers_on_many_streams_lose_and_duplicate_nothing,
     readers_never_skip_an_uncommitted_earlier_event,
@@ -419,6 +420,46 @@ async fn reads_as_of_a_position_or_a_time(db: Db) {
     assert_eq!(store.position_at(cut).await.unwrap(), early.last_position);
     let before_all = cut - chrono::Duration::days(1);
     assert_eq!(store.position_at(before_all).await.unwrap(), 0);
+}
+
+async fn reads_by_position(db: Db) {
+    let (store, _) = fresh_store(db).await;
+    let a = store
+        .append(&stream("pdsa-a"), ExpectedVersion::Any, events(0..4))
+        .await
+        .unwrap();
+    let b = store
+        .append(&stream("pdsa-b"), ExpectedVersion::Any, events(4..8))
+        .await
+        .unwrap();
+    settle(store.as_ref(), b.last_position).await;
+    let all = read_everything(store.as_ref()).await;
+    // Asked out of order, with a position past the head and one twice: in order, each once.
+    let wanted = [
+        b.first_position + 1,
+        a.first_position,
+        b.last_position + 100,
+        a.first_position + 2,
+        a.first_position,
+    ];
+    let got = store.read_positions(&wanted).await.unwrap();
+    let expected: Vec<_> = all
+        .iter()
+        .filter(|e| wanted.contains(&e.global_position))
+        .collect();
+    assert_eq!(got.len(), 3);
+    for (g, e) in got.iter().zip(expected) {
+        assert_eq!(g.global_position, e.global_position);
+        assert_eq!(g.event_id, e.event_id);
+        assert_eq!(g.hash, e.hash);
+        assert_eq!(g.data.get(), e.data.get());
+    }
+    assert_eq!(
+        got.iter().map(n_of).collect::<Vec<_>>(),
+        vec![0, 2, 5],
+        "in global order"
+    );
+    assert!(store.read_positions(&[]).await.unwrap().is_empty());
 }
 
 async fn one_writer_wins_each_version(db: Db) {

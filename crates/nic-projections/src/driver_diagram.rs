@@ -305,6 +305,10 @@ impl OnBase for Diagrams {
         self.position
     }
 
+    fn reach(&mut self, position: u64) {
+        crate::reach(&mut self.position, &mut self.applied, position);
+    }
+
     fn of(models: &ReadModels) -> &Self {
         &models.driver_diagram
     }

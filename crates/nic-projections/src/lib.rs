@@ -33,6 +33,7 @@ use crate::run_charts::RunCharts;
 
 pub mod driver_diagram;
 pub mod names;
+pub mod network_index;
 pub mod pdsa_board;
 pub mod portfolio;
 pub mod run_chart;
@@ -134,6 +135,9 @@ pub trait OnBase {
     fn after(&mut self, r: &Recorded, base: &RunCharts);
     /// The global position of the last event applied (0 before any).
     fn position(&self) -> u64;
+    /// Moves the model to `position` with no event to apply: the log between held nothing this
+    /// model reads (a fold of one network's events, read as of a later point of the whole log).
+    fn reach(&mut self, position: u64);
     /// This read model among all of them.
     fn of(models: &ReadModels) -> &Self;
 }
@@ -144,6 +148,7 @@ impl OnBase for () {
     fn position(&self) -> u64 {
         0
     }
+    fn reach(&mut self, _: u64) {}
     fn of(_: &ReadModels) -> &Self {
         &()
     }
@@ -159,6 +164,14 @@ pub struct WithBase<M> {
 impl<M: Default> WithBase<M> {
     pub fn new() -> Self {
         Self::default()
+    }
+}
+
+impl<M: OnBase> WithBase<M> {
+    /// Moves base and model to `position` with no event to apply (see `OnBase::reach`).
+    pub fn reach(&mut self, position: u64) {
+        self.base.reach(position);
+        self.model.reach(position);
     }
 }
 
@@ -186,6 +199,7 @@ pub struct ReadModels {
     pub timeline: timeline::Entries,
     pub pdsa_board: pdsa_board::Boards,
     pub portfolio: portfolio::Portfolios,
+    pub network_index: network_index::NetworkIndex,
 }
 
 impl Projection for ReadModels {
@@ -200,6 +214,7 @@ impl Projection for ReadModels {
         self.timeline.after(r, base);
         self.pdsa_board.after(r, base);
         self.portfolio.after(r, base);
+        self.network_index.after(r, base);
     }
 
     fn position(&self) -> u64 {
@@ -211,6 +226,14 @@ impl Projection for ReadModels {
 /// in increasing positions, and a redelivered one is skipped.
 pub(crate) fn is_new(position: u64, applied_any: bool, event_position: u64) -> bool {
     !applied_any || event_position > position
+}
+
+/// `OnBase::reach` for a model's (position, applied).
+pub(crate) fn reach(position: &mut u64, applied: &mut bool, to: u64) {
+    if is_new(*position, *applied, to) {
+        *position = to;
+        *applied = true;
+    }
 }
 
 /// Folds every event of `events` (in log order) into `projection`.

@@ -130,6 +130,10 @@ impl OnBase for Boards {
         self.position
     }
 
+    fn reach(&mut self, position: u64) {
+        crate::reach(&mut self.position, &mut self.applied, position);
+    }
+
     fn of(models: &ReadModels) -> &Self {
         &models.pdsa_board
     }

@@ -109,6 +109,10 @@ impl OnBase for Portfolios {
         self.position
     }
 
+    fn reach(&mut self, position: u64) {
+        crate::reach(&mut self.position, &mut self.applied, position);
+    }
+
     fn of(models: &ReadModels) -> &Self {
         &models.portfolio
     }

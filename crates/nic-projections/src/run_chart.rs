@@ -300,7 +300,8 @@ fn analyse_phase(
         signals.push(Signal {
             rule_set: RuleSet::Ihi,
             rule: Rule::Shift,
-            message: say!(say, 
+            message: say!(
+                say,
                 "{} points in a row {} the median ({})",
                 run.points.len(),
                 side(run.above),
@@ -323,7 +324,8 @@ fn analyse_phase(
                 rule_set: RuleSet::Ihi,
                 rule: Rule::TooFewRuns,
                 points: useful.clone(),
-                message: say!(say, 
+                message: say!(
+                    say,
                     "{} runs in {n} useful points, fewer than {lower} \
                      (runs limits for {n} useful points: {lower} to {upper})",
                     runs.len()
@@ -334,7 +336,8 @@ fn analyse_phase(
                 rule_set: RuleSet::Ihi,
                 rule: Rule::TooManyRuns,
                 points: useful.clone(),
-                message: say!(say, 
+                message: say!(
+                    say,
                     "{} runs in {n} useful points, more than {upper} \
                      (runs limits for {n} useful points: {lower} to {upper})",
                     runs.len()
@@ -360,7 +363,8 @@ fn analyse_phase(
                         rule_set: RuleSet::Ihi,
                         rule: Rule::AstronomicalPoint,
                         points: vec![i],
-                        message: say!(say, 
+                        message: say!(
+                            say,
                             "point {} ({}) is {} from the median {}, farther than \
                              3 × 1.4826 × MAD = {} (MAD = {})",
                             i + 1,
@@ -386,7 +390,8 @@ fn analyse_phase(
             signals.push(Signal {
                 rule_set: RuleSet::Anhoej,
                 rule: Rule::LongestRun,
-                message: say!(say, 
+                message: say!(
+                    say,
                     "a run of {} points {} the median ({}), longer than \
                      round(log2({n}) + 3) = {run_limit}",
                     run.points.len(),
@@ -401,7 +406,8 @@ fn analyse_phase(
                 rule_set: RuleSet::Anhoej,
                 rule: Rule::TooFewCrossings,
                 points: useful.clone(),
-                message: say!(say, 
+                message: say!(
+                    say,
                     "{crossings} crossings of the median in {n} useful points, fewer than \
                      qbinom(0.05, {}, 0.5) = {cross_limit}",
                     n - 1
@@ -445,7 +451,8 @@ fn trend_signals(points: &[Point], used: &[usize], signals: &mut Vec<Signal>, sa
             signals.push(Signal {
                 rule_set: RuleSet::Ihi,
                 rule: Rule::Trend,
-                message: say!(say, 
+                message: say!(
+                    say,
                     "{} points in a row going {} ({})",
                     trend.len(),
                     if up { "up" } else { "down" },

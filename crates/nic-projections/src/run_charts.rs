@@ -423,6 +423,11 @@ impl RunCharts {
         Self::default()
     }
 
+    /// Moves the charts to `position` with no event to apply (see `OnBase::reach`).
+    pub fn reach(&mut self, position: u64) {
+        crate::reach(&mut self.position, &mut self.applied, position);
+    }
+
     /// Whether `r` is new to the charts (not at or before their position).
     pub fn accepts(&self, r: &Recorded) -> bool {
         is_new(self.position, self.applied, r.global_position)

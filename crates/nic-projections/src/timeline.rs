@@ -191,6 +191,10 @@ impl OnBase for Entries {
         self.position
     }
 
+    fn reach(&mut self, position: u64) {
+        crate::reach(&mut self.position, &mut self.applied, position);
+    }
+
     fn of(models: &ReadModels) -> &Self {
         &models.timeline
     }

@@ -2,16 +2,20 @@
 //! and DOT exports and diffs), the learning timeline, run charts (with CSV), PDSA boards and
 //! portfolios, and the projections' progress through the log.
 //!
-//! `Projections` holds all five projections in one struct behind one lock, with the position of
-//! the last event they consumed. One background task (`follow`, owned by `main`) follows the log
-//! with a `nic_store::Subscription` from position 0 and applies each event to all five at once, so
+//! `Projections` holds all five read models over one base (`nic_projections::ReadModels`, with the
+//! network index) in one struct behind one lock, with the position of the last event they
+//! consumed. One background task (`follow`, owned by `main`) follows the log with a
+//! `nic_store::Subscription` from position 0 and applies each event to all of them at once, so
 //! they are always at the same position. A read asks the live state, once the projections have
 //! applied every event that was in the log when the read arrived (waiting at most
 //! `LIVE_READ_WAIT_MS`; the view's `position` says how far it got), so a client reads its own
 //! writes. A read with
 //! `?as_of=POSITION` or `?as_of=RFC3339-TIME` folds the log from the store up to that point
 //! instead (at most `AS_OF_FOLDS_MAX` such folds at a time), so history never depends on what
-//! the live state happens to hold.
+//! the live state happens to hold. A read about one network (its diagram, timeline, a measure's
+//! chart, a program's board or portfolio) folds only that network's events, which the live
+//! network index lists by position (`EventStore::read_positions`), once the live state has passed
+//! the point asked for; its `position` is then the point asked for.
 //!
 //! Across processes (`runner`): the projections are checkpointed in the database (each one's state
 //! and the position it reached, committed together). The one process holding the lease
@@ -32,6 +36,7 @@ use chrono::{DateTime, Utc};
 use nic_events::limits::READ_PAGE_EVENTS_MAX;
 use nic_events::CatalogError;
 use nic_projections::driver_diagram::{self, Diagrams};
+use nic_projections::network_index::{NetworkIndex, Scope};
 use nic_projections::pdsa_board::Boards;
 use nic_projections::portfolio::Portfolios;
 use nic_projections::run_charts::{self, RunCharts, SeriesScope};
@@ -72,12 +77,13 @@ pub struct Live {
 }
 
 /// The projections' names, as their checkpoints are named.
-pub const NAMES: [&str; 5] = [
+pub const NAMES: [&str; 6] = [
     "driver_diagram",
     "timeline",
     "run_charts",
     "pdsa_board",
     "portfolio",
+    "network_index",
 ];
 
 impl Live {
@@ -90,6 +96,7 @@ impl Live {
             (NAMES[2], serde_json::to_string(&m.run_charts)?),
             (NAMES[3], serde_json::to_string(&m.pdsa_board)?),
             (NAMES[4], serde_json::to_string(&m.portfolio)?),
+            (NAMES[5], serde_json::to_string(&m.network_index)?),
         ])
     }
 
@@ -125,6 +132,7 @@ impl Live {
                 run_charts: read(find(NAMES[2])?)?,
                 pdsa_board: read(find(NAMES[3])?)?,
                 portfolio: read(find(NAMES[4])?)?,
+                network_index: read(find(NAMES[5])?)?,
             },
             position: first.position,
             unreadable_events: 0,
@@ -204,7 +212,7 @@ impl Projections {
 
     /// Each projection's position, the position the follower consumed, and how many stored events
     /// it could not read.
-    pub async fn positions(&self) -> ([(&'static str, u64); 5], u64, u64) {
+    pub async fn positions(&self) -> ([(&'static str, u64); 6], u64, u64) {
         let live = self.live.read().await;
         let m = &live.models;
         (
@@ -214,6 +222,7 @@ impl Projections {
                 ("run_charts", m.run_charts.position()),
                 ("pdsa_board", m.pdsa_board.position()),
                 ("portfolio", m.portfolio.position()),
+                ("network_index", m.network_index.position()),
             ],
             live.position,
             live.unreadable_events,
@@ -287,24 +296,74 @@ impl Projections {
     }
 
     /// Reads the read model `M` (with the base it reads through) live (`as_of` None), or folded
-    /// from the log up to `as_of` with a base of its own.
+    /// from the log up to `as_of` with a base of its own. A read about one network (`scope`) folds
+    /// only that network's events (`NetworkIndex`) when the live projections have passed `as_of`;
+    /// other reads, and reads further ahead, fold the whole log.
     async fn with<M: OnBase + Default, T>(
         &self,
         store: &App,
         as_of: Option<AsOf>,
+        scope: Scope,
         read: impl FnOnce(&RunCharts, &M) -> T,
     ) -> Result<T, Problem> {
-        match as_of {
-            None => {
-                self.catch_up(store).await?;
-                let live = self.live.read().await;
-                Ok(read(&live.models.run_charts, M::of(&live.models)))
+        let Some(as_of) = as_of else {
+            self.catch_up(store).await?;
+            let live = self.live.read().await;
+            return Ok(read(&live.models.run_charts, M::of(&live.models)));
+        };
+        let bound = match as_of {
+            AsOf::Position(p) => p,
+            AsOf::Time(t) => store.position_at(t).await?,
+        };
+        let positions = {
+            let live = self.live.read().await;
+            let m = &live.models;
+            match NetworkIndex::network_of(&m.run_charts, scope) {
+                Some(network) if live.position >= bound => {
+                    Some(m.network_index.positions(network, bound).to_vec())
+                }
+                _ => None,
             }
-            Some(a) => {
-                let folded = self.fold(store, WithBase::<M>::default(), a).await?;
-                Ok(read(&folded.base, &folded.model))
+        };
+        let folded = match positions {
+            Some(positions) => {
+                self.fold_positions(store, WithBase::<M>::default(), &positions, as_of, bound)
+                    .await?
+            }
+            None => self.fold(store, WithBase::<M>::default(), as_of).await?,
+        };
+        Ok(read(&folded.base, &folded.model))
+    }
+
+    /// Folds the events at `positions` (one network's, up to `bound`) into `projection`, those of
+    /// them within `as_of`, then moves it to `bound`: the rest of the log up to there is other
+    /// networks' and changes nothing this network's views show.
+    async fn fold_positions<M: OnBase>(
+        &self,
+        store: &App,
+        mut projection: WithBase<M>,
+        positions: &[u64],
+        as_of: AsOf,
+        bound: u64,
+    ) -> Result<WithBase<M>, Problem> {
+        let _turn = self
+            .folds
+            .acquire()
+            .await
+            .map_err(|_| Problem::new("internal", "the service is stopping"))?;
+        for chunk in positions.chunks(READ_PAGE_EVENTS_MAX) {
+            for e in store.read_positions(chunk).await? {
+                let within = match as_of {
+                    AsOf::Position(p) => e.global_position <= p,
+                    AsOf::Time(t) => e.recorded_at <= t,
+                };
+                if within {
+                    projection.apply(&Recorded::from_recorded(&e)?);
+                }
             }
         }
+        projection.reach(bound);
+        Ok(projection)
     }
 }
 
@@ -392,7 +451,12 @@ pub async fn driver_diagram(
         ));
     }
     let view = p
-        .with(&store, as_of, |base, d: &Diagrams| d.view(base, network_id))
+        .with(
+            &store,
+            as_of,
+            Scope::Network(network_id),
+            |base, d: &Diagrams| d.view(base, network_id),
+        )
         .await?
         .ok_or_else(|| not_found("network", network_id, as_of))?;
     Ok(match format {
@@ -432,8 +496,13 @@ pub async fn driver_diagram_diff(
         let store = &store;
         let p = &p;
         async move {
-            p.with(store, as_of, |base, d: &Diagrams| d.view(base, network_id))
-                .await
+            p.with(
+                store,
+                as_of,
+                Scope::Network(network_id),
+                |base, d: &Diagrams| d.view(base, network_id),
+            )
+            .await
         }
     };
     let after = view_at(to)
@@ -534,8 +603,13 @@ pub async fn timeline(
         after: q.after,
         limit: q.limit,
     };
+    let scope = match (query.network_id, query.program_id) {
+        (Some(network), _) => Scope::Network(network),
+        (None, Some(program)) => Scope::Program(program),
+        (None, None) => Scope::Whole,
+    };
     let page = p
-        .with(&store, as_of, |_, t: &Entries| t.query(&query))
+        .with(&store, as_of, scope, |_, t: &Entries| t.query(&query))
         .await?;
     Ok(Json(page))
 }
@@ -572,7 +646,7 @@ pub async fn run_chart(
         .program_id
         .map_or(SeriesScope::Network, SeriesScope::Program);
     let (chart, program_known) = p
-        .with(&store, as_of, |c, _: &()| {
+        .with(&store, as_of, Scope::Measure(measure_id), |c, _: &()| {
             let chart = c.chart(measure_id, scope);
             // A program with a point on the chart is known without looking further.
             let known = match scope {
@@ -591,9 +665,12 @@ pub async fn run_chart(
     if let (SeriesScope::Program(program), false) = (scope, program_known) {
         // A program with no point of its own yet has an empty chart, if the program exists.
         let exists = p
-            .with(&store, as_of, |base, pf: &Portfolios| {
-                pf.view(base, program).is_some()
-            })
+            .with(
+                &store,
+                as_of,
+                Scope::Program(program),
+                |base, pf: &Portfolios| pf.view(base, program).is_some(),
+            )
             .await?;
         if !exists {
             return Err(not_found("program", program, as_of));
@@ -622,10 +699,15 @@ pub async fn pdsa_board(
 ) -> Result<Json<nic_projections::pdsa_board::PdsaBoardView>, Problem> {
     let Query(q) = query.map_err(invalid_query)?;
     let as_of = AsOf::parse_opt("as_of", q.as_of.as_deref())?;
-    p.with(&store, as_of, |base, b: &Boards| b.view(base, program_id))
-        .await?
-        .map(Json)
-        .ok_or_else(|| not_found("program", program_id, as_of))
+    p.with(
+        &store,
+        as_of,
+        Scope::Program(program_id),
+        |base, b: &Boards| b.view(base, program_id),
+    )
+    .await?
+    .map(Json)
+    .ok_or_else(|| not_found("program", program_id, as_of))
 }
 
 pub async fn portfolio(
@@ -636,9 +718,12 @@ pub async fn portfolio(
 ) -> Result<Json<nic_projections::portfolio::PortfolioView>, Problem> {
     let Query(q) = query.map_err(invalid_query)?;
     let as_of = AsOf::parse_opt("as_of", q.as_of.as_deref())?;
-    p.with(&store, as_of, |base, v: &Portfolios| {
-        v.view(base, program_id)
-    })
+    p.with(
+        &store,
+        as_of,
+        Scope::Program(program_id),
+        |base, v: &Portfolios| v.view(base, program_id),
+    )
     .await?
     .map(Json)
     .ok_or_else(|| not_found("program", program_id, as_of))

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use common::{Db, Server};
 use nic_projections::driver_diagram::DriverDiagram;
+use nic_projections::network_index::NetworkIndexed;
 use nic_projections::pdsa_board::PdsaBoard;
 use nic_projections::portfolio::Portfolio;
 use nic_projections::run_charts::RunCharts;
@@ -60,7 +61,7 @@ fn checkpoints(url: &str) -> Vec<(String, u64, u64, Value)> {
     })
 }
 
-/// The five projections folded from scratch from the log up to `position`, each alone (with a
+/// The projections (five read models and the network index) folded from scratch from the log up to `position`, each alone (with a
 /// base of its own), as JSON by name: what a checkpoint keeps of each (its model; the base is the
 /// run charts').
 fn fold(url: &str, position: u64) -> Vec<(String, Value)> {
@@ -71,6 +72,7 @@ fn fold(url: &str, position: u64) -> Vec<(String, Value)> {
         let mut rc = RunCharts::default();
         let mut pb = PdsaBoard::default();
         let mut pf = Portfolio::default();
+        let mut ni = NetworkIndexed::default();
         let mut read = ReadAll::after(0, 1000);
         read.up_to_position = Some(position);
         // There is an event at `position` (the last one applied); global reads on PostgreSQL may
@@ -94,6 +96,7 @@ fn fold(url: &str, position: u64) -> Vec<(String, Value)> {
                 rc.apply(&r);
                 pb.apply(&r);
                 pf.apply(&r);
+                ni.apply(&r);
             }
         }
         let v = |x: serde_json::Result<Value>| x.unwrap();
@@ -106,6 +109,10 @@ fn fold(url: &str, position: u64) -> Vec<(String, Value)> {
             ("run_charts".to_string(), v(serde_json::to_value(&rc))),
             ("pdsa_board".to_string(), v(serde_json::to_value(&pb.model))),
             ("portfolio".to_string(), v(serde_json::to_value(&pf.model))),
+            (
+                "network_index".to_string(),
+                v(serde_json::to_value(&ni.model)),
+            ),
         ]
     })
 }
@@ -114,7 +121,7 @@ fn fold(url: &str, position: u64) -> Vec<(String, Value)> {
 /// the log up to their position; returns (generation, position).
 fn assert_checkpoint_is_the_fold(url: &str) -> (u64, u64) {
     let saved = checkpoints(url);
-    assert_eq!(saved.len(), 5, "five checkpoints");
+    assert_eq!(saved.len(), 6, "six checkpoints");
     let (generation, position) = (saved[0].1, saved[0].2);
     for (name, g, p, _) in &saved {
         assert_eq!((*g, *p), (generation, position), "{name} is out of step");

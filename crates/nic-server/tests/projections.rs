@@ -183,7 +183,7 @@ fn caught_up(s: &Server, position: u64) -> Value {
         assert_eq!(status.status, 200, "{}", status.body);
         let v = status.json();
         let projections = v["projections"].as_array().unwrap();
-        assert_eq!(projections.len(), 5, "{v}");
+        assert_eq!(projections.len(), 6, "{v}");
         if projections.iter().all(|p| p["lag"] == 0) && v["head"].as_u64().unwrap() >= position {
             for p in projections {
                 assert_eq!(p["position"], v["head"], "{v}");

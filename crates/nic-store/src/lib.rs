@@ -145,6 +145,11 @@ pub trait EventStore: Send + Sync + 'static {
     /// safe to read (an earlier position may still commit) is held back until it is.
     async fn read_all(&self, query: &ReadAll) -> Result<Vec<RecordedEvent>, StoreError>;
 
+    /// The events at `positions`, in global order; a position with no event is left out. At most
+    /// `READ_PAGE_EVENTS_MAX` positions a call. For positions a reader has already seen (an index
+    /// of the log kept by a projection): no frontier holds them back.
+    async fn read_positions(&self, positions: &[u64]) -> Result<Vec<RecordedEvent>, StoreError>;
+
     /// The position of the last event readers can see (0 when the log is empty).
     async fn head_position(&self) -> Result<u64, StoreError>;
 

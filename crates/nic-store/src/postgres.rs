@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use nic_events::limits::NOTIFY_COALESCE_MS;
+use nic_events::limits::{NOTIFY_COALESCE_MS, READ_PAGE_EVENTS_MAX};
 use nic_events::{chain_hash, ExpectedVersion, NewEvent, RecordedEvent, StreamId, GENESIS_HASH};
 use sqlx::postgres::{PgListener, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, QueryBuilder, Row};
@@ -611,6 +611,24 @@ impl EventStore for PgStore {
             events[first_new..].sort_unstable_by_key(|e| e.global_position);
         }
         Ok(events)
+    }
+
+    async fn read_positions(&self, positions: &[u64]) -> Result<Vec<RecordedEvent>, StoreError> {
+        let positions: Vec<i64> = positions
+            .iter()
+            .take(READ_PAGE_EVENTS_MAX)
+            .map(|&p| p as i64)
+            .collect();
+        let sql = format!(
+            "SELECT {COLUMNS} FROM events WHERE global_position = ANY($1) \
+             ORDER BY global_position"
+        );
+        sqlx::query(&sql)
+            .bind(positions)
+            .try_map(|row: PgRow| decode(&row, 0).map_err(wrap_decode))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unwrap_decode)
     }
 
     async fn head_position(&self) -> Result<u64, StoreError> {

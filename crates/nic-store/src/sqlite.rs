@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use nic_events::limits::READ_PAGE_EVENTS_MAX;
 use nic_events::{ExpectedVersion, NewEvent, RecordedEvent, StreamId, GENESIS_HASH};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
@@ -287,6 +288,22 @@ impl EventStore for SqliteStore {
         }
         q.push(" ORDER BY global_position LIMIT ")
             .push_bind(query.page_size() as i64);
+        let rows = q.build().fetch_all(&self.readers).await?;
+        rows.iter().map(decode).collect()
+    }
+
+    async fn read_positions(&self, positions: &[u64]) -> Result<Vec<RecordedEvent>, StoreError> {
+        if positions.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+            "SELECT {COLUMNS} FROM events WHERE global_position IN ("
+        ));
+        let mut list = q.separated(", ");
+        for &p in positions.iter().take(READ_PAGE_EVENTS_MAX) {
+            list.push_bind(p as i64);
+        }
+        q.push(") ORDER BY global_position");
         let rows = q.build().fetch_all(&self.readers).await?;
         rows.iter().map(decode).collect()
     }
