@@ -119,7 +119,7 @@ impl From<StoreError> for Problem {
                 crate::metrics::metrics()
                     .store_errors
                     .with_label_values(&[match other {
-                        StoreError::Database(_) => "database",
+                        StoreError::Database(_) | StoreError::CommitFailed(_) => "database",
                         StoreError::Corrupt { .. } => "corrupt",
                         _ => "other",
                     }])

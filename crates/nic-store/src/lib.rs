@@ -104,6 +104,10 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("migration error: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The transaction that held this append with others (SQLite's group commit) failed as a
+    /// whole: none of them was written. Every append of it gets the same error.
+    #[error("the group commit holding this append failed, nothing of it was written: {0}")]
+    CommitFailed(Arc<sqlx::Error>),
 }
 
 /// Which database a store runs on.

@@ -1,8 +1,25 @@
 //! The SQLite backend: the embedded default that needs no server.
 //!
-//! One writer connection (WAL mode, a busy timeout, `BEGIN IMMEDIATE`) takes appends one at a time,
-//! so positions follow commits and readers cannot skip an event; a pool of reader connections serves
-//! reads beside it. Wake-ups are in-process: every append ticks the local subscribers.
+//! WAL mode with `synchronous=FULL`: an acknowledged append is on disk. A pool of reader connections
+//! serves reads; one writer connection takes the writes, so positions follow commits and readers
+//! cannot skip an event. Wake-ups are in-process: every commit that wrote ticks the local
+//! subscribers.
+//!
+//! Group commit. Every commit costs an fsync, so appends committed one by one would cap the store at
+//! one append per fsync. Instead `append` hands its events to one committer task (over a channel)
+//! and waits for its answer. The committer takes every append waiting (up to `BATCH_APPENDS_MAX`
+//! appends and `BATCH_EVENTS_MAX` events), and runs them, in the order they arrived, in one
+//! `BEGIN IMMEDIATE` transaction, each inside its own `SAVEPOINT`: an append is checked and written
+//! exactly as if it were alone (retries recognised by their event ids, the expected version checked
+//! against the stream's head, the hashes chained from it), and it sees the appends before it in the
+//! same transaction, so a later append to the same stream chains onto an earlier one and an
+//! identical append is answered as a retry of it (`duplicate: true`). An append that is refused
+//! (wrong expected version, event-id conflict) or fails is rolled back to its savepoint and answered
+//! with its error; the others go on. Then one `COMMIT` (one fsync for the whole batch), one wake-up
+//! tick, and each append gets its answer. Nobody is answered before the commit; if the transaction
+//! fails as a whole (`BEGIN`, a savepoint, `COMMIT`), nothing of the batch is written and every
+//! append in it gets `StoreError::CommitFailed`. The committer ends once the store is dropped and the
+//! appends already handed to it are answered.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -13,11 +30,11 @@ use chrono::{DateTime, Utc};
 use nic_events::limits::READ_PAGE_EVENTS_MAX;
 use nic_events::{ExpectedVersion, NewEvent, RecordedEvent, StreamId, GENESIS_HASH};
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteRow, SqliteSynchronous,
 };
 use sqlx::{QueryBuilder, Row, Sqlite};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
 
 use crate::{
@@ -31,15 +48,32 @@ const COLUMNS: &str = "global_position, event_id, stream_id, stream_version, eve
 const BUSY_TIMEOUT_MS: u64 = 5_000;
 /// Reader connections.
 pub const READER_CONNECTIONS_MAX: u32 = 8;
+/// Appends committed together at most (one transaction, one fsync).
+pub const BATCH_APPENDS_MAX: usize = 256;
+/// Events committed together at most; an append is never split, and one that alone reaches this
+/// (at most `APPEND_EVENTS_MAX`) is committed by itself.
+pub const BATCH_EVENTS_MAX: usize = 4_096;
+/// Appends waiting for the committer at most; more wait to be handed over.
+const QUEUED_APPENDS_MAX: usize = 4 * BATCH_APPENDS_MAX;
+
+/// One append handed to the committer, with where its answer goes.
+struct Append {
+    stream: StreamId,
+    expected: ExpectedVersion,
+    events: Vec<NewEvent>,
+    answer: oneshot::Sender<Result<AppendOutcome, StoreError>>,
+}
 
 pub struct SqliteStore {
     writer: SqlitePool,
     readers: SqlitePool,
     wake: Arc<watch::Sender<u64>>,
+    appends: mpsc::Sender<Append>,
 }
 
 impl SqliteStore {
-    /// Opens (and creates, if missing) the database file of a `sqlite://PATH` URL.
+    /// Opens (and creates, if missing) the database file of a `sqlite://PATH` URL, and starts the
+    /// committer (on the current Tokio runtime).
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
@@ -54,18 +88,220 @@ impl SqliteStore {
             .max_connections(READER_CONNECTIONS_MAX)
             .connect_with(options.read_only(true))
             .await?;
+        let wake = Arc::new(watch::Sender::new(0));
+        let (appends, queue) = mpsc::channel(QUEUED_APPENDS_MAX);
+        // The task ends when `appends` is dropped with the store (after answering what it holds).
+        tokio::spawn(commit_appends(writer.clone(), wake.clone(), queue));
         Ok(Self {
             writer,
             readers,
-            wake: Arc::new(watch::Sender::new(0)),
+            wake,
+            appends,
         })
     }
 
     /// The writer pool, for tools that need plain SQL on the same database (the benchmark's
-    /// baseline, projections that commit with their checkpoint).
+    /// baseline, projections that commit with their checkpoint). Its one connection is shared with
+    /// the committer, which holds it only while it commits a batch.
     pub fn writer(&self) -> &SqlitePool {
         &self.writer
     }
+}
+
+/// The committer: takes every append waiting, commits them in one transaction, answers each.
+async fn commit_appends(
+    writer: SqlitePool,
+    wake: Arc<watch::Sender<u64>>,
+    mut queue: mpsc::Receiver<Append>,
+) {
+    // An append taken from the queue that did not fit in the batch before: it starts the next.
+    let mut carried: Option<Append> = None;
+    loop {
+        let first = match carried.take() {
+            Some(a) => a,
+            None => match queue.recv().await {
+                Some(a) => a,
+                None => return,
+            },
+        };
+        let mut events = first.events.len();
+        let mut batch = vec![first];
+        while batch.len() < BATCH_APPENDS_MAX && events < BATCH_EVENTS_MAX {
+            let Ok(next) = queue.try_recv() else { break };
+            if events + next.events.len() > BATCH_EVENTS_MAX {
+                carried = Some(next);
+                break;
+            }
+            events += next.events.len();
+            batch.push(next);
+        }
+        match commit_batch(&writer, &batch).await {
+            Ok(outcomes) => {
+                if outcomes
+                    .iter()
+                    .any(|o| o.as_ref().is_ok_and(|o| !o.duplicate))
+                {
+                    wake.send_modify(|n| *n = n.wrapping_add(1));
+                }
+                for (append, outcome) in batch.into_iter().zip(outcomes) {
+                    // A caller that went away meanwhile has nobody to answer.
+                    let _ = append.answer.send(outcome);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, appends = batch.len(), "a group commit failed");
+                let e = Arc::new(e);
+                for append in batch {
+                    let _ = append.answer.send(Err(StoreError::CommitFailed(e.clone())));
+                }
+            }
+        }
+    }
+}
+
+/// Runs `batch` in one transaction, each append inside its own savepoint, and commits. The inner
+/// results are each append's own answer; an error of the whole transaction writes nothing at all.
+async fn commit_batch(
+    writer: &SqlitePool,
+    batch: &[Append],
+) -> Result<Vec<Result<AppendOutcome, StoreError>>, sqlx::Error> {
+    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for append in batch {
+        sqlx::query("SAVEPOINT append").execute(&mut *tx).await?;
+        let outcome = append_in(&mut tx, append).await;
+        if outcome.is_err() {
+            // Undo whatever this append wrote before it failed. If the failure ended the whole
+            // transaction, the savepoint is gone too and this fails the batch.
+            sqlx::query("ROLLBACK TO append").execute(&mut *tx).await?;
+        }
+        sqlx::query("RELEASE append").execute(&mut *tx).await?;
+        outcomes.push(outcome);
+    }
+    tx.commit().await?;
+    Ok(outcomes)
+}
+
+/// One append, inside the committer's transaction: as if alone, but seeing the batch's earlier
+/// appends.
+async fn append_in(
+    conn: &mut SqliteConnection,
+    append: &Append,
+) -> Result<AppendOutcome, StoreError> {
+    let Append {
+        stream,
+        expected,
+        events,
+        ..
+    } = append;
+    let expected = *expected;
+
+    // A retry of an earlier append: the same ids, all in this stream.
+    let mut known: QueryBuilder<Sqlite> = QueryBuilder::new(
+        "SELECT stream_id, stream_version, global_position FROM events WHERE event_id IN (",
+    );
+    let mut ids = known.separated(", ");
+    for e in events {
+        ids.push_bind(e.event_id.to_string());
+    }
+    known.push(")");
+    let known = known.build().fetch_all(&mut *conn).await?;
+    if !known.is_empty() {
+        let same_stream = known.iter().all(|r| {
+            r.try_get::<String, _>("stream_id")
+                .is_ok_and(|s| s == stream.as_str())
+        });
+        if known.len() != events.len() || !same_stream {
+            return Err(StoreError::EventIdConflict {
+                stream: stream.clone(),
+            });
+        }
+        let get = |col: &str| -> Result<Vec<i64>, StoreError> {
+            known
+                .iter()
+                .map(|r| r.try_get::<i64, _>(col).map_err(Into::into))
+                .collect()
+        };
+        let (versions, positions) = (get("stream_version")?, get("global_position")?);
+        return Ok(AppendOutcome {
+            stream_version: non_negative(versions.into_iter().max().unwrap_or(0), 0, "version")?,
+            first_position: non_negative(
+                positions.iter().copied().min().unwrap_or(0),
+                0,
+                "position",
+            )?,
+            last_position: non_negative(positions.into_iter().max().unwrap_or(0), 0, "position")?,
+            duplicate: true,
+        });
+    }
+
+    let last: Option<(i64, String)> = sqlx::query_as(
+        "SELECT stream_version, hash FROM events WHERE stream_id = ? \
+         ORDER BY stream_version DESC LIMIT 1",
+    )
+    .bind(stream.as_str())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let current = last
+        .as_ref()
+        .map(|(v, _)| non_negative(*v, 0, "version"))
+        .transpose()?;
+    if !expected.is_met_by(current) {
+        return Err(StoreError::WrongExpectedVersion {
+            stream: stream.clone(),
+            expected,
+            actual: current,
+        });
+    }
+
+    let recorded_at = now_micros();
+    let mut previous = last
+        .map(|(_, h)| h)
+        .unwrap_or_else(|| GENESIS_HASH.to_string());
+    let first_version = current.map_or(0, |v| v + 1);
+    let mut rows = Vec::with_capacity(events.len());
+    for (i, e) in events.iter().enumerate() {
+        let version = first_version + i as u64;
+        let hash = nic_events::chain_hash(
+            &previous,
+            e.event_id,
+            stream.as_str(),
+            version,
+            &e.event_type,
+            e.schema_version,
+            recorded_at.timestamp_micros(),
+            e.data.get(),
+            e.metadata.get(),
+        );
+        previous = hash.clone();
+        rows.push((e, version, hash));
+    }
+    let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
+        "INSERT INTO events (event_id, stream_id, category, stream_version, event_type, \
+         schema_version, data, metadata, recorded_at, hash) ",
+    );
+    insert.push_values(&rows, |mut b, (e, version, hash)| {
+        b.push_bind(e.event_id.to_string())
+            .push_bind(stream.as_str())
+            .push_bind(stream.category())
+            .push_bind(*version as i64)
+            .push_bind(e.event_type.as_str())
+            .push_bind(e.schema_version as i64)
+            .push_bind(e.data.get())
+            .push_bind(e.metadata.get())
+            .push_bind(recorded_at.timestamp_micros())
+            .push_bind(hash.as_str());
+    });
+    insert.push(" RETURNING global_position");
+    let positions: Vec<i64> = insert.build_query_scalar().fetch_all(&mut *conn).await?;
+    let first_position = non_negative(positions.iter().copied().min().unwrap_or(0), 0, "position")?;
+    let last_position = non_negative(positions.into_iter().max().unwrap_or(0), 0, "position")?;
+    Ok(AppendOutcome {
+        stream_version: first_version + events.len() as u64 - 1,
+        first_position,
+        last_position,
+        duplicate: false,
+    })
 }
 
 fn decode(row: &SqliteRow) -> Result<RecordedEvent, StoreError> {
@@ -112,125 +348,18 @@ impl EventStore for SqliteStore {
         events: Vec<NewEvent>,
     ) -> Result<AppendOutcome, StoreError> {
         check_append(&events)?;
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-
-        // A retry of an earlier append: the same ids, all in this stream.
-        let mut known: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "SELECT stream_id, stream_version, global_position FROM events WHERE event_id IN (",
-        );
-        let mut ids = known.separated(", ");
-        for e in &events {
-            ids.push_bind(e.event_id.to_string());
-        }
-        known.push(")");
-        let known = known.build().fetch_all(&mut *tx).await?;
-        if !known.is_empty() {
-            let same_stream = known.iter().all(|r| {
-                r.try_get::<String, _>("stream_id")
-                    .is_ok_and(|s| s == stream.as_str())
-            });
-            if known.len() != events.len() || !same_stream {
-                return Err(StoreError::EventIdConflict {
-                    stream: stream.clone(),
-                });
-            }
-            let get = |col: &str| -> Result<Vec<i64>, StoreError> {
-                known
-                    .iter()
-                    .map(|r| r.try_get::<i64, _>(col).map_err(Into::into))
-                    .collect()
-            };
-            let (versions, positions) = (get("stream_version")?, get("global_position")?);
-            return Ok(AppendOutcome {
-                stream_version: non_negative(
-                    versions.into_iter().max().unwrap_or(0),
-                    0,
-                    "version",
-                )?,
-                first_position: non_negative(
-                    positions.iter().copied().min().unwrap_or(0),
-                    0,
-                    "position",
-                )?,
-                last_position: non_negative(
-                    positions.into_iter().max().unwrap_or(0),
-                    0,
-                    "position",
-                )?,
-                duplicate: true,
-            });
-        }
-
-        let last: Option<(i64, String)> = sqlx::query_as(
-            "SELECT stream_version, hash FROM events WHERE stream_id = ? \
-             ORDER BY stream_version DESC LIMIT 1",
-        )
-        .bind(stream.as_str())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let current = last
-            .as_ref()
-            .map(|(v, _)| non_negative(*v, 0, "version"))
-            .transpose()?;
-        if !expected.is_met_by(current) {
-            return Err(StoreError::WrongExpectedVersion {
-                stream: stream.clone(),
-                expected,
-                actual: current,
-            });
-        }
-
-        let recorded_at = now_micros();
-        let mut previous = last
-            .map(|(_, h)| h)
-            .unwrap_or_else(|| GENESIS_HASH.to_string());
-        let first_version = current.map_or(0, |v| v + 1);
-        let mut rows = Vec::with_capacity(events.len());
-        for (i, e) in events.iter().enumerate() {
-            let version = first_version + i as u64;
-            let hash = nic_events::chain_hash(
-                &previous,
-                e.event_id,
-                stream.as_str(),
-                version,
-                &e.event_type,
-                e.schema_version,
-                recorded_at.timestamp_micros(),
-                e.data.get(),
-                e.metadata.get(),
-            );
-            previous = hash.clone();
-            rows.push((e, version, hash));
-        }
-        let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO events (event_id, stream_id, category, stream_version, event_type, \
-             schema_version, data, metadata, recorded_at, hash) ",
-        );
-        insert.push_values(&rows, |mut b, (e, version, hash)| {
-            b.push_bind(e.event_id.to_string())
-                .push_bind(stream.as_str())
-                .push_bind(stream.category())
-                .push_bind(*version as i64)
-                .push_bind(e.event_type.as_str())
-                .push_bind(e.schema_version as i64)
-                .push_bind(e.data.get())
-                .push_bind(e.metadata.get())
-                .push_bind(recorded_at.timestamp_micros())
-                .push_bind(hash.as_str());
-        });
-        insert.push(" RETURNING global_position");
-        let positions: Vec<i64> = insert.build_query_scalar().fetch_all(&mut *tx).await?;
-        let first_position =
-            non_negative(positions.iter().copied().min().unwrap_or(0), 0, "position")?;
-        let last_position = non_negative(positions.into_iter().max().unwrap_or(0), 0, "position")?;
-        tx.commit().await?;
-        self.wake.send_modify(|n| *n = n.wrapping_add(1));
-        Ok(AppendOutcome {
-            stream_version: first_version + events.len() as u64 - 1,
-            first_position,
-            last_position,
-            duplicate: false,
-        })
+        let (answer, answered) = oneshot::channel();
+        let append = Append {
+            stream: stream.clone(),
+            expected,
+            events,
+            answer,
+        };
+        // Either fails only if the committer is gone (it panicked): whether this append was
+        // written is unknown, as after a lost connection.
+        let gone = || StoreError::Database(sqlx::Error::WorkerCrashed);
+        self.appends.send(append).await.map_err(|_| gone())?;
+        answered.await.map_err(|_| gone())?
     }
 
     async fn read_stream(
