@@ -22,6 +22,7 @@ mod transfer;
 use std::future::IntoFuture;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use clap::{Parser, Subcommand};
 
 /// How long open connections (live streams end at once) may take to finish after a shutdown
@@ -214,6 +215,13 @@ async fn main() -> anyhow::Result<()> {
                 live::Live::new(stop.clone()),
                 registry,
             );
+            // Small writes go out at once: a live stream's events (and an answer's last bytes)
+            // would otherwise wait for the client's delayed ACK (Nagle's algorithm), up to 40 ms.
+            let listener = listener.tap_io(|tcp| {
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::warn!(error = %e, "could not set TCP_NODELAY on a connection");
+                }
+            });
             let server = axum::serve(listener, app).with_graceful_shutdown(async move {
                 shutdown_signal().await;
                 tracing::info!("shutting down");
