@@ -12,8 +12,8 @@ pub const EVENT_METADATA_BYTES_MAX: usize = 8 * 1024;
 pub const EVENT_TYPE_BYTES_MAX: usize = 100;
 /// How long a subscriber waits for a wake-up before it polls the store anyway, in milliseconds.
 pub const SUBSCRIPTION_POLL_MS: u64 = 250;
-/// How long the PostgreSQL backend gathers appends before it sends one NOTIFY for all of them, in
-/// milliseconds.
+/// The PostgreSQL backend announces an append with a NOTIFY at once, then sends at most one more per
+/// this many milliseconds, for all the appends meanwhile.
 pub const NOTIFY_COALESCE_MS: u64 = 10;
 /// Characters of a title or name (one line).
 pub const TITLE_CHARS_MAX: usize = 200;

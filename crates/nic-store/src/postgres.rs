@@ -14,16 +14,24 @@
 //! observes the last position handed out and then the next transaction id (`nic_read_frontier`); once
 //! a later snapshot's xmin passes that transaction id, every transaction that took a position up to
 //! the observed one has ended, so the log up to there is complete. Reads stop at the highest position
-//! proved so (`Frontier`, kept per store), never past it.
+//! proved so (`Frontier`, kept per store), never past it. Every frontier statement proves what it
+//! can of the observations waiting (up to `OBSERVATIONS_PENDING_MAX`, so that an event committed
+//! after one observation waits only for the transactions running at the next, not for the proof of
+//! an older one first) and leaves its own observation waiting.
 //!
 //! Wake-ups: a local append ticks local subscribers at once and asks a background task to send one
-//! small `NOTIFY nic_events` (several appends within `NOTIFY_COALESCE_MS` share one), so that
-//! writers' commits do not queue on the notification lock. Another task LISTENs and ticks on every
-//! notification. Notifications only wake readers, who then read the store.
+//! small `NOTIFY nic_events` (at once, then at most one per `NOTIFY_COALESCE_MS` for the appends
+//! meanwhile), so that writers' commits do not queue on the notification lock. Another task LISTENs
+//! and ticks on every notification. Notifications only wake readers, who then read the store. A
+//! read that stops short of what it observed leaves an observation waiting; a third task (`prove`)
+//! runs the frontier statement again a few milliseconds after the last one (`FRONTIER_RECHECK_MS`,
+//! backing off to `FRONTIER_RECHECK_MAX_MS` while the frontier stays stuck) for as long as one
+//! waits, and whenever the frontier moves the local subscribers are ticked: events held back only
+//! for their proof are delivered as soon as it exists, not at the next append or poll.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -50,6 +58,14 @@ const HEADS_CACHED_MAX: usize = 10_000;
 /// Attempts of one append whose stream head keeps moving under it (an append retries only while the
 /// moved head still meets its expected version).
 const APPEND_ATTEMPTS_MAX: usize = 100;
+/// Observations a store keeps waiting for their proof; a newer one then replaces the newest.
+const OBSERVATIONS_PENDING_MAX: usize = 32;
+/// While an observation waits for its proof, the frontier statement runs again once this long has
+/// passed since the last one…
+pub const FRONTIER_RECHECK_MS: u64 = 2;
+/// …or, once the frontier has been stuck for a while (a long transaction somewhere in the
+/// cluster), an eighth of how long it has been stuck, up to this.
+pub const FRONTIER_RECHECK_MAX_MS: u64 = 50;
 
 /// The append: inserts only if the stream has no event after version `$3` (-1: the stream is empty),
 /// the head the hashes were chained from. Only the `(stream_id, stream_version)` index is probed: a
@@ -105,38 +121,81 @@ struct Observation {
 struct Frontier {
     /// Every event at or below this position is committed or will never exist.
     safe: u64,
-    /// The oldest observation not proved yet.
-    pending: Option<Observation>,
+    /// Observations not proved yet, by increasing `next_xid` and `last_position`: an observation
+    /// that another one dominates (proved no later, proving no less) is not kept. At most
+    /// `OBSERVATIONS_PENDING_MAX`.
+    pending: Vec<Observation>,
+    /// When a frontier statement last took in what it saw.
+    last_statement: Option<Instant>,
 }
 
 impl Frontier {
-    /// The parameters of the next statement: the pending observation's transaction id (never proved
-    /// when none), the safe position, and the position the observation would prove.
-    fn params(&self) -> (i64, i64, i64) {
-        match self.pending {
-            Some(o) => (o.next_xid, self.safe as i64, o.last_position as i64),
-            None => (i64::MAX, self.safe as i64, self.safe as i64),
-        }
+    /// The parameters of the next statement: the waiting observations' transaction ids and
+    /// positions, and the safe position.
+    fn params(&self) -> (Vec<i64>, Vec<i64>, i64) {
+        (
+            self.pending.iter().map(|o| o.next_xid).collect(),
+            self.pending
+                .iter()
+                .map(|o| o.last_position as i64)
+                .collect(),
+            self.safe as i64,
+        )
     }
 
     /// Takes in what a statement saw: its snapshot's xmin, the bound it read up to, its observation.
-    fn advance(&mut self, xmin: i64, bound: u64, seen: Observation) {
+    /// True when the safe position moved.
+    fn advance(&mut self, xmin: i64, bound: u64, seen: Observation) -> bool {
+        let before = self.safe;
         self.safe = self.safe.max(bound);
-        if let Some(o) = self.pending {
+        // Each observation whose transactions had all ended by this snapshot is proved.
+        for o in &self.pending {
             if o.next_xid <= xmin {
                 self.safe = self.safe.max(o.last_position);
-                self.pending = None;
             }
         }
-        if self.pending.is_none() && seen.last_position > self.safe {
-            self.pending = Some(seen);
+        let safe = self.safe;
+        self.pending
+            .retain(|o| o.next_xid > xmin && o.last_position > safe);
+        self.wait_for(seen);
+        self.last_statement = Some(Instant::now());
+        self.safe > before
+    }
+
+    /// Keeps `seen` waiting for its proof, unless it would prove nothing new.
+    fn wait_for(&mut self, seen: Observation) {
+        if seen.last_position <= self.safe
+            || self
+                .pending
+                .iter()
+                .any(|o| o.next_xid <= seen.next_xid && o.last_position >= seen.last_position)
+        {
+            return;
+        }
+        self.pending
+            .retain(|o| o.next_xid < seen.next_xid || o.last_position > seen.last_position);
+        let at = self.pending.partition_point(|o| o.next_xid < seen.next_xid);
+        self.pending.insert(at, seen);
+        if self.pending.len() > OBSERVATIONS_PENDING_MAX {
+            // Keep the oldest (proved first) and the newest (proving the most).
+            self.pending.remove(self.pending.len() - 2);
         }
     }
 
     /// Whether a statement run now could read further than `bound`.
     fn may_pass(&self, bound: u64) -> bool {
-        self.pending.is_some_and(|o| o.last_position > bound)
+        self.pending.last().is_some_and(|o| o.last_position > bound)
     }
+}
+
+/// What the reads of the global log share with the prover task: the pool, the frontier, the local
+/// wake-ups (ticked whenever the frontier moves) and the signal that an observation waits.
+#[derive(Clone)]
+struct Reader {
+    pool: PgPool,
+    frontier: Arc<Mutex<Frontier>>,
+    wake: Arc<watch::Sender<u64>>,
+    waiting: Arc<Notify>,
 }
 
 pub struct PgStore {
@@ -145,7 +204,7 @@ pub struct PgStore {
     notify_request: Arc<Notify>,
     tasks: Vec<JoinHandle<()>>,
     heads: Mutex<HashMap<String, Head>>,
-    frontier: Mutex<Frontier>,
+    reader: Reader,
 }
 
 impl Drop for PgStore {
@@ -167,9 +226,16 @@ impl PgStore {
         let notify_request = Arc::new(Notify::new());
         let mut listener = PgListener::connect_with(&pool).await?;
         listener.listen(CHANNEL).await?;
+        let reader = Reader {
+            pool: pool.clone(),
+            frontier: Arc::new(Mutex::new(Frontier::default())),
+            wake: wake.clone(),
+            waiting: Arc::new(Notify::new()),
+        };
         let tasks = vec![
             tokio::spawn(listen(listener, wake.clone())),
             tokio::spawn(announce(pool.clone(), notify_request.clone())),
+            tokio::spawn(prove(reader.clone())),
         ];
         Ok(Self {
             pool,
@@ -177,7 +243,7 @@ impl PgStore {
             notify_request,
             tasks,
             heads: Mutex::new(HashMap::new()),
-            frontier: Mutex::new(Frontier::default()),
+            reader,
         })
     }
 
@@ -339,7 +405,9 @@ impl PgStore {
             },
         )))
     }
+}
 
+impl Reader {
     /// Runs a statement that starts with the frontier CTE (`frontier`: `last_position`, `next_xid`,
     /// `xmin`, `bound`, the first four columns of every row; `decode` reads each row's other
     /// columns), once more when the first run could not prove the log up to what it observed and
@@ -352,21 +420,22 @@ impl PgStore {
     ) -> Result<Vec<T>, StoreError> {
         let mut attempt = 0;
         loop {
-            let (pending_xid, safe, pending_position) =
+            let (pending_xids, pending_positions, safe) =
                 self.frontier.lock().expect("frontier").params();
+            // The bound: the safe position, or further, to the last position of each waiting
+            // observation that this statement's snapshot proves.
             let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
                 "WITH observed AS MATERIALIZED (SELECT last_position, next_xid FROM nic_read_frontier()), \
-                 frontier AS MATERIALIZED (SELECT o.last_position, o.next_xid, s.xmin, CASE WHEN ",
+                 frontier AS MATERIALIZED (SELECT o.last_position, o.next_xid, s.xmin, greatest(",
             );
-            q.push_bind(pending_xid)
-                .push(" <= s.xmin THEN greatest(")
-                .push_bind(safe)
-                .push(", ")
-                .push_bind(pending_position)
-                .push(") ELSE ")
-                .push_bind(safe)
+            q.push_bind(safe)
+                .push(", (SELECT max(p.last_position) FROM unnest(")
+                .push_bind(pending_xids)
+                .push("::int8[], ")
+                .push_bind(pending_positions)
                 .push(
-                    " END AS bound FROM observed o, \
+                    "::int8[]) AS p(next_xid, last_position) WHERE p.next_xid <= s.xmin)) \
+                     AS bound FROM observed o, \
                      (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin) s) ",
                 );
             build(&mut q);
@@ -392,15 +461,76 @@ impl PgStore {
                 next_xid,
             };
             let bound = non_negative(bound, 0, "position")?;
-            let more = {
+            let (more, moved, waiting) = {
                 let mut frontier = self.frontier.lock().expect("frontier");
-                frontier.advance(xmin, bound, seen);
-                frontier.may_pass(bound)
+                let moved = frontier.advance(xmin, bound, seen);
+                (
+                    frontier.may_pass(bound),
+                    moved,
+                    !frontier.pending.is_empty(),
+                )
             };
+            if moved {
+                // Other readers may now read further.
+                self.wake.send_modify(|n| *n = n.wrapping_add(1));
+            }
+            if waiting {
+                self.waiting.notify_one();
+            }
             let result: Vec<T> = rows.into_iter().map(|(_, t)| t).collect();
             attempt += 1;
             if attempt >= 2 || !more || !again(&result) {
                 return Ok(result);
+            }
+        }
+    }
+}
+
+/// While an observation waits for its proof, runs the frontier statement again once
+/// `FRONTIER_RECHECK_MS` has passed without one, so that readers need not wait for the next append
+/// or poll to read what was held back only for its proof (the frontier moving ticks the local
+/// subscribers). While the frontier stays stuck, the delay grows to an eighth of how long it has
+/// been stuck, at most `FRONTIER_RECHECK_MAX_MS`.
+async fn prove(reader: Reader) {
+    let first = Duration::from_millis(FRONTIER_RECHECK_MS);
+    let most = Duration::from_millis(FRONTIER_RECHECK_MAX_MS);
+    loop {
+        reader.waiting.notified().await;
+        let mut stuck = (
+            Instant::now(),
+            reader.frontier.lock().expect("frontier").safe,
+        );
+        loop {
+            let (waiting, last, safe) = {
+                let f = reader.frontier.lock().expect("frontier");
+                (!f.pending.is_empty(), f.last_statement, f.safe)
+            };
+            if !waiting {
+                break;
+            }
+            if safe > stuck.1 {
+                stuck = (Instant::now(), safe);
+            }
+            let delay = (stuck.0.elapsed() / 8).clamp(first, most);
+            // Any statement (a reader's too) counts: run one `delay` after the last.
+            if let Some(due) = last.map(|t| t + delay).filter(|due| *due > Instant::now()) {
+                tokio::time::sleep_until(due.into()).await;
+                continue;
+            }
+            if let Err(e) = reader
+                .with_frontier(
+                    |q| {
+                        q.push(
+                            "SELECT f.last_position, f.next_xid, f.xmin, f.bound FROM frontier f",
+                        );
+                    },
+                    |_| Ok(()),
+                    |_| false,
+                )
+                .await
+            {
+                tracing::warn!(error = %e, "could not prove the read frontier; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
     }
@@ -421,11 +551,11 @@ async fn listen(mut listener: PgListener, wake: Arc<watch::Sender<u64>>) {
     }
 }
 
-/// Sends one NOTIFY for all the appends requested since the last one.
+/// Announces appends: the first at once, then at most one NOTIFY per `NOTIFY_COALESCE_MS` for all
+/// the appends requested meanwhile.
 async fn announce(pool: PgPool, requests: Arc<Notify>) {
     loop {
         requests.notified().await;
-        tokio::time::sleep(Duration::from_millis(NOTIFY_COALESCE_MS)).await;
         if let Err(e) = sqlx::query("SELECT pg_notify($1, '')")
             .bind(CHANNEL)
             .execute(&pool)
@@ -433,6 +563,7 @@ async fn announce(pool: PgPool, requests: Arc<Notify>) {
         {
             tracing::warn!(error = %e, "could not announce appended events");
         }
+        tokio::time::sleep(Duration::from_millis(NOTIFY_COALESCE_MS)).await;
     }
 }
 
@@ -563,7 +694,7 @@ impl EventStore for PgStore {
 
     async fn read_all(&self, query: &ReadAll) -> Result<Vec<RecordedEvent>, StoreError> {
         let limit = query.page_size();
-        let safe = self.frontier.lock().expect("frontier").safe;
+        let safe = self.reader.frontier.lock().expect("frontier").safe;
         let mut events = Vec::new();
         let mut after = query.after;
         if safe > after {
@@ -585,6 +716,7 @@ impl EventStore for PgStore {
         }
         let remaining = limit - events.len();
         let rest = self
+            .reader
             .with_frontier(
                 |q| {
                     q.push(format!(
@@ -632,37 +764,39 @@ impl EventStore for PgStore {
     }
 
     async fn head_position(&self) -> Result<u64, StoreError> {
-        self.with_frontier(
-            |q| {
-                q.push(
-                    "SELECT f.last_position, f.next_xid, f.xmin, f.bound, \
+        self.reader
+            .with_frontier(
+                |q| {
+                    q.push(
+                        "SELECT f.last_position, f.next_xid, f.xmin, f.bound, \
                      (SELECT coalesce(max(global_position), 0) FROM events \
                       WHERE global_position <= f.bound) FROM frontier f",
-                );
-            },
-            |row| non_negative(row.try_get(4)?, 0, "position"),
-            |_| true,
-        )
-        .await
-        .map(|heads| heads.into_iter().max().unwrap_or_default())
+                    );
+                },
+                |row| non_negative(row.try_get(4)?, 0, "position"),
+                |_| true,
+            )
+            .await
+            .map(|heads| heads.into_iter().max().unwrap_or_default())
     }
 
     async fn position_at(&self, time: DateTime<Utc>) -> Result<u64, StoreError> {
-        self.with_frontier(
-            |q| {
-                q.push(
-                    "SELECT f.last_position, f.next_xid, f.xmin, f.bound, \
+        self.reader
+            .with_frontier(
+                |q| {
+                    q.push(
+                        "SELECT f.last_position, f.next_xid, f.xmin, f.bound, \
                      (SELECT coalesce(max(global_position), 0) FROM events \
                       WHERE global_position <= f.bound AND recorded_at <= ",
-                )
-                .push_bind(time)
-                .push(") FROM frontier f");
-            },
-            |row| non_negative(row.try_get(4)?, 0, "position"),
-            |_| true,
-        )
-        .await
-        .map(|heads| heads.into_iter().max().unwrap_or_default())
+                    )
+                    .push_bind(time)
+                    .push(") FROM frontier f");
+                },
+                |row| non_negative(row.try_get(4)?, 0, "position"),
+                |_| true,
+            )
+            .await
+            .map(|heads| heads.into_iter().max().unwrap_or_default())
     }
 
     fn wakeups(&self) -> watch::Receiver<u64> {
@@ -722,5 +856,82 @@ fn unwrap_decode(e: sqlx::Error) -> StoreError {
             Err(other) => StoreError::Database(sqlx::Error::Decode(other)),
         },
         other => StoreError::Database(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seen(last_position: u64, next_xid: i64) -> Observation {
+        Observation {
+            last_position,
+            next_xid,
+        }
+    }
+
+    #[test]
+    fn each_waiting_observation_is_proved_by_its_own_transactions_ending() {
+        let mut f = Frontier::default();
+        // Nothing proved yet: observations wait, oldest first.
+        assert!(!f.advance(90, 0, seen(10, 100)));
+        assert!(!f.advance(95, 0, seen(20, 110)));
+        assert!(!f.advance(99, 0, seen(30, 120)));
+        assert_eq!(f.pending.len(), 3);
+        assert!(f.may_pass(0));
+        // A snapshot whose xmin passes the second observation's transaction id proves the first
+        // two, not the third: each proof waits only for the transactions before its own.
+        assert!(f.advance(110, 0, seen(30, 125)));
+        assert_eq!(f.safe, 20);
+        assert_eq!(
+            f.pending
+                .iter()
+                .map(|o| (o.last_position, o.next_xid))
+                .collect::<Vec<_>>(),
+            vec![(30, 120)],
+            "the later observation of the same position is dominated by the earlier one"
+        );
+        // The bound a statement proved itself counts as well.
+        assert!(f.advance(111, 30, seen(30, 126)));
+        assert_eq!(f.safe, 30);
+        assert!(f.pending.is_empty());
+        assert!(!f.may_pass(30));
+    }
+
+    #[test]
+    fn the_waiting_observations_are_bounded_and_keep_the_oldest_and_newest() {
+        let mut f = Frontier::default();
+        for i in 0..(OBSERVATIONS_PENDING_MAX as u64 + 10) {
+            f.advance(0, 0, seen(10 + i, 100 + i as i64));
+        }
+        assert_eq!(f.pending.len(), OBSERVATIONS_PENDING_MAX);
+        assert_eq!(f.pending[0].last_position, 10);
+        assert_eq!(
+            f.pending.last().unwrap().last_position,
+            10 + OBSERVATIONS_PENDING_MAX as u64 + 9
+        );
+        assert!(f
+            .pending
+            .windows(2)
+            .all(|w| w[0].next_xid < w[1].next_xid && w[0].last_position < w[1].last_position));
+        // Observations from statements that ran side by side may arrive out of order.
+        let mut f = Frontier::default();
+        f.advance(0, 0, seen(20, 110));
+        f.advance(0, 0, seen(15, 105));
+        f.advance(0, 0, seen(25, 105));
+        assert_eq!(
+            f.pending
+                .iter()
+                .map(|o| (o.last_position, o.next_xid))
+                .collect::<Vec<_>>(),
+            vec![(25, 105)]
+        );
+        // An observation at or below the safe position waits for nothing.
+        let mut f = Frontier {
+            safe: 40,
+            ..Frontier::default()
+        };
+        f.advance(0, 0, seen(40, 200));
+        assert!(f.pending.is_empty());
     }
 }
