@@ -7,8 +7,12 @@
 //! - **One runner.** The process holding the lease `LEASE` (taken or renewed every
 //!   `LEASE_TTL_MS / 3`, for `LEASE_TTL_MS`) saves the checkpoints: after an applied batch, at most
 //!   every `CHECKPOINT_EVERY_MS` or every `CHECKPOINT_EVERY_EVENTS` events, whichever comes first
-//!   (and once more when it stops). A save is fenced in the database by the lease, the generation
-//!   and the position, so a process that lost the lease writes nothing. The other processes follow
+//!   (and once more when it stops), and never sooner than `CHECKPOINT_COST_FACTOR` times as long
+//!   as the last save took after it: a save writes every state whole, so its cost grows with the
+//!   read models, and while it writes it holds the SQLite write lock (appends wait) or a
+//!   PostgreSQL transaction (live readers wait for it to end). The states are serialised on a
+//!   blocking thread, not on the runtime's workers. A save is fenced in the database by the
+//!   lease, the generation and the position, so a process that lost the lease writes nothing. The other processes follow
 //!   the log in memory too (their reads stay fresh) but write nothing; when the lease expires one
 //!   of them takes it and saves from then on.
 //! - **Rebuild.** A fold of the whole log from position 0 into fresh projections, saved as a new
@@ -49,6 +53,9 @@ pub const CHECKPOINT_EVERY_MS: u64 = 1_000;
 /// while catching up on a long log saves are bounded by time, not by a small count (which would
 /// make the catch-up quadratic in the log's length).
 pub const CHECKPOINT_EVERY_EVENTS: u64 = 100_000;
+/// Whatever the states' size, saving them takes at most about 1/this of the runner's time: after a
+/// save that took `d` (serialising and writing), the next waits at least `d` times this.
+pub const CHECKPOINT_COST_FACTOR: u32 = 100;
 
 /// This process, as leases name it: a new UUID per start, then host and pid for people.
 pub fn identity() -> String {
@@ -92,6 +99,7 @@ pub fn follow(
             p: projections,
             unsaved: 0,
             last_save: Instant::now(),
+            last_save_took: Duration::ZERO,
         };
         let mut tick = tokio::time::interval(Duration::from_millis(LEASE_TTL_MS / 3));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -160,6 +168,8 @@ struct Follower {
     /// Events applied since the last save.
     unsaved: u64,
     last_save: Instant,
+    /// How long the last save took, serialising and writing.
+    last_save_took: Duration,
 }
 
 impl Follower {
@@ -225,9 +235,12 @@ impl Follower {
     }
 
     /// Whether a save is due: only the runner saves, only what it has not saved yet, and at most
-    /// every `CHECKPOINT_EVERY_MS` unless `CHECKPOINT_EVERY_EVENTS` have piled up.
+    /// every `CHECKPOINT_EVERY_MS` (or `CHECKPOINT_COST_FACTOR` times the last save's time, if
+    /// longer) unless `CHECKPOINT_EVERY_EVENTS` have piled up.
     fn due(&self, timer: bool) -> bool {
-        let elapsed = self.last_save.elapsed() >= Duration::from_millis(CHECKPOINT_EVERY_MS);
+        let spacing = Duration::from_millis(CHECKPOINT_EVERY_MS)
+            .max(self.last_save_took * CHECKPOINT_COST_FACTOR);
+        let elapsed = self.last_save.elapsed() >= spacing;
         self.p.is_runner()
             && self.unsaved > 0
             && (elapsed || (!timer && self.unsaved >= CHECKPOINT_EVERY_EVENTS))
@@ -239,20 +252,31 @@ impl Follower {
         let Some(admin) = self.p.admin.clone() else {
             return false;
         };
-        let (generation, position, states) = {
-            let live = self.p.live.read().await;
-            match live.states() {
-                Ok(states) => (live.generation, live.position, states),
-                Err(e) => {
-                    tracing::error!(error = %e, "projections could not serialise their state");
-                    return false;
-                }
+        let started = Instant::now();
+        // Serialising every state whole takes a while: on a blocking thread, not a runtime worker.
+        let p = self.p.clone();
+        let serialised = tokio::task::spawn_blocking(move || {
+            let live = p.live.blocking_read();
+            live.states()
+                .map(|states| (live.generation, live.position, states))
+        })
+        .await;
+        let (generation, position, states) = match serialised {
+            Ok(Ok(serialised)) => serialised,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "projections could not serialise their state");
+                return false;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "projections' serialising task failed");
+                return false;
             }
         };
-        match admin
+        let saved = admin
             .save_checkpoints(LEASE, &self.p.identity, generation, position, &states)
-            .await
-        {
+            .await;
+        self.last_save_took = started.elapsed();
+        match saved {
             Ok(true) => {
                 self.unsaved = 0;
                 self.last_save = Instant::now();
