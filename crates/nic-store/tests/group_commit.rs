@@ -14,6 +14,10 @@ use nic_store::{verify_chains, AppendOutcome, EventStore, ReadAll, StoreError, S
 use tokio::task::JoinHandle;
 
 async fn fresh() -> Arc<SqliteStore> {
+    fresh_at().await.0
+}
+
+async fn fresh_at() -> (Arc<SqliteStore>, std::path::PathBuf) {
     let dir = std::env::temp_dir().join("nic-ledger-tests");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("group-{}.db", uuid::Uuid::new_v4().simple()));
@@ -21,7 +25,7 @@ async fn fresh() -> Arc<SqliteStore> {
         .await
         .unwrap();
     store.migrate().await.unwrap();
-    Arc::new(store)
+    (Arc::new(store), path)
 }
 
 fn stream(name: &str) -> StreamId {
@@ -402,4 +406,38 @@ async fn many_concurrent_appends_to_one_and_to_many_streams() {
     );
     assert_eq!(chains_verify(store.as_ref()).await, WRITERS * APPENDS * 3);
     eprintln!("{refused} appends to the shared stream lost a race and were decided again");
+}
+
+/// The writer does no automatic WAL checkpoint (it would run inside a batch's COMMIT): the
+/// checkpointer copies the WAL back into the database file, off the append path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_checkpointer_copies_the_wal_back_into_the_database() {
+    let (store, path) = fresh_at().await;
+    let size = || std::fs::metadata(&path).unwrap().len();
+    let before = size();
+    let limit = nic_events::limits::APPEND_EVENTS_MAX as u64;
+    let padding = "x".repeat(2_000);
+    for i in 0..5 {
+        let big = (i * limit..(i + 1) * limit)
+            .map(|n| {
+                let data = serde_json::json!({ "n": n, "padding": padding });
+                NewEvent::new("test_happened", 1, &data, &Metadata::default()).unwrap()
+            })
+            .collect();
+        store
+            .append(&stream("pdsa-wal"), ExpectedVersion::Any, big)
+            .await
+            .unwrap();
+    }
+    // Over 10 MB, far more than SQLite's 1,000-page automatic checkpoint, all still in the WAL.
+    assert_eq!(size(), before, "no checkpoint inside the appends' commits");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while size() == before {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the WAL was never checkpointed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(chains_verify(store.as_ref()).await, 5 * limit);
 }
