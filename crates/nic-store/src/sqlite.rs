@@ -89,7 +89,7 @@ impl Drop for SqliteStore {
 
 impl SqliteStore {
     /// Opens (and creates, if missing) the database file of a `sqlite://PATH` URL, and starts the
-    /// committer (on the current Tokio runtime).
+    /// committer and the WAL checkpointer (on the current Tokio runtime).
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
@@ -126,7 +126,8 @@ impl SqliteStore {
 
     /// The writer pool, for tools that need plain SQL on the same database (the benchmark's
     /// baseline, projections that commit with their checkpoint). Its one connection is shared with
-    /// the committer, which holds it only while it commits a batch.
+    /// the committer, which holds it only while it commits a batch, and does no automatic WAL
+    /// checkpoint (the checkpointer runs after appends are committed).
     pub fn writer(&self) -> &SqlitePool {
         &self.writer
     }
