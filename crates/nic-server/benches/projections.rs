@@ -102,16 +102,21 @@ async fn template() -> Vec<RecordedEvent> {
         String::from_utf8_lossy(&out.stderr)
     );
     let store = nic_store::open(&url).await.unwrap();
+    let all = read_everything(store.as_ref()).await;
+    remove_sqlite(&path);
+    all
+}
+
+/// The whole log, read through the store page by page.
+async fn read_everything(store: &dyn EventStore) -> Vec<RecordedEvent> {
     let mut all = Vec::new();
     let mut read = ReadAll::after(0, READ_PAGE_EVENTS_MAX);
     loop {
         let page = store.read_all(&read).await.unwrap();
-        let Some(last) = page.last() else { break };
+        let Some(last) = page.last() else { return all };
         read.after = last.global_position;
         all.extend(page);
     }
-    remove_sqlite(&path);
-    all
 }
 
 fn temp_path(name: &str) -> std::path::PathBuf {
@@ -219,14 +224,7 @@ async fn rebuild(store: &Arc<dyn EventStore>) -> (usize, ReadModels) {
 /// through the store, reading each event as a catalog event, and each projection's fold.
 async fn breakdown(label: &str, store: &dyn EventStore) {
     let t = Instant::now();
-    let mut events = Vec::new();
-    let mut read = ReadAll::after(0, READ_PAGE_EVENTS_MAX);
-    loop {
-        let page = store.read_all(&read).await.unwrap();
-        let Some(last) = page.last() else { break };
-        read.after = last.global_position;
-        events.extend(page);
-    }
+    let events = read_everything(store).await;
     let n = events.len();
     eprintln!(
         "{label}: store read_all {:.0} events/s",
