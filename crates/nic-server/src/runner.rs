@@ -1,18 +1,19 @@
 //! One runner for the projections across every process of the service, checkpoints, and rebuilds.
 //!
-//! - **Checkpoints.** Each projection's whole state and the position it reached are saved together,
-//!   in one transaction for all five (`Admin::save_checkpoints`), so a checkpoint never holds a
-//!   state that does not match its position. A process starts from the latest checkpoint and
-//!   follows the log from its position.
+//! - **Checkpoints.** Each projection's whole state and the position it reached are saved together
+//!   for all six (`Admin::save_checkpoints`: the states in parts of at most
+//!   `CHECKPOINT_PART_BYTES`, each in a short transaction of its own, then one small transaction
+//!   that points every checkpoint at its new parts), so a checkpoint never holds a state that does
+//!   not match its position. A process starts from the latest checkpoint and follows the log from
+//!   its position.
 //! - **One runner.** The process holding the lease `LEASE` (taken or renewed every
 //!   `LEASE_TTL_MS / 3`, for `LEASE_TTL_MS`) saves the checkpoints: after an applied batch, at most
 //!   every `CHECKPOINT_EVERY_MS` or every `CHECKPOINT_EVERY_EVENTS` events, whichever comes first
 //!   (and once more when it stops), and never sooner than `CHECKPOINT_COST_FACTOR` times as long
 //!   as the last save took after it: a save writes every state whole, so its cost grows with the
-//!   read models, and while it writes it holds the SQLite write lock (appends wait) or a
-//!   PostgreSQL transaction (live readers wait for it to end). The states are serialised on a
-//!   blocking thread, not on the runtime's workers. A save is fenced in the database by the
-//!   lease, the generation and the position, so a process that lost the lease writes nothing. The other processes follow
+//!   read models. The states are serialised on a blocking thread, not on the runtime's workers.
+//!   A save is fenced in the database by the lease, the generation and the position, so a process
+//!   that lost the lease writes nothing. The other processes follow
 //!   the log in memory too (their reads stay fresh) but write nothing; when the lease expires one
 //!   of them takes it and saves from then on.
 //! - **Rebuild.** A fold of the whole log from position 0 into fresh projections, saved as a new

@@ -1,6 +1,8 @@
 //! `Admin`'s checkpoints and leases on both backends: a lease has one holder until it expires or is
 //! released; checkpoints are saved only by the lease's holder, never back to an earlier position,
-//! never over a newer generation; a replacement makes a new generation.
+//! never over a newer generation; a replacement makes a new generation. States larger than a part
+//! round-trip whole, the parts of older saves are deleted, and the 0004 migration keeps the
+//! checkpoints saved before it.
 //!
 //! PostgreSQL is reached at `NIC_TEST_POSTGRES_URL` (default: the local server as user postgres).
 
@@ -9,7 +11,19 @@ use std::time::Duration;
 use nic_store::admin::Admin;
 
 async fn fresh(postgres: bool) -> String {
-    let url = if postgres {
+    let url = fresh_database(postgres).await;
+    nic_store::open(&url)
+        .await
+        .unwrap()
+        .migrate()
+        .await
+        .unwrap();
+    url
+}
+
+/// A new empty database (no migration applied).
+async fn fresh_database(postgres: bool) -> String {
+    if postgres {
         let admin = std::env::var("NIC_TEST_POSTGRES_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
         let name = format!("nic_test_{}", uuid::Uuid::new_v4().simple());
@@ -31,14 +45,7 @@ async fn fresh(postgres: bool) -> String {
             dir.join(format!("{}.db", uuid::Uuid::new_v4().simple()))
                 .display()
         )
-    };
-    nic_store::open(&url)
-        .await
-        .unwrap()
-        .migrate()
-        .await
-        .unwrap();
-    url
+    }
 }
 
 fn states(tag: &str) -> Vec<(&'static str, String)> {
@@ -142,4 +149,159 @@ async fn checkpoints_on_sqlite() {
 #[tokio::test]
 async fn checkpoints_on_postgres() {
     checkpoints_are_fenced(true).await;
+}
+
+/// How many checkpoint parts the database holds.
+async fn parts_stored(url: &str) -> i64 {
+    const SQL: &str = "SELECT COUNT(*) FROM projection_checkpoint_parts";
+    if url.starts_with("postgres") {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        sqlx::query_scalar(SQL).fetch_one(&pool).await.unwrap()
+    } else {
+        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+        sqlx::query_scalar(SQL).fetch_one(&pool).await.unwrap()
+    }
+}
+
+async fn large_states_round_trip_in_parts(postgres: bool) {
+    use nic_store::admin::CHECKPOINT_PART_BYTES;
+    let url = fresh(postgres).await;
+    let admin = Admin::connect(&url).await.unwrap();
+    assert!(admin
+        .try_lease("p", "one", Duration::from_secs(60))
+        .await
+        .unwrap());
+    // Two and a half parts, with multi-byte characters across every part's boundary.
+    let large = |tag: &str| {
+        let mut s = format!("[\"{tag}\",\"");
+        while s.len() < CHECKPOINT_PART_BYTES * 5 / 2 {
+            s.push_str("é€😀 huddle ");
+        }
+        s.push_str("\"]");
+        s
+    };
+    let first = vec![("a", large("first")), ("b", String::new())];
+    assert!(admin
+        .save_checkpoints("p", "one", 0, 5, &first)
+        .await
+        .unwrap());
+    let saved = admin.load_checkpoints().await.unwrap();
+    assert_eq!(saved.len(), 2);
+    assert_eq!(
+        saved[0].state, first[0].1,
+        "the large state reads back whole"
+    );
+    assert_eq!(saved[1].state, "", "an empty state reads back empty");
+    assert_eq!(parts_stored(&url).await, 3 + 1);
+
+    let second = vec![("a", large("second")), ("b", "[]".to_string())];
+    assert!(admin
+        .save_checkpoints("p", "one", 0, 8, &second)
+        .await
+        .unwrap());
+    let saved = admin.load_checkpoints().await.unwrap();
+    assert_eq!((saved[0].position, &saved[0].state), (8, &second[0].1));
+    assert_eq!(saved[1].state, "[]");
+    assert_eq!(
+        parts_stored(&url).await,
+        3 + 1,
+        "the first save's parts are deleted"
+    );
+
+    // A refused save (an earlier position) changes no checkpoint, and its parts do not stay.
+    assert!(!admin
+        .save_checkpoints("p", "one", 0, 6, &first)
+        .await
+        .unwrap());
+    assert_eq!(
+        admin.load_checkpoints().await.unwrap()[0].state,
+        second[0].1
+    );
+    assert_eq!(parts_stored(&url).await, 3 + 1);
+
+    // A rebuild's new generation replaces them too.
+    assert_eq!(admin.replace_checkpoints(2, &first).await.unwrap(), 1);
+    let saved = admin.load_checkpoints().await.unwrap();
+    assert_eq!((saved[0].generation, &saved[0].state), (1, &first[0].1));
+    assert_eq!(parts_stored(&url).await, 3 + 1);
+}
+
+#[tokio::test]
+async fn large_states_on_sqlite() {
+    large_states_round_trip_in_parts(false).await;
+}
+
+#[tokio::test]
+async fn large_states_on_postgres() {
+    large_states_round_trip_in_parts(true).await;
+}
+
+/// A checkpoint saved whole (0003) is its one part after 0004, and saves go on from it.
+async fn checkpoints_survive_the_parts_migration(postgres: bool) {
+    let url = fresh_database(postgres).await;
+    let (folder, insert) = if postgres {
+        ("postgres", "INSERT INTO projection_checkpoints (name, generation, position, state, saved_at) VALUES ('a', 2, 7, '{\"old\":true}', now())")
+    } else {
+        ("sqlite", "INSERT INTO projection_checkpoints (name, generation, position, state, saved_at) VALUES ('a', 2, 7, '{\"old\":true}', 0)")
+    };
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../migrations")
+        .join(folder);
+    let mut up_to_0003 = sqlx::migrate::Migrator::new(dir).await.unwrap();
+    up_to_0003.migrations = up_to_0003
+        .migrations
+        .iter()
+        .filter(|m| m.version <= 3)
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    if postgres {
+        let pool = sqlx::PgPool::connect(&url).await.unwrap();
+        up_to_0003.run(&pool).await.unwrap();
+        sqlx::query(insert).execute(&pool).await.unwrap();
+    } else {
+        let options = url.parse::<sqlx::sqlite::SqliteConnectOptions>().unwrap();
+        let pool = sqlx::SqlitePool::connect_with(options.create_if_missing(true))
+            .await
+            .unwrap();
+        up_to_0003.run(&pool).await.unwrap();
+        sqlx::query(insert).execute(&pool).await.unwrap();
+    }
+    nic_store::open(&url)
+        .await
+        .unwrap()
+        .migrate()
+        .await
+        .unwrap();
+    let admin = Admin::connect(&url).await.unwrap();
+    let saved = admin.load_checkpoints().await.unwrap();
+    assert_eq!(saved.len(), 1);
+    assert_eq!(
+        (
+            saved[0].generation,
+            saved[0].position,
+            saved[0].state.as_str()
+        ),
+        (2, 7, "{\"old\":true}")
+    );
+    assert!(admin
+        .try_lease("p", "one", Duration::from_secs(60))
+        .await
+        .unwrap());
+    assert!(admin
+        .save_checkpoints("p", "one", 2, 9, &[("a", "{}".to_string())])
+        .await
+        .unwrap());
+    assert_eq!(admin.load_checkpoints().await.unwrap()[0].state, "{}");
+    assert_eq!(parts_stored(&url).await, 1, "the migrated part is deleted");
+}
+
+#[tokio::test]
+async fn migrated_checkpoints_on_sqlite() {
+    checkpoints_survive_the_parts_migration(false).await;
+}
+
+#[tokio::test]
+async fn migrated_checkpoints_on_postgres() {
+    checkpoints_survive_the_parts_migration(true).await;
 }
