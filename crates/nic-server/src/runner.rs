@@ -1,17 +1,17 @@
 //! One runner for the projections across every process of the service, checkpoints, and rebuilds.
 //!
 //! - **Checkpoints.** Each projection's whole state and the position it reached are saved together
-//!   for all six (`Admin::save_checkpoints`: the states in parts of at most
-//!   `CHECKPOINT_PART_BYTES`, each in a short transaction of its own, then one small transaction
-//!   that points every checkpoint at its new parts), so a checkpoint never holds a state that does
-//!   not match its position. A process starts from the latest checkpoint and follows the log from
-//!   its position.
+//!   for all six (`Admin::save_checkpoints`: each state cut into content-defined parts, the parts
+//!   not stored yet written in short transactions, then one small transaction that points every
+//!   checkpoint at its parts), so a checkpoint never holds a state that does not match its
+//!   position, and a save writes about as much as changed since the last one. A process starts
+//!   from the latest checkpoint and follows the log from its position.
 //! - **One runner.** The process holding the lease `LEASE` (taken or renewed every
 //!   `LEASE_TTL_MS / 3`, for `LEASE_TTL_MS`) saves the checkpoints: after an applied batch, at most
 //!   every `CHECKPOINT_EVERY_MS` or every `CHECKPOINT_EVERY_EVENTS` events, whichever comes first
 //!   (and once more when it stops), and never sooner than `CHECKPOINT_COST_FACTOR` times as long
-//!   as the last save took after it: a save writes every state whole, so its cost grows with the
-//!   read models. The states are serialised on a blocking thread, not on the runtime's workers.
+//!   as the last save took after it: a save serialises every state whole, so its cost grows with
+//!   the read models. The states are serialised on a blocking thread, not on the runtime's workers.
 //!   A save is fenced in the database by the lease, the generation and the position, so a process
 //!   that lost the lease writes nothing. The other processes follow
 //!   the log in memory too (their reads stay fresh) but write nothing; when the lease expires one
@@ -273,6 +273,7 @@ impl Follower {
                 return false;
             }
         };
+        let bytes: usize = states.iter().map(|(_, state)| state.len()).sum();
         let saved = admin
             .save_checkpoints(LEASE, &self.p.identity, generation, position, &states)
             .await;
@@ -281,7 +282,13 @@ impl Follower {
             Ok(true) => {
                 self.unsaved = 0;
                 self.last_save = Instant::now();
-                tracing::debug!(position, generation, "projections checkpointed");
+                tracing::debug!(
+                    position,
+                    generation,
+                    took_ms = self.last_save_took.as_millis() as u64,
+                    bytes,
+                    "projections checkpointed"
+                );
                 false
             }
             Ok(false) => {

@@ -6,6 +6,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use sqlx::Row;
@@ -32,10 +33,19 @@ pub struct Lease {
     pub expires_at: DateTime<Utc>,
 }
 
-/// The most one part of a checkpoint's state holds, in bytes: each part is written in a
-/// transaction of its own, short enough not to keep appends (SQLite) or live readers (PostgreSQL)
-/// waiting for long.
-pub const CHECKPOINT_PART_BYTES: usize = 1 << 20;
+/// The most one part of a checkpoint's state holds, in bytes (give or take a character).
+pub const CHECKPOINT_PART_MAX_BYTES: usize = 256 << 10;
+/// The least, but for a state's last part.
+const PART_MIN_BYTES: usize = 16 << 10;
+/// A part ends where the rolling hash's top this many bits are zero: one byte in 2^16, so parts
+/// average about `PART_MIN_BYTES` + 64 KiB.
+const PART_CUT_BITS: u32 = 16;
+/// Parts are written in transactions of about this many bytes each (at least one part): short
+/// enough not to keep appends (SQLite) or live readers (PostgreSQL) waiting for long.
+const PART_WRITE_BYTES: usize = 1 << 20;
+/// Parts no checkpoint names are kept this long after they were written, so that a save in
+/// progress keeps the parts it wrote until it switches to them.
+pub const PART_UNNAMED_KEEP: Duration = Duration::from_secs(600);
 
 /// Connections an `Admin` keeps.
 const ADMIN_CONNECTIONS_MAX: u32 = 4;
@@ -44,6 +54,8 @@ const BUSY_TIMEOUT_MS: u64 = 5_000;
 
 pub struct Admin {
     db: Db,
+    /// `PART_UNNAMED_KEEP`, unless set otherwise (`keep_unnamed_parts`).
+    keep_unnamed_parts: chrono::Duration,
 }
 
 enum Db {
@@ -76,7 +88,11 @@ impl Admin {
         } else {
             return Err(StoreError::UnsupportedUrl(url.to_string()));
         };
-        Ok(Self { db })
+        Ok(Self {
+            db,
+            keep_unnamed_parts: chrono::Duration::from_std(PART_UNNAMED_KEEP)
+                .expect("PART_UNNAMED_KEEP is in range"),
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -102,26 +118,32 @@ impl Admin {
         }
     }
 
-    /// Every saved checkpoint, by name, with its state put together from its parts. A checkpoint
-    /// whose parts are not all there is left out (with a warning), so the projections refold it.
+    /// Every saved checkpoint, by name, with its state put together from its parts (one
+    /// statement, so a save switching meanwhile is seen before or after, never half). A checkpoint
+    /// whose parts are not all stored is left out, with a warning, so the projections refold it.
     pub async fn load_checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
-        // One statement: a row and its parts as of one moment, whatever a save does meanwhile.
-        const SQL: &str =
-            "SELECT c.name, c.generation, c.position, CAST(c.parts AS BIGINT) AS parts, \
-             c.saved_at, p.body \
-             FROM projection_checkpoints c LEFT JOIN projection_checkpoint_parts p \
-               ON p.save_id = c.save_id AND p.name = c.name AND p.part < c.parts \
-             ORDER BY c.name, p.part";
         let mut rows: Vec<(Checkpoint, i64, Option<String>)> = Vec::new();
         match &self.db {
             Db::Postgres(p) => {
-                for row in sqlx::query(SQL).fetch_all(p).await? {
+                let sql = "SELECT c.name, c.generation, c.position, c.saved_at, \
+                     CAST(jsonb_array_length(c.parts::jsonb) AS BIGINT) AS parts, p.body \
+                     FROM projection_checkpoints c \
+                     CROSS JOIN LATERAL jsonb_array_elements_text(c.parts::jsonb) \
+                         WITH ORDINALITY AS k(id, n) \
+                     LEFT JOIN projection_checkpoint_parts p ON p.id = k.id \
+                     ORDER BY c.name, k.n";
+                for row in sqlx::query(sql).fetch_all(p).await? {
                     let saved_at = row.try_get("saved_at")?;
                     rows.push(part_row(&row, saved_at)?);
                 }
             }
             Db::Sqlite(p) => {
-                for row in sqlx::query(SQL).fetch_all(p).await? {
+                let sql = "SELECT c.name, c.generation, c.position, c.saved_at, \
+                     json_array_length(c.parts) AS parts, p.body \
+                     FROM projection_checkpoints c, json_each(c.parts) k \
+                     LEFT JOIN projection_checkpoint_parts p ON p.id = k.value \
+                     ORDER BY c.name, k.key";
+                for row in sqlx::query(sql).fetch_all(p).await? {
                     let saved_at = from_micros(row.try_get("saved_at")?);
                     rows.push(part_row(&row, saved_at)?);
                 }
@@ -191,10 +213,11 @@ impl Admin {
     /// moves back to an earlier position. False (no checkpoint changed) when any of that does not
     /// hold.
     ///
-    /// The states are written first, in parts of at most `CHECKPOINT_PART_BYTES`, each in a short
-    /// transaction of its own (a long one would hold the SQLite write lock, or hold back every
-    /// PostgreSQL reader's frontier, for as long); then one small transaction checks the fences and
-    /// points every checkpoint at its new parts, so the states and the position change together.
+    /// Each state is cut into content-defined parts (`split_parts`). The parts not stored yet are
+    /// written first, in short transactions (a long one would hold the SQLite write lock, or hold
+    /// back every PostgreSQL reader's frontier, for as long); then one small transaction checks
+    /// the fences and that every part is stored, and points every checkpoint at its parts, so the
+    /// states and the position change together. Then parts no checkpoint names are pruned.
     pub async fn save_checkpoints(
         &self,
         lease: &str,
@@ -208,7 +231,8 @@ impl Admin {
         if !self.holds(lease, holder).await? {
             return Ok(false);
         }
-        let save = self.write_parts(generation, position, states).await?;
+        let cut = Cut::of(states);
+        self.write_parts(&cut).await?;
         let switched = match &self.db {
             Db::Postgres(p) => {
                 let mut tx = p.begin().await?;
@@ -222,21 +246,20 @@ impl Admin {
                 .await?
                 .try_get("held")?;
                 let mut switched = held;
-                for (name, parts) in save.parts.iter().filter(|_| held) {
+                // The row locks come first: a prune running now ends before the parts are counted.
+                for (name, parts) in cut.rows.iter().filter(|_| held) {
                     let done = sqlx::query(
                         "INSERT INTO projection_checkpoints \
-                             (name, generation, position, save_id, parts, saved_at) \
-                         VALUES ($1, $2, $3, $4, $5, now()) \
+                             (name, generation, position, parts, saved_at) \
+                         VALUES ($1, $2, $3, $4, now()) \
                          ON CONFLICT (name) DO UPDATE SET position = excluded.position, \
-                             save_id = excluded.save_id, parts = excluded.parts, \
-                             saved_at = excluded.saved_at \
+                             parts = excluded.parts, saved_at = excluded.saved_at \
                          WHERE projection_checkpoints.generation = excluded.generation \
                            AND projection_checkpoints.position <= excluded.position",
                     )
                     .bind(name)
                     .bind(generation)
                     .bind(position)
-                    .bind(&save.id)
                     .bind(parts)
                     .execute(&mut *tx)
                     .await?;
@@ -245,10 +268,12 @@ impl Admin {
                         break;
                     }
                 }
-                if switched {
+                if switched && cut.stored_pg(&mut tx).await? {
                     tx.commit().await?;
+                    true
+                } else {
+                    false
                 }
-                switched
             }
             Db::Sqlite(p) => {
                 let now = now_micros().timestamp_micros();
@@ -263,29 +288,29 @@ impl Admin {
                 .fetch_one(&mut *tx)
                 .await?
                 .try_get("held")?;
-                let mut switched = held > 0;
-                for (name, parts) in save.parts.iter().filter(|_| held > 0) {
+                let mut switched = held > 0 && cut.stored_sqlite(&mut tx).await?;
+                for (name, parts) in &cut.rows {
+                    if !switched {
+                        break;
+                    }
                     let done = sqlx::query(
                         "INSERT INTO projection_checkpoints \
-                             (name, generation, position, save_id, parts, saved_at) \
-                         VALUES (?, ?, ?, ?, ?, ?) \
+                             (name, generation, position, parts, saved_at) \
+                         VALUES (?, ?, ?, ?, ?) \
                          ON CONFLICT (name) DO UPDATE SET position = excluded.position, \
-                             save_id = excluded.save_id, parts = excluded.parts, \
-                             saved_at = excluded.saved_at \
+                             parts = excluded.parts, saved_at = excluded.saved_at \
                          WHERE projection_checkpoints.generation = excluded.generation \
                            AND projection_checkpoints.position <= excluded.position",
                     )
                     .bind(name)
                     .bind(generation)
                     .bind(position)
-                    .bind(&save.id)
                     .bind(parts)
                     .bind(now)
                     .execute(&mut *tx)
                     .await?;
                     if done.rows_affected() != 1 {
                         switched = false;
-                        break;
                     }
                 }
                 if switched {
@@ -299,9 +324,9 @@ impl Admin {
     }
 
     /// Replaces the checkpoints with these states at `position` as a new generation (one more
-    /// than the newest saved), and returns it. The states are written in parts first, as
-    /// `save_checkpoints` does; one transaction then replaces every checkpoint. Savers holding an
-    /// older generation write nothing from then on.
+    /// than the newest saved), and returns it. The parts are written first, as `save_checkpoints`
+    /// does; one transaction then replaces every checkpoint. Savers holding an older generation
+    /// write nothing from then on.
     pub async fn replace_checkpoints(
         &self,
         position: u64,
@@ -310,14 +335,11 @@ impl Admin {
         let position = to_i64(position)?;
         const NEWEST: &str =
             "SELECT COALESCE(MAX(generation), 0) + 1 AS g FROM projection_checkpoints";
+        let cut = Cut::of(states);
+        // A part pruned between its writing and the switch (only if that took longer than
+        // `PART_UNNAMED_KEEP`) is written again.
         loop {
-            let generation: i64 = match &self.db {
-                Db::Postgres(p) => sqlx::query(NEWEST).fetch_one(p).await?.try_get("g")?,
-                Db::Sqlite(p) => sqlx::query(NEWEST).fetch_one(p).await?.try_get("g")?,
-            };
-            let save = self.write_parts(generation, position, states).await?;
-            // Another rebuild may have taken this generation meanwhile: then its parts are
-            // older than the checkpoints (and pruned), and this one tries the next generation.
+            self.write_parts(&cut).await?;
             let replaced = match &self.db {
                 Db::Postgres(p) => {
                     let mut tx = p.begin().await?;
@@ -325,66 +347,68 @@ impl Admin {
                     sqlx::query("LOCK TABLE projection_checkpoints IN EXCLUSIVE MODE")
                         .execute(&mut *tx)
                         .await?;
-                    let newest: i64 = sqlx::query(NEWEST)
+                    let g: i64 = sqlx::query(NEWEST)
                         .fetch_one(&mut *tx)
                         .await?
                         .try_get("g")?;
-                    if newest == generation {
+                    if cut.stored_pg(&mut tx).await? {
                         sqlx::query("DELETE FROM projection_checkpoints")
                             .execute(&mut *tx)
                             .await?;
-                        for (name, parts) in &save.parts {
+                        for (name, parts) in &cut.rows {
                             sqlx::query(
                                 "INSERT INTO projection_checkpoints \
-                                     (name, generation, position, save_id, parts, saved_at) \
-                                 VALUES ($1, $2, $3, $4, $5, now())",
+                                     (name, generation, position, parts, saved_at) \
+                                 VALUES ($1, $2, $3, $4, now())",
                             )
                             .bind(name)
-                            .bind(generation)
+                            .bind(g)
                             .bind(position)
-                            .bind(&save.id)
                             .bind(parts)
                             .execute(&mut *tx)
                             .await?;
                         }
                         tx.commit().await?;
+                        Some(g)
+                    } else {
+                        None
                     }
-                    newest == generation
                 }
                 Db::Sqlite(p) => {
                     let now = now_micros().timestamp_micros();
                     let mut tx = p.begin_with("BEGIN IMMEDIATE").await?;
-                    let newest: i64 = sqlx::query(NEWEST)
+                    let g: i64 = sqlx::query(NEWEST)
                         .fetch_one(&mut *tx)
                         .await?
                         .try_get("g")?;
-                    if newest == generation {
+                    if cut.stored_sqlite(&mut tx).await? {
                         sqlx::query("DELETE FROM projection_checkpoints")
                             .execute(&mut *tx)
                             .await?;
-                        for (name, parts) in &save.parts {
+                        for (name, parts) in &cut.rows {
                             sqlx::query(
                                 "INSERT INTO projection_checkpoints \
-                                     (name, generation, position, save_id, parts, saved_at) \
-                                 VALUES (?, ?, ?, ?, ?, ?)",
+                                     (name, generation, position, parts, saved_at) \
+                                 VALUES (?, ?, ?, ?, ?)",
                             )
                             .bind(name)
-                            .bind(generation)
+                            .bind(g)
                             .bind(position)
-                            .bind(&save.id)
                             .bind(parts)
                             .bind(now)
                             .execute(&mut *tx)
                             .await?;
                         }
                         tx.commit().await?;
+                        Some(g)
+                    } else {
+                        None
                     }
-                    newest == generation
                 }
             };
-            self.prune_parts().await?;
-            if replaced {
-                return non_negative(generation, 0, "generation");
+            if let Some(g) = replaced {
+                self.prune_parts().await?;
+                return non_negative(g, 0, "generation");
             }
         }
     }
@@ -415,99 +439,125 @@ impl Admin {
         })
     }
 
-    /// Writes every state in parts under a new save id, each part in a transaction of its own.
-    /// No checkpoint points at them yet.
-    async fn write_parts(
-        &self,
-        generation: i64,
-        position: i64,
-        states: &[(&str, String)],
-    ) -> Result<Save, StoreError> {
-        let save = Save {
-            id: uuid::Uuid::new_v4().to_string(),
-            parts: states
-                .iter()
-                .map(|(name, state)| (name.to_string(), split_parts(state).len() as i32))
-                .collect(),
+    /// Writes the parts of `cut` not stored yet, a transaction per `PART_WRITE_BYTES` or so.
+    /// No checkpoint names them yet.
+    async fn write_parts(&self, cut: &Cut<'_>) -> Result<(), StoreError> {
+        let ids = cut.ids();
+        let stored: Vec<String> = match &self.db {
+            Db::Postgres(p) => {
+                sqlx::query_scalar(
+                    "SELECT id FROM projection_checkpoint_parts \
+                     WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb))",
+                )
+                .bind(&ids)
+                .fetch_all(p)
+                .await?
+            }
+            Db::Sqlite(p) => {
+                sqlx::query_scalar(
+                    "SELECT id FROM projection_checkpoint_parts \
+                     WHERE id IN (SELECT value FROM json_each(?))",
+                )
+                .bind(&ids)
+                .fetch_all(p)
+                .await?
+            }
         };
-        for (name, state) in states {
-            for (part, body) in split_parts(state).into_iter().enumerate() {
-                let part = part as i32;
-                match &self.db {
-                    Db::Postgres(p) => {
+        let stored: std::collections::HashSet<String> = stored.into_iter().collect();
+        let mut missing = cut.parts.iter().filter(|(id, _)| !stored.contains(*id));
+        loop {
+            // One transaction's worth: parts up to PART_WRITE_BYTES (at least one).
+            let mut batch = Vec::new();
+            let mut bytes = 0;
+            for (id, body) in missing.by_ref() {
+                batch.push((id, body));
+                bytes += body.len();
+                if bytes >= PART_WRITE_BYTES {
+                    break;
+                }
+            }
+            if batch.is_empty() {
+                return Ok(());
+            }
+            match &self.db {
+                Db::Postgres(p) => {
+                    let mut tx = p.begin().await?;
+                    for (id, body) in batch {
                         sqlx::query(
-                            "INSERT INTO projection_checkpoint_parts \
-                                 (save_id, name, part, generation, position, body) \
-                             VALUES ($1, $2, $3, $4, $5, $6)",
+                            "INSERT INTO projection_checkpoint_parts (id, body, written_at) \
+                             VALUES ($1, $2, now()) \
+                             ON CONFLICT (id) DO UPDATE SET written_at = excluded.written_at",
                         )
-                        .bind(&save.id)
-                        .bind(name)
-                        .bind(part)
-                        .bind(generation)
-                        .bind(position)
-                        .bind(body)
-                        .execute(p)
+                        .bind(id)
+                        .bind(*body)
+                        .execute(&mut *tx)
                         .await?;
                     }
-                    Db::Sqlite(p) => {
+                    tx.commit().await?;
+                }
+                Db::Sqlite(p) => {
+                    let now = now_micros().timestamp_micros();
+                    let mut tx = p.begin_with("BEGIN IMMEDIATE").await?;
+                    for (id, body) in batch {
                         sqlx::query(
-                            "INSERT INTO projection_checkpoint_parts \
-                                 (save_id, name, part, generation, position, body) \
-                             VALUES (?, ?, ?, ?, ?, ?)",
+                            "INSERT INTO projection_checkpoint_parts (id, body, written_at) \
+                             VALUES (?, ?, ?) \
+                             ON CONFLICT (id) DO UPDATE SET written_at = excluded.written_at",
                         )
-                        .bind(&save.id)
-                        .bind(name)
-                        .bind(part)
-                        .bind(generation)
-                        .bind(position)
-                        .bind(body)
-                        .execute(p)
+                        .bind(id)
+                        .bind(*body)
+                        .bind(now)
+                        .execute(&mut *tx)
                         .await?;
                     }
+                    tx.commit().await?;
                 }
             }
         }
-        Ok(save)
     }
 
-    /// Deletes the parts that no checkpoint can point at any more: those older, by generation then
-    /// position, than their projection's checkpoint (a checkpoint never moves back, so no save
-    /// that wrote them can switch to them). One part per transaction, so that no transaction is
-    /// long.
+    /// Deletes the parts that no checkpoint names and that were written more than
+    /// `PART_UNNAMED_KEEP` ago (younger ones may belong to a save in progress). On PostgreSQL the
+    /// checkpoint rows are locked first, so no switch can start naming a part while it goes (a
+    /// switch checks its parts are stored after taking its row locks).
     async fn prune_parts(&self) -> Result<(), StoreError> {
-        const STALE: &str = "SELECT p.save_id, p.name, p.part FROM projection_checkpoint_parts p \
-             JOIN projection_checkpoints c ON c.name = p.name \
-             WHERE p.generation < c.generation \
-                OR (p.generation = c.generation AND p.position < c.position)";
+        let before = now_micros() - self.keep_unnamed_parts;
         match &self.db {
             Db::Postgres(p) => {
-                for row in sqlx::query(STALE).fetch_all(p).await? {
-                    sqlx::query(
-                        "DELETE FROM projection_checkpoint_parts \
-                         WHERE save_id = $1 AND name = $2 AND part = $3",
-                    )
-                    .bind(row.try_get::<String, _>("save_id")?)
-                    .bind(row.try_get::<String, _>("name")?)
-                    .bind(row.try_get::<i32, _>("part")?)
-                    .execute(p)
+                let mut tx = p.begin().await?;
+                sqlx::query("LOCK TABLE projection_checkpoints IN SHARE ROW EXCLUSIVE MODE")
+                    .execute(&mut *tx)
                     .await?;
-                }
+                sqlx::query(
+                    "DELETE FROM projection_checkpoint_parts WHERE written_at < $1 \
+                     AND id NOT IN (SELECT k FROM projection_checkpoints c, \
+                                    jsonb_array_elements_text(c.parts::jsonb) k)",
+                )
+                .bind(before)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
             }
             Db::Sqlite(p) => {
-                for row in sqlx::query(STALE).fetch_all(p).await? {
-                    sqlx::query(
-                        "DELETE FROM projection_checkpoint_parts \
-                         WHERE save_id = ? AND name = ? AND part = ?",
-                    )
-                    .bind(row.try_get::<String, _>("save_id")?)
-                    .bind(row.try_get::<String, _>("name")?)
-                    .bind(row.try_get::<i32, _>("part")?)
-                    .execute(p)
-                    .await?;
-                }
+                sqlx::query(
+                    "DELETE FROM projection_checkpoint_parts WHERE written_at < ? \
+                     AND id NOT IN (SELECT k.value FROM projection_checkpoints c, \
+                                    json_each(c.parts) k)",
+                )
+                .bind(before.timestamp_micros())
+                .execute(p)
+                .await?;
             }
         }
         Ok(())
+    }
+
+    /// Keeps parts no checkpoint names for `keep` after they were written, instead of
+    /// `PART_UNNAMED_KEEP` (tests use a short time to see them pruned). A save that takes longer
+    /// than this between writing its parts and switching to them is refused, never harmed.
+    pub fn keep_unnamed_parts(mut self, keep: Duration) -> Self {
+        self.keep_unnamed_parts = chrono::Duration::from_std(keep).unwrap_or(chrono::Duration::MAX);
+        self
     }
 
     /// Takes the lease `name` for `holder` until `ttl` from now, or renews it: one atomic upsert
@@ -612,10 +662,58 @@ impl Admin {
     }
 }
 
-/// The parts one save wrote: its id, and how many parts each state took.
-struct Save {
-    id: String,
-    parts: Vec<(String, i32)>,
+/// States cut into parts: each state's row (its name and its parts' ids in order, a JSON array)
+/// and every distinct part by id.
+struct Cut<'a> {
+    rows: Vec<(String, String)>,
+    parts: std::collections::BTreeMap<String, &'a str>,
+}
+
+impl<'a> Cut<'a> {
+    fn of(states: &'a [(&str, String)]) -> Self {
+        let mut parts = std::collections::BTreeMap::new();
+        let rows = states
+            .iter()
+            .map(|(name, state)| {
+                let ids: Vec<String> = split_parts(state)
+                    .into_iter()
+                    .map(|part| {
+                        let id = hex::encode(Sha256::digest(part.as_bytes()));
+                        parts.insert(id.clone(), part);
+                        id
+                    })
+                    .collect();
+                let ids = serde_json::to_string(&ids).expect("ids serialise");
+                (name.to_string(), ids)
+            })
+            .collect();
+        Self { rows, parts }
+    }
+
+    fn ids(&self) -> String {
+        serde_json::to_string(&self.parts.keys().collect::<Vec<_>>()).expect("ids serialise")
+    }
+
+    /// Whether every part is stored, in the switching transaction.
+    async fn stored_pg(&self, tx: &mut sqlx::PgConnection) -> Result<bool, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM projection_checkpoint_parts              WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb))",
+        )
+        .bind(self.ids())
+        .fetch_one(tx)
+        .await?;
+        Ok(n == self.parts.len() as i64)
+    }
+
+    async fn stored_sqlite(&self, tx: &mut sqlx::SqliteConnection) -> Result<bool, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM projection_checkpoint_parts              WHERE id IN (SELECT value FROM json_each(?))",
+        )
+        .bind(self.ids())
+        .fetch_one(tx)
+        .await?;
+        Ok(n == self.parts.len() as i64)
+    }
 }
 
 /// A checkpoint row of `load_checkpoints` (state empty), its number of parts, and one part's body
@@ -660,23 +758,49 @@ where
     })
 }
 
-/// A state cut into parts of at most `CHECKPOINT_PART_BYTES`, at character boundaries; an empty
-/// state is one empty part.
-fn split_parts(state: &str) -> Vec<&str> {
+/// The gear table of the rolling hash: fixed pseudo-random values (SplitMix64), the same in every
+/// process and version, so equal content is cut alike.
+const GEAR: [u64; 256] = {
+    let mut table = [0u64; 256];
+    let mut x: u64 = 0;
+    let mut i = 0;
+    while i < 256 {
+        x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        table[i] = z ^ (z >> 31);
+        i += 1;
+    }
+    table
+};
+
+/// A state cut into parts where its content says (content-defined chunking with a gear rolling
+/// hash over the last 64 bytes): a cut follows a byte where the hash's top `PART_CUT_BITS` bits
+/// are zero, no sooner than `PART_MIN_BYTES` after the last cut and no later than
+/// `CHECKPOINT_PART_MAX_BYTES`, always at a character boundary. An edit changes only the parts
+/// around it, so a save of a state that grew or changed in a few places writes a few parts. An
+/// empty state is one empty part.
+pub fn split_parts(state: &str) -> Vec<&str> {
+    let bytes = state.as_bytes();
+    let mask = !(u64::MAX >> PART_CUT_BITS);
     let mut parts = Vec::new();
-    let mut rest = state;
-    loop {
-        let mut cut = rest.len().min(CHECKPOINT_PART_BYTES);
-        while !rest.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        let (part, tail) = rest.split_at(cut);
-        parts.push(part);
-        rest = tail;
-        if rest.is_empty() {
-            return parts;
+    let (mut start, mut hash) = (0, 0u64);
+    for (i, &b) in bytes.iter().enumerate() {
+        hash = (hash << 1).wrapping_add(GEAR[b as usize]);
+        let (end, len) = (i + 1, i + 1 - start);
+        if len >= PART_MIN_BYTES
+            && (hash & mask == 0 || len >= CHECKPOINT_PART_MAX_BYTES)
+            && state.is_char_boundary(end)
+        {
+            parts.push(&state[start..end]);
+            (start, hash) = (end, 0);
         }
     }
+    if start < bytes.len() || parts.is_empty() {
+        parts.push(&state[start..]);
+    }
+    parts
 }
 
 fn to_i64(v: u64) -> Result<i64, StoreError> {

@@ -163,24 +163,55 @@ async fn parts_stored(url: &str) -> i64 {
     }
 }
 
+/// How many distinct parts these states are cut into.
+fn distinct_parts(states: &[(&str, String)]) -> usize {
+    let parts: std::collections::BTreeSet<&str> = states
+        .iter()
+        .flat_map(|(_, state)| nic_store::admin::split_parts(state))
+        .collect();
+    parts.len()
+}
+
+/// A state of `entries` varied entries, like a timeline's, with entry `edited` reworded.
+fn timeline(entries: usize, edited: Option<usize>) -> String {
+    let entries: Vec<String> = (0..entries)
+        .map(|i| {
+            let title = if Some(i) == edited {
+                "Reworded after the study".to_string()
+            } else {
+                format!(
+                    "Huddle try {i}: {:x}",
+                    i.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                )
+            };
+            format!("{{\"position\":{i},\"sentence\":\"{title}\"}}")
+        })
+        .collect();
+    format!("[{}]", entries.join(","))
+}
+
 async fn large_states_round_trip_in_parts(postgres: bool) {
-    use nic_store::admin::CHECKPOINT_PART_BYTES;
+    use nic_store::admin::CHECKPOINT_PART_MAX_BYTES;
     let url = fresh(postgres).await;
-    let admin = Admin::connect(&url).await.unwrap();
+    let admin = Admin::connect(&url)
+        .await
+        .unwrap()
+        .keep_unnamed_parts(Duration::ZERO);
     assert!(admin
         .try_lease("p", "one", Duration::from_secs(60))
         .await
         .unwrap());
-    // Two and a half parts, with multi-byte characters across every part's boundary.
-    let large = |tag: &str| {
-        let mut s = format!("[\"{tag}\",\"");
-        while s.len() < CHECKPOINT_PART_BYTES * 5 / 2 {
-            s.push_str("é€😀 huddle ");
-        }
-        s.push_str("\"]");
-        s
-    };
-    let first = vec![("a", large("first")), ("b", String::new())];
+    // A state of several parts, with multi-byte characters everywhere a cut may fall.
+    let mut multibyte = String::from("[\"");
+    while multibyte.len() < CHECKPOINT_PART_MAX_BYTES * 5 / 2 {
+        multibyte.push_str("é€😀 huddle ");
+    }
+    multibyte.push_str("\"]");
+    let first = vec![("a", timeline(40_000, None)), ("b", multibyte)];
+    assert!(
+        distinct_parts(&first[..1]) > 10,
+        "the state takes many parts"
+    );
     assert!(admin
         .save_checkpoints("p", "one", 0, 5, &first)
         .await
@@ -191,21 +222,37 @@ async fn large_states_round_trip_in_parts(postgres: bool) {
         saved[0].state, first[0].1,
         "the large state reads back whole"
     );
-    assert_eq!(saved[1].state, "", "an empty state reads back empty");
-    assert_eq!(parts_stored(&url).await, 3 + 1);
+    assert_eq!(
+        saved[1].state, first[1].1,
+        "multi-byte text reads back whole"
+    );
+    let stored = parts_stored(&url).await;
+    assert_eq!(stored, distinct_parts(&first) as i64);
 
-    let second = vec![("a", large("second")), ("b", "[]".to_string())];
+    // One entry reworded in the middle, a few appended: only the parts around them are new, and
+    // the parts only the first save named are deleted.
+    let second = vec![("a", timeline(40_100, Some(20_000))), ("b", String::new())];
     assert!(admin
         .save_checkpoints("p", "one", 0, 8, &second)
         .await
         .unwrap());
     let saved = admin.load_checkpoints().await.unwrap();
     assert_eq!((saved[0].position, &saved[0].state), (8, &second[0].1));
-    assert_eq!(saved[1].state, "[]");
-    assert_eq!(
-        parts_stored(&url).await,
-        3 + 1,
-        "the first save's parts are deleted"
+    assert_eq!(saved[1].state, "", "an empty state reads back empty");
+    assert_eq!(parts_stored(&url).await, distinct_parts(&second) as i64);
+    let shared = {
+        let before: std::collections::BTreeSet<&str> = nic_store::admin::split_parts(&first[0].1)
+            .into_iter()
+            .collect();
+        nic_store::admin::split_parts(&second[0].1)
+            .into_iter()
+            .filter(|p| before.contains(p))
+            .count()
+    };
+    assert!(
+        shared + 4 >= distinct_parts(&second[..1]),
+        "an edit changes only the parts around it ({shared} of {} kept)",
+        distinct_parts(&second[..1])
     );
 
     // A refused save (an earlier position) changes no checkpoint, and its parts do not stay.
@@ -217,13 +264,24 @@ async fn large_states_round_trip_in_parts(postgres: bool) {
         admin.load_checkpoints().await.unwrap()[0].state,
         second[0].1
     );
-    assert_eq!(parts_stored(&url).await, 3 + 1);
+    assert_eq!(parts_stored(&url).await, distinct_parts(&second) as i64);
 
     // A rebuild's new generation replaces them too.
     assert_eq!(admin.replace_checkpoints(2, &first).await.unwrap(), 1);
     let saved = admin.load_checkpoints().await.unwrap();
     assert_eq!((saved[0].generation, &saved[0].state), (1, &first[0].1));
-    assert_eq!(parts_stored(&url).await, 3 + 1);
+    assert_eq!(parts_stored(&url).await, distinct_parts(&first) as i64);
+
+    // Parts no checkpoint names yet are kept for a while: a save in progress keeps its parts.
+    let keeping = Admin::connect(&url).await.unwrap();
+    assert!(
+        !keeping
+            .save_checkpoints("p", "one", 0, 9, &second)
+            .await
+            .unwrap(),
+        "an older generation writes nothing"
+    );
+    assert!(parts_stored(&url).await > distinct_parts(&first) as i64);
 }
 
 #[tokio::test]
@@ -273,7 +331,10 @@ async fn checkpoints_survive_the_parts_migration(postgres: bool) {
         .migrate()
         .await
         .unwrap();
-    let admin = Admin::connect(&url).await.unwrap();
+    let admin = Admin::connect(&url)
+        .await
+        .unwrap()
+        .keep_unnamed_parts(Duration::ZERO);
     let saved = admin.load_checkpoints().await.unwrap();
     assert_eq!(saved.len(), 1);
     assert_eq!(
