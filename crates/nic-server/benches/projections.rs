@@ -65,9 +65,10 @@ const EVENTS_QUICK: usize = 100_000;
 const REBUILD_REPEATS: usize = 2;
 const AS_OF_SAMPLES: usize = 5;
 const LIVE_SAMPLES: usize = 50;
-/// The steady append rate of the live-delivery run, and for how long it runs.
+/// The steady append rate of the live-delivery run, and for how long it runs: long enough that a
+/// projection checkpoint save of the grown state (tens of megabytes) falls inside it.
 const SSE_RATE: u64 = 1_000;
-const SSE_SECONDS: u64 = 10;
+const SSE_SECONDS: u64 = 30;
 const SSE_SECONDS_QUICK: u64 = 3;
 /// Seconds of the same schedule run first, whose appends are not counted in the steady figures.
 const SSE_WARM_UP_SECONDS: u64 = 2;

@@ -64,6 +64,31 @@ pub const APPLY_CHUNK_EVENTS: usize = 100;
 /// How long the follower waits before reading again after the store failed.
 pub const FOLLOW_RETRY_MS: u64 = 1_000;
 
+/// Each read model's state as JSON text, by checkpoint name. `paced`: after each model, the
+/// calling thread pauses as long as it took, so that a background save of large states takes at
+/// most about half of a core while it runs.
+pub fn serialise(
+    models: &ReadModels,
+    paced: bool,
+) -> Result<Vec<(&'static str, String)>, serde_json::Error> {
+    fn one<T: serde::Serialize>(state: &T, paced: bool) -> Result<String, serde_json::Error> {
+        let started = std::time::Instant::now();
+        let text = serde_json::to_string(state)?;
+        if paced {
+            std::thread::sleep(started.elapsed());
+        }
+        Ok(text)
+    }
+    Ok(vec![
+        (NAMES[0], one(&models.driver_diagram, paced)?),
+        (NAMES[1], one(&models.timeline, paced)?),
+        (NAMES[2], one(&models.run_charts, paced)?),
+        (NAMES[3], one(&models.pdsa_board, paced)?),
+        (NAMES[4], one(&models.portfolio, paced)?),
+        (NAMES[5], one(&models.network_index, paced)?),
+    ])
+}
+
 /// All five projections at one position of the log, over one base (names and run charts).
 #[derive(Default)]
 pub struct Live {
@@ -89,15 +114,7 @@ pub const NAMES: [&str; 6] = [
 impl Live {
     /// Each projection's state as JSON text, by name, as a checkpoint keeps it.
     pub fn states(&self) -> Result<Vec<(&'static str, String)>, serde_json::Error> {
-        let m = &self.models;
-        Ok(vec![
-            (NAMES[0], serde_json::to_string(&m.driver_diagram)?),
-            (NAMES[1], serde_json::to_string(&m.timeline)?),
-            (NAMES[2], serde_json::to_string(&m.run_charts)?),
-            (NAMES[3], serde_json::to_string(&m.pdsa_board)?),
-            (NAMES[4], serde_json::to_string(&m.portfolio)?),
-            (NAMES[5], serde_json::to_string(&m.network_index)?),
-        ])
+        serialise(&self.models, false)
     }
 
     /// The state a set of checkpoints holds: None when there are none; an error when they are not

@@ -231,7 +231,7 @@ impl Admin {
         if !self.holds(lease, holder).await? {
             return Ok(false);
         }
-        let cut = Cut::of(states);
+        let cut = Cut::of(states).await?;
         self.write_parts(&cut).await?;
         let switched = match &self.db {
             Db::Postgres(p) => {
@@ -335,7 +335,7 @@ impl Admin {
         let position = to_i64(position)?;
         const NEWEST: &str =
             "SELECT COALESCE(MAX(generation), 0) + 1 AS g FROM projection_checkpoints";
-        let cut = Cut::of(states);
+        let cut = Cut::of(states).await?;
         // A part pruned between its writing and the switch (only if that took longer than
         // `PART_UNNAMED_KEEP`) is written again.
         loop {
@@ -439,9 +439,9 @@ impl Admin {
         })
     }
 
-    /// Writes the parts of `cut` not stored yet, a transaction per `PART_WRITE_BYTES` or so.
-    /// No checkpoint names them yet.
-    async fn write_parts(&self, cut: &Cut<'_>) -> Result<(), StoreError> {
+    /// Writes the parts of `cut` not stored yet, a transaction per `PART_WRITE_BYTES` or so,
+    /// pausing after each as long as it took. No checkpoint names them yet.
+    async fn write_parts(&self, cut: &Cut) -> Result<(), StoreError> {
         let ids = cut.ids();
         let stored: Vec<String> = match &self.db {
             Db::Postgres(p) => {
@@ -469,7 +469,8 @@ impl Admin {
             // One transaction's worth: parts up to PART_WRITE_BYTES (at least one).
             let mut batch = Vec::new();
             let mut bytes = 0;
-            for (id, body) in missing.by_ref() {
+            for (id, at) in missing.by_ref() {
+                let body = cut.body(at);
                 batch.push((id, body));
                 bytes += body.len();
                 if bytes >= PART_WRITE_BYTES {
@@ -479,6 +480,7 @@ impl Admin {
             if batch.is_empty() {
                 return Ok(());
             }
+            let started = std::time::Instant::now();
             match &self.db {
                 Db::Postgres(p) => {
                     let mut tx = p.begin().await?;
@@ -489,7 +491,7 @@ impl Admin {
                              ON CONFLICT (id) DO UPDATE SET written_at = excluded.written_at",
                         )
                         .bind(id)
-                        .bind(*body)
+                        .bind(body)
                         .execute(&mut *tx)
                         .await?;
                     }
@@ -505,7 +507,7 @@ impl Admin {
                              ON CONFLICT (id) DO UPDATE SET written_at = excluded.written_at",
                         )
                         .bind(id)
-                        .bind(*body)
+                        .bind(body)
                         .bind(now)
                         .execute(&mut *tx)
                         .await?;
@@ -513,6 +515,9 @@ impl Admin {
                     tx.commit().await?;
                 }
             }
+            // Paced: as long again between batches, so that appends and reads get the database
+            // (and the disk) at least half the time while a large save is written.
+            tokio::time::sleep(started.elapsed()).await;
         }
     }
 
@@ -663,31 +668,57 @@ impl Admin {
 }
 
 /// States cut into parts: each state's row (its name and its parts' ids in order, a JSON array)
-/// and every distinct part by id.
-struct Cut<'a> {
+/// and every distinct part by id, as a range of one of the states.
+struct Cut {
+    states: Vec<String>,
     rows: Vec<(String, String)>,
-    parts: std::collections::BTreeMap<String, &'a str>,
+    parts: std::collections::BTreeMap<String, (usize, std::ops::Range<usize>)>,
 }
 
-impl<'a> Cut<'a> {
-    fn of(states: &'a [(&str, String)]) -> Self {
-        let mut parts = std::collections::BTreeMap::new();
-        let rows = states
+impl Cut {
+    /// Cuts and hashes the states on a blocking thread: tens of megabytes take tens of
+    /// milliseconds, which a runtime worker would not spend on the requests it serves. After each
+    /// state the thread pauses as long as it took, so a save takes at most about half a core.
+    async fn of(states: &[(&str, String)]) -> Result<Self, StoreError> {
+        let states: Vec<(String, String)> = states
             .iter()
-            .map(|(name, state)| {
-                let ids: Vec<String> = split_parts(state)
-                    .into_iter()
-                    .map(|part| {
-                        let id = hex::encode(Sha256::digest(part.as_bytes()));
-                        parts.insert(id.clone(), part);
-                        id
-                    })
-                    .collect();
-                let ids = serde_json::to_string(&ids).expect("ids serialise");
-                (name.to_string(), ids)
-            })
+            .map(|(name, state)| (name.to_string(), state.clone()))
             .collect();
-        Self { rows, parts }
+        tokio::task::spawn_blocking(move || Self::from_owned(states))
+            .await
+            .map_err(|e| StoreError::InvalidAppend(format!("cutting checkpoints failed: {e}")))
+    }
+
+    fn from_owned(states: Vec<(String, String)>) -> Self {
+        let mut parts = std::collections::BTreeMap::new();
+        let mut rows = Vec::with_capacity(states.len());
+        for (i, (name, state)) in states.iter().enumerate() {
+            let started = std::time::Instant::now();
+            let ids: Vec<String> = split_parts(state)
+                .into_iter()
+                .map(|part| {
+                    let id = hex::encode(Sha256::digest(part.as_bytes()));
+                    let start = part.as_ptr() as usize - state.as_ptr() as usize;
+                    parts.insert(id.clone(), (i, start..start + part.len()));
+                    id
+                })
+                .collect();
+            rows.push((
+                name.clone(),
+                serde_json::to_string(&ids).expect("ids serialise"),
+            ));
+            std::thread::sleep(started.elapsed());
+        }
+        Self {
+            states: states.into_iter().map(|(_, state)| state).collect(),
+            rows,
+            parts,
+        }
+    }
+
+    /// A part's text.
+    fn body(&self, (state, range): &(usize, std::ops::Range<usize>)) -> &str {
+        &self.states[*state][range.clone()]
     }
 
     fn ids(&self) -> String {
