@@ -12,13 +12,13 @@ use nic_store::admin::Admin;
 
 async fn fresh(postgres: bool) -> String {
     let url = fresh_database(postgres).await;
-    nic_store::open(&url)
-        .await
-        .unwrap()
-        .migrate()
-        .await
-        .unwrap();
+    migrate(&url).await;
     url
+}
+
+/// Applies every migration of the store at `url`.
+async fn migrate(url: &str) {
+    nic_store::open(url).await.unwrap().migrate().await.unwrap();
 }
 
 /// A new empty database (no migration applied).
@@ -325,12 +325,7 @@ async fn checkpoints_survive_the_parts_migration(postgres: bool) {
         up_to_0003.run(&pool).await.unwrap();
         sqlx::query(insert).execute(&pool).await.unwrap();
     }
-    nic_store::open(&url)
-        .await
-        .unwrap()
-        .migrate()
-        .await
-        .unwrap();
+    migrate(&url).await;
     let admin = Admin::connect(&url)
         .await
         .unwrap()
