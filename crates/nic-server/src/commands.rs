@@ -241,7 +241,7 @@ where
                     .take_while(|(e, id)| e.event_id == **id)
                     .map(|(e, _)| e)
                     .collect();
-                return Ok(answer(&target, replay, true));
+                return Ok(answer(&target, listed(replay), true));
             }
         }
         if let Some(expected) = w.if_match {
@@ -268,19 +268,36 @@ where
             .map(|(i, e)| e.to_new_event(&metadata).with_id(w.event_id(i)))
             .collect();
         let count = new.len() as u64;
+        // One new event's answer is known without reading it back: all but its position and
+        // version, which the append returns.
+        let single = match new.as_slice() {
+            [e] => Some((e.event_id, e.event_type.clone(), e.data.clone())),
+            _ => None,
+        };
         let expected = version.map_or(ExpectedVersion::NoStream, ExpectedVersion::Exact);
         let started = std::time::Instant::now();
         let appended = store.append(&target.stream, expected, new).await;
         crate::metrics::record_append(&appended, &events, started.elapsed());
         match appended {
             Ok(outcome) => {
+                if let (Some((event_id, event_type, data)), false) = (single, outcome.duplicate) {
+                    let event = AppendedEvent {
+                        event_id,
+                        event_type,
+                        stream_version: outcome.stream_version,
+                        global_position: outcome.first_position,
+                        data: serde_json::from_str(data.get()).unwrap_or_default(),
+                    };
+                    return Ok(answer(&target, vec![event], false));
+                }
+                // Several events, or a retry answered with the original append: as stored.
                 let first = outcome.stream_version + 1 - count;
                 let appended = store
                     .read_stream(&target.stream, first, count as usize)
                     .await?;
                 return Ok(answer(
                     &target,
-                    appended.iter().collect(),
+                    listed(appended.iter().collect()),
                     outcome.duplicate,
                 ));
             }
@@ -295,22 +312,27 @@ where
     unreachable!("the loop returns")
 }
 
-fn answer(target: &Target, events: Vec<&RecordedEvent>, replayed: bool) -> Response {
+/// Stored events as a command's answer lists them.
+fn listed(events: Vec<&RecordedEvent>) -> Vec<AppendedEvent> {
+    events
+        .into_iter()
+        .map(|e| AppendedEvent {
+            event_id: e.event_id,
+            event_type: e.event_type.clone(),
+            stream_version: e.stream_version,
+            global_position: e.global_position,
+            data: serde_json::from_str(e.data.get()).unwrap_or_default(),
+        })
+        .collect()
+}
+
+fn answer(target: &Target, events: Vec<AppendedEvent>, replayed: bool) -> Response {
     let stream_version = events.last().map_or(0, |e| e.stream_version);
     let body = CommandResult {
         id: target.id,
         stream_id: target.stream.clone(),
         stream_version,
-        events: events
-            .into_iter()
-            .map(|e| AppendedEvent {
-                event_id: e.event_id,
-                event_type: e.event_type.clone(),
-                stream_version: e.stream_version,
-                global_position: e.global_position,
-                data: serde_json::from_str(e.data.get()).unwrap_or_default(),
-            })
-            .collect(),
+        events,
     };
     let status = if target.created_at.is_some() {
         StatusCode::CREATED

@@ -382,6 +382,23 @@ fn idempotency(s: &Server, st: &Story) {
     let before = s.event_count();
     let first = s.post_with(&path, &[("Idempotency-Key", "retry-1")], &body);
     assert_eq!(first.status, 201, "{}", first.body);
+    // A one-event answer, made without reading the event back, is the event as stored.
+    let answered = first.json()["events"][0].clone();
+    let position = answered["global_position"].as_u64().unwrap();
+    let stored = s
+        .get(&format!("/api/v1/events?after={}&limit=1", position - 1))
+        .json()["events"][0]
+        .clone();
+    for field in [
+        "event_id",
+        "event_type",
+        "global_position",
+        "stream_version",
+        "data",
+    ] {
+        assert_eq!(answered[field], stored[field], "{field}");
+    }
+    assert_eq!(answered["data"]["cause"], "No late buses");
     let again = s.post_with(&path, &[("Idempotency-Key", "retry-1")], &body);
     assert_eq!(again.status, 201);
     assert_eq!(again.json(), first.json());
