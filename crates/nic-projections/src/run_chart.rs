@@ -236,9 +236,10 @@ pub fn crossings_limit(n: usize) -> usize {
 // ---------------------------------------------------------------------------------------------
 // One phase.
 
+/// A run of useful points on one side of the median: a range of the phase's useful points.
 struct Run {
     above: bool,
-    points: Vec<usize>,
+    range: std::ops::Range<usize>,
 }
 
 fn is_used(p: &Point) -> bool {
@@ -257,9 +258,10 @@ fn analyse_phase(
         Some(k) if k > 0 && k < used.len() => k,
         _ => used.len(),
     };
-    let basis: Vec<f64> = used[..basis_len].iter().map(|&i| points[i].value).collect();
-    let median = median_of(&basis);
+    let median = median_of(used[..basis_len].iter().map(|&i| points[i].value).collect());
 
+    // The useful points (off the median) in order, and the runs as ranges of them.
+    let mut useful: Vec<usize> = Vec::with_capacity(used.len());
     let mut runs: Vec<Run> = Vec::new();
     if let Some(m) = median {
         for &i in &used {
@@ -269,17 +271,17 @@ fn analyse_phase(
             }
             let above = v > m;
             match runs.last_mut() {
-                Some(run) if run.above == above => run.points.push(i),
+                Some(run) if run.above == above => run.range.end += 1,
                 _ => runs.push(Run {
                     above,
-                    points: vec![i],
+                    range: useful.len()..useful.len() + 1,
                 }),
             }
+            useful.push(i);
         }
     }
-    let useful: Vec<usize> = runs.iter().flat_map(|r| r.points.iter().copied()).collect();
     let n = useful.len();
-    let longest = runs.iter().map(|r| r.points.len()).max().unwrap_or(0);
+    let longest = runs.iter().map(|r| r.range.len()).max().unwrap_or(0);
     let crossings = runs.len().saturating_sub(1);
 
     let mut signals = Vec::new();
@@ -296,18 +298,19 @@ fn analyse_phase(
     };
 
     // IHI shift.
-    for run in runs.iter().filter(|r| r.points.len() >= SHIFT_LENGTH) {
+    for run in runs.iter().filter(|r| r.range.len() >= SHIFT_LENGTH) {
+        let run_points = &useful[run.range.clone()];
         signals.push(Signal {
             rule_set: RuleSet::Ihi,
             rule: Rule::Shift,
             message: say!(
                 say,
                 "{} points in a row {} the median ({})",
-                run.points.len(),
+                run_points.len(),
                 side(run.above),
-                span(&run.points)
+                span(run_points)
             ),
-            points: run.points.clone(),
+            points: run_points.to_vec(),
         });
     }
 
@@ -350,8 +353,8 @@ fn analyse_phase(
     // phase, not only a frozen baseline: a flat baseline would make every point after a real
     // shift look astronomical.
     if let (Some(m), true) = (median, n >= MIN_USEFUL_FOR_IHI_COUNTS) {
-        let deviations: Vec<f64> = used.iter().map(|&i| (points[i].value - m).abs()).collect();
-        let mad = median_of(&deviations).unwrap_or(0.0);
+        let mad =
+            median_of(used.iter().map(|&i| (points[i].value - m).abs()).collect()).unwrap_or(0.0);
         if mad > 0.0 {
             let limit = ASTRONOMICAL_MADS * MAD_SCALE * mad;
             critical.astronomical_rule_applied = true;
@@ -386,7 +389,8 @@ fn analyse_phase(
         let cross_limit = crossings_limit(n);
         critical.longest_run_limit = Some(run_limit);
         critical.crossings_limit = Some(cross_limit);
-        for run in runs.iter().filter(|r| r.points.len() > run_limit) {
+        for run in runs.iter().filter(|r| r.range.len() > run_limit) {
+            let run_points = &useful[run.range.clone()];
             signals.push(Signal {
                 rule_set: RuleSet::Anhoej,
                 rule: Rule::LongestRun,
@@ -394,11 +398,11 @@ fn analyse_phase(
                     say,
                     "a run of {} points {} the median ({}), longer than \
                      round(log2({n}) + 3) = {run_limit}",
-                    run.points.len(),
+                    run_points.len(),
                     side(run.above),
-                    span(&run.points)
+                    span(run_points)
                 ),
-                points: run.points.clone(),
+                points: run_points.to_vec(),
             });
         }
         if crossings < cross_limit {
@@ -420,7 +424,7 @@ fn analyse_phase(
         start,
         end,
         median,
-        median_points: basis.len(),
+        median_points: basis_len,
         baseline_frozen: basis_len < used.len(),
         useful_observations: n,
         runs: runs.len(),
@@ -465,11 +469,10 @@ fn trend_signals(points: &[Point], used: &[usize], signals: &mut Vec<Signal>, sa
     }
 }
 
-fn median_of(values: &[f64]) -> Option<f64> {
-    if values.is_empty() {
+fn median_of(mut sorted: Vec<f64>) -> Option<f64> {
+    if sorted.is_empty() {
         return None;
     }
-    let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
     let mid = sorted.len() / 2;
     Some(if sorted.len() % 2 == 1 {
