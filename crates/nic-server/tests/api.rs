@@ -385,10 +385,14 @@ fn idempotency(s: &Server, st: &Story) {
     // A one-event answer, made without reading the event back, is the event as stored.
     let answered = first.json()["events"][0].clone();
     let position = answered["global_position"].as_u64().unwrap();
-    let stored = s
-        .get(&format!("/api/v1/events?after={}&limit=1", position - 1))
-        .json()["events"][0]
-        .clone();
+    // The global log may trail the commit by a moment on PostgreSQL: poll briefly.
+    let stored = common::eventually(|| {
+        let page = s
+            .get(&format!("/api/v1/events?after={}&limit=1", position - 1))
+            .json();
+        let event = page["events"][0].clone();
+        (!event.is_null()).then_some(event)
+    });
     for field in [
         "event_id",
         "event_type",
