@@ -283,7 +283,7 @@ impl Follower {
         };
         let bytes: usize = states.iter().map(|(_, state)| state.len()).sum();
         let saved = admin
-            .save_checkpoints(LEASE, &self.p.identity, generation, position, &states)
+            .save_checkpoints(LEASE, &self.p.identity, generation, position, states)
             .await;
         self.last_save_took = started.elapsed();
         match saved {
@@ -435,7 +435,7 @@ pub async fn command(database_url: &str) -> anyhow::Result<(u64, u64)> {
     let head = live.position;
     eprintln!("\r{}", progress_bar(head, head));
     let generation = admin
-        .replace_checkpoints(live.position, &live.states()?)
+        .replace_checkpoints(live.position, live.states()?)
         .await?;
     Ok((generation, live.position))
 }
@@ -530,7 +530,7 @@ async fn run_rebuild(store: App, p: Arc<Projections>) {
             fold_to_head(&store, &mut fresh, |_, _| {}).await?;
         }
         fresh.generation = admin
-            .replace_checkpoints(fresh.position, &fresh.states()?)
+            .replace_checkpoints(fresh.position, fresh.states()?)
             .await?;
         let (generation, position) = (fresh.generation, fresh.position);
         *live = fresh;

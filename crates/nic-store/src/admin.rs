@@ -224,14 +224,14 @@ impl Admin {
         holder: &str,
         generation: u64,
         position: u64,
-        states: &[(&str, String)],
+        states: Vec<(&'static str, String)>,
     ) -> Result<bool, StoreError> {
         let generation = to_i64(generation)?;
         let position = to_i64(position)?;
         if !self.holds(lease, holder).await? {
             return Ok(false);
         }
-        let cut = Cut::of(states).await?;
+        let cut = Cut::of(states).await;
         self.write_parts(&cut).await?;
         let switched = match &self.db {
             Db::Postgres(p) => {
@@ -330,12 +330,12 @@ impl Admin {
     pub async fn replace_checkpoints(
         &self,
         position: u64,
-        states: &[(&str, String)],
+        states: Vec<(&'static str, String)>,
     ) -> Result<u64, StoreError> {
         let position = to_i64(position)?;
         const NEWEST: &str =
             "SELECT COALESCE(MAX(generation), 0) + 1 AS g FROM projection_checkpoints";
-        let cut = Cut::of(states).await?;
+        let cut = Cut::of(states).await;
         // A part pruned between its writing and the switch (only if that took longer than
         // `PART_UNNAMED_KEEP`) is written again.
         loop {
@@ -442,14 +442,14 @@ impl Admin {
     /// Writes the parts of `cut` not stored yet, a transaction per `PART_WRITE_BYTES` or so,
     /// pausing after each as long as it took. No checkpoint names them yet.
     async fn write_parts(&self, cut: &Cut) -> Result<(), StoreError> {
-        let ids = cut.ids();
+        let ids = &cut.ids;
         let stored: Vec<String> = match &self.db {
             Db::Postgres(p) => {
                 sqlx::query_scalar(
                     "SELECT id FROM projection_checkpoint_parts \
                      WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb))",
                 )
-                .bind(&ids)
+                .bind(ids)
                 .fetch_all(p)
                 .await?
             }
@@ -458,7 +458,7 @@ impl Admin {
                     "SELECT id FROM projection_checkpoint_parts \
                      WHERE id IN (SELECT value FROM json_each(?))",
                 )
-                .bind(&ids)
+                .bind(ids)
                 .fetch_all(p)
                 .await?
             }
@@ -673,23 +673,21 @@ struct Cut {
     states: Vec<String>,
     rows: Vec<(String, String)>,
     parts: std::collections::BTreeMap<String, (usize, std::ops::Range<usize>)>,
+    /// Every distinct part's id, a JSON array: what the statements that look parts up bind.
+    ids: String,
 }
 
 impl Cut {
     /// Cuts and hashes the states on a blocking thread: tens of megabytes take tens of
     /// milliseconds, which a runtime worker would not spend on the requests it serves. After each
     /// state the thread pauses as long as it took, so a save takes at most about half a core.
-    async fn of(states: &[(&str, String)]) -> Result<Self, StoreError> {
-        let states: Vec<(String, String)> = states
-            .iter()
-            .map(|(name, state)| (name.to_string(), state.clone()))
-            .collect();
+    async fn of(states: Vec<(&'static str, String)>) -> Self {
         tokio::task::spawn_blocking(move || Self::from_owned(states))
             .await
-            .map_err(|e| StoreError::InvalidAppend(format!("cutting checkpoints failed: {e}")))
+            .expect("cutting checkpoint states does not panic")
     }
 
-    fn from_owned(states: Vec<(String, String)>) -> Self {
+    fn from_owned(states: Vec<(&'static str, String)>) -> Self {
         let mut parts = std::collections::BTreeMap::new();
         let mut rows = Vec::with_capacity(states.len());
         for (i, (name, state)) in states.iter().enumerate() {
@@ -704,15 +702,17 @@ impl Cut {
                 })
                 .collect();
             rows.push((
-                name.clone(),
+                name.to_string(),
                 serde_json::to_string(&ids).expect("ids serialise"),
             ));
             std::thread::sleep(started.elapsed());
         }
+        let ids = serde_json::to_string(&parts.keys().collect::<Vec<_>>()).expect("ids serialise");
         Self {
             states: states.into_iter().map(|(_, state)| state).collect(),
             rows,
             parts,
+            ids,
         }
     }
 
@@ -721,16 +721,13 @@ impl Cut {
         &self.states[*state][range.clone()]
     }
 
-    fn ids(&self) -> String {
-        serde_json::to_string(&self.parts.keys().collect::<Vec<_>>()).expect("ids serialise")
-    }
-
     /// Whether every part is stored, in the switching transaction.
     async fn stored_pg(&self, tx: &mut sqlx::PgConnection) -> Result<bool, StoreError> {
         let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM projection_checkpoint_parts              WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb))",
+            "SELECT COUNT(*) FROM projection_checkpoint_parts \
+             WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb))",
         )
-        .bind(self.ids())
+        .bind(&self.ids)
         .fetch_one(tx)
         .await?;
         Ok(n == self.parts.len() as i64)
@@ -738,9 +735,10 @@ impl Cut {
 
     async fn stored_sqlite(&self, tx: &mut sqlx::SqliteConnection) -> Result<bool, StoreError> {
         let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM projection_checkpoint_parts              WHERE id IN (SELECT value FROM json_each(?))",
+            "SELECT COUNT(*) FROM projection_checkpoint_parts \
+             WHERE id IN (SELECT value FROM json_each(?))",
         )
-        .bind(self.ids())
+        .bind(&self.ids)
         .fetch_one(tx)
         .await?;
         Ok(n == self.parts.len() as i64)

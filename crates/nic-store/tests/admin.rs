@@ -8,7 +8,10 @@
 
 use std::time::Duration;
 
+use common::fresh_database;
 use nic_store::admin::Admin;
+
+mod common;
 
 async fn fresh(postgres: bool) -> String {
     let url = fresh_database(postgres).await;
@@ -19,33 +22,6 @@ async fn fresh(postgres: bool) -> String {
 /// Applies every migration of the store at `url`.
 async fn migrate(url: &str) {
     nic_store::open(url).await.unwrap().migrate().await.unwrap();
-}
-
-/// A new empty database (no migration applied).
-async fn fresh_database(postgres: bool) -> String {
-    if postgres {
-        let admin = std::env::var("NIC_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-        let name = format!("nic_test_{}", uuid::Uuid::new_v4().simple());
-        use sqlx::Connection;
-        let mut conn = sqlx::PgConnection::connect(&admin)
-            .await
-            .expect("PostgreSQL is reachable");
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
-        format!("{base}/{name}")
-    } else {
-        let dir = std::env::temp_dir().join("nic-ledger-tests");
-        std::fs::create_dir_all(&dir).unwrap();
-        format!(
-            "sqlite://{}",
-            dir.join(format!("{}.db", uuid::Uuid::new_v4().simple()))
-                .display()
-        )
-    }
 }
 
 fn states(tag: &str) -> Vec<(&'static str, String)> {
@@ -80,7 +56,7 @@ async fn checkpoints_are_fenced(postgres: bool) {
     let long = Duration::from_secs(60);
     assert_eq!(admin.checkpoint_generation().await.unwrap(), None);
     assert!(!admin
-        .save_checkpoints("p", "one", 0, 5, &states("x"))
+        .save_checkpoints("p", "one", 0, 5, states("x"))
         .await
         .unwrap());
     assert!(
@@ -89,11 +65,11 @@ async fn checkpoints_are_fenced(postgres: bool) {
     );
     assert!(admin.try_lease("p", "one", long).await.unwrap());
     assert!(admin
-        .save_checkpoints("p", "one", 0, 5, &states("five"))
+        .save_checkpoints("p", "one", 0, 5, states("five"))
         .await
         .unwrap());
     assert!(!admin
-        .save_checkpoints("p", "one", 0, 4, &states("four"))
+        .save_checkpoints("p", "one", 0, 4, states("four"))
         .await
         .unwrap());
     let saved = admin.load_checkpoints().await.unwrap();
@@ -105,7 +81,7 @@ async fn checkpoints_are_fenced(postgres: bool) {
 
     assert_eq!(
         admin
-            .replace_checkpoints(3, &states("rebuilt"))
+            .replace_checkpoints(3, states("rebuilt"))
             .await
             .unwrap(),
         1
@@ -113,7 +89,7 @@ async fn checkpoints_are_fenced(postgres: bool) {
     assert_eq!(admin.checkpoint_generation().await.unwrap(), Some(1));
     assert!(
         !admin
-            .save_checkpoints("p", "one", 0, 9, &states("stale"))
+            .save_checkpoints("p", "one", 0, 9, states("stale"))
             .await
             .unwrap(),
         "an older generation writes nothing"
@@ -122,7 +98,7 @@ async fn checkpoints_are_fenced(postgres: bool) {
     assert_eq!((saved.generation, saved.position), (1, 3));
     assert!(saved.state.contains("rebuilt"));
     assert!(admin
-        .save_checkpoints("p", "one", 1, 9, &states("nine"))
+        .save_checkpoints("p", "one", 1, 9, states("nine"))
         .await
         .unwrap());
     assert_eq!(
@@ -213,7 +189,7 @@ async fn large_states_round_trip_in_parts(postgres: bool) {
         "the state takes many parts"
     );
     assert!(admin
-        .save_checkpoints("p", "one", 0, 5, &first)
+        .save_checkpoints("p", "one", 0, 5, first.clone())
         .await
         .unwrap());
     let saved = admin.load_checkpoints().await.unwrap();
@@ -233,7 +209,7 @@ async fn large_states_round_trip_in_parts(postgres: bool) {
     // the parts only the first save named are deleted.
     let second = vec![("a", timeline(40_100, Some(20_000))), ("b", String::new())];
     assert!(admin
-        .save_checkpoints("p", "one", 0, 8, &second)
+        .save_checkpoints("p", "one", 0, 8, second.clone())
         .await
         .unwrap());
     let saved = admin.load_checkpoints().await.unwrap();
@@ -257,7 +233,7 @@ async fn large_states_round_trip_in_parts(postgres: bool) {
 
     // A refused save (an earlier position) changes no checkpoint, and its parts do not stay.
     assert!(!admin
-        .save_checkpoints("p", "one", 0, 6, &first)
+        .save_checkpoints("p", "one", 0, 6, first.clone())
         .await
         .unwrap());
     assert_eq!(
@@ -267,7 +243,10 @@ async fn large_states_round_trip_in_parts(postgres: bool) {
     assert_eq!(parts_stored(&url).await, distinct_parts(&second) as i64);
 
     // A rebuild's new generation replaces them too.
-    assert_eq!(admin.replace_checkpoints(2, &first).await.unwrap(), 1);
+    assert_eq!(
+        admin.replace_checkpoints(2, first.clone()).await.unwrap(),
+        1
+    );
     let saved = admin.load_checkpoints().await.unwrap();
     assert_eq!((saved[0].generation, &saved[0].state), (1, &first[0].1));
     assert_eq!(parts_stored(&url).await, distinct_parts(&first) as i64);
@@ -276,7 +255,7 @@ async fn large_states_round_trip_in_parts(postgres: bool) {
     let keeping = Admin::connect(&url).await.unwrap();
     assert!(
         !keeping
-            .save_checkpoints("p", "one", 0, 9, &second)
+            .save_checkpoints("p", "one", 0, 9, second.clone())
             .await
             .unwrap(),
         "an older generation writes nothing"
@@ -345,7 +324,7 @@ async fn checkpoints_survive_the_parts_migration(postgres: bool) {
         .await
         .unwrap());
     assert!(admin
-        .save_checkpoints("p", "one", 2, 9, &[("a", "{}".to_string())])
+        .save_checkpoints("p", "one", 2, 9, vec![("a", "{}".to_string())])
         .await
         .unwrap());
     assert_eq!(admin.load_checkpoints().await.unwrap()[0].state, "{}");

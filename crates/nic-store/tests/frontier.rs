@@ -11,20 +11,8 @@ use nic_store::postgres::PgStore;
 use nic_store::{EventStore, ReadAll};
 use sqlx::Connection;
 
-async fn fresh_url() -> String {
-    let admin = std::env::var("NIC_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let mut conn = sqlx::PgConnection::connect(&admin)
-        .await
-        .expect("PostgreSQL is reachable");
-    let name = format!("nic_test_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
-    format!("{base}/{name}")
-}
+mod common;
+use common::fresh_database;
 
 fn event(n: u64) -> NewEvent {
     NewEvent::new(
@@ -38,7 +26,7 @@ fn event(n: u64) -> NewEvent {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_held_back_for_its_proof_is_released_when_the_older_transaction_ends() {
-    let url = fresh_url().await;
+    let url = fresh_database(true).await;
     let store = PgStore::connect(&url).await.unwrap();
     store.migrate().await.unwrap();
     let s = StreamId::parse("pdsa-frontier").unwrap();
