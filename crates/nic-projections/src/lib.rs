@@ -89,9 +89,31 @@ pub struct Recorded {
     pub stream_id: String,
     pub actor: Option<String>,
     pub event: NicEvent,
+    /// The id in `stream_id`, read once: every projection asks it of every event.
+    entity: Option<Uuid>,
 }
 
 impl Recorded {
+    pub fn new(
+        global_position: u64,
+        recorded_at: DateTime<Utc>,
+        stream_id: String,
+        actor: Option<String>,
+        event: NicEvent,
+    ) -> Self {
+        let entity = stream_id
+            .split_once('-')
+            .and_then(|(_, id)| Uuid::parse_str(id).ok());
+        Self {
+            global_position,
+            recorded_at,
+            stream_id,
+            actor,
+            event,
+            entity,
+        }
+    }
+
     /// Reads a stored event: its data as the current catalog shape (upgrading older versions) and
     /// the actor from its metadata.
     pub fn from_recorded(e: &RecordedEvent) -> Result<Self, CatalogError> {
@@ -101,20 +123,19 @@ impl Recorded {
             version: e.schema_version,
             source,
         })?;
-        Ok(Self {
-            global_position: e.global_position,
-            recorded_at: e.recorded_at,
-            stream_id: e.stream_id.as_str().to_string(),
-            actor: metadata.actor,
+        Ok(Self::new(
+            e.global_position,
+            e.recorded_at,
+            e.stream_id.as_str().to_string(),
+            metadata.actor,
             event,
-        })
+        ))
     }
 
     /// The id of the entity whose stream holds the event (`network-<uuid>` gives the network's
     /// id): network, measure and PDSA events do not all repeat it in their data.
     pub fn entity_id(&self) -> Option<Uuid> {
-        let (_, id) = self.stream_id.split_once('-')?;
-        Uuid::parse_str(id).ok()
+        self.entity
     }
 }
 

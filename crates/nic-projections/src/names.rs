@@ -1,6 +1,6 @@
 //! What the projections need to know about the entities an event names, folded from the same
 //! log: program names and ecosystems, driver-diagram node kinds and titles, cycles, measures,
-//! syntheses, standards and data points. Each projection keeps its own `Names`, so each stays a
+//! syntheses and standards (a data point's program and period are the run charts'). Each projection keeps its own `Names`, so each stays a
 //! fold of the log alone; a name is always the one the log held at the last applied event.
 
 use std::collections::BTreeMap;
@@ -47,13 +47,6 @@ pub struct MeasureName {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PointName {
-    pub measure_id: Uuid,
-    pub program_id: Uuid,
-    pub period: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StandardName {
     pub network_id: Uuid,
     pub code: String,
@@ -69,7 +62,6 @@ pub struct Names {
     pub nodes: BTreeMap<Uuid, NodeName>,
     pub cycles: BTreeMap<Uuid, CycleName>,
     pub measures: BTreeMap<Uuid, MeasureName>,
-    pub points: BTreeMap<Uuid, PointName>,
     pub syntheses: BTreeMap<Uuid, String>,
     pub standards: BTreeMap<Uuid, StandardName>,
 }
@@ -146,16 +138,6 @@ impl Names {
                         name: e.name.to_string(),
                         network_id: e.network_id,
                         tracks: e.tracks.clone(),
-                    },
-                );
-            }
-            NicEvent::DataPointRecorded(e) => {
-                self.points.insert(
-                    e.point_id,
-                    PointName {
-                        measure_id: entity,
-                        program_id: e.program_id,
-                        period: e.period.clone(),
                     },
                 );
             }

@@ -121,13 +121,14 @@ mod tests {
                 let json = serde_json::to_string(&e.event)
                     .unwrap()
                     .replace("00000000-0000-0000-0000-", "00000000-0000-0000-0001-");
-                Recorded {
-                    stream_id: e
-                        .stream_id
+                Recorded::new(
+                    e.global_position,
+                    e.recorded_at,
+                    e.stream_id
                         .replace("00000000-0000-0000-0000-", "00000000-0000-0000-0001-"),
-                    event: serde_json::from_str(&json).unwrap(),
-                    ..e.clone()
-                }
+                    e.actor.clone(),
+                    serde_json::from_str(&json).unwrap(),
+                )
             })
             .collect();
         let mut log = Vec::new();

@@ -155,52 +155,107 @@ pub struct Signal {
     pub message: String,
 }
 
-/// A signal's sentence, written only when it is wanted (`analyse_quietly` leaves it empty).
-macro_rules! say {
-    ($wanted:expr, $($sentence:tt)*) => {
-        if $wanted {
-            format!($($sentence)*)
-        } else {
-            String::new()
-        }
-    };
-}
-
 /// Analyses `points` (in time order) under both rule sets, phase by phase.
 pub fn analyse(points: &[Point], options: &Options) -> Analysis {
-    analyse_saying(points, options, true)
+    with_work(|work| {
+        let mut phases = Vec::new();
+        each_phase(points, options, work, |start, end, work| {
+            let mut signals = Vec::new();
+            let mut phase = analyse_phase(
+                points,
+                (start, end, options.baseline_points),
+                work,
+                |rule_set, rule, indices, say| {
+                    signals.push(Signal {
+                        rule_set,
+                        rule,
+                        points: indices.to_vec(),
+                        message: say(),
+                    })
+                },
+            );
+            phase.signals = signals;
+            phases.push(phase);
+        });
+        Analysis { phases }
+    })
 }
 
-/// `analyse` without the signals' sentences (every `message` is empty), for a reader that only
-/// compares which signals there are: writing the sentences is most of an analysis's cost.
-pub fn analyse_quietly(points: &[Point], options: &Options) -> Analysis {
-    analyse_saying(points, options, false)
+/// Where each signal of `analyse` starts, in the same order: its rule set, its rule and its first
+/// point, for a reader that only asks which signals there are (one that tells each signal once,
+/// after every new point). Neither sentences nor point lists are written, and the working lists
+/// are kept between calls, so a check allocates nothing.
+pub fn signal_starts(
+    points: &[Point],
+    options: &Options,
+    mut found: impl FnMut(RuleSet, Rule, usize),
+) {
+    with_work(|work| {
+        each_phase(points, options, work, |start, end, work| {
+            analyse_phase(
+                points,
+                (start, end, options.baseline_points),
+                work,
+                |rule_set, rule, indices, _| {
+                    if let Some(&first) = indices.first() {
+                        found(rule_set, rule, first);
+                    }
+                },
+            );
+        });
+    })
 }
 
-fn analyse_saying(points: &[Point], options: &Options, say: bool) -> Analysis {
-    let mut bounds: Vec<usize> = options
-        .phase_starts
-        .iter()
-        .copied()
-        .filter(|&s| s > 0 && s < points.len())
-        .collect();
+/// Lists reused by every analysis on a thread: a run chart is re-analysed after every point.
+#[derive(Default)]
+struct Work {
+    bounds: Vec<usize>,
+    used: Vec<usize>,
+    values: Vec<f64>,
+    useful: Vec<usize>,
+    runs: Vec<Run>,
+    distinct: Vec<(usize, f64)>,
+    trend: Vec<usize>,
+}
+
+fn with_work<R>(f: impl FnOnce(&mut Work) -> R) -> R {
+    thread_local! {
+        static WORK: std::cell::RefCell<Work> = std::cell::RefCell::default();
+    }
+    WORK.with(|work| match work.try_borrow_mut() {
+        Ok(mut work) => f(&mut work),
+        // Only an analysis started from inside another's callback gets here.
+        Err(_) => f(&mut Work::default()),
+    })
+}
+
+/// Calls `f` with the bounds (`start..end`) of each phase of the series, in order.
+fn each_phase(
+    points: &[Point],
+    options: &Options,
+    work: &mut Work,
+    mut f: impl FnMut(usize, usize, &mut Work),
+) {
+    let mut bounds = std::mem::take(&mut work.bounds);
+    bounds.clear();
+    bounds.extend(
+        options
+            .phase_starts
+            .iter()
+            .copied()
+            .filter(|&s| s > 0 && s < points.len()),
+    );
     bounds.sort_unstable();
     bounds.dedup();
-    let mut phases = Vec::with_capacity(bounds.len() + 1);
+    bounds.push(points.len());
     let mut start = 0;
-    for end in bounds.into_iter().chain(std::iter::once(points.len())) {
+    for &end in &bounds {
         if end > start {
-            phases.push(analyse_phase(
-                points,
-                start,
-                end,
-                options.baseline_points,
-                say,
-            ));
+            f(start, end, work);
         }
         start = end;
     }
-    Analysis { phases }
+    work.bounds = bounds;
 }
 
 /// The IHI runs limits for `n` useful points: `(lower, upper)` such that fewer than `lower` or
@@ -233,6 +288,26 @@ pub fn crossings_limit(n: usize) -> usize {
     crossings_limit_exact(trials).unwrap_or_else(|| crossings_limit_log(trials))
 }
 
+/// `runs_limits` and `crossings_limit` for every series of fewer than `LIMITS_KEPT` useful
+/// points, computed once: the analysis after every point asks them each time.
+const LIMITS_KEPT: usize = 256;
+
+fn kept_limits(n: usize) -> (Option<(usize, usize)>, usize) {
+    static KEPT: std::sync::OnceLock<Vec<(Option<(usize, usize)>, usize)>> =
+        std::sync::OnceLock::new();
+    match KEPT
+        .get_or_init(|| {
+            (0..LIMITS_KEPT)
+                .map(|n| (runs_limits(n), crossings_limit(n)))
+                .collect()
+        })
+        .get(n)
+    {
+        Some(&limits) => limits,
+        None => (runs_limits(n), crossings_limit(n)),
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // One phase.
 
@@ -246,25 +321,39 @@ fn is_used(p: &Point) -> bool {
     !p.excluded && p.value.is_finite()
 }
 
+/// The figures of the phase `start..end` (with a median frozen on its first `baseline` used
+/// points, if any), without its signals: `signal` is called with each of those instead, in order,
+/// with its rule set, its rule, the points that triggered it and how to say it.
 fn analyse_phase(
     points: &[Point],
-    start: usize,
-    end: usize,
-    baseline: Option<usize>,
-    say: bool,
+    (start, end, baseline): (usize, usize, Option<usize>),
+    work: &mut Work,
+    mut signal: impl FnMut(RuleSet, Rule, &[usize], &dyn Fn() -> String),
 ) -> Phase {
-    let used: Vec<usize> = (start..end).filter(|&i| is_used(&points[i])).collect();
+    let Work {
+        used,
+        values,
+        useful,
+        runs,
+        distinct,
+        trend,
+        ..
+    } = work;
+    used.clear();
+    used.extend((start..end).filter(|&i| is_used(&points[i])));
     let basis_len = match baseline {
         Some(k) if k > 0 && k < used.len() => k,
         _ => used.len(),
     };
-    let median = median_of(used[..basis_len].iter().map(|&i| points[i].value).collect());
+    values.clear();
+    values.extend(used[..basis_len].iter().map(|&i| points[i].value));
+    let median = median_of(values);
 
     // The useful points (off the median) in order, and the runs as ranges of them.
-    let mut useful: Vec<usize> = Vec::with_capacity(used.len());
-    let mut runs: Vec<Run> = Vec::new();
+    useful.clear();
+    runs.clear();
     if let Some(m) = median {
-        for &i in &used {
+        for &i in used.iter() {
             let v = points[i].value;
             if v == m {
                 continue;
@@ -283,8 +372,7 @@ fn analyse_phase(
     let n = useful.len();
     let longest = runs.iter().map(|r| r.range.len()).max().unwrap_or(0);
     let crossings = runs.len().saturating_sub(1);
-
-    let mut signals = Vec::new();
+    let (runs_limits, cross_limit) = kept_limits(n);
     let mut critical = CriticalValues {
         shift_length: SHIFT_LENGTH,
         trend_length: TREND_LENGTH,
@@ -300,51 +388,65 @@ fn analyse_phase(
     // IHI shift.
     for run in runs.iter().filter(|r| r.range.len() >= SHIFT_LENGTH) {
         let run_points = &useful[run.range.clone()];
-        signals.push(Signal {
-            rule_set: RuleSet::Ihi,
-            rule: Rule::Shift,
-            message: say!(
-                say,
+        signal(RuleSet::Ihi, Rule::Shift, run_points, &|| {
+            format!(
                 "{} points in a row {} the median ({})",
                 run_points.len(),
                 side(run.above),
                 span(run_points)
-            ),
-            points: run_points.to_vec(),
+            )
         });
     }
 
     // IHI trend, over every used point (the median plays no part); equal neighbours count once.
-    trend_signals(points, &used, &mut signals, say);
+    distinct.clear();
+    for &i in used.iter() {
+        let v = points[i].value;
+        if distinct.last().is_none_or(|&(_, last)| last != v) {
+            distinct.push((i, v));
+        }
+    }
+    let mut s = 0;
+    while s + 1 < distinct.len() {
+        let up = distinct[s + 1].1 > distinct[s].1;
+        let mut e = s + 1;
+        while e + 1 < distinct.len() && (distinct[e + 1].1 > distinct[e].1) == up {
+            e += 1;
+        }
+        if e - s + 1 >= TREND_LENGTH {
+            trend.clear();
+            trend.extend(distinct[s..=e].iter().map(|&(i, _)| i));
+            signal(RuleSet::Ihi, Rule::Trend, trend, &|| {
+                format!(
+                    "{} points in a row going {} ({})",
+                    trend.len(),
+                    if up { "up" } else { "down" },
+                    span(trend)
+                )
+            });
+        }
+        s = e;
+    }
 
     // IHI runs.
-    if let Some((lower, upper)) = runs_limits(n) {
+    if let Some((lower, upper)) = runs_limits {
         critical.runs_rule_applied = true;
         critical.runs_lower_limit = Some(lower);
         critical.runs_upper_limit = Some(upper);
-        if runs.len() < lower {
-            signals.push(Signal {
-                rule_set: RuleSet::Ihi,
-                rule: Rule::TooFewRuns,
-                points: useful.clone(),
-                message: say!(
-                    say,
-                    "{} runs in {n} useful points, fewer than {lower} \
-                     (runs limits for {n} useful points: {lower} to {upper})",
-                    runs.len()
-                ),
+        let count = runs.len();
+        if count < lower {
+            signal(RuleSet::Ihi, Rule::TooFewRuns, useful, &|| {
+                format!(
+                    "{count} runs in {n} useful points, fewer than {lower} \
+                     (runs limits for {n} useful points: {lower} to {upper})"
+                )
             });
-        } else if runs.len() > upper {
-            signals.push(Signal {
-                rule_set: RuleSet::Ihi,
-                rule: Rule::TooManyRuns,
-                points: useful.clone(),
-                message: say!(
-                    say,
-                    "{} runs in {n} useful points, more than {upper} \
-                     (runs limits for {n} useful points: {lower} to {upper})",
-                    runs.len()
-                ),
+        } else if count > upper {
+            signal(RuleSet::Ihi, Rule::TooManyRuns, useful, &|| {
+                format!(
+                    "{count} runs in {n} useful points, more than {upper} \
+                     (runs limits for {n} useful points: {lower} to {upper})"
+                )
             });
         }
     }
@@ -353,21 +455,18 @@ fn analyse_phase(
     // phase, not only a frozen baseline: a flat baseline would make every point after a real
     // shift look astronomical.
     if let (Some(m), true) = (median, n >= MIN_USEFUL_FOR_IHI_COUNTS) {
-        let mad =
-            median_of(used.iter().map(|&i| (points[i].value - m).abs()).collect()).unwrap_or(0.0);
+        values.clear();
+        values.extend(used.iter().map(|&i| (points[i].value - m).abs()));
+        let mad = median_of(values).unwrap_or(0.0);
         if mad > 0.0 {
             let limit = ASTRONOMICAL_MADS * MAD_SCALE * mad;
             critical.astronomical_rule_applied = true;
             critical.astronomical_distance = Some(limit);
-            for &i in &used {
+            for &i in used.iter() {
                 let v = points[i].value;
                 if (v - m).abs() > limit {
-                    signals.push(Signal {
-                        rule_set: RuleSet::Ihi,
-                        rule: Rule::AstronomicalPoint,
-                        points: vec![i],
-                        message: say!(
-                            say,
+                    signal(RuleSet::Ihi, Rule::AstronomicalPoint, &[i], &|| {
+                        format!(
                             "point {} ({}) is {} from the median {}, farther than \
                              3 × 1.4826 × MAD = {} (MAD = {})",
                             i + 1,
@@ -376,7 +475,7 @@ fn analyse_phase(
                             num(m),
                             num(limit),
                             num(mad)
-                        ),
+                        )
                     });
                 }
             }
@@ -386,36 +485,27 @@ fn analyse_phase(
     // Anhøj.
     if n > 0 {
         let run_limit = longest_run_limit(n);
-        let cross_limit = crossings_limit(n);
         critical.longest_run_limit = Some(run_limit);
         critical.crossings_limit = Some(cross_limit);
         for run in runs.iter().filter(|r| r.range.len() > run_limit) {
             let run_points = &useful[run.range.clone()];
-            signals.push(Signal {
-                rule_set: RuleSet::Anhoej,
-                rule: Rule::LongestRun,
-                message: say!(
-                    say,
+            signal(RuleSet::Anhoej, Rule::LongestRun, run_points, &|| {
+                format!(
                     "a run of {} points {} the median ({}), longer than \
                      round(log2({n}) + 3) = {run_limit}",
                     run_points.len(),
                     side(run.above),
                     span(run_points)
-                ),
-                points: run_points.to_vec(),
+                )
             });
         }
         if crossings < cross_limit {
-            signals.push(Signal {
-                rule_set: RuleSet::Anhoej,
-                rule: Rule::TooFewCrossings,
-                points: useful.clone(),
-                message: say!(
-                    say,
+            signal(RuleSet::Anhoej, Rule::TooFewCrossings, useful, &|| {
+                format!(
                     "{crossings} crossings of the median in {n} useful points, fewer than \
                      qbinom(0.05, {}, 0.5) = {cross_limit}",
                     n - 1
-                ),
+                )
             });
         }
     }
@@ -431,54 +521,21 @@ fn analyse_phase(
         longest_run: longest,
         crossings,
         critical_values: critical,
-        signals,
+        signals: Vec::new(),
     }
 }
 
-fn trend_signals(points: &[Point], used: &[usize], signals: &mut Vec<Signal>, say: bool) {
-    let mut distinct: Vec<(usize, f64)> = Vec::with_capacity(used.len());
-    for &i in used {
-        let v = points[i].value;
-        if distinct.last().is_none_or(|&(_, last)| last != v) {
-            distinct.push((i, v));
-        }
-    }
-    let mut s = 0;
-    while s + 1 < distinct.len() {
-        let up = distinct[s + 1].1 > distinct[s].1;
-        let mut e = s + 1;
-        while e + 1 < distinct.len() && (distinct[e + 1].1 > distinct[e].1) == up {
-            e += 1;
-        }
-        if e - s + 1 >= TREND_LENGTH {
-            let trend: Vec<usize> = distinct[s..=e].iter().map(|&(i, _)| i).collect();
-            signals.push(Signal {
-                rule_set: RuleSet::Ihi,
-                rule: Rule::Trend,
-                message: say!(
-                    say,
-                    "{} points in a row going {} ({})",
-                    trend.len(),
-                    if up { "up" } else { "down" },
-                    span(&trend)
-                ),
-                points: trend,
-            });
-        }
-        s = e;
-    }
-}
-
-fn median_of(mut sorted: Vec<f64>) -> Option<f64> {
-    if sorted.is_empty() {
+/// The median of `values`, which it sorts.
+fn median_of(values: &mut [f64]) -> Option<f64> {
+    if values.is_empty() {
         return None;
     }
-    sorted.sort_by(f64::total_cmp);
-    let mid = sorted.len() / 2;
-    Some(if sorted.len() % 2 == 1 {
-        sorted[mid]
+    values.sort_unstable_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    Some(if values.len() % 2 == 1 {
+        values[mid]
     } else {
-        (sorted[mid - 1] + sorted[mid]) / 2.0
+        (values[mid - 1] + values[mid]) / 2.0
     })
 }
 
@@ -1308,5 +1365,55 @@ mod tests {
         assert_eq!(num(60.0), "60");
         assert_eq!(num(-0.0001), "0");
         assert_eq!(num(2.5), "2.5");
+    }
+
+    /// `signal_starts` finds the signals `analyse` lists, in order, over many series (a small
+    /// generator, so that failures repeat): every rule, phases, baselines, ties and exclusions.
+    #[test]
+    fn signal_starts_are_the_analysis_signals_first_points() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |below: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % below
+        };
+        let mut rules_seen = std::collections::BTreeSet::new();
+        for _ in 0..3_000 {
+            let len = next(60) as usize;
+            let level = next(3) as f64 * 4.0;
+            let points: Vec<Point> = (0..len)
+                .map(|i| Point {
+                    // Few distinct values (ties, points on the median), drifting runs, spikes.
+                    value: match next(20) {
+                        0 => 100.0,
+                        1 => f64::NAN,
+                        _ => (next(5) as f64) + if i > len / 2 { level } else { 0.0 },
+                    },
+                    excluded: next(15) == 0,
+                })
+                .collect();
+            let options = Options {
+                baseline_points: [None, Some(0), Some(next(12) as usize)][next(3) as usize],
+                phase_starts: (0..next(3)).map(|_| next(70) as usize).collect(),
+            };
+            let listed: Vec<(RuleSet, Rule, usize)> = analyse(&points, &options)
+                .phases
+                .into_iter()
+                .flat_map(|p| p.signals)
+                .map(|s| (s.rule_set, s.rule, s.points[0]))
+                .collect();
+            let mut starts = Vec::new();
+            signal_starts(&points, &options, |rule_set, rule, first| {
+                starts.push((rule_set, rule, first))
+            });
+            assert_eq!(starts, listed, "{points:?} {options:?}");
+            rules_seen.extend(listed.iter().map(|&(set, rule, _)| (set, rule)));
+        }
+        assert_eq!(
+            rules_seen.len(),
+            7,
+            "every rule fired somewhere: {rules_seen:?}"
+        );
     }
 }

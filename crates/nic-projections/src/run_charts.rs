@@ -438,6 +438,12 @@ impl RunCharts {
         &self.names
     }
 
+    /// A data point's program and period, as last recorded.
+    pub fn point(&self, measure: Uuid, point: Uuid) -> Option<(Uuid, &str)> {
+        let p = self.measures.get(&measure)?.points.get(&point)?;
+        Some((p.program_id, p.period.as_str()))
+    }
+
     fn point_mut(&mut self, measure: Uuid, point: Uuid) -> Option<&mut StoredPoint> {
         self.measures.get_mut(&measure)?.points.get_mut(&point)
     }
@@ -470,11 +476,57 @@ impl RunCharts {
         self.chart(measure_id, SeriesScope::Program(program_id))
     }
 
-    /// The signals of a measure's network-wide run chart: the same as `network_chart`'s, found
-    /// from the series kept per period (the cost of the periods, not of the points); with their
-    /// sentences when `say`, else with empty ones (`run_chart::analyse_quietly`).
-    pub fn network_signals(&self, measure_id: Uuid, say: bool) -> Option<NetworkSignals> {
+    /// The signals of a measure's network-wide run chart, with their sentences: the same as
+    /// `network_chart`'s, found from the series kept per period (the cost of the periods, not of
+    /// the points).
+    pub fn network_signals(&self, measure_id: Uuid) -> Option<NetworkSignals> {
         let m = self.measures.get(&measure_id)?;
+        let signals = self.with_network_series(m, |periods, points, options| {
+            run_chart::analyse(points, options)
+                .phases
+                .into_iter()
+                .flat_map(|phase| phase.signals)
+                .map(|s| SignalStart {
+                    rule_set: s.rule_set,
+                    rule: s.rule,
+                    first_period: s.points.first().map(|&i| periods[i].to_string()),
+                    message: s.message,
+                })
+                .collect()
+        });
+        Some(NetworkSignals {
+            measure_name: m.definition.name.to_string(),
+            signals,
+        })
+    }
+
+    /// Calls `found` with the rule set, the rule and the first period of each signal that
+    /// `network_signals` lists, in the same order, without writing their sentences
+    /// (`run_chart::signal_starts`): the check after every data point. False for a measure the
+    /// log has not defined.
+    pub fn network_signal_starts(
+        &self,
+        measure_id: Uuid,
+        mut found: impl FnMut(RuleSet, Rule, &str),
+    ) -> bool {
+        let Some(m) = self.measures.get(&measure_id) else {
+            return false;
+        };
+        self.with_network_series(m, |periods, points, options| {
+            run_chart::signal_starts(points, options, |rule_set, rule, first| {
+                found(rule_set, rule, periods[first])
+            })
+        });
+        true
+    }
+
+    /// Calls `f` with a measure's network-wide series as the analysis reads it: its periods in
+    /// order, the point of each, and the measure's baseline and phases.
+    fn with_network_series<R>(
+        &self,
+        m: &MeasureSeries,
+        f: impl FnOnce(&[&str], &[Point], &Options) -> R,
+    ) -> R {
         let rebuilt;
         let series = match &m.network.0 {
             Some(series) => series,
@@ -500,26 +552,7 @@ impl RunCharts {
                 .filter_map(|ph| periods.iter().position(|p| *p >= ph.from_period.as_str()))
                 .collect(),
         };
-        let analysis = if say {
-            run_chart::analyse(&points, &options)
-        } else {
-            run_chart::analyse_quietly(&points, &options)
-        };
-        let signals = analysis
-            .phases
-            .into_iter()
-            .flat_map(|phase| phase.signals)
-            .map(|s| SignalStart {
-                rule_set: s.rule_set,
-                rule: s.rule,
-                first_period: s.points.first().map(|&i| periods[i].to_string()),
-                message: s.message,
-            })
-            .collect();
-        Some(NetworkSignals {
-            measure_name: m.definition.name.to_string(),
-            signals,
-        })
+        f(&periods, &points, &options)
     }
 
     /// A measure's whole network-wide series, from its points.
@@ -581,15 +614,20 @@ impl RunCharts {
             }
             return;
         };
+        // Only `point` can have joined or left the period: every other point that moves is
+        // refreshed on its own (a point recorded again for another period leaves this one).
         let mut ids = series
             .get(period)
             .map(|t| t.points.clone())
             .unwrap_or_default();
-        if !ids.contains(&point) {
-            ids.push(point);
+        let belongs = m.points.get(&point).is_some_and(|p| p.period == period);
+        match (ids.iter().position(|id| *id == point), belongs) {
+            (None, true) => ids.push(point),
+            (Some(at), false) => {
+                ids.remove(at);
+            }
+            _ => {}
         }
-        // A point recorded again for another period leaves this one.
-        ids.retain(|id| m.points.get(id).is_some_and(|p| p.period == period));
         let total = (!ids.is_empty()).then(|| self.period_total(m, ids));
         if let Some(series) = self
             .measures
@@ -1323,30 +1361,26 @@ mod tests {
         for e in &log.events {
             charts.apply(e);
             let kept = charts
-                .network_signals(MEASURE, true)
+                .network_signals(MEASURE)
                 .map(|s| s.signals)
                 .unwrap_or_default();
             assert_eq!(kept, chart_signals(&charts), "after {:?}", e.event);
-            // Read quietly, the same signals without their sentences.
-            let quiet = charts
-                .network_signals(MEASURE, false)
-                .map(|s| s.signals)
-                .unwrap_or_default();
-            let unsaid: Vec<SignalStart> = kept
+            // Their starts, found without the sentences.
+            let mut starts = Vec::new();
+            charts.network_signal_starts(MEASURE, |rule_set, rule, first| {
+                starts.push((rule_set, rule, first.to_string()))
+            });
+            let kept_starts: Vec<_> = kept
                 .iter()
-                .cloned()
-                .map(|s| SignalStart {
-                    message: String::new(),
-                    ..s
-                })
+                .map(|s| (s.rule_set, s.rule, s.first_period.clone().unwrap()))
                 .collect();
-            assert_eq!(quiet, unsaid, "quietly, after {:?}", e.event);
+            assert_eq!(starts, kept_starts, "starts, after {:?}", e.event);
             found = found.max(kept.len());
             let restored: RunCharts =
                 serde_json::from_str(&serde_json::to_string(&charts).unwrap()).unwrap();
             assert_eq!(
-                restored.network_signals(MEASURE, true).map(|s| s.signals),
-                charts.network_signals(MEASURE, true).map(|s| s.signals)
+                restored.network_signals(MEASURE).map(|s| s.signals),
+                charts.network_signals(MEASURE).map(|s| s.signals)
             );
         }
         assert!(found >= 2, "the log shows signals");
@@ -1362,7 +1396,7 @@ mod tests {
         restored.apply(last);
         charts.apply(last);
         assert_eq!(
-            restored.network_signals(MEASURE, true).unwrap().signals,
+            restored.network_signals(MEASURE).unwrap().signals,
             chart_signals(&charts)
         );
     }

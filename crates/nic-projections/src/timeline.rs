@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use crate::names::Names;
 use crate::run_chart::{Rule, RuleSet};
-use crate::run_charts::{RunCharts, SignalStart};
+use crate::run_charts::RunCharts;
 use crate::{is_new, OnBase, ReadModels, Recorded, WithBase};
 
 /// Characters of free text (a reason, a statement) quoted in a sentence.
@@ -279,12 +279,14 @@ impl Entries {
 /// Tells events as sentences, naming things as the base names them.
 struct Teller<'a> {
     names: &'a Names,
+    charts: &'a RunCharts,
 }
 
 impl<'a> Teller<'a> {
     fn new(base: &'a RunCharts) -> Self {
         Self {
             names: base.names(),
+            charts: base,
         }
     }
 
@@ -357,16 +359,15 @@ impl<'a> Teller<'a> {
         }
     }
 
-    fn point_phrase(&self, point_id: Uuid) -> (String, Option<Uuid>) {
-        match self.names.points.get(&point_id) {
-            Some(p) => (
+    fn point_phrase(&self, measure_id: Uuid, point_id: Uuid) -> (String, Option<Uuid>) {
+        match self.charts.point(measure_id, point_id) {
+            Some((program_id, period)) => (
                 format!(
-                    "{}'s {} value of '{}'",
-                    self.names.program(p.program_id),
-                    p.period,
-                    self.names.measure(p.measure_id)
+                    "{}'s {period} value of '{}'",
+                    self.names.program(program_id),
+                    self.names.measure(measure_id)
                 ),
-                Some(p.program_id),
+                Some(program_id),
             ),
             None => (format!("data point {point_id}"), None),
         }
@@ -562,9 +563,10 @@ impl<'a> Teller<'a> {
             }
             NicEvent::DataPointRecorded(_) => return None,
             NicEvent::DataPointCorrected(e) => {
-                let (what, program) = self.point_phrase(e.point_id);
+                let measure = entity?;
+                let (what, program) = self.point_phrase(measure, e.point_id);
                 let mut t = self.measure_told(
-                    entity?,
+                    measure,
                     K::Data,
                     format!("{what} corrected: {}", quote(e.reason.as_str())),
                 );
@@ -572,9 +574,10 @@ impl<'a> Teller<'a> {
                 t
             }
             NicEvent::DataPointExcluded(e) => {
-                let (what, program) = self.point_phrase(e.point_id);
+                let measure = entity?;
+                let (what, program) = self.point_phrase(measure, e.point_id);
                 let mut t = self.measure_told(
-                    entity?,
+                    measure,
                     K::Data,
                     format!(
                         "{what} excluded from run charts: {}",
@@ -729,24 +732,27 @@ impl<'a> Teller<'a> {
 impl Entries {
     /// Tells the signals of a measure's network-wide chart that were not there before.
     fn tell_new_signals(&mut self, r: &Recorded, base: &RunCharts, measure: Uuid) {
-        // The signals alone, and their sentences only when one is new: building the whole chart
-        // after every data point made the fold of a measure quadratic, and writing every
-        // signal's sentence after every point was most of the rest.
-        let Some(quiet) = base.network_signals(measure, false) else {
+        // Which signals there are, first, without their sentences; the sentences only when one
+        // is new. Building the whole chart after every data point made the fold of a measure
+        // quadratic, and writing every signal's sentence after every point was most of the rest.
+        let told = self.told_signals.get(&measure);
+        let mut any_new = false;
+        base.network_signal_starts(measure, |rule_set, rule, first| {
+            // The told signals of this rule, in order of their first period (`String::new()`
+            // sorts first and allocates nothing).
+            let mut of_rule = told
+                .into_iter()
+                .flat_map(|t| t.range((rule_set, rule, String::new())..))
+                .take_while(|(s, r, _)| (*s, *r) == (rule_set, rule));
+            any_new |= !of_rule.any(|(_, _, p)| p == first);
+        });
+        if !any_new {
+            return;
+        }
+        let Some(chart) = base.network_signals(measure) else {
             return;
         };
         let told = self.told_signals.entry(measure).or_default();
-        let is_new = |s: &SignalStart| {
-            s.first_period
-                .as_ref()
-                .is_some_and(|first| !told.contains(&(s.rule_set, s.rule, first.clone())))
-        };
-        if !quiet.signals.iter().any(is_new) {
-            return;
-        }
-        let Some(chart) = base.network_signals(measure, true) else {
-            return;
-        };
         let mut new = Vec::new();
         for s in chart.signals {
             let Some(first) = s.first_period else {

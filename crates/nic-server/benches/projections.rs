@@ -206,8 +206,8 @@ fn generate(template: &[RecordedEvent], n: usize) -> Vec<RecordedEvent> {
 // (a) Rebuild beside a scan
 
 /// Folds the whole log into all five projections, as the service's rebuild does (`runner::
-/// fold_to_head`: the next pages read and parsed on another task while this one folds); returns
-/// the events folded.
+/// fold_to_head`: the next pages read and parsed on other tasks while this one folds, and freed
+/// there); returns the events folded.
 async fn rebuild(store: &Arc<dyn EventStore>) -> (usize, ReadModels) {
     let mut all = ReadModels::default();
     let mut pages = ReadAhead::start(
@@ -218,9 +218,10 @@ async fn rebuild(store: &Arc<dyn EventStore>) -> (usize, ReadModels) {
     let mut n = 0;
     while let Some(page) = pages.next_page().await.unwrap() {
         n += page.len();
-        for r in page {
-            all.apply(&r.unwrap());
+        for r in &page {
+            all.apply(r.as_ref().unwrap());
         }
+        pages.done(page);
         tokio::task::yield_now().await;
     }
     (n, all)

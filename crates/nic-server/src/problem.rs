@@ -150,9 +150,15 @@ impl From<DomainError> for Problem {
     }
 }
 
-impl From<nic_events::CatalogError> for Problem {
-    fn from(e: nic_events::CatalogError) -> Self {
+impl From<&nic_events::CatalogError> for Problem {
+    fn from(e: &nic_events::CatalogError) -> Self {
         tracing::error!(error = %e, "a stored event does not read as a catalog event");
         Problem::new("internal", "a stored event could not be read")
+    }
+}
+
+impl From<nic_events::CatalogError> for Problem {
+    fn from(e: nic_events::CatalogError) -> Self {
+        Problem::from(&e)
     }
 }

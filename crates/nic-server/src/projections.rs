@@ -158,14 +158,14 @@ impl Live {
     }
 
     pub fn apply(&mut self, e: &nic_events::RecordedEvent) {
-        self.apply_read(e.global_position, Recorded::from_recorded(e));
+        self.apply_read(e.global_position, &Recorded::from_recorded(e));
     }
 
     /// Applies the event at `position` as it was read (`Recorded::from_recorded`), perhaps on
     /// another task.
-    pub fn apply_read(&mut self, position: u64, read: Result<Recorded, CatalogError>) {
+    pub fn apply_read(&mut self, position: u64, read: &Result<Recorded, CatalogError>) {
         match read {
-            Ok(r) => self.models.apply(&r),
+            Ok(r) => self.models.apply(r),
             Err(err) => {
                 self.unreadable_events += 1;
                 tracing::error!(position, error = %err, "projections skip an unreadable event");
@@ -305,9 +305,10 @@ impl Projections {
         }
         let mut pages = ReadAhead::start(store.clone(), read, |e| Recorded::from_recorded(&e));
         while let Some(page) = pages.next_page().await? {
-            for r in page {
-                projection.apply(&r?);
+            for r in &page {
+                projection.apply(r.as_ref().map_err(Problem::from)?);
             }
+            pages.done(page);
         }
         Ok(projection)
     }

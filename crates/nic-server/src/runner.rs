@@ -393,7 +393,7 @@ impl Follower {
 
 /// Folds the log from `live`'s position (0 when fresh) up to the head as the reads find it;
 /// `progress` hears (position, head) after each page. The next pages are read and parsed on
-/// another task while this one folds (`ReadAhead`).
+/// other tasks while this one folds, and freed there (`ReadAhead`).
 pub async fn fold_to_head(
     store: &App,
     live: &mut Live,
@@ -406,9 +406,10 @@ pub async fn fold_to_head(
         |e| (e.global_position, Recorded::from_recorded(&e)),
     );
     while let Some(page) = pages.next_page().await? {
-        for (position, read) in page {
-            live.apply_read(position, read);
+        for (position, read) in &page {
+            live.apply_read(*position, read);
         }
+        pages.done(page);
         head = head.max(live.position);
         progress(live.position, head);
         tokio::task::yield_now().await;

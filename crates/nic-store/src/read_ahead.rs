@@ -1,7 +1,8 @@
 //! Reading the global log ahead of its reader, for folds of a long stretch of it (a rebuild, an
-//! as-of read): a task reads the next pages from the store, and turns each event into what the
-//! reader wants (`map`: parsing it, say), while the reader works on the pages before. On a machine
-//! with more than one core, reading and folding then overlap instead of taking turns.
+//! as-of read): one task reads the next pages from the store, another turns each event into what
+//! the reader wants (`map`: parsing it, say), while the reader works on the pages before. On a
+//! machine with more than one core, the database's work, mapping and folding then overlap instead
+//! of taking turns.
 //!
 //! The pages are those of `EventStore::read_all` for the query, in order; the read stops at the
 //! first empty page (the head as the reads find it) or at the first error, which is handed on.
@@ -19,46 +20,77 @@ pub const PAGES_AHEAD: usize = 2;
 
 pub struct ReadAhead<T> {
     pages: mpsc::Receiver<Result<Vec<T>, StoreError>>,
-    task: JoinHandle<()>,
+    spent: mpsc::UnboundedSender<Vec<T>>,
+    reader: JoinHandle<()>,
+    mapper: JoinHandle<()>,
 }
 
 impl<T: Send + 'static> ReadAhead<T> {
-    /// Starts reading the log as `query` asks, page after page, each event mapped by `map`.
+    /// Starts reading the log as `query` asks, page after page, each event mapped by `map`. One
+    /// task reads and another maps, so the next page is being read while this one is mapped.
     pub fn start(
         store: Arc<dyn EventStore>,
         mut query: ReadAll,
         map: impl Fn(RecordedEvent) -> T + Send + 'static,
     ) -> Self {
-        let (tx, pages) = mpsc::channel(PAGES_AHEAD);
-        let task = tokio::spawn(async move {
+        let (raw_tx, mut raw) = mpsc::channel::<Result<Vec<RecordedEvent>, StoreError>>(1);
+        let reader = tokio::spawn(async move {
             loop {
-                let page = match store.read_all(&query).await {
-                    Ok(page) => page,
-                    Err(e) => {
-                        let _ = tx.send(Err(e)).await;
-                        return;
-                    }
+                let page = store.read_all(&query).await;
+                // After an error, or the first empty page (the head), there is nothing more to read.
+                let next = match &page {
+                    Ok(events) => match events.last() {
+                        Some(last) => Some(last.global_position),
+                        None => return,
+                    },
+                    Err(_) => None,
                 };
-                let Some(last) = page.last() else { return };
-                query.after = last.global_position;
-                let mapped = page.into_iter().map(&map).collect();
-                if tx.send(Ok(mapped)).await.is_err() {
+                if raw_tx.send(page).await.is_err() {
+                    return;
+                }
+                let Some(next) = next else { return };
+                query.after = next;
+            }
+        });
+        let (tx, pages) = mpsc::channel(PAGES_AHEAD);
+        let (spent, mut spent_pages) = mpsc::unbounded_channel::<Vec<T>>();
+        let mapper = tokio::spawn(async move {
+            while let Some(page) = raw.recv().await {
+                while let Ok(spent) = spent_pages.try_recv() {
+                    drop(spent);
+                }
+                let mapped = page.map(|page| page.into_iter().map(&map).collect());
+                if tx.send(mapped).await.is_err() {
                     return;
                 }
             }
         });
-        Self { pages, task }
+        Self {
+            pages,
+            spent,
+            reader,
+            mapper,
+        }
     }
 
     /// The next page; None once the log is read to the end.
     pub async fn next_page(&mut self) -> Result<Option<Vec<T>>, StoreError> {
         self.pages.recv().await.transpose()
     }
+
+    /// Hands back a page the reader is done with, to be freed by the task that mapped it: the
+    /// allocator frees memory fastest on the thread that allocated it, and the reader (a fold)
+    /// is the slowest stage. A page not handed back is freed wherever it is dropped.
+    pub fn done(&self, page: Vec<T>) {
+        // Once the mapper has finished, the page comes back here and is dropped now.
+        let _ = self.spent.send(page);
+    }
 }
 
 impl<T> Drop for ReadAhead<T> {
     fn drop(&mut self) {
-        self.task.abort();
+        self.reader.abort();
+        self.mapper.abort();
     }
 }
 
@@ -98,7 +130,11 @@ mod tests {
         let mut pages = 0;
         while let Some(page) = ahead.next_page().await.unwrap() {
             assert!(page.len() <= 7);
-            seen.extend(page);
+            seen.extend(&page);
+            // Every other page is handed back to be freed by the mapper.
+            if pages % 2 == 0 {
+                ahead.done(page);
+            }
             pages += 1;
         }
         assert_eq!(seen, (11..=75).collect::<Vec<u64>>());
