@@ -126,11 +126,11 @@ mod tests {
         }
         let mut ahead =
             ReadAhead::start(store.clone(), ReadAll::after(10, 7), |e| e.global_position);
-        let mut seen = Vec::new();
+        let mut seen: Vec<u64> = Vec::new();
         let mut pages = 0;
         while let Some(page) = ahead.next_page().await.unwrap() {
             assert!(page.len() <= 7);
-            seen.extend(&page);
+            seen.extend(page.iter().copied());
             // Every other page is handed back to be freed by the mapper.
             if pages % 2 == 0 {
                 ahead.done(page);
