@@ -292,9 +292,11 @@ pub fn crossings_limit(n: usize) -> usize {
 /// points, computed once: the analysis after every point asks them each time.
 const LIMITS_KEPT: usize = 256;
 
-fn kept_limits(n: usize) -> (Option<(usize, usize)>, usize) {
-    static KEPT: std::sync::OnceLock<Vec<(Option<(usize, usize)>, usize)>> =
-        std::sync::OnceLock::new();
+/// `runs_limits(n)` and `crossings_limit(n)`.
+type Limits = (Option<(usize, usize)>, usize);
+
+fn kept_limits(n: usize) -> Limits {
+    static KEPT: std::sync::OnceLock<Vec<Limits>> = std::sync::OnceLock::new();
     match KEPT
         .get_or_init(|| {
             (0..LIMITS_KEPT)
