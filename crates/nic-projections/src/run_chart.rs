@@ -527,17 +527,20 @@ fn analyse_phase(
     }
 }
 
-/// The median of `values`, which it sorts.
+/// The median of `values`, which it reorders: the middle value (or the mean of the two middle
+/// values) in `f64::total_cmp` order, selected rather than sorted.
 fn median_of(values: &mut [f64]) -> Option<f64> {
     if values.is_empty() {
         return None;
     }
-    values.sort_unstable_by(f64::total_cmp);
     let mid = values.len() / 2;
-    Some(if values.len() % 2 == 1 {
-        values[mid]
+    let odd = values.len() % 2 == 1;
+    let (below, &mut upper, _) = values.select_nth_unstable_by(mid, f64::total_cmp);
+    Some(if odd {
+        upper
     } else {
-        (values[mid - 1] + values[mid]) / 2.0
+        let lower = below.iter().copied().max_by(f64::total_cmp)?;
+        (lower + upper) / 2.0
     })
 }
 
@@ -1417,5 +1420,33 @@ mod tests {
             7,
             "every rule fired somewhere: {rules_seen:?}"
         );
+    }
+
+    #[test]
+    fn the_selected_median_is_the_sorted_median() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for len in 0..40 {
+            for _ in 0..50 {
+                let values: Vec<f64> = (0..len)
+                    .map(|_| {
+                        state ^= state << 13;
+                        state ^= state >> 7;
+                        state ^= state << 17;
+                        (state % 9) as f64 * 0.5 - 2.0
+                    })
+                    .collect();
+                let mut sorted = values.clone();
+                sorted.sort_by(f64::total_cmp);
+                let expected = (!sorted.is_empty()).then(|| {
+                    let mid = sorted.len() / 2;
+                    if sorted.len() % 2 == 1 {
+                        sorted[mid]
+                    } else {
+                        (sorted[mid - 1] + sorted[mid]) / 2.0
+                    }
+                });
+                assert_eq!(median_of(&mut values.clone()), expected, "{values:?}");
+            }
+        }
     }
 }

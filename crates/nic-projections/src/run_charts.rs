@@ -21,7 +21,6 @@
 //! - **CSV**: `to_csv` gives the numbers behind a chart, one row per program point (and, on a
 //!   network chart, one total row per period), quoted per RFC 4180.
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{Days, Months, NaiveDate};
@@ -89,6 +88,7 @@ impl PartialEq for NetworkSeries {
 /// One period of the network-wide series: its points and the point the chart plots for them.
 #[derive(Debug, Clone, Default)]
 struct PeriodTotal {
+    /// In order.
     points: Vec<Uuid>,
     /// What the chart's series holds for the period (`Point::value`, `Point::excluded`).
     value: f64,
@@ -531,7 +531,7 @@ impl RunCharts {
         let series = match &m.network.0 {
             Some(series) => series,
             None => {
-                rebuilt = self.network_series(m);
+                rebuilt = network_series(m.definition.scale, &m.points);
                 &rebuilt
             }
         };
@@ -555,93 +555,50 @@ impl RunCharts {
         f(&periods, &points, &options)
     }
 
-    /// A measure's whole network-wide series, from its points.
-    fn network_series(&self, m: &MeasureSeries) -> BTreeMap<String, PeriodTotal> {
-        let mut by_period: BTreeMap<String, Vec<Uuid>> = BTreeMap::new();
-        for (id, p) in &m.points {
-            by_period.entry(p.period.clone()).or_default().push(*id);
-        }
-        by_period
-            .into_iter()
-            .map(|(period, ids)| (period, self.period_total(m, ids)))
-            .collect()
-    }
-
-    /// One period of the network-wide series, from the ids of its points, as `chart` totals it.
-    fn period_total(&self, m: &MeasureSeries, ids: Vec<Uuid>) -> PeriodTotal {
-        let def = &m.definition;
-        // The chart's contributions without their copies of names and reasons: ordered the same
-        // way (program name, program, point), so summed in the same order.
-        let mut parts: Vec<Part<'_>> = ids
-            .iter()
-            .filter_map(|id| m.points.get(id).map(|p| (id, p)))
-            .map(|(id, p)| Part {
-                program_name: match self.names.programs.get(&p.program_id) {
-                    Some(n) => Cow::Borrowed(n.name.as_str()),
-                    None => Cow::Owned(self.names.program(p.program_id)),
-                },
-                program_id: p.program_id,
-                point_id: *id,
-                point: p,
-            })
-            .collect();
-        parts.sort_by(|a, b| {
-            (&a.program_name, a.program_id, a.point_id).cmp(&(
-                &b.program_name,
-                b.program_id,
-                b.point_id,
-            ))
-        });
-        let (numerator, denominator, value, all_excluded) = totals(def.scale, &parts);
-        let plotted = plotted(def.scale, numerator, denominator, value);
-        PeriodTotal {
-            points: ids,
-            value: plotted.unwrap_or(0.0),
-            excluded: all_excluded || plotted.is_none(),
-        }
-    }
-
     /// Recomputes one period of a measure's network-wide series after `point`, of this period or
     /// formerly of it, changed (the whole series when it is missing, as after a restore).
     fn refresh_network_period(&mut self, measure: Uuid, period: &str, point: Uuid) {
-        let Some(m) = self.measures.get(&measure) else {
+        let Some(m) = self.measures.get_mut(&measure) else {
             return;
         };
-        let Some(series) = &m.network.0 else {
-            let series = self.network_series(m);
-            if let Some(m) = self.measures.get_mut(&measure) {
-                m.network.0 = Some(series);
-            }
+        let MeasureSeries {
+            definition,
+            points,
+            network,
+            ..
+        } = m;
+        let scale = definition.scale;
+        let Some(series) = &mut network.0 else {
+            network.0 = Some(network_series(scale, points));
             return;
         };
         // Only `point` can have joined or left the period: every other point that moves is
         // refreshed on its own (a point recorded again for another period leaves this one).
-        let mut ids = series
-            .get(period)
-            .map(|t| t.points.clone())
-            .unwrap_or_default();
-        let belongs = m.points.get(&point).is_some_and(|p| p.period == period);
-        match (ids.iter().position(|id| *id == point), belongs) {
-            (None, true) => ids.push(point),
-            (Some(at), false) => {
-                ids.remove(at);
-            }
-            _ => {}
-        }
-        let total = (!ids.is_empty()).then(|| self.period_total(m, ids));
-        if let Some(series) = self
-            .measures
-            .get_mut(&measure)
-            .and_then(|m| m.network.0.as_mut())
-        {
-            match total {
-                Some(t) => {
-                    series.insert(period.to_string(), t);
+        let belongs = points.get(&point).is_some_and(|p| p.period == period);
+        match series.get_mut(period) {
+            Some(total) => {
+                match (total.points.binary_search(&point), belongs) {
+                    (Err(at), true) => total.points.insert(at, point),
+                    (Ok(at), false) => {
+                        total.points.remove(at);
+                    }
+                    _ => {}
                 }
-                None => {
+                if total.points.is_empty() {
                     series.remove(period);
+                } else {
+                    total.sum(scale, points);
                 }
             }
+            None if belongs => {
+                let mut total = PeriodTotal {
+                    points: vec![point],
+                    ..PeriodTotal::default()
+                };
+                total.sum(scale, points);
+                series.insert(period.to_string(), total);
+            }
+            None => {}
         }
     }
 
@@ -693,8 +650,10 @@ impl RunCharts {
                     exclusion_reason: p.excluded.clone(),
                 })
                 .collect();
-            sort_contributions(&mut contributions);
+            // Summed in the order of their point ids (as `m.points` lists them), as the kept
+            // network series sums them; shown by program.
             let (numerator, denominator, value, all_excluded) = totals(def.scale, &contributions);
+            sort_contributions(&mut contributions);
             let plotted = plotted(def.scale, numerator, denominator, value);
             let start = period::start(def.period, period);
             let end = start.and_then(|s| period_end(def.period, s));
@@ -822,14 +781,6 @@ fn sort_contributions(contributions: &mut [Contribution]) {
     });
 }
 
-/// A stored point as a period's total reads it, named for ordering.
-struct Part<'a> {
-    program_name: Cow<'a, str>,
-    program_id: Uuid,
-    point_id: Uuid,
-    point: &'a StoredPoint,
-}
-
 /// What a period's total reads of each of its points.
 trait Amounts {
     fn excluded(&self) -> bool;
@@ -853,18 +804,44 @@ impl Amounts for Contribution {
     }
 }
 
-impl Amounts for Part<'_> {
+impl Amounts for &StoredPoint {
     fn excluded(&self) -> bool {
-        self.point.excluded.is_some()
+        self.excluded.is_some()
     }
     fn numerator(&self) -> Option<f64> {
-        self.point.numerator
+        self.numerator
     }
     fn denominator(&self) -> Option<f64> {
-        self.point.denominator
+        self.denominator
     }
     fn value(&self) -> Option<f64> {
-        self.point.value
+        self.value
+    }
+}
+
+/// A measure's whole network-wide series, from its points (each period's ids in order).
+fn network_series(
+    scale: MeasureScale,
+    points: &BTreeMap<Uuid, StoredPoint>,
+) -> BTreeMap<String, PeriodTotal> {
+    let mut series: BTreeMap<String, PeriodTotal> = BTreeMap::new();
+    for (id, p) in points {
+        series.entry(p.period.clone()).or_default().points.push(*id);
+    }
+    for total in series.values_mut() {
+        total.sum(scale, points);
+    }
+    series
+}
+
+impl PeriodTotal {
+    /// Sums the period's points (in the order of their ids) as `chart` does.
+    fn sum(&mut self, scale: MeasureScale, points: &BTreeMap<Uuid, StoredPoint>) {
+        let parts: Vec<&StoredPoint> = self.points.iter().filter_map(|id| points.get(id)).collect();
+        let (numerator, denominator, value, all_excluded) = totals(scale, &parts);
+        let plotted = plotted(scale, numerator, denominator, value);
+        self.value = plotted.unwrap_or(0.0);
+        self.excluded = all_excluded || plotted.is_none();
     }
 }
 

@@ -62,7 +62,7 @@ use tokio::net::TcpStream;
 const EVENTS_DEFAULT: usize = 1_000_000;
 const EVENTS_QUICK: usize = 100_000;
 /// Repetitions of the rebuild and of the scan, in alternating order; the best of each counts.
-const REBUILD_REPEATS: usize = 2;
+const REBUILD_REPEATS: usize = 3;
 const AS_OF_SAMPLES: usize = 5;
 const LIVE_SAMPLES: usize = 50;
 /// The steady append rate of the live-delivery run, and for how long it runs: long enough that a
