@@ -652,7 +652,8 @@ impl RunCharts {
                 .collect();
             // Summed in the order of their point ids (as `m.points` lists them), as the kept
             // network series sums them; shown by program.
-            let (numerator, denominator, value, all_excluded) = totals(def.scale, &contributions);
+            let (numerator, denominator, value, all_excluded) =
+                totals(def.scale, contributions.iter());
             sort_contributions(&mut contributions);
             let plotted = plotted(def.scale, numerator, denominator, value);
             let start = period::start(def.period, period);
@@ -789,7 +790,7 @@ trait Amounts {
     fn value(&self) -> Option<f64>;
 }
 
-impl Amounts for Contribution {
+impl Amounts for &Contribution {
     fn excluded(&self) -> bool {
         self.excluded
     }
@@ -837,8 +838,8 @@ fn network_series(
 impl PeriodTotal {
     /// Sums the period's points (in the order of their ids) as `chart` does.
     fn sum(&mut self, scale: MeasureScale, points: &BTreeMap<Uuid, StoredPoint>) {
-        let parts: Vec<&StoredPoint> = self.points.iter().filter_map(|id| points.get(id)).collect();
-        let (numerator, denominator, value, all_excluded) = totals(scale, &parts);
+        let parts = self.points.iter().filter_map(|id| points.get(id));
+        let (numerator, denominator, value, all_excluded) = totals(scale, parts);
         let plotted = plotted(scale, numerator, denominator, value);
         self.value = plotted.unwrap_or(0.0);
         self.excluded = all_excluded || plotted.is_none();
@@ -849,12 +850,13 @@ impl PeriodTotal {
 /// when all are excluded; and whether all are.
 fn totals<T: Amounts>(
     scale: MeasureScale,
-    parts: &[T],
+    parts: impl Iterator<Item = T> + Clone,
 ) -> (Option<f64>, Option<f64>, Option<f64>, bool) {
-    let all_excluded = parts.iter().all(|c| c.excluded());
-    let summed = || parts.iter().filter(move |c| all_excluded || !c.excluded());
-    let sum =
-        |f: fn(&T) -> Option<f64>| -> Option<f64> { summed().filter_map(f).reduce(|a, b| a + b) };
+    let all_excluded = parts.clone().all(|c| c.excluded());
+    let summed = || parts.clone().filter(move |c| all_excluded || !c.excluded());
+    let sum = |f: fn(&T) -> Option<f64>| -> Option<f64> {
+        summed().filter_map(|c| f(&c)).reduce(|a, b| a + b)
+    };
     let (numerator, denominator, value) = match scale {
         MeasureScale::Ratio => (sum(T::numerator), sum(T::denominator), None),
         MeasureScale::Value => (None, None, sum(T::value)),

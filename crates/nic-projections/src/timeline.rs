@@ -737,14 +737,17 @@ impl Entries {
         // quadratic, and writing every signal's sentence after every point was most of the rest.
         let told = self.told_signals.get(&measure);
         let mut any_new = false;
+        // One key, refilled for each signal: the check allocates at most once.
+        let mut key = (RuleSet::Ihi, Rule::Shift, String::new());
         base.network_signal_starts(measure, |rule_set, rule, first| {
-            // The told signals of this rule, in order of their first period (`String::new()`
-            // sorts first and allocates nothing).
-            let mut of_rule = told
-                .into_iter()
-                .flat_map(|t| t.range((rule_set, rule, String::new())..))
-                .take_while(|(s, r, _)| (*s, *r) == (rule_set, rule));
-            any_new |= !of_rule.any(|(_, _, p)| p == first);
+            if any_new {
+                return;
+            }
+            key.0 = rule_set;
+            key.1 = rule;
+            key.2.clear();
+            key.2.push_str(first);
+            any_new = told.is_none_or(|t| !t.contains(&key));
         });
         if !any_new {
             return;
