@@ -893,6 +893,10 @@ async fn bench_live(backend: &str, label: &str, seconds: u64, rows: &mut Vec<Row
     drop_database(&url, pg).await;
 }
 
+/// The allocator the service runs with (`main.rs`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() {
     let quick = std::env::args().any(|a| a == "--quick");

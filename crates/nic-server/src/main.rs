@@ -165,6 +165,13 @@ impl From<RoleArg> for nic_events::catalog::Role {
     }
 }
 
+/// mimalloc, not the system allocator: the service allocates on one thread and frees on another
+/// all the time (pages read on one task and folded on another, requests moving between workers),
+/// which glibc's arenas pay for with locks and consolidation. A rebuild used about a quarter less
+/// CPU with it (the projections benchmark).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
