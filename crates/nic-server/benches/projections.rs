@@ -380,37 +380,18 @@ impl Raw {
     }
 }
 
-/// A fresh database of a backend, as a URL, and how to drop it afterwards.
-async fn fresh(backend: &str) -> (String, Option<(String, String)>) {
+/// A fresh database of a backend, as a URL.
+async fn fresh(backend: &str) -> String {
     match backend {
-        "postgres" => {
-            let admin = std::env::var("NIC_TEST_POSTGRES_URL")
-                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-            let name = format!("nic_bench_{}", uuid::Uuid::new_v4().simple());
-            let mut conn = sqlx::PgConnection::connect(&admin)
-                .await
-                .expect("PostgreSQL is reachable");
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&mut conn)
-                .await
-                .unwrap();
-            let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
-            (url, Some((admin, name)))
-        }
-        _ => (format!("sqlite://{}", temp_path("log.db").display()), None),
+        "postgres" => nic_store::scratch::create_postgres("nic_bench").await,
+        _ => format!("sqlite://{}", temp_path("log.db").display()),
     }
 }
 
-async fn drop_database(url: &str, pg: Option<(String, String)>) {
-    match pg {
-        Some((admin, name)) => {
-            let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-            sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-                .execute(&mut conn)
-                .await
-                .unwrap();
-        }
-        None => remove_sqlite(std::path::Path::new(url.trim_start_matches("sqlite://"))),
+async fn drop_database(url: &str) {
+    match url.strip_prefix("sqlite://") {
+        Some(path) => remove_sqlite(std::path::Path::new(path)),
+        None => nic_store::scratch::drop_postgres(url).await,
     }
 }
 
@@ -429,7 +410,7 @@ async fn bench_log(
     template_len: usize,
     rows: &mut Vec<Row>,
 ) {
-    let (url, pg) = fresh(backend).await;
+    let url = fresh(backend).await;
     let store = nic_store::open(&url).await.unwrap();
     store.migrate().await.unwrap();
     let admin = nic_store::admin::Admin::connect(&url).await.unwrap();
@@ -539,7 +520,7 @@ async fn bench_log(
     });
     drop(store);
     drop(raw);
-    drop_database(&url, pg).await;
+    drop_database(&url).await;
 }
 
 fn percentile(samples: &mut [Duration], q: f64) -> Duration {
@@ -729,7 +710,7 @@ async fn follow_live(
 type Sent = (usize, uuid::Uuid, Instant, Duration);
 
 async fn bench_live(backend: &str, label: &str, seconds: u64, rows: &mut Vec<Row>) {
-    let (url, pg) = fresh(backend).await;
+    let url = fresh(backend).await;
     let server = Server::start(&url).await;
     let mut c = server.connect().await;
     let network = c
@@ -890,7 +871,7 @@ async fn bench_live(backend: &str, label: &str, seconds: u64, rows: &mut Vec<Row
     });
     drop(c);
     drop(server);
-    drop_database(&url, pg).await;
+    drop_database(&url).await;
 }
 
 /// The allocator the service runs with (`main.rs`).

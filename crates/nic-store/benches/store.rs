@@ -307,16 +307,7 @@ async fn bench(backend: &'static str, store: Arc<dyn EventStore>, raw: Raw, rows
 async fn main() {
     let mut rows = Vec::new();
 
-    let admin = std::env::var("NIC_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let name = format!("nic_bench_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::PgConnection::connect(&admin)
-        .await
-        .expect("PostgreSQL is reachable");
-    conn.execute(format!("CREATE DATABASE {name}").as_str())
-        .await
-        .unwrap();
-    let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+    let url = nic_store::scratch::create_postgres("nic_bench").await;
     {
         let pg = PgStore::connect(&url).await.unwrap();
         pg.migrate().await.unwrap();
@@ -327,9 +318,7 @@ async fn main() {
         let raw = Raw::Pg(pg.pool().clone());
         bench("PostgreSQL", Arc::new(pg), raw, &mut rows).await;
     }
-    conn.execute(format!("DROP DATABASE {name} WITH (FORCE)").as_str())
-        .await
-        .unwrap();
+    nic_store::scratch::drop_postgres(&url).await;
 
     let path = std::env::temp_dir().join(format!("nic-bench-{}.db", uuid::Uuid::new_v4().simple()));
     {

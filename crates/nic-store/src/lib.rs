@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod postgres;
 pub mod read_ahead;
+pub mod scratch;
 pub mod sqlite;
 pub mod subscription;
 pub mod transfer;

@@ -39,33 +39,12 @@ pub enum Db {
 /// A fresh, empty database of the given kind, as a URL.
 pub fn fresh_database(db: Db) -> String {
     match db {
-        Db::Sqlite => {
-            let dir = std::env::temp_dir().join("nic-ledger-tests");
-            std::fs::create_dir_all(&dir).unwrap();
-            let path = dir.join(format!("{}.db", uuid::Uuid::new_v4().simple()));
-            format!("sqlite://{}", path.display())
-        }
-        Db::Postgres => {
-            let admin = std::env::var("NIC_TEST_POSTGRES_URL")
-                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-            let name = format!("nic_test_{}", uuid::Uuid::new_v4().simple());
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                use sqlx::Connection;
-                let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
-                    panic!("PostgreSQL is not reachable at {admin}: {e}; start it (scripts/test does)")
-                });
-                sqlx::query(&format!("CREATE DATABASE {name}"))
-                    .execute(&mut conn)
-                    .await
-                    .expect("create a test database");
-            });
-            let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
-            format!("{base}/{name}")
-        }
+        Db::Sqlite => nic_store::scratch::sqlite_url(),
+        Db::Postgres => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(nic_store::scratch::create_postgres("nic_test")),
     }
 }
 

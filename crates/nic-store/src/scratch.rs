@@ -1,0 +1,64 @@
+//! Scratch databases for the tests and benchmarks (the service never uses them): an empty
+//! PostgreSQL database on the server at `NIC_TEST_POSTGRES_URL` (default: the local server as user
+//! postgres), or a path for a new SQLite file in the temporary folder. Neither has the schema yet.
+//!
+//! A server that cannot be reached is a failure with a message saying so, never a skip.
+
+use sqlx::Connection;
+
+/// The server the scratch PostgreSQL databases are made on, when `NIC_TEST_POSTGRES_URL` is unset.
+pub const POSTGRES_ADMIN_URL_DEFAULT: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// The administrative URL of the server the scratch databases are made on.
+pub fn postgres_admin_url() -> String {
+    std::env::var("NIC_TEST_POSTGRES_URL").unwrap_or_else(|_| POSTGRES_ADMIN_URL_DEFAULT.into())
+}
+
+/// Creates an empty database named `<prefix>_<uuid>` and returns its URL.
+///
+/// # Panics
+/// When the server cannot be reached or refuses the database.
+pub async fn create_postgres(prefix: &str) -> String {
+    let admin = postgres_admin_url();
+    let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = admin_connection(&admin).await;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("create the database {name}: {e}"));
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+    format!("{base}/{name}")
+}
+
+/// Drops a database `create_postgres` made (by its URL), closing its connections.
+///
+/// # Panics
+/// When the server cannot be reached or refuses.
+pub async fn drop_postgres(url: &str) {
+    let name = url.rsplit_once('/').map_or(url, |(_, name)| name);
+    let mut conn = admin_connection(&postgres_admin_url()).await;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("drop the database {name}: {e}"));
+}
+
+/// A `sqlite://` URL for a new database file in the folder `nic-ledger-tests` of the temporary
+/// folder (which the test command empties before each run).
+pub fn sqlite_url() -> String {
+    let dir = std::env::temp_dir().join("nic-ledger-tests");
+    std::fs::create_dir_all(&dir).expect("create the scratch folder");
+    let path = dir.join(format!("{}.db", uuid::Uuid::new_v4().simple()));
+    format!("sqlite://{}", path.display())
+}
+
+async fn admin_connection(admin: &str) -> sqlx::PgConnection {
+    sqlx::PgConnection::connect(admin)
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "PostgreSQL is not reachable at {admin}: {e}. Start it (scripts/test does) or set \
+             NIC_TEST_POSTGRES_URL."
+            )
+        })
+}
