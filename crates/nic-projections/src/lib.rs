@@ -94,6 +94,7 @@ pub struct Recorded {
 }
 
 impl Recorded {
+    /// An event as the projections read it; the entity id is read from `stream_id` here, once.
     pub fn new(
         global_position: u64,
         recorded_at: DateTime<Utc>,

@@ -55,7 +55,6 @@ use nic_projections::timeline::Timeline;
 use nic_projections::{OnBase, Projection, ReadModels, Recorded, WithBase};
 use nic_store::{EventStore, ReadAhead, ReadAll};
 use serde_json::{json, Value};
-use sqlx::Connection;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
