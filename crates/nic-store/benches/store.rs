@@ -12,7 +12,7 @@ use nic_events::{ExpectedVersion, Metadata, NewEvent, StreamId};
 use nic_store::postgres::PgStore;
 use nic_store::sqlite::SqliteStore;
 use nic_store::{EventStore, ReadAll};
-use sqlx::{Connection, Executor};
+use sqlx::Executor;
 
 const SINGLE_APPENDS: usize = 1_500;
 const CONCURRENT_WRITERS: usize = 32;
