@@ -76,7 +76,7 @@ struct MeasureSeries {
 /// when one of its points changes: finding the signals after a data point costs the number of
 /// periods, not the number of points (a whole chart per point made folding a measure quadratic).
 #[derive(Debug, Clone, Default)]
-struct NetworkSeries(Option<BTreeMap<String, PeriodTotal>>);
+struct NetworkSeries(Option<Series>);
 
 /// Derived data: equal whenever the points it is derived from are.
 impl PartialEq for NetworkSeries {
@@ -85,14 +85,36 @@ impl PartialEq for NetworkSeries {
     }
 }
 
-/// One period of the network-wide series: its points and the point the chart plots for them.
+/// The periods with a point, in order, and for each (at the same index) its points and the point
+/// the chart plots for them, as the analysis reads it: kept so that a check reads them as they
+/// are.
 #[derive(Debug, Clone, Default)]
-struct PeriodTotal {
-    /// In order.
-    points: Vec<Uuid>,
-    /// What the chart's series holds for the period (`Point::value`, `Point::excluded`).
-    value: f64,
+struct Series {
+    periods: Vec<String>,
+    /// Each period's points, in the order of their ids, with what the total reads of each.
+    members: Vec<Vec<(Uuid, Share)>>,
+    /// What the chart's series holds for each period (`Point::value`, `Point::excluded`).
+    points: Vec<Point>,
+}
+
+/// What a period's total reads of one of its points.
+#[derive(Debug, Clone, Copy)]
+struct Share {
+    numerator: Option<f64>,
+    denominator: Option<f64>,
+    value: Option<f64>,
     excluded: bool,
+}
+
+impl From<&StoredPoint> for Share {
+    fn from(p: &StoredPoint) -> Self {
+        Self {
+            numerator: p.numerator,
+            denominator: p.denominator,
+            value: p.value,
+            excluded: p.excluded.is_some(),
+        }
+    }
 }
 
 /// The signals of a measure's network-wide run chart (what `RunCharts::network_chart` finds), for
@@ -305,7 +327,7 @@ impl Projection for RunCharts {
                         points: BTreeMap::new(),
                         baseline_points: None,
                         phases: Vec::new(),
-                        network: NetworkSeries(Some(BTreeMap::new())),
+                        network: NetworkSeries(Some(Series::default())),
                     },
                 );
             }
@@ -514,7 +536,7 @@ impl RunCharts {
         };
         self.with_network_series(m, |periods, points, options| {
             run_chart::signal_starts(points, options, |rule_set, rule, first| {
-                found(rule_set, rule, periods[first])
+                found(rule_set, rule, &periods[first])
             })
         });
         true
@@ -525,34 +547,28 @@ impl RunCharts {
     fn with_network_series<R>(
         &self,
         m: &MeasureSeries,
-        f: impl FnOnce(&[&str], &[Point], &Options) -> R,
+        f: impl FnOnce(&[String], &[Point], &Options) -> R,
     ) -> R {
         let rebuilt;
         let series = match &m.network.0 {
             Some(series) => series,
             None => {
-                rebuilt = network_series(m.definition.scale, &m.points);
+                rebuilt = Series::of(m.definition.scale, &m.points);
                 &rebuilt
             }
         };
-        let periods: Vec<&str> = series.keys().map(String::as_str).collect();
-        let points: Vec<Point> = series
-            .values()
-            .map(|t| Point {
-                value: t.value,
-                excluded: t.excluded,
-            })
-            .collect();
-        let mut phases: Vec<&PhaseStarted> = m.phases.iter().collect();
-        phases.sort_by(|a, b| a.from_period.cmp(&b.from_period));
+        let periods = &series.periods;
         let options = Options {
             baseline_points: m.baseline_points.map(|k| k as usize),
-            phase_starts: phases
+            // The first period on or after each phase's start (periods are in order).
+            phase_starts: m
+                .phases
                 .iter()
-                .filter_map(|ph| periods.iter().position(|p| *p >= ph.from_period.as_str()))
+                .map(|ph| periods.partition_point(|p| p.as_str() < ph.from_period.as_str()))
+                .filter(|&i| i < periods.len())
                 .collect(),
         };
-        f(&periods, &points, &options)
+        f(periods, &series.points, &options)
     }
 
     /// Recomputes one period of a measure's network-wide series after `point`, of this period or
@@ -561,45 +577,19 @@ impl RunCharts {
         let Some(m) = self.measures.get_mut(&measure) else {
             return;
         };
-        let MeasureSeries {
-            definition,
-            points,
-            network,
-            ..
-        } = m;
-        let scale = definition.scale;
-        let Some(series) = &mut network.0 else {
-            network.0 = Some(network_series(scale, points));
+        let scale = m.definition.scale;
+        let Some(series) = &mut m.network.0 else {
+            m.network.0 = Some(Series::of(scale, &m.points));
             return;
         };
         // Only `point` can have joined or left the period: every other point that moves is
         // refreshed on its own (a point recorded again for another period leaves this one).
-        let belongs = points.get(&point).is_some_and(|p| p.period == period);
-        match series.get_mut(period) {
-            Some(total) => {
-                match (total.points.binary_search(&point), belongs) {
-                    (Err(at), true) => total.points.insert(at, point),
-                    (Ok(at), false) => {
-                        total.points.remove(at);
-                    }
-                    _ => {}
-                }
-                if total.points.is_empty() {
-                    series.remove(period);
-                } else {
-                    total.sum(scale, points);
-                }
-            }
-            None if belongs => {
-                let mut total = PeriodTotal {
-                    points: vec![point],
-                    ..PeriodTotal::default()
-                };
-                total.sum(scale, points);
-                series.insert(period.to_string(), total);
-            }
-            None => {}
-        }
+        let share = m
+            .points
+            .get(&point)
+            .filter(|p| p.period == period)
+            .map(Share::from);
+        series.refresh(scale, period, point, share);
     }
 
     /// The run chart of a measure's series; `None` for a measure the log has not defined.
@@ -805,9 +795,9 @@ impl Amounts for &Contribution {
     }
 }
 
-impl Amounts for &StoredPoint {
+impl Amounts for &Share {
     fn excluded(&self) -> bool {
-        self.excluded.is_some()
+        self.excluded
     }
     fn numerator(&self) -> Option<f64> {
         self.numerator
@@ -820,29 +810,67 @@ impl Amounts for &StoredPoint {
     }
 }
 
-/// A measure's whole network-wide series, from its points (each period's ids in order).
-fn network_series(
-    scale: MeasureScale,
-    points: &BTreeMap<Uuid, StoredPoint>,
-) -> BTreeMap<String, PeriodTotal> {
-    let mut series: BTreeMap<String, PeriodTotal> = BTreeMap::new();
-    for (id, p) in points {
-        series.entry(p.period.clone()).or_default().points.push(*id);
+impl Series {
+    /// A measure's whole network-wide series, from its points.
+    fn of(scale: MeasureScale, points: &BTreeMap<Uuid, StoredPoint>) -> Self {
+        let mut by_period: BTreeMap<&str, Vec<(Uuid, Share)>> = BTreeMap::new();
+        for (id, p) in points {
+            by_period
+                .entry(&p.period)
+                .or_default()
+                .push((*id, Share::from(p)));
+        }
+        let mut series = Self::default();
+        for (period, members) in by_period {
+            series.periods.push(period.to_string());
+            series.points.push(plot(scale, &members));
+            series.members.push(members);
+        }
+        series
     }
-    for total in series.values_mut() {
-        total.sum(scale, points);
+
+    /// Puts `point` in `period` with `share`, or takes it out with `None`, and recomputes the
+    /// period's point (a period left without points leaves the series).
+    fn refresh(&mut self, scale: MeasureScale, period: &str, point: Uuid, share: Option<Share>) {
+        match self.periods.binary_search_by(|p| p.as_str().cmp(period)) {
+            Ok(i) => {
+                let members = &mut self.members[i];
+                match (members.binary_search_by_key(&point, |(id, _)| *id), share) {
+                    (Ok(at), Some(share)) => members[at].1 = share,
+                    (Err(at), Some(share)) => members.insert(at, (point, share)),
+                    (Ok(at), None) => {
+                        members.remove(at);
+                    }
+                    (Err(_), None) => {}
+                }
+                if members.is_empty() {
+                    self.periods.remove(i);
+                    self.members.remove(i);
+                    self.points.remove(i);
+                } else {
+                    self.points[i] = plot(scale, members);
+                }
+            }
+            Err(i) => {
+                if let Some(share) = share {
+                    let members = vec![(point, share)];
+                    self.periods.insert(i, period.to_string());
+                    self.points.insert(i, plot(scale, &members));
+                    self.members.insert(i, members);
+                }
+            }
+        }
     }
-    series
 }
 
-impl PeriodTotal {
-    /// Sums the period's points (in the order of their ids) as `chart` does.
-    fn sum(&mut self, scale: MeasureScale, points: &BTreeMap<Uuid, StoredPoint>) {
-        let parts = self.points.iter().filter_map(|id| points.get(id));
-        let (numerator, denominator, value, all_excluded) = totals(scale, parts);
-        let plotted = plotted(scale, numerator, denominator, value);
-        self.value = plotted.unwrap_or(0.0);
-        self.excluded = all_excluded || plotted.is_none();
+/// The point the chart plots for a period's points (summed in their order, as `chart` sums them).
+fn plot(scale: MeasureScale, members: &[(Uuid, Share)]) -> Point {
+    let (numerator, denominator, value, all_excluded) =
+        totals(scale, members.iter().map(|(_, share)| share));
+    let plotted = plotted(scale, numerator, denominator, value);
+    Point {
+        value: plotted.unwrap_or(0.0),
+        excluded: all_excluded || plotted.is_none(),
     }
 }
 
