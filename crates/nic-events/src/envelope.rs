@@ -11,8 +11,58 @@ use uuid::Uuid;
 /// Longest stream id the store accepts, in bytes.
 pub const STREAM_ID_BYTES_MAX: usize = 200;
 
-/// The JSON text of an event's data or metadata, exactly as appended.
-pub type EventData = Box<RawValue>;
+/// The JSON text of an event's data or metadata, exactly as appended. It is JSON by construction:
+/// checked when it comes from outside (`parse`, or read as part of a JSON document), written by
+/// serde (`of`), or read back from a store's column, which its database checked on the way in
+/// (`stored`). Serialised as the JSON it holds, not as a string.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EventData(Box<str>);
+
+impl EventData {
+    /// JSON text, checked.
+    pub fn parse(text: String) -> serde_json::Result<Self> {
+        serde_json::from_str::<&RawValue>(&text)?;
+        Ok(Self(text.into_boxed_str()))
+    }
+
+    /// A value written as JSON.
+    pub fn of<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Self> {
+        Ok(Self(serde_json::to_string(value)?.into_boxed_str()))
+    }
+
+    /// Text read back from a store's data or metadata column, not parsed again: both schemas
+    /// refuse text that is not JSON (PostgreSQL's `json` type, SQLite's `CHECK (json_valid(…))`).
+    /// A reader of a rebuild would otherwise parse every event twice, once here and once into
+    /// its type; a reader that parses it still reports text that is not JSON.
+    pub fn stored(text: String) -> Self {
+        Self(text.into_boxed_str())
+    }
+
+    /// The JSON text.
+    pub fn get(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for EventData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for EventData {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serde_json::from_str::<&RawValue>(&self.0)
+            .map_err(serde::ser::Error::custom)?
+            .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for EventData {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Box::<RawValue>::deserialize(deserializer).map(|raw| Self(raw.into()))
+    }
+}
 
 /// A stream's id, such as `pdsa-0190c7e2-…`. The part before the first dash is the stream's category.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -146,8 +196,8 @@ impl NewEvent {
             event_id: Uuid::now_v7(),
             event_type: event_type.into(),
             schema_version,
-            data: serde_json::value::to_raw_value(data)?,
-            metadata: serde_json::value::to_raw_value(metadata)?,
+            data: EventData::of(data)?,
+            metadata: EventData::of(metadata)?,
         })
     }
 
@@ -213,6 +263,26 @@ mod tests {
         assert_eq!(
             StreamId::parse(format!("p-{}", "x".repeat(STREAM_ID_BYTES_MAX))),
             Err(StreamIdError::TooLong)
+        );
+    }
+
+    #[test]
+    fn event_data_is_json_written_as_itself() {
+        assert!(EventData::parse("{\"a\": [1, 2".into()).is_err());
+        assert!(EventData::parse("not json".into()).is_err());
+        let text = "{\"b\": 1,  \"a\": \"x\"}";
+        let data = EventData::parse(text.into()).unwrap();
+        // Kept byte for byte, and written into a document as JSON, not as a string.
+        assert_eq!(data.get(), text);
+        let written = serde_json::to_string(&vec![&data]).unwrap();
+        assert_eq!(written, format!("[{text}]"));
+        let read: Vec<EventData> = serde_json::from_str(&written).unwrap();
+        assert_eq!(read, vec![data]);
+        assert_eq!(
+            EventData::of(&serde_json::json!({ "k": [1] }))
+                .unwrap()
+                .get(),
+            "{\"k\":[1]}"
         );
     }
 

@@ -46,7 +46,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use nic_events::limits::READ_PAGE_EVENTS_MAX;
-use nic_events::{RecordedEvent, StreamId, GENESIS_HASH};
+use nic_events::{EventData, RecordedEvent, StreamId, GENESIS_HASH};
 use nic_projections::driver_diagram::{Diagrams, DriverDiagram};
 use nic_projections::pdsa_board::PdsaBoard;
 use nic_projections::portfolio::Portfolio;
@@ -187,9 +187,8 @@ fn generate(template: &[RecordedEvent], n: usize) -> Vec<RecordedEvent> {
             global_position: i as u64 + 1,
             event_type: t.event_type.clone(),
             schema_version: t.schema_version,
-            data: serde_json::value::RawValue::from_string(remap(t.data.get(), key)).unwrap(),
-            metadata: serde_json::value::RawValue::from_string(remap(t.metadata.get(), key))
-                .unwrap(),
+            data: EventData::parse(remap(t.data.get(), key)).unwrap(),
+            metadata: EventData::parse(remap(t.metadata.get(), key)).unwrap(),
             recorded_at: start + chrono::Duration::milliseconds(i as i64 * EVENT_SPACING_MS),
             hash: String::new(),
         };

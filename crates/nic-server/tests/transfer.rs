@@ -13,9 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::{Db, Server};
-use nic_events::RecordedEvent;
+use nic_events::{EventData, RecordedEvent};
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use serde_json::Value;
 
 fn nic(args: &[&str]) -> Output {
@@ -221,7 +220,7 @@ struct CloudEvent {
     time: String,
     datacontenttype: String,
     dataschema: String,
-    data: Box<RawValue>,
+    data: EventData,
     nicposition: u64,
     nicstreamversion: u64,
     nicschemaversion: u32,
@@ -249,7 +248,7 @@ fn envelope(ce: &CloudEvent) -> RecordedEvent {
         event_type: ce.event_type.clone(),
         schema_version: ce.nicschemaversion,
         data: ce.data.clone(),
-        metadata: RawValue::from_string(ce.nicmetadata.clone()).unwrap(),
+        metadata: EventData::parse(ce.nicmetadata.clone()).unwrap(),
         recorded_at: chrono::DateTime::parse_from_rfc3339(&ce.time)
             .unwrap()
             .with_timezone(&chrono::Utc),

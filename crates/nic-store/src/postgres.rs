@@ -36,7 +36,9 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use nic_events::limits::{NOTIFY_COALESCE_MS, READ_PAGE_EVENTS_MAX};
-use nic_events::{chain_hash, ExpectedVersion, NewEvent, RecordedEvent, StreamId, GENESIS_HASH};
+use nic_events::{
+    chain_hash, EventData, ExpectedVersion, NewEvent, RecordedEvent, StreamId, GENESIS_HASH,
+};
 use sqlx::postgres::{PgListener, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, QueryBuilder, Row};
 use tokio::sync::{watch, Notify};
@@ -580,10 +582,8 @@ fn decode(row: &PgRow, at: usize) -> Result<RecordedEvent, StoreError> {
         event_type: row.try_get(at + 4)?,
         schema_version: u32::try_from(row.try_get::<i32, _>(at + 5)?)
             .map_err(|e| corrupt(e.to_string()))?,
-        data: serde_json::value::RawValue::from_string(row.try_get(at + 6)?)
-            .map_err(|e| corrupt(e.to_string()))?,
-        metadata: serde_json::value::RawValue::from_string(row.try_get(at + 7)?)
-            .map_err(|e| corrupt(e.to_string()))?,
+        data: EventData::stored(row.try_get(at + 6)?),
+        metadata: EventData::stored(row.try_get(at + 7)?),
         recorded_at: row.try_get::<DateTime<Utc>, _>(at + 8)?,
         hash: row.try_get(at + 9)?,
     })

@@ -34,7 +34,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use nic_events::limits::READ_PAGE_EVENTS_MAX;
-use nic_events::{ExpectedVersion, NewEvent, RecordedEvent, StreamId, GENESIS_HASH};
+use nic_events::{EventData, ExpectedVersion, NewEvent, RecordedEvent, StreamId, GENESIS_HASH};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteRow, SqliteSynchronous,
@@ -372,10 +372,8 @@ fn decode(row: &SqliteRow) -> Result<RecordedEvent, StoreError> {
         event_type: row.try_get("event_type")?,
         schema_version: u32::try_from(row.try_get::<i64, _>("schema_version")?)
             .map_err(|e| corrupt(e.to_string()))?,
-        data: serde_json::value::RawValue::from_string(row.try_get("data")?)
-            .map_err(|e| corrupt(e.to_string()))?,
-        metadata: serde_json::value::RawValue::from_string(row.try_get("metadata")?)
-            .map_err(|e| corrupt(e.to_string()))?,
+        data: EventData::stored(row.try_get("data")?),
+        metadata: EventData::stored(row.try_get("metadata")?),
         recorded_at: DateTime::from_timestamp_micros(micros)
             .ok_or_else(|| corrupt("recorded time out of range".into()))?,
         hash: row.try_get("hash")?,

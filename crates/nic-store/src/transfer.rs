@@ -13,9 +13,8 @@
 use std::collections::HashMap;
 
 use nic_events::limits::READ_PAGE_EVENTS_MAX;
-use nic_events::{RecordedEvent, StreamId, GENESIS_HASH};
+use nic_events::{EventData, RecordedEvent, StreamId, GENESIS_HASH};
 use serde::Serialize;
-use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use crate::admin::Admin;
@@ -57,7 +56,7 @@ pub struct CloudEvent<'a> {
     pub time: String,
     pub datacontenttype: &'static str,
     pub dataschema: String,
-    pub data: &'a RawValue,
+    pub data: &'a EventData,
     pub nicposition: u64,
     pub nicstreamversion: u64,
     pub nicschemaversion: u32,
