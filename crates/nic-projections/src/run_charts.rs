@@ -63,7 +63,7 @@ struct StoredPoint {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct MeasureSeries {
     definition: MeasureDefined,
-    points: BTreeMap<Uuid, StoredPoint>,
+    points: Points,
     baseline_points: Option<u32>,
     phases: Vec<PhaseStarted>,
     /// The network-wide series, kept as points arrive (derived from `points`: neither saved nor
@@ -91,29 +91,89 @@ impl PartialEq for NetworkSeries {
 #[derive(Debug, Clone, Default)]
 struct Series {
     periods: Vec<String>,
-    /// Each period's points, in the order of their ids, with what the total reads of each.
-    members: Vec<Vec<(Uuid, Share)>>,
+    /// Each period's points (their places in `Points`), in the order of their ids.
+    members: Vec<Vec<u32>>,
     /// What the chart's series holds for each period (`Point::value`, `Point::excluded`).
     points: Vec<Point>,
 }
 
-/// What a period's total reads of one of its points.
-#[derive(Debug, Clone, Copy)]
-struct Share {
-    numerator: Option<f64>,
-    denominator: Option<f64>,
-    value: Option<f64>,
-    excluded: bool,
+/// A measure's data points by id. Each point is kept once, in the order it was first recorded,
+/// and found through an index of ids to places: the network series refers to points by place, and
+/// an index entry is a fraction of a point's size (a map of ids to points was most of the
+/// charts' memory, which a rebuild pays for in page faults as well as in copying).
+#[derive(Debug, Clone, Default)]
+struct Points {
+    all: Vec<(Uuid, StoredPoint)>,
+    places: BTreeMap<Uuid, u32>,
 }
 
-impl From<&StoredPoint> for Share {
-    fn from(p: &StoredPoint) -> Self {
-        Self {
-            numerator: p.numerator,
-            denominator: p.denominator,
-            value: p.value,
-            excluded: p.excluded.is_some(),
+impl Points {
+    fn get(&self, id: &Uuid) -> Option<&StoredPoint> {
+        self.places.get(id).map(|&place| &self.at(place).1)
+    }
+
+    fn get_mut(&mut self, id: &Uuid) -> Option<&mut StoredPoint> {
+        let place = *self.places.get(id)?;
+        Some(&mut self.all[place as usize].1)
+    }
+
+    fn at(&self, place: u32) -> &(Uuid, StoredPoint) {
+        &self.all[place as usize]
+    }
+
+    /// Records a point; one recorded again is replaced where it is. Returns its place and the
+    /// point it replaced.
+    fn insert(&mut self, id: Uuid, point: StoredPoint) -> (u32, Option<StoredPoint>) {
+        match self.places.entry(id) {
+            std::collections::btree_map::Entry::Occupied(place) => {
+                let place = *place.get();
+                let old = std::mem::replace(&mut self.all[place as usize].1, point);
+                (place, Some(old))
+            }
+            std::collections::btree_map::Entry::Vacant(entry) => {
+                let place =
+                    u32::try_from(self.all.len()).expect("fewer than 2^32 points a measure");
+                entry.insert(place);
+                self.all.push((id, point));
+                (place, None)
+            }
         }
+    }
+
+    /// Every point with its place, in the order of their ids.
+    fn by_id(&self) -> impl Iterator<Item = (u32, &Uuid, &StoredPoint)> + '_ {
+        self.places
+            .iter()
+            .map(|(id, &place)| (place, id, &self.at(place).1))
+    }
+
+    fn len(&self) -> usize {
+        self.all.len()
+    }
+}
+
+impl PartialEq for Points {
+    fn eq(&self, other: &Self) -> bool {
+        self.by_id()
+            .map(|(_, id, p)| (id, p))
+            .eq(other.by_id().map(|(_, id, p)| (id, p)))
+    }
+}
+
+/// Saved as a map of ids to points, in the order of their ids.
+impl Serialize for Points {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.by_id().map(|(_, id, p)| (id, p)))
+    }
+}
+
+impl<'de> Deserialize<'de> for Points {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut points = Points::default();
+        for (id, p) in BTreeMap::<Uuid, StoredPoint>::deserialize(deserializer)? {
+            points.insert(id, p);
+        }
+        Ok(points)
     }
 }
 
@@ -324,7 +384,7 @@ impl Projection for RunCharts {
                     e.measure_id,
                     MeasureSeries {
                         definition: e.clone(),
-                        points: BTreeMap::new(),
+                        points: Points::default(),
                         baseline_points: None,
                         phases: Vec::new(),
                         network: NetworkSeries(Some(Series::default())),
@@ -333,8 +393,7 @@ impl Projection for RunCharts {
             }
             NicEvent::DataPointRecorded(e) => {
                 if let Some(m) = self.measures.get_mut(&entity) {
-                    let before = m.points.get(&e.point_id).map(|p| p.period.clone());
-                    m.points.insert(
+                    let (_, before) = m.points.insert(
                         e.point_id,
                         StoredPoint {
                             program_id: e.program_id,
@@ -346,7 +405,7 @@ impl Projection for RunCharts {
                             excluded: None,
                         },
                     );
-                    if let Some(before) = before.filter(|b| *b != e.period) {
+                    if let Some(before) = before.map(|b| b.period).filter(|b| *b != e.period) {
                         // The same point recorded again for another period leaves its old one.
                         self.refresh_network_period(entity, &before, e.point_id);
                     }
@@ -480,8 +539,9 @@ impl RunCharts {
                 network_id: m.definition.network_id,
                 programs: m
                     .points
-                    .values()
-                    .map(|p| p.program_id)
+                    .all
+                    .iter()
+                    .map(|(_, p)| p.program_id)
                     .collect::<BTreeSet<_>>()
                     .into_iter()
                     .collect(),
@@ -582,14 +642,13 @@ impl RunCharts {
             m.network.0 = Some(Series::of(scale, &m.points));
             return;
         };
+        let Some(&place) = m.points.places.get(&point) else {
+            return;
+        };
         // Only `point` can have joined or left the period: every other point that moves is
         // refreshed on its own (a point recorded again for another period leaves this one).
-        let share = m
-            .points
-            .get(&point)
-            .filter(|p| p.period == period)
-            .map(Share::from);
-        series.refresh(scale, period, point, share);
+        let belongs = m.points.at(place).1.period == period;
+        series.refresh(scale, period, place, belongs, &m.points);
     }
 
     /// The run chart of a measure's series; `None` for a measure the log has not defined.
@@ -601,7 +660,7 @@ impl RunCharts {
             SeriesScope::Program(p) => p == program,
         };
         let mut by_period: BTreeMap<&str, Vec<(Uuid, &StoredPoint)>> = BTreeMap::new();
-        for (id, p) in &m.points {
+        for (_, id, p) in m.points.by_id() {
             if in_scope(p.program_id) {
                 by_period.entry(&p.period).or_default().push((*id, p));
             }
@@ -795,9 +854,9 @@ impl Amounts for &Contribution {
     }
 }
 
-impl Amounts for &Share {
+impl Amounts for &StoredPoint {
     fn excluded(&self) -> bool {
-        self.excluded
+        self.excluded.is_some()
     }
     fn numerator(&self) -> Option<f64> {
         self.numerator
@@ -812,61 +871,68 @@ impl Amounts for &Share {
 
 impl Series {
     /// A measure's whole network-wide series, from its points.
-    fn of(scale: MeasureScale, points: &BTreeMap<Uuid, StoredPoint>) -> Self {
-        let mut by_period: BTreeMap<&str, Vec<(Uuid, Share)>> = BTreeMap::new();
-        for (id, p) in points {
-            by_period
-                .entry(&p.period)
-                .or_default()
-                .push((*id, Share::from(p)));
+    fn of(scale: MeasureScale, points: &Points) -> Self {
+        let mut by_period: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
+        for (place, _, p) in points.by_id() {
+            by_period.entry(&p.period).or_default().push(place);
         }
         let mut series = Self::default();
         for (period, members) in by_period {
             series.periods.push(period.to_string());
-            series.points.push(plot(scale, &members));
+            series.points.push(plot(scale, points, &members));
             series.members.push(members);
         }
         series
     }
 
-    /// Puts `point` in `period` with `share`, or takes it out with `None`, and recomputes the
+    /// Puts the point at `place` in `period` (`belongs`) or takes it out, and recomputes the
     /// period's point (a period left without points leaves the series).
-    fn refresh(&mut self, scale: MeasureScale, period: &str, point: Uuid, share: Option<Share>) {
+    fn refresh(
+        &mut self,
+        scale: MeasureScale,
+        period: &str,
+        place: u32,
+        belongs: bool,
+        points: &Points,
+    ) {
+        let id = points.at(place).0;
         match self.periods.binary_search_by(|p| p.as_str().cmp(period)) {
             Ok(i) => {
                 let members = &mut self.members[i];
-                match (members.binary_search_by_key(&point, |(id, _)| *id), share) {
-                    (Ok(at), Some(share)) => members[at].1 = share,
-                    (Err(at), Some(share)) => members.insert(at, (point, share)),
-                    (Ok(at), None) => {
+                match (
+                    members.binary_search_by(|&m| points.at(m).0.cmp(&id)),
+                    belongs,
+                ) {
+                    (Err(at), true) => members.insert(at, place),
+                    (Ok(at), false) => {
                         members.remove(at);
                     }
-                    (Err(_), None) => {}
+                    _ => {}
                 }
                 if members.is_empty() {
                     self.periods.remove(i);
                     self.members.remove(i);
                     self.points.remove(i);
                 } else {
-                    self.points[i] = plot(scale, members);
+                    self.points[i] = plot(scale, points, members);
                 }
             }
-            Err(i) => {
-                if let Some(share) = share {
-                    let members = vec![(point, share)];
-                    self.periods.insert(i, period.to_string());
-                    self.points.insert(i, plot(scale, &members));
-                    self.members.insert(i, members);
-                }
+            Err(i) if belongs => {
+                let members = vec![place];
+                self.periods.insert(i, period.to_string());
+                self.points.insert(i, plot(scale, points, &members));
+                self.members.insert(i, members);
             }
+            Err(_) => {}
         }
     }
 }
 
-/// The point the chart plots for a period's points (summed in their order, as `chart` sums them).
-fn plot(scale: MeasureScale, members: &[(Uuid, Share)]) -> Point {
+/// The point the chart plots for a period's points (summed in the order of their ids, as `chart`
+/// sums them).
+fn plot(scale: MeasureScale, points: &Points, members: &[u32]) -> Point {
     let (numerator, denominator, value, all_excluded) =
-        totals(scale, members.iter().map(|(_, share)| share));
+        totals(scale, members.iter().map(|&m| &points.at(m).1));
     let plotted = plotted(scale, numerator, denominator, value);
     Point {
         value: plotted.unwrap_or(0.0),

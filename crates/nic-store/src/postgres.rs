@@ -35,6 +35,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
 use nic_events::limits::{NOTIFY_COALESCE_MS, READ_PAGE_EVENTS_MAX};
 use nic_events::{
     chain_hash, EventData, ExpectedVersion, NewEvent, RecordedEvent, StreamId, GENESIS_HASH,
@@ -702,12 +703,15 @@ impl EventStore for PgStore {
             let mut q: QueryBuilder<Postgres> =
                 QueryBuilder::new(format!("SELECT {COLUMNS} FROM events WHERE"));
             push_filters(&mut q, query, after, safe, limit);
-            events = q
+            // A page sized once: growing it row by row moved every event read several times.
+            events = Vec::with_capacity(limit);
+            let mut rows = q
                 .build()
                 .try_map(|row: PgRow| decode(&row, 0).map_err(wrap_decode))
-                .fetch_all(&self.pool)
-                .await
-                .map_err(unwrap_decode)?;
+                .fetch(&self.pool);
+            while let Some(e) = rows.try_next().await.map_err(unwrap_decode)? {
+                events.push(e);
+            }
             if events.len() == limit || query.up_to_position.is_some_and(|p| p <= safe) {
                 return Ok(events);
             }
