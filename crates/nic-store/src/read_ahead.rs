@@ -55,11 +55,19 @@ impl<T: Send + 'static> ReadAhead<T> {
         let (tx, pages) = mpsc::channel(PAGES_AHEAD);
         let (spent, mut spent_pages) = mpsc::unbounded_channel::<Vec<T>>();
         let mapper = tokio::spawn(async move {
+            // A page handed back keeps its buffer for the next page mapped: a page of parsed
+            // events is large, and a fresh one each time cost page faults as well as copying.
+            let mut spare: Option<Vec<T>> = None;
             while let Some(page) = raw.recv().await {
-                while let Ok(spent) = spent_pages.try_recv() {
-                    drop(spent);
+                while let Ok(mut spent) = spent_pages.try_recv() {
+                    spent.clear();
+                    spare = Some(spent);
                 }
-                let mapped = page.map(|page| page.into_iter().map(&map).collect());
+                let mapped = page.map(|page| {
+                    let mut out = spare.take().unwrap_or_default();
+                    out.extend(page.into_iter().map(&map));
+                    out
+                });
                 if tx.send(mapped).await.is_err() {
                     return;
                 }
@@ -78,9 +86,10 @@ impl<T: Send + 'static> ReadAhead<T> {
         self.pages.recv().await.transpose()
     }
 
-    /// Hands back a page the reader is done with, to be freed by the task that mapped it: the
-    /// allocator frees memory fastest on the thread that allocated it, and the reader (a fold)
-    /// is the slowest stage. A page not handed back is freed wherever it is dropped.
+    /// Hands back a page the reader is done with, to be freed by the task that mapped it (the
+    /// allocator frees memory fastest on the thread that allocated it, and the reader, a fold,
+    /// is the slowest stage), which reuses its buffer. A page not handed back is freed wherever
+    /// it is dropped.
     pub fn done(&self, page: Vec<T>) {
         // Once the mapper has finished, the page comes back here and is dropped now.
         let _ = self.spent.send(page);
