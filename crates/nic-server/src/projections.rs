@@ -157,10 +157,6 @@ impl Live {
         }))
     }
 
-    pub fn apply(&mut self, e: &nic_events::RecordedEvent) {
-        self.apply_read(e.global_position, &Recorded::from_recorded(e));
-    }
-
     /// Applies the event at `position` as it was read (`Recorded::from_recorded`), perhaps on
     /// another task.
     pub fn apply_read(&mut self, position: u64, read: &Result<Recorded, CatalogError>) {

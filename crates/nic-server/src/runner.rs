@@ -35,6 +35,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
+use nic_events::catalog::CatalogError;
 use nic_events::limits::READ_PAGE_EVENTS_MAX;
 use nic_projections::Recorded;
 use nic_store::admin::Admin;
@@ -114,6 +115,16 @@ pub fn follow(
                 _ = stop.wait_for(|s| *s) => return,
                 p = follower.load() => p,
             };
+            // The backlog (the whole log at the first start, what came after an old checkpoint)
+            // is read ahead, as a rebuild reads it; the subscription follows from the head.
+            let position = match follower.catch_up(position, &mut stop, &mut tick).await {
+                CatchUp::Reached(position) => position,
+                CatchUp::Reload => continue,
+                CatchUp::Stop => {
+                    follower.stop().await;
+                    return;
+                }
+            };
             let mut subscription = Subscription::new(
                 follower.store.clone(),
                 ReadAll::after(position, READ_PAGE_EVENTS_MAX),
@@ -158,6 +169,15 @@ pub fn follow(
             }
         }
     })
+}
+
+/// How a catch-up ended.
+enum CatchUp {
+    /// At the head as the reads found it (or at a failed read, which the subscription retries).
+    Reached(u64),
+    /// A newer generation of checkpoints, or a lost lease: the state is to be loaded again.
+    Reload,
+    Stop,
 }
 
 /// What woke the follower.
@@ -228,15 +248,81 @@ impl Follower {
         position
     }
 
+    /// Applies the log from `position` up to the head as the reads find it, the next pages read
+    /// and parsed on other tasks meanwhile (`ReadAhead`), keeping the lease and saving as
+    /// `follow` does.
+    async fn catch_up(
+        &mut self,
+        mut position: u64,
+        stop: &mut watch::Receiver<bool>,
+        tick: &mut tokio::time::Interval,
+    ) -> CatchUp {
+        let (started, from) = (Instant::now(), position);
+        let mut pages = ReadAhead::start(
+            self.store.clone(),
+            ReadAll::after(position, READ_PAGE_EVENTS_MAX),
+            |e| (e.global_position, Recorded::from_recorded(&e)),
+        );
+        loop {
+            // As in `follow`, what woke it is handled once the other futures are dropped.
+            let page = tokio::select! {
+                _ = stop.wait_for(|s| *s) => return CatchUp::Stop,
+                _ = tick.tick() => None,
+                page = pages.next_page() => Some(page),
+            };
+            let Some(page) = page else {
+                if self.lease_and_generation().await || (self.due(true) && self.save().await) {
+                    return CatchUp::Reload;
+                }
+                continue;
+            };
+            match page {
+                Ok(Some(page)) => {
+                    self.apply_read(&page).await;
+                    position = page.last().map_or(position, |(p, _)| *p);
+                    pages.done(page);
+                    if self.due(false) && self.save().await {
+                        return CatchUp::Reload;
+                    }
+                }
+                Ok(None) => {
+                    if position > from {
+                        tracing::info!(
+                            position,
+                            seconds = started.elapsed().as_secs_f64(),
+                            "projections caught up with the log"
+                        );
+                    }
+                    return CatchUp::Reached(position);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "projections could not read the log ahead; following it from here");
+                    return CatchUp::Reached(position);
+                }
+            }
+        }
+    }
+
+    /// Applies events read from the log, parsed before the live state is locked.
     async fn apply(&mut self, events: &[nic_events::RecordedEvent]) {
-        for chunk in events.chunks(APPLY_CHUNK_EVENTS) {
+        let read: Vec<_> = events
+            .iter()
+            .map(|e| (e.global_position, Recorded::from_recorded(e)))
+            .collect();
+        self.apply_read(&read).await;
+    }
+
+    /// Applies events as they were read (`Recorded::from_recorded`), a chunk at a time under the
+    /// live state's lock, so that reads are served between chunks.
+    async fn apply_read(&mut self, read: &[(u64, Result<Recorded, CatalogError>)]) {
+        for chunk in read.chunks(APPLY_CHUNK_EVENTS) {
             let mut live = self.p.live.write().await;
-            for e in chunk {
-                live.apply(e);
+            for (position, r) in chunk {
+                live.apply_read(*position, r);
             }
             self.p.applied.send_replace(live.position);
         }
-        self.unsaved += events.len() as u64;
+        self.unsaved += read.len() as u64;
     }
 
     /// Whether a save is due: only the runner saves, only what it has not saved yet, and at most
@@ -608,12 +694,15 @@ mod tests {
         }
         assert!(events.len() > 1_000, "a demo-sized log: {}", events.len());
         let mut whole = Live::default();
+        let apply = |live: &mut Live, e: &nic_events::RecordedEvent| {
+            live.apply_read(e.global_position, &Recorded::from_recorded(e))
+        };
         for e in &events {
-            whole.apply(e);
+            apply(&mut whole, e);
         }
         let mut live = Live::default();
         for (i, e) in events.iter().enumerate() {
-            live.apply(e);
+            apply(&mut live, e);
             if i % 101 != 0 && i + 1 != events.len() {
                 continue;
             }
@@ -634,7 +723,7 @@ mod tests {
             assert_eq!(back.states().unwrap(), states);
             if i % 505 == 0 {
                 for e in &events[i + 1..] {
-                    back.apply(e);
+                    apply(&mut back, e);
                 }
                 same(&back, &whole);
             }

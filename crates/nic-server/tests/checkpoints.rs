@@ -515,6 +515,13 @@ fn rebuilds_from_the_command_line_and_the_api_make_a_new_generation_and_the_same
     let end = head(&s);
     let v = settled(&s, end);
     let generation = v["generation"].as_u64().unwrap();
+    // The demo's log, more than a page, was read ahead at start, then followed.
+    assert!(
+        logs(&s).contains("projections caught up with the log"),
+        "{}",
+        logs(&s)
+    );
+    assert_views_are_the_fold(&s, &network, end);
     let before = views(&s, &network, None);
 
     // From the command line: a progress bar, then a new generation the server reloads.
