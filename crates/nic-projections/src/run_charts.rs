@@ -108,12 +108,16 @@ struct Points {
 }
 
 impl Points {
+    fn place(&self, id: &Uuid) -> Option<u32> {
+        self.places.get(id).copied()
+    }
+
     fn get(&self, id: &Uuid) -> Option<&StoredPoint> {
-        self.places.get(id).map(|&place| &self.at(place).1)
+        self.place(id).map(|place| &self.at(place).1)
     }
 
     fn get_mut(&mut self, id: &Uuid) -> Option<&mut StoredPoint> {
-        let place = *self.places.get(id)?;
+        let place = self.place(id)?;
         Some(&mut self.all[place as usize].1)
     }
 
@@ -642,7 +646,7 @@ impl RunCharts {
             m.network.0 = Some(Series::of(scale, &m.points));
             return;
         };
-        let Some(&place) = m.points.places.get(&point) else {
+        let Some(place) = m.points.place(&point) else {
             return;
         };
         // Only `point` can have joined or left the period: every other point that moves is

@@ -258,11 +258,7 @@ impl Follower {
         tick: &mut tokio::time::Interval,
     ) -> CatchUp {
         let (started, from) = (Instant::now(), position);
-        let mut pages = ReadAhead::start(
-            self.store.clone(),
-            ReadAll::after(position, READ_PAGE_EVENTS_MAX),
-            |e| (e.global_position, Recorded::from_recorded(&e)),
-        );
+        let mut pages = read_ahead(&self.store, position);
         loop {
             // As in `follow`, what woke it is handled once the other futures are dropped.
             let page = tokio::select! {
@@ -477,6 +473,16 @@ impl Follower {
 // ---------------------------------------------------------------------------------------------
 // Rebuild
 
+/// The log after `position`, read and parsed on other tasks ahead of the fold (`ReadAhead`): each
+/// event's position and what it reads as, for `Live::apply_read`.
+fn read_ahead(store: &App, position: u64) -> ReadAhead<(u64, Result<Recorded, CatalogError>)> {
+    ReadAhead::start(
+        store.clone(),
+        ReadAll::after(position, READ_PAGE_EVENTS_MAX),
+        |e| (e.global_position, Recorded::from_recorded(&e)),
+    )
+}
+
 /// Folds the log from `live`'s position (0 when fresh) up to the head as the reads find it;
 /// `progress` hears (position, head) after each page. The next pages are read and parsed on
 /// other tasks while this one folds, and freed there (`ReadAhead`).
@@ -486,11 +492,7 @@ pub async fn fold_to_head(
     mut progress: impl FnMut(u64, u64),
 ) -> Result<(), StoreError> {
     let mut head = store.head_position().await?;
-    let mut pages = ReadAhead::start(
-        store.clone(),
-        ReadAll::after(live.position, READ_PAGE_EVENTS_MAX),
-        |e| (e.global_position, Recorded::from_recorded(&e)),
-    );
+    let mut pages = read_ahead(store, live.position);
     while let Some(page) = pages.next_page().await? {
         for (position, read) in &page {
             live.apply_read(*position, read);
