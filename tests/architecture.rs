@@ -11,7 +11,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("nic-domain", &["nic-events"]),
     ("nic-projections", &["nic-events", "nic-domain"]),
     (
-        "nic-server",
+        "nic-ledger",
         &["nic-events", "nic-store", "nic-domain", "nic-projections"],
     ),
 ];

@@ -2,9 +2,9 @@
 //! printed as a table with the ratio. Run with:
 //!
 //! ```sh
-//! cargo bench -p nic-server --bench projections                 # 1,000,000 events, SQLite
-//! cargo bench -p nic-server --bench projections -- --quick      # 100,000 events, shorter SSE run
-//! NIC_BENCH_BACKENDS=sqlite,postgres cargo bench -p nic-server --bench projections
+//! cargo bench -p nic-ledger --bench projections                 # 1,000,000 events, SQLite
+//! cargo bench -p nic-ledger --bench projections -- --quick      # 100,000 events, shorter SSE run
+//! NIC_BENCH_BACKENDS=sqlite,postgres cargo bench -p nic-ledger --bench projections
 //! ```
 //!
 //! (`NIC_BENCH_EVENTS=N` sets the log's size; `NIC_BENCH_PARTS=log` runs only (a) and (b),
