@@ -45,6 +45,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use nic_app::read_models::{self, Source};
+use nic_app::AsOf;
 use nic_events::limits::READ_PAGE_EVENTS_MAX;
 use nic_events::{EventData, RecordedEvent, StreamId, GENESIS_HASH};
 use nic_projections::driver_diagram::{Diagrams, DriverDiagram};
@@ -261,41 +263,26 @@ async fn breakdown(label: &str, store: &dyn EventStore) {
     time::<Portfolio>(label, "portfolio", &recorded);
 }
 
-/// The fold `Projections` runs for an as-of read of one network (`?as_of=POSITION`, the live
-/// projections past it): the network's events up to the position, found in the live network
-/// index and read by position, folded into a fresh projection moved on to the position.
+/// The fold the service runs for an as-of read of one network (`?as_of=POSITION`, the live read
+/// models past it): the network's events up to the position, found in the live network index and
+/// read by position, folded into a fresh projection moved on to the position; or, with
+/// `whole`, the whole log up to the position.
 async fn fold_as_of<M: OnBase + Default>(
     store: &Arc<dyn EventStore>,
     live: &ReadModels,
     network: uuid::Uuid,
     position: u64,
+    whole: bool,
 ) -> WithBase<M> {
-    let positions = live.network_index.positions(network, position).to_vec();
-    let mut projection = WithBase::<M>::default();
-    for chunk in positions.chunks(READ_PAGE_EVENTS_MAX) {
-        for e in store.read_positions(chunk).await.unwrap() {
-            projection.apply(&Recorded::from_recorded(&e).unwrap());
-        }
-    }
-    projection.reach(position);
-    projection
-}
-
-/// The fold of the whole log up to a position, as an as-of read not about one network runs it.
-async fn fold_whole_as_of<P: Projection>(
-    store: &Arc<dyn EventStore>,
-    mut projection: P,
-    position: u64,
-) -> P {
-    let mut read = ReadAll::after(0, READ_PAGE_EVENTS_MAX);
-    read.up_to_position = Some(position);
-    let mut pages = ReadAhead::start(store.clone(), read, |e| Recorded::from_recorded(&e));
-    while let Some(page) = pages.next_page().await.unwrap() {
-        for r in page {
-            projection.apply(&r.unwrap());
-        }
-    }
-    projection
+    let positions = live.network_index.positions(network, position);
+    let source = if whole {
+        Source::Log
+    } else {
+        Source::Positions(positions)
+    };
+    read_models::fold_as_of::<M>(store, source, AsOf::Position(position), position)
+        .await
+        .unwrap()
 }
 
 type PgRow = (
@@ -483,15 +470,15 @@ async fn bench_log(
     let mut as_of = Vec::new();
     for i in 0..AS_OF_SAMPLES {
         let t = Instant::now();
-        let view = fold_as_of::<Diagrams>(&store, &live_state, network_id, mid)
+        let view = fold_as_of::<Diagrams>(&store, &live_state, network_id, mid, false)
             .await
             .view(network_id);
         as_of.push(t.elapsed());
         assert!(view.as_ref().is_some_and(|v| !v.nodes.is_empty()));
         if i == 0 {
             // The network's own events read as the whole log up to there does.
-            let whole = fold_whole_as_of(&store, DriverDiagram::default(), mid).await;
-            let own = fold_as_of::<Diagrams>(&store, &live_state, network_id, mid).await;
+            let whole = fold_as_of::<Diagrams>(&store, &live_state, network_id, mid, true).await;
+            let own = fold_as_of::<Diagrams>(&store, &live_state, network_id, mid, false).await;
             assert_eq!(own.view(network_id), whole.view(network_id));
         }
     }

@@ -1,22 +1,11 @@
-//! `nic-ledger`: the one binary of NIC Ledger. Each subcommand is a thin shell over the crates:
-//! `serve` runs the HTTP API, `migrate` applies the store's migrations, `token` manages access
-//! tokens, `demo` loads a sample network, `verify` walks the hash chains, `rebuild` folds the read models anew, `export` and `import` move
-//! the whole log to and from NDJSON.
+//! `nic-ledger`: the one binary of NIC Ledger, clap commands and configuration over the crates:
+//! `serve` runs the HTTP API (`nic_http::router` over `nic_app::App`), `migrate` applies the
+//! store's migrations, `token` manages access tokens, `demo` loads the sample network
+//! (`nic_demo`), `verify` walks the hash chains, `rebuild` folds the read models anew, `export`
+//! and `import` move the whole log to and from NDJSON (`transfer`).
 
-mod api;
-mod auth;
-mod commands;
 mod config;
-mod dashboard;
-mod demo;
-mod extract;
-mod live;
-mod metrics;
-mod openapi;
-mod problem;
-mod projections;
-mod routes;
-mod runner;
+mod progress;
 mod transfer;
 
 use std::future::IntoFuture;
@@ -73,7 +62,7 @@ enum Command {
         #[arg(long, env = "DATABASE_URL")]
         database_url: Option<String>,
         /// Seeds the sample's numbers and ids: the same seed loads the same network.
-        #[arg(long, default_value_t = demo::DEFAULT_SEED)]
+        #[arg(long, default_value_t = nic_demo::DEFAULT_SEED)]
         seed: u64,
     },
     /// Manage access tokens: `create` prints a new token alone on standard output.
@@ -199,29 +188,17 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .context("bind")?;
             let addr = listener.local_addr()?;
-            let registry = std::sync::Arc::new(auth::Registry::new(store.clone()));
-            first_admin_token(&store, &registry, addr).await?;
-            println!("nic-ledger serving on http://{addr}");
-            // One signal stops everything this process started: the projections' follower, every
-            // live stream (and with it its reader) and the server.
-            let (stop_tx, stop) = tokio::sync::watch::channel(false);
             // The read models: checkpointed beside the log, run (applied and saved) by the one
             // process holding their lease, followed in memory by the others.
             let admin = nic_store::admin::Admin::connect(&database_url)
                 .await
                 .context("connect for the checkpoints")?;
-            let projections = std::sync::Arc::new(projections::Projections::with_admin(
-                std::sync::Arc::new(admin),
-                runner::identity(),
-            ));
-            tracing::info!(process = %projections.identity, "starting");
-            let follower = runner::follow(store.clone(), projections.clone(), stop.clone());
-            let app = routes::router(
-                store,
-                projections.clone(),
-                live::Live::new(stop.clone()),
-                registry,
-            );
+            let identity = nic_app::read_models::identity();
+            tracing::info!(process = %identity, "starting");
+            let app = nic_app::App::new(store, std::sync::Arc::new(admin), identity);
+            first_admin_token(&app, addr).await?;
+            println!("nic-ledger serving on http://{addr}");
+            let follower = app.follow();
             // Small writes go out at once: a live stream's events (and an answer's last bytes)
             // would otherwise wait for the client's delayed ACK (Nagle's algorithm), up to 40 ms.
             let listener = listener.tap_io(|tcp| {
@@ -229,12 +206,16 @@ async fn main() -> anyhow::Result<()> {
                     tracing::warn!(error = %e, "could not set TCP_NODELAY on a connection");
                 }
             });
-            let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-                shutdown_signal().await;
-                tracing::info!("shutting down");
-                let _ = stop_tx.send(true);
-            });
-            let mut stopped = stop.clone();
+            // One signal stops everything this process started: the read models' follower, every
+            // live stream (and with it its reader) and the server.
+            let stopping = app.clone();
+            let server = axum::serve(listener, nic_http::router(app.clone()))
+                .with_graceful_shutdown(async move {
+                    shutdown_signal().await;
+                    tracing::info!("shutting down");
+                    stopping.stop();
+                });
+            let mut stopped = app.stopping();
             let grace = async move {
                 let _ = stopped.wait_for(|s| *s).await;
                 tokio::time::sleep(std::time::Duration::from_secs(SHUTDOWN_GRACE_SECS)).await;
@@ -244,7 +225,7 @@ async fn main() -> anyhow::Result<()> {
                 _ = grace => tracing::warn!("connections still open after the grace period; exiting"),
             }
             // The follower saves its last checkpoint and gives the lease up, unless that hangs.
-            projections.abort_rebuild();
+            app.stop();
             let abort = follower.abort_handle();
             if tokio::time::timeout(
                 std::time::Duration::from_secs(SHUTDOWN_GRACE_SECS),
@@ -272,21 +253,20 @@ async fn main() -> anyhow::Result<()> {
                 .context("open the database")?;
             store.migrate().await.context("apply the migrations")?;
             let actor = format!("cli:{}", whoami());
+            let registry = nic_app::Registry::new(store);
             match action {
                 TokenAction::Create {
                     role,
                     name,
                     programs,
                 } => {
-                    let token =
-                        auth::create_token(&store, &name, role.into(), programs, &actor).await?;
+                    let token = registry
+                        .create(&name, role.into(), programs, &actor)
+                        .await?;
                     println!("{token}");
                 }
                 TokenAction::List => {
-                    let tokens = auth::Registry::new(store.clone())
-                        .tokens()
-                        .await
-                        .map_err(|p| anyhow::anyhow!("{p:?}"))?;
+                    let tokens = registry.tokens().await?;
                     for t in tokens.all() {
                         let programs: Vec<String> =
                             t.programs.iter().map(|p| p.to_string()).collect();
@@ -304,13 +284,19 @@ async fn main() -> anyhow::Result<()> {
                     }
                 }
                 TokenAction::Revoke { name, reason } => {
-                    auth::revoke_token(&store, &name, &reason, &actor).await?;
+                    registry.revoke(&name, &reason, &actor).await?;
                     eprintln!("revoked {name}");
                 }
             }
         }
         Command::Demo { database_url, seed } => {
-            demo::command(&file.database_url(database_url), seed).await?
+            let database_url = file.database_url(database_url);
+            let store = nic_store::open(&database_url)
+                .await
+                .context("open the database")?;
+            store.migrate().await.context("apply the migrations")?;
+            let summary = nic_demo::load(store.as_ref(), seed).await?;
+            print!("{}", summary.report(&database_url));
         }
         Command::Export {
             database_url,
@@ -325,7 +311,18 @@ async fn main() -> anyhow::Result<()> {
             database_url,
         } => transfer::import_command(&file.database_url(database_url), &path).await?,
         Command::Rebuild { database_url } => {
-            let (generation, position) = runner::command(&file.database_url(database_url)).await?;
+            let database_url = file.database_url(database_url);
+            let store = nic_store::open(&database_url).await?;
+            store.migrate().await?;
+            let admin = nic_store::admin::Admin::connect(&database_url).await?;
+            let mut bar = progress::Bar::new("events");
+            let (generation, position) =
+                nic_app::read_models::rebuild(&store, &admin, |position, head| {
+                    bar.draw(position, head, "")
+                })
+                .await?;
+            bar.draw(position, position, "");
+            bar.finish();
             println!("rebuilt: generation {generation}, position {position}");
         }
         Command::Verify { database_url } => {
@@ -357,21 +354,11 @@ async fn main() -> anyhow::Result<()> {
 
 /// On the first start against a database without tokens, creates an admin token and prints it,
 /// once, with the address to open, so a new user is never locked out.
-async fn first_admin_token(
-    store: &std::sync::Arc<dyn nic_store::EventStore>,
-    registry: &auth::Registry,
-    addr: std::net::SocketAddr,
-) -> anyhow::Result<()> {
-    let any_token = || async {
-        registry
-            .tokens()
-            .await
-            .map(|t| !t.is_empty())
-            .map_err(|p| anyhow::anyhow!("{p:?}"))
-    };
+async fn first_admin_token(app: &nic_app::App, addr: std::net::SocketAddr) -> anyhow::Result<()> {
+    let any_token = || async { Ok::<_, anyhow::Error>(!app.tokens().tokens().await?.is_empty()) };
     // On PostgreSQL a process's first global reads may trail the latest commits a moment (another
     // process may just have created the token): look again before deciding there is none.
-    let looks = if store.backend() == nic_store::Backend::Postgres {
+    let looks = if app.store().backend() == nic_store::Backend::Postgres {
         FIRST_TOKEN_LOOKS
     } else {
         1
@@ -384,19 +371,20 @@ async fn first_admin_token(
             return Ok(());
         }
     }
-    let token = match auth::create_token(
-        store,
-        "admin",
-        nic_events::catalog::Role::Admin,
-        Vec::new(),
-        "system:first-start",
-    )
-    .await
+    let token = match app
+        .tokens()
+        .create(
+            "admin",
+            nic_events::catalog::Role::Admin,
+            Vec::new(),
+            "system:first-start",
+        )
+        .await
     {
         Ok(token) => token,
         // Refused because it exists after all: another process created it.
         Err(_) if any_token().await? => return Ok(()),
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     };
     println!(
         "First start: created the admin token below. It is shown only this once; keep it safe.\n\

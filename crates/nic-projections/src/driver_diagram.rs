@@ -777,7 +777,7 @@ pub fn diff(before: &DriverDiagramView, after: &DriverDiagramView) -> DiagramDif
 mod tests {
     use super::*;
     use crate::testlog::*;
-    use crate::{fold, fold_as_of};
+    use crate::{fold, fold_as_of, AsOf};
 
     fn evidence_log() -> Log {
         let mut log = scenario();
@@ -983,9 +983,13 @@ mod tests {
             aim: aim("Increase alumni STEM enrolment from 38% to 55%", 55.0),
             reason: x("Ahead of plan"),
         }));
-        let before = fold_as_of(DriverDiagram::new(), &log.events, before_position)
-            .view(NET)
-            .unwrap();
+        let before = fold_as_of(
+            DriverDiagram::new(),
+            &log.events,
+            AsOf::Position(before_position),
+        )
+        .view(NET)
+        .unwrap();
         let after = fold(DriverDiagram::new(), &log.events).view(NET).unwrap();
         let d = diff(&before, &after);
         assert_eq!(

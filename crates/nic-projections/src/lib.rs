@@ -20,7 +20,7 @@
 //!
 //! This crate does no I/O and reads no clock: every function is a function of its arguments.
 //! Because projections are folds, a view "as of" a position or a time is the fold of the log up
-//! to that point (`fold_as_of`, `fold_as_of_time`); keeping projections live and checkpointed is
+//! to that point (`fold_as_of`, at a position or a time: `AsOf`); keeping projections live and checkpointed is
 //! the runtime's job, not this crate's. Each projection remembers the last position it applied
 //! and ignores an event at or before it, so a redelivered event changes nothing.
 
@@ -266,22 +266,36 @@ pub fn fold<P: Projection>(mut projection: P, events: &[Recorded]) -> P {
     projection
 }
 
-/// The projection as of a global position: the fold of the events at or before it.
-pub fn fold_as_of<P: Projection>(mut projection: P, events: &[Recorded], position: u64) -> P {
-    for e in events.iter().take_while(|e| e.global_position <= position) {
-        projection.apply(e);
-    }
-    projection
+/// A point of the log to read as of: a global position, or a time (the events recorded at or
+/// before it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AsOf {
+    Position(u64),
+    Time(DateTime<Utc>),
 }
 
-/// The projection as of a time: the fold of the events recorded at or before it, in log order.
-pub fn fold_as_of_time<P: Projection>(
+impl AsOf {
+    /// Whether the event is within this point of the log.
+    pub fn includes(self, e: &Recorded) -> bool {
+        match self {
+            AsOf::Position(p) => e.global_position <= p,
+            AsOf::Time(t) => e.recorded_at <= t,
+        }
+    }
+}
+
+/// The projection as of a point of the log: the fold of those of `events` (in log order) within
+/// it. Folding a log page by page gives the fold of the whole, so a reader may call it once per
+/// page; every `?as_of=` read of the service goes through here.
+pub fn fold_as_of<'a, P: Projection>(
     mut projection: P,
-    events: &[Recorded],
-    at: DateTime<Utc>,
+    events: impl IntoIterator<Item = &'a Recorded>,
+    as_of: AsOf,
 ) -> P {
-    for e in events.iter().filter(|e| e.recorded_at <= at) {
-        projection.apply(e);
+    for e in events {
+        if as_of.includes(e) {
+            projection.apply(e);
+        }
     }
     projection
 }

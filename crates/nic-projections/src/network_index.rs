@@ -103,7 +103,7 @@ mod tests {
     use super::*;
     use crate::driver_diagram::DriverDiagram;
     use crate::testlog::*;
-    use crate::{fold, fold_as_of, Projection};
+    use crate::{fold, fold_as_of, AsOf, Projection};
 
     fn network_last(own: &[Recorded]) -> u64 {
         own.last().map_or(0, |e| e.global_position)
@@ -146,7 +146,8 @@ mod tests {
             let mine = index.model.positions(network, u64::MAX);
             assert!(mine.len() * 2 <= log.len() + 1 && !mine.is_empty());
             for at in [log.len() as u64 / 3, log.len() as u64 / 2, log.len() as u64] {
-                let whole = fold_as_of(DriverDiagram::new(), &log, at).view(network);
+                let whole =
+                    fold_as_of(DriverDiagram::new(), &log, AsOf::Position(at)).view(network);
                 let own: Vec<Recorded> = index
                     .model
                     .positions(network, at)

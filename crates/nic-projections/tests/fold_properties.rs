@@ -5,7 +5,7 @@
 //! (a) folding event by event, reading every view along the way, ends where folding the whole
 //!     log at once does (views compared as `serde_json::Value`);
 //! (b) a projection's views at position p equal the views of the fold of the prefix up to p, and
-//!     of `fold_as_of(p)` and `fold_as_of_time` at p's recorded time ("as of" = prefix);
+//!     of `fold_as_of` at p and at p's recorded time ("as of" = prefix), whole or page by page;
 //! (c) redelivering an already applied event changes nothing;
 //! (d) the five read models folded over one shared base (`ReadModels`, as the service keeps them)
 //!     read exactly as each folded alone.
@@ -26,7 +26,7 @@ use nic_projections::pdsa_board::PdsaBoard;
 use nic_projections::portfolio::Portfolio;
 use nic_projections::run_charts::{self, RunCharts, SeriesScope};
 use nic_projections::timeline::{Timeline, TimelineQuery, PAGE_ENTRIES_MAX};
-use nic_projections::{fold, fold_as_of, fold_as_of_time, Projection, ReadModels, Recorded};
+use nic_projections::{fold, fold_as_of, AsOf, Projection, ReadModels, Recorded};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -913,10 +913,17 @@ fn incremental_folds_equal_whole_folds_and_as_of_is_a_prefix() {
                     now, prefix,
                     "seed {seed}: live fold differs from the prefix fold at {i}"
                 );
-                let as_of = views(&fold_as_of(All::default(), &log, e.global_position));
+                let at = AsOf::Position(e.global_position);
+                let as_of = views(&fold_as_of(All::default(), &log, at));
                 assert_eq!(now, as_of, "seed {seed}: fold_as_of({})", e.global_position);
-                let as_of_time = views(&fold_as_of_time(All::default(), &log, e.recorded_at));
-                assert_eq!(now, as_of_time, "seed {seed}: fold_as_of_time");
+                // The service folds a long log page by page.
+                let paged = log
+                    .chunks(7)
+                    .fold(All::default(), |p, page| fold_as_of(p, page, at));
+                assert_eq!(now, views(&paged), "seed {seed}: paged fold_as_of");
+                let as_of_time =
+                    views(&fold_as_of(All::default(), &log, AsOf::Time(e.recorded_at)));
+                assert_eq!(now, as_of_time, "seed {seed}: fold_as_of a time");
                 // A redelivered event is ignored.
                 let mut again = live.clone();
                 again.apply(e);
@@ -933,7 +940,7 @@ fn incremental_folds_equal_whole_folds_and_as_of_is_a_prefix() {
         );
         // Two prefixes differ only by what the log says happened in between.
         let mid = log[log.len() / 2].global_position;
-        let d_mid = fold_as_of(DriverDiagram::new(), &log, mid);
+        let d_mid = fold_as_of(DriverDiagram::new(), &log, AsOf::Position(mid));
         let net = whole.diagram.networks()[0];
         let diff =
             driver_diagram::diff(&d_mid.view(net).unwrap(), &whole.diagram.view(net).unwrap());

@@ -8,7 +8,8 @@ use axum::Json;
 use schemars::generate::SchemaSettings;
 use serde_json::{json, Map, Value};
 
-use crate::problem::PROBLEM_TYPES;
+use crate::limits::IDEMPOTENCY_KEY_BYTES_MAX;
+use crate::problem::ProblemKind;
 use crate::routes::{routes, Answer};
 
 pub async fn serve() -> Json<Value> {
@@ -72,7 +73,7 @@ pub fn document() -> Value {
                     .expect("an array")
                     .extend([
                         json!({"name": "If-Match", "in": "header", "required": false, "description": "The ETag (stream version) the write expects; a mismatch is 409.", "schema": {"type": "string"}}),
-                        json!({"name": "Idempotency-Key", "in": "header", "required": false, "description": "A retried request with the same key returns the first answer and writes nothing.", "schema": {"type": "string", "maxLength": crate::extract::IDEMPOTENCY_KEY_BYTES_MAX}}),
+                        json!({"name": "Idempotency-Key", "in": "header", "required": false, "description": "A retried request with the same key returns the first answer and writes nothing.", "schema": {"type": "string", "maxLength": IDEMPOTENCY_KEY_BYTES_MAX}}),
                         json!({"name": "X-Correlation-Id", "in": "header", "required": false, "description": "Groups the events of one workflow (a UUID).", "schema": {"type": "string", "format": "uuid"}}),
                     ]);
             }
@@ -146,9 +147,9 @@ fn operation_id(method: &str, path: &str) -> String {
 }
 
 fn problem_schema() -> Value {
-    let types: Vec<String> = PROBLEM_TYPES
+    let types: Vec<String> = ProblemKind::ALL
         .iter()
-        .map(|(t, _, _)| format!("/problems/{t}"))
+        .map(|k| format!("/problems/{}", k.describe().0))
         .collect();
     json!({
         "type": "object",

@@ -19,32 +19,24 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use futures::Stream;
+use nic_app::{App, AppError};
 use nic_events::RecordedEvent;
 use nic_store::{ReadAll, Subscription};
 use serde::Deserialize;
 use tokio::sync::mpsc::error::SendTimeoutError;
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 
-use crate::commands::App;
-use crate::problem::Problem;
+use crate::extract::{list, Params};
+use crate::limits::{LIVE_BUFFER_EVENTS, LIVE_CLIENTS_MAX, LIVE_KEEPALIVE_SECS, LIVE_STALL_MS};
+use crate::problem::{Problem, ProblemKind};
 
-/// Events buffered between a client's subscription and its connection.
-pub const LIVE_BUFFER_EVENTS: usize = 256;
-/// How long the buffer may stay full before the client is disconnected as too slow.
-pub const LIVE_STALL_MS: u64 = 5_000;
-/// Clients following the log at once; more are refused (503) until one leaves.
-pub const LIVE_CLIENTS_MAX: usize = 64;
-/// Seconds between keep-alive comments on an idle stream.
-pub const LIVE_KEEPALIVE_SECS: u64 = 15;
-
-/// What the live feed needs besides the store: the shutdown signal and the client slots.
+/// What the live feed needs besides the application: the shutdown signal and the client slots.
 #[derive(Clone)]
 pub struct Live {
     stop: watch::Receiver<bool>,
@@ -52,12 +44,12 @@ pub struct Live {
 }
 
 impl Live {
-    /// Streams end when `stop` turns true (or its sender is dropped).
     /// Clients following the log now.
     pub fn connected(&self) -> usize {
         LIVE_CLIENTS_MAX - self.clients.available_permits()
     }
 
+    /// Streams end when `stop` turns true (or its sender is dropped).
     pub fn new(stop: watch::Receiver<bool>) -> Self {
         Self {
             stop,
@@ -87,23 +79,12 @@ pub struct LiveParams {
     event_type: Option<String>,
 }
 
-fn list(s: Option<String>) -> Vec<String> {
-    s.map(|s| {
-        s.split(',')
-            .filter(|p| !p.is_empty())
-            .map(str::to_string)
-            .collect()
-    })
-    .unwrap_or_default()
-}
-
 pub async fn events(
-    State(store): State<App>,
+    State(app): State<App>,
     Extension(live): Extension<Live>,
     headers: HeaderMap,
-    query: Result<Query<LiveParams>, QueryRejection>,
+    Params(q): Params<LiveParams>,
 ) -> Result<Response, Problem> {
-    let Query(q) = query.map_err(|e| Problem::new("invalid-query", e.body_text()))?;
     // A stream never ends by itself: only a client that says it reads one gets it.
     let accepts = headers
         .get_all(header::ACCEPT)
@@ -120,7 +101,7 @@ pub async fn events(
         .any(|v| matches!(v.as_str(), "text/event-stream" | "text/*" | "*/*"));
     if !accepts {
         return Err(Problem::new(
-            "invalid-header",
+            ProblemKind::InvalidHeader,
             "the live feed is a text/event-stream: send Accept: text/event-stream",
         ));
     }
@@ -132,17 +113,16 @@ pub async fn events(
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .ok_or_else(|| {
                     Problem::new(
-                        "invalid-header",
+                        ProblemKind::InvalidHeader,
                         "Last-Event-ID is the global position of the last event received",
                     )
                 })?,
         ),
     };
     let permit = live.clients.clone().try_acquire_owned().map_err(|_| {
-        Problem::new(
-            "store-unavailable",
-            format!("{LIVE_CLIENTS_MAX} clients are following the log already; retry later"),
-        )
+        AppError::Saturated(format!(
+            "{LIVE_CLIENTS_MAX} clients are following the log already; retry later"
+        ))
     })?;
     let filter = ReadAll {
         after: last_event_id.or(q.after).unwrap_or(0),
@@ -153,7 +133,7 @@ pub async fn events(
     let (tx, rx) = mpsc::channel(LIVE_BUFFER_EVENTS);
     let stall = Duration::from_millis(LIVE_STALL_MS);
     let reader = AbortOnDrop(tokio::spawn(read(
-        Subscription::new(store, filter),
+        Subscription::new(app.store().clone(), filter),
         tx,
         stall,
     )));
@@ -240,7 +220,7 @@ mod tests {
     use nic_events::{ExpectedVersion, Metadata, NicEvent, StreamId, Title};
     use uuid::Uuid;
 
-    async fn store_with(events: usize) -> App {
+    async fn store_with(events: usize) -> std::sync::Arc<dyn nic_store::EventStore> {
         let path = std::env::temp_dir().join(format!("nic-live-{}.db", Uuid::now_v7().simple()));
         let store = nic_store::open(&format!("sqlite://{}", path.display()))
             .await

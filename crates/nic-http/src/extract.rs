@@ -1,23 +1,22 @@
 //! Request extractors that turn raw input into parsed values once, at the edge, and reject
 //! anything else with a problem saying what was wrong: JSON bodies (`Body`), ids in the path
-//! (`Ids`) and the headers of a write (`WriteHeaders`: `If-Match`, `Idempotency-Key`).
+//! (`Ids`, `PathIds`), query strings (`Params`, and `as_of` values: `as_of`), the principal
+//! (`Caller`) and the headers of a write (`WriteHeaders`: `If-Match`, `Idempotency-Key`,
+//! `X-Correlation-Id`), which become the application's `Write`.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, RawPathParams, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
+use chrono::{DateTime, Utc};
+use nic_app::{AsOf, Principal, Write};
 use nic_domain::FieldError;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
-use crate::auth::Principal;
-use crate::problem::Problem;
-
-/// Bytes of a request body.
-pub const REQUEST_BODY_BYTES_MAX: usize = 256 * 1024;
-/// Bytes of an `Idempotency-Key`.
-pub const IDEMPOTENCY_KEY_BYTES_MAX: usize = 200;
+use crate::limits::{IDEMPOTENCY_KEY_BYTES_MAX, REQUEST_BODY_BYTES_MAX};
+use crate::problem::{Problem, ProblemKind};
 
 /// A JSON body parsed into a command. Unknown fields, wrong types and values out of their bounds
 /// are 422 with the path of the field; a body that is not JSON is 400; a missing or other content
@@ -39,7 +38,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
             });
         if !json {
             return Err(Problem::new(
-                "unsupported-media-type",
+                ProblemKind::UnsupportedMediaType,
                 "send the command as JSON with Content-Type: application/json",
             ));
         }
@@ -48,11 +47,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
             .map_err(|e: BytesRejection| {
                 if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
                     Problem::new(
-                        "body-too-large",
+                        ProblemKind::BodyTooLarge,
                         format!("a request body is at most {REQUEST_BODY_BYTES_MAX} bytes"),
                     )
                 } else {
-                    Problem::new("malformed-json", e.body_text())
+                    Problem::new(ProblemKind::MalformedJson, e.body_text())
                 }
             })?;
         parse(&bytes).map(Body)
@@ -67,7 +66,7 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
         let inner = e.into_inner();
         match inner.classify() {
             serde_json::error::Category::Syntax | serde_json::error::Category::Eof => Problem::new(
-                "malformed-json",
+                ProblemKind::MalformedJson,
                 format!("the body is not valid JSON: {inner}"),
             ),
             _ => {
@@ -82,7 +81,7 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
                     .rsplit_once(" at line ")
                     .map_or(message.as_str(), |(m, _)| m)
                     .to_string();
-                Problem::new("validation", format!("{field}: {message}"))
+                Problem::new(ProblemKind::Validation, format!("{field}: {message}"))
                     .with_errors(vec![FieldError { field, message }])
             }
         }
@@ -99,38 +98,141 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Ids<T> 
         Path::<T>::from_request_parts(parts, state)
             .await
             .map(|Path(t)| Ids(t))
-            .map_err(|e| Problem::new("invalid-id", format!("ids are UUIDs: {}", e.body_text())))
+            .map_err(|e| {
+                Problem::new(
+                    ProblemKind::InvalidId,
+                    format!("ids are UUIDs: {}", e.body_text()),
+                )
+            })
+    }
+}
+
+/// The ids in a request's path, in order, all UUIDs: what a command is addressed with.
+pub struct PathIds(pub Vec<Uuid>);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathIds {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|e| Problem::new(ProblemKind::InvalidId, e.body_text()))?;
+        params
+            .iter()
+            .map(|(name, value)| {
+                Uuid::parse_str(value).map_err(|e| {
+                    Problem::new(
+                        ProblemKind::InvalidId,
+                        format!("ids are UUIDs: {name}: {e}"),
+                    )
+                })
+            })
+            .collect::<Result<_, _>>()
+            .map(PathIds)
+    }
+}
+
+/// A query string parsed into `T`; anything else is 400 `invalid-query`.
+pub struct Params<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(t)| Params(t))
+            .map_err(|e| Problem::new(ProblemKind::InvalidQuery, e.body_text()))
+    }
+}
+
+/// A point of the log named in the query (`field`): a global position (digits) or an RFC 3339
+/// time.
+pub fn as_of(field: &str, s: &str) -> Result<AsOf, Problem> {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        return s.parse().map(AsOf::Position).map_err(|_| {
+            Problem::new(
+                ProblemKind::InvalidQuery,
+                format!("{field}: {s} is not a position"),
+            )
+        });
+    }
+    time(field, s).map(AsOf::Time)
+}
+
+/// An optional `as_of`-like query value.
+pub fn as_of_opt(field: &str, s: Option<&str>) -> Result<Option<AsOf>, Problem> {
+    s.map(|s| as_of(field, s)).transpose()
+}
+
+/// An RFC 3339 time named in the query (`field`).
+pub fn time(field: &str, s: &str) -> Result<DateTime<Utc>, Problem> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| {
+            Problem::new(
+                ProblemKind::InvalidQuery,
+                format!(
+                    "{field} is a global position or an RFC 3339 time such as \
+                     2025-03-01T00:00:00Z (a '+' in an offset is written %2B); {s:?}: {e}"
+                ),
+            )
+        })
+}
+
+/// A comma-separated list in the query (empty items dropped; none: an empty list).
+pub fn list(s: Option<String>) -> Vec<String> {
+    s.map(|s| {
+        s.split(',')
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+/// Who is asking: the principal the access check left in the request.
+pub struct Caller(pub Principal);
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .map(Caller)
+            .ok_or_else(|| Problem::new(ProblemKind::Unauthorized, "send a token"))
     }
 }
 
 /// What a write's headers ask: a condition on the stream's version (`If-Match: "N"`, the ETag of
-/// the resource) and an idempotency key (a retried POST with the same key returns the first answer
-/// and writes nothing).
-#[derive(Debug, Clone)]
-pub struct WriteHeaders {
-    pub if_match: Option<u64>,
-    pub idempotency_key: Option<String>,
-    /// The method and path the command was sent to: an idempotency key is scoped to it.
-    pub scope: String,
-    /// Groups the events of this request (`X-Correlation-Id`, or a new id).
-    pub correlation_id: Uuid,
-    /// Who is asking (set by `auth::authenticate`), recorded in every event's metadata.
-    pub principal: Option<Principal>,
-}
+/// the resource), an idempotency key (a retried POST with the same key returns the first answer
+/// and writes nothing, scoped to the method and path) and a correlation id; with the principal,
+/// the application's `Write`.
+pub struct WriteHeaders(pub Write);
 
 impl<S: Send + Sync> FromRequestParts<S> for WriteHeaders {
     type Rejection = Problem;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
-        let mut w = from_headers(&parts.headers)?;
-        w.scope = format!("{} {}", parts.method, parts.uri.path());
-        w.principal = parts.extensions.get::<Principal>().cloned();
-        Ok(w)
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        let (if_match, idempotency_key, correlation_id) = from_headers(&parts.headers)?;
+        let Caller(principal) = Caller::from_request_parts(parts, state).await?;
+        Ok(WriteHeaders(Write {
+            principal,
+            if_match,
+            idempotency_key,
+            scope: format!("{} {}", parts.method, parts.uri.path()),
+            correlation_id,
+        }))
     }
 }
 
-fn from_headers(h: &HeaderMap) -> Result<WriteHeaders, Problem> {
-    let bad = |m: String| Problem::new("invalid-header", m);
+type Headers = (Option<u64>, Option<String>, Uuid);
+
+fn from_headers(h: &HeaderMap) -> Result<Headers, Problem> {
+    let bad = |m: String| Problem::new(ProblemKind::InvalidHeader, m);
     let if_match = match h.get(header::IF_MATCH) {
         None => None,
         Some(v) => {
@@ -166,71 +268,7 @@ fn from_headers(h: &HeaderMap) -> Result<WriteHeaders, Problem> {
             .and_then(|v| Uuid::parse_str(v.trim()).ok())
             .ok_or_else(|| bad("X-Correlation-Id is a UUID".into()))?,
     };
-    Ok(WriteHeaders {
-        if_match,
-        idempotency_key,
-        scope: String::new(),
-        correlation_id,
-        principal: None,
-    })
-}
-
-impl WriteHeaders {
-    /// The actor events record.
-    pub fn actor(&self) -> Option<String> {
-        self.principal.as_ref().map(Principal::actor)
-    }
-
-    /// Refuses unless the caller may write for `program`.
-    pub fn require_program(&self, program: Uuid) -> Result<(), Problem> {
-        match &self.principal {
-            Some(p) => p.require_program(program),
-            None => Err(Problem::new("forbidden", "no principal")),
-        }
-    }
-
-    /// Refuses unless the caller is an admin (the hub).
-    pub fn require_admin(&self) -> Result<(), Problem> {
-        match &self.principal {
-            Some(p) if p.role == nic_events::catalog::Role::Admin => Ok(()),
-            _ => Err(Problem::new(
-                "forbidden",
-                "only the hub (an admin token) may do this",
-            )),
-        }
-    }
-
-    /// The id of a new entity: derived from the idempotency key when there is one (so a retry
-    /// addresses the same stream), else a fresh UUID v7.
-    pub fn new_id(&self) -> Uuid {
-        match &self.idempotency_key {
-            Some(key) => derived(&[&self.scope, key, "entity"]),
-            None => Uuid::now_v7(),
-        }
-    }
-
-    /// The id of the `index`-th event a write appends: derived from the idempotency key when there
-    /// is one (so the store recognises a retry), else a fresh UUID v7.
-    pub fn event_id(&self, index: usize) -> Uuid {
-        match &self.idempotency_key {
-            Some(key) => derived(&[&self.scope, key, "event", &index.to_string()]),
-            None => Uuid::now_v7(),
-        }
-    }
-}
-
-/// A UUID (version 8, custom) from a SHA-256 of the parts.
-fn derived(parts: &[&str]) -> Uuid {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update(p.as_bytes());
-        h.update(b"\n");
-    }
-    let digest = h.finalize();
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    Uuid::new_v8(bytes)
+    Ok((if_match, idempotency_key, correlation_id))
 }
 
 #[cfg(test)]
@@ -242,18 +280,14 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(header::IF_MATCH, "\"3\"".parse().unwrap());
         h.insert("idempotency-key", "abc".parse().unwrap());
-        let mut w = from_headers(&h).unwrap();
-        assert_eq!(w.if_match, Some(3));
-        w.scope = "POST /a".into();
-        assert_eq!(w.new_id(), w.new_id());
-        let mut other = w.clone();
-        other.scope = "POST /b".into();
-        assert_ne!(w.new_id(), other.new_id());
-        assert_ne!(w.event_id(0), w.event_id(1));
+        let (if_match, key, _) = from_headers(&h).unwrap();
+        assert_eq!(if_match, Some(3));
+        assert_eq!(key.as_deref(), Some("abc"));
         h.insert(header::IF_MATCH, "\"x\"".parse().unwrap());
         assert_eq!(from_headers(&h).unwrap_err().status(), 400);
-        let plain = from_headers(&HeaderMap::new()).unwrap();
-        assert_ne!(plain.new_id(), plain.new_id());
+        let (if_match, key, correlation) = from_headers(&HeaderMap::new()).unwrap();
+        assert_eq!((if_match, key), (None, None));
+        assert_ne!(correlation, from_headers(&HeaderMap::new()).unwrap().2);
     }
 
     #[test]

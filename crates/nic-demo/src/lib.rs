@@ -1,5 +1,5 @@
-//! `nic-ledger demo`: loads a realistic sample network into an empty ledger, so a new user sees a
-//! living Networked Improvement Community rather than three rows.
+//! The sample network that `nic-ledger demo` loads into an empty ledger, so a new user sees a
+//! living Networked Improvement Community rather than three rows (`load`, then `Summary::report`).
 //!
 //! The sample is the STEM PUSH Network over two years (October 2024 to September 2026, with its
 //! charter and root cause analysis in the summer before): four regional STEM learning ecosystems,
@@ -56,18 +56,6 @@ pub const ACTOR: &str = "system:demo";
 /// Months of data per program and measure (October 2024 to September 2026).
 pub const MONTHS: usize = 24;
 
-/// `nic-ledger demo`: opens and migrates the database, loads the sample network and says how to
-/// look at it.
-pub async fn command(database_url: &str, seed: u64) -> anyhow::Result<()> {
-    let store = nic_store::open(database_url)
-        .await
-        .context("open the database")?;
-    store.migrate().await.context("apply the migrations")?;
-    let summary = load(store.as_ref(), seed).await?;
-    print!("{}", summary.report(database_url));
-    Ok(())
-}
-
 /// What `load` appended.
 #[derive(Debug, Clone)]
 pub struct Summary {
@@ -89,7 +77,8 @@ pub struct Summary {
 }
 
 impl Summary {
-    fn report(&self, database_url: &str) -> String {
+    /// What was loaded and where to look at it, for the person who loaded it.
+    pub fn report(&self, database_url: &str) -> String {
         let events: usize = self.categories.values().map(|(_, e)| e).sum();
         let streams: usize = self.categories.values().map(|(s, _)| s).sum();
         let mut out = format!(

@@ -18,7 +18,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemKind};
 
 /// One embedded file: its name under `/assets/`, content type and bytes.
 struct Asset {
@@ -155,7 +155,7 @@ pub async fn asset(
     let b = built();
     let Some((a, h)) = ASSETS.iter().zip(&b.hashes).find(|(a, _)| a.name == file) else {
         return Err(Problem::new(
-            "not-found",
+            ProblemKind::NotFound,
             format!("no dashboard asset {file:?}"),
         ));
     };

@@ -1,26 +1,15 @@
 //! Every metric the service exports, in one place, named `nic_ledger_<what>_<unit>[_total]` after
 //! the Prometheus conventions, with bounded label values (routes are the route table's templates,
 //! event types the catalog's, projections the five read models). `/metrics` renders them in the
-//! Prometheus text format.
+//! Prometheus text format. The HTTP edge counts requests and live clients; the command runner
+//! counts appends.
 
 use std::sync::OnceLock;
-use std::time::Instant;
 
-use tracing::Instrument;
-
-use crate::commands::App;
-use crate::live::Live;
-use crate::problem::Problem;
-use crate::projections::Projections;
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
-use axum::Extension;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
     TextEncoder,
 };
-use std::sync::Arc;
 
 /// Latency buckets, in seconds: from a cached read to a slow rebuild page.
 const LATENCY_BUCKETS_SECONDS: &[f64] = &[
@@ -156,76 +145,6 @@ pub fn record_append(
             m.events_appended.with_label_values(&[e.event_type()]).inc();
         }
     }
-}
-
-/// Bytes of a client's `X-Request-Id` that are kept; a longer or non-printable one is replaced.
-const REQUEST_ID_BYTES_MAX: usize = 128;
-
-/// Gives every request an id (the client's `X-Request-Id`, or a new one), runs it inside a span
-/// carrying that id (so every log line of the request names it), answers with the id, logs the
-/// answer, and counts and times it by its route template (never the raw path, which would make
-/// label values unbounded).
-pub async fn track(req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", |p| p.as_str())
-        .to_string();
-    let method = req.method().as_str().to_string();
-    let request_id = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= REQUEST_ID_BYTES_MAX)
-        .filter(|v| v.bytes().all(|b| b.is_ascii_graphic()))
-        .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_string);
-    let span =
-        tracing::info_span!("request", request_id = %request_id, method = %method, route = %route);
-    let started = Instant::now();
-    let mut res = next.run(req).instrument(span.clone()).await;
-    let elapsed = started.elapsed();
-    span.in_scope(|| {
-        tracing::info!(
-            status = res.status().as_u16(),
-            elapsed_ms = elapsed.as_secs_f64() * 1000.0,
-            "answered"
-        )
-    });
-    if let Ok(v) = axum::http::HeaderValue::from_str(&request_id) {
-        res.headers_mut().insert("x-request-id", v);
-    }
-    let m = metrics();
-    m.http_request_duration
-        .with_label_values(&[&route, &method])
-        .observe(elapsed.as_secs_f64());
-    m.http_requests
-        .with_label_values(&[&route, &method, res.status().as_str()])
-        .inc();
-    res
-}
-
-/// `GET /metrics`. The gauges of state (projection lag, live clients) are read at scrape time.
-pub async fn serve(
-    State(store): State<App>,
-    Extension(projections): Extension<Arc<Projections>>,
-    Extension(live): Extension<Live>,
-) -> Result<([(axum::http::HeaderName, &'static str); 1], String), Problem> {
-    let m = metrics();
-    let (positions, consumed, _) = projections.positions().await;
-    let head = store.head_position().await?.max(consumed);
-    for (name, position) in positions {
-        m.projection_lag
-            .with_label_values(&[name])
-            .set(head.saturating_sub(position.max(consumed)) as i64);
-    }
-    m.live_clients.set(live.connected() as i64);
-    Ok((
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        m.render(),
-    ))
 }
 
 #[cfg(test)]

@@ -1,0 +1,255 @@
+//! Who may do what: bearer tokens, stored only as SHA-256 hashes in `token-…` streams, the
+//! `Principal` a token stands for, and what each role may do (`Access`). The HTTP edge names an
+//! `Access` for every route and asks `Access::allows`; commands ask `Principal::require_program`
+//! for program-scoped writes.
+//!
+//! | role | may |
+//! |---|---|
+//! | admin | everything (the network hub) |
+//! | facilitator | write for the programs it is granted; read the network and the log |
+//! | improvement scientist | read everything: the log, replay, export, rebuild |
+//! | viewer | projections, resources and live streams only (dashboards) |
+
+use std::sync::Arc;
+
+use nic_domain::token::{self, IssueToken, Tokens};
+use nic_domain::DomainError;
+use nic_events::catalog::Role;
+use nic_events::limits::READ_PAGE_EVENTS_MAX;
+use nic_events::{ExpectedVersion, Metadata, NicEvent, StreamId, Text, Title};
+use nic_store::{EventStore, ReadAll};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::AppError;
+
+/// What an operation asks of the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone: health, readiness, the OpenAPI document.
+    Public,
+    /// Any valid token: projections, resources, live streams, metrics.
+    View,
+    /// The raw log (events, streams, export): everyone but viewers.
+    Log,
+    /// Writes for one program: admins, and facilitators granted that program (checked again by
+    /// the command, which knows the program).
+    Program,
+    /// The network's own records (charter, aim, driver diagram, measures, standards, syntheses,
+    /// enrolments): admins.
+    Hub,
+    /// Rebuilding the read models from the log: admins and improvement scientists.
+    Rebuild,
+}
+
+impl Access {
+    pub fn allows(self, role: Role) -> bool {
+        use Role::*;
+        match self {
+            Access::Public | Access::View => true,
+            Access::Log => role != Viewer,
+            Access::Program => matches!(role, Admin | Facilitator),
+            Access::Hub => role == Admin,
+            Access::Rebuild => matches!(role, Admin | ImprovementScientist),
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Access::Public => "no token",
+            Access::View => "any token",
+            Access::Log => "admin, facilitator or improvement scientist",
+            Access::Program => "admin, or a facilitator granted the program",
+            Access::Hub => "admin",
+            Access::Rebuild => "admin or improvement scientist",
+        }
+    }
+}
+
+/// Who is asking: the token that authenticated the request.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub name: String,
+    pub role: Role,
+    pub programs: Vec<Uuid>,
+}
+
+impl Principal {
+    /// How events record this principal.
+    pub fn actor(&self) -> String {
+        format!("token:{}", self.name)
+    }
+
+    /// Refuses a write for `program` unless this principal may write for it.
+    pub fn require_program(&self, program: Uuid) -> Result<(), AppError> {
+        match self.role {
+            Role::Admin => Ok(()),
+            Role::Facilitator if self.programs.contains(&program) => Ok(()),
+            _ => Err(AppError::Forbidden(format!(
+                "token {:?} may not write for program {program}",
+                self.name
+            ))),
+        }
+    }
+
+    /// Refuses unless this principal is an admin (the hub).
+    pub fn require_admin(&self) -> Result<(), AppError> {
+        match self.role {
+            Role::Admin => Ok(()),
+            _ => Err(AppError::Forbidden(
+                "only the hub (an admin token) may do this".into(),
+            )),
+        }
+    }
+
+    /// Refuses unless `access` allows this principal's role.
+    pub fn require(&self, access: Access, what: &str) -> Result<(), AppError> {
+        if access.allows(self.role) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(format!(
+                "{what} needs {}; token {:?} is {:?}",
+                access.describe(),
+                self.name,
+                self.role
+            )))
+        }
+    }
+}
+
+/// Checks bearer tokens, issues and revokes them. A token's stream is named after its hash
+/// (`token_id_for`), so a check is one read of one stream: read-your-writes on every backend, and
+/// a token issued or revoked by any process of the service counts at once.
+#[derive(Clone)]
+pub struct Registry {
+    store: Arc<dyn EventStore>,
+}
+
+impl Registry {
+    pub fn new(store: Arc<dyn EventStore>) -> Self {
+        Self { store }
+    }
+
+    /// The principal a bearer token stands for: `Unauthorized` unless it is live.
+    pub async fn authenticate(&self, token: &str) -> Result<Principal, AppError> {
+        let sha = sha256_hex(token);
+        let stream = StreamId::for_entity("token", token_id_for(&sha));
+        let mut tokens = Tokens::default();
+        for e in self
+            .store
+            .read_stream(&stream, 0, READ_PAGE_EVENTS_MAX)
+            .await?
+        {
+            tokens.apply(&NicEvent::from_recorded(&e)?);
+        }
+        tokens
+            .by_hash(&sha)
+            .map(|t| Principal {
+                name: t.name.to_string(),
+                role: t.role,
+                programs: t.programs.clone(),
+            })
+            .ok_or_else(|| AppError::Unauthorized("the token is unknown or revoked".into()))
+    }
+
+    /// Every token ever issued, from the whole log.
+    pub async fn tokens(&self) -> Result<Tokens, AppError> {
+        let mut tokens = Tokens::default();
+        let mut read = ReadAll::after(0, READ_PAGE_EVENTS_MAX);
+        read.categories = vec!["token".into()];
+        loop {
+            let page = self.store.read_all(&read).await?;
+            for e in &page {
+                tokens.apply(&NicEvent::from_recorded(e)?);
+            }
+            match page.last() {
+                Some(last) if page.len() == READ_PAGE_EVENTS_MAX => {
+                    read.after = last.global_position
+                }
+                _ => return Ok(tokens),
+            }
+        }
+    }
+
+    /// Issues a token and returns it; only its hash is recorded.
+    pub async fn create(
+        &self,
+        name: &str,
+        role: Role,
+        programs: Vec<Uuid>,
+        actor: &str,
+    ) -> Result<String, AppError> {
+        let tokens = self.tokens().await?;
+        let secret = new_token();
+        let sha = sha256_hex(&secret);
+        let token_id = token_id_for(&sha);
+        let cmd = IssueToken {
+            name: Title::parse(name).map_err(|e| DomainError::invalid("name", e.to_string()))?,
+            role,
+            programs,
+            token_sha256: sha,
+        };
+        let events = token::issue(&tokens, token_id, cmd)?;
+        self.append(
+            StreamId::for_entity("token", token_id),
+            ExpectedVersion::NoStream,
+            &events,
+            actor,
+        )
+        .await?;
+        Ok(secret)
+    }
+
+    /// Revokes the live token named `name`: it opens nothing from then on.
+    pub async fn revoke(&self, name: &str, reason: &str, actor: &str) -> Result<(), AppError> {
+        let tokens = self.tokens().await?;
+        let reason =
+            Text::parse(reason).map_err(|e| DomainError::invalid("reason", e.to_string()))?;
+        let events = token::revoke(&tokens, name, reason)?;
+        let id = tokens
+            .by_name(name)
+            .map(|t| t.token_id)
+            .ok_or_else(|| AppError::NotFound(format!("no token named {name:?}")))?;
+        self.append(
+            StreamId::for_entity("token", id),
+            ExpectedVersion::StreamExists,
+            &events,
+            actor,
+        )
+        .await
+    }
+
+    async fn append(
+        &self,
+        stream: StreamId,
+        expected: ExpectedVersion,
+        events: &[NicEvent],
+        actor: &str,
+    ) -> Result<(), AppError> {
+        let metadata = Metadata {
+            actor: Some(actor.to_string()),
+            ..Metadata::default()
+        };
+        let new = events.iter().map(|e| e.to_new_event(&metadata)).collect();
+        self.store.append(&stream, expected, new).await?;
+        Ok(())
+    }
+}
+
+/// A token's id (and so its stream): a UUID made of the first 16 bytes of its SHA-256.
+fn token_id_for(sha256_hex: &str) -> Uuid {
+    let mut bytes = [0u8; 16];
+    if let Ok(digest) = hex::decode(sha256_hex) {
+        bytes.copy_from_slice(&digest[..16]);
+    }
+    Uuid::new_v8(bytes)
+}
+
+fn sha256_hex(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+/// A new random token: `nic_` and 64 hex digits (244 random bits, from two UUID v4s).
+fn new_token() -> String {
+    format!("nic_{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple())
+}

@@ -1,0 +1,452 @@
+//! The command runner: load the streams a command needs (`Loader`), let the domain decide, append
+//! the events to the target stream with the version read, and decide again on fresh state when
+//! the append lost a race (unless the write was pinned to a version with `if_match`). A refused
+//! command appends nothing.
+//!
+//! With an idempotency key the event ids (and a new entity's id) are derived from the key and the
+//! write's scope (the operation it was sent to), so a retry finds its events in the stream and gets the first
+//! answer back.
+
+use std::collections::{BTreeSet, HashMap};
+
+use nic_domain::cycle::CycleState;
+use nic_domain::measure::MeasureState;
+use nic_domain::network::NetworkState;
+use nic_domain::program::ProgramState;
+use nic_domain::synthesis::SynthesisState;
+use nic_events::limits::READ_PAGE_EVENTS_MAX;
+use nic_events::{EventData, ExpectedVersion, Metadata, NicEvent, RecordedEvent, StreamId};
+use nic_store::{EventStore, StoreError};
+use serde::Serialize;
+use std::sync::Arc;
+use uuid::Uuid;
+
+use crate::access::Principal;
+use crate::commands::{Call, Command};
+use crate::limits::{IDEMPOTENT_EVENTS_MAX, WRITE_ATTEMPTS_MAX};
+use crate::AppError;
+
+/// The kinds of entity a command addresses, each with a stream of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Network,
+    Program,
+    Measure,
+    Cycle,
+    Synthesis,
+}
+
+impl Kind {
+    /// The stream category of this kind's entities.
+    pub fn category(self) -> &'static str {
+        match self {
+            Kind::Network => "network",
+            Kind::Program => "program",
+            Kind::Measure => "measure",
+            Kind::Cycle => "pdsa",
+            Kind::Synthesis => "synthesis",
+        }
+    }
+
+    /// The stream of the entity `id` of this kind.
+    pub fn stream(self, id: Uuid) -> StreamId {
+        StreamId::for_entity(self.category(), id)
+    }
+}
+
+/// Reads streams and folds them into states, once per stream per attempt.
+pub struct Loader {
+    store: Arc<dyn EventStore>,
+    cache: HashMap<StreamId, Vec<RecordedEvent>>,
+}
+
+impl Loader {
+    pub fn new(store: Arc<dyn EventStore>) -> Self {
+        Self {
+            store,
+            cache: HashMap::new(),
+        }
+    }
+
+    /// Every event of a stream, in order.
+    pub async fn recorded(&mut self, id: &StreamId) -> Result<&[RecordedEvent], AppError> {
+        if !self.cache.contains_key(id) {
+            let mut all = Vec::new();
+            loop {
+                let page = self
+                    .store
+                    .read_stream(id, all.len() as u64, READ_PAGE_EVENTS_MAX)
+                    .await?;
+                let done = page.len() < READ_PAGE_EVENTS_MAX;
+                all.extend(page);
+                if done {
+                    break;
+                }
+            }
+            self.cache.insert(id.clone(), all);
+        }
+        Ok(&self.cache[id])
+    }
+
+    /// The version of a stream's last event, as read (None: no stream).
+    pub async fn version(&mut self, id: &StreamId) -> Result<Option<u64>, AppError> {
+        Ok(self.recorded(id).await?.last().map(|e| e.stream_version))
+    }
+
+    async fn fold<S>(
+        &mut self,
+        kind: Kind,
+        id: Uuid,
+        mut state: S,
+        apply: fn(&mut S, &NicEvent),
+    ) -> Result<S, AppError> {
+        for e in self.recorded(&kind.stream(id)).await? {
+            apply(&mut state, &NicEvent::from_recorded(e)?);
+        }
+        Ok(state)
+    }
+
+    pub async fn network(&mut self, id: Uuid) -> Result<NetworkState, AppError> {
+        let state = NetworkState::new(id);
+        self.fold(Kind::Network, id, state, NetworkState::apply)
+            .await
+    }
+    pub async fn program(&mut self, id: Uuid) -> Result<ProgramState, AppError> {
+        let state = ProgramState::new(id);
+        self.fold(Kind::Program, id, state, ProgramState::apply)
+            .await
+    }
+    pub async fn measure(&mut self, id: Uuid) -> Result<MeasureState, AppError> {
+        let state = MeasureState::new(id);
+        self.fold(Kind::Measure, id, state, MeasureState::apply)
+            .await
+    }
+    pub async fn cycle(&mut self, id: Uuid) -> Result<CycleState, AppError> {
+        let state = CycleState::new(id);
+        self.fold(Kind::Cycle, id, state, CycleState::apply).await
+    }
+    pub async fn synthesis(&mut self, id: Uuid) -> Result<SynthesisState, AppError> {
+        let state = SynthesisState::new(id);
+        self.fold(Kind::Synthesis, id, state, SynthesisState::apply)
+            .await
+    }
+
+    /// Those of `ids` that are measures of `network`.
+    pub(crate) async fn measures_of(
+        &mut self,
+        network: Uuid,
+        ids: &[Uuid],
+    ) -> Result<BTreeSet<Uuid>, AppError> {
+        let mut known = BTreeSet::new();
+        for id in ids {
+            let m = self.measure(*id).await?;
+            if m.definition.is_some_and(|d| d.network_id == network) {
+                known.insert(*id);
+            }
+        }
+        Ok(known)
+    }
+
+    /// Those of `ids` that are cycles of `network`.
+    pub(crate) async fn cycles_of(
+        &mut self,
+        network: Uuid,
+        ids: &[Uuid],
+    ) -> Result<BTreeSet<Uuid>, AppError> {
+        let mut known = BTreeSet::new();
+        for id in ids {
+            let c = self.cycle(*id).await?;
+            if c.planned.is_some_and(|p| p.network_id == network) {
+                known.insert(*id);
+            }
+        }
+        Ok(known)
+    }
+
+    /// Those of `ids` that are syntheses of `network`.
+    pub(crate) async fn syntheses_of(
+        &mut self,
+        network: Uuid,
+        ids: &[Uuid],
+    ) -> Result<BTreeSet<Uuid>, AppError> {
+        let mut known = BTreeSet::new();
+        for id in ids {
+            let s = self.synthesis(*id).await?;
+            if s.synthesis.is_some_and(|s| s.network_id == network) {
+                known.insert(*id);
+            }
+        }
+        Ok(known)
+    }
+}
+
+/// What a write asks besides its command: who asks, a condition on the target stream's version,
+/// an idempotency key (scoped to `scope`, the operation it was sent to) and the correlation id
+/// that groups the events of one workflow.
+#[derive(Debug, Clone)]
+pub struct Write {
+    pub principal: Principal,
+    pub if_match: Option<u64>,
+    pub idempotency_key: Option<String>,
+    pub scope: String,
+    pub correlation_id: Uuid,
+}
+
+impl Write {
+    /// A plain write by `principal`: no condition, no key, a new correlation id.
+    pub fn by(principal: Principal, scope: impl Into<String>) -> Self {
+        Self {
+            principal,
+            if_match: None,
+            idempotency_key: None,
+            scope: scope.into(),
+            correlation_id: Uuid::now_v7(),
+        }
+    }
+
+    /// The id of a new entity: derived from the idempotency key when there is one (so a retry
+    /// addresses the same stream), else a fresh UUID v7.
+    pub fn new_id(&self) -> Uuid {
+        match &self.idempotency_key {
+            Some(key) => derived(&[&self.scope, key, "entity"]),
+            None => Uuid::now_v7(),
+        }
+    }
+
+    /// The id of the `index`-th event a write appends: derived from the idempotency key when there
+    /// is one (so the store recognises a retry), else a fresh UUID v7.
+    pub fn event_id(&self, index: usize) -> Uuid {
+        match &self.idempotency_key {
+            Some(key) => derived(&[&self.scope, key, "event", &index.to_string()]),
+            None => Uuid::now_v7(),
+        }
+    }
+}
+
+/// A UUID (version 8, custom) from a SHA-256 of the parts.
+fn derived(parts: &[&str]) -> Uuid {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update(b"\n");
+    }
+    let digest = h.finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    Uuid::new_v8(bytes)
+}
+
+/// Where a command appends, and what its answer names.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub stream: StreamId,
+    /// The entity, or the part of one, the command created or addressed.
+    pub id: Uuid,
+    /// The resource a new entity or part is found at (None: nothing new).
+    pub created: Option<(Kind, Uuid)>,
+}
+
+impl Target {
+    /// An existing entity.
+    pub fn existing(kind: Kind, id: Uuid) -> Self {
+        Self {
+            stream: kind.stream(id),
+            id,
+            created: None,
+        }
+    }
+
+    /// A new entity with a stream of its own.
+    pub fn new_entity(kind: Kind, id: Uuid) -> Self {
+        Self {
+            stream: kind.stream(id),
+            id,
+            created: Some((kind, id)),
+        }
+    }
+
+    /// A new part of an existing entity (a node of a network's diagram, a data point of a
+    /// measure), found at its entity.
+    pub fn new_part(kind: Kind, entity: Uuid, part: Uuid) -> Self {
+        Self {
+            stream: kind.stream(entity),
+            id: part,
+            created: Some((kind, entity)),
+        }
+    }
+}
+
+/// What a successful command answers: the entity it addressed and the events it appended. A retry
+/// with the same idempotency key gets the same answer.
+#[derive(Debug, Serialize)]
+pub struct CommandResult {
+    /// The entity the command created or addressed.
+    pub id: Uuid,
+    pub stream_id: StreamId,
+    /// The stream's version after the append (also the `ETag`).
+    pub stream_version: u64,
+    pub events: Vec<AppendedEvent>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AppendedEvent {
+    pub event_id: Uuid,
+    pub event_type: String,
+    pub stream_version: u64,
+    pub global_position: u64,
+    pub data: EventData,
+}
+
+/// A command's outcome: its answer, the resource it created, and whether it is a retry answered
+/// with the first answer.
+#[derive(Debug)]
+pub struct Outcome {
+    pub result: CommandResult,
+    pub created: Option<(Kind, Uuid)>,
+    pub replayed: bool,
+}
+
+/// Decides a command against fresh state and appends its events to `target.stream`.
+pub(crate) async fn run<C: Command>(
+    store: &Arc<dyn EventStore>,
+    w: &Write,
+    cmd: &C,
+    call: &Call<C::Ids>,
+) -> Result<Outcome, AppError> {
+    let target = C::target(call);
+    let mut attempt = 1;
+    loop {
+        let mut loader = Loader::new(store.clone());
+        let recorded = loader.recorded(&target.stream).await?;
+        let version = recorded.last().map(|e| e.stream_version);
+        if w.idempotency_key.is_some() {
+            let ids: Vec<Uuid> = (0..IDEMPOTENT_EVENTS_MAX).map(|i| w.event_id(i)).collect();
+            if let Some(first) = recorded.iter().position(|e| e.event_id == ids[0]) {
+                let replay: Vec<&RecordedEvent> = recorded[first..]
+                    .iter()
+                    .zip(&ids)
+                    .take_while(|(e, id)| e.event_id == **id)
+                    .map(|(e, _)| e)
+                    .collect();
+                return Ok(answer(&target, listed(replay), true));
+            }
+        }
+        if let Some(expected) = w.if_match {
+            if version != Some(expected) {
+                return Err(AppError::VersionConflict {
+                    detail: format!(
+                        "If-Match asked for version {expected} of {}, which is at {}",
+                        target.stream,
+                        version.map_or("no version (it does not exist)".into(), |v| v.to_string())
+                    ),
+                    current: version,
+                });
+            }
+        }
+        let events = cmd.decide(&mut loader, call).await?;
+        let metadata = Metadata {
+            actor: Some(w.principal.actor()),
+            correlation_id: Some(w.correlation_id),
+            causation_id: None,
+        };
+        let new: Vec<_> = events
+            .iter()
+            .enumerate()
+            .map(|(i, e)| e.to_new_event(&metadata).with_id(w.event_id(i)))
+            .collect();
+        let count = new.len() as u64;
+        // One new event's answer is known without reading it back: all but its position and
+        // version, which the append returns.
+        let single = match new.as_slice() {
+            [e] => Some((e.event_id, e.event_type.clone(), e.data.clone())),
+            _ => None,
+        };
+        let expected = version.map_or(ExpectedVersion::NoStream, ExpectedVersion::Exact);
+        let started = std::time::Instant::now();
+        let appended = store.append(&target.stream, expected, new).await;
+        crate::metrics::record_append(&appended, &events, started.elapsed());
+        match appended {
+            Ok(outcome) => {
+                if let (Some((event_id, event_type, data)), false) = (single, outcome.duplicate) {
+                    let event = AppendedEvent {
+                        event_id,
+                        event_type,
+                        stream_version: outcome.stream_version,
+                        global_position: outcome.first_position,
+                        data,
+                    };
+                    return Ok(answer(&target, vec![event], false));
+                }
+                // Several events, or a retry answered with the original append: as stored.
+                let first = outcome.stream_version + 1 - count;
+                let appended = store
+                    .read_stream(&target.stream, first, count as usize)
+                    .await?;
+                return Ok(answer(
+                    &target,
+                    listed(appended.iter().collect()),
+                    outcome.duplicate,
+                ));
+            }
+            Err(StoreError::WrongExpectedVersion { .. })
+                if w.if_match.is_none() && attempt < WRITE_ATTEMPTS_MAX =>
+            {
+                attempt += 1;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Stored events as a command's answer lists them.
+fn listed(events: Vec<&RecordedEvent>) -> Vec<AppendedEvent> {
+    events
+        .into_iter()
+        .map(|e| AppendedEvent {
+            event_id: e.event_id,
+            event_type: e.event_type.clone(),
+            stream_version: e.stream_version,
+            global_position: e.global_position,
+            data: e.data.clone(),
+        })
+        .collect()
+}
+
+fn answer(target: &Target, events: Vec<AppendedEvent>, replayed: bool) -> Outcome {
+    let stream_version = events.last().map_or(0, |e| e.stream_version);
+    Outcome {
+        result: CommandResult {
+            id: target.id,
+            stream_id: target.stream.clone(),
+            stream_version,
+            events,
+        },
+        created: target.created,
+        replayed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nic_events::catalog::Role;
+
+    #[test]
+    fn ids_derive_from_the_key_and_scope_or_are_fresh() {
+        let principal = Principal {
+            name: "a".into(),
+            role: Role::Admin,
+            programs: Vec::new(),
+        };
+        let mut w = Write::by(principal, "POST /a");
+        w.idempotency_key = Some("abc".into());
+        assert_eq!(w.new_id(), w.new_id());
+        let mut other = w.clone();
+        other.scope = "POST /b".into();
+        assert_ne!(w.new_id(), other.new_id());
+        assert_ne!(w.event_id(0), w.event_id(1));
+        w.idempotency_key = None;
+        assert_ne!(w.new_id(), w.new_id());
+    }
+}

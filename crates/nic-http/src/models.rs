@@ -1,0 +1,231 @@
+//! The read models' handlers: the driver diagram (JSON, Mermaid, DOT, diffs), the learning
+//! timeline, run charts (JSON, CSV), PDSA boards, portfolios, each live or `?as_of=` a position or
+//! a time; the read models' progress and rebuilds.
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use nic_app::read_models::Status;
+use nic_app::App;
+use nic_projections::driver_diagram::{self, DiagramDiff};
+use nic_projections::pdsa_board::PdsaBoardView;
+use nic_projections::portfolio::PortfolioView;
+use nic_projections::run_charts;
+use nic_projections::timeline::{EntryKind, TimelinePage, TimelineQuery, PAGE_ENTRIES_MAX};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::extract::{as_of, as_of_opt, time, Ids, Params};
+use crate::problem::{Problem, ProblemKind};
+
+fn text(content_type: &'static str, body: String) -> Response {
+    ([(header::CONTENT_TYPE, content_type)], body).into_response()
+}
+
+fn invalid(detail: String) -> Problem {
+    Problem::new(ProblemKind::InvalidQuery, detail)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiagramParams {
+    /// json (default), mermaid or dot.
+    format: Option<String>,
+    as_of: Option<String>,
+}
+
+pub async fn driver_diagram(
+    State(app): State<App>,
+    Ids(network_id): Ids<Uuid>,
+    Params(q): Params<DiagramParams>,
+) -> Result<Response, Problem> {
+    let as_of = as_of_opt("as_of", q.as_of.as_deref())?;
+    let format = q.format.as_deref().unwrap_or("json");
+    if !matches!(format, "json" | "mermaid" | "dot") {
+        return Err(invalid(format!(
+            "format is json, mermaid or dot; got {format:?}"
+        )));
+    }
+    let view = app.read_models().driver_diagram(network_id, as_of).await?;
+    Ok(match format {
+        "mermaid" => text(
+            "text/plain; charset=utf-8",
+            driver_diagram::to_mermaid(&view),
+        ),
+        "dot" => text("text/plain; charset=utf-8", driver_diagram::to_dot(&view)),
+        _ => Json(view).into_response(),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiffParams {
+    from: Option<String>,
+    /// The live diagram when omitted.
+    to: Option<String>,
+}
+
+pub async fn driver_diagram_diff(
+    State(app): State<App>,
+    Ids(network_id): Ids<Uuid>,
+    Params(q): Params<DiffParams>,
+) -> Result<Json<DiagramDiff>, Problem> {
+    let Some(from) = q.from.as_deref() else {
+        return Err(invalid(
+            "from is required: a global position or an RFC 3339 time".into(),
+        ));
+    };
+    let from = as_of("from", from)?;
+    let to = as_of_opt("to", q.to.as_deref())?;
+    let diff = app
+        .read_models()
+        .driver_diagram_diff(network_id, from, to)
+        .await?;
+    Ok(Json(diff))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimelineParams {
+    network_id: Option<Uuid>,
+    program_id: Option<Uuid>,
+    ecosystem_id: Option<Uuid>,
+    driver_id: Option<Uuid>,
+    change_idea_id: Option<Uuid>,
+    /// Comma-separated entry kinds.
+    kind: Option<String>,
+    /// Recorded at or after (RFC 3339).
+    from: Option<String>,
+    /// Recorded before (RFC 3339).
+    until: Option<String>,
+    /// The cursor: `next_after` of the previous page.
+    after: Option<u64>,
+    limit: Option<usize>,
+    as_of: Option<String>,
+}
+
+fn entry_kinds(s: Option<&str>) -> Result<Vec<EntryKind>, Problem> {
+    let Some(s) = s else {
+        return Ok(Vec::new());
+    };
+    s.split(',')
+        .filter(|k| !k.is_empty())
+        .map(|k| {
+            serde_json::from_value(serde_json::Value::String(k.to_string())).map_err(|_| {
+                invalid(format!(
+                    "kind {k:?} is not one of network, aim, diagram, root_cause, standard, \
+                     program, measure, data, signal, cycle, decision, synthesis"
+                ))
+            })
+        })
+        .collect()
+}
+
+pub async fn timeline(
+    State(app): State<App>,
+    Params(q): Params<TimelineParams>,
+) -> Result<Json<TimelinePage>, Problem> {
+    let as_of = as_of_opt("as_of", q.as_of.as_deref())?;
+    if let Some(n) = q.limit {
+        if !(1..=PAGE_ENTRIES_MAX).contains(&n) {
+            return Err(Problem::new(
+                ProblemKind::InvalidLimit,
+                format!("limit is {n}; it must be 1 to {PAGE_ENTRIES_MAX}"),
+            ));
+        }
+    }
+    let query = TimelineQuery {
+        network_id: q.network_id,
+        program_id: q.program_id,
+        ecosystem_id: q.ecosystem_id,
+        driver_id: q.driver_id,
+        change_idea_id: q.change_idea_id,
+        kinds: entry_kinds(q.kind.as_deref())?,
+        from: q.from.as_deref().map(|t| time("from", t)).transpose()?,
+        until: q.until.as_deref().map(|t| time("until", t)).transpose()?,
+        after: q.after,
+        limit: q.limit,
+    };
+    Ok(Json(app.read_models().timeline(&query, as_of).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunChartParams {
+    /// One program's series; the network-wide series when omitted.
+    program_id: Option<Uuid>,
+    /// json (default) or csv.
+    format: Option<String>,
+    as_of: Option<String>,
+}
+
+pub async fn run_chart(
+    State(app): State<App>,
+    Ids(measure_id): Ids<Uuid>,
+    Params(q): Params<RunChartParams>,
+) -> Result<Response, Problem> {
+    let as_of = as_of_opt("as_of", q.as_of.as_deref())?;
+    let format = q.format.as_deref().unwrap_or("json");
+    if !matches!(format, "json" | "csv") {
+        return Err(invalid(format!("format is json or csv; got {format:?}")));
+    }
+    let chart = app
+        .read_models()
+        .run_chart(measure_id, q.program_id, as_of)
+        .await?;
+    Ok(match format {
+        "csv" => text("text/csv; charset=utf-8", run_charts::to_csv(&chart)),
+        _ => Json(chart).into_response(),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AsOfParams {
+    as_of: Option<String>,
+}
+
+pub async fn pdsa_board(
+    State(app): State<App>,
+    Ids(program_id): Ids<Uuid>,
+    Params(q): Params<AsOfParams>,
+) -> Result<Json<PdsaBoardView>, Problem> {
+    let as_of = as_of_opt("as_of", q.as_of.as_deref())?;
+    Ok(Json(app.read_models().pdsa_board(program_id, as_of).await?))
+}
+
+pub async fn portfolio(
+    State(app): State<App>,
+    Ids(program_id): Ids<Uuid>,
+    Params(q): Params<AsOfParams>,
+) -> Result<Json<PortfolioView>, Problem> {
+    let as_of = as_of_opt("as_of", q.as_of.as_deref())?;
+    Ok(Json(app.read_models().portfolio(program_id, as_of).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoParams {}
+
+pub async fn status(
+    State(app): State<App>,
+    Params(NoParams {}): Params<NoParams>,
+) -> Result<Json<Status>, Problem> {
+    Ok(Json(app.read_models().status().await?))
+}
+
+/// `POST /api/v1/projections/rebuild`: starts a rebuild in a task of the server and answers 202
+/// with where to watch it; 409 while one runs.
+pub async fn rebuild(State(app): State<App>) -> Result<Response, Problem> {
+    app.read_models().start_rebuild()?;
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, "/api/v1/projections")],
+        Json(serde_json::json!({
+            "status": "rebuilding",
+            "progress": "/api/v1/projections",
+        })),
+    )
+        .into_response())
+}
