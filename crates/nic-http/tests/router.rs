@@ -1,0 +1,221 @@
+//! The whole API driven in process (`nic_http::router` with `tower::ServiceExt::oneshot`), on
+//! real SQLite and real PostgreSQL: the command path end to end (body, ids, headers, the table's
+//! command, the runner, the answer's status, `Location`, `ETag` and replay header), refusals as
+//! problem details that append nothing, and the read models reading the writes.
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use http_body_util::BodyExt;
+use nic_app::App;
+use nic_events::catalog::Role;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+struct Api {
+    app: App,
+    router: axum::Router,
+    token: String,
+}
+
+impl Api {
+    async fn new(url: &str) -> Api {
+        let store = nic_store::open(url).await.expect("open the store");
+        store.migrate().await.expect("migrate");
+        let app = App::in_memory(store);
+        let token = app
+            .tokens()
+            .create("admin", Role::Admin, Vec::new(), "test")
+            .await
+            .unwrap();
+        app.follow();
+        Api {
+            router: nic_http::router(app.clone()),
+            app,
+            token,
+        }
+    }
+
+    async fn call(&self, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Value) {
+        let res = self.router.clone().oneshot(req).await.unwrap();
+        let (parts, body) = res.into_parts();
+        let bytes = body.collect().await.unwrap().to_bytes();
+        let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        (parts.status, parts.headers, value)
+    }
+
+    async fn post(
+        &self,
+        path: &str,
+        body: &str,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, axum::http::HeaderMap, Value) {
+        let mut req = Request::post(path)
+            .header(header::AUTHORIZATION, format!("Bearer {}", self.token))
+            .header(header::CONTENT_TYPE, "application/json");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        self.call(req.body(Body::from(body.to_string())).unwrap())
+            .await
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, axum::http::HeaderMap, Value) {
+        let req = Request::get(path)
+            .header(header::AUTHORIZATION, format!("Bearer {}", self.token))
+            .body(Body::empty())
+            .unwrap();
+        self.call(req).await
+    }
+
+    /// The log's head once it shows at least `position` (on PostgreSQL the global log may trail
+    /// a commit by a moment; stream reads never do).
+    async fn head(&self, position: u64) -> u64 {
+        for _ in 0..1_000 {
+            let head = self.app.store().head_position().await.unwrap();
+            if head >= position {
+                return head;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("the log never showed position {position}");
+    }
+}
+
+async fn the_command_path_runs_end_to_end(url: &str) {
+    let api = Api::new(url).await;
+    // A new entity: 201, Location, ETag, the events appended.
+    let (status, headers, body) = api
+        .post(
+            "/api/v1/networks",
+            r#"{"name": "STEM PUSH", "purpose": "Pre-college STEM programs improving together"}"#,
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let network = body["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        headers[header::LOCATION],
+        format!("/api/v1/networks/{network}").as_str()
+    );
+    assert_eq!(headers[header::ETAG], "\"0\"");
+    assert_eq!(body["events"][0]["event_type"], "NetworkChartered");
+    assert_eq!(body["events"][0]["data"]["name"], "STEM PUSH");
+
+    // A new part of it, with two ids in the path later: 201 located at the network.
+    let (status, headers, body) = api
+        .post(
+            &format!("/api/v1/networks/{network}/drivers"),
+            r#"{"kind": "primary", "title": "Students' STEM identity"}"#,
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(
+        headers[header::LOCATION],
+        format!("/api/v1/networks/{network}").as_str()
+    );
+    let driver = body["id"].as_str().unwrap().to_string();
+    let (status, _, body) = api
+        .post(
+            &format!("/api/v1/networks/{network}/nodes/{driver}/reword"),
+            r#"{"title": "Students' identity in STEM", "reason": "clearer"}"#,
+            &[("if-match", "\"1\"")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["stream_version"], 2);
+
+    // Refusals append nothing: the next write takes the next position.
+    let before = api
+        .head(body["events"][0]["global_position"].as_u64().unwrap())
+        .await;
+    let (status, headers, body) = api
+        .post(
+            &format!("/api/v1/networks/{network}/nodes/{driver}/reword"),
+            r#"{"title": "Again", "reason": "stale"}"#,
+            &[("if-match", "\"1\"")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(body["type"], "/problems/version-conflict");
+    assert_eq!(body["current_version"], 2);
+    assert_eq!(headers[header::CONTENT_TYPE], "application/problem+json");
+    let (status, _, body) = api.post("/api/v1/networks", r#"{"name": "#, &[]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["type"], "/problems/malformed-json");
+    let (status, _, body) = api
+        .post(
+            "/api/v1/networks",
+            r#"{"name": "A", "purpose": "x", "extra": 1}"#,
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["type"], "/problems/validation");
+    let (status, _, body) = api
+        .post(
+            "/api/v1/networks/not-a-uuid/drivers",
+            r#"{"kind": "primary", "title": "T"}"#,
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["type"], "/problems/invalid-id");
+    let unauthenticated = Request::post("/api/v1/networks")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(r#"{"name": "A", "purpose": "x"}"#))
+        .unwrap();
+    let (status, headers, body) = api.call(unauthenticated).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(headers[header::WWW_AUTHENTICATE], "Bearer");
+    assert_eq!(body["type"], "/problems/unauthorized");
+
+    // A retry with the same key gets the first answer and writes nothing.
+    let key = [("idempotency-key", "charter-once")];
+    let body = r#"{"name": "Once", "purpose": "x"}"#;
+    let (first, _, one) = api.post("/api/v1/networks", body, &key).await;
+    let position = one["events"][0]["global_position"].as_u64().unwrap();
+    assert_eq!(position, before + 1, "a refused command appends nothing");
+    let (again, headers, two) = api.post("/api/v1/networks", body, &key).await;
+    assert_eq!((first, again), (StatusCode::CREATED, StatusCode::CREATED));
+    assert_eq!(headers["idempotent-replayed"], "true");
+    assert_eq!(one, two);
+    let (_, _, next) = api
+        .post(
+            "/api/v1/networks",
+            r#"{"name": "Next", "purpose": "x"}"#,
+            &[],
+        )
+        .await;
+    let next = next["events"][0]["global_position"].as_u64().unwrap();
+    assert_eq!(next, position + 1, "a replayed command appends nothing");
+    assert_eq!(api.head(next).await, next);
+
+    // The read models read the writes.
+    let (status, _, view) = api
+        .get(&format!("/api/v1/networks/{network}/driver-diagram"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_eq!(view["nodes"][0]["title"], "Students' identity in STEM");
+    let (status, _, view) = api
+        .get(&format!(
+            "/api/v1/networks/{network}/driver-diagram?as_of={}",
+            before - 1
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_eq!(view["nodes"][0]["title"], "Students' STEM identity");
+    api.app.stop();
+}
+
+#[tokio::test]
+async fn the_command_path_runs_end_to_end_on_sqlite() {
+    the_command_path_runs_end_to_end(&nic_store::scratch::sqlite_url()).await;
+}
+
+#[tokio::test]
+async fn the_command_path_runs_end_to_end_on_postgres() {
+    let url = nic_store::scratch::create_postgres("nic_test").await;
+    the_command_path_runs_end_to_end(&url).await;
+    nic_store::scratch::drop_postgres(&url).await;
+}
