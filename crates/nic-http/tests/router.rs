@@ -8,7 +8,7 @@ use axum::http::{header, Request, StatusCode};
 use http_body_util::BodyExt;
 use nic_app::App;
 use nic_events::catalog::Role;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tower::ServiceExt;
 
 struct Api {
