@@ -1,4 +1,5 @@
-//! The command runner: load the streams a command needs (`Loader`), let the domain decide, append
+//! What a command is (`Command`: a target stream and a decision, addressed by `Ids`, called with a
+//! `Call`) and the runner: load the streams a command needs (`Loader`), let the domain decide, append
 //! the events to the target stream with the version read, and decide again on fresh state when
 //! the append lost a race (unless the write was pinned to a version with `if_match`). A refused
 //! command appends nothing.
@@ -9,6 +10,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use futures::future::BoxFuture;
 use nic_domain::cycle::CycleState;
 use nic_domain::measure::MeasureState;
 use nic_domain::network::NetworkState;
@@ -22,7 +24,6 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use crate::access::Principal;
-use crate::commands::{Call, Command};
 use crate::limits::{IDEMPOTENT_EVENTS_MAX, WRITE_ATTEMPTS_MAX};
 use crate::AppError;
 
@@ -52,6 +53,58 @@ impl Kind {
     pub fn stream(self, id: Uuid) -> StreamId {
         StreamId::for_entity(self.category(), id)
     }
+}
+
+/// What a command is called with besides its body: the ids it is addressed to, the id a new
+/// entity or part gets, and who asks.
+pub struct Call<I> {
+    pub ids: I,
+    pub new_id: Uuid,
+    pub principal: Principal,
+}
+
+/// The ids a command is addressed with: none, an entity's, or an entity's and a part's.
+pub trait Ids: Copy + Send + Sync + 'static {
+    /// These ids from a list of them in order (None: not as many as these are).
+    fn from_slice(ids: &[Uuid]) -> Option<Self>;
+}
+
+impl Ids for () {
+    fn from_slice(ids: &[Uuid]) -> Option<Self> {
+        ids.is_empty().then_some(())
+    }
+}
+
+impl Ids for Uuid {
+    fn from_slice(ids: &[Uuid]) -> Option<Self> {
+        match ids {
+            [id] => Some(*id),
+            _ => None,
+        }
+    }
+}
+
+impl Ids for (Uuid, Uuid) {
+    fn from_slice(ids: &[Uuid]) -> Option<Self> {
+        match ids {
+            [a, b] => Some((*a, *b)),
+            _ => None,
+        }
+    }
+}
+
+/// One row of the table: a command body and how it is run.
+pub trait Command: Send + Sync + 'static {
+    /// The ids the command is addressed with.
+    type Ids: Ids;
+    /// The stream the command appends to, and what its answer names.
+    fn target(call: &Call<Self::Ids>) -> Target;
+    /// The events the command appends, decided on the states `l` loads.
+    fn decide<'a>(
+        &'a self,
+        l: &'a mut Loader,
+        call: &'a Call<Self::Ids>,
+    ) -> BoxFuture<'a, Result<Vec<NicEvent>, AppError>>;
 }
 
 /// Reads streams and folds them into states, once per stream per attempt.

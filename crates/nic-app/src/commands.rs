@@ -1,7 +1,8 @@
-//! Every command of the service as a row of one table: the body type, the ids it is addressed
-//! with, the stream it appends to (`target`) and how it decides (`decide`: load the states it
-//! needs, check the principal's programs, call the domain). `App::execute` runs any of them
-//! through the one runner (`command::run`); the HTTP edge has one handler for all of them.
+//! Every command of the service as a row of one table (`Command` implementations): the body
+//! type, the ids it is addressed with, the stream it appends to (`target`) and how it decides
+//! (`decide`: load the states it needs, check the principal's programs, call the domain).
+//! `App::execute` runs any of them through the one runner (`command::run`); the HTTP edge has one
+//! handler for all of them. A new command is a row here and a row in the route table.
 
 use std::collections::BTreeSet;
 
@@ -23,60 +24,8 @@ use nic_events::NicEvent;
 use uuid::Uuid;
 
 use crate::access::Principal;
-use crate::command::{Kind, Loader, Target};
+use crate::command::{Call, Command, Kind, Loader, Target};
 use crate::AppError;
-
-/// What a command is called with besides its body: the ids it is addressed to, the id a new
-/// entity or part gets, and who asks.
-pub struct Call<I> {
-    pub ids: I,
-    pub new_id: Uuid,
-    pub principal: Principal,
-}
-
-/// The ids a command is addressed with: none, an entity's, or an entity's and a part's.
-pub trait Ids: Copy + Send + Sync + 'static {
-    /// These ids from a list of them in order (None: not as many as these are).
-    fn from_slice(ids: &[Uuid]) -> Option<Self>;
-}
-
-impl Ids for () {
-    fn from_slice(ids: &[Uuid]) -> Option<Self> {
-        ids.is_empty().then_some(())
-    }
-}
-
-impl Ids for Uuid {
-    fn from_slice(ids: &[Uuid]) -> Option<Self> {
-        match ids {
-            [id] => Some(*id),
-            _ => None,
-        }
-    }
-}
-
-impl Ids for (Uuid, Uuid) {
-    fn from_slice(ids: &[Uuid]) -> Option<Self> {
-        match ids {
-            [a, b] => Some((*a, *b)),
-            _ => None,
-        }
-    }
-}
-
-/// One row of the table: a command body and how it is run.
-pub trait Command: Send + Sync + 'static {
-    /// The ids the command is addressed with.
-    type Ids: Ids;
-    /// The stream the command appends to, and what its answer names.
-    fn target(call: &Call<Self::Ids>) -> Target;
-    /// The events the command appends, decided on the states `l` loads.
-    fn decide<'a>(
-        &'a self,
-        l: &'a mut Loader,
-        call: &'a Call<Self::Ids>,
-    ) -> BoxFuture<'a, Result<Vec<NicEvent>, AppError>>;
-}
 
 /// A row: `Body, Ids => target, |body, loader, call| decision`, the decision an expression that may
 /// `.await` and `?`, giving the domain's `Decision`.

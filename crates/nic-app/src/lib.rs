@@ -21,8 +21,7 @@ use nic_store::EventStore;
 use tokio::sync::watch;
 
 pub use access::{Access, Principal, Registry};
-pub use command::{CommandResult, Kind, Outcome, Write};
-pub use commands::{Call, Command, Ids};
+pub use command::{Call, Command, CommandResult, Ids, Kind, Outcome, Write};
 pub use error::AppError;
 pub use nic_projections::AsOf;
 
