@@ -47,35 +47,8 @@ pub fn document() -> Value {
         });
         match r.answer {
             Answer::Command { creates } => {
-                let ok = json!({
-                    "description": "The events the command appended (a retry with the same Idempotency-Key gets the same answer, with Idempotent-Replayed: true).",
-                    "headers": {"ETag": {"description": "The stream's version", "schema": {"type": "string"}}},
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CommandResult"}}}
-                });
-                responses.insert(if creates { "201" } else { "200" }.into(), ok);
-                for (status, what) in [
-                    ("400", "Malformed JSON, a bad id or a bad header"),
-                    ("404", "The resource addressed does not exist"),
-                    ("409", "The command does not fit the current state, or If-Match does not match the stream's version"),
-                    ("413", "The body is too large"),
-                    ("415", "The body is not application/json"),
-                    ("422", "Invalid fields (with their JSON paths) or unknown references"),
-                ] {
-                    let mut p = problem.clone();
-                    p["description"] = what.into();
-                    responses.insert(status.into(), p);
-                }
                 let body = (r.body.expect("a command has a body"))(&mut generator);
-                op["requestBody"] =
-                    json!({"required": true, "content": {"application/json": {"schema": body}}});
-                op["parameters"]
-                    .as_array_mut()
-                    .expect("an array")
-                    .extend([
-                        json!({"name": "If-Match", "in": "header", "required": false, "description": "The ETag (stream version) the write expects; a mismatch is 409.", "schema": {"type": "string"}}),
-                        json!({"name": "Idempotency-Key", "in": "header", "required": false, "description": "A retried request with the same key returns the first answer and writes nothing.", "schema": {"type": "string", "maxLength": IDEMPOTENCY_KEY_BYTES_MAX}}),
-                        json!({"name": "X-Correlation-Id", "in": "header", "required": false, "description": "Groups the events of one workflow (a UUID).", "schema": {"type": "string", "format": "uuid"}}),
-                    ]);
+                command_operation(&mut op, &mut responses, &problem, body, creates);
             }
             Answer::Read(schema) => {
                 let schema =
@@ -129,6 +102,44 @@ pub fn document() -> Value {
         "paths": paths,
         "components": {"schemas": schemas},
     })
+}
+
+/// A command's answers, body and write headers.
+fn command_operation(
+    op: &mut Value,
+    responses: &mut Map<String, Value>,
+    problem: &Value,
+    body: schemars::Schema,
+    creates: bool,
+) {
+    let ok = json!({
+        "description": "The events the command appended (a retry with the same Idempotency-Key gets the same answer, with Idempotent-Replayed: true).",
+        "headers": {"ETag": {"description": "The stream's version", "schema": {"type": "string"}}},
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CommandResult"}}}
+    });
+    responses.insert(if creates { "201" } else { "200" }.into(), ok);
+    for (status, what) in [
+        ("400", "Malformed JSON, a bad id or a bad header"),
+        ("404", "The resource addressed does not exist"),
+        ("409", "The command does not fit the current state, or If-Match does not match the stream's version"),
+        ("413", "The body is too large"),
+        ("415", "The body is not application/json"),
+        ("422", "Invalid fields (with their JSON paths) or unknown references"),
+    ] {
+        let mut p = problem.clone();
+        p["description"] = what.into();
+        responses.insert(status.into(), p);
+    }
+    op["requestBody"] =
+        json!({"required": true, "content": {"application/json": {"schema": body}}});
+    op["parameters"]
+        .as_array_mut()
+        .expect("an array")
+        .extend([
+            json!({"name": "If-Match", "in": "header", "required": false, "description": "The ETag (stream version) the write expects; a mismatch is 409.", "schema": {"type": "string"}}),
+            json!({"name": "Idempotency-Key", "in": "header", "required": false, "description": "A retried request with the same key returns the first answer and writes nothing.", "schema": {"type": "string", "maxLength": IDEMPOTENCY_KEY_BYTES_MAX}}),
+            json!({"name": "X-Correlation-Id", "in": "header", "required": false, "description": "Groups the events of one workflow (a UUID).", "schema": {"type": "string", "format": "uuid"}}),
+        ]);
 }
 
 fn operation_id(method: &str, path: &str) -> String {

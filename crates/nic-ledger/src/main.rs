@@ -165,138 +165,27 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let file = config::File::load(cli.config.as_deref())?;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match file.log_format(cli.log_format) {
-        config::LogFormat::Json => logs.json().with_current_span(true).init(),
-        config::LogFormat::Text => logs.init(),
-    }
+    init_logs(file.log_format(cli.log_format));
     match cli.command {
         Command::Serve {
             listen,
             database_url,
-        } => {
-            let database_url = file.database_url(database_url);
-            let store = nic_store::open(&database_url)
-                .await
-                .context("open the database")?;
-            store.migrate().await.context("apply the migrations")?;
-            let listener = tokio::net::TcpListener::bind(file.listen(listen))
-                .await
-                .context("bind")?;
-            let addr = listener.local_addr()?;
-            // The read models: checkpointed beside the log, run (applied and saved) by the one
-            // process holding their lease, followed in memory by the others.
-            let admin = nic_store::admin::Admin::connect(&database_url)
-                .await
-                .context("connect for the checkpoints")?;
-            let identity = nic_app::read_models::identity();
-            tracing::info!(process = %identity, "starting");
-            let app = nic_app::App::new(store, std::sync::Arc::new(admin), identity);
-            first_admin_token(&app, addr).await?;
-            println!("nic-ledger serving on http://{addr}");
-            let follower = app.follow();
-            // Small writes go out at once: a live stream's events (and an answer's last bytes)
-            // would otherwise wait for the client's delayed ACK (Nagle's algorithm), up to 40 ms.
-            let listener = listener.tap_io(|tcp| {
-                if let Err(e) = tcp.set_nodelay(true) {
-                    tracing::warn!(error = %e, "could not set TCP_NODELAY on a connection");
-                }
-            });
-            // One signal stops everything this process started: the read models' follower, every
-            // live stream (and with it its reader) and the server.
-            let stopping = app.clone();
-            let server = axum::serve(listener, nic_http::router(app.clone()))
-                .with_graceful_shutdown(async move {
-                    shutdown_signal().await;
-                    tracing::info!("shutting down");
-                    stopping.stop();
-                });
-            let mut stopped = app.stopping();
-            let grace = async move {
-                let _ = stopped.wait_for(|s| *s).await;
-                tokio::time::sleep(std::time::Duration::from_secs(SHUTDOWN_GRACE_SECS)).await;
-            };
-            tokio::select! {
-                r = server.into_future() => r?,
-                _ = grace => tracing::warn!("connections still open after the grace period; exiting"),
-            }
-            // The follower saves its last checkpoint and gives the lease up, unless that hangs.
-            app.stop();
-            let abort = follower.abort_handle();
-            if tokio::time::timeout(
-                std::time::Duration::from_secs(SHUTDOWN_GRACE_SECS),
-                follower,
-            )
-            .await
-            .is_err()
-            {
-                abort.abort();
-            }
-        }
+        } => serve(file.listen(listen), &file.database_url(database_url)).await,
         Command::Migrate { database_url } => {
-            let store = nic_store::open(&file.database_url(database_url))
-                .await
-                .context("open the database")?;
-            store.migrate().await.context("apply the migrations")?;
+            let store = open(&file.database_url(database_url)).await?;
             println!("migrations applied ({:?})", store.backend());
+            Ok(())
         }
         Command::Token {
             database_url,
             action,
-        } => {
-            let store = nic_store::open(&file.database_url(database_url))
-                .await
-                .context("open the database")?;
-            store.migrate().await.context("apply the migrations")?;
-            let actor = format!("cli:{}", whoami());
-            let registry = nic_app::Registry::new(store);
-            match action {
-                TokenAction::Create {
-                    role,
-                    name,
-                    programs,
-                } => {
-                    let token = registry
-                        .create(&name, role.into(), programs, &actor)
-                        .await?;
-                    println!("{token}");
-                }
-                TokenAction::List => {
-                    let tokens = registry.tokens().await?;
-                    for t in tokens.all() {
-                        let programs: Vec<String> =
-                            t.programs.iter().map(|p| p.to_string()).collect();
-                        println!(
-                            "{}\t{:?}\t{}\t{}",
-                            t.name,
-                            t.role,
-                            if programs.is_empty() {
-                                "-".to_string()
-                            } else {
-                                programs.join(",")
-                            },
-                            if t.revoked { "revoked" } else { "live" }
-                        );
-                    }
-                }
-                TokenAction::Revoke { name, reason } => {
-                    registry.revoke(&name, &reason, &actor).await?;
-                    eprintln!("revoked {name}");
-                }
-            }
-        }
+        } => token(&file.database_url(database_url), action).await,
         Command::Demo { database_url, seed } => {
             let database_url = file.database_url(database_url);
-            let store = nic_store::open(&database_url)
-                .await
-                .context("open the database")?;
-            store.migrate().await.context("apply the migrations")?;
+            let store = open(&database_url).await?;
             let summary = nic_demo::load(store.as_ref(), seed).await?;
             print!("{}", summary.report(&database_url));
+            Ok(())
         }
         Command::Export {
             database_url,
@@ -304,49 +193,175 @@ async fn main() -> anyhow::Result<()> {
             output,
         } => {
             transfer::export_command(&file.database_url(database_url), format, output.as_deref())
-                .await?
+                .await
         }
         Command::Import {
             file: path,
             database_url,
-        } => transfer::import_command(&file.database_url(database_url), &path).await?,
-        Command::Rebuild { database_url } => {
-            let database_url = file.database_url(database_url);
-            let store = nic_store::open(&database_url).await?;
-            store.migrate().await?;
-            let admin = nic_store::admin::Admin::connect(&database_url).await?;
-            let mut bar = progress::Bar::new("events");
-            let (generation, position) =
-                nic_app::read_models::rebuild(&store, &admin, |position, head| {
-                    bar.draw(position, head, "")
-                })
-                .await?;
-            bar.draw(position, position, "");
-            bar.finish();
-            println!("rebuilt: generation {generation}, position {position}");
+        } => transfer::import_command(&file.database_url(database_url), &path).await,
+        Command::Rebuild { database_url } => rebuild(&file.database_url(database_url)).await,
+        Command::Verify { database_url } => verify(&file.database_url(database_url)).await,
+    }
+}
+
+/// Logs on standard error, as text or JSON lines, filtered by `RUST_LOG` (default: info).
+fn init_logs(format: config::LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        config::LogFormat::Json => logs.json().with_current_span(true).init(),
+        config::LogFormat::Text => logs.init(),
+    }
+}
+
+/// Opens the database and applies its migrations.
+async fn open(database_url: &str) -> anyhow::Result<std::sync::Arc<dyn nic_store::EventStore>> {
+    let store = nic_store::open(database_url)
+        .await
+        .context("open the database")?;
+    store.migrate().await.context("apply the migrations")?;
+    Ok(store)
+}
+
+/// `nic-ledger serve`: the HTTP API on `listen` until Ctrl-C or SIGTERM, then a graceful stop.
+async fn serve(listen: std::net::SocketAddr, database_url: &str) -> anyhow::Result<()> {
+    let store = open(database_url).await?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .context("bind")?;
+    let addr = listener.local_addr()?;
+    // The read models: checkpointed beside the log, run (applied and saved) by the one
+    // process holding their lease, followed in memory by the others.
+    let admin = nic_store::admin::Admin::connect(database_url)
+        .await
+        .context("connect for the checkpoints")?;
+    let identity = nic_app::read_models::identity();
+    tracing::info!(process = %identity, "starting");
+    let app = nic_app::App::new(store, std::sync::Arc::new(admin), identity);
+    first_admin_token(&app, addr).await?;
+    println!("nic-ledger serving on http://{addr}");
+    let follower = app.follow();
+    // Small writes go out at once: a live stream's events (and an answer's last bytes)
+    // would otherwise wait for the client's delayed ACK (Nagle's algorithm), up to 40 ms.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!(error = %e, "could not set TCP_NODELAY on a connection");
         }
-        Command::Verify { database_url } => {
-            let store = nic_store::open(&file.database_url(database_url))
-                .await
-                .context("open the database")?;
-            let report = nic_store::verify_chains(store.as_ref(), |n| {
-                eprint!("\rverified {n} events");
-            })
-            .await?;
-            eprintln!();
-            match report.first_break {
-                None => println!(
-                    "intact: {} events in {} streams",
-                    report.events_checked, report.streams_checked
-                ),
-                Some(b) => {
-                    println!(
-                        "broken at global position {} (stream {}, version {}): {}",
-                        b.global_position, b.stream_id, b.stream_version, b.reason
-                    );
-                    std::process::exit(1);
-                }
+    });
+    // One signal stops everything this process started: the read models' follower, every
+    // live stream (and with it its reader) and the server.
+    let stopping = app.clone();
+    let server =
+        axum::serve(listener, nic_http::router(app.clone())).with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down");
+            stopping.stop();
+        });
+    let mut stopped = app.stopping();
+    let grace = async move {
+        let _ = stopped.wait_for(|s| *s).await;
+        tokio::time::sleep(std::time::Duration::from_secs(SHUTDOWN_GRACE_SECS)).await;
+    };
+    tokio::select! {
+        r = server.into_future() => r?,
+        _ = grace => tracing::warn!("connections still open after the grace period; exiting"),
+    }
+    // The follower saves its last checkpoint and gives the lease up, unless that hangs.
+    app.stop();
+    let abort = follower.abort_handle();
+    if tokio::time::timeout(
+        std::time::Duration::from_secs(SHUTDOWN_GRACE_SECS),
+        follower,
+    )
+    .await
+    .is_err()
+    {
+        abort.abort();
+    }
+    Ok(())
+}
+
+/// `nic-ledger token`: create, list or revoke access tokens.
+async fn token(database_url: &str, action: TokenAction) -> anyhow::Result<()> {
+    let store = open(database_url).await?;
+    let actor = format!("cli:{}", whoami());
+    let registry = nic_app::Registry::new(store);
+    match action {
+        TokenAction::Create {
+            role,
+            name,
+            programs,
+        } => {
+            let token = registry
+                .create(&name, role.into(), programs, &actor)
+                .await?;
+            println!("{token}");
+        }
+        TokenAction::List => {
+            let tokens = registry.tokens().await?;
+            for t in tokens.all() {
+                let programs: Vec<String> = t.programs.iter().map(|p| p.to_string()).collect();
+                println!(
+                    "{}\t{:?}\t{}\t{}",
+                    t.name,
+                    t.role,
+                    if programs.is_empty() {
+                        "-".to_string()
+                    } else {
+                        programs.join(",")
+                    },
+                    if t.revoked { "revoked" } else { "live" }
+                );
             }
+        }
+        TokenAction::Revoke { name, reason } => {
+            registry.revoke(&name, &reason, &actor).await?;
+            eprintln!("revoked {name}");
+        }
+    }
+    Ok(())
+}
+
+/// `nic-ledger rebuild`: folds the read models anew with a progress bar and saves them as a new
+/// generation of checkpoints.
+async fn rebuild(database_url: &str) -> anyhow::Result<()> {
+    let store = open(database_url).await?;
+    let admin = nic_store::admin::Admin::connect(database_url).await?;
+    let mut bar = progress::Bar::new("events");
+    let (generation, position) = nic_app::read_models::rebuild(&store, &admin, |position, head| {
+        bar.draw(position, head, "")
+    })
+    .await?;
+    bar.draw(position, position, "");
+    bar.finish();
+    println!("rebuilt: generation {generation}, position {position}");
+    Ok(())
+}
+
+/// `nic-ledger verify`: walks every hash chain; exits 1 at the first break.
+async fn verify(database_url: &str) -> anyhow::Result<()> {
+    let store = nic_store::open(database_url)
+        .await
+        .context("open the database")?;
+    let report = nic_store::verify_chains(store.as_ref(), |n| {
+        eprint!("\rverified {n} events");
+    })
+    .await?;
+    eprintln!();
+    match report.first_break {
+        None => println!(
+            "intact: {} events in {} streams",
+            report.events_checked, report.streams_checked
+        ),
+        Some(b) => {
+            println!(
+                "broken at global position {} (stream {}, version {}): {}",
+                b.global_position, b.stream_id, b.stream_version, b.reason
+            );
+            std::process::exit(1);
         }
     }
     Ok(())
