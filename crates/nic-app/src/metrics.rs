@@ -1,6 +1,6 @@
 //! Every metric the service exports, in one place, named `nic_ledger_<what>_<unit>[_total]` after
 //! the Prometheus conventions, with bounded label values (routes are the route table's templates,
-//! event types the catalog's, projections the five read models). `/metrics` renders them in the
+//! event types the catalog's, projections the read models' six checkpoint names). `/metrics` renders them in the
 //! Prometheus text format. The HTTP edge counts requests and live clients; the command runner
 //! counts appends.
 

@@ -2057,4 +2057,23 @@ mod tests {
             assert_eq!(w.measure(M_CHECKINS).points.len(), PROGRAMS.len() * MONTHS);
         }
     }
+
+    #[test]
+    fn zz_fingerprint() {
+        let w = build(crate::DEFAULT_SEED).unwrap();
+        let mut h = Sha256::new();
+        for (s, e) in &w.log {
+            h.update(s.as_str().as_bytes());
+            h.update(b"\n");
+            h.update(e.event_type().as_bytes());
+            h.update(b"\n");
+            h.update(e.schema_version().to_string().as_bytes());
+            h.update(b"\n");
+            h.update(e.data().to_string().as_bytes());
+            h.update(b"\n");
+        }
+        let d = h.finalize();
+        let hex: String = d.iter().map(|b| format!("{b:02x}")).collect();
+        println!("FINGERPRINT events={} sha256={hex}", w.log.len());
+    }
 }
