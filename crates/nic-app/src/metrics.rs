@@ -1,8 +1,8 @@
 //! Every metric the service exports, in one place, named `nic_ledger_<what>_<unit>[_total]` after
 //! the Prometheus conventions, with bounded label values (routes are the route table's templates,
-//! event types the catalog's, projections the read models' six checkpoint names). `/metrics` renders them in the
-//! Prometheus text format. The HTTP edge counts requests and live clients; the command runner
-//! counts appends.
+//! event types the catalog's, projections the read models' six checkpoint names). `/metrics`
+//! renders them in the Prometheus text format. The HTTP edge counts requests and live clients; the
+//! command runner counts appends.
 
 use std::sync::OnceLock;
 
