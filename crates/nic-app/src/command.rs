@@ -1,12 +1,12 @@
-//! What a command is (`Command`: a target stream and a decision, addressed by `Ids`, called with a
-//! `Call`) and the runner: load the streams a command needs (`Loader`), let the domain decide, append
-//! the events to the target stream with the version read, and decide again on fresh state when
-//! the append lost a race (unless the write was pinned to a version with `if_match`). A refused
-//! command appends nothing.
+//! What a command is (`Command`: a target stream and a decision, addressed by `Ids`, called with
+//! a `Call`) and the runner: load the streams a command needs (`Loader`), let the domain decide,
+//! append the events to the target stream with the version read, and decide again on fresh state
+//! when the append lost a race (unless the write was pinned to a version with `if_match`). A
+//! refused command appends nothing.
 //!
 //! With an idempotency key the event ids (and a new entity's id) are derived from the key and the
-//! write's scope (the operation it was sent to), so a retry finds its events in the stream and gets the first
-//! answer back.
+//! write's scope (the operation it was sent to), so a retry finds its events in the stream and
+//! gets the first answer back.
 
 use std::collections::{BTreeSet, HashMap};
 
