@@ -719,7 +719,19 @@ impl World {
 
     // --- programs ----------------------------------------------------------------------------
 
+    /// Every program assesses itself against every standard on `on` (`first`: the baseline year).
     fn self_assess_all(&mut self, on: NaiveDate, first: bool) -> anyhow::Result<()> {
+        let known = self.known_evidence();
+        for pi in 0..PROGRAMS.len() {
+            for si in 0..STANDARD_EVIDENCE.len() {
+                self.self_assess(pi, si, on, first, &known)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// What a self-assessment may cite: the cycles, measures and syntheses on record.
+    fn known_evidence(&self) -> BTreeSet<(EvidenceKind, Uuid)> {
         let mut known: BTreeSet<(EvidenceKind, Uuid)> = BTreeSet::new();
         known.extend(self.cycles.keys().map(|id| (EvidenceKind::Cycle, *id)));
         known.extend(self.measures.keys().map(|id| (EvidenceKind::Measure, *id)));
@@ -728,101 +740,135 @@ impl World {
                 .keys()
                 .map(|id| (EvidenceKind::Synthesis, *id)),
         );
-        for pi in 0..PROGRAMS.len() {
-            let program_id = self.ids.programs[pi];
-            for (si, (ideas, mi)) in STANDARD_EVIDENCE.iter().enumerate() {
-                let standard_id = self.ids.standards[si];
-                let idea_ids: Vec<Uuid> = ideas.iter().map(|i| self.ids.ideas[*i]).collect();
-                let previous = self
-                    .program(pi)
-                    .self_assessments
-                    .iter()
-                    .rfind(|a| a.standard_id == standard_id)
-                    .map(|a| a.rating);
-                let mut evidence = Vec::new();
-                let mut cycles_cited = 0;
-                for id in &self.cycle_order {
-                    let c = &self.cycles[id];
-                    let Some(p) = &c.planned else { continue };
-                    if p.program_id == program_id
-                        && c.is_closed()
-                        && p.change_idea_ids.iter().any(|i| idea_ids.contains(i))
-                        && cycles_cited < 3
-                    {
-                        cycles_cited += 1;
-                        evidence.push(Evidence {
-                            kind: EvidenceKind::Cycle,
-                            id: Some(*id),
-                            reference: None,
-                            note: t(&format!("Cycle {}: {}", p.cycle_number, p.title)),
-                        });
-                    }
-                }
-                for (id, s) in &self.syntheses {
-                    let Some(s) = &s.synthesis else { continue };
-                    if s.node_ids.iter().any(|n| idea_ids.contains(n)) && !first {
-                        evidence.push(Evidence {
-                            kind: EvidenceKind::Synthesis,
-                            id: Some(*id),
-                            reference: None,
-                            note: t(&format!("Network learning: {}", s.title)),
-                        });
-                    }
-                }
-                if !first {
-                    evidence.push(Evidence {
-                        kind: EvidenceKind::Measure,
-                        id: Some(self.ids.measures[*mi]),
-                        reference: None,
-                        note: t("The program's run chart for the year."),
-                    });
-                }
-                evidence.push(Evidence {
-                    kind: EvidenceKind::Document,
-                    id: None,
-                    reference: Some(title(&format!(
-                        "Program self-study worksheet, {}",
-                        on.format("%B %Y")
-                    ))),
-                    note: Text::default(),
-                });
-                let (rating, note) = match previous {
-                    None => (self.rng.int(1, 3) as u8, "Baseline self-assessment with the hub coach."),
-                    Some(r) if pi == WATTS && si == 0 && !first && on.year() == 2025 => (
-                        r.saturating_sub(1).max(1),
-                        "Bus passes ended with the district partnership; fewer students from outside the neighbourhood applied.",
-                    ),
-                    Some(r) if cycles_cited > 0 => (
-                        (r + 1).min(4),
-                        "The rating rose with changes the program tested and adopted.",
-                    ),
-                    Some(r) => (
-                        (r + u8::from(self.rng.int(0, 4) == 0)).min(4),
-                        "Annual self-assessment with the hub coach.",
-                    ),
-                };
-                let assessment_id = self.idgen.next();
-                let d = program::self_assess(
-                    self.program(pi),
-                    &self.network,
-                    assessment_id,
-                    &known,
-                    SelfAssess {
-                        standard_id,
-                        rating,
-                        assessed_on: on,
-                        evidence,
-                        note: t(note),
-                    },
-                );
-                let events = ok(d, "self-assessment")?;
-                self.emit("program", program_id, events);
-            }
-        }
+        known
+    }
+
+    /// Program `pi` assesses itself against standard `si`, citing its evidence.
+    fn self_assess(
+        &mut self,
+        pi: usize,
+        si: usize,
+        on: NaiveDate,
+        first: bool,
+        known: &BTreeSet<(EvidenceKind, Uuid)>,
+    ) -> anyhow::Result<()> {
+        let program_id = self.ids.programs[pi];
+        let (ideas, mi) = STANDARD_EVIDENCE[si];
+        let standard_id = self.ids.standards[si];
+        let idea_ids: Vec<Uuid> = ideas.iter().map(|i| self.ids.ideas[*i]).collect();
+        let previous = self
+            .program(pi)
+            .self_assessments
+            .iter()
+            .rfind(|a| a.standard_id == standard_id)
+            .map(|a| a.rating);
+        let (evidence, cycles_cited) = self.evidence(program_id, &idea_ids, mi, on, first);
+        let (rating, note) = self.rating(pi, si, previous, cycles_cited, on, first);
+        let assessment_id = self.idgen.next();
+        let d = program::self_assess(
+            self.program(pi),
+            &self.network,
+            assessment_id,
+            known,
+            SelfAssess {
+                standard_id,
+                rating,
+                assessed_on: on,
+                evidence,
+                note: t(note),
+            },
+        );
+        let events = ok(d, "self-assessment")?;
+        self.emit("program", program_id, events);
         Ok(())
     }
 
-    // --- syntheses ---------------------------------------------------------------------------
+    /// A self-assessment's evidence (closed cycles, syntheses, run chart, worksheet) and how
+    /// many cycles it cites.
+    fn evidence(
+        &self,
+        program_id: Uuid,
+        idea_ids: &[Uuid],
+        mi: usize,
+        on: NaiveDate,
+        first: bool,
+    ) -> (Vec<Evidence>, usize) {
+        let mut evidence = Vec::new();
+        let mut cycles_cited = 0;
+        for id in &self.cycle_order {
+            let c = &self.cycles[id];
+            let Some(p) = &c.planned else { continue };
+            if p.program_id == program_id
+                && c.is_closed()
+                && p.change_idea_ids.iter().any(|i| idea_ids.contains(i))
+                && cycles_cited < 3
+            {
+                cycles_cited += 1;
+                evidence.push(Evidence {
+                    kind: EvidenceKind::Cycle,
+                    id: Some(*id),
+                    reference: None,
+                    note: t(&format!("Cycle {}: {}", p.cycle_number, p.title)),
+                });
+            }
+        }
+        for (id, s) in &self.syntheses {
+            let Some(s) = &s.synthesis else { continue };
+            if s.node_ids.iter().any(|n| idea_ids.contains(n)) && !first {
+                evidence.push(Evidence {
+                    kind: EvidenceKind::Synthesis,
+                    id: Some(*id),
+                    reference: None,
+                    note: t(&format!("Network learning: {}", s.title)),
+                });
+            }
+        }
+        if !first {
+            evidence.push(Evidence {
+                kind: EvidenceKind::Measure,
+                id: Some(self.ids.measures[mi]),
+                reference: None,
+                note: t("The program's run chart for the year."),
+            });
+        }
+        evidence.push(Evidence {
+            kind: EvidenceKind::Document,
+            id: None,
+            reference: Some(title(&format!(
+                "Program self-study worksheet, {}",
+                on.format("%B %Y")
+            ))),
+            note: Text::default(),
+        });
+        (evidence, cycles_cited)
+    }
+
+    /// The rating program `pi` gives itself on standard `si`, and why.
+    fn rating(
+        &mut self,
+        pi: usize,
+        si: usize,
+        previous: Option<u8>,
+        cycles_cited: usize,
+        on: NaiveDate,
+        first: bool,
+    ) -> (u8, &'static str) {
+        match previous {
+            None => (self.rng.int(1, 3) as u8, "Baseline self-assessment with the hub coach."),
+            Some(r) if pi == WATTS && si == 0 && !first && on.year() == 2025 => (
+                r.saturating_sub(1).max(1),
+                "Bus passes ended with the district partnership; fewer students from outside the neighbourhood applied.",
+            ),
+            Some(r) if cycles_cited > 0 => (
+                (r + 1).min(4),
+                "The rating rose with changes the program tested and adopted.",
+            ),
+            Some(r) => (
+                (r + u8::from(self.rng.int(0, 4) == 0)).min(4),
+                "Annual self-assessment with the hub coach.",
+            ),
+        }
+    }
 
     fn synthesize(&mut self, spec: &SynthesisSpec, cycles: Vec<Uuid>) -> anyhow::Result<()> {
         let id = self.idgen.next();
@@ -1245,8 +1291,45 @@ const SYNTHESES: &[SynthesisSpec] = &[
 
 type Step = Box<dyn FnOnce(&mut World) -> anyhow::Result<()>>;
 
+/// The story's steps, each on its day, in the order they were written.
+#[derive(Default)]
+struct Story(Vec<(NaiveDate, Step)>);
+
+impl Story {
+    /// Adds `step` on `day`, after the steps already written for that day.
+    fn on(&mut self, day: NaiveDate, step: Step) {
+        self.0.push((day, step));
+    }
+
+    /// Runs the story in date order (steps of one day in the order they were written).
+    fn run(mut self, w: &mut World) -> anyhow::Result<()> {
+        self.0.sort_by_key(|(d, _)| *d);
+        for (_, step) in self.0 {
+            step(w)?;
+        }
+        Ok(())
+    }
+}
+
 /// Builds the whole sample in memory, deciding every event through the domain.
 pub(crate) fn build(seed: u64) -> anyhow::Result<World> {
+    let mut w = world(seed);
+    let mut s = Story::default();
+    founding(&mut s);
+    data(&mut s);
+    first_ideas(&mut s);
+    check_ins_spread(&mut s);
+    pathway_ideas(&mut s);
+    diagram_matures(&mut s);
+    ramps(&mut w, &mut s)?;
+    syntheses(&mut s);
+    annual_self_assessments(&mut s);
+    s.run(&mut w)?;
+    Ok(w)
+}
+
+/// A world with every entity's id drawn and every program's model, before any event.
+fn world(seed: u64) -> World {
     let mut idgen = IdGen { seed, counter: 0 };
     let ids = Ids {
         network: idgen.next(),
@@ -1305,34 +1388,36 @@ pub(crate) fn build(seed: u64) -> anyhow::Result<World> {
         log: Vec::new(),
     };
     w.network = NetworkState::new(w.ids.network);
+    w
+}
 
-    let mut steps: Vec<(NaiveDate, Step)> = Vec::new();
-    let mut on = |d: NaiveDate, f: Step| steps.push((d, f));
-
-    // Summer 2024: the charter, the root cause analysis, the aim, the theory of improvement.
-    on(date(2024, 6, 3), Box::new(charter));
-    on(date(2024, 8, 1), Box::new(enrol));
-    on(date(2024, 8, 19), Box::new(diagram));
-    on(date(2024, 9, 9), Box::new(define_measures));
-    on(
+/// Summer 2024: the charter, the root cause analysis, the aim, the theory of improvement.
+fn founding(s: &mut Story) {
+    s.on(date(2024, 6, 3), Box::new(charter));
+    s.on(date(2024, 8, 1), Box::new(enrol));
+    s.on(date(2024, 8, 19), Box::new(diagram));
+    s.on(date(2024, 9, 9), Box::new(define_measures));
+    s.on(
         date(2024, 10, 21),
         Box::new(|w| w.self_assess_all(date(2024, 10, 21), true)),
     );
+}
 
-    // Two years of monthly data, recorded on the fifth of the next month.
+/// Two years of monthly data, recorded on the fifth of the next month, and their upkeep.
+fn data(s: &mut Story) {
     for m in 0..MONTHS {
-        on(
+        s.on(
             month_start(m + 1) + chrono::Days::new(4),
             Box::new(move |w| w.record_month(m)),
         );
     }
-    on(
+    s.on(
         date(2025, 4, 8),
         Box::new(|w| {
             w.correct(M_CHECKINS, THREE_RIVERS, 4, "The February roster still counted six students who had withdrawn in January; the denominator is re-counted from the roster.")
         }),
     );
-    on(
+    s.on(
         date(2025, 5, 12),
         Box::new(|w| {
             let point = w.points[&(M_CHECKINS, BOYLE_HEIGHTS, 6)];
@@ -1340,20 +1425,20 @@ pub(crate) fn build(seed: u64) -> anyhow::Result<World> {
             w.measure_cmd(M_CHECKINS, "exclusion", d)
         }),
     );
-    on(
+    s.on(
         date(2025, 7, 1),
         Box::new(|w| {
             let d = measure::freeze_baseline(w.measure(M_CHECKINS), FreezeBaseline { points: 8, reason: t("The median is frozen on the eight months (October 2024 to May 2025) before the check-in routine spread, so the run chart judges the change against where we started.") });
             w.measure_cmd(M_CHECKINS, "baseline", d)
         }),
     );
-    on(
+    s.on(
         date(2025, 9, 15),
         Box::new(|w| {
             w.correct(M_OUTCOME, WATTS, 10, "A typing slip: an extra digit was entered in the numerator (confirmed STEM enrolments).")
         }),
     );
-    on(
+    s.on(
         date(2025, 12, 10),
         Box::new(|w| {
             w.correct(
@@ -1364,16 +1449,18 @@ pub(crate) fn build(seed: u64) -> anyhow::Result<World> {
             )
         }),
     );
-    on(
+    s.on(
         date(2026, 3, 2),
         Box::new(|w| {
             let d = measure::start_phase(w.measure(M_APPLICATIONS), StartPhase { from_period: "2026-03".into(), label: title("Tracker in every program"), reason: t("From March 2026 every program uses the application milestone tracker; the run chart starts a new phase to judge the new level.") });
             w.measure_cmd(M_APPLICATIONS, "phase", d)
         }),
     );
+}
 
-    // The driver diagram as the network learns.
-    on(
+/// The driver diagram, October 2024 to March 2025: reminders tried and retired, stipends declined.
+fn first_ideas(s: &mut Story) {
+    s.on(
         date(2024, 10, 14),
         Box::new(|w| {
             w.propose(TEXT_REMINDERS)?;
@@ -1383,7 +1470,7 @@ pub(crate) fn build(seed: u64) -> anyhow::Result<World> {
             )
         }),
     );
-    on(
+    s.on(
         date(2024, 11, 25),
         Box::new(|w| {
             w.stage(
@@ -1393,8 +1480,8 @@ pub(crate) fn build(seed: u64) -> anyhow::Result<World> {
             )
         }),
     );
-    on(date(2024, 12, 9), Box::new(|w| w.propose(PODCAST)));
-    on(
+    s.on(date(2024, 12, 9), Box::new(|w| w.propose(PODCAST)));
+    s.on(
         date(2025, 1, 6),
         Box::new(|w| {
             w.accept(
@@ -1408,7 +1495,7 @@ pub(crate) fn build(seed: u64) -> anyhow::Result<World> {
             )
         }),
     );
-    on(
+    s.on(
         date(2025, 1, 27),
         Box::new(|w| {
             w.stage(
@@ -1418,8 +1505,8 @@ pub(crate) fn build(seed: u64) -> anyhow::Result<World> {
             )
         }),
     );
-    on(date(2025, 2, 10), Box::new(|w| w.propose(STIPENDS)));
-    on(
+    s.on(date(2025, 2, 10), Box::new(|w| w.propose(STIPENDS)));
+    s.on(
         date(2025, 2, 24),
         Box::new(|w| {
             let d = network::decline_change_idea(&w.network, w.ids.ideas[STIPENDS], DeclineChangeIdea { reason: t("Stipends are a funding decision, not a change the network can test in PDSA cycles; the hub refers it to the funders' working group.") });
@@ -1431,19 +1518,23 @@ pub(crate) fn build(seed: u64) -> anyhow::Result<World> {
             )
         }),
     );
-    on(
+    s.on(
         date(2025, 3, 17),
         Box::new(|w| {
             let d = network::retire_node(&w.network, w.ids.ideas[TEXT_REMINDERS], RetireNode { reason: t("Abandoned after testing; kept on record with the synthesis on why students miss sessions.") });
             w.network_cmd("retirement", d)
         }),
     );
-    on(date(2025, 4, 7), Box::new(|w| w.propose(TRACKER)));
-    on(
+}
+
+/// The driver diagram, April to August 2025: the tracker, and check-ins spread to every program.
+fn check_ins_spread(s: &mut Story) {
+    s.on(date(2025, 4, 7), Box::new(|w| w.propose(TRACKER)));
+    s.on(
         date(2025, 4, 21),
         Box::new(|w| w.accept(TRACKER, "Fits the pathway driver; Schuylkill will test it.")),
     );
-    on(
+    s.on(
         date(2025, 4, 28),
         Box::new(|w| {
             w.stage(
@@ -1453,7 +1544,7 @@ pub(crate) fn build(seed: u64) -> anyhow::Result<World> {
             )
         }),
     );
-    on(
+    s.on(
         date(2025, 5, 5),
         Box::new(|w| {
             w.stage(
@@ -1463,7 +1554,7 @@ pub(crate) fn build(seed: u64) -> anyhow::Result<World> {
             )
         }),
     );
-    on(
+    s.on(
         date(2025, 6, 2),
         Box::new(|w| {
             w.stage(
@@ -1473,7 +1564,7 @@ pub(crate) fn build(seed: u64) -> anyhow::Result<World> {
             )
         }),
     );
-    on(
+    s.on(
         date(2025, 6, 30),
         Box::new(|w| {
             w.stage(
@@ -1483,8 +1574,8 @@ pub(crate) fn build(seed: u64) -> anyhow::Result<World> {
             )
         }),
     );
-    on(date(2025, 7, 7), Box::new(|w| w.propose(FAMILY_NIGHTS)));
-    on(
+    s.on(date(2025, 7, 7), Box::new(|w| w.propose(FAMILY_NIGHTS)));
+    s.on(
         date(2025, 7, 21),
         Box::new(|w| {
             w.accept(
@@ -1493,7 +1584,7 @@ pub(crate) fn build(seed: u64) -> anyhow::Result<World> {
             )
         }),
     );
-    on(
+    s.on(
         date(2025, 8, 4),
         Box::new(|w| {
             w.stage(
@@ -1503,15 +1594,19 @@ pub(crate) fn build(seed: u64) -> anyhow::Result<World> {
             )
         }),
     );
-    on(
+}
+
+/// The driver diagram, September 2025 to January 2026: portfolio, posters, admissions, alumni.
+fn pathway_ideas(s: &mut Story) {
+    s.on(
         date(2025, 9, 1),
         Box::new(|w| {
             w.propose(PORTFOLIO)?;
             w.accept(PORTFOLIO, "Needed for accreditation with Middle States.")
         }),
     );
-    on(date(2025, 9, 8), Box::new(|w| w.propose(POSTERS)));
-    on(
+    s.on(date(2025, 9, 8), Box::new(|w| w.propose(POSTERS)));
+    s.on(
         date(2025, 9, 15),
         Box::new(|w| {
             w.stage(
@@ -1521,7 +1616,7 @@ pub(crate) fn build(seed: u64) -> anyhow::Result<World> {
             )
         }),
     );
-    on(
+    s.on(
         date(2025, 9, 22),
         Box::new(|w| {
             w.accept(POSTERS, "Serves research and admissions evidence.")?;
@@ -1532,7 +1627,7 @@ pub(crate) fn build(seed: u64) -> anyhow::Result<World> {
             )
         }),
     );
-    on(
+    s.on(
         date(2025, 11, 3),
         Box::new(|w| {
             w.stage(
@@ -1542,7 +1637,7 @@ pub(crate) fn build(seed: u64) -> anyhow::Result<World> {
             )
         }),
     );
-    on(
+    s.on(
         date(2025, 11, 24),
         Box::new(|w| {
             w.stage(
@@ -1552,14 +1647,14 @@ pub(crate) fn build(seed: u64) -> anyhow::Result<World> {
             )
         }),
     );
-    on(
+    s.on(
         date(2025, 12, 1),
         Box::new(|w| {
             w.propose(ADMISSIONS_VISITS)?;
             w.accept(ADMISSIONS_VISITS, "Partner universities offered officers.")
         }),
     );
-    on(
+    s.on(
         date(2026, 1, 12),
         Box::new(|w| {
             w.propose(ALUMNI_PANELS)?;
@@ -1570,18 +1665,22 @@ pub(crate) fn build(seed: u64) -> anyhow::Result<World> {
             )
         }),
     );
-    on(
+    s.on(
         date(2026, 1, 26),
         Box::new(|w| w.accept(ALUMNI_PANELS, "Serves belonging; Lakefront will test it.")),
     );
-    on(
+}
+
+/// The driver diagram, February to October 2026: rewording, a new link, the last ideas.
+fn diagram_matures(s: &mut Story) {
+    s.on(
         date(2026, 2, 9),
         Box::new(|w| {
             let d = network::reword_node(&w.network, w.ids.ideas[ALUMNI_PANELS], RewordNode { title: title("Near-peer alumni panels on choosing a STEM major"), definition: t("Alumni one or two years into college talk with current students about choosing, and switching into, a STEM major."), reason: t("The hub and Lakefront sharpened the idea: near-peers, and the choice of major.") });
             w.network_cmd("rewording", d)
         }),
     );
-    on(
+    s.on(
         date(2026, 2, 23),
         Box::new(|w| {
             w.stage(
@@ -1591,7 +1690,7 @@ pub(crate) fn build(seed: u64) -> anyhow::Result<World> {
             )
         }),
     );
-    on(
+    s.on(
         date(2026, 3, 2),
         Box::new(|w| {
             w.stage(
@@ -1601,7 +1700,7 @@ pub(crate) fn build(seed: u64) -> anyhow::Result<World> {
             )
         }),
     );
-    on(
+    s.on(
         date(2026, 4, 13),
         Box::new(|w| {
             w.stage(
@@ -1611,7 +1710,7 @@ pub(crate) fn build(seed: u64) -> anyhow::Result<World> {
             )
         }),
     );
-    on(
+    s.on(
         date(2026, 4, 20),
         Box::new(|w| {
             let (from, to) = (w.ids.ideas[POSTERS], w.ids.secondary[S_APPLICATION]);
@@ -1626,7 +1725,7 @@ pub(crate) fn build(seed: u64) -> anyhow::Result<World> {
             w.network_cmd("link", d)
         }),
     );
-    on(
+    s.on(
         date(2026, 6, 15),
         Box::new(|w| {
             w.stage(
@@ -1636,19 +1735,21 @@ pub(crate) fn build(seed: u64) -> anyhow::Result<World> {
             )
         }),
     );
-    on(
+    s.on(
         date(2026, 9, 14),
         Box::new(|w| {
             w.propose(FIRST_SEMESTER)?;
             w.accept(FIRST_SEMESTER, "Persistence matters as much as enrolment.")
         }),
     );
-    on(
+    s.on(
         date(2026, 10, 19),
         Box::new(|w| w.propose(BILINGUAL_WORKSHOPS)),
     );
+}
 
-    // PDSA ramps.
+/// PDSA ramps: every cycle's id is drawn as it is scheduled, ramp by ramp.
+fn ramps(w: &mut World, s: &mut Story) -> anyhow::Result<()> {
     for (ri, ramp) in RAMPS.iter().enumerate() {
         let mut previous: Option<(Uuid, NaiveDate)> = None;
         for (ci, spec) in ramp.cycles.iter().enumerate() {
@@ -1660,124 +1761,145 @@ pub(crate) fn build(seed: u64) -> anyhow::Result<World> {
                 }
             }
             let prev = previous.map(|(p, _)| p);
-            on(
-                dates.plan,
-                Box::new(move |w| w.plan_cycle(&RAMPS[ri], &RAMPS[ri].cycles[ci], id, prev)),
-            );
-            if matches!(spec.end, End::Planned) {
+            let Some(closed) = cycle_steps(s, ri, ci, id, prev) else {
                 break;
+            };
+            previous = Some((id, closed));
+            // The first Hill District cycle is corrected after it closed.
+            if ri == R_HILL && ci == 0 {
+                s.on(date(2025, 5, 12), hill_correction(id));
             }
-            on(
-                dates.start,
+        }
+    }
+    Ok(())
+}
+
+/// Schedules cycle `ci` of ramp `ri`; the day it closed, or None if it is still open.
+fn cycle_steps(
+    s: &mut Story,
+    ri: usize,
+    ci: usize,
+    id: Uuid,
+    prev: Option<Uuid>,
+) -> Option<NaiveDate> {
+    let spec = &RAMPS[ri].cycles[ci];
+    let dates = cycle_dates(spec);
+    s.on(
+        dates.plan,
+        Box::new(move |w| w.plan_cycle(&RAMPS[ri], &RAMPS[ri].cycles[ci], id, prev)),
+    );
+    if matches!(spec.end, End::Planned) {
+        return None;
+    }
+    s.on(
+        dates.start,
+        Box::new(move |w| {
+            w.cycle_cmd(id, "cycle start", |c| {
+                cycle::start(
+                    c,
+                    cycle::StartCycle {
+                        started_on: dates.start,
+                    },
+                )
+            })
+        }),
+    );
+    match spec.end {
+        End::Abandon(reason) => {
+            let when = dates.start + chrono::Days::new(spec.days as u64 / 2);
+            s.on(
+                when,
                 Box::new(move |w| {
-                    w.cycle_cmd(id, "cycle start", |c| {
-                        cycle::start(
+                    w.cycle_cmd(id, "abandonment", |c| {
+                        cycle::abandon(c, AbandonCycle { reason: t(reason) })
+                    })
+                }),
+            );
+            Some(when)
+        }
+        End::Doing => None,
+        _ => {
+            s.on(dates.end, do_step(ri, ci, id, dates));
+            s.on(
+                dates.study,
+                Box::new(move |w| {
+                    w.cycle_cmd(id, "study", |c| {
+                        cycle::record_study(c, World::study_of(&RAMPS[ri].cycles[ci]))
+                    })
+                }),
+            );
+            let End::Act(decision, reason, next) = spec.end else {
+                return None;
+            };
+            s.on(
+                dates.act,
+                Box::new(move |w| {
+                    w.cycle_cmd(id, "act", |c| {
+                        cycle::decide_act(
                             c,
-                            cycle::StartCycle {
-                                started_on: dates.start,
+                            Act {
+                                decision,
+                                reason: t(reason),
+                                next_cycle: t(next),
+                                decided_on: dates.act,
                             },
                         )
                     })
                 }),
             );
-            let closed = match spec.end {
-                End::Abandon(reason) => {
-                    let when = dates.start + chrono::Days::new(spec.days as u64 / 2);
-                    on(
-                        when,
-                        Box::new(move |w| {
-                            w.cycle_cmd(id, "abandonment", |c| {
-                                cycle::abandon(c, AbandonCycle { reason: t(reason) })
-                            })
-                        }),
-                    );
-                    when
-                }
-                End::Doing => break,
-                _ => {
-                    on(
-                        dates.end,
-                        Box::new(move |w| {
-                            let s = &RAMPS[ri].cycles[ci];
-                            let done = Do {
-                                carried_out_as_planned: s.as_planned,
-                                what_happened: t(s.happened),
-                                problems_and_surprises: t(s.surprise),
-                                observations: vec![
-                                    Observation {
-                                        at: at(dates.start, 17),
-                                        note: t(&format!("Started: {}.", s.scale)),
-                                    },
-                                    Observation {
-                                        at: at(dates.end, 16),
-                                        note: t(if s.surprise.is_empty() {
-                                            "Finished as planned."
-                                        } else {
-                                            s.surprise
-                                        }),
-                                    },
-                                ],
-                                completed_on: dates.end,
-                            };
-                            w.cycle_cmd(id, "do", |c| cycle::record_do(c, done))
-                        }),
-                    );
-                    on(
-                        dates.study,
-                        Box::new(move |w| {
-                            w.cycle_cmd(id, "study", |c| {
-                                cycle::record_study(c, World::study_of(&RAMPS[ri].cycles[ci]))
-                            })
-                        }),
-                    );
-                    if let End::Act(decision, reason, next) = spec.end {
-                        on(
-                            dates.act,
-                            Box::new(move |w| {
-                                w.cycle_cmd(id, "act", |c| {
-                                    cycle::decide_act(
-                                        c,
-                                        Act {
-                                            decision,
-                                            reason: t(reason),
-                                            next_cycle: t(next),
-                                            decided_on: dates.act,
-                                        },
-                                    )
-                                })
-                            }),
-                        );
+            Some(dates.act)
+        }
+    }
+}
+
+/// The step recording what happened while cycle `ci` of ramp `ri` was carried out.
+fn do_step(ri: usize, ci: usize, id: Uuid, dates: CycleDates) -> Step {
+    Box::new(move |w| {
+        let s = &RAMPS[ri].cycles[ci];
+        let done = Do {
+            carried_out_as_planned: s.as_planned,
+            what_happened: t(s.happened),
+            problems_and_surprises: t(s.surprise),
+            observations: vec![
+                Observation {
+                    at: at(dates.start, 17),
+                    note: t(&format!("Started: {}.", s.scale)),
+                },
+                Observation {
+                    at: at(dates.end, 16),
+                    note: t(if s.surprise.is_empty() {
+                        "Finished as planned."
                     } else {
-                        break;
-                    }
-                    dates.act
-                }
-            };
-            previous = Some((id, closed));
-            // The first Hill District cycle is corrected after it closed.
-            if ri == R_HILL && ci == 0 {
-                on(
-                    date(2025, 5, 12),
-                    Box::new(move |w| {
-                        let mut study = w.cycle(id).study.clone().expect("the cycle was studied");
-                        study.results[0] = QuestionResult {
+                        s.surprise
+                    }),
+                },
+            ],
+            completed_on: dates.end,
+        };
+        w.cycle_cmd(id, "do", |c| cycle::record_do(c, done))
+    })
+}
+
+/// The step correcting the first Hill District cycle's study after it closed.
+fn hill_correction(id: Uuid) -> Step {
+    Box::new(move |w| {
+        let mut study = w.cycle(id).study.clone().expect("the cycle was studied");
+        study.results[0] = QuestionResult {
                         question_index: 0,
                         result: t("4 of 8 said they felt more prepared (the survey of a ninth, visiting colleague had been counted)."),
                         prediction_held: Partly,
                         learned: t("One session raises awareness, not skill."),
                     };
-                        let known = w.known_measures();
-                        w.cycle_cmd(id, "correction", |c| cycle::correct(c, &known, CorrectCycle { correction: Correction::Study(study), reason: t("The survey count included a visiting colleague who was not on the staff; the result is 4 of 8, not 5 of 8.") }))
-                    }),
-                );
-            }
-        }
-    }
+        let known = w.known_measures();
+        w.cycle_cmd(id, "correction", |c| cycle::correct(c, &known, CorrectCycle { correction: Correction::Study(study), reason: t("The survey count included a visiting colleague who was not on the staff; the result is 4 of 8, not 5 of 8.") }))
+    })
+}
 
-    // Syntheses, citing the closed cycles of their ramps.
+/// Syntheses, citing the closed cycles of their ramps.
+fn syntheses(s: &mut Story) {
     for (si, spec) in SYNTHESES.iter().enumerate() {
         let (y, m, d) = spec.date;
-        on(
+        s.on(
             date(y, m, d),
             Box::new(move |w| {
                 let spec = &SYNTHESES[si];
@@ -1808,23 +1930,18 @@ pub(crate) fn build(seed: u64) -> anyhow::Result<World> {
             }),
         );
     }
+}
 
-    // Annual self-assessments.
-    on(
+/// The annual self-assessments of 2025 and 2026.
+fn annual_self_assessments(s: &mut Story) {
+    s.on(
         date(2025, 10, 20),
         Box::new(|w| w.self_assess_all(date(2025, 10, 20), false)),
     );
-    on(
+    s.on(
         date(2026, 9, 28),
         Box::new(|w| w.self_assess_all(date(2026, 9, 28), false)),
     );
-
-    // Run the story in date order (steps of one day in the order they were written).
-    steps.sort_by_key(|(d, _)| *d);
-    for (_, step) in steps {
-        step(&mut w)?;
-    }
-    Ok(w)
 }
 
 fn charter(w: &mut World) -> anyhow::Result<()> {
@@ -2056,24 +2173,5 @@ mod tests {
             );
             assert_eq!(w.measure(M_CHECKINS).points.len(), PROGRAMS.len() * MONTHS);
         }
-    }
-
-    #[test]
-    fn zz_fingerprint() {
-        let w = build(crate::DEFAULT_SEED).unwrap();
-        let mut h = Sha256::new();
-        for (s, e) in &w.log {
-            h.update(s.as_str().as_bytes());
-            h.update(b"\n");
-            h.update(e.event_type().as_bytes());
-            h.update(b"\n");
-            h.update(e.schema_version().to_string().as_bytes());
-            h.update(b"\n");
-            h.update(e.data().to_string().as_bytes());
-            h.update(b"\n");
-        }
-        let d = h.finalize();
-        let hex: String = d.iter().map(|b| format!("{b:02x}")).collect();
-        println!("FINGERPRINT events={} sha256={hex}", w.log.len());
     }
 }
