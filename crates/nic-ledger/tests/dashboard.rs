@@ -3,11 +3,12 @@
 //! opens `/#token=…`: the overview's scorecard, the driver diagram (an SVG graph with the demo's
 //! change ideas) and a run chart show the demo's data; text users wrote is shown as text, never
 //! run; a PDSA cycle planned through the API shows on the open page within 2 seconds without a
-//! reload; the replay control shows the diagram and the timeline as of a past date. Screenshots
-//! are left in the target directory (`dashboard.png`, and one per view).
+//! reload; the replay control shows the diagram and the timeline as of a past date. Every view the
+//! test visits passes axe-core's accessibility rules (no serious or critical violation).
+//! Screenshots are left in the target directory (`dashboard.png`, and one per view).
 //!
 //! Chromium is driven through chromedriver (WebDriver) with fantoccini. The test fails, never
-//! skips, when Chromium or chromedriver is missing (`scripts/test` installs them).
+//! skips, when Chromium, chromedriver or axe-core is missing (`scripts/test` installs them).
 
 mod common;
 
@@ -22,6 +23,11 @@ use serde_json::{json, Value};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// axe-core, installed by `npm ci` in `tests/browser` (`scripts/test` runs it).
+const AXE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/browser/node_modules/axe-core/axe.min.js"
+);
 const WIDTH: u32 = 1400;
 const HEIGHT: u32 = 1000;
 
@@ -31,6 +37,8 @@ struct Browser {
     client: Option<Client>,
     chromedriver: Child,
     profile: PathBuf,
+    /// The serious and critical accessibility violations found, by view.
+    violations: Vec<String>,
 }
 
 impl Drop for Browser {
@@ -101,6 +109,7 @@ impl Browser {
             client: None,
             chromedriver,
             profile,
+            violations: Vec::new(),
         };
         let capabilities = json!({
             "browserName": "chrome",
@@ -192,6 +201,25 @@ impl Browser {
     fn show(&self, hash: &str, ready: &str) {
         self.run(&format!("location.hash = {}", json!(hash)));
         self.wait_for(hash, ready, Duration::from_secs(20));
+    }
+
+    /// Runs axe-core on the page as it is; keeps its serious and critical violations.
+    fn audit(&mut self, view: &str) {
+        if self.eval("typeof axe === 'undefined'") == json!(true) {
+            let axe = std::fs::read_to_string(AXE).unwrap_or_else(|e| {
+                panic!("{AXE}: {e}; run `npm ci` in crates/nic-ledger/tests/browser (scripts/test does)")
+            });
+            self.run(&axe);
+        }
+        let found = self.eval(
+            "axe.run(document).then(r => r.violations
+                .filter(v => v.impact === 'serious' || v.impact === 'critical')
+                .map(v => `${v.id} (${v.impact}): ${v.nodes.map(n => n.target.join(' ')).join(', ')}`))",
+        );
+        for v in found.as_array().unwrap() {
+            self.violations
+                .push(format!("{view}: {}", v.as_str().unwrap()));
+        }
     }
 
     /// The page's uncaught exceptions and console errors since the last call.
@@ -388,7 +416,7 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         &json!({"title": hostile, "serves": [{"node_id": secondary}]}),
     );
 
-    let b = Browser::launch();
+    let mut b = Browser::launch();
     let base = format!("http://{}", s.addr);
 
     // Without a token the page asks for one, in a labelled form, and refuses a wrong one.
@@ -398,6 +426,7 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         "!document.querySelector('#token-panel').hidden && document.querySelector('label[for=\"token-input\"]').textContent.includes('token')",
         Duration::from_secs(20),
     );
+    b.audit("the token form");
     b.run("document.querySelector('#token-input').value = 'nic_not_a_token'; document.querySelector('#token-form').requestSubmit()");
     b.wait_for(
         "the wrong token refused",
@@ -432,6 +461,7 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         &holds("#live-status", "Live"),
         Duration::from_secs(10),
     );
+    b.audit("the overview");
     let overview = b.screenshot("dashboard-overview.png");
 
     // The driver diagram: an SVG graph, change ideas as links, strong and weak links drawn apart.
@@ -459,6 +489,7 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         b.eval("(() => { const a = document.querySelector('#diagram-svg a[href^=\"#/diagram/\"]'); a.focus(); return document.activeElement === a; })()"),
         json!(true)
     );
+    b.audit("the driver diagram");
     let diagram_png = b.screenshot("dashboard-diagram.png");
 
     // A change idea's evidence leads to its cycles.
@@ -468,12 +499,14 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
     );
     let cycle_links = b.eval("document.querySelectorAll('.detail a[href^=\"#/cycles/\"]').length");
     assert!(cycle_links.as_u64().unwrap() >= 1, "{cycle_links}");
+    b.audit("a change idea");
     b.run("document.querySelector('.detail a[href^=\"#/cycles/\"]').click()");
     b.wait_for(
         "a cycle's page",
         "!!document.querySelector('#cy-h') && document.body.textContent.includes('Plan')",
         Duration::from_secs(10),
     );
+    b.audit("a cycle");
 
     // A run chart: every point drawn, the median, the PDSA cycles at their periods, the signals.
     b.show(
@@ -495,6 +528,7 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         "document.querySelectorAll('#run-chart-svg .highlighted').length > 0",
         Duration::from_secs(10),
     );
+    b.audit("a run chart");
     let chart_png = b.screenshot("dashboard-run-chart.png");
     // The program's own chart marks its excluded point, with the reason.
     b.show(
@@ -508,6 +542,7 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         )),
         json!(true)
     );
+    b.audit("a program's run chart");
 
     // The timeline, filtered and paged.
     b.show(
@@ -520,6 +555,7 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         &holds(".pager", "Page 2"),
         Duration::from_secs(10),
     );
+    b.audit("the timeline");
 
     // Live: a program's board is open; a cycle planned through the API shows on it, and in the
     // live feed, within 2 seconds, without a reload.
@@ -527,6 +563,7 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         &format!("#/programs/{program}"),
         "!!document.querySelector('#pb-h') && !!document.querySelector('.board')",
     );
+    b.audit("a program's board");
     b.run("window.__notReloaded = true");
     // The replay below needs a second between the log as it is now and the new cycle.
     let before = last_event_time(&s);
@@ -589,6 +626,7 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         "the demo's change ideas were there then"
     );
     assert_eq!(b.eval(&holds("#diff-h", "Changed since then")), json!(true));
+    b.audit("the replayed diagram");
     let replay_png = b.screenshot("dashboard-replay.png");
     let program_cycles = format!("#/timeline?program_id={program}&kind=cycle");
     b.show(
@@ -600,6 +638,7 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         json!(false),
         "the replayed timeline ends before the new cycle"
     );
+    b.audit("the replayed timeline");
     // Back to live: the new cycle is in the timeline.
     b.run("document.querySelector('#replay-live').click()");
     b.wait_for(
@@ -608,8 +647,14 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         Duration::from_secs(20),
     );
 
+    b.audit("the live timeline");
     let errors = b.errors();
     assert!(errors.is_empty(), "errors in the page: {errors:?}");
+    assert!(
+        b.violations.is_empty(),
+        "accessibility violations (axe-core, serious or critical):\n{}",
+        b.violations.join("\n")
+    );
     for p in [&overview, &diagram_png, &chart_png, &replay_png, &shot] {
         eprintln!("screenshot: {}", p.display());
     }
