@@ -548,7 +548,8 @@
         'stroke-dasharray': n.retired ? '4 3' : null }));
       const t = s('text', { x: b.x + 10, y: b.y + 20, 'font-size': 13, fill: dark ? '#ffffff' : '#1b1f24',
         'font-weight': n.kind === 'change_idea' ? 400 : 600 });
-      b.lines.forEach((ln, i) => t.append(s('tspan', { x: b.x + 10, dy: i === 0 ? 0 : LINE_H }, ln)));
+      // Each line ends with a space, so that the text read out (and the link's name) is words.
+      b.lines.forEach((ln, i) => t.append(s('tspan', { x: b.x + 10, dy: i === 0 ? 0 : LINE_H }, `${ln} `)));
       if (n.retired) t.append(s('tspan', { x: b.x + 10, dy: LINE_H, 'font-style': 'italic' }, '(retired)'));
       g.append(t);
       if (n.kind === 'change_idea') {
@@ -556,12 +557,13 @@
         const y0 = b.y + 20 + (b.lines.length) * LINE_H + 2;
         const lines = ev.length ? ev : ['no evidence yet'];
         lines.forEach((line, i) => g.append(s('text', { x: b.x + 10, y: y0 + i * LINE_H, 'font-size': 11.5, fill: '#3d4652' },
-          i === 0 ? [s('tspan', { 'font-weight': 700, fill: '#4a3500' }, label(n.stage || 'proposed')), ` · ${line}`] : line)));
+          i === 0 ? [s('tspan', { 'font-weight': 700, fill: '#4a3500' }, label(n.stage || 'proposed')), ` · ${line} `] : `${line} `)));
       }
+      const shown = g.textContent.replace(/\s+/g, ' ').trim();
       g.append(s('title', null, [n.title, n.definition, n.kind === 'change_idea' ? evidenceText(n.evidence) : ''].filter(Boolean).join(' — ')));
       let el = g;
       if (n.kind === 'change_idea') {
-        el = s('a', { href: `#/diagram/${enc(id)}`, 'aria-label': `Change idea: ${n.title}. ${label(n.stage || 'proposed')}. ${evidenceText(n.evidence)}` }, g);
+        el = s('a', { href: `#/diagram/${enc(id)}`, 'aria-label': `Change idea: ${shown}. ${evidenceText(n.evidence)}` }, g);
       } else if (n.kind === 'primary' || n.kind === 'secondary') {
         el = s('a', { href: `#/timeline?driver_id=${enc(id)}`, 'aria-label': `${label(n.kind)} driver: ${n.title} (its timeline)` }, g);
       }

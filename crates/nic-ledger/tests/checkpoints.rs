@@ -12,8 +12,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -298,23 +297,16 @@ fn a_killed_runner_leaves_a_checkpoint_that_matches_and_its_successor_resumes_fr
     let writer = std::thread::spawn(move || {
         let network = net;
         let mut written = 0;
+        let http = common::client();
         for i in 40..1_000 {
-            let s = TcpStream::connect(&addr);
-            if s.is_err() {
-                break;
-            }
-            let body = json!({"kind": "secondary", "title": format!("Driver {i}")}).to_string();
-            let mut s = s.unwrap();
-            let req = format!(
-                "POST /api/v1/networks/{network}/drivers HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
-                 Authorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-                body.len()
-            );
-            if s.write_all(req.as_bytes()).is_err() {
-                break;
-            }
-            let mut answer = String::new();
-            if s.read_to_string(&mut answer).is_err() || !answer.starts_with("HTTP/1.1 201") {
+            let body = json!({"kind": "secondary", "title": format!("Driver {i}")});
+            let answer = http
+                .post(format!("http://{addr}/api/v1/networks/{network}/drivers"))
+                .bearer_auth(&token)
+                .header("Content-Type", "application/json")
+                .body(body.to_string())
+                .send();
+            if !answer.is_ok_and(|a| a.status() == 201) {
                 break;
             }
             written += 1;
@@ -354,18 +346,25 @@ fn a_killed_runner_leaves_a_checkpoint_that_matches_and_its_successor_resumes_fr
 
 /// A live client of the feed, read on its own thread: every event id it receives, in order.
 fn live_client(s: &Server, after: u64) -> mpsc::Receiver<u64> {
-    let mut stream = TcpStream::connect(&s.addr).unwrap();
-    let req = format!(
-        "GET /api/v1/live/events?after={after} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\
-         Authorization: Bearer {}\r\n\r\n",
-        s.token
-    );
-    stream.write_all(req.as_bytes()).unwrap();
+    // It waits as long as it takes: no timeout.
+    let http = reqwest::blocking::Client::builder()
+        .no_proxy()
+        .timeout(None)
+        .build()
+        .unwrap();
+    let response = http
+        .get(format!(
+            "http://{}/api/v1/live/events?after={after}",
+            s.addr
+        ))
+        .bearer_auth(&s.token)
+        .header("Accept", "text/event-stream")
+        .send()
+        .unwrap();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
-        // Chunked or not, event ids are on lines of their own.
-        let reader = BufReader::new(stream);
-        for line in reader.lines() {
+        // Event ids are on lines of their own.
+        for line in BufReader::new(response).lines() {
             let Ok(line) = line else { return };
             if let Some(id) = line.strip_prefix("id:") {
                 if let Ok(id) = id.trim().parse::<u64>() {

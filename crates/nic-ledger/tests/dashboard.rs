@@ -3,198 +3,186 @@
 //! opens `/#token=…`: the overview's scorecard, the driver diagram (an SVG graph with the demo's
 //! change ideas) and a run chart show the demo's data; text users wrote is shown as text, never
 //! run; a PDSA cycle planned through the API shows on the open page within 2 seconds without a
-//! reload; the replay control shows the diagram and the timeline as of a past date. Screenshots
-//! are left in the target directory (`dashboard.png`, and one per view).
+//! reload; the replay control shows the diagram and the timeline as of a past date. Every view the
+//! test visits passes axe-core's accessibility rules (no serious or critical violation).
+//! Screenshots are left in the target directory (`dashboard.png`, and one per view).
 //!
-//! Chromium is driven with the Chrome DevTools Protocol over `--remote-debugging-pipe` (JSON
-//! messages ended by NUL on file descriptors 3 and 4, set up by `sh`), so no port, no websocket
-//! and no new crate. The test fails, never skips, when Chromium is missing (`scripts/test`
-//! installs it).
+//! Chromium is driven through chromedriver (WebDriver) with fantoccini. The test fails, never
+//! skips, when Chromium, chromedriver or axe-core is missing (`scripts/test` installs them).
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{self, Receiver};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Duration as Span, SubsecRound, Utc};
 use common::Server;
+use fantoccini::{error::CmdError, wd::WebDriverCompatibleCommand, Client, ClientBuilder};
 use serde_json::{json, Value};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
-/// How long one DevTools call may take before the test gives up on the browser.
-const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// axe-core, installed by `npm ci` in `tests/browser` (`scripts/test` runs it).
+const AXE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/browser/node_modules/axe-core/axe.min.js"
+);
+const WIDTH: u32 = 1400;
+const HEIGHT: u32 = 1000;
 
-/// Headless Chromium on a fresh profile, with one page attached.
+/// Headless Chromium on a fresh profile, driven by chromedriver on a free port.
 struct Browser {
-    child: Child,
-    to: ChildStdin,
-    from: Receiver<Value>,
-    next_id: u64,
-    session: String,
-    /// Uncaught exceptions and console errors of the page.
-    errors: Vec<String>,
+    rt: tokio::runtime::Runtime,
+    client: Option<Client>,
+    chromedriver: Child,
     profile: PathBuf,
+    /// The serious and critical accessibility violations found, by view.
+    violations: Vec<String>,
 }
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        // Closing the session ends Chromium; then chromedriver goes.
+        if let Some(client) = self.client.take() {
+            let close =
+                async { tokio::time::timeout(Duration::from_secs(10), client.close()).await };
+            let _ = self.rt.block_on(close);
+        }
+        let _ = self.chromedriver.kill();
+        let _ = self.chromedriver.wait();
         let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+/// chromedriver's own command that reads (and empties) the log of the page's console.
+#[derive(Debug)]
+struct BrowserLog;
+
+impl WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (
+            http::Method::POST,
+            Some(json!({"type": "browser"}).to_string()),
+        )
     }
 }
 
 impl Browser {
     fn launch() -> Browser {
-        assert!(
-            Path::new(CHROMIUM).exists(),
-            "Chromium is not installed at {CHROMIUM}; scripts/test installs it \
-             (as root: apt-get install -y chromium)"
-        );
+        for (path, package) in [(CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")] {
+            assert!(
+                Path::new(path).exists(),
+                "{path} is missing; scripts/test installs it (as root: apt-get install -y {package})"
+            );
+        }
         let profile =
             std::env::temp_dir().join(format!("nic-chromium-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&profile).unwrap();
-        let log = std::fs::File::create(profile.join("chromium.log")).unwrap();
-        // fd 3 reads our commands (our stdin pipe), fd 4 writes answers (our stdout pipe).
-        let mut child = Command::new("sh")
-            .arg("-c")
-            .arg(r#"exec "$0" "$@" 3<&0 4>&1 0</dev/null 1>&2"#)
-            .arg(CHROMIUM)
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--disable-dev-shm-usage",
-                "--remote-debugging-pipe",
-                "--window-size=1400,1000",
-            ])
-            .arg(format!("--user-data-dir={}", profile.display()))
-            .arg("about:blank")
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let chromedriver = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
             // Dates in the page are shown and read in UTC, as the test computes them.
             .env("TZ", "UTC")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(log))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
             .spawn()
-            .expect("start chromium");
-        let to = child.stdin.take().unwrap();
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        let (tx, from) = mpsc::channel();
-        std::thread::spawn(move || loop {
-            let mut msg = Vec::new();
-            match out.read_until(0, &mut msg) {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {
-                    msg.pop();
-                    let Ok(v) = serde_json::from_slice::<Value>(&msg) else {
-                        continue;
-                    };
-                    if tx.send(v).is_err() {
-                        return;
-                    }
-                }
-            }
-        });
+            .expect("start chromedriver");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         let mut b = Browser {
-            child,
-            to,
-            from,
-            next_id: 0,
-            session: String::new(),
-            errors: Vec::new(),
+            rt,
+            client: None,
+            chromedriver,
             profile,
+            violations: Vec::new(),
         };
-        let target = b.browser_call("Target.createTarget", json!({"url": "about:blank"}));
-        let attached = b.browser_call(
-            "Target.attachToTarget",
-            json!({"targetId": target["targetId"], "flatten": true}),
+        let capabilities = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-quic",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--disable-dev-shm-usage",
+                    // Screenshots of the page, not of a scrollbar; the layout is the full width.
+                    "--hide-scrollbars",
+                    format!("--window-size={WIDTH},{HEIGHT}"),
+                    format!("--user-data-dir={}", b.profile.display()),
+                ],
+            },
+            // The page's console, uncaught exceptions included, kept for `errors`.
+            "goog:loggingPrefs": {"browser": "ALL"},
+        });
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not listen");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let client = b.rt.block_on(
+            ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+                .capabilities(capabilities.as_object().unwrap().clone())
+                .connect(&format!("http://127.0.0.1:{port}")),
         );
-        b.session = attached["sessionId"].as_str().unwrap().to_string();
-        b.call("Page.enable", json!({}));
-        b.call("Runtime.enable", json!({}));
-        b.call(
-            "Emulation.setDeviceMetricsOverride",
-            json!({"width": 1400, "height": 1000, "deviceScaleFactor": 1, "mobile": false}),
-        );
+        b.client = Some(client.expect("a chromedriver session"));
+        b.set_viewport(WIDTH, HEIGHT);
         b
     }
 
-    fn send(&mut self, method: &str, params: Value, session: bool) -> Value {
-        self.next_id += 1;
-        let id = self.next_id;
-        let mut msg = json!({"id": id, "method": method, "params": params});
-        if session {
-            msg["sessionId"] = json!(self.session);
-        }
-        let mut bytes = msg.to_string().into_bytes();
-        bytes.push(0);
-        self.to.write_all(&bytes).expect("write to chromium");
-        self.to.flush().unwrap();
-        let deadline = Instant::now() + CALL_TIMEOUT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let m = self
-                .from
-                .recv_timeout(left)
-                .unwrap_or_else(|_| panic!("chromium did not answer {method}"));
-            if m["id"] == id {
-                if let Some(e) = m.get("error") {
-                    panic!("{method}: {e}");
-                }
-                return m["result"].clone();
-            }
-            self.note(&m);
-        }
+    /// Runs one WebDriver call to its end.
+    fn block<T>(
+        &self,
+        what: &str,
+        call: impl std::future::Future<Output = Result<T, CmdError>>,
+    ) -> T {
+        self.rt
+            .block_on(call)
+            .unwrap_or_else(|e| panic!("{what}: {e}"))
     }
 
-    /// Keeps the page's errors from the events that arrive meanwhile.
-    fn note(&mut self, m: &Value) {
-        match m["method"].as_str() {
-            Some("Runtime.exceptionThrown") => self
-                .errors
-                .push(m["params"]["exceptionDetails"].to_string()),
-            Some("Runtime.consoleAPICalled") if m["params"]["type"] == "error" => {
-                self.errors.push(m["params"]["args"].to_string())
-            }
-            _ => {}
-        }
+    fn client(&self) -> &Client {
+        self.client.as_ref().unwrap()
     }
 
-    fn browser_call(&mut self, method: &str, params: Value) -> Value {
-        self.send(method, params, false)
+    fn navigate(&self, url: &str) {
+        self.block(url, self.client().goto(url));
     }
 
-    fn call(&mut self, method: &str, params: Value) -> Value {
-        self.send(method, params, true)
+    /// Runs JavaScript statements in the page.
+    fn run(&self, script: &str) {
+        self.block(script, self.client().execute(script, vec![]));
     }
 
-    fn navigate(&mut self, url: &str) {
-        self.call("Page.navigate", json!({"url": url}));
-    }
-
-    /// Evaluates a JavaScript expression in the page and returns its value.
-    fn eval(&mut self, expression: &str) -> Value {
-        let r = self.call(
-            "Runtime.evaluate",
-            json!({"expression": expression, "returnByValue": true, "awaitPromise": true}),
-        );
-        if let Some(e) = r.get("exceptionDetails") {
-            panic!("{expression}: {e}");
-        }
-        r["result"]["value"].clone()
+    /// Evaluates a JavaScript expression in the page and returns its value (a promise's, once it
+    /// settles).
+    fn eval(&self, expression: &str) -> Value {
+        let script = format!("return ({expression});");
+        self.block(expression, self.client().execute(&script, vec![]))
     }
 
     /// Polls `expression` until it is true (an exception, say of a page still loading, counts as
     /// not yet); returns how long that took.
-    fn wait_for(&mut self, what: &str, expression: &str, within: Duration) -> Duration {
+    fn wait_for(&self, what: &str, expression: &str, within: Duration) -> Duration {
         let start = Instant::now();
         let guarded = format!("(() => {{ try {{ return ({expression}) === true; }} catch (_) {{ return false; }} }})()");
         loop {
@@ -210,53 +198,63 @@ impl Browser {
     }
 
     /// Sets the address's fragment (the dashboard's hash routing) and waits for the view.
-    fn show(&mut self, hash: &str, ready: &str) {
-        self.eval(&format!("location.hash = {}", json!(hash)));
+    fn show(&self, hash: &str, ready: &str) {
+        self.run(&format!("location.hash = {}", json!(hash)));
         self.wait_for(hash, ready, Duration::from_secs(20));
     }
 
-    /// A PNG of the whole page, in the target directory.
-    fn screenshot(&mut self, name: &str) -> PathBuf {
-        let metrics = self.call("Page.getLayoutMetrics", json!({}));
-        let height = metrics["cssContentSize"]["height"]
-            .as_f64()
-            .unwrap_or(1000.0)
-            .min(4000.0);
-        let shot = self.call(
-            "Page.captureScreenshot",
-            json!({"format": "png", "captureBeyondViewport": true,
-                   "clip": {"x": 0, "y": 0, "width": 1400, "height": height, "scale": 1}}),
+    /// Runs axe-core on the page as it is; keeps its serious and critical violations.
+    fn audit(&mut self, view: &str) {
+        if self.eval("typeof axe === 'undefined'") == json!(true) {
+            let axe = std::fs::read_to_string(AXE).unwrap_or_else(|e| {
+                panic!("{AXE}: {e}; run `npm ci` in crates/nic-ledger/tests/browser (scripts/test does)")
+            });
+            self.run(&axe);
+        }
+        let found = self.eval(
+            "axe.run(document).then(r => r.violations
+                .filter(v => v.impact === 'serious' || v.impact === 'critical')
+                .map(v => `${v.id} (${v.impact}): ${v.nodes.map(n => n.target.join(' ')).join(', ')}`))",
         );
-        let png = base64_decode(shot["data"].as_str().unwrap());
+        for v in found.as_array().unwrap() {
+            self.violations
+                .push(format!("{view}: {}", v.as_str().unwrap()));
+        }
+    }
+
+    /// The page's uncaught exceptions and console errors since the last call.
+    fn errors(&self) -> Vec<String> {
+        let log = self.block("the browser log", self.client().issue_cmd(BrowserLog));
+        log.as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["level"] == "SEVERE")
+            .filter(|e| e["source"] == "javascript" || e["source"] == "console-api")
+            .map(|e| e["message"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    /// Sizes the window so that the page's viewport is `width` × `height`.
+    fn set_viewport(&self, width: u32, height: u32) {
+        let frame = self.eval("[outerWidth - innerWidth, outerHeight - innerHeight]");
+        let frame = |i: usize| frame[i].as_u64().unwrap() as u32;
+        let size = self
+            .client()
+            .set_window_size(width + frame(0), height + frame(1));
+        self.block("resize the window", size);
+    }
+
+    /// A PNG of the whole page (at most 4000 pixels high), in the target directory.
+    fn screenshot(&self, name: &str) -> PathBuf {
+        let height = self.eval("document.documentElement.scrollHeight");
+        self.set_viewport(WIDTH, height.as_u64().unwrap().min(4000) as u32);
+        let png = self.block("screenshot", self.client().screenshot());
+        self.set_viewport(WIDTH, HEIGHT);
         assert!(png.starts_with(b"\x89PNG"), "a PNG");
         let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
         std::fs::write(&path, png).unwrap();
         path
     }
-}
-
-fn base64_decode(s: &str) -> Vec<u8> {
-    let value = |c: u8| -> u32 {
-        match c {
-            b'A'..=b'Z' => (c - b'A') as u32,
-            b'a'..=b'z' => (c - b'a' + 26) as u32,
-            b'0'..=b'9' => (c - b'0' + 52) as u32,
-            b'+' => 62,
-            b'/' => 63,
-            _ => panic!("not base64: {c}"),
-        }
-    };
-    let bytes: Vec<u8> = s.bytes().filter(|c| !c.is_ascii_whitespace()).collect();
-    let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
-    for chunk in bytes.chunks(4) {
-        let data: Vec<u8> = chunk.iter().copied().filter(|&c| c != b'=').collect();
-        let mut n = 0u32;
-        for (i, &c) in data.iter().enumerate() {
-            n |= value(c) << (18 - 6 * i);
-        }
-        out.extend_from_slice(&n.to_be_bytes()[1..data.len()]);
-    }
-    out
 }
 
 fn cli(args: &[&str]) -> String {
@@ -428,7 +426,8 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         "!document.querySelector('#token-panel').hidden && document.querySelector('label[for=\"token-input\"]').textContent.includes('token')",
         Duration::from_secs(20),
     );
-    b.eval("document.querySelector('#token-input').value = 'nic_not_a_token'; document.querySelector('#token-form').requestSubmit()");
+    b.audit("the token form");
+    b.run("document.querySelector('#token-input').value = 'nic_not_a_token'; document.querySelector('#token-form').requestSubmit()");
     b.wait_for(
         "the wrong token refused",
         &holds("#token-error", "refused"),
@@ -462,6 +461,7 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         &holds("#live-status", "Live"),
         Duration::from_secs(10),
     );
+    b.audit("the overview");
     let overview = b.screenshot("dashboard-overview.png");
 
     // The driver diagram: an SVG graph, change ideas as links, strong and weak links drawn apart.
@@ -489,6 +489,7 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         b.eval("(() => { const a = document.querySelector('#diagram-svg a[href^=\"#/diagram/\"]'); a.focus(); return document.activeElement === a; })()"),
         json!(true)
     );
+    b.audit("the driver diagram");
     let diagram_png = b.screenshot("dashboard-diagram.png");
 
     // A change idea's evidence leads to its cycles.
@@ -498,12 +499,14 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
     );
     let cycle_links = b.eval("document.querySelectorAll('.detail a[href^=\"#/cycles/\"]').length");
     assert!(cycle_links.as_u64().unwrap() >= 1, "{cycle_links}");
-    b.eval("document.querySelector('.detail a[href^=\"#/cycles/\"]').click()");
+    b.audit("a change idea");
+    b.run("document.querySelector('.detail a[href^=\"#/cycles/\"]').click()");
     b.wait_for(
         "a cycle's page",
         "!!document.querySelector('#cy-h') && document.body.textContent.includes('Plan')",
         Duration::from_secs(10),
     );
+    b.audit("a cycle");
 
     // A run chart: every point drawn, the median, the PDSA cycles at their periods, the signals.
     b.show(
@@ -519,12 +522,13 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         json!(true)
     );
     // Selecting a signal highlights its points.
-    b.eval("document.querySelector('.signals button').click()");
+    b.run("document.querySelector('.signals button').click()");
     b.wait_for(
         "the signal's points highlighted",
         "document.querySelectorAll('#run-chart-svg .highlighted').length > 0",
         Duration::from_secs(10),
     );
+    b.audit("a run chart");
     let chart_png = b.screenshot("dashboard-run-chart.png");
     // The program's own chart marks its excluded point, with the reason.
     b.show(
@@ -538,18 +542,20 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         )),
         json!(true)
     );
+    b.audit("a program's run chart");
 
     // The timeline, filtered and paged.
     b.show(
         "#/timeline?kind=cycle",
         "document.querySelectorAll('.entries li').length > 0",
     );
-    b.eval("document.querySelector('#tl-next').click()");
+    b.run("document.querySelector('#tl-next').click()");
     b.wait_for(
         "the timeline's second page",
         &holds(".pager", "Page 2"),
         Duration::from_secs(10),
     );
+    b.audit("the timeline");
 
     // Live: a program's board is open; a cycle planned through the API shows on it, and in the
     // live feed, within 2 seconds, without a reload.
@@ -557,7 +563,8 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         &format!("#/programs/{program}"),
         "!!document.querySelector('#pb-h') && !!document.querySelector('.board')",
     );
-    b.eval("window.__notReloaded = true");
+    b.audit("a program's board");
+    b.run("window.__notReloaded = true");
     // The replay below needs a second between the log as it is now and the new cycle.
     let before = last_event_time(&s);
     while Utc::now() < before + Span::milliseconds(2_100) {
@@ -600,7 +607,7 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
 
     // Replay: as of a second after the log as it was, before the new cycle and the late idea.
     let as_of = before.trunc_subsecs(0) + Span::seconds(1);
-    b.eval(&format!(
+    b.run(&format!(
         "document.querySelector('#replay-at').value = {}; document.querySelector('#replay-form').requestSubmit()",
         json!(as_of.format("%Y-%m-%dT%H:%M:%S").to_string())
     ));
@@ -619,6 +626,7 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         "the demo's change ideas were there then"
     );
     assert_eq!(b.eval(&holds("#diff-h", "Changed since then")), json!(true));
+    b.audit("the replayed diagram");
     let replay_png = b.screenshot("dashboard-replay.png");
     let program_cycles = format!("#/timeline?program_id={program}&kind=cycle");
     b.show(
@@ -630,15 +638,23 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         json!(false),
         "the replayed timeline ends before the new cycle"
     );
+    b.audit("the replayed timeline");
     // Back to live: the new cycle is in the timeline.
-    b.eval("document.querySelector('#replay-live').click()");
+    b.run("document.querySelector('#replay-live').click()");
     b.wait_for(
         "the live timeline",
         &holds(".entries", &title),
         Duration::from_secs(20),
     );
 
-    assert!(b.errors.is_empty(), "errors in the page: {:?}", b.errors);
+    b.audit("the live timeline");
+    let errors = b.errors();
+    assert!(errors.is_empty(), "errors in the page: {errors:?}");
+    assert!(
+        b.violations.is_empty(),
+        "accessibility violations (axe-core, serious or critical):\n{}",
+        b.violations.join("\n")
+    );
     for p in [&overview, &diagram_png, &chart_png, &replay_png, &shot] {
         eprintln!("screenshot: {}", p.display());
     }

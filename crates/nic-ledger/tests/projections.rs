@@ -8,8 +8,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::Read;
 use std::time::{Duration, Instant};
 
 use common::{Db, Server};
@@ -445,10 +444,11 @@ fn read_models_follow_the_log_and_read_as_of_any_point(db: Db) {
         .problem(400, "invalid-id");
 }
 
-/// A client of the server-sent events feed, over a raw socket (chunked transfer decoded).
+/// A client of the server-sent events feed: the streamed body read as it arrives.
 struct Sse {
-    reader: BufReader<TcpStream>,
-    text: String,
+    response: reqwest::blocking::Response,
+    /// What arrived and is not yet parsed into events.
+    text: Vec<u8>,
 }
 
 #[derive(Debug)]
@@ -460,65 +460,55 @@ struct SseEvent {
 
 impl Sse {
     fn connect(s: &Server, path: &str, headers: &[(&str, &str)]) -> Self {
-        let auth = format!("Bearer {}", s.token);
-        let mut all = vec![("Authorization", auth.as_str())];
-        all.extend_from_slice(headers);
-        Self::connect_to(&s.addr, path, &all)
-    }
-
-    fn connect_to(addr: &str, path: &str, headers: &[(&str, &str)]) -> Self {
-        let mut stream = TcpStream::connect(addr).unwrap();
-        stream.set_read_timeout(Some(WAIT)).unwrap();
-        let mut req =
-            format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n");
+        let mut req = common::client()
+            .get(format!("http://{}{path}", s.addr))
+            .timeout(WAIT)
+            .bearer_auth(&s.token)
+            .header("Accept", "text/event-stream");
         for (k, v) in headers {
-            req.push_str(&format!("{k}: {v}\r\n"));
+            req = req.header(*k, *v);
         }
-        req.push_str("\r\n");
-        stream.write_all(req.as_bytes()).unwrap();
-        let mut reader = BufReader::new(stream);
-        let mut head = Vec::new();
-        loop {
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            if line == "\r\n" || line.is_empty() {
-                break;
-            }
-            head.push(line.trim_end().to_lowercase());
-        }
-        assert!(head[0].contains(" 200 "), "{head:?}");
+        let response = req.send().unwrap();
+        let head = format!("{} {:?}", response.status(), response.headers());
+        assert_eq!(response.status(), 200, "{head}");
+        let header = |name| response.headers().get(name).map(|v| v.to_str().unwrap());
         assert!(
-            head.iter()
-                .any(|h| h.starts_with("content-type: text/event-stream")),
-            "{head:?}"
+            header("content-type").is_some_and(|v| v.starts_with("text/event-stream")),
+            "{head}"
         );
         assert!(
-            head.iter()
-                .any(|h| h.starts_with("transfer-encoding: chunked")),
-            "{head:?}"
+            header("transfer-encoding").is_some_and(|v| v.starts_with("chunked")),
+            "{head}"
         );
         Self {
-            reader,
-            text: String::new(),
+            response,
+            text: Vec::new(),
         }
     }
 
-    /// Reads one chunk of the body into `text`; false when the body ended.
+    /// Reads what arrived of the body into `text`; false when the body ended (its last chunk, or
+    /// the connection closed). Waits at most `WAIT` for something to arrive.
     fn try_read_chunk(&mut self) -> bool {
-        let mut size = String::new();
-        self.reader.read_line(&mut size).expect("a chunk in time");
-        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
-            // The connection closed without the last chunk.
-            return false;
-        };
-        if size == 0 {
-            return false;
+        let mut buf = [0; 16 * 1024];
+        match self.response.read(&mut buf) {
+            Ok(0) => false,
+            Ok(n) => {
+                self.text.extend_from_slice(&buf[..n]);
+                true
+            }
+            Err(e) => {
+                // The connection closed without the last chunk; a timeout or a socket error fails.
+                let error = e.get_ref().and_then(|e| e.downcast_ref::<reqwest::Error>());
+                let error = error.expect("a reqwest error");
+                assert!(!error.is_timeout(), "nothing arrived within {WAIT:?}");
+                let mut cause = std::error::Error::source(error);
+                while let Some(c) = cause {
+                    assert!(!c.is::<std::io::Error>(), "the stream failed: {e:?}");
+                    cause = c.source();
+                }
+                false
+            }
         }
-        let mut chunk = vec![0; size + 2];
-        self.reader.read_exact(&mut chunk).unwrap();
-        self.text
-            .push_str(std::str::from_utf8(&chunk[..size]).unwrap());
-        true
     }
 
     fn read_chunk(&mut self) {
@@ -528,8 +518,9 @@ impl Sse {
     /// The next event (comments, such as keep-alives, are skipped).
     fn next(&mut self) -> SseEvent {
         loop {
-            while let Some(end) = self.text.find("\n\n") {
-                let block: String = self.text.drain(..end + 2).collect();
+            while let Some(end) = self.text.windows(2).position(|w| w == b"\n\n") {
+                let block: Vec<u8> = self.text.drain(..end + 2).collect();
+                let block = String::from_utf8(block).unwrap();
                 let (mut id, mut event, mut data) = (None, String::new(), String::new());
                 for line in block.lines() {
                     if let Some(v) = line.strip_prefix("id:") {

@@ -78,29 +78,6 @@ fn lines(b: &[u8]) -> Vec<&str> {
     std::str::from_utf8(b).unwrap().lines().collect()
 }
 
-/// The body of an HTTP/1.1 answer, decoded when it came in chunks (a streamed answer does).
-fn body(a: &common::Answer) -> String {
-    if a.header("transfer-encoding") != Some("chunked") {
-        return a.body.clone();
-    }
-    let mut raw = a.body.as_bytes();
-    let mut out = Vec::new();
-    loop {
-        let end = raw
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .expect("a chunk size");
-        let size = usize::from_str_radix(std::str::from_utf8(&raw[..end]).unwrap().trim(), 16)
-            .expect("a hex chunk size");
-        raw = &raw[end + 2..];
-        if size == 0 {
-            return String::from_utf8(out).unwrap();
-        }
-        out.extend_from_slice(&raw[..size]);
-        raw = &raw[size + 2..];
-    }
-}
-
 /// Loads the demo into a fresh `from` database, exports it, imports the export into a fresh `to`
 /// database and exports that: the same bytes. Then the refusals, on the imported database.
 fn round_trip(from: Db, to: Db) {
@@ -266,7 +243,7 @@ fn http_export(s: &Server, query: &str) -> String {
             && disposition.ends_with(".ndjson\""),
         "{disposition}"
     );
-    body(&a)
+    a.body
 }
 
 fn api_export_is_the_cli_export(db: Db) {

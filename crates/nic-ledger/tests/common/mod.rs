@@ -1,12 +1,12 @@
 //! Black-box helpers: the real `nic-ledger serve` binary on a free port against a fresh SQLite
-//! file or a fresh PostgreSQL database, and a small blocking HTTP client, so tests talk to the
+//! file or a fresh PostgreSQL database, and a blocking HTTP client (reqwest), so tests talk to the
 //! service as a user's script would.
 //!
 //! PostgreSQL is reached at `NIC_TEST_POSTGRES_URL` (default: the local server as user postgres);
 //! a test that cannot reach it fails, it never skips.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -21,6 +21,7 @@ pub struct Server {
     pub token: String,
     /// What the server wrote on standard error (its logs), line by line.
     pub logs: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    http: reqwest::blocking::Client,
 }
 
 impl Drop for Server {
@@ -133,7 +134,18 @@ pub fn start_with_env(database_url: &str, env: &[(&str, &str)]) -> Server {
         addr,
         token,
         logs,
+        http: client(),
     }
+}
+
+/// A blocking HTTP client for the local server: no proxy, and 30 seconds at most for each wait
+/// (the answer's head, then each read of its body).
+pub fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("an HTTP client")
 }
 
 pub fn start(db: Db) -> Server {
@@ -195,51 +207,39 @@ impl Server {
     }
 
     /// Sends a request; `body` is sent as is with the given headers (and the admin token, unless
-    /// they name an `Authorization` of their own; an empty one sends none).
+    /// they name an `Authorization` of their own; an empty one sends none). It accepts
+    /// `application/json` unless they name an `Accept` (the client would send `*/*` otherwise,
+    /// which the live feed takes for a client that reads its never-ending stream).
     pub fn raw(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Answer {
-        let mut s = TcpStream::connect(&self.addr).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        let mut req = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
-            self.addr,
-            body.len()
-        );
-        if !headers
-            .iter()
-            .any(|(k, _)| k.eq_ignore_ascii_case("authorization"))
-        {
-            req.push_str(&format!("Authorization: Bearer {}\r\n", self.token));
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("an HTTP method");
+        let mut req = self
+            .http
+            .request(method, format!("http://{}{path}", self.addr))
+            .body(body.to_vec());
+        let names = |name: &str| headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
+        if !names("authorization") {
+            req = req.bearer_auth(&self.token);
+        }
+        if !names("accept") {
+            req = req.header("Accept", "application/json");
         }
         for (k, v) in headers {
             if !v.is_empty() {
-                req.push_str(&format!("{k}: {v}\r\n"));
+                req = req.header(*k, *v);
             }
         }
-        req.push_str("\r\n");
-        s.write_all(req.as_bytes()).unwrap();
-        // A server may answer (413) before reading a large body; a failed write is fine then.
-        let _ = s.write_all(body);
-        let mut raw = Vec::new();
-        let _ = s.read_to_end(&mut raw);
-        let raw = String::from_utf8_lossy(&raw).to_string();
-        let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP answer");
-        let mut lines = head.lines();
-        let status = lines
-            .next()
-            .unwrap()
-            .split(' ')
-            .nth(1)
-            .unwrap()
-            .parse()
-            .unwrap();
-        let headers = lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_string()))
+        let res = req.send().unwrap_or_else(|e| panic!("{path}: {e:?}"));
+        let status = res.status().as_u16();
+        let headers = res
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string()))
             .collect();
+        let body = res.bytes().unwrap_or_else(|e| panic!("{path}: {e:?}"));
         Answer {
             status,
             headers,
-            body: body.to_string(),
+            body: String::from_utf8_lossy(&body).to_string(),
         }
     }
 
