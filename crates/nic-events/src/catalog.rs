@@ -19,6 +19,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub use crate::period::{Period, PeriodKind};
 use crate::text::{Text, Title};
 use crate::upcast;
 
@@ -88,16 +89,6 @@ pub enum MeasureKind {
 pub enum MeasureScale {
     Ratio,
     Value,
-}
-
-/// How often a measure is collected. Period labels: `2025-03` (month), `2025-W09` (ISO week),
-/// `2025-T1` to `2025-T3` (school term).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum PeriodKind {
-    Week,
-    Month,
-    Term,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
