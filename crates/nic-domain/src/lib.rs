@@ -12,7 +12,6 @@ pub mod cycle;
 pub mod error;
 pub mod measure;
 pub mod network;
-pub mod period;
 pub mod program;
 pub mod synthesis;
 pub mod token;

@@ -481,7 +481,7 @@ pub struct DataPointRecorded {
     pub point_id: Uuid,
     pub program_id: Uuid,
     /// The period label, in the measure's period kind.
-    pub period: String,
+    pub period: Period,
     #[serde(default)]
     pub numerator: Option<f64>,
     #[serde(default)]
@@ -526,7 +526,7 @@ pub struct BaselineFrozen {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PhaseStarted {
-    pub from_period: String,
+    pub from_period: Period,
     pub label: Title,
     #[serde(default)]
     pub reason: Text,

@@ -189,7 +189,7 @@ pub fn point(
         NicEvent::DataPointRecorded(DataPointRecorded {
             point_id,
             program_id,
-            period: period.into(),
+            period: period.parse().expect("a period label"),
             numerator: Some(numerator),
             denominator: Some(denominator),
             value: None,

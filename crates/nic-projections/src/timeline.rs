@@ -87,7 +87,7 @@ pub struct Entries {
     position: u64,
     applied: bool,
     /// Per measure, the signals already told: (rule set, rule, first period of the signal).
-    told_signals: BTreeMap<Uuid, BTreeSet<(RuleSet, Rule, String)>>,
+    told_signals: BTreeMap<Uuid, BTreeSet<(RuleSet, Rule, Period)>>,
     entries: Vec<TimelineEntry>,
     /// The entry of the event being applied, told before the base applied it.
     #[serde(skip)]
@@ -737,17 +737,8 @@ impl Entries {
         // quadratic, and writing every signal's sentence after every point was most of the rest.
         let told = self.told_signals.get(&measure);
         let mut any_new = false;
-        // One key, refilled for each signal: the check allocates at most once.
-        let mut key = (RuleSet::Ihi, Rule::Shift, String::new());
         base.network_signal_starts(measure, |rule_set, rule, first| {
-            if any_new {
-                return;
-            }
-            key.0 = rule_set;
-            key.1 = rule;
-            key.2.clear();
-            key.2.push_str(first);
-            any_new = told.is_none_or(|t| !t.contains(&key));
+            any_new = any_new || told.is_none_or(|t| !t.contains(&(rule_set, rule, first)));
         });
         if !any_new {
             return;

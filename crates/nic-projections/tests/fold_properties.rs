@@ -128,8 +128,10 @@ impl World {
         NaiveDate::from_ymd_opt(2025, 1, 1).unwrap() + Duration::days(self.rng.below(330) as i64)
     }
 
-    fn month(&mut self) -> String {
+    fn month(&mut self) -> Period {
         format!("2025-{:02}", self.rng.below(12) + 1)
+            .parse()
+            .expect("a month")
     }
 
     /// Appends the events of an accepted command to the stream `category-entity` and folds them
