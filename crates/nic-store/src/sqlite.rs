@@ -44,6 +44,10 @@ use tokio::sync::{mpsc, oneshot, watch, Notify};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
+use crate::limits::{
+    BATCH_APPENDS_MAX, BATCH_EVENTS_MAX, QUEUED_APPENDS_MAX, SQLITE_BUSY_TIMEOUT_MS,
+    SQLITE_READER_CONNECTIONS_MAX, WAL_CHECKPOINT_EVERY_MS,
+};
 use crate::{
     check_append, non_negative, now_micros, page_limit, AppendOutcome, Backend, EventStore,
     ReadAll, StoreError,
@@ -51,19 +55,6 @@ use crate::{
 
 const COLUMNS: &str = "global_position, event_id, stream_id, stream_version, event_type, \
      schema_version, data, metadata, recorded_at, hash";
-/// How long a connection waits for another process's write lock.
-const BUSY_TIMEOUT_MS: u64 = 5_000;
-/// Reader connections.
-pub const READER_CONNECTIONS_MAX: u32 = 8;
-/// Appends committed together at most (one transaction, one fsync).
-pub const BATCH_APPENDS_MAX: usize = 256;
-/// Events committed together at most; an append is never split, and one that alone reaches this
-/// (at most `APPEND_EVENTS_MAX`) is committed by itself.
-pub const BATCH_EVENTS_MAX: usize = 4_096;
-/// Appends waiting for the committer at most; more wait to be handed over.
-const QUEUED_APPENDS_MAX: usize = 4 * BATCH_APPENDS_MAX;
-/// While appends are committed, the WAL is checkpointed this often, off the append path.
-pub const WAL_CHECKPOINT_EVERY_MS: u64 = 1_000;
 
 /// One append handed to the committer, with where its answer goes.
 struct Append {
@@ -95,13 +86,13 @@ impl SqliteStore {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS));
+            .busy_timeout(Duration::from_millis(SQLITE_BUSY_TIMEOUT_MS));
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
             .await?;
         let readers = SqlitePoolOptions::new()
-            .max_connections(READER_CONNECTIONS_MAX)
+            .max_connections(SQLITE_READER_CONNECTIONS_MAX)
             .connect_with(options.clone().read_only(true))
             .await?;
         let wake = Arc::new(watch::Sender::new(0));
