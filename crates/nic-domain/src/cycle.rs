@@ -13,11 +13,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::{Checks, Decision, DomainError};
+use crate::limits::CYCLE_DAYS_MAX;
 use crate::network::{reason_given, NetworkState, NodeKind};
 use crate::program::ProgramState;
-
-/// Days a single cycle may be planned to run: PDSA cycles are small, fast tests.
-pub const CYCLE_DAYS_MAX: i64 = 366;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CycleState {

@@ -11,12 +11,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::{Checks, Decision, DomainError};
+use crate::limits::{BASELINE_POINTS_MAX, BASELINE_POINTS_MIN};
 use crate::network::{reason_given, NetworkState};
 use crate::program::ProgramState;
-
-/// Points a frozen baseline may span.
-pub const BASELINE_POINTS_MIN: u32 = 6;
-pub const BASELINE_POINTS_MAX: u32 = 100;
 
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct DataPoint {

@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use nic_domain::limits::{BASELINE_POINTS_MAX, BASELINE_POINTS_MIN};
 use nic_domain::measure::*;
 use nic_events::catalog::*;
 use nic_events::NicEvent;

@@ -29,6 +29,8 @@ use std::ops::Add;
 
 use serde::{Deserialize, Serialize};
 
+use crate::limits::RULE_LIMITS_KEPT_POINTS;
+
 /// Useful points in a row on one side of the median that make an IHI shift.
 const SHIFT_LENGTH: usize = 6;
 /// Points in a row all going up or all going down that make an IHI trend.
@@ -288,18 +290,15 @@ pub fn crossings_limit(n: usize) -> usize {
     crossings_limit_exact(trials).unwrap_or_else(|| crossings_limit_log(trials))
 }
 
-/// `runs_limits` and `crossings_limit` for every series of fewer than `LIMITS_KEPT` useful
-/// points, computed once: the analysis after every point asks them each time.
-const LIMITS_KEPT: usize = 256;
-
-/// `runs_limits(n)` and `crossings_limit(n)`.
+/// `runs_limits(n)` and `crossings_limit(n)`, kept for series of fewer than
+/// `RULE_LIMITS_KEPT_POINTS` useful points.
 type Limits = (Option<(usize, usize)>, usize);
 
 fn kept_limits(n: usize) -> Limits {
     static KEPT: std::sync::OnceLock<Vec<Limits>> = std::sync::OnceLock::new();
     match KEPT
         .get_or_init(|| {
-            (0..LIMITS_KEPT)
+            (0..RULE_LIMITS_KEPT_POINTS)
                 .map(|n| (runs_limits(n), crossings_limit(n)))
                 .collect()
         })

@@ -21,17 +21,14 @@ use nic_events::NicEvent;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::limits::QUOTE_CHARS_MAX;
 use crate::names::Names;
 use crate::run_chart::{Rule, RuleSet};
 use crate::run_charts::RunCharts;
 use crate::{is_new, OnBase, ReadModels, Recorded, WithBase};
 
-/// Characters of free text (a reason, a statement) quoted in a sentence.
-pub const QUOTE_CHARS_MAX: usize = 280;
-/// Entries a page holds at most, whatever the query asks.
-pub const PAGE_ENTRIES_MAX: usize = 500;
-/// Entries a page holds when the query does not say.
-pub const PAGE_ENTRIES_DEFAULT: usize = 100;
+/// The page sizes of a query, for its readers.
+pub use crate::limits::{PAGE_ENTRIES_DEFAULT, PAGE_ENTRIES_MAX};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
