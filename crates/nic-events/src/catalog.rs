@@ -814,7 +814,7 @@ impl NicEvent {
         tagged
             .get_mut("data")
             .map(serde_json::Value::take)
-            .unwrap_or_default()
+            .expect("every catalog event has data")
     }
 
     /// Builds the event an append stores.
