@@ -792,6 +792,9 @@ pub enum CatalogError {
         version: u32,
         source: serde_json::Error,
     },
+    /// A catalog event's stream is its entity's, `category-<uuid>`.
+    #[error("stream {0:?} names no entity: a catalog event's stream is category-<uuid>")]
+    NoEntity(String),
 }
 
 impl NicEvent {

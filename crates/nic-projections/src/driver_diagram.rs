@@ -186,7 +186,7 @@ impl OnBase for Diagrams {
         }
         self.applied = true;
         self.position = r.global_position;
-        let entity = r.entity_id().unwrap_or_default();
+        let entity = r.entity_id();
         let pos = r.global_position;
         match &r.event {
             NicEvent::NetworkChartered(e) => {

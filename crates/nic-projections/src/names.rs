@@ -68,7 +68,7 @@ pub struct Names {
 
 impl Names {
     pub fn apply(&mut self, r: &Recorded) {
-        let entity = r.entity_id().unwrap_or_default();
+        let entity = r.entity_id();
         match &r.event {
             NicEvent::NetworkChartered(e) => {
                 self.networks.insert(e.network_id, e.name.to_string());

@@ -380,7 +380,7 @@ impl Projection for RunCharts {
         self.applied = true;
         self.position = r.global_position;
         self.names.apply(r);
-        let entity = r.entity_id().unwrap_or_default();
+        let entity = r.entity_id();
         match &r.event {
             NicEvent::MeasureDefined(e) => {
                 self.measures.insert(

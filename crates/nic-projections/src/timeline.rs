@@ -178,9 +178,7 @@ impl OnBase for Entries {
             self.entries.push(entry);
         }
         if r.stream_id.starts_with("measure-") && !matches!(r.event, NicEvent::MeasureDefined(_)) {
-            if let Some(measure) = r.entity_id() {
-                self.tell_new_signals(r, base, measure);
-            }
+            self.tell_new_signals(r, base, r.entity_id());
         }
     }
 
@@ -391,7 +389,7 @@ impl<'a> Teller<'a> {
                 K::Aim,
                 format!("Network aim stated: {}", quote(e.aim.statement.as_str())),
             )
-            .network(entity),
+            .network(Some(entity)),
             NicEvent::AimRevised(e) => Told::new(
                 K::Aim,
                 format!(
@@ -400,13 +398,13 @@ impl<'a> Teller<'a> {
                     quote(e.reason.as_str())
                 ),
             )
-            .network(entity),
+            .network(Some(entity)),
             NicEvent::EcosystemAdded(e) => {
                 let mut t = Told::new(
                     K::Network,
                     format!("Ecosystem '{}' ({}) joined the network", e.name, e.region),
                 )
-                .network(entity);
+                .network(Some(entity));
                 t.ecosystem_id = Some(e.ecosystem_id);
                 t
             }
@@ -416,7 +414,7 @@ impl<'a> Teller<'a> {
                     DriverKind::Secondary => "Secondary driver",
                 };
                 Told::new(K::Diagram, format!("{kind} '{}' added", e.title))
-                    .network(entity)
+                    .network(Some(entity))
                     .nodes(vec![e.node_id])
             }
             NicEvent::ChangeIdeaProposed(e) => {
@@ -428,7 +426,7 @@ impl<'a> Teller<'a> {
                     K::Diagram,
                     format!("Change idea '{}' proposed by {by}", e.title),
                 )
-                .network(entity)
+                .network(Some(entity))
                 .program(e.proposed_by_program)
                 .nodes(vec![e.node_id])
             }
@@ -436,7 +434,7 @@ impl<'a> Teller<'a> {
                 K::Diagram,
                 format!("{} accepted", self.node_label(e.node_id)),
             )
-            .network(entity)
+            .network(Some(entity))
             .nodes(vec![e.node_id]),
             NicEvent::ChangeIdeaDeclined(e) => Told::new(
                 K::Diagram,
@@ -446,7 +444,7 @@ impl<'a> Teller<'a> {
                     quote(e.reason.as_str())
                 ),
             )
-            .network(entity)
+            .network(Some(entity))
             .nodes(vec![e.node_id]),
             NicEvent::ChangeIdeaStageChanged(e) => Told::new(
                 K::Diagram,
@@ -458,7 +456,7 @@ impl<'a> Teller<'a> {
                     quote(e.reason.as_str())
                 ),
             )
-            .network(entity)
+            .network(Some(entity))
             .nodes(vec![e.node_id]),
             NicEvent::NodeReworded(e) => {
                 let old = n.node(e.node_id);
@@ -468,7 +466,7 @@ impl<'a> Teller<'a> {
                     format!("{} reworded as '{}'", self.node_label(e.node_id), e.title)
                 };
                 Told::new(K::Diagram, sentence)
-                    .network(entity)
+                    .network(Some(entity))
                     .nodes(vec![e.node_id])
             }
             NicEvent::NodesLinked(e) => Told::new(
@@ -483,13 +481,13 @@ impl<'a> Teller<'a> {
                     }
                 ),
             )
-            .network(entity)
+            .network(Some(entity))
             .nodes(vec![e.from, e.to]),
             NicEvent::NodesUnlinked(e) => Told::new(
                 K::Diagram,
                 format!("'{}' no longer serves '{}'", n.node(e.from), n.node(e.to)),
             )
-            .network(entity)
+            .network(Some(entity))
             .nodes(vec![e.from, e.to]),
             NicEvent::NodeRetired(e) => Told::new(
                 K::Diagram,
@@ -499,18 +497,18 @@ impl<'a> Teller<'a> {
                     quote(e.reason.as_str())
                 ),
             )
-            .network(entity)
+            .network(Some(entity))
             .nodes(vec![e.node_id]),
             NicEvent::StandardDefined(e) => Told::new(
                 K::Standard,
                 format!("Quality standard {} '{}' defined", e.code, e.title),
             )
-            .network(entity),
+            .network(Some(entity)),
             NicEvent::RootCauseRecorded(e) => Told::new(
                 K::RootCause,
                 format!("Root cause recorded under {}: {}", e.category, e.cause),
             )
-            .network(entity),
+            .network(Some(entity)),
             NicEvent::ProgramEnrolled(e) => {
                 let eco = n
                     .ecosystems
@@ -560,7 +558,7 @@ impl<'a> Teller<'a> {
             }
             NicEvent::DataPointRecorded(_) => return None,
             NicEvent::DataPointCorrected(e) => {
-                let measure = entity?;
+                let measure = entity;
                 let (what, program) = self.point_phrase(measure, e.point_id);
                 let mut t = self.measure_told(
                     measure,
@@ -571,7 +569,7 @@ impl<'a> Teller<'a> {
                 t
             }
             NicEvent::DataPointExcluded(e) => {
-                let measure = entity?;
+                let measure = entity;
                 let (what, program) = self.point_phrase(measure, e.point_id);
                 let mut t = self.measure_told(
                     measure,
@@ -585,7 +583,7 @@ impl<'a> Teller<'a> {
                 t
             }
             NicEvent::BaselineFrozen(e) => {
-                let m = entity?;
+                let m = entity;
                 self.measure_told(
                     m,
                     K::Measure,
@@ -597,7 +595,7 @@ impl<'a> Teller<'a> {
                 )
             }
             NicEvent::PhaseStarted(e) => {
-                let m = entity?;
+                let m = entity;
                 self.measure_told(
                     m,
                     K::Measure,

@@ -168,13 +168,16 @@ impl World {
             // Positions increase, with gaps (other streams' events the projections never see).
             self.position += 1 + self.rng.below(3) as u64;
             self.time += Duration::seconds(1 + self.rng.below(5000) as i64);
-            self.log.push(Recorded::new(
-                self.position,
-                self.time,
-                format!("{category}-{entity}"),
-                Some(format!("token:user-{}", self.rng.below(3))),
-                event,
-            ));
+            self.log.push(
+                Recorded::new(
+                    self.position,
+                    self.time,
+                    format!("{category}-{entity}"),
+                    Some(format!("token:user-{}", self.rng.below(3))),
+                    event,
+                )
+                .expect("a catalog stream"),
+            );
         }
     }
 
