@@ -129,7 +129,7 @@ impl Admin {
                      LEFT JOIN projection_checkpoint_parts p ON p.id = k.value \
                      ORDER BY c.name, k.key";
                 for row in sqlx::query(sql).fetch_all(p).await? {
-                    let saved_at = from_micros(row.try_get("saved_at")?);
+                    let saved_at = from_micros(row.try_get("saved_at")?, "a checkpoint's time")?;
                     rows.push(part_row(&row, saved_at)?);
                 }
             }
@@ -166,7 +166,7 @@ impl Admin {
             }
             Db::Sqlite(p) => {
                 for row in sqlx::query(SQL).fetch_all(p).await? {
-                    let saved_at = from_micros(row.try_get("saved_at")?);
+                    let saved_at = from_micros(row.try_get("saved_at")?, "a checkpoint's time")?;
                     out.push(head(&row, saved_at)?);
                 }
             }
@@ -645,7 +645,10 @@ impl Admin {
                         Ok(Lease {
                             name: row.try_get("name")?,
                             holder: row.try_get("holder")?,
-                            expires_at: from_micros(row.try_get("expires_at")?),
+                            expires_at: from_micros(
+                                row.try_get("expires_at")?,
+                                "a lease's expiry",
+                            )?,
                         })
                     })
                     .transpose()?
@@ -823,6 +826,10 @@ fn to_i64(v: u64) -> Result<i64, StoreError> {
     i64::try_from(v).map_err(|_| StoreError::InvalidAppend(format!("{v} is out of range")))
 }
 
-fn from_micros(micros: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_micros(micros).unwrap_or_default()
+/// A time SQLite keeps as microseconds since the epoch; one out of range is corrupt, not 1970.
+fn from_micros(micros: i64, what: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_micros(micros).ok_or_else(|| StoreError::Corrupt {
+        position: 0,
+        reason: format!("{what} ({micros} µs) is out of range"),
+    })
 }

@@ -252,10 +252,11 @@ async fn append_in(
     known.push(")");
     let known = known.build().fetch_all(&mut *conn).await?;
     if !known.is_empty() {
-        let same_stream = known.iter().all(|r| {
-            r.try_get::<String, _>("stream_id")
-                .is_ok_and(|s| s == stream.as_str())
-        });
+        let streams = known
+            .iter()
+            .map(|r| r.try_get::<String, _>("stream_id"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let same_stream = streams.iter().all(|s| s == stream.as_str());
         if known.len() != events.len() || !same_stream {
             return Err(StoreError::EventIdConflict {
                 stream: stream.clone(),
