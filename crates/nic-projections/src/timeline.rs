@@ -376,11 +376,64 @@ impl<'a> Teller<'a> {
             .measure(measure)
     }
 
+    /// The entry of an event, if it is told: its sentence, by the event's family, and what it
+    /// names.
     fn tell(&self, r: &Recorded) -> Option<TimelineEntry> {
-        use EntryKind as K;
+        use NicEvent as E;
         let entity = r.entity_id();
-        let n = &self.names;
-        let told = match &r.event {
+        let event = &r.event;
+        let told = match event {
+            E::NetworkChartered(_)
+            | E::AimStated(_)
+            | E::AimRevised(_)
+            | E::EcosystemAdded(_)
+            | E::StandardDefined(_)
+            | E::RootCauseRecorded(_) => self.tell_network(entity, event),
+            E::DriverAdded(_)
+            | E::ChangeIdeaProposed(_)
+            | E::ChangeIdeaAccepted(_)
+            | E::ChangeIdeaDeclined(_)
+            | E::ChangeIdeaStageChanged(_)
+            | E::NodeReworded(_)
+            | E::NodesLinked(_)
+            | E::NodesUnlinked(_)
+            | E::NodeRetired(_) => self.tell_diagram(entity, event),
+            E::ProgramEnrolled(_) | E::ProgramWithdrawn(_) | E::StandardSelfAssessed(_) => {
+                self.tell_program(event)
+            }
+            E::MeasureDefined(_)
+            | E::DataPointRecorded(_)
+            | E::DataPointCorrected(_)
+            | E::DataPointExcluded(_)
+            | E::BaselineFrozen(_)
+            | E::PhaseStarted(_) => self.tell_measure(entity, event)?,
+            E::PdsaCyclePlanned(_)
+            | E::PdsaCycleStarted(_)
+            | E::PdsaDoRecorded(_)
+            | E::PdsaStudyRecorded(_)
+            | E::PdsaActDecided(_)
+            | E::PdsaCycleAbandoned(_)
+            | E::PdsaCycleCorrected(_) => self.tell_cycle(event),
+            E::LearningSynthesized(e) => Told::new(
+                EntryKind::Synthesis,
+                format!(
+                    "Network learning synthesized, '{}': {}",
+                    e.title,
+                    quote(e.statement.as_str())
+                ),
+            )
+            .network(Some(e.network_id))
+            .nodes(e.node_ids.clone()),
+            // Access tokens are the service's business, not the network's learning.
+            E::TokenIssued(_) | E::TokenRevoked(_) => return None,
+        };
+        Some(self.entry(r, told))
+    }
+
+    /// The network's charter, aim, ecosystems, quality standards and root causes.
+    fn tell_network(&self, entity: Uuid, event: &NicEvent) -> Told {
+        use EntryKind as K;
+        match event {
             NicEvent::NetworkChartered(e) => {
                 Told::new(K::Network, format!("Network '{}' chartered", e.name))
                     .network(Some(e.network_id))
@@ -408,6 +461,25 @@ impl<'a> Teller<'a> {
                 t.ecosystem_id = Some(e.ecosystem_id);
                 t
             }
+            NicEvent::StandardDefined(e) => Told::new(
+                K::Standard,
+                format!("Quality standard {} '{}' defined", e.code, e.title),
+            )
+            .network(Some(entity)),
+            NicEvent::RootCauseRecorded(e) => Told::new(
+                K::RootCause,
+                format!("Root cause recorded under {}: {}", e.category, e.cause),
+            )
+            .network(Some(entity)),
+            other => unreachable!("{} is not told as a network event", other.event_type()),
+        }
+    }
+
+    /// The driver diagram: drivers, change ideas, their links, rewordings and retirements.
+    fn tell_diagram(&self, entity: Uuid, event: &NicEvent) -> Told {
+        use EntryKind as K;
+        let n = &self.names;
+        match event {
             NicEvent::DriverAdded(e) => {
                 let kind = match e.kind {
                     DriverKind::Primary => "Primary driver",
@@ -499,16 +571,15 @@ impl<'a> Teller<'a> {
             )
             .network(Some(entity))
             .nodes(vec![e.node_id]),
-            NicEvent::StandardDefined(e) => Told::new(
-                K::Standard,
-                format!("Quality standard {} '{}' defined", e.code, e.title),
-            )
-            .network(Some(entity)),
-            NicEvent::RootCauseRecorded(e) => Told::new(
-                K::RootCause,
-                format!("Root cause recorded under {}: {}", e.category, e.cause),
-            )
-            .network(Some(entity)),
+            other => unreachable!("{} is not told as a diagram event", other.event_type()),
+        }
+    }
+
+    /// Programs' enrolments, withdrawals and self-assessments.
+    fn tell_program(&self, event: &NicEvent) -> Told {
+        use EntryKind as K;
+        let n = &self.names;
+        match event {
             NicEvent::ProgramEnrolled(e) => {
                 let eco = n
                     .ecosystems
@@ -550,6 +621,16 @@ impl<'a> Teller<'a> {
                 )
                 .program(Some(e.program_id))
             }
+            other => unreachable!("{} is not told as a program event", other.event_type()),
+        }
+    }
+
+    /// Measures: their definitions, their data points' corrections and exclusions (points
+    /// themselves are not told: None), and their run-chart settings.
+    fn tell_measure(&self, measure: Uuid, event: &NicEvent) -> Option<Told> {
+        use EntryKind as K;
+        let n = &self.names;
+        Some(match event {
             NicEvent::MeasureDefined(e) => {
                 Told::new(K::Measure, format!("Measure '{}' defined", e.name))
                     .network(Some(e.network_id))
@@ -558,7 +639,6 @@ impl<'a> Teller<'a> {
             }
             NicEvent::DataPointRecorded(_) => return None,
             NicEvent::DataPointCorrected(e) => {
-                let measure = entity;
                 let (what, program) = self.point_phrase(measure, e.point_id);
                 let mut t = self.measure_told(
                     measure,
@@ -569,7 +649,6 @@ impl<'a> Teller<'a> {
                 t
             }
             NicEvent::DataPointExcluded(e) => {
-                let measure = entity;
                 let (what, program) = self.point_phrase(measure, e.point_id);
                 let mut t = self.measure_told(
                     measure,
@@ -582,31 +661,34 @@ impl<'a> Teller<'a> {
                 t.program_id = program;
                 t
             }
-            NicEvent::BaselineFrozen(e) => {
-                let m = entity;
-                self.measure_told(
-                    m,
-                    K::Measure,
-                    format!(
-                        "Baseline of '{}' frozen on the first {} points",
-                        n.measure(m),
-                        e.points
-                    ),
-                )
-            }
-            NicEvent::PhaseStarted(e) => {
-                let m = entity;
-                self.measure_told(
-                    m,
-                    K::Measure,
-                    format!(
-                        "New phase '{}' of '{}' from {}",
-                        e.label,
-                        n.measure(m),
-                        e.from_period
-                    ),
-                )
-            }
+            NicEvent::BaselineFrozen(e) => self.measure_told(
+                measure,
+                K::Measure,
+                format!(
+                    "Baseline of '{}' frozen on the first {} points",
+                    n.measure(measure),
+                    e.points
+                ),
+            ),
+            NicEvent::PhaseStarted(e) => self.measure_told(
+                measure,
+                K::Measure,
+                format!(
+                    "New phase '{}' of '{}' from {}",
+                    e.label,
+                    n.measure(measure),
+                    e.from_period
+                ),
+            ),
+            other => unreachable!("{} is not told as a measure event", other.event_type()),
+        })
+    }
+
+    /// PDSA cycles, from plan to act, and their corrections.
+    fn tell_cycle(&self, event: &NicEvent) -> Told {
+        use EntryKind as K;
+        let n = &self.names;
+        match event {
             NicEvent::PdsaCyclePlanned(e) => {
                 let mut nodes = e.change_idea_ids.clone();
                 nodes.extend(&e.driver_ids);
@@ -689,20 +771,8 @@ impl<'a> Teller<'a> {
                     quote(e.reason.as_str())
                 )
             }),
-            NicEvent::LearningSynthesized(e) => Told::new(
-                K::Synthesis,
-                format!(
-                    "Network learning synthesized, '{}': {}",
-                    e.title,
-                    quote(e.statement.as_str())
-                ),
-            )
-            .network(Some(e.network_id))
-            .nodes(e.node_ids.clone()),
-            // Access tokens are the service's business, not the network's learning.
-            NicEvent::TokenIssued(_) | NicEvent::TokenRevoked(_) => return None,
-        };
-        Some(self.entry(r, told))
+            other => unreachable!("{} is not told as a cycle event", other.event_type()),
+        }
     }
 
     fn cycle_told(
