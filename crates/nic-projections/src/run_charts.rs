@@ -380,8 +380,21 @@ impl Projection for RunCharts {
         self.applied = true;
         self.position = r.global_position;
         self.names.apply(r);
-        let entity = r.entity_id();
-        match &r.event {
+        self.apply_measure_event(r.entity_id(), &r.event);
+        self.apply_cycle_event(&r.event);
+    }
+
+    fn position(&self) -> u64 {
+        self.position
+    }
+}
+
+impl RunCharts {
+    /// Folds an event of the stream of the measure `entity`: its definition, its points and their
+    /// corrections and exclusions (each refreshing its period of the network-wide series), its
+    /// baseline and phases. Other events change nothing here.
+    fn apply_measure_event(&mut self, entity: Uuid, event: &NicEvent) {
+        match event {
             NicEvent::MeasureDefined(e) => {
                 self.measures.insert(
                     e.measure_id,
@@ -442,6 +455,14 @@ impl Projection for RunCharts {
                     m.phases.push(e.clone());
                 }
             }
+            _ => {}
+        }
+    }
+
+    /// Folds an event of a PDSA cycle: what the charts show of it (its measures, its planned and
+    /// actual span, its phase and decision). Other events change nothing here.
+    fn apply_cycle_event(&mut self, event: &NicEvent) {
+        match event {
             NicEvent::PdsaCyclePlanned(e) => {
                 self.cycles.insert(
                     e.cycle_id,
@@ -497,12 +518,6 @@ impl Projection for RunCharts {
         }
     }
 
-    fn position(&self) -> u64 {
-        self.position
-    }
-}
-
-impl RunCharts {
     pub fn new() -> Self {
         Self::default()
     }
@@ -676,119 +691,14 @@ impl RunCharts {
         cycles.sort_by_key(|(id, c)| (c.planned_start, c.cycle_number, **id));
         let mut phases: Vec<&PhaseStarted> = m.phases.iter().collect();
         phases.sort_by_key(|p| p.from_period);
-        let phase_of = |period: Period| -> String {
-            phases
-                .iter()
-                .rev()
-                .find(|p| p.from_period <= period)
-                .map(|p| p.label.to_string())
-                .unwrap_or_else(|| INITIAL_PHASE_LABEL.to_string())
-        };
-
-        let mut points = Vec::with_capacity(by_period.len());
-        for (&period, raw) in &by_period {
-            let mut contributions: Vec<Contribution> = raw
-                .iter()
-                .map(|(id, p)| Contribution {
-                    point_id: *id,
-                    program_id: p.program_id,
-                    program_name: self.names.program(p.program_id),
-                    numerator: p.numerator,
-                    denominator: p.denominator,
-                    value: p.value,
-                    plotted: plotted(def.scale, p.numerator, p.denominator, p.value),
-                    corrections: p.corrections,
-                    excluded: p.excluded.is_some(),
-                    exclusion_reason: p.excluded.clone(),
-                })
-                .collect();
-            // Summed in the order of their point ids (as `m.points` lists them), as the kept
-            // network series sums them; shown by program.
-            let (numerator, denominator, value, all_excluded) =
-                totals(def.scale, contributions.iter());
-            sort_contributions(&mut contributions);
-            let plotted = plotted(def.scale, numerator, denominator, value);
-            let marks = cycles
-                .iter()
-                .filter(|(_, c)| c.overlaps(period.start(), period.end()))
-                .map(|(id, c)| CycleMark {
-                    cycle_id: **id,
-                    program_id: c.program_id,
-                    title: c.title.clone(),
-                    ramp_id: c.ramp_id,
-                    cycle_number: c.cycle_number,
-                    phase: c.phase,
-                    decision: c.decision,
-                })
-                .collect();
-            points.push(ChartPoint {
-                period,
-                period_start: period.start(),
-                numerator,
-                denominator,
-                value,
-                plotted,
-                excluded: all_excluded || plotted.is_none(),
-                exclusion_reasons: contributions
-                    .iter()
-                    .filter_map(|c| {
-                        c.exclusion_reason
-                            .as_ref()
-                            .map(|r| format!("{}: {r}", c.program_name))
-                    })
-                    .collect(),
-                median: None,
-                phase: phase_of(period),
-                in_signal: false,
-                contributions,
-                cycles: marks,
-            });
-        }
-
-        let series: Vec<Point> = points
+        let mut points: Vec<ChartPoint> = by_period
             .iter()
-            .map(|p| Point {
-                value: p.plotted.unwrap_or(0.0),
-                excluded: p.excluded,
+            .map(|(&period, raw)| {
+                let phase = phase_label(&phases, period);
+                self.chart_point(def.scale, period, raw, &cycles, phase)
             })
             .collect();
-        let phase_starts = phases
-            .iter()
-            .filter_map(|ph| points.iter().position(|p| p.period >= ph.from_period))
-            .collect();
-        let options = Options {
-            baseline_points: m.baseline_points.map(|k| k as usize),
-            phase_starts,
-        };
-        let analysis = run_chart::analyse(&series, &options);
-        let mut chart_phases = Vec::with_capacity(analysis.phases.len());
-        for phase in analysis.phases {
-            for p in &mut points[phase.start..phase.end] {
-                p.median = phase.median;
-            }
-            let signals = phase
-                .signals
-                .iter()
-                .map(|s| SignalView {
-                    rule_set: s.rule_set,
-                    rule: s.rule,
-                    message: s.message.clone(),
-                    periods: s.points.iter().map(|&i| points[i].period).collect(),
-                })
-                .collect();
-            for s in &phase.signals {
-                for &i in &s.points {
-                    points[i].in_signal = true;
-                }
-            }
-            chart_phases.push(ChartPhase {
-                label: points[phase.start].phase.clone(),
-                from_period: points[phase.start].period,
-                analysis: phase,
-                signals,
-            });
-        }
-
+        let chart_phases = analyse_points(&mut points, &phases, m.baseline_points);
         Some(RunChartView {
             measure_id,
             measure_name: def.name.to_string(),
@@ -816,6 +726,143 @@ impl RunCharts {
             phases: chart_phases,
         })
     }
+
+    /// One period of a chart, in the phase `phase`: its points (`raw`, in the order of their
+    /// ids) as contributions, their totals and the cycles that ran in it; its median and signals
+    /// are the analysis's (`analyse_points`).
+    fn chart_point(
+        &self,
+        scale: MeasureScale,
+        period: Period,
+        raw: &[(Uuid, &StoredPoint)],
+        cycles: &[(&Uuid, &CycleSpan)],
+        phase: String,
+    ) -> ChartPoint {
+        let mut contributions: Vec<Contribution> = raw
+            .iter()
+            .map(|(id, p)| Contribution {
+                point_id: *id,
+                program_id: p.program_id,
+                program_name: self.names.program(p.program_id),
+                numerator: p.numerator,
+                denominator: p.denominator,
+                value: p.value,
+                plotted: plotted(scale, p.numerator, p.denominator, p.value),
+                corrections: p.corrections,
+                excluded: p.excluded.is_some(),
+                exclusion_reason: p.excluded.clone(),
+            })
+            .collect();
+        // Summed in the order of their point ids (as `m.points` lists them), as the kept
+        // network series sums them; shown by program.
+        let (numerator, denominator, value, all_excluded) = totals(scale, contributions.iter());
+        sort_contributions(&mut contributions);
+        let plotted = plotted(scale, numerator, denominator, value);
+        ChartPoint {
+            period,
+            period_start: period.start(),
+            numerator,
+            denominator,
+            value,
+            plotted,
+            excluded: all_excluded || plotted.is_none(),
+            exclusion_reasons: contributions
+                .iter()
+                .filter_map(|c| {
+                    c.exclusion_reason
+                        .as_ref()
+                        .map(|r| format!("{}: {r}", c.program_name))
+                })
+                .collect(),
+            median: None,
+            phase,
+            in_signal: false,
+            contributions,
+            cycles: cycle_marks(cycles, period),
+        }
+    }
+}
+
+/// The label of the phase a period is in: the last phase (of `phases`, in order) starting at or
+/// before it.
+fn phase_label(phases: &[&PhaseStarted], period: Period) -> String {
+    phases
+        .iter()
+        .rev()
+        .find(|p| p.from_period <= period)
+        .map(|p| p.label.to_string())
+        .unwrap_or_else(|| INITIAL_PHASE_LABEL.to_string())
+}
+
+/// The cycles (of `cycles`, in order) that ran in `period`.
+fn cycle_marks(cycles: &[(&Uuid, &CycleSpan)], period: Period) -> Vec<CycleMark> {
+    cycles
+        .iter()
+        .filter(|(_, c)| c.overlaps(period.start(), period.end()))
+        .map(|(id, c)| CycleMark {
+            cycle_id: **id,
+            program_id: c.program_id,
+            title: c.title.clone(),
+            ramp_id: c.ramp_id,
+            cycle_number: c.cycle_number,
+            phase: c.phase,
+            decision: c.decision,
+        })
+        .collect()
+}
+
+/// Analyses a chart's points, phase by phase (each of `phases`, in order, starts at the first
+/// point at or after its period), with the measure's frozen baseline: sets each point's median
+/// and whether it is in a signal, and returns the phases with their signals.
+fn analyse_points(
+    points: &mut [ChartPoint],
+    phases: &[&PhaseStarted],
+    baseline_points: Option<u32>,
+) -> Vec<ChartPhase> {
+    let series: Vec<Point> = points
+        .iter()
+        .map(|p| Point {
+            value: p.plotted.unwrap_or(0.0),
+            excluded: p.excluded,
+        })
+        .collect();
+    let phase_starts = phases
+        .iter()
+        .filter_map(|ph| points.iter().position(|p| p.period >= ph.from_period))
+        .collect();
+    let options = Options {
+        baseline_points: baseline_points.map(|k| k as usize),
+        phase_starts,
+    };
+    let analysis = run_chart::analyse(&series, &options);
+    let mut chart_phases = Vec::with_capacity(analysis.phases.len());
+    for phase in analysis.phases {
+        for p in &mut points[phase.start..phase.end] {
+            p.median = phase.median;
+        }
+        let signals = phase
+            .signals
+            .iter()
+            .map(|s| SignalView {
+                rule_set: s.rule_set,
+                rule: s.rule,
+                message: s.message.clone(),
+                periods: s.points.iter().map(|&i| points[i].period).collect(),
+            })
+            .collect();
+        for s in &phase.signals {
+            for &i in &s.points {
+                points[i].in_signal = true;
+            }
+        }
+        chart_phases.push(ChartPhase {
+            label: points[phase.start].phase.clone(),
+            from_period: points[phase.start].period,
+            analysis: phase,
+            signals,
+        });
+    }
+    chart_phases
 }
 
 /// The order a period's contributions are listed and summed in.
