@@ -218,91 +218,15 @@ impl Admin {
         }
         let cut = Cut::of(states).await;
         self.write_parts(&cut).await?;
+        let fence = Fence {
+            lease,
+            holder,
+            generation,
+            position,
+        };
         let switched = match &self.db {
-            Db::Postgres(p) => {
-                let mut tx = p.begin().await?;
-                let held: bool = sqlx::query(
-                    "SELECT EXISTS (SELECT 1 FROM projection_leases \
-                     WHERE name = $1 AND holder = $2 AND expires_at > now()) AS held",
-                )
-                .bind(lease)
-                .bind(holder)
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get("held")?;
-                let mut switched = held;
-                // The row locks come first: a prune running now ends before the parts are counted.
-                for (name, parts) in cut.rows.iter().filter(|_| held) {
-                    let done = sqlx::query(
-                        "INSERT INTO projection_checkpoints \
-                             (name, generation, position, parts, saved_at) \
-                         VALUES ($1, $2, $3, $4, now()) \
-                         ON CONFLICT (name) DO UPDATE SET position = excluded.position, \
-                             parts = excluded.parts, saved_at = excluded.saved_at \
-                         WHERE projection_checkpoints.generation = excluded.generation \
-                           AND projection_checkpoints.position <= excluded.position",
-                    )
-                    .bind(name)
-                    .bind(generation)
-                    .bind(position)
-                    .bind(parts)
-                    .execute(&mut *tx)
-                    .await?;
-                    if done.rows_affected() != 1 {
-                        switched = false;
-                        break;
-                    }
-                }
-                if switched && cut.stored_pg(&mut tx).await? {
-                    tx.commit().await?;
-                    true
-                } else {
-                    false
-                }
-            }
-            Db::Sqlite(p) => {
-                let now = now_micros().timestamp_micros();
-                let mut tx = p.begin_with("BEGIN IMMEDIATE").await?;
-                let held: i64 = sqlx::query(
-                    "SELECT COUNT(*) AS held FROM projection_leases \
-                     WHERE name = ? AND holder = ? AND expires_at > ?",
-                )
-                .bind(lease)
-                .bind(holder)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get("held")?;
-                let mut switched = held > 0 && cut.stored_sqlite(&mut tx).await?;
-                for (name, parts) in &cut.rows {
-                    if !switched {
-                        break;
-                    }
-                    let done = sqlx::query(
-                        "INSERT INTO projection_checkpoints \
-                             (name, generation, position, parts, saved_at) \
-                         VALUES (?, ?, ?, ?, ?) \
-                         ON CONFLICT (name) DO UPDATE SET position = excluded.position, \
-                             parts = excluded.parts, saved_at = excluded.saved_at \
-                         WHERE projection_checkpoints.generation = excluded.generation \
-                           AND projection_checkpoints.position <= excluded.position",
-                    )
-                    .bind(name)
-                    .bind(generation)
-                    .bind(position)
-                    .bind(parts)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                    if done.rows_affected() != 1 {
-                        switched = false;
-                    }
-                }
-                if switched {
-                    tx.commit().await?;
-                }
-                switched
-            }
+            Db::Postgres(p) => switch_pg(p, &fence, &cut).await?,
+            Db::Sqlite(p) => switch_sqlite(p, &fence, &cut).await?,
         };
         self.prune_parts().await?;
         Ok(switched)
@@ -655,6 +579,116 @@ impl Admin {
             }
         })
     }
+}
+
+/// What a save's switch is fenced by: the lease and its holder, the generation and the position.
+struct Fence<'a> {
+    lease: &'a str,
+    holder: &'a str,
+    generation: i64,
+    position: i64,
+}
+
+/// The switch of a save on PostgreSQL, in one transaction: if `fence.holder` still holds the
+/// lease, points every checkpoint of `cut` at its parts (none of a newer generation or a later
+/// position), once every part is stored. True when it committed.
+async fn switch_pg(p: &PgPool, fence: &Fence<'_>, cut: &Cut) -> Result<bool, StoreError> {
+    let Fence {
+        lease,
+        holder,
+        generation,
+        position,
+    } = *fence;
+    let mut tx = p.begin().await?;
+    let held: bool = sqlx::query(
+        "SELECT EXISTS (SELECT 1 FROM projection_leases \
+         WHERE name = $1 AND holder = $2 AND expires_at > now()) AS held",
+    )
+    .bind(lease)
+    .bind(holder)
+    .fetch_one(&mut *tx)
+    .await?
+    .try_get("held")?;
+    let mut switched = held;
+    // The row locks come first: a prune running now ends before the parts are counted.
+    for (name, parts) in cut.rows.iter().filter(|_| held) {
+        let done = sqlx::query(
+            "INSERT INTO projection_checkpoints \
+                 (name, generation, position, parts, saved_at) \
+             VALUES ($1, $2, $3, $4, now()) \
+             ON CONFLICT (name) DO UPDATE SET position = excluded.position, \
+                 parts = excluded.parts, saved_at = excluded.saved_at \
+             WHERE projection_checkpoints.generation = excluded.generation \
+               AND projection_checkpoints.position <= excluded.position",
+        )
+        .bind(name)
+        .bind(generation)
+        .bind(position)
+        .bind(parts)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            switched = false;
+            break;
+        }
+    }
+    if switched && cut.stored_pg(&mut tx).await? {
+        tx.commit().await?;
+        Ok(true)
+    } else {
+        Ok(false)
+    }
+}
+
+/// `switch_pg` on SQLite.
+async fn switch_sqlite(p: &SqlitePool, fence: &Fence<'_>, cut: &Cut) -> Result<bool, StoreError> {
+    let Fence {
+        lease,
+        holder,
+        generation,
+        position,
+    } = *fence;
+    let now = now_micros().timestamp_micros();
+    let mut tx = p.begin_with("BEGIN IMMEDIATE").await?;
+    let held: i64 = sqlx::query(
+        "SELECT COUNT(*) AS held FROM projection_leases \
+         WHERE name = ? AND holder = ? AND expires_at > ?",
+    )
+    .bind(lease)
+    .bind(holder)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?
+    .try_get("held")?;
+    let mut switched = held > 0 && cut.stored_sqlite(&mut tx).await?;
+    for (name, parts) in &cut.rows {
+        if !switched {
+            break;
+        }
+        let done = sqlx::query(
+            "INSERT INTO projection_checkpoints \
+                 (name, generation, position, parts, saved_at) \
+             VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (name) DO UPDATE SET position = excluded.position, \
+                 parts = excluded.parts, saved_at = excluded.saved_at \
+             WHERE projection_checkpoints.generation = excluded.generation \
+               AND projection_checkpoints.position <= excluded.position",
+        )
+        .bind(name)
+        .bind(generation)
+        .bind(position)
+        .bind(parts)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            switched = false;
+        }
+    }
+    if switched {
+        tx.commit().await?;
+    }
+    Ok(switched)
 }
 
 /// States cut into parts: each state's row (its name and its parts' ids in order, a JSON array)
