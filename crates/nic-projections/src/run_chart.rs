@@ -7,8 +7,8 @@
 //!   with limits from the Swed–Eisenhart distribution of the number of runs (about 5% risk, 2.5%
 //!   each side), applied from 10 useful points; an *astronomical point* is, by the rule stated
 //!   here, a point farther from the median than 3 × 1.4826 × the median absolute deviation (of
-//!   the values the median was taken from), applied from 10 useful points when that deviation
-//!   is not zero.
+//!   every non-excluded point of the phase from that median, even one frozen on a baseline),
+//!   applied from 10 useful points when that deviation is not zero.
 //! - **Anhøj** (Anhøj & Olesen 2014, as in qicharts2): with `n` useful points, the *longest run*
 //!   signals when longer than `round(log2(n) + 3)`, and the *crossings* when fewer than
 //!   `qbinom(0.05, n − 1, 0.5)`.

@@ -9,10 +9,11 @@
 //!   the sum of the programs' counts. That is the right roll-up for counts; for a score or a
 //!   duration read the per-program charts instead. A period whose every point is excluded is
 //!   shown (with the excluded points' sums) and marked excluded.
-//! - **Analysis**: periods are sorted in time order, and the
-//!   series goes through `run_chart::analyse` with the measure's frozen baseline (`BaselineFrozen`)
-//!   and its phases (`PhaseStarted`: a phase starts at the first period at or after its
-//!   `from_period`).
+//! - **Analysis**: periods (`Period`) are sorted in time order, and the series goes through
+//!   `run_chart::analyse` with the measure's frozen baseline (`BaselineFrozen`) and its phases
+//!   (`PhaseStarted`: a phase starts at the first period at or after its `from_period`). The
+//!   network-wide series is also kept as points arrive, one total per period, so that finding
+//!   its signals after a data point costs its periods, not its points (`network_signal_starts`).
 //! - **PDSA cycles on the chart**: a cycle whose plan names the measure (`plan.measure_ids`, as
 //!   corrected) is placed in every period that overlaps its planned span
 //!   (`planned_start..=planned_end`) or its actual span (`started_on..=completed_on`; a cycle not
