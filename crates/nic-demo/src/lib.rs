@@ -252,8 +252,12 @@ fn month_start(m: usize) -> NaiveDate {
     date(months / 12, (months % 12) as u32 + 1, 1)
 }
 
-fn period(m: usize) -> String {
-    month_start(m).format("%Y-%m").to_string()
+fn period(m: usize) -> nic_events::Period {
+    month_start(m)
+        .format("%Y-%m")
+        .to_string()
+        .parse()
+        .expect("a month label")
 }
 
 fn ok(decision: Decision, what: &str) -> anyhow::Result<Vec<NicEvent>> {
@@ -1452,7 +1456,7 @@ fn data(s: &mut Story) {
     s.on(
         date(2026, 3, 2),
         Box::new(|w| {
-            let d = measure::start_phase(w.measure(M_APPLICATIONS), StartPhase { from_period: "2026-03".into(), label: title("Tracker in every program"), reason: t("From March 2026 every program uses the application milestone tracker; the run chart starts a new phase to judge the new level.") });
+            let d = measure::start_phase(w.measure(M_APPLICATIONS), StartPhase { from_period: "2026-03".parse().expect("a month label"), label: title("Tracker in every program"), reason: t("From March 2026 every program uses the application milestone tracker; the run chart starts a new phase to judge the new level.") });
             w.measure_cmd(M_APPLICATIONS, "phase", d)
         }),
     );

@@ -13,11 +13,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::{Checks, Decision, DomainError};
+use crate::limits::CYCLE_DAYS_MAX;
 use crate::network::{reason_given, NetworkState, NodeKind};
 use crate::program::ProgramState;
-
-/// Days a single cycle may be planned to run: PDSA cycles are small, fast tests.
-pub const CYCLE_DAYS_MAX: i64 = 366;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CycleState {
@@ -174,7 +172,29 @@ pub fn plan(cycle: &CycleState, ctx: PlanContext<'_>, cmd: PlanCycle) -> Decisio
     if cycle.planned.is_some() {
         return Err(DomainError::transition("this cycle is already planned"));
     }
-    let network = ctx.network;
+    check_plan_cycle(&cmd)?;
+    check_plan_references(&ctx, &cmd)?;
+    let (ramp_id, cycle_number) = ramp_place(cycle, &ctx, &cmd)?;
+    Ok(vec![NicEvent::PdsaCyclePlanned(PdsaCyclePlanned {
+        cycle_id: cycle.id,
+        network_id: ctx.network.id,
+        program_id: ctx.program.id,
+        change_idea_ids: cmd.change_idea_ids,
+        driver_ids: cmd.driver_ids,
+        previous_cycle_id: cmd.previous_cycle_id,
+        ramp_id,
+        cycle_number,
+        title: cmd.title,
+        purpose: cmd.purpose,
+        scale: cmd.scale,
+        planned_start: cmd.planned_start,
+        planned_end: cmd.planned_end,
+        plan: cmd.plan,
+    })])
+}
+
+/// The fields of a plan command on their own: lists, dates, the plan.
+fn check_plan_cycle(cmd: &PlanCycle) -> Result<(), DomainError> {
     let mut c = Checks::new();
     c.check(
         !cmd.change_idea_ids.is_empty(),
@@ -194,7 +214,13 @@ pub fn plan(cycle: &CycleState, ctx: PlanContext<'_>, cmd: PlanCycle) -> Decisio
         format!("a cycle runs at most {CYCLE_DAYS_MAX} days: test small, test fast"),
     );
     check_plan(&mut c, &cmd.plan, "plan");
-    c.done()?;
+    c.done()
+}
+
+/// What a plan command names: change ideas that can be tested, live drivers, and measures of the
+/// network.
+fn check_plan_references(ctx: &PlanContext<'_>, cmd: &PlanCycle) -> Result<(), DomainError> {
+    let network = ctx.network;
     for (i, id) in cmd.change_idea_ids.iter().enumerate() {
         let field = format!("change_idea_ids[{i}]");
         let node = network.node(&field, *id)?;
@@ -233,61 +259,54 @@ pub fn plan(cycle: &CycleState, ctx: PlanContext<'_>, cmd: PlanCycle) -> Decisio
             });
         }
     }
-    let (ramp_id, cycle_number) = match (cmd.previous_cycle_id, ctx.previous) {
-        (None, _) => (cycle.id, 1),
-        (Some(prev_id), prev) => {
-            let unknown = DomainError::UnknownReference {
-                field: "previous_cycle_id".into(),
-                kind: "PDSA cycle",
-                id: prev_id,
-            };
-            let Some(prev) = prev else {
-                return Err(unknown);
-            };
-            let Some(p) = &prev.planned else {
-                return Err(unknown);
-            };
-            if p.program_id != ctx.program.id {
-                return Err(DomainError::invalid(
-                    "previous_cycle_id",
-                    "a ramp stays within one program",
-                ));
-            }
-            if !prev.is_closed() {
-                return Err(DomainError::invalid(
-                    "previous_cycle_id",
-                    "the previous cycle is not closed yet: act on it first",
-                ));
-            }
-            if !p
-                .change_idea_ids
-                .iter()
-                .any(|id| cmd.change_idea_ids.contains(id))
-            {
-                return Err(DomainError::invalid(
-                    "previous_cycle_id",
-                    "a ramp's cycles test a same change idea",
-                ));
-            }
-            (p.ramp_id, p.cycle_number + 1)
-        }
+    Ok(())
+}
+
+/// The ramp a planned cycle belongs to and its number in it: a ramp of its own (number 1), or
+/// the next of the previous cycle's ramp, which must be of the same program, closed, and test a
+/// same change idea.
+fn ramp_place(
+    cycle: &CycleState,
+    ctx: &PlanContext<'_>,
+    cmd: &PlanCycle,
+) -> Result<(Uuid, u32), DomainError> {
+    let Some(prev_id) = cmd.previous_cycle_id else {
+        return Ok((cycle.id, 1));
     };
-    Ok(vec![NicEvent::PdsaCyclePlanned(PdsaCyclePlanned {
-        cycle_id: cycle.id,
-        network_id: network.id,
-        program_id: ctx.program.id,
-        change_idea_ids: cmd.change_idea_ids,
-        driver_ids: cmd.driver_ids,
-        previous_cycle_id: cmd.previous_cycle_id,
-        ramp_id,
-        cycle_number,
-        title: cmd.title,
-        purpose: cmd.purpose,
-        scale: cmd.scale,
-        planned_start: cmd.planned_start,
-        planned_end: cmd.planned_end,
-        plan: cmd.plan,
-    })])
+    let unknown = DomainError::UnknownReference {
+        field: "previous_cycle_id".into(),
+        kind: "PDSA cycle",
+        id: prev_id,
+    };
+    let Some(prev) = ctx.previous else {
+        return Err(unknown);
+    };
+    let Some(p) = &prev.planned else {
+        return Err(unknown);
+    };
+    if p.program_id != ctx.program.id {
+        return Err(DomainError::invalid(
+            "previous_cycle_id",
+            "a ramp stays within one program",
+        ));
+    }
+    if !prev.is_closed() {
+        return Err(DomainError::invalid(
+            "previous_cycle_id",
+            "the previous cycle is not closed yet: act on it first",
+        ));
+    }
+    if !p
+        .change_idea_ids
+        .iter()
+        .any(|id| cmd.change_idea_ids.contains(id))
+    {
+        return Err(DomainError::invalid(
+            "previous_cycle_id",
+            "a ramp's cycles test a same change idea",
+        ));
+    }
+    Ok((p.ramp_id, p.cycle_number + 1))
 }
 
 /// Refuses a command unless the cycle is in `phase`.

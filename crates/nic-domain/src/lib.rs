@@ -5,14 +5,15 @@
 //!
 //! One module per kind of stream: `network` (charter, aim, ecosystems, driver diagram, standards,
 //! root causes), `program` (enrolment, self-assessments), `measure` (definitions, data points,
-//! run-chart settings), `cycle` (PDSA cycles and ramps), `synthesis` (network learning). New
-//! entities' ids are passed in by the caller.
+//! run-chart settings), `cycle` (PDSA cycles and ramps), `synthesis` (network learning), `token`
+//! (access tokens). New entities' ids are passed in by the caller. The rules' limits are in
+//! `limits`.
 
 pub mod cycle;
 pub mod error;
+pub mod limits;
 pub mod measure;
 pub mod network;
-pub mod period;
 pub mod program;
 pub mod synthesis;
 pub mod token;

@@ -11,19 +11,15 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::{Checks, Decision, DomainError};
+use crate::limits::{BASELINE_POINTS_MAX, BASELINE_POINTS_MIN};
 use crate::network::{reason_given, NetworkState};
-use crate::period;
 use crate::program::ProgramState;
-
-/// Points a frozen baseline may span.
-pub const BASELINE_POINTS_MIN: u32 = 6;
-pub const BASELINE_POINTS_MAX: u32 = 100;
 
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct DataPoint {
     pub point_id: Uuid,
     pub program_id: Uuid,
-    pub period: String,
+    pub period: Period,
     pub numerator: Option<f64>,
     pub denominator: Option<f64>,
     pub value: Option<f64>,
@@ -73,7 +69,7 @@ impl MeasureState {
                     DataPoint {
                         point_id: e.point_id,
                         program_id: e.program_id,
-                        period: e.period.clone(),
+                        period: e.period,
                         numerator: e.numerator,
                         denominator: e.denominator,
                         value: e.value,
@@ -208,6 +204,20 @@ pub fn define(network: &NetworkState, measure: &MeasureState, cmd: DefineMeasure
     })])
 }
 
+/// Refuses a period of another kind than the measure's; the message says how to write one.
+fn of_kind(kind: PeriodKind, period: Period) -> Result<(), String> {
+    if period.kind() == kind {
+        return Ok(());
+    }
+    Err(format!(
+        "{:?} is a {}, not a {} period; write {}",
+        period.as_str(),
+        period.kind().name(),
+        kind.name(),
+        kind.shape()
+    ))
+}
+
 /// The numbers of a data point: numerator and denominator for a ratio measure, a value otherwise.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Numbers {
@@ -258,7 +268,7 @@ fn check_numbers(c: &mut Checks, scale: MeasureScale, n: &Numbers) {
 pub struct RecordDataPoint {
     pub program_id: Uuid,
     /// The period label, in the measure's period kind (e.g. `2025-03` for a monthly measure).
-    pub period: String,
+    pub period: Period,
     /// Ratio measures: the numerator and the denominator.
     #[serde(default)]
     pub numerator: Option<f64>,
@@ -287,7 +297,7 @@ pub fn record_point(
     }
     crate::program::enrolled_in(program, def.network_id, "program_id", cmd.program_id)?;
     let mut c = Checks::new();
-    if let Err(e) = period::check(def.period, &cmd.period) {
+    if let Err(e) = of_kind(def.period, cmd.period) {
         c.check(false, "period", e);
     }
     let numbers = Numbers {
@@ -407,7 +417,8 @@ pub fn freeze_baseline(measure: &MeasureState, cmd: FreezeBaseline) -> Decision 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StartPhase {
-    pub from_period: String,
+    /// The first period of the phase, in the measure's period kind.
+    pub from_period: Period,
     pub label: Title,
     #[serde(default)]
     pub reason: Text,
@@ -415,7 +426,7 @@ pub struct StartPhase {
 
 pub fn start_phase(measure: &MeasureState, cmd: StartPhase) -> Decision {
     let def = measure.require()?;
-    if let Err(e) = period::check(def.period, &cmd.from_period) {
+    if let Err(e) = of_kind(def.period, cmd.from_period) {
         return Err(DomainError::invalid("from_period", e));
     }
     if measure
@@ -433,4 +444,26 @@ pub fn start_phase(measure: &MeasureState, cmd: StartPhase) -> Decision {
         label: cmd.label,
         reason: cmd.reason,
     })])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(label: &str) -> Period {
+        label.parse().unwrap()
+    }
+
+    #[test]
+    fn a_period_of_another_kind_is_refused_naming_the_shape_wanted() {
+        assert!(of_kind(PeriodKind::Month, p("2025-03")).is_ok());
+        assert!(of_kind(PeriodKind::Week, p("2025-W09")).is_ok());
+        assert!(of_kind(PeriodKind::Term, p("2025-T3")).is_ok());
+        assert!(of_kind(PeriodKind::Month, p("2025-W03")).is_err());
+        let e = of_kind(PeriodKind::Week, p("2025-03")).unwrap_err();
+        assert!(e.contains("YYYY-Www, e.g. 2025-W09"), "{e}");
+        assert!(e.contains("\"2025-03\" is a month"), "{e}");
+        let e = of_kind(PeriodKind::Month, p("2025-T1")).unwrap_err();
+        assert!(e.contains("YYYY-MM"), "{e}");
+    }
 }

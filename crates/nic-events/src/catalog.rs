@@ -19,6 +19,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub use crate::period::{Period, PeriodKind};
 use crate::text::{Text, Title};
 use crate::upcast;
 
@@ -88,16 +89,6 @@ pub enum MeasureKind {
 pub enum MeasureScale {
     Ratio,
     Value,
-}
-
-/// How often a measure is collected. Period labels: `2025-03` (month), `2025-W09` (ISO week),
-/// `2025-T1` to `2025-T3` (school term).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum PeriodKind {
-    Week,
-    Month,
-    Term,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
@@ -490,7 +481,7 @@ pub struct DataPointRecorded {
     pub point_id: Uuid,
     pub program_id: Uuid,
     /// The period label, in the measure's period kind.
-    pub period: String,
+    pub period: Period,
     #[serde(default)]
     pub numerator: Option<f64>,
     #[serde(default)]
@@ -535,7 +526,7 @@ pub struct BaselineFrozen {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PhaseStarted {
-    pub from_period: String,
+    pub from_period: Period,
     pub label: Title,
     #[serde(default)]
     pub reason: Text,
@@ -801,6 +792,9 @@ pub enum CatalogError {
         version: u32,
         source: serde_json::Error,
     },
+    /// A catalog event's stream is its entity's, `category-<uuid>`.
+    #[error("stream {0:?} names no entity: a catalog event's stream is category-<uuid>")]
+    NoEntity(String),
 }
 
 impl NicEvent {
@@ -823,7 +817,7 @@ impl NicEvent {
         tagged
             .get_mut("data")
             .map(serde_json::Value::take)
-            .unwrap_or_default()
+            .expect("every catalog event has data")
     }
 
     /// Builds the event an append stores.

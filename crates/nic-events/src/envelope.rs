@@ -8,8 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use uuid::Uuid;
 
-/// Longest stream id the store accepts, in bytes.
-pub const STREAM_ID_BYTES_MAX: usize = 200;
+use crate::limits::STREAM_ID_BYTES_MAX;
 
 /// The JSON text of an event's data or metadata, exactly as appended. It is JSON by construction:
 /// checked when it comes from outside (`parse`, or read as part of a JSON document), written by

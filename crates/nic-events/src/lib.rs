@@ -1,7 +1,8 @@
 //! The event contract of NIC Ledger: the envelope every stored event travels in (`envelope`), the
 //! hash chain that makes any later change to a stored event detectable (`chain`), and the catalog
-//! of NIC events (`catalog`, with `upcast` for older schema versions and `text` for the bounded
-//! strings they carry).
+//! of NIC events (`catalog`, with `upcast` for older schema versions, and `text` and `period` for
+//! the bounded strings and the period labels they carry, parsed once). `limits` holds the
+//! contract's limits.
 //!
 //! This crate does no I/O. The store (`nic-store`) persists envelopes; the domain decides which events
 //! to write; both speak in the types defined here.
@@ -10,6 +11,7 @@ pub mod catalog;
 pub mod chain;
 pub mod envelope;
 pub mod limits;
+pub mod period;
 pub mod text;
 mod upcast;
 
@@ -18,4 +20,5 @@ pub use chain::{chain_hash, GENESIS_HASH};
 pub use envelope::{
     EventData, ExpectedVersion, Metadata, NewEvent, RecordedEvent, StreamId, StreamIdError,
 };
+pub use period::{Period, PeriodError, PeriodKind};
 pub use text::{Text, TextError, Title};

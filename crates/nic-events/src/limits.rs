@@ -1,4 +1,7 @@
-//! Every limit of NIC Ledger in one place, each with its unit in its name.
+//! Every limit of the event contract in one place, each with its unit in its name: what an
+//! append, a read, an event and the text in it may hold, and how readers are woken. The other
+//! crates keep their own in their `limits` modules. The relations between limits are checked
+//! when the crate compiles.
 
 /// Events one append may carry.
 pub const APPEND_EVENTS_MAX: usize = 1_000;
@@ -10,6 +13,8 @@ pub const EVENT_DATA_BYTES_MAX: usize = 256 * 1024;
 pub const EVENT_METADATA_BYTES_MAX: usize = 8 * 1024;
 /// Bytes of an event type name.
 pub const EVENT_TYPE_BYTES_MAX: usize = 100;
+/// Bytes of a stream id.
+pub const STREAM_ID_BYTES_MAX: usize = 200;
 /// How long a subscriber waits for a wake-up before it polls the store anyway, in milliseconds.
 pub const SUBSCRIPTION_POLL_MS: u64 = 250;
 /// The PostgreSQL backend announces an append with a NOTIFY at once, then sends at most one more per
@@ -21,3 +26,12 @@ pub const TITLE_CHARS_MAX: usize = 200;
 pub const TEXT_CHARS_MAX: usize = 10_000;
 /// Items of any list inside a command or event (questions, tasks, ids, evidence, observations).
 pub const LIST_ITEMS_MAX: usize = 100;
+
+// A NOTIFY sent at most once per coalescing interval still wakes subscribers sooner than their
+// poll would.
+const _: () = assert!(NOTIFY_COALESCE_MS < SUBSCRIPTION_POLL_MS);
+// A title is a short text.
+const _: () = assert!(TITLE_CHARS_MAX <= TEXT_CHARS_MAX);
+// An event's data holds the longest text, whatever its characters (at most 4 bytes each in UTF-8,
+// 6 escaped in JSON).
+const _: () = assert!(6 * TEXT_CHARS_MAX < EVENT_DATA_BYTES_MAX);

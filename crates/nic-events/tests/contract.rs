@@ -397,7 +397,7 @@ fn a_v1_data_point_example_reads_as_the_expected_v2_event() {
     let expected = NicEvent::DataPointRecorded(DataPointRecorded {
         point_id: Uuid::parse_str("0190f1a2-5b00-7000-8000-000000050001").unwrap(),
         program_id: Uuid::parse_str("0190f1a2-5b00-7000-8000-000000030001").unwrap(),
-        period: "2024-T1".into(),
+        period: "2024-T1".parse().unwrap(),
         numerator: None,
         denominator: None,
         value: Some(46.3),
@@ -594,6 +594,33 @@ fn nested_shapes_and_enumerations_fail_both_schema_and_reader() {
     let mut data = examples("DataPointRecorded", 1)[0].clone();
     data["amount"] = json!("forty-six");
     v1.both_refuse("with an amount that is no number", &data);
+
+    // A period is a label of one of the three kinds.
+    for (t, field) in [
+        ("DataPointRecorded", "period"),
+        ("PhaseStarted", "from_period"),
+    ] {
+        let layers = Layers::new(t, nic_events::catalog::info(t).unwrap().schema_version);
+        let example = &examples(t, layers.version)[0];
+        for bad in [
+            "March 2025",
+            "2025-13",
+            "2025-3",
+            "2025-W54",
+            "2025-T4",
+            "2025-T01",
+            "",
+        ] {
+            let mut data = example.clone();
+            data[field] = json!(bad);
+            layers.both_refuse(&format!("with the period {bad:?}"), &data);
+        }
+        for good in ["2025-12", "2025-W01", "2025-W52", "2025-T3"] {
+            let mut data = example.clone();
+            data[field] = json!(good);
+            layers.both_accept(&format!("with the period {good:?}"), &data);
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

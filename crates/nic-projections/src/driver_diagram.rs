@@ -179,16 +179,12 @@ pub struct ChangeIdeaEvidence {
     pub latest_synthesis: Option<SynthesisRef>,
 }
 
-impl OnBase for Diagrams {
-    fn after(&mut self, r: &Recorded, _: &RunCharts) {
-        if !is_new(self.position, self.applied, r.global_position) {
-            return;
-        }
-        self.applied = true;
-        self.position = r.global_position;
-        let entity = r.entity_id().unwrap_or_default();
-        let pos = r.global_position;
-        match &r.event {
+impl Diagrams {
+    /// Folds an event of the network `entity`'s driver diagram (at position `pos`): its aim, its
+    /// nodes, their stages, wording and retirement, and its links. Other events change nothing
+    /// here.
+    fn apply_graph_event(&mut self, entity: Uuid, pos: u64, event: &NicEvent) {
+        match event {
             NicEvent::NetworkChartered(e) => {
                 self.graphs.entry(e.network_id).or_default();
             }
@@ -258,6 +254,14 @@ impl OnBase for Diagrams {
                     g.links.remove(&(e.from, e.to));
                 }
             }
+            _ => {}
+        }
+    }
+
+    /// Folds the evidence of change ideas (at position `pos`): the cycles that test them, their
+    /// phases and decisions, and the syntheses. Other events change nothing here.
+    fn apply_evidence_event(&mut self, pos: u64, event: &NicEvent) {
+        match event {
             NicEvent::PdsaCyclePlanned(e) => {
                 self.cycles.insert(
                     e.cycle_id,
@@ -299,6 +303,18 @@ impl OnBase for Diagrams {
             }),
             _ => {}
         }
+    }
+}
+
+impl OnBase for Diagrams {
+    fn after(&mut self, r: &Recorded, _: &RunCharts) {
+        if !is_new(self.position, self.applied, r.global_position) {
+            return;
+        }
+        self.applied = true;
+        self.position = r.global_position;
+        self.apply_graph_event(r.entity_id(), r.global_position, &r.event);
+        self.apply_evidence_event(r.global_position, &r.event);
     }
 
     fn position(&self) -> u64 {

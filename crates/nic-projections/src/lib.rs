@@ -10,6 +10,9 @@
 //! - `pdsa_board`: a program's cycles by phase and by ramp, with what each cycle lacks.
 //! - `portfolio`: a program's self-assessments against the quality standards over time.
 //! - `run_chart`: the run-chart analysis of one series (median, runs, IHI and Anhøj signals).
+//! - `names` and `network_index`: the names of everything, and each network's events by position
+//!   (so that an as-of read of one network folds only them).
+//! - `limits`: every limit of the read models.
 //!
 //! Names and run charts are kept once: `RunCharts` (which folds the names of everything too) is
 //! the base the other read models read through (`OnBase`), so the driver diagram, the timeline,
@@ -32,6 +35,7 @@ use uuid::Uuid;
 use crate::run_charts::RunCharts;
 
 pub mod driver_diagram;
+pub mod limits;
 pub mod names;
 pub mod network_index;
 pub mod pdsa_board;
@@ -90,33 +94,37 @@ pub struct Recorded {
     pub actor: Option<String>,
     pub event: NicEvent,
     /// The id in `stream_id`, read once: every projection asks it of every event.
-    entity: Option<Uuid>,
+    entity: Uuid,
 }
 
 impl Recorded {
     /// An event as the projections read it; the entity id is read from `stream_id` here, once.
+    /// Refused when the stream id does not end in an entity's id (`category-<uuid>`).
     pub fn new(
         global_position: u64,
         recorded_at: DateTime<Utc>,
         stream_id: String,
         actor: Option<String>,
         event: NicEvent,
-    ) -> Self {
-        let entity = stream_id
+    ) -> Result<Self, CatalogError> {
+        let Some(entity) = stream_id
             .split_once('-')
-            .and_then(|(_, id)| Uuid::parse_str(id).ok());
-        Self {
+            .and_then(|(_, id)| Uuid::parse_str(id).ok())
+        else {
+            return Err(CatalogError::NoEntity(stream_id));
+        };
+        Ok(Self {
             global_position,
             recorded_at,
             stream_id,
             actor,
             event,
             entity,
-        }
+        })
     }
 
-    /// Reads a stored event: its data as the current catalog shape (upgrading older versions) and
-    /// the actor from its metadata.
+    /// Reads a stored event: its data as the current catalog shape (upgrading older versions), the
+    /// actor from its metadata, and the entity from its stream id.
     pub fn from_recorded(e: &RecordedEvent) -> Result<Self, CatalogError> {
         let event = NicEvent::from_recorded(e)?;
         let metadata = e.metadata().map_err(|source| CatalogError::Shape {
@@ -124,18 +132,18 @@ impl Recorded {
             version: e.schema_version,
             source,
         })?;
-        Ok(Self::new(
+        Self::new(
             e.global_position,
             e.recorded_at,
             e.stream_id.as_str().to_string(),
             metadata.actor,
             event,
-        ))
+        )
     }
 
     /// The id of the entity whose stream holds the event (`network-<uuid>` gives the network's
     /// id): network, measure and PDSA events do not all repeat it in their data.
-    pub fn entity_id(&self) -> Option<Uuid> {
+    pub fn entity_id(&self) -> Uuid {
         self.entity
     }
 }
@@ -335,8 +343,17 @@ mod tests {
         let r = Recorded::from_recorded(&stored).unwrap();
         assert_eq!(r.global_position, 42);
         assert_eq!(r.actor.as_deref(), Some("token:hub"));
-        assert_eq!(r.entity_id(), Some(network_id));
+        assert_eq!(r.entity_id(), network_id);
         assert_eq!(r.event, event);
+        // A stream id without the entity's id is an error, not an entity of its own.
+        let elsewhere = RecordedEvent {
+            stream_id: StreamId::parse("network-hub").unwrap(),
+            ..stored
+        };
+        assert!(matches!(
+            Recorded::from_recorded(&elsewhere),
+            Err(CatalogError::NoEntity(s)) if s == "network-hub"
+        ));
     }
 
     /// A log with something of every kind the projections keep: the scenario's network, data

@@ -1,7 +1,10 @@
 //! What the projections need to know about the entities an event names, folded from the same
 //! log: program names and ecosystems, driver-diagram node kinds and titles, cycles, measures,
-//! syntheses and standards (a data point's program and period are the run charts'). Each projection keeps its own `Names`, so each stays a
-//! fold of the log alone; a name is always the one the log held at the last applied event.
+//! syntheses and standards (a data point's program and period are the run charts'). The names are
+//! kept once, by `RunCharts`, the base the other read models read through, so each read model
+//! stays a fold of the log alone; a name is always the one the log held at the last event the
+//! base applied (a model that reads them before the base applies an event, as the timeline does,
+//! sees them as they were before it).
 
 use std::collections::BTreeMap;
 
@@ -68,7 +71,7 @@ pub struct Names {
 
 impl Names {
     pub fn apply(&mut self, r: &Recorded) {
-        let entity = r.entity_id().unwrap_or_default();
+        let entity = r.entity_id();
         match &r.event {
             NicEvent::NetworkChartered(e) => {
                 self.networks.insert(e.network_id, e.name.to_string());

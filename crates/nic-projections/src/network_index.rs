@@ -56,7 +56,7 @@ impl NetworkIndex {
     /// The network whose stream holds `r` (after the base applied it); None for the service's own
     /// streams (access tokens).
     fn network_of_event(r: &Recorded, base: &RunCharts) -> Option<Uuid> {
-        let entity = r.entity_id()?;
+        let entity = r.entity_id();
         let names = base.names();
         let (category, _) = r.stream_id.split_once('-')?;
         match (category, &r.event) {
@@ -129,6 +129,7 @@ mod tests {
                     e.actor.clone(),
                     serde_json::from_str(&json).unwrap(),
                 )
+                .unwrap()
             })
             .collect();
         let mut log = Vec::new();

@@ -7,8 +7,8 @@
 //!   with limits from the Swed–Eisenhart distribution of the number of runs (about 5% risk, 2.5%
 //!   each side), applied from 10 useful points; an *astronomical point* is, by the rule stated
 //!   here, a point farther from the median than 3 × 1.4826 × the median absolute deviation (of
-//!   the values the median was taken from), applied from 10 useful points when that deviation
-//!   is not zero.
+//!   every non-excluded point of the phase from that median, even one frozen on a baseline),
+//!   applied from 10 useful points when that deviation is not zero.
 //! - **Anhøj** (Anhøj & Olesen 2014, as in qicharts2): with `n` useful points, the *longest run*
 //!   signals when longer than `round(log2(n) + 3)`, and the *crossings* when fewer than
 //!   `qbinom(0.05, n − 1, 0.5)`.
@@ -28,6 +28,8 @@
 use std::ops::Add;
 
 use serde::{Deserialize, Serialize};
+
+use crate::limits::RULE_LIMITS_KEPT_POINTS;
 
 /// Useful points in a row on one side of the median that make an IHI shift.
 const SHIFT_LENGTH: usize = 6;
@@ -288,18 +290,15 @@ pub fn crossings_limit(n: usize) -> usize {
     crossings_limit_exact(trials).unwrap_or_else(|| crossings_limit_log(trials))
 }
 
-/// `runs_limits` and `crossings_limit` for every series of fewer than `LIMITS_KEPT` useful
-/// points, computed once: the analysis after every point asks them each time.
-const LIMITS_KEPT: usize = 256;
-
-/// `runs_limits(n)` and `crossings_limit(n)`.
+/// `runs_limits(n)` and `crossings_limit(n)`, kept for series of fewer than
+/// `RULE_LIMITS_KEPT_POINTS` useful points.
 type Limits = (Option<(usize, usize)>, usize);
 
 fn kept_limits(n: usize) -> Limits {
     static KEPT: std::sync::OnceLock<Vec<Limits>> = std::sync::OnceLock::new();
     match KEPT
         .get_or_init(|| {
-            (0..LIMITS_KEPT)
+            (0..RULE_LIMITS_KEPT_POINTS)
                 .map(|n| (runs_limits(n), crossings_limit(n)))
                 .collect()
         })
@@ -323,6 +322,12 @@ fn is_used(p: &Point) -> bool {
     !p.excluded && p.value.is_finite()
 }
 
+/// Receives each signal an analysis finds, in order: its rule set, its rule, the points that
+/// triggered it and how to say it (called only by a reader that wants the sentence).
+trait Signals: FnMut(RuleSet, Rule, &[usize], &dyn Fn() -> String) {}
+
+impl<F: FnMut(RuleSet, Rule, &[usize], &dyn Fn() -> String)> Signals for F {}
+
 /// The figures of the phase `start..end` (with a median frozen on its first `baseline` used
 /// points, if any), without its signals: `signal` is called with each of those instead, in order,
 /// with its rule set, its rule, the points that triggered it and how to say it.
@@ -330,7 +335,7 @@ fn analyse_phase(
     points: &[Point],
     (start, end, baseline): (usize, usize, Option<usize>),
     work: &mut Work,
-    mut signal: impl FnMut(RuleSet, Rule, &[usize], &dyn Fn() -> String),
+    mut signal: impl Signals,
 ) -> Phase {
     let Work {
         used,
@@ -350,30 +355,8 @@ fn analyse_phase(
     values.clear();
     values.extend(used[..basis_len].iter().map(|&i| points[i].value));
     let median = median_of(values);
-
-    // The useful points (off the median) in order, and the runs as ranges of them.
-    useful.clear();
-    runs.clear();
-    if let Some(m) = median {
-        for &i in used.iter() {
-            let v = points[i].value;
-            if v == m {
-                continue;
-            }
-            let above = v > m;
-            match runs.last_mut() {
-                Some(run) if run.above == above => run.range.end += 1,
-                _ => runs.push(Run {
-                    above,
-                    range: useful.len()..useful.len() + 1,
-                }),
-            }
-            useful.push(i);
-        }
-    }
+    split_runs(points, used, median, useful, runs);
     let n = useful.len();
-    let longest = runs.iter().map(|r| r.range.len()).max().unwrap_or(0);
-    let crossings = runs.len().saturating_sub(1);
     let (runs_limits, cross_limit) = kept_limits(n);
     let mut critical = CriticalValues {
         shift_length: SHIFT_LENGTH,
@@ -386,8 +369,61 @@ fn analyse_phase(
         longest_run_limit: None,
         crossings_limit: None,
     };
+    ihi_shifts(useful, runs, &mut signal);
+    ihi_trends(points, used, distinct, trend, &mut signal);
+    ihi_runs(useful, runs, runs_limits, &mut critical, &mut signal);
+    if let Some(m) = median {
+        ihi_astronomical(points, used, m, n, values, &mut critical, &mut signal);
+    }
+    anhoej(useful, runs, cross_limit, &mut critical, &mut signal);
+    Phase {
+        start,
+        end,
+        median,
+        median_points: basis_len,
+        baseline_frozen: basis_len < used.len(),
+        useful_observations: n,
+        runs: runs.len(),
+        longest_run: runs.iter().map(|r| r.range.len()).max().unwrap_or(0),
+        crossings: runs.len().saturating_sub(1),
+        critical_values: critical,
+        signals: Vec::new(),
+    }
+}
 
-    // IHI shift.
+/// The useful points (the `used` ones off the median) in order, and the runs as ranges of them;
+/// none without a median.
+fn split_runs(
+    points: &[Point],
+    used: &[usize],
+    median: Option<f64>,
+    useful: &mut Vec<usize>,
+    runs: &mut Vec<Run>,
+) {
+    useful.clear();
+    runs.clear();
+    let Some(m) = median else {
+        return;
+    };
+    for &i in used {
+        let v = points[i].value;
+        if v == m {
+            continue;
+        }
+        let above = v > m;
+        match runs.last_mut() {
+            Some(run) if run.above == above => run.range.end += 1,
+            _ => runs.push(Run {
+                above,
+                range: useful.len()..useful.len() + 1,
+            }),
+        }
+        useful.push(i);
+    }
+}
+
+/// IHI shift: `SHIFT_LENGTH` or more useful points in a row on one side of the median.
+fn ihi_shifts(useful: &[usize], runs: &[Run], signal: &mut impl Signals) {
     for run in runs.iter().filter(|r| r.range.len() >= SHIFT_LENGTH) {
         let run_points = &useful[run.range.clone()];
         signal(RuleSet::Ihi, Rule::Shift, run_points, &|| {
@@ -399,10 +435,19 @@ fn analyse_phase(
             )
         });
     }
+}
 
-    // IHI trend, over every used point (the median plays no part); equal neighbours count once.
+/// IHI trend, over every used point (the median plays no part): `TREND_LENGTH` or more going up
+/// or going down; equal neighbours count once.
+fn ihi_trends(
+    points: &[Point],
+    used: &[usize],
+    distinct: &mut Vec<(usize, f64)>,
+    trend: &mut Vec<usize>,
+    signal: &mut impl Signals,
+) {
     distinct.clear();
-    for &i in used.iter() {
+    for &i in used {
         let v = points[i].value;
         if distinct.last().is_none_or(|&(_, last)| last != v) {
             distinct.push((i, v));
@@ -429,101 +474,123 @@ fn analyse_phase(
         }
         s = e;
     }
+}
 
-    // IHI runs.
-    if let Some((lower, upper)) = runs_limits {
-        critical.runs_rule_applied = true;
-        critical.runs_lower_limit = Some(lower);
-        critical.runs_upper_limit = Some(upper);
-        let count = runs.len();
-        if count < lower {
-            signal(RuleSet::Ihi, Rule::TooFewRuns, useful, &|| {
+/// IHI runs: too few or too many runs for the number of useful points, when the rule applies
+/// (`limits`, from `runs_limits`).
+fn ihi_runs(
+    useful: &[usize],
+    runs: &[Run],
+    limits: Option<(usize, usize)>,
+    critical: &mut CriticalValues,
+    signal: &mut impl Signals,
+) {
+    let Some((lower, upper)) = limits else {
+        return;
+    };
+    critical.runs_rule_applied = true;
+    critical.runs_lower_limit = Some(lower);
+    critical.runs_upper_limit = Some(upper);
+    let (count, n) = (runs.len(), useful.len());
+    if count < lower {
+        signal(RuleSet::Ihi, Rule::TooFewRuns, useful, &|| {
+            format!(
+                "{count} runs in {n} useful points, fewer than {lower} \
+                 (runs limits for {n} useful points: {lower} to {upper})"
+            )
+        });
+    } else if count > upper {
+        signal(RuleSet::Ihi, Rule::TooManyRuns, useful, &|| {
+            format!(
+                "{count} runs in {n} useful points, more than {upper} \
+                 (runs limits for {n} useful points: {lower} to {upper})"
+            )
+        });
+    }
+}
+
+/// IHI astronomical point, by a stated rule: farther from the median `m` than
+/// `ASTRONOMICAL_MADS` scaled median absolute deviations, once there are
+/// `MIN_USEFUL_FOR_IHI_COUNTS` useful points (`n`). The spread is taken over every point of the
+/// phase, not only a frozen baseline: a flat baseline would make every point after a real shift
+/// look astronomical.
+fn ihi_astronomical(
+    points: &[Point],
+    used: &[usize],
+    m: f64,
+    n: usize,
+    values: &mut Vec<f64>,
+    critical: &mut CriticalValues,
+    signal: &mut impl Signals,
+) {
+    if n < MIN_USEFUL_FOR_IHI_COUNTS {
+        return;
+    }
+    values.clear();
+    values.extend(used.iter().map(|&i| (points[i].value - m).abs()));
+    let mad = median_of(values).unwrap_or(0.0);
+    if mad <= 0.0 {
+        return;
+    }
+    let limit = ASTRONOMICAL_MADS * MAD_SCALE * mad;
+    critical.astronomical_rule_applied = true;
+    critical.astronomical_distance = Some(limit);
+    for &i in used {
+        let v = points[i].value;
+        if (v - m).abs() > limit {
+            signal(RuleSet::Ihi, Rule::AstronomicalPoint, &[i], &|| {
                 format!(
-                    "{count} runs in {n} useful points, fewer than {lower} \
-                     (runs limits for {n} useful points: {lower} to {upper})"
-                )
-            });
-        } else if count > upper {
-            signal(RuleSet::Ihi, Rule::TooManyRuns, useful, &|| {
-                format!(
-                    "{count} runs in {n} useful points, more than {upper} \
-                     (runs limits for {n} useful points: {lower} to {upper})"
+                    "point {} ({}) is {} from the median {}, farther than \
+                     3 × 1.4826 × MAD = {} (MAD = {})",
+                    i + 1,
+                    num(v),
+                    num((v - m).abs()),
+                    num(m),
+                    num(limit),
+                    num(mad)
                 )
             });
         }
     }
+}
 
-    // IHI astronomical point, by a stated rule. The spread is taken over every point of the
-    // phase, not only a frozen baseline: a flat baseline would make every point after a real
-    // shift look astronomical.
-    if let (Some(m), true) = (median, n >= MIN_USEFUL_FOR_IHI_COUNTS) {
-        values.clear();
-        values.extend(used.iter().map(|&i| (points[i].value - m).abs()));
-        let mad = median_of(values).unwrap_or(0.0);
-        if mad > 0.0 {
-            let limit = ASTRONOMICAL_MADS * MAD_SCALE * mad;
-            critical.astronomical_rule_applied = true;
-            critical.astronomical_distance = Some(limit);
-            for &i in used.iter() {
-                let v = points[i].value;
-                if (v - m).abs() > limit {
-                    signal(RuleSet::Ihi, Rule::AstronomicalPoint, &[i], &|| {
-                        format!(
-                            "point {} ({}) is {} from the median {}, farther than \
-                             3 × 1.4826 × MAD = {} (MAD = {})",
-                            i + 1,
-                            num(v),
-                            num((v - m).abs()),
-                            num(m),
-                            num(limit),
-                            num(mad)
-                        )
-                    });
-                }
-            }
-        }
+/// Anhøj: a run longer than `longest_run_limit`, or fewer crossings of the median than
+/// `cross_limit` (from `crossings_limit`), once there is a useful point.
+fn anhoej(
+    useful: &[usize],
+    runs: &[Run],
+    cross_limit: usize,
+    critical: &mut CriticalValues,
+    signal: &mut impl Signals,
+) {
+    let n = useful.len();
+    if n == 0 {
+        return;
     }
-
-    // Anhøj.
-    if n > 0 {
-        let run_limit = longest_run_limit(n);
-        critical.longest_run_limit = Some(run_limit);
-        critical.crossings_limit = Some(cross_limit);
-        for run in runs.iter().filter(|r| r.range.len() > run_limit) {
-            let run_points = &useful[run.range.clone()];
-            signal(RuleSet::Anhoej, Rule::LongestRun, run_points, &|| {
-                format!(
-                    "a run of {} points {} the median ({}), longer than \
-                     round(log2({n}) + 3) = {run_limit}",
-                    run_points.len(),
-                    side(run.above),
-                    span(run_points)
-                )
-            });
-        }
-        if crossings < cross_limit {
-            signal(RuleSet::Anhoej, Rule::TooFewCrossings, useful, &|| {
-                format!(
-                    "{crossings} crossings of the median in {n} useful points, fewer than \
-                     qbinom(0.05, {}, 0.5) = {cross_limit}",
-                    n - 1
-                )
-            });
-        }
+    let run_limit = longest_run_limit(n);
+    critical.longest_run_limit = Some(run_limit);
+    critical.crossings_limit = Some(cross_limit);
+    for run in runs.iter().filter(|r| r.range.len() > run_limit) {
+        let run_points = &useful[run.range.clone()];
+        signal(RuleSet::Anhoej, Rule::LongestRun, run_points, &|| {
+            format!(
+                "a run of {} points {} the median ({}), longer than \
+                 round(log2({n}) + 3) = {run_limit}",
+                run_points.len(),
+                side(run.above),
+                span(run_points)
+            )
+        });
     }
-
-    Phase {
-        start,
-        end,
-        median,
-        median_points: basis_len,
-        baseline_frozen: basis_len < used.len(),
-        useful_observations: n,
-        runs: runs.len(),
-        longest_run: longest,
-        crossings,
-        critical_values: critical,
-        signals: Vec::new(),
+    let crossings = runs.len().saturating_sub(1);
+    if crossings < cross_limit {
+        signal(RuleSet::Anhoej, Rule::TooFewCrossings, useful, &|| {
+            format!(
+                "{crossings} crossings of the median in {n} useful points, fewer than \
+                 qbinom(0.05, {}, 0.5) = {cross_limit}",
+                n - 1
+            )
+        });
     }
 }
 

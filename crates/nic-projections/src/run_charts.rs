@@ -9,10 +9,11 @@
 //!   the sum of the programs' counts. That is the right roll-up for counts; for a score or a
 //!   duration read the per-program charts instead. A period whose every point is excluded is
 //!   shown (with the excluded points' sums) and marked excluded.
-//! - **Analysis**: periods are sorted by label (labels of one kind sort in time order), and the
-//!   series goes through `run_chart::analyse` with the measure's frozen baseline (`BaselineFrozen`)
-//!   and its phases (`PhaseStarted`: a phase starts at the first period at or after its
-//!   `from_period`).
+//! - **Analysis**: periods (`Period`) are sorted in time order, and the series goes through
+//!   `run_chart::analyse` with the measure's frozen baseline (`BaselineFrozen`) and its phases
+//!   (`PhaseStarted`: a phase starts at the first period at or after its `from_period`). The
+//!   network-wide series is also kept as points arrive, one total per period, so that finding
+//!   its signals after a data point costs its periods, not its points (`network_signal_starts`).
 //! - **PDSA cycles on the chart**: a cycle whose plan names the measure (`plan.measure_ids`, as
 //!   corrected) is placed in every period that overlaps its planned span
 //!   (`planned_start..=planned_end`) or its actual span (`started_on..=completed_on`; a cycle not
@@ -23,8 +24,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{Days, Months, NaiveDate};
-use nic_domain::period;
+use chrono::NaiveDate;
 use nic_events::catalog::*;
 use nic_events::NicEvent;
 use serde::{Deserialize, Serialize};
@@ -52,7 +52,7 @@ pub enum SeriesScope {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct StoredPoint {
     program_id: Uuid,
-    period: String,
+    period: Period,
     numerator: Option<f64>,
     denominator: Option<f64>,
     value: Option<f64>,
@@ -90,7 +90,7 @@ impl PartialEq for NetworkSeries {
 /// are.
 #[derive(Debug, Clone, Default)]
 struct Series {
-    periods: Vec<String>,
+    periods: Vec<Period>,
     /// Each period's points (their places in `Points`), in the order of their ids.
     members: Vec<Vec<u32>>,
     /// What the chart's series holds for each period (`Point::value`, `Point::excluded`).
@@ -196,7 +196,7 @@ pub struct SignalStart {
     pub rule: Rule,
     pub message: String,
     /// None for a signal without points.
-    pub first_period: Option<String>,
+    pub first_period: Option<Period>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -270,8 +270,8 @@ pub struct CycleMark {
 /// One period of a chart.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ChartPoint {
-    pub period: String,
-    pub period_start: Option<NaiveDate>,
+    pub period: Period,
+    pub period_start: NaiveDate,
     /// Sums over the non-excluded contributions (over all of them when every one is excluded).
     pub numerator: Option<f64>,
     pub denominator: Option<f64>,
@@ -297,7 +297,7 @@ pub struct SignalView {
     pub rule_set: RuleSet,
     pub rule: Rule,
     pub message: String,
-    pub periods: Vec<String>,
+    pub periods: Vec<Period>,
 }
 
 /// One phase of the chart: its label and the analysis of its points.
@@ -305,7 +305,7 @@ pub struct SignalView {
 pub struct ChartPhase {
     pub label: String,
     /// The first period of the phase.
-    pub from_period: String,
+    pub from_period: Period,
     pub analysis: run_chart::Phase,
     pub signals: Vec<SignalView>,
 }
@@ -313,7 +313,7 @@ pub struct ChartPhase {
 /// The most recent signal of a chart: the one whose last point is latest.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LatestSignal {
-    pub period: String,
+    pub period: Period,
     pub rule_set: RuleSet,
     pub rule: Rule,
     pub message: String,
@@ -355,7 +355,7 @@ impl RunChartView {
             }
         }
         best.map(|(last, s)| LatestSignal {
-            period: self.points[last].period.clone(),
+            period: self.points[last].period,
             rule_set: s.rule_set,
             rule: s.rule,
             message: s.message.clone(),
@@ -381,8 +381,21 @@ impl Projection for RunCharts {
         self.applied = true;
         self.position = r.global_position;
         self.names.apply(r);
-        let entity = r.entity_id().unwrap_or_default();
-        match &r.event {
+        self.apply_measure_event(r.entity_id(), &r.event);
+        self.apply_cycle_event(&r.event);
+    }
+
+    fn position(&self) -> u64 {
+        self.position
+    }
+}
+
+impl RunCharts {
+    /// Folds an event of the stream of the measure `entity`: its definition, its points and their
+    /// corrections and exclusions (each refreshing its period of the network-wide series), its
+    /// baseline and phases. Other events change nothing here.
+    fn apply_measure_event(&mut self, entity: Uuid, event: &NicEvent) {
+        match event {
             NicEvent::MeasureDefined(e) => {
                 self.measures.insert(
                     e.measure_id,
@@ -401,7 +414,7 @@ impl Projection for RunCharts {
                         e.point_id,
                         StoredPoint {
                             program_id: e.program_id,
-                            period: e.period.clone(),
+                            period: e.period,
                             numerator: e.numerator,
                             denominator: e.denominator,
                             value: e.value,
@@ -411,9 +424,9 @@ impl Projection for RunCharts {
                     );
                     if let Some(before) = before.map(|b| b.period).filter(|b| *b != e.period) {
                         // The same point recorded again for another period leaves its old one.
-                        self.refresh_network_period(entity, &before, e.point_id);
+                        self.refresh_network_period(entity, before, e.point_id);
                     }
-                    self.refresh_network_period(entity, &e.period, e.point_id);
+                    self.refresh_network_period(entity, e.period, e.point_id);
                 }
             }
             NicEvent::DataPointCorrected(e) => {
@@ -422,15 +435,15 @@ impl Projection for RunCharts {
                     p.denominator = e.denominator;
                     p.value = e.value;
                     p.corrections += 1;
-                    let period = p.period.clone();
-                    self.refresh_network_period(entity, &period, e.point_id);
+                    let period = p.period;
+                    self.refresh_network_period(entity, period, e.point_id);
                 }
             }
             NicEvent::DataPointExcluded(e) => {
                 if let Some(p) = self.point_mut(entity, e.point_id) {
                     p.excluded = Some(e.reason.to_string());
-                    let period = p.period.clone();
-                    self.refresh_network_period(entity, &period, e.point_id);
+                    let period = p.period;
+                    self.refresh_network_period(entity, period, e.point_id);
                 }
             }
             NicEvent::BaselineFrozen(e) => {
@@ -443,6 +456,14 @@ impl Projection for RunCharts {
                     m.phases.push(e.clone());
                 }
             }
+            _ => {}
+        }
+    }
+
+    /// Folds an event of a PDSA cycle: what the charts show of it (its measures, its planned and
+    /// actual span, its phase and decision). Other events change nothing here.
+    fn apply_cycle_event(&mut self, event: &NicEvent) {
+        match event {
             NicEvent::PdsaCyclePlanned(e) => {
                 self.cycles.insert(
                     e.cycle_id,
@@ -498,12 +519,6 @@ impl Projection for RunCharts {
         }
     }
 
-    fn position(&self) -> u64 {
-        self.position
-    }
-}
-
-impl RunCharts {
     pub fn new() -> Self {
         Self::default()
     }
@@ -524,9 +539,9 @@ impl RunCharts {
     }
 
     /// A data point's program and period, as last recorded.
-    pub fn point(&self, measure: Uuid, point: Uuid) -> Option<(Uuid, &str)> {
+    pub fn point(&self, measure: Uuid, point: Uuid) -> Option<(Uuid, Period)> {
         let p = self.measures.get(&measure)?.points.get(&point)?;
-        Some((p.program_id, p.period.as_str()))
+        Some((p.program_id, p.period))
     }
 
     fn point_mut(&mut self, measure: Uuid, point: Uuid) -> Option<&mut StoredPoint> {
@@ -575,7 +590,7 @@ impl RunCharts {
                 .map(|s| SignalStart {
                     rule_set: s.rule_set,
                     rule: s.rule,
-                    first_period: s.points.first().map(|&i| periods[i].to_string()),
+                    first_period: s.points.first().map(|&i| periods[i]),
                     message: s.message,
                 })
                 .collect()
@@ -593,14 +608,14 @@ impl RunCharts {
     pub fn network_signal_starts(
         &self,
         measure_id: Uuid,
-        mut found: impl FnMut(RuleSet, Rule, &str),
+        mut found: impl FnMut(RuleSet, Rule, Period),
     ) -> bool {
         let Some(m) = self.measures.get(&measure_id) else {
             return false;
         };
         self.with_network_series(m, |periods, points, options| {
             run_chart::signal_starts(points, options, |rule_set, rule, first| {
-                found(rule_set, rule, &periods[first])
+                found(rule_set, rule, periods[first])
             })
         });
         true
@@ -611,7 +626,7 @@ impl RunCharts {
     fn with_network_series<R>(
         &self,
         m: &MeasureSeries,
-        f: impl FnOnce(&[String], &[Point], &Options) -> R,
+        f: impl FnOnce(&[Period], &[Point], &Options) -> R,
     ) -> R {
         let rebuilt;
         let series = match &m.network.0 {
@@ -628,7 +643,7 @@ impl RunCharts {
             phase_starts: m
                 .phases
                 .iter()
-                .map(|ph| periods.partition_point(|p| p.as_str() < ph.from_period.as_str()))
+                .map(|ph| periods.partition_point(|p| *p < ph.from_period))
                 .filter(|&i| i < periods.len())
                 .collect(),
         };
@@ -637,7 +652,7 @@ impl RunCharts {
 
     /// Recomputes one period of a measure's network-wide series after `point`, of this period or
     /// formerly of it, changed (the whole series when it is missing, as after a restore).
-    fn refresh_network_period(&mut self, measure: Uuid, period: &str, point: Uuid) {
+    fn refresh_network_period(&mut self, measure: Uuid, period: Period, point: Uuid) {
         let Some(m) = self.measures.get_mut(&measure) else {
             return;
         };
@@ -663,10 +678,10 @@ impl RunCharts {
             SeriesScope::Network => true,
             SeriesScope::Program(p) => p == program,
         };
-        let mut by_period: BTreeMap<&str, Vec<(Uuid, &StoredPoint)>> = BTreeMap::new();
+        let mut by_period: BTreeMap<Period, Vec<(Uuid, &StoredPoint)>> = BTreeMap::new();
         for (_, id, p) in m.points.by_id() {
             if in_scope(p.program_id) {
-                by_period.entry(&p.period).or_default().push((*id, p));
+                by_period.entry(p.period).or_default().push((*id, p));
             }
         }
         let mut cycles: Vec<(&Uuid, &CycleSpan)> = self
@@ -676,125 +691,15 @@ impl RunCharts {
             .collect();
         cycles.sort_by_key(|(id, c)| (c.planned_start, c.cycle_number, **id));
         let mut phases: Vec<&PhaseStarted> = m.phases.iter().collect();
-        phases.sort_by(|a, b| a.from_period.cmp(&b.from_period));
-        let phase_of = |period: &str| -> String {
-            phases
-                .iter()
-                .rev()
-                .find(|p| p.from_period.as_str() <= period)
-                .map(|p| p.label.to_string())
-                .unwrap_or_else(|| INITIAL_PHASE_LABEL.to_string())
-        };
-
-        let mut points = Vec::with_capacity(by_period.len());
-        for (period, raw) in &by_period {
-            let mut contributions: Vec<Contribution> = raw
-                .iter()
-                .map(|(id, p)| Contribution {
-                    point_id: *id,
-                    program_id: p.program_id,
-                    program_name: self.names.program(p.program_id),
-                    numerator: p.numerator,
-                    denominator: p.denominator,
-                    value: p.value,
-                    plotted: plotted(def.scale, p.numerator, p.denominator, p.value),
-                    corrections: p.corrections,
-                    excluded: p.excluded.is_some(),
-                    exclusion_reason: p.excluded.clone(),
-                })
-                .collect();
-            // Summed in the order of their point ids (as `m.points` lists them), as the kept
-            // network series sums them; shown by program.
-            let (numerator, denominator, value, all_excluded) =
-                totals(def.scale, contributions.iter());
-            sort_contributions(&mut contributions);
-            let plotted = plotted(def.scale, numerator, denominator, value);
-            let start = period::start(def.period, period);
-            let end = start.and_then(|s| period_end(def.period, s));
-            let marks = match (start, end) {
-                (Some(from), Some(to)) => cycles
-                    .iter()
-                    .filter(|(_, c)| c.overlaps(from, to))
-                    .map(|(id, c)| CycleMark {
-                        cycle_id: **id,
-                        program_id: c.program_id,
-                        title: c.title.clone(),
-                        ramp_id: c.ramp_id,
-                        cycle_number: c.cycle_number,
-                        phase: c.phase,
-                        decision: c.decision,
-                    })
-                    .collect(),
-                _ => Vec::new(),
-            };
-            points.push(ChartPoint {
-                period: period.to_string(),
-                period_start: start,
-                numerator,
-                denominator,
-                value,
-                plotted,
-                excluded: all_excluded || plotted.is_none(),
-                exclusion_reasons: contributions
-                    .iter()
-                    .filter_map(|c| {
-                        c.exclusion_reason
-                            .as_ref()
-                            .map(|r| format!("{}: {r}", c.program_name))
-                    })
-                    .collect(),
-                median: None,
-                phase: phase_of(period),
-                in_signal: false,
-                contributions,
-                cycles: marks,
-            });
-        }
-
-        let series: Vec<Point> = points
+        phases.sort_by_key(|p| p.from_period);
+        let mut points: Vec<ChartPoint> = by_period
             .iter()
-            .map(|p| Point {
-                value: p.plotted.unwrap_or(0.0),
-                excluded: p.excluded,
+            .map(|(&period, raw)| {
+                let phase = phase_label(&phases, period);
+                self.chart_point(def.scale, period, raw, &cycles, phase)
             })
             .collect();
-        let phase_starts = phases
-            .iter()
-            .filter_map(|ph| points.iter().position(|p| p.period >= ph.from_period))
-            .collect();
-        let options = Options {
-            baseline_points: m.baseline_points.map(|k| k as usize),
-            phase_starts,
-        };
-        let analysis = run_chart::analyse(&series, &options);
-        let mut chart_phases = Vec::with_capacity(analysis.phases.len());
-        for phase in analysis.phases {
-            for p in &mut points[phase.start..phase.end] {
-                p.median = phase.median;
-            }
-            let signals = phase
-                .signals
-                .iter()
-                .map(|s| SignalView {
-                    rule_set: s.rule_set,
-                    rule: s.rule,
-                    message: s.message.clone(),
-                    periods: s.points.iter().map(|&i| points[i].period.clone()).collect(),
-                })
-                .collect();
-            for s in &phase.signals {
-                for &i in &s.points {
-                    points[i].in_signal = true;
-                }
-            }
-            chart_phases.push(ChartPhase {
-                label: points[phase.start].phase.clone(),
-                from_period: points[phase.start].period.clone(),
-                analysis: phase,
-                signals,
-            });
-        }
-
+        let chart_phases = analyse_points(&mut points, &phases, m.baseline_points);
         Some(RunChartView {
             measure_id,
             measure_name: def.name.to_string(),
@@ -822,6 +727,143 @@ impl RunCharts {
             phases: chart_phases,
         })
     }
+
+    /// One period of a chart, in the phase `phase`: its points (`raw`, in the order of their
+    /// ids) as contributions, their totals and the cycles that ran in it; its median and signals
+    /// are the analysis's (`analyse_points`).
+    fn chart_point(
+        &self,
+        scale: MeasureScale,
+        period: Period,
+        raw: &[(Uuid, &StoredPoint)],
+        cycles: &[(&Uuid, &CycleSpan)],
+        phase: String,
+    ) -> ChartPoint {
+        let mut contributions: Vec<Contribution> = raw
+            .iter()
+            .map(|(id, p)| Contribution {
+                point_id: *id,
+                program_id: p.program_id,
+                program_name: self.names.program(p.program_id),
+                numerator: p.numerator,
+                denominator: p.denominator,
+                value: p.value,
+                plotted: plotted(scale, p.numerator, p.denominator, p.value),
+                corrections: p.corrections,
+                excluded: p.excluded.is_some(),
+                exclusion_reason: p.excluded.clone(),
+            })
+            .collect();
+        // Summed in the order of their point ids (as `m.points` lists them), as the kept
+        // network series sums them; shown by program.
+        let (numerator, denominator, value, all_excluded) = totals(scale, contributions.iter());
+        sort_contributions(&mut contributions);
+        let plotted = plotted(scale, numerator, denominator, value);
+        ChartPoint {
+            period,
+            period_start: period.start(),
+            numerator,
+            denominator,
+            value,
+            plotted,
+            excluded: all_excluded || plotted.is_none(),
+            exclusion_reasons: contributions
+                .iter()
+                .filter_map(|c| {
+                    c.exclusion_reason
+                        .as_ref()
+                        .map(|r| format!("{}: {r}", c.program_name))
+                })
+                .collect(),
+            median: None,
+            phase,
+            in_signal: false,
+            contributions,
+            cycles: cycle_marks(cycles, period),
+        }
+    }
+}
+
+/// The label of the phase a period is in: the last phase (of `phases`, in order) starting at or
+/// before it.
+fn phase_label(phases: &[&PhaseStarted], period: Period) -> String {
+    phases
+        .iter()
+        .rev()
+        .find(|p| p.from_period <= period)
+        .map(|p| p.label.to_string())
+        .unwrap_or_else(|| INITIAL_PHASE_LABEL.to_string())
+}
+
+/// The cycles (of `cycles`, in order) that ran in `period`.
+fn cycle_marks(cycles: &[(&Uuid, &CycleSpan)], period: Period) -> Vec<CycleMark> {
+    cycles
+        .iter()
+        .filter(|(_, c)| c.overlaps(period.start(), period.end()))
+        .map(|(id, c)| CycleMark {
+            cycle_id: **id,
+            program_id: c.program_id,
+            title: c.title.clone(),
+            ramp_id: c.ramp_id,
+            cycle_number: c.cycle_number,
+            phase: c.phase,
+            decision: c.decision,
+        })
+        .collect()
+}
+
+/// Analyses a chart's points, phase by phase (each of `phases`, in order, starts at the first
+/// point at or after its period), with the measure's frozen baseline: sets each point's median
+/// and whether it is in a signal, and returns the phases with their signals.
+fn analyse_points(
+    points: &mut [ChartPoint],
+    phases: &[&PhaseStarted],
+    baseline_points: Option<u32>,
+) -> Vec<ChartPhase> {
+    let series: Vec<Point> = points
+        .iter()
+        .map(|p| Point {
+            value: p.plotted.unwrap_or(0.0),
+            excluded: p.excluded,
+        })
+        .collect();
+    let phase_starts = phases
+        .iter()
+        .filter_map(|ph| points.iter().position(|p| p.period >= ph.from_period))
+        .collect();
+    let options = Options {
+        baseline_points: baseline_points.map(|k| k as usize),
+        phase_starts,
+    };
+    let analysis = run_chart::analyse(&series, &options);
+    let mut chart_phases = Vec::with_capacity(analysis.phases.len());
+    for phase in analysis.phases {
+        for p in &mut points[phase.start..phase.end] {
+            p.median = phase.median;
+        }
+        let signals = phase
+            .signals
+            .iter()
+            .map(|s| SignalView {
+                rule_set: s.rule_set,
+                rule: s.rule,
+                message: s.message.clone(),
+                periods: s.points.iter().map(|&i| points[i].period).collect(),
+            })
+            .collect();
+        for s in &phase.signals {
+            for &i in &s.points {
+                points[i].in_signal = true;
+            }
+        }
+        chart_phases.push(ChartPhase {
+            label: points[phase.start].phase.clone(),
+            from_period: points[phase.start].period,
+            analysis: phase,
+            signals,
+        });
+    }
+    chart_phases
 }
 
 /// The order a period's contributions are listed and summed in.
@@ -876,13 +918,13 @@ impl Amounts for &StoredPoint {
 impl Series {
     /// A measure's whole network-wide series, from its points.
     fn of(scale: MeasureScale, points: &Points) -> Self {
-        let mut by_period: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
+        let mut by_period: BTreeMap<Period, Vec<u32>> = BTreeMap::new();
         for (place, _, p) in points.by_id() {
-            by_period.entry(&p.period).or_default().push(place);
+            by_period.entry(p.period).or_default().push(place);
         }
         let mut series = Self::default();
         for (period, members) in by_period {
-            series.periods.push(period.to_string());
+            series.periods.push(period);
             series.points.push(plot(scale, points, &members));
             series.members.push(members);
         }
@@ -894,13 +936,13 @@ impl Series {
     fn refresh(
         &mut self,
         scale: MeasureScale,
-        period: &str,
+        period: Period,
         place: u32,
         belongs: bool,
         points: &Points,
     ) {
         let id = points.at(place).0;
-        match self.periods.binary_search_by(|p| p.as_str().cmp(period)) {
+        match self.periods.binary_search(&period) {
             Ok(i) => {
                 let members = &mut self.members[i];
                 match (
@@ -923,7 +965,7 @@ impl Series {
             }
             Err(i) if belongs => {
                 let members = vec![place];
-                self.periods.insert(i, period.to_string());
+                self.periods.insert(i, period);
                 self.points.insert(i, plot(scale, points, &members));
                 self.members.insert(i, members);
             }
@@ -978,16 +1020,6 @@ fn plotted(
     .filter(|v| v.is_finite())
 }
 
-/// The last day of the period that starts on `start`.
-pub fn period_end(kind: PeriodKind, start: NaiveDate) -> Option<NaiveDate> {
-    match kind {
-        PeriodKind::Week => start.checked_add_days(Days::new(6)),
-        PeriodKind::Month => start.checked_add_months(Months::new(1))?.pred_opt(),
-        // Terms start on the first of January, May and September: four months each.
-        PeriodKind::Term => start.checked_add_months(Months::new(4))?.pred_opt(),
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // CSV
 
@@ -1015,7 +1047,7 @@ pub fn to_csv(view: &RunChartView) -> String {
                     .collect();
                 row(
                     &mut out,
-                    &p.period,
+                    p.period.as_str(),
                     &program,
                     [p.numerator, p.denominator, p.value, p.plotted],
                     p.excluded,
@@ -1028,7 +1060,7 @@ pub fn to_csv(view: &RunChartView) -> String {
                 for c in &p.contributions {
                     row(
                         &mut out,
-                        &p.period,
+                        p.period.as_str(),
                         &c.program_name,
                         [c.numerator, c.denominator, c.value, c.plotted],
                         c.excluded,
@@ -1039,7 +1071,7 @@ pub fn to_csv(view: &RunChartView) -> String {
                 }
                 row(
                     &mut out,
-                    &p.period,
+                    p.period.as_str(),
                     NETWORK_ROW_LABEL,
                     [p.numerator, p.denominator, p.value, p.plotted],
                     p.excluded,
@@ -1215,7 +1247,7 @@ mod tests {
             "measure",
             MEASURE,
             NicEvent::PhaseStarted(PhaseStarted {
-                from_period: "2025-06".into(),
+                from_period: "2025-06".parse().unwrap(),
                 label: t("Huddles everywhere"),
                 reason: x(""),
             }),
@@ -1292,14 +1324,9 @@ mod tests {
         assert!(a.phases[0].analysis.baseline_frozen);
         assert_eq!(a.points[0].median, Some(0.2));
         assert_eq!(a.phases[1].analysis.median_points, 3);
-        assert_eq!(
-            period_end(PeriodKind::Term, day(2025, 9, 1)),
-            Some(day(2025, 12, 31))
-        );
-        assert_eq!(
-            period_end(PeriodKind::Month, day(2025, 2, 1)),
-            Some(day(2025, 2, 28))
-        );
+        let period = |label: &str| label.parse::<Period>().unwrap();
+        assert_eq!(period("2025-T3").end(), day(2025, 12, 31));
+        assert_eq!(period("2025-02").end(), day(2025, 2, 28));
     }
 
     #[test]
@@ -1411,7 +1438,7 @@ mod tests {
             "measure",
             MEASURE,
             NicEvent::PhaseStarted(PhaseStarted {
-                from_period: "2024-04".into(),
+                from_period: "2024-04".parse().unwrap(),
                 label: t("Huddles everywhere"),
                 reason: x(""),
             }),
@@ -1426,7 +1453,7 @@ mod tests {
                         .map(|s| SignalStart {
                             rule_set: s.rule_set,
                             rule: s.rule,
-                            first_period: s.periods.first().cloned(),
+                            first_period: s.periods.first().copied(),
                             message: s.message,
                         })
                         .collect()
@@ -1445,11 +1472,11 @@ mod tests {
             // Their starts, found without the sentences.
             let mut starts = Vec::new();
             charts.network_signal_starts(MEASURE, |rule_set, rule, first| {
-                starts.push((rule_set, rule, first.to_string()))
+                starts.push((rule_set, rule, first))
             });
             let kept_starts: Vec<_> = kept
                 .iter()
-                .map(|s| (s.rule_set, s.rule, s.first_period.clone().unwrap()))
+                .map(|s| (s.rule_set, s.rule, s.first_period.unwrap()))
                 .collect();
             assert_eq!(starts, kept_starts, "starts, after {:?}", e.event);
             found = found.max(kept.len());

@@ -42,13 +42,16 @@ impl Log {
     /// Appends `event` to the stream `category-entity`; returns its position.
     pub fn push(&mut self, category: &str, entity: Uuid, event: NicEvent) -> u64 {
         let position = self.events.len() as u64 + 1;
-        self.events.push(Recorded::new(
-            position,
-            Self::time_of(position),
-            format!("{category}-{entity}"),
-            Some("token:test".into()),
-            event,
-        ));
+        self.events.push(
+            Recorded::new(
+                position,
+                Self::time_of(position),
+                format!("{category}-{entity}"),
+                Some("token:test".into()),
+                event,
+            )
+            .expect("a catalog stream"),
+        );
         position
     }
 
@@ -189,7 +192,7 @@ pub fn point(
         NicEvent::DataPointRecorded(DataPointRecorded {
             point_id,
             program_id,
-            period: period.into(),
+            period: period.parse().expect("a period label"),
             numerator: Some(numerator),
             denominator: Some(denominator),
             value: None,

@@ -21,17 +21,14 @@ use nic_events::NicEvent;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::limits::QUOTE_CHARS_MAX;
 use crate::names::Names;
 use crate::run_chart::{Rule, RuleSet};
 use crate::run_charts::RunCharts;
 use crate::{is_new, OnBase, ReadModels, Recorded, WithBase};
 
-/// Characters of free text (a reason, a statement) quoted in a sentence.
-pub const QUOTE_CHARS_MAX: usize = 280;
-/// Entries a page holds at most, whatever the query asks.
-pub const PAGE_ENTRIES_MAX: usize = 500;
-/// Entries a page holds when the query does not say.
-pub const PAGE_ENTRIES_DEFAULT: usize = 100;
+/// The page sizes of a query, for its readers.
+pub use crate::limits::{PAGE_ENTRIES_DEFAULT, PAGE_ENTRIES_MAX};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -87,7 +84,7 @@ pub struct Entries {
     position: u64,
     applied: bool,
     /// Per measure, the signals already told: (rule set, rule, first period of the signal).
-    told_signals: BTreeMap<Uuid, BTreeSet<(RuleSet, Rule, String)>>,
+    told_signals: BTreeMap<Uuid, BTreeSet<(RuleSet, Rule, Period)>>,
     entries: Vec<TimelineEntry>,
     /// The entry of the event being applied, told before the base applied it.
     #[serde(skip)]
@@ -181,9 +178,7 @@ impl OnBase for Entries {
             self.entries.push(entry);
         }
         if r.stream_id.starts_with("measure-") && !matches!(r.event, NicEvent::MeasureDefined(_)) {
-            if let Some(measure) = r.entity_id() {
-                self.tell_new_signals(r, base, measure);
-            }
+            self.tell_new_signals(r, base, r.entity_id());
         }
     }
 
@@ -381,11 +376,64 @@ impl<'a> Teller<'a> {
             .measure(measure)
     }
 
+    /// The entry of an event, if it is told: its sentence, by the event's family, and what it
+    /// names.
     fn tell(&self, r: &Recorded) -> Option<TimelineEntry> {
-        use EntryKind as K;
+        use NicEvent as E;
         let entity = r.entity_id();
-        let n = &self.names;
-        let told = match &r.event {
+        let event = &r.event;
+        let told = match event {
+            E::NetworkChartered(_)
+            | E::AimStated(_)
+            | E::AimRevised(_)
+            | E::EcosystemAdded(_)
+            | E::StandardDefined(_)
+            | E::RootCauseRecorded(_) => self.tell_network(entity, event),
+            E::DriverAdded(_)
+            | E::ChangeIdeaProposed(_)
+            | E::ChangeIdeaAccepted(_)
+            | E::ChangeIdeaDeclined(_)
+            | E::ChangeIdeaStageChanged(_)
+            | E::NodeReworded(_)
+            | E::NodesLinked(_)
+            | E::NodesUnlinked(_)
+            | E::NodeRetired(_) => self.tell_diagram(entity, event),
+            E::ProgramEnrolled(_) | E::ProgramWithdrawn(_) | E::StandardSelfAssessed(_) => {
+                self.tell_program(event)
+            }
+            E::MeasureDefined(_)
+            | E::DataPointRecorded(_)
+            | E::DataPointCorrected(_)
+            | E::DataPointExcluded(_)
+            | E::BaselineFrozen(_)
+            | E::PhaseStarted(_) => self.tell_measure(entity, event)?,
+            E::PdsaCyclePlanned(_)
+            | E::PdsaCycleStarted(_)
+            | E::PdsaDoRecorded(_)
+            | E::PdsaStudyRecorded(_)
+            | E::PdsaActDecided(_)
+            | E::PdsaCycleAbandoned(_)
+            | E::PdsaCycleCorrected(_) => self.tell_cycle(event),
+            E::LearningSynthesized(e) => Told::new(
+                EntryKind::Synthesis,
+                format!(
+                    "Network learning synthesized, '{}': {}",
+                    e.title,
+                    quote(e.statement.as_str())
+                ),
+            )
+            .network(Some(e.network_id))
+            .nodes(e.node_ids.clone()),
+            // Access tokens are the service's business, not the network's learning.
+            E::TokenIssued(_) | E::TokenRevoked(_) => return None,
+        };
+        Some(self.entry(r, told))
+    }
+
+    /// The network's charter, aim, ecosystems, quality standards and root causes.
+    fn tell_network(&self, entity: Uuid, event: &NicEvent) -> Told {
+        use EntryKind as K;
+        match event {
             NicEvent::NetworkChartered(e) => {
                 Told::new(K::Network, format!("Network '{}' chartered", e.name))
                     .network(Some(e.network_id))
@@ -394,7 +442,7 @@ impl<'a> Teller<'a> {
                 K::Aim,
                 format!("Network aim stated: {}", quote(e.aim.statement.as_str())),
             )
-            .network(entity),
+            .network(Some(entity)),
             NicEvent::AimRevised(e) => Told::new(
                 K::Aim,
                 format!(
@@ -403,23 +451,42 @@ impl<'a> Teller<'a> {
                     quote(e.reason.as_str())
                 ),
             )
-            .network(entity),
+            .network(Some(entity)),
             NicEvent::EcosystemAdded(e) => {
                 let mut t = Told::new(
                     K::Network,
                     format!("Ecosystem '{}' ({}) joined the network", e.name, e.region),
                 )
-                .network(entity);
+                .network(Some(entity));
                 t.ecosystem_id = Some(e.ecosystem_id);
                 t
             }
+            NicEvent::StandardDefined(e) => Told::new(
+                K::Standard,
+                format!("Quality standard {} '{}' defined", e.code, e.title),
+            )
+            .network(Some(entity)),
+            NicEvent::RootCauseRecorded(e) => Told::new(
+                K::RootCause,
+                format!("Root cause recorded under {}: {}", e.category, e.cause),
+            )
+            .network(Some(entity)),
+            other => unreachable!("{} is not told as a network event", other.event_type()),
+        }
+    }
+
+    /// The driver diagram: drivers, change ideas, their links, rewordings and retirements.
+    fn tell_diagram(&self, entity: Uuid, event: &NicEvent) -> Told {
+        use EntryKind as K;
+        let n = &self.names;
+        match event {
             NicEvent::DriverAdded(e) => {
                 let kind = match e.kind {
                     DriverKind::Primary => "Primary driver",
                     DriverKind::Secondary => "Secondary driver",
                 };
                 Told::new(K::Diagram, format!("{kind} '{}' added", e.title))
-                    .network(entity)
+                    .network(Some(entity))
                     .nodes(vec![e.node_id])
             }
             NicEvent::ChangeIdeaProposed(e) => {
@@ -431,7 +498,7 @@ impl<'a> Teller<'a> {
                     K::Diagram,
                     format!("Change idea '{}' proposed by {by}", e.title),
                 )
-                .network(entity)
+                .network(Some(entity))
                 .program(e.proposed_by_program)
                 .nodes(vec![e.node_id])
             }
@@ -439,7 +506,7 @@ impl<'a> Teller<'a> {
                 K::Diagram,
                 format!("{} accepted", self.node_label(e.node_id)),
             )
-            .network(entity)
+            .network(Some(entity))
             .nodes(vec![e.node_id]),
             NicEvent::ChangeIdeaDeclined(e) => Told::new(
                 K::Diagram,
@@ -449,7 +516,7 @@ impl<'a> Teller<'a> {
                     quote(e.reason.as_str())
                 ),
             )
-            .network(entity)
+            .network(Some(entity))
             .nodes(vec![e.node_id]),
             NicEvent::ChangeIdeaStageChanged(e) => Told::new(
                 K::Diagram,
@@ -461,7 +528,7 @@ impl<'a> Teller<'a> {
                     quote(e.reason.as_str())
                 ),
             )
-            .network(entity)
+            .network(Some(entity))
             .nodes(vec![e.node_id]),
             NicEvent::NodeReworded(e) => {
                 let old = n.node(e.node_id);
@@ -471,7 +538,7 @@ impl<'a> Teller<'a> {
                     format!("{} reworded as '{}'", self.node_label(e.node_id), e.title)
                 };
                 Told::new(K::Diagram, sentence)
-                    .network(entity)
+                    .network(Some(entity))
                     .nodes(vec![e.node_id])
             }
             NicEvent::NodesLinked(e) => Told::new(
@@ -486,13 +553,13 @@ impl<'a> Teller<'a> {
                     }
                 ),
             )
-            .network(entity)
+            .network(Some(entity))
             .nodes(vec![e.from, e.to]),
             NicEvent::NodesUnlinked(e) => Told::new(
                 K::Diagram,
                 format!("'{}' no longer serves '{}'", n.node(e.from), n.node(e.to)),
             )
-            .network(entity)
+            .network(Some(entity))
             .nodes(vec![e.from, e.to]),
             NicEvent::NodeRetired(e) => Told::new(
                 K::Diagram,
@@ -502,18 +569,17 @@ impl<'a> Teller<'a> {
                     quote(e.reason.as_str())
                 ),
             )
-            .network(entity)
+            .network(Some(entity))
             .nodes(vec![e.node_id]),
-            NicEvent::StandardDefined(e) => Told::new(
-                K::Standard,
-                format!("Quality standard {} '{}' defined", e.code, e.title),
-            )
-            .network(entity),
-            NicEvent::RootCauseRecorded(e) => Told::new(
-                K::RootCause,
-                format!("Root cause recorded under {}: {}", e.category, e.cause),
-            )
-            .network(entity),
+            other => unreachable!("{} is not told as a diagram event", other.event_type()),
+        }
+    }
+
+    /// Programs' enrolments, withdrawals and self-assessments.
+    fn tell_program(&self, event: &NicEvent) -> Told {
+        use EntryKind as K;
+        let n = &self.names;
+        match event {
             NicEvent::ProgramEnrolled(e) => {
                 let eco = n
                     .ecosystems
@@ -555,6 +621,16 @@ impl<'a> Teller<'a> {
                 )
                 .program(Some(e.program_id))
             }
+            other => unreachable!("{} is not told as a program event", other.event_type()),
+        }
+    }
+
+    /// Measures: their definitions, their data points' corrections and exclusions (points
+    /// themselves are not told: None), and their run-chart settings.
+    fn tell_measure(&self, measure: Uuid, event: &NicEvent) -> Option<Told> {
+        use EntryKind as K;
+        let n = &self.names;
+        Some(match event {
             NicEvent::MeasureDefined(e) => {
                 Told::new(K::Measure, format!("Measure '{}' defined", e.name))
                     .network(Some(e.network_id))
@@ -563,7 +639,6 @@ impl<'a> Teller<'a> {
             }
             NicEvent::DataPointRecorded(_) => return None,
             NicEvent::DataPointCorrected(e) => {
-                let measure = entity?;
                 let (what, program) = self.point_phrase(measure, e.point_id);
                 let mut t = self.measure_told(
                     measure,
@@ -574,7 +649,6 @@ impl<'a> Teller<'a> {
                 t
             }
             NicEvent::DataPointExcluded(e) => {
-                let measure = entity?;
                 let (what, program) = self.point_phrase(measure, e.point_id);
                 let mut t = self.measure_told(
                     measure,
@@ -587,31 +661,34 @@ impl<'a> Teller<'a> {
                 t.program_id = program;
                 t
             }
-            NicEvent::BaselineFrozen(e) => {
-                let m = entity?;
-                self.measure_told(
-                    m,
-                    K::Measure,
-                    format!(
-                        "Baseline of '{}' frozen on the first {} points",
-                        n.measure(m),
-                        e.points
-                    ),
-                )
-            }
-            NicEvent::PhaseStarted(e) => {
-                let m = entity?;
-                self.measure_told(
-                    m,
-                    K::Measure,
-                    format!(
-                        "New phase '{}' of '{}' from {}",
-                        e.label,
-                        n.measure(m),
-                        e.from_period
-                    ),
-                )
-            }
+            NicEvent::BaselineFrozen(e) => self.measure_told(
+                measure,
+                K::Measure,
+                format!(
+                    "Baseline of '{}' frozen on the first {} points",
+                    n.measure(measure),
+                    e.points
+                ),
+            ),
+            NicEvent::PhaseStarted(e) => self.measure_told(
+                measure,
+                K::Measure,
+                format!(
+                    "New phase '{}' of '{}' from {}",
+                    e.label,
+                    n.measure(measure),
+                    e.from_period
+                ),
+            ),
+            other => unreachable!("{} is not told as a measure event", other.event_type()),
+        })
+    }
+
+    /// PDSA cycles, from plan to act, and their corrections.
+    fn tell_cycle(&self, event: &NicEvent) -> Told {
+        use EntryKind as K;
+        let n = &self.names;
+        match event {
             NicEvent::PdsaCyclePlanned(e) => {
                 let mut nodes = e.change_idea_ids.clone();
                 nodes.extend(&e.driver_ids);
@@ -694,20 +771,8 @@ impl<'a> Teller<'a> {
                     quote(e.reason.as_str())
                 )
             }),
-            NicEvent::LearningSynthesized(e) => Told::new(
-                K::Synthesis,
-                format!(
-                    "Network learning synthesized, '{}': {}",
-                    e.title,
-                    quote(e.statement.as_str())
-                ),
-            )
-            .network(Some(e.network_id))
-            .nodes(e.node_ids.clone()),
-            // Access tokens are the service's business, not the network's learning.
-            NicEvent::TokenIssued(_) | NicEvent::TokenRevoked(_) => return None,
-        };
-        Some(self.entry(r, told))
+            other => unreachable!("{} is not told as a cycle event", other.event_type()),
+        }
     }
 
     fn cycle_told(
@@ -737,17 +802,8 @@ impl Entries {
         // quadratic, and writing every signal's sentence after every point was most of the rest.
         let told = self.told_signals.get(&measure);
         let mut any_new = false;
-        // One key, refilled for each signal: the check allocates at most once.
-        let mut key = (RuleSet::Ihi, Rule::Shift, String::new());
         base.network_signal_starts(measure, |rule_set, rule, first| {
-            if any_new {
-                return;
-            }
-            key.0 = rule_set;
-            key.1 = rule;
-            key.2.clear();
-            key.2.push_str(first);
-            any_new = told.is_none_or(|t| !t.contains(&key));
+            any_new = any_new || told.is_none_or(|t| !t.contains(&(rule_set, rule, first)));
         });
         if !any_new {
             return;

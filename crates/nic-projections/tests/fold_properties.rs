@@ -128,8 +128,10 @@ impl World {
         NaiveDate::from_ymd_opt(2025, 1, 1).unwrap() + Duration::days(self.rng.below(330) as i64)
     }
 
-    fn month(&mut self) -> String {
+    fn month(&mut self) -> Period {
         format!("2025-{:02}", self.rng.below(12) + 1)
+            .parse()
+            .expect("a month")
     }
 
     /// Appends the events of an accepted command to the stream `category-entity` and folds them
@@ -166,13 +168,16 @@ impl World {
             // Positions increase, with gaps (other streams' events the projections never see).
             self.position += 1 + self.rng.below(3) as u64;
             self.time += Duration::seconds(1 + self.rng.below(5000) as i64);
-            self.log.push(Recorded::new(
-                self.position,
-                self.time,
-                format!("{category}-{entity}"),
-                Some(format!("token:user-{}", self.rng.below(3))),
-                event,
-            ));
+            self.log.push(
+                Recorded::new(
+                    self.position,
+                    self.time,
+                    format!("{category}-{entity}"),
+                    Some(format!("token:user-{}", self.rng.below(3))),
+                    event,
+                )
+                .expect("a catalog stream"),
+            );
         }
     }
 

@@ -11,6 +11,11 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use sqlx::Row;
 
+use crate::limits::{
+    ADMIN_CONNECTIONS_MAX, CHECKPOINT_PART_BYTES_MAX, CHECKPOINT_PART_BYTES_MIN,
+    CHECKPOINT_PART_CUT_BITS, CHECKPOINT_WRITE_TRANSACTION_BYTES, PART_UNNAMED_KEEP_MS,
+    PG_ACQUIRE_TIMEOUT_MS, SQLITE_BUSY_TIMEOUT_MS,
+};
 use crate::{non_negative, now_micros, Backend, StoreError};
 
 /// One projection's saved state: the whole state as JSON text and the global position it has
@@ -33,28 +38,9 @@ pub struct Lease {
     pub expires_at: DateTime<Utc>,
 }
 
-/// The most one part of a checkpoint's state holds, in bytes (give or take a character).
-pub const CHECKPOINT_PART_MAX_BYTES: usize = 256 << 10;
-/// The least, but for a state's last part.
-const PART_MIN_BYTES: usize = 16 << 10;
-/// A part ends where the rolling hash's top this many bits are zero: one byte in 2^16, so parts
-/// average about `PART_MIN_BYTES` + 64 KiB.
-const PART_CUT_BITS: u32 = 16;
-/// Parts are written in transactions of about this many bytes each (at least one part): short
-/// enough not to keep appends (SQLite) or live readers (PostgreSQL) waiting for long.
-const PART_WRITE_BYTES: usize = 1 << 20;
-/// Parts no checkpoint names are kept this long after they were written, so that a save in
-/// progress keeps the parts it wrote until it switches to them.
-pub const PART_UNNAMED_KEEP: Duration = Duration::from_secs(600);
-
-/// Connections an `Admin` keeps.
-const ADMIN_CONNECTIONS_MAX: u32 = 4;
-/// How long a SQLite connection waits for another connection's write lock.
-const BUSY_TIMEOUT_MS: u64 = 5_000;
-
 pub struct Admin {
     db: Db,
-    /// `PART_UNNAMED_KEEP`, unless set otherwise (`keep_unnamed_parts`).
+    /// `PART_UNNAMED_KEEP_MS`, unless set otherwise (`keep_unnamed_parts`).
     keep_unnamed_parts: chrono::Duration,
 }
 
@@ -71,14 +57,14 @@ impl Admin {
             Db::Postgres(
                 PgPoolOptions::new()
                     .max_connections(ADMIN_CONNECTIONS_MAX)
-                    .acquire_timeout(Duration::from_secs(10))
+                    .acquire_timeout(Duration::from_millis(PG_ACQUIRE_TIMEOUT_MS))
                     .connect(url)
                     .await?,
             )
         } else if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)?
                 .journal_mode(SqliteJournalMode::Wal)
-                .busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS));
+                .busy_timeout(Duration::from_millis(SQLITE_BUSY_TIMEOUT_MS));
             Db::Sqlite(
                 SqlitePoolOptions::new()
                     .max_connections(1)
@@ -90,8 +76,7 @@ impl Admin {
         };
         Ok(Self {
             db,
-            keep_unnamed_parts: chrono::Duration::from_std(PART_UNNAMED_KEEP)
-                .expect("PART_UNNAMED_KEEP is in range"),
+            keep_unnamed_parts: chrono::Duration::milliseconds(PART_UNNAMED_KEEP_MS as i64),
         })
     }
 
@@ -144,7 +129,7 @@ impl Admin {
                      LEFT JOIN projection_checkpoint_parts p ON p.id = k.value \
                      ORDER BY c.name, k.key";
                 for row in sqlx::query(sql).fetch_all(p).await? {
-                    let saved_at = from_micros(row.try_get("saved_at")?);
+                    let saved_at = from_micros(row.try_get("saved_at")?, "a checkpoint's time")?;
                     rows.push(part_row(&row, saved_at)?);
                 }
             }
@@ -181,7 +166,7 @@ impl Admin {
             }
             Db::Sqlite(p) => {
                 for row in sqlx::query(SQL).fetch_all(p).await? {
-                    let saved_at = from_micros(row.try_get("saved_at")?);
+                    let saved_at = from_micros(row.try_get("saved_at")?, "a checkpoint's time")?;
                     out.push(head(&row, saved_at)?);
                 }
             }
@@ -233,91 +218,15 @@ impl Admin {
         }
         let cut = Cut::of(states).await;
         self.write_parts(&cut).await?;
+        let fence = Fence {
+            lease,
+            holder,
+            generation,
+            position,
+        };
         let switched = match &self.db {
-            Db::Postgres(p) => {
-                let mut tx = p.begin().await?;
-                let held: bool = sqlx::query(
-                    "SELECT EXISTS (SELECT 1 FROM projection_leases \
-                     WHERE name = $1 AND holder = $2 AND expires_at > now()) AS held",
-                )
-                .bind(lease)
-                .bind(holder)
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get("held")?;
-                let mut switched = held;
-                // The row locks come first: a prune running now ends before the parts are counted.
-                for (name, parts) in cut.rows.iter().filter(|_| held) {
-                    let done = sqlx::query(
-                        "INSERT INTO projection_checkpoints \
-                             (name, generation, position, parts, saved_at) \
-                         VALUES ($1, $2, $3, $4, now()) \
-                         ON CONFLICT (name) DO UPDATE SET position = excluded.position, \
-                             parts = excluded.parts, saved_at = excluded.saved_at \
-                         WHERE projection_checkpoints.generation = excluded.generation \
-                           AND projection_checkpoints.position <= excluded.position",
-                    )
-                    .bind(name)
-                    .bind(generation)
-                    .bind(position)
-                    .bind(parts)
-                    .execute(&mut *tx)
-                    .await?;
-                    if done.rows_affected() != 1 {
-                        switched = false;
-                        break;
-                    }
-                }
-                if switched && cut.stored_pg(&mut tx).await? {
-                    tx.commit().await?;
-                    true
-                } else {
-                    false
-                }
-            }
-            Db::Sqlite(p) => {
-                let now = now_micros().timestamp_micros();
-                let mut tx = p.begin_with("BEGIN IMMEDIATE").await?;
-                let held: i64 = sqlx::query(
-                    "SELECT COUNT(*) AS held FROM projection_leases \
-                     WHERE name = ? AND holder = ? AND expires_at > ?",
-                )
-                .bind(lease)
-                .bind(holder)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get("held")?;
-                let mut switched = held > 0 && cut.stored_sqlite(&mut tx).await?;
-                for (name, parts) in &cut.rows {
-                    if !switched {
-                        break;
-                    }
-                    let done = sqlx::query(
-                        "INSERT INTO projection_checkpoints \
-                             (name, generation, position, parts, saved_at) \
-                         VALUES (?, ?, ?, ?, ?) \
-                         ON CONFLICT (name) DO UPDATE SET position = excluded.position, \
-                             parts = excluded.parts, saved_at = excluded.saved_at \
-                         WHERE projection_checkpoints.generation = excluded.generation \
-                           AND projection_checkpoints.position <= excluded.position",
-                    )
-                    .bind(name)
-                    .bind(generation)
-                    .bind(position)
-                    .bind(parts)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                    if done.rows_affected() != 1 {
-                        switched = false;
-                    }
-                }
-                if switched {
-                    tx.commit().await?;
-                }
-                switched
-            }
+            Db::Postgres(p) => switch_pg(p, &fence, &cut).await?,
+            Db::Sqlite(p) => switch_sqlite(p, &fence, &cut).await?,
         };
         self.prune_parts().await?;
         Ok(switched)
@@ -337,7 +246,7 @@ impl Admin {
             "SELECT COALESCE(MAX(generation), 0) + 1 AS g FROM projection_checkpoints";
         let cut = Cut::of(states).await;
         // A part pruned between its writing and the switch (only if that took longer than
-        // `PART_UNNAMED_KEEP`) is written again.
+        // `PART_UNNAMED_KEEP_MS`) is written again.
         loop {
             self.write_parts(&cut).await?;
             let replaced = match &self.db {
@@ -439,7 +348,8 @@ impl Admin {
         })
     }
 
-    /// Writes the parts of `cut` not stored yet, a transaction per `PART_WRITE_BYTES` or so,
+    /// Writes the parts of `cut` not stored yet, a transaction per
+    /// `CHECKPOINT_WRITE_TRANSACTION_BYTES` or so,
     /// pausing after each as long as it took. No checkpoint names them yet.
     async fn write_parts(&self, cut: &Cut) -> Result<(), StoreError> {
         let ids = &cut.ids;
@@ -466,14 +376,15 @@ impl Admin {
         let stored: std::collections::HashSet<String> = stored.into_iter().collect();
         let mut missing = cut.parts.iter().filter(|(id, _)| !stored.contains(*id));
         loop {
-            // One transaction's worth: parts up to PART_WRITE_BYTES (at least one).
+            // One transaction's worth: parts up to CHECKPOINT_WRITE_TRANSACTION_BYTES (at least
+            // one).
             let mut batch = Vec::new();
             let mut bytes = 0;
             for (id, at) in missing.by_ref() {
                 let body = cut.body(at);
                 batch.push((id, body));
                 bytes += body.len();
-                if bytes >= PART_WRITE_BYTES {
+                if bytes >= CHECKPOINT_WRITE_TRANSACTION_BYTES {
                     break;
                 }
             }
@@ -522,7 +433,7 @@ impl Admin {
     }
 
     /// Deletes the parts that no checkpoint names and that were written more than
-    /// `PART_UNNAMED_KEEP` ago (younger ones may belong to a save in progress). On PostgreSQL the
+    /// `PART_UNNAMED_KEEP_MS` ago (younger ones may belong to a save in progress). On PostgreSQL the
     /// checkpoint rows are locked first, so no switch can start naming a part while it goes (a
     /// switch checks its parts are stored after taking its row locks).
     async fn prune_parts(&self) -> Result<(), StoreError> {
@@ -558,7 +469,7 @@ impl Admin {
     }
 
     /// Keeps parts no checkpoint names for `keep` after they were written, instead of
-    /// `PART_UNNAMED_KEEP` (tests use a short time to see them pruned). A save that takes longer
+    /// `PART_UNNAMED_KEEP_MS` (tests use a short time to see them pruned). A save that takes longer
     /// than this between writing its parts and switching to them is refused, never harmed.
     pub fn keep_unnamed_parts(mut self, keep: Duration) -> Self {
         self.keep_unnamed_parts = chrono::Duration::from_std(keep).unwrap_or(chrono::Duration::MAX);
@@ -658,13 +569,126 @@ impl Admin {
                         Ok(Lease {
                             name: row.try_get("name")?,
                             holder: row.try_get("holder")?,
-                            expires_at: from_micros(row.try_get("expires_at")?),
+                            expires_at: from_micros(
+                                row.try_get("expires_at")?,
+                                "a lease's expiry",
+                            )?,
                         })
                     })
                     .transpose()?
             }
         })
     }
+}
+
+/// What a save's switch is fenced by: the lease and its holder, the generation and the position.
+struct Fence<'a> {
+    lease: &'a str,
+    holder: &'a str,
+    generation: i64,
+    position: i64,
+}
+
+/// The switch of a save on PostgreSQL, in one transaction: if `fence.holder` still holds the
+/// lease, points every checkpoint of `cut` at its parts (none of a newer generation or a later
+/// position), once every part is stored. True when it committed.
+async fn switch_pg(p: &PgPool, fence: &Fence<'_>, cut: &Cut) -> Result<bool, StoreError> {
+    let Fence {
+        lease,
+        holder,
+        generation,
+        position,
+    } = *fence;
+    let mut tx = p.begin().await?;
+    let held: bool = sqlx::query(
+        "SELECT EXISTS (SELECT 1 FROM projection_leases \
+         WHERE name = $1 AND holder = $2 AND expires_at > now()) AS held",
+    )
+    .bind(lease)
+    .bind(holder)
+    .fetch_one(&mut *tx)
+    .await?
+    .try_get("held")?;
+    let mut switched = held;
+    // The row locks come first: a prune running now ends before the parts are counted.
+    for (name, parts) in cut.rows.iter().filter(|_| held) {
+        let done = sqlx::query(
+            "INSERT INTO projection_checkpoints \
+                 (name, generation, position, parts, saved_at) \
+             VALUES ($1, $2, $3, $4, now()) \
+             ON CONFLICT (name) DO UPDATE SET position = excluded.position, \
+                 parts = excluded.parts, saved_at = excluded.saved_at \
+             WHERE projection_checkpoints.generation = excluded.generation \
+               AND projection_checkpoints.position <= excluded.position",
+        )
+        .bind(name)
+        .bind(generation)
+        .bind(position)
+        .bind(parts)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            switched = false;
+            break;
+        }
+    }
+    if switched && cut.stored_pg(&mut tx).await? {
+        tx.commit().await?;
+        Ok(true)
+    } else {
+        Ok(false)
+    }
+}
+
+/// `switch_pg` on SQLite.
+async fn switch_sqlite(p: &SqlitePool, fence: &Fence<'_>, cut: &Cut) -> Result<bool, StoreError> {
+    let Fence {
+        lease,
+        holder,
+        generation,
+        position,
+    } = *fence;
+    let now = now_micros().timestamp_micros();
+    let mut tx = p.begin_with("BEGIN IMMEDIATE").await?;
+    let held: i64 = sqlx::query(
+        "SELECT COUNT(*) AS held FROM projection_leases \
+         WHERE name = ? AND holder = ? AND expires_at > ?",
+    )
+    .bind(lease)
+    .bind(holder)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?
+    .try_get("held")?;
+    let mut switched = held > 0 && cut.stored_sqlite(&mut tx).await?;
+    for (name, parts) in &cut.rows {
+        if !switched {
+            break;
+        }
+        let done = sqlx::query(
+            "INSERT INTO projection_checkpoints \
+                 (name, generation, position, parts, saved_at) \
+             VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (name) DO UPDATE SET position = excluded.position, \
+                 parts = excluded.parts, saved_at = excluded.saved_at \
+             WHERE projection_checkpoints.generation = excluded.generation \
+               AND projection_checkpoints.position <= excluded.position",
+        )
+        .bind(name)
+        .bind(generation)
+        .bind(position)
+        .bind(parts)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            switched = false;
+        }
+    }
+    if switched {
+        tx.commit().await?;
+    }
+    Ok(switched)
 }
 
 /// States cut into parts: each state's row (its name and its parts' ids in order, a JSON array)
@@ -805,21 +829,21 @@ const GEAR: [u64; 256] = {
 };
 
 /// A state cut into parts where its content says (content-defined chunking with a gear rolling
-/// hash over the last 64 bytes): a cut follows a byte where the hash's top `PART_CUT_BITS` bits
-/// are zero, no sooner than `PART_MIN_BYTES` after the last cut and no later than
-/// `CHECKPOINT_PART_MAX_BYTES`, always at a character boundary. An edit changes only the parts
+/// hash over the last 64 bytes): a cut follows a byte where the hash's top
+/// `CHECKPOINT_PART_CUT_BITS` bits are zero, no sooner than `CHECKPOINT_PART_BYTES_MIN` after the
+/// last cut and no later than `CHECKPOINT_PART_BYTES_MAX`, always at a character boundary. An edit changes only the parts
 /// around it, so a save of a state that grew or changed in a few places writes a few parts. An
 /// empty state is one empty part.
 pub fn split_parts(state: &str) -> Vec<&str> {
     let bytes = state.as_bytes();
-    let mask = !(u64::MAX >> PART_CUT_BITS);
+    let mask = !(u64::MAX >> CHECKPOINT_PART_CUT_BITS);
     let mut parts = Vec::new();
     let (mut start, mut hash) = (0, 0u64);
     for (i, &b) in bytes.iter().enumerate() {
         hash = (hash << 1).wrapping_add(GEAR[b as usize]);
         let (end, len) = (i + 1, i + 1 - start);
-        if len >= PART_MIN_BYTES
-            && (hash & mask == 0 || len >= CHECKPOINT_PART_MAX_BYTES)
+        if len >= CHECKPOINT_PART_BYTES_MIN
+            && (hash & mask == 0 || len >= CHECKPOINT_PART_BYTES_MAX)
             && state.is_char_boundary(end)
         {
             parts.push(&state[start..end]);
@@ -836,6 +860,10 @@ fn to_i64(v: u64) -> Result<i64, StoreError> {
     i64::try_from(v).map_err(|_| StoreError::InvalidAppend(format!("{v} is out of range")))
 }
 
-fn from_micros(micros: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_micros(micros).unwrap_or_default()
+/// A time SQLite keeps as microseconds since the epoch; one out of range is corrupt, not 1970.
+fn from_micros(micros: i64, what: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_micros(micros).ok_or_else(|| StoreError::Corrupt {
+        position: 0,
+        reason: format!("{what} ({micros} µs) is out of range"),
+    })
 }

@@ -2,11 +2,13 @@
 //!
 //! `EventStore` is the one interface; `postgres::PgStore` and `sqlite::SqliteStore` implement it over
 //! sqlx, chosen by the URL (`open`). Subscriptions (`subscription`), reading ahead of a long fold
-//! (`read_ahead`), chain verification (`verify`) and export and import (`transfer`) are written once, on top of the trait, and so behave the same
-//! on both backends. `admin::Admin` reaches the tables beside the log (checkpoints, leases) and
-//! writes imports.
+//! (`read_ahead`), chain verification (`verify`) and export and import (`transfer`) are written
+//! once, on top of the trait, and so behave the same on both backends. `admin::Admin` reaches the
+//! tables beside the log (checkpoints, leases) and writes imports. `scratch` makes throwaway
+//! databases for tests and benchmarks. Every limit and timing of the store is in `limits`.
 
 pub mod admin;
+pub mod limits;
 pub mod postgres;
 pub mod read_ahead;
 pub mod scratch;

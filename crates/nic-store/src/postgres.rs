@@ -46,6 +46,10 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
+use crate::limits::{
+    APPEND_ATTEMPTS_MAX, FRONTIER_RECHECK_MAX_MS, FRONTIER_RECHECK_MS, HEADS_CACHED_STREAMS_MAX,
+    OBSERVATIONS_PENDING_MAX, PG_ACQUIRE_TIMEOUT_MS, PG_POOL_CONNECTIONS_MAX, RETRY_AFTER_ERROR_MS,
+};
 use crate::{
     check_append, non_negative, now_micros, page_limit, AppendOutcome, Backend, EventStore,
     ReadAll, StoreError,
@@ -54,21 +58,6 @@ use crate::{
 const CHANNEL: &str = "nic_events";
 const COLUMNS: &str = "global_position, event_id, stream_id, stream_version, event_type, \
      schema_version, data::text AS data, metadata::text AS metadata, recorded_at, hash";
-/// Connections in the pool.
-pub const POOL_CONNECTIONS_MAX: u32 = 40;
-/// Streams whose head this store remembers from its own appends (then it forgets them all).
-const HEADS_CACHED_MAX: usize = 10_000;
-/// Attempts of one append whose stream head keeps moving under it (an append retries only while the
-/// moved head still meets its expected version).
-const APPEND_ATTEMPTS_MAX: usize = 100;
-/// Observations a store keeps waiting for their proof; a newer one then replaces the newest.
-const OBSERVATIONS_PENDING_MAX: usize = 32;
-/// While an observation waits for its proof, the frontier statement runs again once this long has
-/// passed since the last one…
-pub const FRONTIER_RECHECK_MS: u64 = 2;
-/// …or, once the frontier has been stuck for a while (a long transaction somewhere in the
-/// cluster), an eighth of how long it has been stuck, up to this.
-pub const FRONTIER_RECHECK_MAX_MS: u64 = 50;
 
 /// The append: inserts only if the stream has no event after version `$3` (-1: the stream is empty),
 /// the head the hashes were chained from. Only the `(stream_id, stream_version)` index is probed: a
@@ -221,8 +210,8 @@ impl Drop for PgStore {
 impl PgStore {
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
-            .max_connections(POOL_CONNECTIONS_MAX)
-            .acquire_timeout(Duration::from_secs(10))
+            .max_connections(PG_POOL_CONNECTIONS_MAX)
+            .acquire_timeout(Duration::from_millis(PG_ACQUIRE_TIMEOUT_MS))
             .connect(url)
             .await?;
         let wake = Arc::new(watch::Sender::new(0u64));
@@ -268,7 +257,7 @@ impl PgStore {
         let mut heads = self.heads.lock().expect("head cache");
         match head {
             Some(head) => {
-                if heads.len() >= HEADS_CACHED_MAX {
+                if heads.len() >= HEADS_CACHED_STREAMS_MAX {
                     heads.clear();
                 }
                 match heads.get_mut(stream.as_str()) {
@@ -533,7 +522,7 @@ async fn prove(reader: Reader) {
                 .await
             {
                 tracing::warn!(error = %e, "could not prove the read frontier; retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                tokio::time::sleep(Duration::from_millis(RETRY_AFTER_ERROR_MS)).await;
             }
         }
     }
@@ -547,7 +536,7 @@ async fn listen(mut listener: PgListener, wake: Arc<watch::Sender<u64>>) {
             Ok(_) => {}
             Err(e) => {
                 tracing::warn!(error = %e, "event notification listener failed; retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                tokio::time::sleep(Duration::from_millis(RETRY_AFTER_ERROR_MS)).await;
             }
         }
         wake.send_modify(|n| *n = n.wrapping_add(1));

@@ -13,10 +13,8 @@ use nic_events::RecordedEvent;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::limits::READ_AHEAD_PAGES_MAX;
 use crate::{EventStore, ReadAll, StoreError};
-
-/// Pages read and mapped ahead of the reader, at most.
-pub const PAGES_AHEAD: usize = 2;
 
 pub struct ReadAhead<T> {
     pages: mpsc::Receiver<Result<Vec<T>, StoreError>>,
@@ -52,7 +50,7 @@ impl<T: Send + 'static> ReadAhead<T> {
                 query.after = next;
             }
         });
-        let (tx, pages) = mpsc::channel(PAGES_AHEAD);
+        let (tx, pages) = mpsc::channel(READ_AHEAD_PAGES_MAX);
         let (spent, mut spent_pages) = mpsc::unbounded_channel::<Vec<T>>();
         let mapper = tokio::spawn(async move {
             // A page handed back keeps its buffer for the next page mapped: a page of parsed

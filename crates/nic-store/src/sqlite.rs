@@ -44,6 +44,10 @@ use tokio::sync::{mpsc, oneshot, watch, Notify};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
+use crate::limits::{
+    BATCH_APPENDS_MAX, BATCH_EVENTS_MAX, QUEUED_APPENDS_MAX, SQLITE_BUSY_TIMEOUT_MS,
+    SQLITE_READER_CONNECTIONS_MAX, WAL_CHECKPOINT_EVERY_MS,
+};
 use crate::{
     check_append, non_negative, now_micros, page_limit, AppendOutcome, Backend, EventStore,
     ReadAll, StoreError,
@@ -51,19 +55,6 @@ use crate::{
 
 const COLUMNS: &str = "global_position, event_id, stream_id, stream_version, event_type, \
      schema_version, data, metadata, recorded_at, hash";
-/// How long a connection waits for another process's write lock.
-const BUSY_TIMEOUT_MS: u64 = 5_000;
-/// Reader connections.
-pub const READER_CONNECTIONS_MAX: u32 = 8;
-/// Appends committed together at most (one transaction, one fsync).
-pub const BATCH_APPENDS_MAX: usize = 256;
-/// Events committed together at most; an append is never split, and one that alone reaches this
-/// (at most `APPEND_EVENTS_MAX`) is committed by itself.
-pub const BATCH_EVENTS_MAX: usize = 4_096;
-/// Appends waiting for the committer at most; more wait to be handed over.
-const QUEUED_APPENDS_MAX: usize = 4 * BATCH_APPENDS_MAX;
-/// While appends are committed, the WAL is checkpointed this often, off the append path.
-pub const WAL_CHECKPOINT_EVERY_MS: u64 = 1_000;
 
 /// One append handed to the committer, with where its answer goes.
 struct Append {
@@ -95,13 +86,13 @@ impl SqliteStore {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS));
+            .busy_timeout(Duration::from_millis(SQLITE_BUSY_TIMEOUT_MS));
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
             .await?;
         let readers = SqlitePoolOptions::new()
-            .max_connections(READER_CONNECTIONS_MAX)
+            .max_connections(SQLITE_READER_CONNECTIONS_MAX)
             .connect_with(options.clone().read_only(true))
             .await?;
         let wake = Arc::new(watch::Sender::new(0));
@@ -248,9 +239,28 @@ async fn append_in(
         events,
         ..
     } = append;
-    let expected = *expected;
+    if let Some(original) = earlier_append(conn, stream, events).await? {
+        return Ok(original);
+    }
+    let head = stream_head(conn, stream).await?;
+    let current = head.as_ref().map(|(version, _)| *version);
+    if !expected.is_met_by(current) {
+        return Err(StoreError::WrongExpectedVersion {
+            stream: stream.clone(),
+            expected: *expected,
+            actual: current,
+        });
+    }
+    insert_after(conn, stream, head, events).await
+}
 
-    // A retry of an earlier append: the same ids, all in this stream.
+/// The outcome of an earlier append of these same events (the same ids, all in this stream), a
+/// retry's answer; an error when some of the ids were appended otherwise; None for new events.
+async fn earlier_append(
+    conn: &mut SqliteConnection,
+    stream: &StreamId,
+    events: &[NewEvent],
+) -> Result<Option<AppendOutcome>, StoreError> {
     let mut known: QueryBuilder<Sqlite> = QueryBuilder::new(
         "SELECT stream_id, stream_version, global_position FROM events WHERE event_id IN (",
     );
@@ -260,35 +270,39 @@ async fn append_in(
     }
     known.push(")");
     let known = known.build().fetch_all(&mut *conn).await?;
-    if !known.is_empty() {
-        let same_stream = known.iter().all(|r| {
-            r.try_get::<String, _>("stream_id")
-                .is_ok_and(|s| s == stream.as_str())
-        });
-        if known.len() != events.len() || !same_stream {
-            return Err(StoreError::EventIdConflict {
-                stream: stream.clone(),
-            });
-        }
-        let get = |col: &str| -> Result<Vec<i64>, StoreError> {
-            known
-                .iter()
-                .map(|r| r.try_get::<i64, _>(col).map_err(Into::into))
-                .collect()
-        };
-        let (versions, positions) = (get("stream_version")?, get("global_position")?);
-        return Ok(AppendOutcome {
-            stream_version: non_negative(versions.into_iter().max().unwrap_or(0), 0, "version")?,
-            first_position: non_negative(
-                positions.iter().copied().min().unwrap_or(0),
-                0,
-                "position",
-            )?,
-            last_position: non_negative(positions.into_iter().max().unwrap_or(0), 0, "position")?,
-            duplicate: true,
+    if known.is_empty() {
+        return Ok(None);
+    }
+    let streams = known
+        .iter()
+        .map(|r| r.try_get::<String, _>("stream_id"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let same_stream = streams.iter().all(|s| s == stream.as_str());
+    if known.len() != events.len() || !same_stream {
+        return Err(StoreError::EventIdConflict {
+            stream: stream.clone(),
         });
     }
+    let get = |col: &str| -> Result<Vec<i64>, StoreError> {
+        known
+            .iter()
+            .map(|r| r.try_get::<i64, _>(col).map_err(Into::into))
+            .collect()
+    };
+    let (versions, positions) = (get("stream_version")?, get("global_position")?);
+    Ok(Some(AppendOutcome {
+        stream_version: non_negative(versions.into_iter().max().unwrap_or(0), 0, "version")?,
+        first_position: non_negative(positions.iter().copied().min().unwrap_or(0), 0, "position")?,
+        last_position: non_negative(positions.into_iter().max().unwrap_or(0), 0, "position")?,
+        duplicate: true,
+    }))
+}
 
+/// The stream's last event, as (version, hash); None for a stream without events.
+async fn stream_head(
+    conn: &mut SqliteConnection,
+    stream: &StreamId,
+) -> Result<Option<(u64, String)>, StoreError> {
     let last: Option<(i64, String)> = sqlx::query_as(
         "SELECT stream_version, hash FROM events WHERE stream_id = ? \
          ORDER BY stream_version DESC LIMIT 1",
@@ -296,23 +310,20 @@ async fn append_in(
     .bind(stream.as_str())
     .fetch_optional(&mut *conn)
     .await?;
-    let current = last
-        .as_ref()
-        .map(|(v, _)| non_negative(*v, 0, "version"))
-        .transpose()?;
-    if !expected.is_met_by(current) {
-        return Err(StoreError::WrongExpectedVersion {
-            stream: stream.clone(),
-            expected,
-            actual: current,
-        });
-    }
+    last.map(|(v, hash)| Ok((non_negative(v, 0, "version")?, hash)))
+        .transpose()
+}
 
+/// Writes `events` after the stream's `head`, their hashes chained from it, in one INSERT.
+async fn insert_after(
+    conn: &mut SqliteConnection,
+    stream: &StreamId,
+    head: Option<(u64, String)>,
+    events: &[NewEvent],
+) -> Result<AppendOutcome, StoreError> {
     let recorded_at = now_micros();
-    let mut previous = last
-        .map(|(_, h)| h)
-        .unwrap_or_else(|| GENESIS_HASH.to_string());
-    let first_version = current.map_or(0, |v| v + 1);
+    let first_version = head.as_ref().map_or(0, |(v, _)| v + 1);
+    let mut previous = head.map_or_else(|| GENESIS_HASH.to_string(), |(_, hash)| hash);
     let mut rows = Vec::with_capacity(events.len());
     for (i, e) in events.iter().enumerate() {
         let version = first_version + i as u64;

@@ -12,10 +12,8 @@ use nic_events::limits::SUBSCRIPTION_POLL_MS;
 use nic_events::RecordedEvent;
 use tokio::sync::watch;
 
+use crate::limits::SUBSCRIPTION_PAGE_EVENTS;
 use crate::{EventStore, ReadAll, StoreError};
-
-/// Events read per page while catching up.
-const PAGE_EVENTS: usize = 1_000;
 
 pub struct Subscription {
     store: Arc<dyn EventStore>,
@@ -27,7 +25,7 @@ pub struct Subscription {
 impl Subscription {
     /// Follows the log after position `filter.after`, with `filter`'s categories and types.
     pub fn new(store: Arc<dyn EventStore>, mut filter: ReadAll) -> Self {
-        filter.limit = PAGE_EVENTS;
+        filter.limit = SUBSCRIPTION_PAGE_EVENTS;
         let wakeups = store.wakeups();
         Self {
             store,

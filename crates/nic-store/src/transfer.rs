@@ -18,14 +18,11 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::admin::Admin;
+use crate::limits::{
+    HEAD_SETTLE_MS, HEAD_SETTLE_READS_MAX, IMPORT_BATCH_EVENTS, IMPORT_VISIBLE_WAIT_MS,
+    SQLITE_IMPORT_INSERT_ROWS_MAX,
+};
 use crate::{EventStore, ReadAll, StoreError};
-
-/// Events an import writes per batch (one transaction).
-pub const IMPORT_BATCH_EVENTS: usize = 1_000;
-/// How long an import waits, after writing, for readers to see the last event it wrote.
-const IMPORT_VISIBLE_WAIT_MS: u64 = 30_000;
-/// Rows per INSERT statement on SQLite.
-const SQLITE_ROWS_PER_INSERT: usize = 500;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -133,11 +130,6 @@ impl ExportPages {
         Ok(page)
     }
 }
-
-/// Time between the reads of `settled_head`.
-const HEAD_SETTLE_MS: u64 = 20;
-/// Reads of `settled_head` at most (about two seconds).
-const HEAD_SETTLE_READS_MAX: usize = 100;
 
 /// The head readers can see, once two reads `HEAD_SETTLE_MS` apart agree.
 async fn settled_head(store: &dyn EventStore) -> Result<u64, StoreError> {
@@ -388,8 +380,8 @@ async fn write_batch(admin: &Admin, batch: &[RecordedEvent]) -> Result<(), Store
         .await?;
     } else if let Some(pool) = admin.sqlite() {
         let mut tx = pool.begin().await?;
-        // Many rows per statement (11 parameters each, within SQLite's 32,766).
-        for rows in batch.chunks(SQLITE_ROWS_PER_INSERT) {
+        // Many rows per statement (11 parameters each, within SQLite's limit).
+        for rows in batch.chunks(SQLITE_IMPORT_INSERT_ROWS_MAX) {
             let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
                 "INSERT INTO events (global_position, event_id, stream_id, category, \
                  stream_version, event_type, schema_version, data, metadata, recorded_at, hash) ",

@@ -6,10 +6,8 @@ use std::collections::HashMap;
 
 use nic_events::{RecordedEvent, GENESIS_HASH};
 
+use crate::limits::VERIFY_PAGE_EVENTS;
 use crate::{EventStore, ReadAll, StoreError};
-
-/// Events read per page while verifying.
-const PAGE_EVENTS: usize = 5_000;
 
 /// Where a chain breaks.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,7 +35,7 @@ pub async fn verify_chains(
     // The last (version, hash) seen of each stream.
     let mut heads: HashMap<String, (u64, String)> = HashMap::new();
     let mut report = ChainReport::default();
-    let mut query = ReadAll::after(0, PAGE_EVENTS);
+    let mut query = ReadAll::after(0, VERIFY_PAGE_EVENTS);
     loop {
         let page = store.read_all(&query).await?;
         let Some(last) = page.last() else { break };

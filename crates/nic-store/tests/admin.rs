@@ -167,7 +167,7 @@ fn timeline(entries: usize, edited: Option<usize>) -> String {
 }
 
 async fn large_states_round_trip_in_parts(postgres: bool) {
-    use nic_store::admin::CHECKPOINT_PART_MAX_BYTES;
+    use nic_store::limits::CHECKPOINT_PART_BYTES_MAX;
     let url = fresh(postgres).await;
     let admin = Admin::connect(&url)
         .await
@@ -179,7 +179,7 @@ async fn large_states_round_trip_in_parts(postgres: bool) {
         .unwrap());
     // A state of several parts, with multi-byte characters everywhere a cut may fall.
     let mut multibyte = String::from("[\"");
-    while multibyte.len() < CHECKPOINT_PART_MAX_BYTES * 5 / 2 {
+    while multibyte.len() < CHECKPOINT_PART_BYTES_MAX * 5 / 2 {
         multibyte.push_str("é€😀 huddle ");
     }
     multibyte.push_str("\"]");

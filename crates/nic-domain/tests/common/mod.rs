@@ -436,7 +436,7 @@ pub fn point_recorded(point: Uuid, program: Uuid, period: &str, n: f64, d: f64) 
     NicEvent::DataPointRecorded(DataPointRecorded {
         point_id: point,
         program_id: program,
-        period: period.into(),
+        period: period.parse().unwrap(),
         numerator: Some(n),
         denominator: Some(d),
         value: None,

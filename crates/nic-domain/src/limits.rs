@@ -1,0 +1,13 @@
+//! Every limit of the rules in one place, each with its unit in its name. The limits of the event
+//! contract (text lengths, list sizes) are `nic_events::limits`; a rating's scale (`program`) is
+//! part of the contract too, not a limit. The relations between limits are checked when the
+//! crate compiles.
+
+/// Days a single cycle may be planned to run: PDSA cycles are small, fast tests.
+pub const CYCLE_DAYS_MAX: i64 = 366;
+/// Points a frozen baseline spans at least.
+pub const BASELINE_POINTS_MIN: u32 = 6;
+/// Points a frozen baseline spans at most.
+pub const BASELINE_POINTS_MAX: u32 = 100;
+
+const _: () = assert!(BASELINE_POINTS_MIN <= BASELINE_POINTS_MAX);
