@@ -237,13 +237,9 @@ pub async fn fold_as_of<M: OnBase + Default>(
     match source {
         Source::Positions(positions) => {
             for chunk in positions.chunks(READ_PAGE_EVENTS_MAX) {
-                let page = store
-                    .read_positions(chunk)
-                    .await?
-                    .iter()
-                    .map(Recorded::from_recorded)
-                    .collect::<Result<Vec<_>, _>>()?;
-                folded = fold_within(folded, &page, as_of);
+                for e in store.read_positions(chunk).await? {
+                    folded = fold_within(folded, [&Recorded::from_recorded(&e)?], as_of);
+                }
             }
             folded.reach(bound);
         }
