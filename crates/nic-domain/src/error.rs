@@ -74,12 +74,13 @@ impl Checks {
         );
     }
 
-    /// A number is finite (not NaN nor infinite).
+    /// An amount is a finite number of at most `AMOUNT_ABS_MAX` in size.
     pub fn finite(&mut self, v: Option<f64>, field: &str) {
+        let max = crate::limits::AMOUNT_ABS_MAX;
         self.check(
-            v.is_none_or(f64::is_finite),
+            v.is_none_or(|v| v.is_finite() && v.abs() <= max),
             field,
-            "must be a finite number",
+            format!("must be a finite number of at most {max:e} in size"),
         );
     }
 

@@ -281,11 +281,7 @@ pub struct StateAim {
 pub fn state_aim(state: &NetworkState, cmd: StateAim) -> Decision {
     state.require()?;
     let mut c = Checks::new();
-    c.check(
-        cmd.aim.target.is_finite(),
-        "aim.target",
-        "must be a finite number",
-    );
+    c.finite(Some(cmd.aim.target), "aim.target");
     c.finite(cmd.aim.baseline, "aim.baseline");
     c.check(
         !cmd.aim.statement.is_blank(),

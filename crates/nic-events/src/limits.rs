@@ -35,3 +35,7 @@ const _: () = assert!(TITLE_CHARS_MAX <= TEXT_CHARS_MAX);
 // An event's data holds the longest text, whatever its characters (at most 4 bytes each in UTF-8,
 // 6 escaped in JSON).
 const _: () = assert!(6 * TEXT_CHARS_MAX < EVENT_DATA_BYTES_MAX);
+
+/// The highest global position or stream version a reader may name: both are stored as signed
+/// 64-bit integers, so anything above is no position at all.
+pub const POSITION_MAX: u64 = i64::MAX as u64;

@@ -12,6 +12,7 @@ use axum::http::{header, HeaderMap};
 use chrono::{DateTime, Utc};
 use nic_app::{AsOf, Principal, Write};
 use nic_domain::FieldError;
+use nic_events::limits::POSITION_MAX;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
@@ -58,10 +59,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     }
 }
 
-/// Parses a JSON command; errors name the path of the wrong field.
+/// Parses a JSON command, one JSON document and nothing after it; errors name the path of the
+/// wrong field.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         match inner.classify() {
@@ -85,7 +87,14 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
                     .with_errors(vec![FieldError { field, message }])
             }
         }
-    })
+    })?;
+    de.end().map_err(|e| {
+        Problem::new(
+            ProblemKind::MalformedJson,
+            format!("the body is one JSON document with nothing after it: {e}"),
+        )
+    })?;
+    Ok(value)
 }
 
 /// The ids in a request's path, all UUIDs.
@@ -150,14 +159,35 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
 /// time.
 pub fn as_of(field: &str, s: &str) -> Result<AsOf, Problem> {
     if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
-        return s.parse().map(AsOf::Position).map_err(|_| {
-            Problem::new(
-                ProblemKind::InvalidQuery,
-                format!("{field}: {s} is not a position"),
-            )
-        });
+        return position(field, s).map(AsOf::Position);
     }
     time(field, s).map(AsOf::Time)
+}
+
+/// A global position named in the query or a header (`field`): 0 to `POSITION_MAX`.
+pub fn position(field: &str, s: &str) -> Result<u64, Problem> {
+    s.trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|p| *p <= POSITION_MAX)
+        .ok_or_else(|| {
+            Problem::new(
+                ProblemKind::InvalidQuery,
+                format!("{field}: {s} is not a position (0 to {POSITION_MAX})"),
+            )
+        })
+}
+
+/// Refuses a position or version given as a number above `POSITION_MAX`.
+pub fn within(field: &str, n: u64) -> Result<u64, Problem> {
+    if n <= POSITION_MAX {
+        Ok(n)
+    } else {
+        Err(Problem::new(
+            ProblemKind::InvalidQuery,
+            format!("{field}: {n} is more than the highest position, {POSITION_MAX}"),
+        ))
+    }
 }
 
 /// An optional `as_of`-like query value.

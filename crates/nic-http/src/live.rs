@@ -32,9 +32,10 @@ use serde::Deserialize;
 use tokio::sync::mpsc::error::SendTimeoutError;
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 
-use crate::extract::{list, Params};
+use crate::extract::{list, within, Params};
 use crate::limits::{LIVE_BUFFER_EVENTS, LIVE_CLIENTS_MAX, LIVE_KEEPALIVE_SECS, LIVE_STALL_MS};
 use crate::problem::{Problem, ProblemKind};
+use nic_events::limits::POSITION_MAX;
 
 /// What the live feed needs besides the application: the shutdown signal and the client slots.
 #[derive(Clone)]
@@ -111,6 +112,7 @@ pub async fn events(
             v.to_str()
                 .ok()
                 .and_then(|v| v.trim().parse::<u64>().ok())
+                .filter(|p| *p <= POSITION_MAX)
                 .ok_or_else(|| {
                     Problem::new(
                         ProblemKind::InvalidHeader,
@@ -125,7 +127,10 @@ pub async fn events(
         ))
     })?;
     let filter = ReadAll {
-        after: last_event_id.or(q.after).unwrap_or(0),
+        after: match last_event_id {
+            Some(p) => p,
+            None => within("after", q.after.unwrap_or(0))?,
+        },
         categories: list(q.category),
         event_types: list(q.event_type),
         ..ReadAll::default()

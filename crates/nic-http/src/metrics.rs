@@ -1,8 +1,9 @@
 //! The request middleware and `/metrics`. `track` gives every request an id (the client's
 //! `X-Request-Id`, or a new one), runs it inside a span carrying that id (so every log line of the
 //! request names it), answers with the id, logs the answer and any failure of the service behind
-//! it, and counts and times it by its route template (never the raw path, which would make label
-//! values unbounded). The metrics themselves are defined in one place, `nic_app::metrics`.
+//! it, sets the security headers (`nosniff`; `no-store` on private answers), and counts and times
+//! it by its route template (never the raw path, which would make label values unbounded). The
+//! metrics themselves are defined in one place, `nic_app::metrics`.
 
 use std::time::Instant;
 
@@ -25,6 +26,10 @@ pub async fn track(req: Request, next: Next) -> Response {
         .map_or("unmatched", |p| p.as_str())
         .to_string();
     let method = req.method().as_str().to_string();
+    let authenticated = req
+        .headers()
+        .contains_key(axum::http::header::AUTHORIZATION);
+    let api = req.uri().path().starts_with("/api/");
     let request_id = req
         .headers()
         .get("x-request-id")
@@ -54,6 +59,7 @@ pub async fn track(req: Request, next: Next) -> Response {
     if let Ok(v) = axum::http::HeaderValue::from_str(&request_id) {
         res.headers_mut().insert("x-request-id", v);
     }
+    secure(&mut res, authenticated || api);
     m.http_request_duration
         .with_label_values(&[&route, &method])
         .observe(elapsed.as_secs_f64());
@@ -61,6 +67,20 @@ pub async fn track(req: Request, next: Next) -> Response {
         .with_label_values(&[&route, &method, res.status().as_str()])
         .inc();
     res
+}
+
+/// Every answer says its type is what it claims (`nosniff`); an answer to an authenticated
+/// request, and every API answer, is not kept by any cache unless its handler said otherwise.
+fn secure(res: &mut Response, private: bool) {
+    use axum::http::{header, HeaderValue};
+    let h = res.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if private && !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
 }
 
 /// `GET /metrics`. The gauges of state (projection lag, live clients) are read at scrape time.

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::commands::location;
-use crate::extract::{list, Ids, Params};
+use crate::extract::{list, within, Ids, Params};
 use crate::problem::{Problem, ProblemKind};
 
 #[derive(Deserialize)]
@@ -34,8 +34,9 @@ pub async fn events(
     State(app): State<App>,
     Params(q): Params<EventsQuery>,
 ) -> Result<Json<Page>, Problem> {
+    let after = within("after", q.after)?;
     let page = app
-        .events(q.after, q.limit, list(q.category), list(q.event_type))
+        .events(after, q.limit, list(q.category), list(q.event_type))
         .await?;
     Ok(Json(page))
 }
@@ -54,7 +55,8 @@ pub async fn stream(
     Params(q): Params<StreamQuery>,
 ) -> Result<Response, Problem> {
     Ok(versioned(
-        app.stream(stream_id, q.from_version, q.limit).await?,
+        app.stream(stream_id, within("from_version", q.from_version)?, q.limit)
+            .await?,
     ))
 }
 

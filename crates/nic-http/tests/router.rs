@@ -219,3 +219,103 @@ async fn the_command_path_runs_end_to_end_on_postgres() {
     the_command_path_runs_end_to_end(&url).await;
     nic_store::scratch::drop_postgres(&url).await;
 }
+
+async fn bad_input_is_refused_and_appends_nothing(url: &str) {
+    let api = Api::new(url).await;
+    let (status, _, body) = api
+        .post("/api/v1/networks", r#"{"name": "A", "purpose": "x"}"#, &[])
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let network = body["id"].as_str().unwrap().to_string();
+    let charted = body["events"][0]["global_position"].as_u64().unwrap();
+    // Text after the document, or a second document, is not one JSON body.
+    for trailing in [
+        r#"{"name": "B", "purpose": "x"} xyz"#,
+        r#"{"name": "B", "purpose": "x"}{"name": "C", "purpose": "y"}"#,
+    ] {
+        let (status, headers, body) = api.post("/api/v1/networks", trailing, &[]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{trailing}: {body}");
+        assert_eq!(body["type"], "/problems/malformed-json");
+        assert_eq!(headers[header::CONTENT_TYPE], "application/problem+json");
+    }
+    // Amounts have bounds: no infinity can come of summing them.
+    for baseline in ["1e308", "-1e13"] {
+        let aim = format!(
+            r#"{{"aim": {{"statement": "More alumni in STEM", "what": "enrolment", "for_whom": "alumni", "baseline": {baseline}, "target": 50, "unit": "percent", "by_when": "2027-09-01"}}}}"#
+        );
+        let (status, _, body) = api
+            .post(&format!("/api/v1/networks/{network}/aim"), &aim, &[])
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["errors"][0]["field"], "aim.baseline", "{body}");
+    }
+    // Positions past the highest a log can hold are refused, not wrapped around.
+    let too_far = (i64::MAX as u64 + 1).to_string();
+    for path in [
+        format!("/api/v1/events?after={}", u64::MAX),
+        format!("/api/v1/events?after={too_far}"),
+        format!("/api/v1/streams/network-{network}?from_version={too_far}"),
+        format!("/api/v1/networks/{network}/driver-diagram?as_of={too_far}"),
+        format!("/api/v1/timeline?as_of={}", u64::MAX),
+    ] {
+        let (status, _, body) = api.get(&path).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+        assert_eq!(body["type"], "/problems/invalid-query", "{path}");
+    }
+    let live = Request::get(format!("/api/v1/live/events?after={too_far}"))
+        .header(header::AUTHORIZATION, format!("Bearer {}", api.token))
+        .header(header::ACCEPT, "text/event-stream")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(api.call(live).await.0, StatusCode::BAD_REQUEST);
+    let live = Request::get("/api/v1/live/events")
+        .header(header::AUTHORIZATION, format!("Bearer {}", api.token))
+        .header(header::ACCEPT, "text/event-stream")
+        .header("last-event-id", too_far.as_str())
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(api.call(live).await.0, StatusCode::BAD_REQUEST);
+    // Nothing of it was appended: the next write takes the next position.
+    let (_, _, next) = api
+        .post(
+            "/api/v1/networks",
+            r#"{"name": "Next", "purpose": "x"}"#,
+            &[],
+        )
+        .await;
+    let next = next["events"][0]["global_position"].as_u64().unwrap();
+    assert_eq!(next, charted + 1, "a refused request appends nothing");
+    api.app.stop();
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_and_appends_nothing_on_sqlite() {
+    bad_input_is_refused_and_appends_nothing(&nic_store::scratch::sqlite_url()).await;
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_and_appends_nothing_on_postgres() {
+    let url = nic_store::scratch::create_postgres("nic_test").await;
+    bad_input_is_refused_and_appends_nothing(&url).await;
+    nic_store::scratch::drop_postgres(&url).await;
+}
+
+#[tokio::test]
+async fn every_answer_carries_the_security_headers() {
+    let api = Api::new(&nic_store::scratch::sqlite_url()).await;
+    for path in [
+        "/api/v1/networks",
+        "/api/v1/nowhere",
+        "/api/v1/openapi.json",
+    ] {
+        let (_, headers, _) = api.get(path).await;
+        assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff", "{path}");
+        assert_eq!(headers[header::CACHE_CONTROL], "no-store", "{path}");
+    }
+    // The dashboard's page is public and revalidated; it too is never sniffed.
+    let page = Request::get("/").body(Body::empty()).unwrap();
+    let (status, headers, _) = api.call(page).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    api.app.stop();
+}
