@@ -184,48 +184,23 @@ impl Loader {
             .await
     }
 
-    /// Those of `ids` that are measures of `network`.
-    pub(crate) async fn measures_of(
+    /// Those of `ids` that are entities of `kind` belonging to `network`.
+    pub(crate) async fn of_network(
         &mut self,
+        kind: Kind,
         network: Uuid,
         ids: &[Uuid],
     ) -> Result<BTreeSet<Uuid>, AppError> {
         let mut known = BTreeSet::new();
         for id in ids {
-            let m = self.measure(*id).await?;
-            if m.definition.is_some_and(|d| d.network_id == network) {
-                known.insert(*id);
-            }
-        }
-        Ok(known)
-    }
-
-    /// Those of `ids` that are cycles of `network`.
-    pub(crate) async fn cycles_of(
-        &mut self,
-        network: Uuid,
-        ids: &[Uuid],
-    ) -> Result<BTreeSet<Uuid>, AppError> {
-        let mut known = BTreeSet::new();
-        for id in ids {
-            let c = self.cycle(*id).await?;
-            if c.planned.is_some_and(|p| p.network_id == network) {
-                known.insert(*id);
-            }
-        }
-        Ok(known)
-    }
-
-    /// Those of `ids` that are syntheses of `network`.
-    pub(crate) async fn syntheses_of(
-        &mut self,
-        network: Uuid,
-        ids: &[Uuid],
-    ) -> Result<BTreeSet<Uuid>, AppError> {
-        let mut known = BTreeSet::new();
-        for id in ids {
-            let s = self.synthesis(*id).await?;
-            if s.synthesis.is_some_and(|s| s.network_id == network) {
+            let belongs_to = match kind {
+                Kind::Network => Some(*id),
+                Kind::Program => Some(self.program(*id).await?.network_id),
+                Kind::Measure => self.measure(*id).await?.definition.map(|d| d.network_id),
+                Kind::Cycle => self.cycle(*id).await?.planned.map(|p| p.network_id),
+                Kind::Synthesis => self.synthesis(*id).await?.synthesis.map(|s| s.network_id),
+            };
+            if belongs_to == Some(network) {
                 known.insert(*id);
             }
         }

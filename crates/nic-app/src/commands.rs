@@ -138,15 +138,15 @@ commands! {
                 _ => Vec::new(),
             };
             let network = cycle.planned.as_ref().map_or(Uuid::nil(), |p| p.network_id);
-            let known = l.measures_of(network, &measures).await?;
+            let known = l.of_network(Kind::Measure, network, &measures).await?;
             cycle::correct(&cycle, &known, c)
         };
     // Syntheses.
     SynthesizeLearning, Uuid => Target::new_entity(Kind::Synthesis, call.new_id),
         |c, l, call| {
             let net = l.network(call.ids).await?;
-            let cycles = l.cycles_of(call.ids, &c.cycle_ids).await?;
-            let measures = l.measures_of(call.ids, &c.measure_ids).await?;
+            let cycles = l.of_network(Kind::Cycle, call.ids, &c.cycle_ids).await?;
+            let measures = l.of_network(Kind::Measure, call.ids, &c.measure_ids).await?;
             let this = l.synthesis(call.new_id).await?;
             synthesis::synthesize(&net, &this, &cycles, &measures, c)
         };
@@ -200,9 +200,9 @@ async fn self_assess(
             .filter_map(|e| e.id)
             .collect();
         let found = match kind {
-            EvidenceKind::Cycle => l.cycles_of(net.id, &ids).await?,
-            EvidenceKind::Measure => l.measures_of(net.id, &ids).await?,
-            _ => l.syntheses_of(net.id, &ids).await?,
+            EvidenceKind::Cycle => l.of_network(Kind::Cycle, net.id, &ids).await?,
+            EvidenceKind::Measure => l.of_network(Kind::Measure, net.id, &ids).await?,
+            _ => l.of_network(Kind::Synthesis, net.id, &ids).await?,
         };
         known.extend(found.into_iter().map(|id| (kind, id)));
     }
@@ -222,7 +222,9 @@ async fn plan_cycle(
         Some(p) => Some(l.cycle(p).await?),
         None => None,
     };
-    let known = l.measures_of(net.id, &c.plan.measure_ids).await?;
+    let known = l
+        .of_network(Kind::Measure, net.id, &c.plan.measure_ids)
+        .await?;
     let this = l.cycle(call.new_id).await?;
     let ctx = cycle::PlanContext {
         program: &prog,

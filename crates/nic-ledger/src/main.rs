@@ -351,19 +351,7 @@ async fn verify(database_url: &str) -> anyhow::Result<()> {
     })
     .await?;
     eprintln!();
-    match report.first_break {
-        None => println!(
-            "intact: {} events in {} streams",
-            report.events_checked, report.streams_checked
-        ),
-        Some(b) => {
-            println!(
-                "broken at global position {} (stream {}, version {}): {}",
-                b.global_position, b.stream_id, b.stream_version, b.reason
-            );
-            std::process::exit(1);
-        }
-    }
+    transfer::report_chains(&report);
     Ok(())
 }
 

@@ -83,7 +83,13 @@ pub async fn import_command(database_url: &str, file: &PathBuf) -> anyhow::Resul
     .with_context(|| format!("import {}", file.display()))?;
     bar.finish();
     println!("imported {imported} events from {}", file.display());
-    match report.first_break {
+    report_chains(&report);
+    Ok(())
+}
+
+/// Says whether every chain is intact; exits 1 at the first break.
+pub fn report_chains(report: &nic_store::ChainReport) {
+    match &report.first_break {
         None => println!(
             "intact: {} events in {} streams",
             report.events_checked, report.streams_checked
@@ -96,5 +102,4 @@ pub async fn import_command(database_url: &str, file: &PathBuf) -> anyhow::Resul
             std::process::exit(1);
         }
     }
-    Ok(())
 }
