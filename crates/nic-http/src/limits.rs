@@ -13,6 +13,9 @@ pub const LIVE_BUFFER_EVENTS: usize = 256;
 pub const LIVE_STALL_MS: u64 = 5_000;
 /// Clients following the log at once; more are refused (503) until one leaves.
 pub const LIVE_CLIENTS_MAX: usize = 64;
+/// How often a live stream checks that its token is still live: a revoked token's streams end
+/// within this long.
+pub const LIVE_TOKEN_RECHECK_MS: u64 = 2_000;
 /// Seconds between keep-alive comments on an idle live stream.
 pub const LIVE_KEEPALIVE_SECS: u64 = 15;
 

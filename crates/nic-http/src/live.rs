@@ -13,7 +13,8 @@
 //! hold one back for others. Between the subscription and the connection sits a buffer of
 //! `LIVE_BUFFER_EVENTS`; when it stays full for `LIVE_STALL_MS` the client is not keeping up and
 //! the stream ends (it resumes with `Last-Event-ID` when it can). At most `LIVE_CLIENTS_MAX`
-//! clients follow at once. Every stream ends when the service shuts down.
+//! clients follow at once. Every stream ends when the service shuts down, and within
+//! `LIVE_TOKEN_RECHECK_MS` of its token being revoked.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -33,7 +34,9 @@ use tokio::sync::mpsc::error::SendTimeoutError;
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 
 use crate::extract::{list, within, Params};
-use crate::limits::{LIVE_BUFFER_EVENTS, LIVE_CLIENTS_MAX, LIVE_KEEPALIVE_SECS, LIVE_STALL_MS};
+use crate::limits::{
+    LIVE_BUFFER_EVENTS, LIVE_CLIENTS_MAX, LIVE_KEEPALIVE_SECS, LIVE_STALL_MS, LIVE_TOKEN_RECHECK_MS,
+};
 use crate::problem::{Problem, ProblemKind};
 use nic_events::limits::POSITION_MAX;
 
@@ -142,7 +145,13 @@ pub async fn events(
         tx,
         stall,
     )));
-    let stream = stream(rx, live.stop.clone(), reader, permit);
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_string());
+    let holder = token.map(|t| Holder::new(app.clone(), t));
+    let stream = stream(rx, live.stop.clone(), reader, permit, holder);
     Ok(Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(LIVE_KEEPALIVE_SECS)))
         .into_response())
@@ -175,31 +184,80 @@ async fn read(mut subscription: Subscription, tx: mpsc::Sender<RecordedEvent>, s
     }
 }
 
+/// Who holds a live stream: the stream ends once their token no longer opens anything.
+struct Holder {
+    app: App,
+    token: String,
+    recheck: tokio::time::Interval,
+}
+
+impl Holder {
+    fn new(app: App, token: String) -> Self {
+        let period = Duration::from_millis(LIVE_TOKEN_RECHECK_MS);
+        let recheck = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        Self {
+            app,
+            token,
+            recheck,
+        }
+    }
+
+    /// Whether the token is still live (revoked: no; the store failing: yes, until it answers).
+    async fn still_allowed(&self) -> bool {
+        !matches!(
+            self.app.tokens().authenticate(&self.token).await,
+            Err(AppError::Unauthorized(_))
+        )
+    }
+}
+
 fn stream(
     rx: mpsc::Receiver<RecordedEvent>,
     stop: watch::Receiver<bool>,
     reader: AbortOnDrop,
     permit: OwnedSemaphorePermit,
+    holder: Option<Holder>,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     struct State {
         rx: mpsc::Receiver<RecordedEvent>,
         stop: watch::Receiver<bool>,
+        holder: Option<Holder>,
         _reader: AbortOnDrop,
         _permit: OwnedSemaphorePermit,
     }
     let state = State {
         rx,
         stop,
+        holder,
         _reader: reader,
         _permit: permit,
     };
     futures::stream::unfold(state, |mut s| async move {
-        let e = tokio::select! {
-            biased;
-            _ = s.stop.wait_for(|stop| *stop) => return None,
-            e = s.rx.recv() => e?,
-        };
-        Some((Ok(to_event(&e)), s))
+        loop {
+            let holder = s.holder.as_mut();
+            let recheck = async move {
+                match holder {
+                    Some(h) => h.recheck.tick().await,
+                    None => std::future::pending().await,
+                }
+            };
+            let e = tokio::select! {
+                biased;
+                _ = s.stop.wait_for(|stop| *stop) => return None,
+                _ = recheck => None,
+                e = s.rx.recv() => Some(e?),
+            };
+            match e {
+                Some(e) => return Some((Ok(to_event(&e)), s)),
+                None => {
+                    let holder = s.holder.as_ref().expect("only a holder is rechecked");
+                    if !holder.still_allowed().await {
+                        tracing::info!("a live stream ends: its token was revoked");
+                        return None;
+                    }
+                }
+            }
+        }
     })
 }
 
@@ -280,7 +338,7 @@ mod tests {
         let (stop_tx, stop) = watch::channel(false);
         let permits = Arc::new(Semaphore::new(1));
         let permit = permits.clone().try_acquire_owned().unwrap();
-        let mut events = Box::pin(stream(rx, stop, reader, permit));
+        let mut events = Box::pin(stream(rx, stop, reader, permit, None));
         for _ in 6..=20 {
             assert!(events.next().await.is_some());
         }

@@ -319,3 +319,47 @@ async fn every_answer_carries_the_security_headers() {
     assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
     api.app.stop();
 }
+
+#[tokio::test]
+async fn a_revoked_token_s_live_stream_ends_within_seconds() {
+    let api = Api::new(&nic_store::scratch::sqlite_url()).await;
+    let viewer = api
+        .app
+        .tokens()
+        .create("wall-screen", Role::Viewer, Vec::new(), "test")
+        .await
+        .unwrap();
+    let req = Request::get("/api/v1/live/events")
+        .header(header::AUTHORIZATION, format!("Bearer {viewer}"))
+        .header(header::ACCEPT, "text/event-stream")
+        .body(Body::empty())
+        .unwrap();
+    let res = api.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let mut body = res.into_body();
+    // The stream is open and delivers the log.
+    let first = tokio::time::timeout(std::time::Duration::from_secs(10), body.frame())
+        .await
+        .expect("an event arrives")
+        .expect("the stream is open")
+        .unwrap();
+    assert!(first.data_ref().is_some_and(|d| !d.is_empty()));
+    api.app
+        .tokens()
+        .revoke("wall-screen", "screen stolen", "test")
+        .await
+        .unwrap();
+    let revoked = std::time::Instant::now();
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while let Some(frame) = body.frame().await {
+            frame.unwrap();
+        }
+    })
+    .await;
+    assert!(
+        ended.is_ok(),
+        "the revoked token's stream still runs after 10 s"
+    );
+    assert!(revoked.elapsed() < std::time::Duration::from_secs(10));
+    api.app.stop();
+}
