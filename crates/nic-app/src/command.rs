@@ -4,9 +4,9 @@
 //! when the append lost a race (unless the write was pinned to a version with `if_match`). A
 //! refused command appends nothing.
 //!
-//! With an idempotency key the event ids (and a new entity's id) are derived from the key and the
-//! write's scope (the operation it was sent to), so a retry finds its events in the stream and
-//! gets the first answer back.
+//! With an idempotency key the event ids (and a new entity's id) are derived from the key, the
+//! principal and the write's scope (the operation it was sent to), so a retry finds its events in
+//! the stream and gets the first answer back, and a key another caller used is not theirs.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -232,11 +232,12 @@ impl Write {
         }
     }
 
-    /// The id of a new entity: derived from the idempotency key when there is one (so a retry
-    /// addresses the same stream), else a fresh UUID v7.
+    /// The id of a new entity: derived from the principal, the scope and the idempotency key when
+    /// there is one (so a retry addresses the same stream, and another caller's key never
+    /// answers for this one), else a fresh UUID v7.
     pub fn new_id(&self) -> Uuid {
         match &self.idempotency_key {
-            Some(key) => derived(&[&self.scope, key, "entity"]),
+            Some(key) => derived(&[&self.principal.actor(), &self.scope, key, "entity"]),
             None => Uuid::now_v7(),
         }
     }
@@ -245,7 +246,13 @@ impl Write {
     /// is one (so the store recognises a retry), else a fresh UUID v7.
     pub fn event_id(&self, index: usize) -> Uuid {
         match &self.idempotency_key {
-            Some(key) => derived(&[&self.scope, key, "event", &index.to_string()]),
+            Some(key) => derived(&[
+                &self.principal.actor(),
+                &self.scope,
+                key,
+                "event",
+                &index.to_string(),
+            ]),
             None => Uuid::now_v7(),
         }
     }
@@ -473,6 +480,10 @@ mod tests {
         let mut other = w.clone();
         other.scope = "POST /b".into();
         assert_ne!(w.new_id(), other.new_id());
+        let mut someone_else = w.clone();
+        someone_else.principal.name = "b".into();
+        assert_ne!(w.new_id(), someone_else.new_id());
+        assert_ne!(w.event_id(0), someone_else.event_id(0));
         assert_ne!(w.event_id(0), w.event_id(1));
         w.idempotency_key = None;
         assert_ne!(w.new_id(), w.new_id());

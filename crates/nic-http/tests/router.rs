@@ -363,3 +363,33 @@ async fn a_revoked_token_s_live_stream_ends_within_seconds() {
     assert!(revoked.elapsed() < std::time::Duration::from_secs(10));
     api.app.stop();
 }
+
+#[tokio::test]
+async fn an_idempotency_key_answers_only_for_the_caller_who_used_it() {
+    let api = Api::new(&nic_store::scratch::sqlite_url()).await;
+    let other = api
+        .app
+        .tokens()
+        .create("second-admin", Role::Admin, Vec::new(), "test")
+        .await
+        .unwrap();
+    let key = [("idempotency-key", "shared-key")];
+    let body = r#"{"name": "Mine", "purpose": "x"}"#;
+    let (status, _, first) = api.post("/api/v1/networks", body, &key).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    let req = Request::post("/api/v1/networks")
+        .header(header::AUTHORIZATION, format!("Bearer {other}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("idempotency-key", "shared-key")
+        .body(Body::from(r#"{"name": "Theirs", "purpose": "y"}"#))
+        .unwrap();
+    let (status, headers, second) = api.call(req).await;
+    assert_eq!(status, StatusCode::CREATED, "{second}");
+    assert!(headers.get("idempotent-replayed").is_none());
+    assert_ne!(
+        first["id"], second["id"],
+        "the other caller's network is its own"
+    );
+    assert_eq!(second["events"][0]["data"]["name"], "Theirs");
+    api.app.stop();
+}
