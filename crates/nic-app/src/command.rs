@@ -218,6 +218,8 @@ pub struct Write {
     pub idempotency_key: Option<String>,
     pub scope: String,
     pub correlation_id: Uuid,
+    /// The SHA-256 (hex) of the request, kept with the events of a write with an idempotency key.
+    pub request_sha256: Option<String>,
 }
 
 impl Write {
@@ -229,6 +231,7 @@ impl Write {
             idempotency_key: None,
             scope: scope.into(),
             correlation_id: Uuid::now_v7(),
+            request_sha256: None,
         }
     }
 
@@ -358,6 +361,16 @@ pub(crate) async fn run<C: Command>(
         if w.idempotency_key.is_some() {
             let ids: Vec<Uuid> = (0..IDEMPOTENT_EVENTS_MAX).map(|i| w.event_id(i)).collect();
             if let Some(first) = recorded.iter().position(|e| e.event_id == ids[0]) {
+                let sent = serde_json::from_str::<Metadata>(recorded[first].metadata.get())
+                    .map_err(|e| AppError::Unreadable(format!("metadata: {e}")))?
+                    .request_sha256;
+                if sent.is_some() && sent != w.request_sha256 {
+                    return Err(AppError::KeyReused(
+                        "this Idempotency-Key was sent with another request; use a new key for \
+                         a new request"
+                            .into(),
+                    ));
+                }
                 let replay: Vec<&RecordedEvent> = recorded[first..]
                     .iter()
                     .zip(&ids)
@@ -384,6 +397,7 @@ pub(crate) async fn run<C: Command>(
             actor: Some(w.principal.actor()),
             correlation_id: Some(w.correlation_id),
             causation_id: None,
+            request_sha256: w.idempotency_key.as_ref().and(w.request_sha256.clone()),
         };
         let new: Vec<_> = events
             .iter()

@@ -17,6 +17,9 @@ pub enum AppError {
         detail: String,
         current: Option<u64>,
     },
+    /// An idempotency key sent again with another request.
+    #[error("{0}")]
+    KeyReused(String),
     /// No valid token.
     #[error("{0}")]
     Unauthorized(String),

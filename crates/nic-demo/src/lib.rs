@@ -152,8 +152,7 @@ pub async fn load(store: &dyn EventStore, seed: u64) -> anyhow::Result<Summary> 
     let world = build(seed)?;
     let metadata = Metadata {
         actor: Some(ACTOR.into()),
-        correlation_id: None,
-        causation_id: None,
+        ..Metadata::default()
     };
     let mut versions: BTreeMap<StreamId, u64> = BTreeMap::new();
     let mut i = 0;

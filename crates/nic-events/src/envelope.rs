@@ -170,6 +170,10 @@ pub struct Metadata {
     /// The event or command that caused this one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub causation_id: Option<Uuid>,
+    /// The SHA-256 (hex) of the request an idempotency key came with, so that the same key sent
+    /// with another request is refused instead of answered with this one's events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_sha256: Option<String>,
 }
 
 /// An event about to be appended. The store assigns its version, position, time and hash.

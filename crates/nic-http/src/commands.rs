@@ -15,10 +15,11 @@ use crate::problem::{Problem, ProblemKind};
 
 pub async fn handle<C: Command + DeserializeOwned>(
     State(app): State<App>,
-    WriteHeaders(w): WriteHeaders,
+    WriteHeaders(mut w): WriteHeaders,
     PathIds(ids): PathIds,
-    Body(cmd): Body<C>,
+    Body(cmd, sha256): Body<C>,
 ) -> Result<Response, Problem> {
+    w.request_sha256 = Some(sha256);
     let ids = C::Ids::from_slice(&ids)
         .ok_or_else(|| Problem::new(ProblemKind::InvalidId, "the path names other ids"))?;
     Ok(answer(app.execute(cmd, ids, &w).await?))

@@ -22,7 +22,8 @@ use crate::problem::{Problem, ProblemKind};
 /// A JSON body parsed into a command. Unknown fields, wrong types and values out of their bounds
 /// are 422 with the path of the field; a body that is not JSON is 400; a missing or other content
 /// type is 415; a body over `REQUEST_BODY_BYTES_MAX` is 413.
-pub struct Body<T>(pub T);
+/// With the SHA-256 (hex) of the body as sent, which a write with an idempotency key keeps.
+pub struct Body<T>(pub T, pub String);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     type Rejection = Problem;
@@ -55,7 +56,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
                     Problem::new(ProblemKind::MalformedJson, e.body_text())
                 }
             })?;
-        parse(&bytes).map(Body)
+        let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+        parse(&bytes).map(|t| Body(t, digest))
     }
 }
 
@@ -255,6 +257,7 @@ impl<S: Send + Sync> FromRequestParts<S> for WriteHeaders {
             idempotency_key,
             scope: format!("{} {}", parts.method, parts.uri.path()),
             correlation_id,
+            request_sha256: None,
         }))
     }
 }

@@ -30,6 +30,7 @@ pub enum ProblemKind {
     UnsupportedMediaType,
     Validation,
     UnknownReference,
+    IdempotencyKeyReused,
     Internal,
     StoreUnavailable,
     NotReady,
@@ -37,7 +38,7 @@ pub enum ProblemKind {
 
 impl ProblemKind {
     /// Every kind, as the OpenAPI document lists them.
-    pub const ALL: [ProblemKind; 19] = [
+    pub const ALL: [ProblemKind; 20] = [
         Self::MalformedJson,
         Self::InvalidId,
         Self::InvalidQuery,
@@ -54,6 +55,7 @@ impl ProblemKind {
         Self::UnsupportedMediaType,
         Self::Validation,
         Self::UnknownReference,
+        Self::IdempotencyKeyReused,
         Self::Internal,
         Self::StoreUnavailable,
         Self::NotReady,
@@ -90,6 +92,11 @@ impl ProblemKind {
                 "unknown-reference",
                 422,
                 "The command names something that does not exist",
+            ),
+            IdempotencyKeyReused => (
+                "idempotency-key-reused",
+                422,
+                "The Idempotency-Key was sent with another request",
             ),
             Internal => ("internal", 500, "Internal error"),
             StoreUnavailable => ("store-unavailable", 503, "The event store could not answer"),
@@ -187,6 +194,7 @@ impl From<AppError> for Problem {
                 p.current_version = current;
                 p
             }
+            AppError::KeyReused(d) => Problem::new(K::IdempotencyKeyReused, d),
             AppError::Unauthorized(d) => Problem::new(K::Unauthorized, d),
             AppError::Forbidden(d) => Problem::new(K::Forbidden, d),
             AppError::NotFound(d) => Problem::new(K::NotFound, d),

@@ -391,5 +391,21 @@ async fn an_idempotency_key_answers_only_for_the_caller_who_used_it() {
         "the other caller's network is its own"
     );
     assert_eq!(second["events"][0]["data"]["name"], "Theirs");
+    // The same caller's key with another body is refused, and appends nothing.
+    let (status, _, refused) = api
+        .post(
+            "/api/v1/networks",
+            r#"{"name": "Not mine", "purpose": "z"}"#,
+            &key,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(refused["type"], "/problems/idempotency-key-reused");
+    let (status, headers, again) = api.post("/api/v1/networks", body, &key).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(headers["idempotent-replayed"], "true");
+    assert_eq!(again, first);
+    let networks = api.get("/api/v1/networks").await.2;
+    assert_eq!(networks["items"].as_array().unwrap().len(), 2, "{networks}");
     api.app.stop();
 }
