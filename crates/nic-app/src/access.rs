@@ -7,14 +7,16 @@
 //! |---|---|
 //! | admin | everything (the network hub) |
 //! | facilitator | write for the programs it is granted; read the network and the log |
-//! | improvement scientist | read everything: the log, replay, export, rebuild |
-//! | viewer | projections, resources and live streams only (dashboards) |
+//! | improvement scientist | read the network and the log: replay, export, rebuild |
+//! | viewer | projections and resources, and the live timeline (dashboards) |
+//!
+//! Token records (`token-…` streams) are read by admins only, in every read of the log.
 
 use std::sync::Arc;
 
 use nic_domain::token::{self, IssueToken, Tokens};
 use nic_domain::DomainError;
-use nic_events::catalog::Role;
+use nic_events::catalog::{Role, CATEGORIES};
 use nic_events::limits::READ_PAGE_EVENTS_MAX;
 use nic_events::{ExpectedVersion, Metadata, NicEvent, StreamId, Text, Title};
 use nic_store::{EventStore, ReadAll};
@@ -23,14 +25,17 @@ use uuid::Uuid;
 
 use crate::AppError;
 
+/// The stream category of the tokens' records.
+const TOKEN_CATEGORY: &str = "token";
+
 /// What an operation asks of the caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
     /// Anyone: health, readiness, the OpenAPI document.
     Public,
-    /// Any valid token: projections, resources, live streams, metrics.
+    /// Any valid token: projections, resources, the live timeline, metrics.
     View,
-    /// The raw log (events, streams, export): everyone but viewers.
+    /// The raw log (events, streams, export, the live log): everyone but viewers.
     Log,
     /// Writes for one program: admins, and facilitators granted that program (checked again by
     /// the command, which knows the program).
@@ -102,6 +107,41 @@ impl Principal {
         }
     }
 
+    /// The stream categories this principal reads when it asks the log for `asked` (empty: all):
+    /// admins get what they ask; everyone else every catalog category but `token`, whose records
+    /// (names, roles, grants and hashes of tokens) are for admins only, and is refused `token`.
+    pub fn log_categories(&self, asked: Vec<String>) -> Result<Vec<String>, AppError> {
+        if self.role == Role::Admin {
+            return Ok(asked);
+        }
+        if asked.iter().any(|c| c == TOKEN_CATEGORY) {
+            return Err(self.no_token_records());
+        }
+        if !asked.is_empty() {
+            return Ok(asked);
+        }
+        Ok(CATEGORIES
+            .iter()
+            .filter(|c| **c != TOKEN_CATEGORY)
+            .map(|c| c.to_string())
+            .collect())
+    }
+
+    /// Refuses a read of `stream` unless this principal may read its records.
+    pub fn require_stream(&self, stream: &StreamId) -> Result<(), AppError> {
+        if stream.category() == TOKEN_CATEGORY && self.role != Role::Admin {
+            return Err(self.no_token_records());
+        }
+        Ok(())
+    }
+
+    fn no_token_records(&self) -> AppError {
+        AppError::Forbidden(format!(
+            "token records are for admins only; token {:?} is {:?}",
+            self.name, self.role
+        ))
+    }
+
     /// Refuses unless `access` allows this principal's role.
     pub fn require(&self, access: Access, what: &str) -> Result<(), AppError> {
         if access.allows(self.role) {
@@ -133,7 +173,7 @@ impl Registry {
     /// The principal a bearer token stands for: `Unauthorized` unless it is live.
     pub async fn authenticate(&self, token: &str) -> Result<Principal, AppError> {
         let sha = sha256_hex(token);
-        let stream = StreamId::for_entity("token", token_id_for(&sha));
+        let stream = StreamId::for_entity(TOKEN_CATEGORY, token_id_for(&sha));
         let mut tokens = Tokens::default();
         for e in self
             .store
@@ -156,7 +196,7 @@ impl Registry {
     pub async fn tokens(&self) -> Result<Tokens, AppError> {
         let mut tokens = Tokens::default();
         let mut read = ReadAll::after(0, READ_PAGE_EVENTS_MAX);
-        read.categories = vec!["token".into()];
+        read.categories = vec![TOKEN_CATEGORY.into()];
         loop {
             let page = self.store.read_all(&read).await?;
             for e in &page {
@@ -191,7 +231,7 @@ impl Registry {
         };
         let events = token::issue(&tokens, token_id, cmd)?;
         self.append(
-            StreamId::for_entity("token", token_id),
+            StreamId::for_entity(TOKEN_CATEGORY, token_id),
             ExpectedVersion::NoStream,
             &events,
             actor,
@@ -211,7 +251,7 @@ impl Registry {
             .map(|t| t.token_id)
             .ok_or_else(|| AppError::NotFound(format!("no token named {name:?}")))?;
         self.append(
-            StreamId::for_entity("token", id),
+            StreamId::for_entity(TOKEN_CATEGORY, id),
             ExpectedVersion::StreamExists,
             &events,
             actor,

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::command::{Kind, Loader};
 use crate::limits::{PAGE_EVENTS_DEFAULT, READY_LAG_EVENTS_MAX};
-use crate::{App, AppError};
+use crate::{App, AppError, Principal};
 
 /// A page of the global log.
 #[derive(Debug, Serialize)]
@@ -61,9 +61,10 @@ pub fn page_limit(requested: Option<usize>) -> Result<usize, AppError> {
 
 impl App {
     /// One page of the global log after `after`, filtered by stream categories and event types
-    /// (none: all).
+    /// (none: all), as `reader` may read it (`Principal::log_categories`).
     pub async fn events(
         &self,
+        reader: &Principal,
         after: u64,
         limit: Option<usize>,
         categories: Vec<String>,
@@ -72,7 +73,7 @@ impl App {
         let read = ReadAll {
             after,
             limit: page_limit(limit)?,
-            categories,
+            categories: reader.log_categories(categories)?,
             event_types,
             ..ReadAll::default()
         };
@@ -81,15 +82,18 @@ impl App {
         Ok(Page { events, next_after })
     }
 
-    /// One stream's events from `from_version`, with the stream's version.
+    /// One stream's events from `from_version`, with the stream's version, if `reader` may read
+    /// them.
     pub async fn stream(
         &self,
+        reader: &Principal,
         stream_id: String,
         from_version: u64,
         limit: Option<usize>,
     ) -> Result<Versioned<Vec<RecordedEvent>>, AppError> {
         let id =
             StreamId::parse(stream_id).map_err(|e| AppError::InvalidStreamId(e.to_string()))?;
+        reader.require_stream(&id)?;
         let Some(version) = self.store().stream_version(&id).await? else {
             return Err(AppError::NotFound(format!("stream {id} has no events")));
         };

@@ -10,7 +10,7 @@ pub use nic_store::transfer::Format;
 use nic_store::transfer::{self, ExportPages, ExportProgress};
 use nic_store::{ChainReport, EventStore};
 
-use crate::AppError;
+use crate::{AppError, Principal};
 
 /// The media type of both formats: one JSON object per line.
 pub const NDJSON: &str = "application/x-ndjson";
@@ -32,9 +32,14 @@ pub fn format_name(format: Format) -> &'static str {
     }
 }
 
-/// The log up to its head now, page by page, for a reader that writes as it reads.
-pub async fn export_pages(store: &dyn EventStore) -> Result<ExportPages, AppError> {
-    Ok(ExportPages::start(store).await?)
+/// The log up to its head now, page by page, as `reader` may read it (`Principal::log_categories`),
+/// for a caller that writes as it reads.
+pub async fn export_pages(
+    store: &dyn EventStore,
+    reader: &Principal,
+) -> Result<ExportPages, AppError> {
+    let categories = reader.log_categories(Vec::new())?;
+    Ok(ExportPages::start(store, categories).await?)
 }
 
 /// Writes the whole log (up to its head when called) to `out`; `progress` hears each page.

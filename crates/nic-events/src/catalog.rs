@@ -779,6 +779,17 @@ catalog! {
     TokenRevoked => "token", 1, "An access token is revoked; it opens nothing from then on.";
 }
 
+/// Every stream category of the catalog. `token` holds the access tokens' records, which only
+/// admins may read.
+pub const CATEGORIES: [&str; 6] = [
+    "network",
+    "program",
+    "measure",
+    "pdsa",
+    "synthesis",
+    "token",
+];
+
 /// Why a stored event could not be read as a catalog event.
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
@@ -873,22 +884,16 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), CATALOG.len());
         for i in CATALOG {
-            assert!(
-                [
-                    "network",
-                    "program",
-                    "measure",
-                    "pdsa",
-                    "synthesis",
-                    "token"
-                ]
-                .contains(&i.category),
-                "{}",
-                i.event_type
-            );
+            assert!(CATEGORIES.contains(&i.category), "{}", i.event_type);
             assert!(i.schema_version >= 1);
         }
         assert_eq!(NicEvent::current_schemas().len(), CATALOG.len());
+        for c in CATEGORIES {
+            assert!(
+                CATALOG.iter().any(|i| i.category == c),
+                "{c} holds no event"
+            );
+        }
     }
 
     #[test]

@@ -17,6 +17,10 @@ pub enum TextError {
     TooLong { chars: usize, max: usize },
     #[error("must not contain control characters other than line breaks and tabs")]
     Control,
+    #[error("must not contain bidirectional embeddings, overrides or isolates (U+202A-U+202E, U+2066-U+2069)")]
+    Bidi,
+    #[error("has no visible character: only invisible ones such as zero-width spaces")]
+    Invisible,
 }
 
 fn check(s: &str, max: usize, allow_newlines: bool) -> Result<(), TextError> {
@@ -29,6 +33,35 @@ fn check(s: &str, max: usize, allow_newlines: bool) -> Result<(), TextError> {
         return Err(TextError::Control);
     }
     Ok(())
+}
+
+/// Refuses, in text someone sends now, what reads other than it is: bidirectional embeddings,
+/// overrides and isolates (they can make "exe.png" show as "png.exe"), and text with characters
+/// but none visible (zero-width spaces, joiners, fillers). Checked where commands come in, not by
+/// `Title` and `Text` themselves, so that events stored before the check keep being read.
+pub fn check_sent(s: &str) -> Result<(), TextError> {
+    if s.chars().any(is_bidi_control) {
+        return Err(TextError::Bidi);
+    }
+    let invisible = s.chars().any(is_invisible);
+    if invisible && s.chars().all(|c| c.is_whitespace() || is_invisible(c)) {
+        return Err(TextError::Invisible);
+    }
+    Ok(())
+}
+
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Unicode's default-ignorable code points: drawn as nothing.
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}'
+        | '\u{FFA0}' | '\u{FFF0}'..='\u{FFF8}' | '\u{1BCA0}'..='\u{1BCA3}'
+        | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E0FFF}')
 }
 
 /// A name or title: one line, 1 to `TITLE_CHARS_MAX` characters, not blank.
@@ -137,6 +170,20 @@ mod tests {
             Err(TextError::TooLong { .. })
         ));
         assert!(Title::parse("é".repeat(TITLE_CHARS_MAX)).is_ok());
+    }
+
+    #[test]
+    fn sent_text_reads_as_it_is() {
+        assert!(check_sent("Peer mentoring huddles").is_ok());
+        assert!(check_sent("").is_ok());
+        assert!(check_sent("  ").is_ok(), "blankness is the types' business");
+        assert!(check_sent("שלום and مرحبا, with a zero\u{200B}width space").is_ok());
+        assert!(check_sent("👩\u{200D}🔬 scientist").is_ok());
+        assert_eq!(check_sent("RTL \u{202E}gnp.exe"), Err(TextError::Bidi));
+        assert_eq!(check_sent("\u{2067}x\u{2069}"), Err(TextError::Bidi));
+        assert_eq!(check_sent("\u{200B}"), Err(TextError::Invisible));
+        assert_eq!(check_sent(" \u{FEFF}\u{2060} "), Err(TextError::Invisible));
+        assert_eq!(check_sent("\u{3164}"), Err(TextError::Invisible));
     }
 
     #[test]

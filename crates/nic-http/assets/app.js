@@ -18,7 +18,6 @@
   const KINDS = ['network', 'aim', 'diagram', 'root_cause', 'standard', 'program', 'measure',
     'data', 'signal', 'cycle', 'decision', 'synthesis'];
   const PHASES = ['planned', 'doing', 'studying', 'acted', 'abandoned'];
-  const LIVE_CATEGORIES = 'network,program,measure,pdsa,synthesis';
 
   const state = {
     token: null,
@@ -1082,7 +1081,7 @@
     while (!ctrl.signal.aborted) {
       try {
         if (state.lastEventId === null) state.lastEventId = (await api('/api/v1/projections')).head;
-        const res = await fetch(`/api/v1/live/events?after=${state.lastEventId}&category=${LIVE_CATEGORIES}`, {
+        const res = await fetch(`/api/v1/live/timeline?after=${state.lastEventId}`, {
           headers: { Authorization: `Bearer ${state.token}`, Accept: 'text/event-stream' },
           cache: 'no-store',
           signal: ctrl.signal,
@@ -1124,47 +1123,30 @@
         }
         if (id !== null) state.lastEventId = Number(id);
         if (data.length) {
-          try { onEvent(JSON.parse(data.join('\n'))); } catch (_) { /* not an event */ }
+          try { onMoved(JSON.parse(data.join('\n'))); } catch (_) { /* not a message */ }
         }
       }
     }
   }
 
-  const pendingSentences = [];
-  let sentenceTimer = null;
-
-  function onEvent(e) {
-    const d = e.data || {};
-    const what = String(d.title || d.name || (d.aim && d.aim.statement) || d.summary || d.reason || d.period || '');
-    if (e.event_type === 'NetworkChartered') refreshNetworks().then(() => { if (route().view === 'overview') scheduleRefresh(); }, () => {});
-    const href = d.cycle_id ? `#/cycles/${enc(d.cycle_id)}`
-      : d.measure_id ? `#/measures/${enc(d.measure_id)}` : null;
-    const sentence = h('span', { class: 'what' }, what);
-    const li = h('li', { class: 'fresh', 'data-position': e.global_position },
-      h('span', { class: 'type' }, humanType(e.event_type)),
-      href ? h('a', { href }, sentence) : sentence, ' ',
-      h('time', { datetime: e.recorded_at }, fmtTime(e.recorded_at)));
+  // The read models moved on: the new timeline entries go into the feed, the view is refreshed.
+  function onMoved(msg) {
+    const entries = msg.entries || [];
+    if (entries.some((e) => e.event_type === 'NetworkChartered')) {
+      refreshNetworks().then(() => { if (route().view === 'overview') scheduleRefresh(); }, () => {});
+    }
     const feed = $('live-feed');
-    feed.prepend(li);
+    for (const e of entries) {
+      const href = e.cycle_id ? `#/cycles/${enc(e.cycle_id)}`
+        : e.measure_id ? `#/measures/${enc(e.measure_id)}` : null;
+      const sentence = h('span', { class: 'what' }, e.sentence);
+      feed.prepend(h('li', { class: 'fresh', 'data-position': e.position },
+        h('span', { class: 'type' }, humanType(e.event_type)),
+        href ? h('a', { href }, sentence) : sentence, ' ',
+        h('time', { datetime: e.recorded_at }, fmtTime(e.recorded_at))));
+    }
     while (feed.children.length > FEED_MAX) feed.lastElementChild.remove();
-    pendingSentences.push(e.global_position);
-    clearTimeout(sentenceTimer);
-    sentenceTimer = setTimeout(fillSentences, REFRESH_DEBOUNCE_MS);
     scheduleRefresh();
-  }
-
-  /** Replaces each new feed item's text by its timeline sentence, where the timeline has one. */
-  async function fillSentences() {
-    const positions = pendingSentences.splice(0);
-    if (!positions.length) return;
-    const from = Math.min(...positions) - 1;
-    try {
-      const page = await api('/api/v1/timeline', { after: from, limit: Math.min(1000, positions.length + 50) });
-      for (const entry of page.entries || []) {
-        const li = document.querySelector(`#live-feed li[data-position="${Number(entry.position)}"] .what`);
-        if (li) li.textContent = entry.sentence;
-      }
-    } catch (_) { /* the raw text stays */ }
   }
 
   // -------------------------------------------------------------------------------------------

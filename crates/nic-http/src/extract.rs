@@ -16,11 +16,12 @@ use nic_events::limits::POSITION_MAX;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
-use crate::limits::{IDEMPOTENCY_KEY_BYTES_MAX, REQUEST_BODY_BYTES_MAX};
+use crate::limits::{BODY_IDLE_SECS, IDEMPOTENCY_KEY_BYTES_MAX, REQUEST_BODY_BYTES_MAX};
 use crate::problem::{Problem, ProblemKind};
 
 /// A JSON body parsed into a command. Unknown fields, wrong types and values out of their bounds
-/// are 422 with the path of the field; a body that is not JSON is 400; a missing or other content
+/// are 422 with the path of the field, and so is a string holding bidirectional controls or no
+/// visible character (`nic_events::text::check_sent`); a body that is not JSON is 400; a missing or other content
 /// type is 415; a body over `REQUEST_BODY_BYTES_MAX` is 413.
 /// With the SHA-256 (hex) of the body as sent, which a write with an idempotency key keeps.
 pub struct Body<T>(pub T, pub String);
@@ -52,13 +53,61 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
                         ProblemKind::BodyTooLarge,
                         format!("a request body is at most {REQUEST_BODY_BYTES_MAX} bytes"),
                     )
+                } else if timed_out(&e) {
+                    Problem::new(
+                        ProblemKind::RequestTimeout,
+                        format!("the body paused for more than {BODY_IDLE_SECS} s; send it whole"),
+                    )
                 } else {
                     Problem::new(ProblemKind::MalformedJson, e.body_text())
                 }
             })?;
         let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
-        parse(&bytes).map(|t| Body(t, digest))
+        let command = parse(&bytes)?;
+        let value: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| Problem::new(ProblemKind::MalformedJson, e.to_string()))?;
+        check_strings(&value, "")?;
+        Ok(Body(command, digest))
     }
+}
+
+/// Refuses a body with a string that reads other than it is (`nic_events::text::check_sent`):
+/// 422 naming the field.
+fn check_strings(value: &serde_json::Value, path: &str) -> Result<(), Problem> {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => nic_events::text::check_sent(s).map_err(|e| {
+            let field = if path.is_empty() { "body" } else { path }.to_string();
+            let message = e.to_string();
+            Problem::new(ProblemKind::Validation, format!("{field}: {message}"))
+                .with_errors(vec![FieldError { field, message }])
+        }),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, v)| check_strings(v, &format!("{path}[{i}]"))),
+        Value::Object(fields) => fields.iter().try_for_each(|(k, v)| {
+            let path = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            check_strings(v, &path)
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Whether reading the body failed because it paused too long (`serve`'s body deadline).
+fn timed_out(e: &BytesRejection) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
 }
 
 /// Parses a JSON command, one JSON document and nothing after it; errors name the path of the

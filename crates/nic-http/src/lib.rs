@@ -3,8 +3,8 @@
 //! as the one place any error becomes RFC 9457 problem details (`problem`), the one handler of
 //! every command (`commands`), the reads (`reads`) and read models (`models`), server-sent events
 //! (`live`), the request middleware and `/metrics` (`metrics`), the OpenAPI document (`openapi`)
-//! and the dashboard's page and assets (`dashboard`). `router(app)` is the whole API, to serve
-//! over a socket or to drive in process.
+//! and the dashboard's page and assets (`dashboard`). `router(app)` is the whole API, to drive in
+//! process or to `serve` over a socket with the edge's timeouts and connection limit.
 
 pub mod commands;
 pub mod dashboard;
@@ -17,6 +17,8 @@ pub mod openapi;
 pub mod problem;
 pub mod reads;
 pub mod routes;
+pub mod serve;
 
 pub use problem::{Problem, ProblemKind};
 pub use routes::router;
+pub use serve::{serve, Edge};

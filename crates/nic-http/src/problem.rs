@@ -11,6 +11,8 @@ use nic_domain::{DomainError, FieldError};
 use nic_store::StoreError;
 use serde::Serialize;
 
+use crate::limits::RETRY_AFTER_SECS;
+
 /// Every problem type the API returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProblemKind {
@@ -31,14 +33,17 @@ pub enum ProblemKind {
     Validation,
     UnknownReference,
     IdempotencyKeyReused,
+    RequestTimeout,
+    TooManyStreams,
     Internal,
+    ServiceBusy,
     StoreUnavailable,
     NotReady,
 }
 
 impl ProblemKind {
     /// Every kind, as the OpenAPI document lists them.
-    pub const ALL: [ProblemKind; 20] = [
+    pub const ALL: [ProblemKind; 23] = [
         Self::MalformedJson,
         Self::InvalidId,
         Self::InvalidQuery,
@@ -56,7 +61,10 @@ impl ProblemKind {
         Self::Validation,
         Self::UnknownReference,
         Self::IdempotencyKeyReused,
+        Self::RequestTimeout,
+        Self::TooManyStreams,
         Self::Internal,
+        Self::ServiceBusy,
         Self::StoreUnavailable,
         Self::NotReady,
     ];
@@ -98,7 +106,18 @@ impl ProblemKind {
                 422,
                 "The Idempotency-Key was sent with another request",
             ),
+            RequestTimeout => (
+                "request-timeout",
+                408,
+                "The request's body stopped arriving",
+            ),
+            TooManyStreams => (
+                "too-many-streams",
+                429,
+                "Too many live streams are open for this token or address",
+            ),
             Internal => ("internal", 500, "Internal error"),
+            ServiceBusy => ("service-busy", 503, "The service is at capacity"),
             StoreUnavailable => ("store-unavailable", 503, "The event store could not answer"),
             NotReady => ("not-ready", 503, "The service is not ready"),
         }
@@ -176,6 +195,12 @@ impl IntoResponse for Problem {
             res.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        if matches!(status.as_u16(), 429 | 503) {
+            res.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_AFTER_SECS),
+            );
+        }
         if let Some(failure) = failure {
             res.extensions_mut().insert(*failure);
         }
@@ -203,7 +228,7 @@ impl From<AppError> for Problem {
             AppError::InvalidStreamId(d) => Problem::new(K::InvalidStreamId, d),
             AppError::Busy(d) => Problem::new(K::InvalidTransition, d),
             AppError::NotReady(d) => Problem::new(K::NotReady, d),
-            AppError::Saturated(d) => Problem::new(K::StoreUnavailable, d),
+            AppError::Saturated(d) => Problem::new(K::ServiceBusy, d),
             AppError::Store(s) => {
                 let label = match s {
                     StoreError::Database(_) | StoreError::CommitFailed(_) => "database",

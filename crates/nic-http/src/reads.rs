@@ -6,10 +6,10 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use nic_app::reads::{Listed, Page, Versioned};
 use nic_app::transfer::{self, NDJSON};
-use nic_app::App;
+use nic_app::{App, Principal};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -32,11 +32,18 @@ pub struct EventsQuery {
 
 pub async fn events(
     State(app): State<App>,
+    Extension(reader): Extension<Principal>,
     Params(q): Params<EventsQuery>,
 ) -> Result<Json<Page>, Problem> {
     let after = within("after", q.after)?;
     let page = app
-        .events(after, q.limit, list(q.category), list(q.event_type))
+        .events(
+            &reader,
+            after,
+            q.limit,
+            list(q.category),
+            list(q.event_type),
+        )
         .await?;
     Ok(Json(page))
 }
@@ -51,11 +58,13 @@ pub struct StreamQuery {
 
 pub async fn stream(
     State(app): State<App>,
+    Extension(reader): Extension<Principal>,
     Path(stream_id): Path<String>,
     Params(q): Params<StreamQuery>,
 ) -> Result<Response, Problem> {
+    let from_version = within("from_version", q.from_version)?;
     Ok(versioned(
-        app.stream(stream_id, within("from_version", q.from_version)?, q.limit)
+        app.stream(&reader, stream_id, from_version, q.limit)
             .await?,
     ))
 }
@@ -158,9 +167,10 @@ pub struct ExportParams {
 
 /// `GET /api/v1/export?format=ndjson|cloudevents`: the whole log up to its head when the request
 /// arrives, streamed page by page as NDJSON (never held whole in memory), as an attachment named
-/// after the format and head.
+/// after the format and head. Token records are in it only for admins.
 pub async fn export(
     State(app): State<App>,
+    Extension(reader): Extension<Principal>,
     Params(q): Params<ExportParams>,
 ) -> Result<Response, Problem> {
     let format = match q.format.as_deref() {
@@ -173,7 +183,7 @@ pub async fn export(
         })?,
     };
     let store = app.store().clone();
-    let pages = transfer::export_pages(store.as_ref()).await?;
+    let pages = transfer::export_pages(store.as_ref(), &reader).await?;
     let filename = format!(
         "nic-ledger-{}-{}.ndjson",
         transfer::format_name(format),

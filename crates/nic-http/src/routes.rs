@@ -178,7 +178,8 @@ pub fn routes() -> Vec<Route> {
             handler: || on(MethodFilter::POST, m::rebuild),
         },
         // The log, live.
-        read!(View, "/api/v1/live/events", "log", "The global log as server-sent events (id = global position, event = type, data = the recorded event); filter by category= and type=; resumes after Last-Event-ID or after=; keep-alive comments; a client that falls behind is disconnected and resumes.", Answer::Other("text/event-stream"), live::events),
+        read!(Log, "/api/v1/live/events", "log", "The global log as server-sent events (id = global position, event = type, data = the recorded event; token records for admins only); filter by category= and type=; resumes after Last-Event-ID or after=; keep-alive comments; a client that falls behind is disconnected and resumes. At most 8 streams per token and 16 per address (429), 64 in all with the last 8 kept for admins (503); a stream lasts at most 30 minutes, then the client resumes.", Answer::Other("text/event-stream"), live::events),
+        read!(View, "/api/v1/live/timeline", "read models", "The read models, live, as server-sent events for dashboards: each time they move on, one message (id = their position, event = timeline, data = {position, entries}) with the new entries of the learning timeline; ?network_id= for one network's; resumes after Last-Event-ID or after=; the same limits as /api/v1/live/events.", Answer::Other("text/event-stream"), live::timeline),
     ]
 }
 

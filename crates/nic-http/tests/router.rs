@@ -60,11 +60,38 @@ impl Api {
     }
 
     async fn get(&self, path: &str) -> (StatusCode, axum::http::HeaderMap, Value) {
+        self.get_as(&self.token, path).await
+    }
+
+    async fn get_as(&self, token: &str, path: &str) -> (StatusCode, axum::http::HeaderMap, Value) {
         let req = Request::get(path)
-            .header(header::AUTHORIZATION, format!("Bearer {}", self.token))
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
             .body(Body::empty())
             .unwrap();
         self.call(req).await
+    }
+
+    /// The raw answer to a GET with `token`, its body unread.
+    async fn open_as(&self, token: &str, path: &str, accept: &str) -> axum::response::Response {
+        let req = Request::get(path)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(header::ACCEPT, accept)
+            .body(Body::empty())
+            .unwrap();
+        self.router.clone().oneshot(req).await.unwrap()
+    }
+
+    async fn token(&self, name: &str, role: Role) -> String {
+        // A facilitator names the programs it writes for (none need exist to read).
+        let programs = match role {
+            Role::Facilitator => vec![uuid::Uuid::now_v7()],
+            _ => Vec::new(),
+        };
+        self.app
+            .tokens()
+            .create(name, role, programs, "test")
+            .await
+            .unwrap()
     }
 
     /// The log's head once it shows at least `position` (on PostgreSQL the global log may trail
@@ -220,6 +247,180 @@ async fn the_command_path_runs_end_to_end_on_postgres() {
     nic_store::scratch::drop_postgres(&url).await;
 }
 
+/// Server-sent messages as (id, event, data), read until `until` holds for one or 10 s pass.
+async fn messages(
+    body: &mut Body,
+    until: impl Fn(&(String, String, Value)) -> bool,
+) -> Vec<(String, String, Value)> {
+    let mut text = String::new();
+    let mut seen = Vec::new();
+    let read = async {
+        while let Some(frame) = body.frame().await {
+            let Some(data) = frame.unwrap().into_data().ok() else {
+                continue;
+            };
+            text.push_str(std::str::from_utf8(&data).unwrap());
+            while let Some(cut) = text.find("\n\n") {
+                let block: String = text.drain(..cut + 2).collect();
+                let field = |name: &str| {
+                    block
+                        .lines()
+                        .find_map(|l| l.strip_prefix(name))
+                        .map(|v| v.trim_start().to_string())
+                };
+                let (Some(id), Some(data)) = (field("id:"), field("data:")) else {
+                    continue;
+                };
+                let message = (
+                    id,
+                    field("event:").unwrap_or_default(),
+                    serde_json::from_str(&data).unwrap(),
+                );
+                let done = until(&message);
+                seen.push(message);
+                if done {
+                    return;
+                }
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), read)
+        .await
+        .expect("the awaited message arrives within 10 s");
+    seen
+}
+
+async fn token_records_are_for_admins_only(url: &str) {
+    let api = Api::new(url).await;
+    let facilitator = api.token("ana-facilitator", Role::Facilitator).await;
+    let scientist = api.token("sam-scientist", Role::ImprovementScientist).await;
+    let viewer = api.token("wall-screen", Role::Viewer).await;
+    let (_, _, network) = api
+        .post(
+            "/api/v1/networks",
+            r#"{"name": "STEM PUSH", "purpose": "x"}"#,
+            &[],
+        )
+        .await;
+    let last = network["events"][0]["global_position"].as_u64().unwrap();
+    api.head(last).await;
+    let is_token = |e: &Value| e["stream_id"].as_str().unwrap().starts_with("token-");
+
+    // The admin reads them: four tokens issued.
+    let (_, _, all) = api.get("/api/v1/events?limit=1000").await;
+    let all = all["events"].as_array().unwrap().clone();
+    let tokens: Vec<&Value> = all.iter().filter(|e| is_token(e)).collect();
+    assert_eq!(tokens.len(), 4, "{all:?}");
+    let token_stream = tokens[0]["stream_id"].as_str().unwrap().to_string();
+    let (status, _, _) = api.get(&format!("/api/v1/streams/{token_stream}")).await;
+    assert_eq!(status, StatusCode::OK);
+
+    for reader in [&facilitator, &scientist] {
+        // The log, page by page: everything but the token records.
+        let (status, _, page) = api.get_as(reader, "/api/v1/events?limit=1000").await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let events = page["events"].as_array().unwrap();
+        assert_eq!(events.len(), all.len() - 4, "{page}");
+        assert!(!events.iter().any(is_token));
+        for path in [
+            "/api/v1/events?category=token".to_string(),
+            "/api/v1/events?category=network,token".to_string(),
+            format!("/api/v1/streams/{token_stream}"),
+        ] {
+            let (status, _, body) = api.get_as(reader, &path).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {body}");
+            assert_eq!(body["type"], "/problems/forbidden");
+        }
+        // The export.
+        let res = api.open_as(reader, "/api/v1/export", "*/*").await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        let lines: Vec<Value> = std::str::from_utf8(&bytes)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), all.len() - 4);
+        assert!(!lines.iter().any(is_token));
+        // The live log: what GET gives, no more.
+        let res = api
+            .open_as(reader, "/api/v1/live/events?after=0", "text/event-stream")
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let mut body = res.into_body();
+        let seen = messages(&mut body, |m| m.0 == last.to_string()).await;
+        assert_eq!(seen.len(), all.len() - 4, "{seen:?}");
+        assert!(!seen.iter().any(|m| is_token(&m.2)));
+        let res = api
+            .open_as(
+                reader,
+                "/api/v1/live/events?category=token",
+                "text/event-stream",
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    }
+
+    // A viewer reads neither the log nor its live form, only the read models, live too.
+    for path in ["/api/v1/events", "/api/v1/export", "/api/v1/live/events"] {
+        let res = api.open_as(&viewer, path, "text/event-stream").await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path}");
+    }
+    let res = api
+        .open_as(
+            &viewer,
+            "/api/v1/live/timeline?after=0",
+            "text/event-stream",
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let mut body = res.into_body();
+    let seen = messages(&mut body, |m| m.2["position"].as_u64() >= Some(last)).await;
+    let entries: Vec<&Value> = seen
+        .iter()
+        .flat_map(|m| m.2["entries"].as_array().unwrap())
+        .collect();
+    assert!(seen.iter().all(|m| m.1 == "timeline"));
+    assert_eq!(entries.len(), 1, "{seen:?}");
+    assert_eq!(entries[0]["event_type"], "NetworkChartered");
+    assert!(entries[0]["sentence"]
+        .as_str()
+        .unwrap()
+        .contains("STEM PUSH"));
+    // The next change arrives as it is applied, after the position the client has.
+    let (_, _, cause) = api
+        .post(
+            &format!(
+                "/api/v1/networks/{}/root-causes",
+                network["id"].as_str().unwrap()
+            ),
+            r#"{"category": "People", "cause": "Mentors leave mid-year"}"#,
+            &[],
+        )
+        .await;
+    let at = cause["events"][0]["global_position"].as_u64().unwrap();
+    let seen = messages(&mut body, |m| m.2["position"].as_u64() >= Some(at)).await;
+    let last_message = seen.last().unwrap();
+    assert_eq!(last_message.0, at.to_string());
+    assert_eq!(
+        last_message.2["entries"][0]["event_type"],
+        "RootCauseRecorded"
+    );
+    api.app.stop();
+}
+
+#[tokio::test]
+async fn token_records_are_for_admins_only_on_sqlite() {
+    token_records_are_for_admins_only(&nic_store::scratch::sqlite_url()).await;
+}
+
+#[tokio::test]
+async fn token_records_are_for_admins_only_on_postgres() {
+    let url = nic_store::scratch::create_postgres("nic_test").await;
+    token_records_are_for_admins_only(&url).await;
+    nic_store::scratch::drop_postgres(&url).await;
+}
+
 async fn bad_input_is_refused_and_appends_nothing(url: &str) {
     let api = Api::new(url).await;
     let (status, _, body) = api
@@ -248,6 +449,35 @@ async fn bad_input_is_refused_and_appends_nothing(url: &str) {
             .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
         assert_eq!(body["errors"][0]["field"], "aim.baseline", "{body}");
+    }
+    // Text that reads other than it is: a title of only a zero-width space, a bidirectional
+    // override (in a title, or deep in a cycle's plan), escaped or not.
+    for (path, body, field) in [
+        (
+            "/api/v1/networks".to_string(),
+            "{\"name\": \"\u{200B}\", \"purpose\": \"x\"}".to_string(),
+            "name",
+        ),
+        (
+            "/api/v1/networks".to_string(),
+            r#"{"name": "RTL \u202egnp.exe", "purpose": "x"}"#.to_string(),
+            "name",
+        ),
+        (
+            format!("/api/v1/networks/{network}/drivers"),
+            r#"{"kind": "primary", "title": "\u2060\ufeff "}"#.to_string(),
+            "title",
+        ),
+        (
+            format!("/api/v1/networks/{network}/root-causes"),
+            "{\"category\": \"People\", \"cause\": \"x\u{2067}y\u{2069}\"}".to_string(),
+            "cause",
+        ),
+    ] {
+        let (status, _, answer) = api.post(&path, &body, &[]).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {answer}");
+        assert_eq!(answer["type"], "/problems/validation");
+        assert_eq!(answer["errors"][0]["field"], field, "{answer}");
     }
     // Positions past the highest a log can hold are refused, not wrapped around.
     let too_far = (i64::MAX as u64 + 1).to_string();
@@ -329,7 +559,7 @@ async fn a_revoked_token_s_live_stream_ends_within_seconds() {
         .create("wall-screen", Role::Viewer, Vec::new(), "test")
         .await
         .unwrap();
-    let req = Request::get("/api/v1/live/events")
+    let req = Request::get("/api/v1/live/timeline")
         .header(header::AUTHORIZATION, format!("Bearer {viewer}"))
         .header(header::ACCEPT, "text/event-stream")
         .body(Body::empty())

@@ -8,9 +8,10 @@
 //! listen = "0.0.0.0:8080"
 //! database_url = "postgres://nic@db/nic_ledger"
 //! log_format = "json"    # or "text"
+//! trusted_proxies = ["10.0.0.2"]    # their X-Forwarded-For names the client
 //! ```
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
 use anyhow::Context;
@@ -35,6 +36,7 @@ pub struct File {
     pub listen: Option<SocketAddr>,
     pub database_url: Option<String>,
     pub log_format: Option<LogFormat>,
+    pub trusted_proxies: Option<Vec<IpAddr>>,
 }
 
 impl File {
@@ -62,6 +64,14 @@ impl File {
             .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("a valid default"))
     }
 
+    pub fn trusted_proxies(&self, given: Vec<IpAddr>) -> Vec<IpAddr> {
+        if given.is_empty() {
+            self.trusted_proxies.clone().unwrap_or_default()
+        } else {
+            given
+        }
+    }
+
     pub fn log_format(&self, given: Option<LogFormat>) -> LogFormat {
         given.or(self.log_format).unwrap_or_default()
     }
@@ -78,7 +88,8 @@ mod tests {
         let path = dir.join("nic-ledger.toml");
         std::fs::write(
             &path,
-            "listen = \"0.0.0.0:9000\"\ndatabase_url = \"sqlite://x.db\"\nlog_format = \"json\"\n",
+            "listen = \"0.0.0.0:9000\"\ndatabase_url = \"sqlite://x.db\"\nlog_format = \"json\"\n\
+             trusted_proxies = [\"10.0.0.2\"]\n",
         )
         .unwrap();
         let f = File::load(Some(&path)).unwrap();
@@ -89,6 +100,10 @@ mod tests {
             "postgres://h/d"
         );
         assert_eq!(f.log_format(None), LogFormat::Json);
+        let proxy: IpAddr = "10.0.0.2".parse().unwrap();
+        assert_eq!(f.trusted_proxies(Vec::new()), vec![proxy]);
+        let other: IpAddr = "10.0.0.3".parse().unwrap();
+        assert_eq!(f.trusted_proxies(vec![other]), vec![other]);
         let none = File::load(None).unwrap();
         assert_eq!(none.database_url(None), DEFAULT_DATABASE_URL);
         assert_eq!(none.listen(None), DEFAULT_LISTEN.parse().unwrap());

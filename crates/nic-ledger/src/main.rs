@@ -8,10 +8,7 @@ mod config;
 mod progress;
 mod transfer;
 
-use std::future::IntoFuture;
-
 use anyhow::Context;
-use axum::serve::ListenerExt;
 use clap::{Parser, Subcommand};
 
 /// How long open connections (live streams end at once) may take to finish after a shutdown
@@ -45,6 +42,14 @@ enum Command {
         /// Default 127.0.0.1:8080.
         #[arg(long, env = "NIC_LEDGER_LISTEN")]
         listen: Option<std::net::SocketAddr>,
+        /// A proxy in front of the service whose X-Forwarded-For names the client (repeat, or
+        /// comma-separated in the environment); the live feeds' per-address limit counts that.
+        #[arg(
+            long = "trusted-proxy",
+            env = "NIC_LEDGER_TRUSTED_PROXIES",
+            value_delimiter = ','
+        )]
+        trusted_proxies: Vec<std::net::IpAddr>,
         /// postgres://… or sqlite://PATH (default: sqlite://nic-ledger.db).
         #[arg(long, env = "DATABASE_URL")]
         database_url: Option<String>,
@@ -169,8 +174,15 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve {
             listen,
+            trusted_proxies,
             database_url,
-        } => serve(file.listen(listen), &file.database_url(database_url)).await,
+        } => {
+            let edge = nic_http::Edge {
+                trusted_proxies: file.trusted_proxies(trusted_proxies),
+                ..nic_http::Edge::default()
+            };
+            serve(file.listen(listen), edge, &file.database_url(database_url)).await
+        }
         Command::Migrate { database_url } => {
             let store = open(&file.database_url(database_url)).await?;
             println!("migrations applied ({:?})", store.backend());
@@ -227,7 +239,11 @@ async fn open(database_url: &str) -> anyhow::Result<std::sync::Arc<dyn nic_store
 }
 
 /// `nic-ledger serve`: the HTTP API on `listen` until Ctrl-C or SIGTERM, then a graceful stop.
-async fn serve(listen: std::net::SocketAddr, database_url: &str) -> anyhow::Result<()> {
+async fn serve(
+    listen: std::net::SocketAddr,
+    edge: nic_http::Edge,
+    database_url: &str,
+) -> anyhow::Result<()> {
     let store = open(database_url).await?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -244,29 +260,21 @@ async fn serve(listen: std::net::SocketAddr, database_url: &str) -> anyhow::Resu
     first_admin_token(&app, addr).await?;
     println!("nic-ledger serving on http://{addr}");
     let follower = app.follow();
-    // Small writes go out at once: a live stream's events (and an answer's last bytes)
-    // would otherwise wait for the client's delayed ACK (Nagle's algorithm), up to 40 ms.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::warn!(error = %e, "could not set TCP_NODELAY on a connection");
-        }
-    });
     // One signal stops everything this process started: the read models' follower, every
     // live stream (and with it its reader) and the server.
     let stopping = app.clone();
-    let server =
-        axum::serve(listener, nic_http::router(app.clone())).with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            tracing::info!("shutting down");
-            stopping.stop();
-        });
+    let server = nic_http::serve(listener, nic_http::router(app.clone()), edge, async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        stopping.stop();
+    });
     let mut stopped = app.stopping();
     let grace = async move {
         let _ = stopped.wait_for(|s| *s).await;
         tokio::time::sleep(std::time::Duration::from_secs(SHUTDOWN_GRACE_SECS)).await;
     };
     tokio::select! {
-        r = server.into_future() => r?,
+        () = server => {}
         _ = grace => tracing::warn!("connections still open after the grace period; exiting"),
     }
     // The follower saves its last checkpoint and gives the lease up, unless that hangs.

@@ -116,7 +116,8 @@ fn allowed(role: &str, method: &str, path: &str) -> bool {
     .contains(&path);
     let log = path.starts_with("/api/v1/events")
         || path.starts_with("/api/v1/streams")
-        || path.starts_with("/api/v1/export");
+        || path.starts_with("/api/v1/export")
+        || path == "/api/v1/live/events";
     let program_write = method == "post"
         && (path.starts_with("/api/v1/programs/{program_id}/pdsa-cycles")
             || path.starts_with("/api/v1/programs/{program_id}/self-assessments")

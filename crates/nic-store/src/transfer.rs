@@ -107,11 +107,16 @@ pub struct ExportPages {
 impl ExportPages {
     /// Starts at the beginning of the log and ends at its head as of now: the head readers can
     /// see, read until it holds still (on PostgreSQL a process's first read may not yet have
-    /// proved the latest events readable; see `EventStore::read_all`).
-    pub async fn start(store: &dyn EventStore) -> Result<Self, StoreError> {
+    /// proved the latest events readable; see `EventStore::read_all`). Only the events of
+    /// `categories` are read (empty: all).
+    pub async fn start(
+        store: &dyn EventStore,
+        categories: Vec<String>,
+    ) -> Result<Self, StoreError> {
         let head = settled_head(store).await?;
         let mut read = ReadAll::after(0, READ_PAGE_EVENTS_MAX);
         read.up_to_position = Some(head);
+        read.categories = categories;
         Ok(Self { read, head })
     }
 
@@ -163,7 +168,7 @@ pub async fn export(
     out: &mut (dyn std::io::Write + Send),
     mut progress: impl FnMut(ExportProgress),
 ) -> Result<u64, ExportError> {
-    let mut pages = ExportPages::start(store).await?;
+    let mut pages = ExportPages::start(store, Vec::new()).await?;
     let mut written = 0;
     loop {
         let page = pages.next(store).await?;

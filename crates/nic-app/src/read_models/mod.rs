@@ -321,6 +321,17 @@ impl Service {
         )
     }
 
+    /// The position the live models have applied, announced after each batch.
+    pub fn applied(&self) -> watch::Receiver<u64> {
+        self.applied.subscribe()
+    }
+
+    /// A page of the live timeline as the models hold it now, without waiting for the log's
+    /// head: what the live timeline streams after each batch `applied` announces.
+    pub async fn timeline_now(&self, query: &TimelineQuery) -> TimelinePage {
+        self.live.read().await.models.timeline.query(query)
+    }
+
     /// Where the read models stand.
     pub async fn status(&self) -> Result<Status, AppError> {
         // The live position first: the head read after it is never behind it.
