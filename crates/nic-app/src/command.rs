@@ -24,7 +24,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use crate::access::Principal;
-use crate::limits::{IDEMPOTENT_EVENTS_MAX, WRITE_ATTEMPTS_MAX};
+use crate::limits::{IDEMPOTENT_EVENTS_MAX, WRITE_RETRY_MS_MAX, WRITE_RETRY_PAUSE_MS_MAX};
 use crate::AppError;
 
 /// The kinds of entity a command addresses, each with a stream of its own.
@@ -351,9 +351,9 @@ pub(crate) async fn run<C: Command>(
     w: &Write,
     cmd: &C,
     call: &Call<C::Ids>,
+    target: Target,
 ) -> Result<Outcome, AppError> {
-    let target = C::target(call);
-    let mut attempt = 1;
+    let mut retry = Retry::new();
     loop {
         let mut loader = Loader::new(store.clone());
         let recorded = loader.recorded(&target.stream).await?;
@@ -438,13 +438,95 @@ pub(crate) async fn run<C: Command>(
                     outcome.duplicate,
                 ));
             }
-            Err(StoreError::WrongExpectedVersion { .. })
-                if w.if_match.is_none() && attempt < WRITE_ATTEMPTS_MAX =>
-            {
-                attempt += 1;
+            // Without If-Match, another writer's event is no conflict: decide again on the
+            // stream as it is now.
+            Err(StoreError::WrongExpectedVersion { .. }) if w.if_match.is_none() => {
+                retry.pause(&target.stream).await?;
             }
             Err(e) => return Err(e.into()),
         }
+    }
+}
+
+/// Turns on streams: the commands this process runs on one stream go one after the other, each
+/// deciding on what the previous one appended, so writers in one process never race each other
+/// for a stream (and never pay a lost race's reads); other processes' writers still can, and a
+/// lost race is decided again (`run`).
+#[derive(Default)]
+pub struct Turns {
+    streams: std::sync::Mutex<HashMap<StreamId, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// One command's turn on its stream; the next waiting command goes when it is dropped.
+pub struct Turn<'a> {
+    turns: &'a Turns,
+    stream: StreamId,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Turns {
+    /// Waits for `stream`'s turn.
+    pub async fn take(&self, stream: &StreamId) -> Turn<'_> {
+        let lock = self
+            .streams
+            .lock()
+            .expect("the turns")
+            .entry(stream.clone())
+            .or_default()
+            .clone();
+        let guard = lock.lock_owned().await;
+        Turn {
+            turns: self,
+            stream: stream.clone(),
+            guard: Some(guard),
+        }
+    }
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        // The stream's entry goes once nobody holds or awaits its turn.
+        let mut streams = self.turns.streams.lock().expect("the turns");
+        if streams
+            .get(&self.stream)
+            .is_some_and(|lock| Arc::strong_count(lock) == 1)
+        {
+            streams.remove(&self.stream);
+        }
+    }
+}
+
+/// The pauses of a command that keeps losing races for its stream, until `WRITE_RETRY_MS_MAX`.
+struct Retry {
+    started: std::time::Instant,
+    lost: u32,
+    bound_ms: u64,
+}
+
+impl Retry {
+    fn new() -> Self {
+        Self {
+            started: std::time::Instant::now(),
+            lost: 0,
+            bound_ms: 1,
+        }
+    }
+
+    /// Waits a random while before the next attempt; `Saturated` once the time is up.
+    async fn pause(&mut self, stream: &StreamId) -> Result<(), AppError> {
+        self.lost += 1;
+        if self.started.elapsed() >= std::time::Duration::from_millis(WRITE_RETRY_MS_MAX) {
+            return Err(AppError::Saturated(format!(
+                "{stream} took other writers' events {} times in {} s; nothing was written, retry",
+                self.lost,
+                WRITE_RETRY_MS_MAX / 1_000
+            )));
+        }
+        let micros = Uuid::new_v4().as_u128() as u64 % (self.bound_ms * 1_000);
+        tokio::time::sleep(std::time::Duration::from_micros(micros)).await;
+        self.bound_ms = (self.bound_ms * 2).min(WRITE_RETRY_PAUSE_MS_MAX);
+        Ok(())
     }
 }
 

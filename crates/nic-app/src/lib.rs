@@ -37,6 +37,8 @@ struct Inner {
     store: Arc<dyn EventStore>,
     read_models: Arc<read_models::Service>,
     registry: Registry,
+    /// Commands of this process to one stream take turns (`command::Turns`).
+    turns: command::Turns,
     stop: watch::Sender<bool>,
 }
 
@@ -60,6 +62,7 @@ impl App {
                 registry: Registry::new(store.clone()),
                 store,
                 read_models: Arc::new(models),
+                turns: command::Turns::default(),
                 stop: watch::Sender::new(false),
             }),
         }
@@ -106,7 +109,9 @@ impl App {
             new_id: w.new_id(),
             principal: w.principal.clone(),
         };
-        command::run(self.store(), w, &cmd, &call).await
+        let target = C::target(&call);
+        let _turn = self.inner.turns.take(&target.stream).await;
+        command::run(self.store(), w, &cmd, &call, target).await
     }
 
     /// Sets the read models' lag gauges from their positions and the log's head.

@@ -3,8 +3,12 @@
 
 use nic_events::limits::{APPEND_EVENTS_MAX, READ_PAGE_EVENTS_MAX};
 
-/// Times a command is decided again after losing a race for its stream.
-pub const WRITE_ATTEMPTS_MAX: usize = 5;
+/// How long a command without `If-Match` keeps being decided again after losing races for its
+/// stream to other writers; past it the answer is 503 (busy, retry), never a version conflict.
+pub const WRITE_RETRY_MS_MAX: u64 = 10_000;
+/// The longest pause between two attempts: each waits a random time up to twice the previous
+/// bound (from 1 ms), so writers that lost together do not collide again.
+pub const WRITE_RETRY_PAUSE_MS_MAX: u64 = 50;
 /// Events of one command that a retry with the same idempotency key finds again.
 pub const IDEMPOTENT_EVENTS_MAX: usize = 64;
 /// Events a read of the log returns when the client names no limit.
@@ -37,6 +41,7 @@ pub const CHECKPOINT_EVERY_EVENTS: u64 = 100_000;
 pub const CHECKPOINT_COST_FACTOR: u32 = 100;
 
 const _: () = assert!(IDEMPOTENT_EVENTS_MAX <= APPEND_EVENTS_MAX);
+const _: () = assert!(WRITE_RETRY_PAUSE_MS_MAX < WRITE_RETRY_MS_MAX);
 const _: () = assert!(PAGE_EVENTS_DEFAULT <= READ_PAGE_EVENTS_MAX);
 // The runner saves within each lease it holds.
 const _: () = assert!(CHECKPOINT_EVERY_MS < LEASE_TTL_MS);

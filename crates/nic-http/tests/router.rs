@@ -639,3 +639,99 @@ async fn an_idempotency_key_answers_only_for_the_caller_who_used_it() {
     assert_eq!(networks["items"].as_array().unwrap().len(), 2, "{networks}");
     api.app.stop();
 }
+
+/// 32 writers recording into one measure at once, without `If-Match`: every write goes in (none
+/// is refused because another writer got there first), each point once.
+async fn writers_to_one_measure_are_never_refused_for_each_other(url: &str) {
+    let api = Api::new(url).await;
+    let id = |body: Value| body["id"].as_str().unwrap().to_string();
+    let (_, _, network) = api
+        .post(
+            "/api/v1/networks",
+            r#"{"name": "Busy", "purpose": "x"}"#,
+            &[],
+        )
+        .await;
+    let network = id(network);
+    let (_, _, ecosystem) = api
+        .post(
+            &format!("/api/v1/networks/{network}/ecosystems"),
+            r#"{"name": "Pittsburgh", "region": "PA"}"#,
+            &[],
+        )
+        .await;
+    let ecosystem = id(ecosystem);
+    let (_, _, program) = api
+        .post(
+            &format!("/api/v1/networks/{network}/programs"),
+            &format!(r#"{{"name": "Lab Explorers", "ecosystem_id": "{ecosystem}"}}"#),
+            &[],
+        )
+        .await;
+    let program = id(program);
+    let (status, _, measure) = api
+        .post(
+            &format!("/api/v1/networks/{network}/measures"),
+            r#"{"name": "Attendance", "kind": "outcome", "description": "Students at sessions", "scale": "value", "unit": "students", "period": "month", "direction": "up"}"#,
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{measure}");
+    let measure = id(measure);
+    const WRITERS: usize = 32;
+    const EACH: usize = 4;
+    let writers = (0..WRITERS).map(|w| {
+        let router = api.router.clone();
+        let (token, program, measure) = (api.token.clone(), program.clone(), measure.clone());
+        tokio::spawn(async move {
+            let mut refused = Vec::new();
+            for i in 0..EACH {
+                let month = w * EACH + i;
+                let body = format!(
+                    r#"{{"program_id": "{program}", "period": "{}-{:02}", "value": {month}}}"#,
+                    2000 + month / 12,
+                    month % 12 + 1
+                );
+                let req = Request::post(format!("/api/v1/measures/{measure}/data-points"))
+                    .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(Body::from(body))
+                    .unwrap();
+                let res = router.clone().oneshot(req).await.unwrap();
+                if res.status() != StatusCode::CREATED {
+                    let status = res.status();
+                    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+                    refused.push(format!("{status} {}", String::from_utf8_lossy(&bytes)));
+                }
+            }
+            refused
+        })
+    });
+    let mut refused = Vec::new();
+    for w in futures::future::join_all(writers).await {
+        refused.extend(w.unwrap());
+    }
+    assert!(
+        refused.is_empty(),
+        "{} refused: {:?}",
+        refused.len(),
+        &refused[..refused.len().min(3)]
+    );
+    let (_, _, state) = api.get(&format!("/api/v1/measures/{measure}")).await;
+    let points = state["points"].as_object().map(|p| p.len());
+    assert_eq!(points, Some(WRITERS * EACH), "{state}");
+    api.app.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn writers_to_one_measure_are_never_refused_for_each_other_on_sqlite() {
+    writers_to_one_measure_are_never_refused_for_each_other(&nic_store::scratch::sqlite_url())
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn writers_to_one_measure_are_never_refused_for_each_other_on_postgres() {
+    let url = nic_store::scratch::create_postgres("nic_test").await;
+    writers_to_one_measure_are_never_refused_for_each_other(&url).await;
+    nic_store::scratch::drop_postgres(&url).await;
+}

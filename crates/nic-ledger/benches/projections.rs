@@ -8,7 +8,7 @@
 //! ```
 //!
 //! (`NIC_BENCH_EVENTS=N` sets the log's size; `NIC_BENCH_PARTS=log` runs only (a) and (b),
-//! `NIC_BENCH_PARTS=live` only (c); PostgreSQL is reached at `NIC_TEST_POSTGRES_URL`,
+//! `NIC_BENCH_PARTS=live` only (c), `NIC_BENCH_PARTS=contention` only (d); PostgreSQL is reached at `NIC_TEST_POSTGRES_URL`,
 //! default the local server as user postgres, in a fresh database dropped afterwards.)
 //!
 //! - **Log.** `nic-ledger demo` loads the sample network (its network, programs, measures, data
@@ -35,6 +35,11 @@
 //!   `SSE_WARM_UP_SECONDS` first on the freshly started server (its database connections opening
 //!   and their caches filling); that warm-up's p99 is printed on a row of its own and left out of
 //!   the steady figures.
+//!
+//! - **(d) Writers into one measure.** The real server again: 32 writers, each on its own
+//!   keep-alive connection, record data points (distinct months, no `If-Match`) into one measure,
+//!   as points/s and the count of writes refused, beside the same 32 writers each recording into
+//!   a measure of its own (32 streams, no contention). Goal: none refused.
 //!
 //! `NIC_BENCH_BREAKDOWN=1` also prints, on standard error, where a rebuild's time goes: the
 //! store's read, reading catalog events, and each projection's fold.
@@ -75,6 +80,10 @@ const SSE_SECONDS_QUICK: u64 = 3;
 const SSE_WARM_UP_SECONDS: u64 = 2;
 /// Connections the appends are spread over (an append waits for its commit).
 const SSE_CONNECTIONS: usize = 32;
+/// (d): writers at once, and the data points each records (fewer with --quick).
+const WRITERS: usize = 32;
+const POINTS_EACH: usize = 12;
+const POINTS_EACH_QUICK: usize = 4;
 /// Time between the generated events' recorded times.
 const EVENT_SPACING_MS: i64 = 10;
 
@@ -637,6 +646,103 @@ impl Conn {
     }
 }
 
+/// A new network with an ecosystem and one program: the network's path and the program's id.
+async fn network_with_program(c: &mut Conn) -> (String, String) {
+    let network = c
+        .ok("/api/v1/networks", &json!({"name": "Bench network"}))
+        .await;
+    let n = format!("/api/v1/networks/{network}");
+    let eco = c
+        .ok(
+            &format!("{n}/ecosystems"),
+            &json!({"name": "Pittsburgh", "region": "PA"}),
+        )
+        .await;
+    let program = c
+        .ok(
+            &format!("{n}/programs"),
+            &json!({"name": "Lab Explorers", "ecosystem_id": eco}),
+        )
+        .await;
+    (n, program)
+}
+
+// ---------------------------------------------------------------------------------------------
+// (d) Writers into one measure
+
+/// `WRITERS` writers, each on its own connection, record `each` data points (distinct months)
+/// without `If-Match`, writer `w` into `measures[w]`: how long it took and the answers that were
+/// not 201.
+async fn record_points(
+    server: &Server,
+    measures: &[String],
+    program: &str,
+    each: usize,
+) -> (Duration, Vec<String>) {
+    let started = Instant::now();
+    let writers = measures.iter().enumerate().map(|(w, measure)| {
+        let path = format!("/api/v1/measures/{measure}/data-points");
+        let program = program.to_string();
+        async move {
+            let mut c = server.connect().await;
+            let mut refused = Vec::new();
+            for i in 0..each {
+                let month = w * each + i;
+                let period = format!("{}-{:02}", 2000 + month / 12, month % 12 + 1);
+                let body = json!({"program_id": program, "period": period, "value": month});
+                let (status, text) = c.post(&path, &body).await;
+                if status != 201 {
+                    refused.push(format!("{status} {text}"));
+                }
+            }
+            refused
+        }
+    });
+    let refused = futures::future::join_all(writers).await.concat();
+    (started.elapsed(), refused)
+}
+
+async fn bench_contention(backend: &str, label: &str, each: usize, rows: &mut Vec<Row>) {
+    let url = fresh(backend).await;
+    let server = Server::start(&url).await;
+    let mut c = server.connect().await;
+    let (n, program) = network_with_program(&mut c).await;
+    let mut measures = Vec::new();
+    for i in 0..=WRITERS {
+        let body = json!({"name": format!("Attendance {i}"), "kind": "outcome",
+            "description": "Students at sessions", "scale": "value", "unit": "students",
+            "period": "month", "direction": "up"});
+        measures.push(c.ok(&format!("{n}/measures"), &body).await);
+    }
+    let (own, shared) = measures.split_at(WRITERS);
+    // The baseline first: each writer alone on its stream.
+    let (apart, refused_apart) = record_points(&server, own, &program, each).await;
+    let one = vec![shared[0].clone(); WRITERS];
+    let (together, refused) = record_points(&server, &one, &program, each).await;
+    let points = WRITERS * each;
+    let (rate, base) = (per_second(points, together), per_second(points, apart));
+    rows.push(Row {
+        backend: label.into(),
+        measure: format!(
+            "(d) {WRITERS} writers × {each} data points into one measure, no If-Match: points/s ({} refused)",
+            refused.len()
+        ),
+        figure: format!("{rate:.0}/s"),
+        baseline_name: format!(
+            "{WRITERS} writers into {WRITERS} measures ({} refused)",
+            refused_apart.len()
+        ),
+        baseline: format!("{base:.0}/s"),
+        ratio: format!("{:.2}x", rate / base),
+    });
+    if let Some(first) = refused.first().or(refused_apart.first()) {
+        eprintln!("(d) a refused write: {first}");
+    }
+    drop(c);
+    drop(server);
+    drop_database(&url).await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // (c) Append-to-SSE delivery
 
@@ -698,16 +804,7 @@ async fn bench_live(backend: &str, label: &str, seconds: u64, rows: &mut Vec<Row
     let url = fresh(backend).await;
     let server = Server::start(&url).await;
     let mut c = server.connect().await;
-    let network = c
-        .ok("/api/v1/networks", &json!({"name": "Bench network"}))
-        .await;
-    let n = format!("/api/v1/networks/{network}");
-    let eco = c
-        .ok(
-            &format!("{n}/ecosystems"),
-            &json!({"name": "Pittsburgh", "region": "PA"}),
-        )
-        .await;
+    let (n, program) = network_with_program(&mut c).await;
     let primary = c
         .ok(
             &format!("{n}/drivers"),
@@ -718,12 +815,6 @@ async fn bench_live(backend: &str, label: &str, seconds: u64, rows: &mut Vec<Row
         .ok(
             &format!("{n}/change-ideas"),
             &json!({"title": "Huddles", "serves": [{"node_id": primary}]}),
-        )
-        .await;
-    let program = c
-        .ok(
-            &format!("{n}/programs"),
-            &json!({"name": "Lab Explorers", "ecosystem_id": eco}),
         )
         .await;
     let (_, events) = c.get("/api/v1/events?after=0&limit=10000").await;
@@ -871,7 +962,7 @@ async fn main() {
         .map(|n| n.parse().expect("NIC_BENCH_EVENTS is a number"))
         .unwrap_or(if quick { EVENTS_QUICK } else { EVENTS_DEFAULT });
     let backends = std::env::var("NIC_BENCH_BACKENDS").unwrap_or_else(|_| "sqlite".into());
-    let parts = std::env::var("NIC_BENCH_PARTS").unwrap_or_else(|_| "log,live".into());
+    let parts = std::env::var("NIC_BENCH_PARTS").unwrap_or_else(|_| "log,live,contention".into());
     let part = |name: &str| parts.split(',').any(|p| p.trim() == name);
     let template = template().await;
     let t = Instant::now();
@@ -904,6 +995,14 @@ async fn main() {
             SSE_SECONDS
         };
         bench_live(backend, label, seconds, &mut rows).await;
+    }
+    for (backend, label) in backends.iter().filter(|_| part("contention")) {
+        let each = if quick {
+            POINTS_EACH_QUICK
+        } else {
+            POINTS_EACH
+        };
+        bench_contention(backend, label, each, &mut rows).await;
     }
 
     println!("| backend | measure | nic-ledger | baseline | baseline value | ratio |");
