@@ -3,6 +3,9 @@
 
 /// Connections open at once; one more is answered 503 and closed.
 pub const CONNECTIONS_MAX: usize = 1_024;
+/// Connections open at once from one client address (a trusted proxy's are not counted): no one
+/// client takes every connection.
+pub const CONNECTIONS_PER_ADDRESS_MAX: usize = 128;
 /// Seconds a client has to send a request's headers, counted from when the connection is ready
 /// for it: a connection idle this long between requests is closed too.
 pub const HEADER_READ_SECS: u64 = 15;
@@ -40,6 +43,7 @@ pub const LIVE_KEEPALIVE_SECS: u64 = 15;
 
 // A command's body holds at least one event's data.
 const _: () = assert!(REQUEST_BODY_BYTES_MAX <= nic_events::limits::EVENT_DATA_BYTES_MAX);
+const _: () = assert!(CONNECTIONS_PER_ADDRESS_MAX < CONNECTIONS_MAX);
 // No token nor address can take every stream, and admins keep room of their own.
 const _: () = assert!(LIVE_CLIENTS_PER_TOKEN_MAX <= LIVE_CLIENTS_PER_ADDRESS_MAX);
 const _: () =

@@ -1,12 +1,14 @@
-//! The server around the router: one task per connection, at most `CONNECTIONS_MAX` at once (one
-//! more is answered 503 and closed), HTTP/1.1 with a deadline for each request's headers (which
+//! The server around the router: one task per connection, at most `CONNECTIONS_MAX` at once and
+//! `CONNECTIONS_PER_ADDRESS_MAX` from one address but a trusted proxy's (one more is answered 503
+//! and closed), HTTP/1.1 with a deadline for each request's headers (which
 //! also closes a keep-alive connection left idle) and for each piece of a request's body (408),
 //! the client's address for the live feeds' limits (the peer's, or the one a trusted proxy puts
 //! last in `X-Forwarded-For`), small writes sent at once, and a graceful stop.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::ConnectInfo;
@@ -22,7 +24,8 @@ use tower::ServiceExt;
 use tower_http::timeout::TimeoutBody;
 
 use crate::limits::{
-    ACCEPT_RETRY_MS, BODY_IDLE_SECS, CONNECTIONS_MAX, HEADER_READ_SECS, RETRY_AFTER_SECS,
+    ACCEPT_RETRY_MS, BODY_IDLE_SECS, CONNECTIONS_MAX, CONNECTIONS_PER_ADDRESS_MAX,
+    HEADER_READ_SECS, RETRY_AFTER_SECS,
 };
 use crate::problem::{Problem, ProblemKind};
 
@@ -36,6 +39,8 @@ pub struct Edge {
     pub body_idle: Duration,
     /// Connections open at once.
     pub connections_max: usize,
+    /// Connections open at once from one address (a trusted proxy's are not counted).
+    pub connections_per_address_max: usize,
     /// Proxies whose `X-Forwarded-For` names the client (its last address).
     pub trusted_proxies: Vec<IpAddr>,
 }
@@ -46,6 +51,7 @@ impl Default for Edge {
             header_read: Duration::from_secs(HEADER_READ_SECS),
             body_idle: Duration::from_secs(BODY_IDLE_SECS),
             connections_max: CONNECTIONS_MAX,
+            connections_per_address_max: CONNECTIONS_PER_ADDRESS_MAX,
             trusted_proxies: Vec::new(),
         }
     }
@@ -61,6 +67,7 @@ pub async fn serve(
 ) {
     let slots = Arc::new(Semaphore::new(edge.connections_max));
     let trusted: Arc<[IpAddr]> = edge.trusted_proxies.into();
+    let by_address = Arc::new(Mutex::new(HashMap::new()));
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -85,8 +92,30 @@ pub async fn serve(
             tracing::warn!(error = %e, "could not set TCP_NODELAY on a connection");
         }
         let Ok(slot) = slots.clone().try_acquire_owned() else {
-            tokio::spawn(refuse(tcp, edge.connections_max));
+            let max = edge.connections_max;
+            tokio::spawn(refuse(
+                tcp,
+                format!("{max} connections are open, as many as the service serves"),
+            ));
             continue;
+        };
+        let from = if trusted.contains(&peer.ip()) {
+            None
+        } else {
+            match From::take(&by_address, peer.ip(), edge.connections_per_address_max) {
+                Some(from) => Some(from),
+                None => {
+                    let max = edge.connections_per_address_max;
+                    let ip = peer.ip();
+                    tokio::spawn(refuse(
+                        tcp,
+                        format!(
+                            "{max} connections from {ip} are open, as many as one address may hold"
+                        ),
+                    ));
+                    continue;
+                }
+            }
         };
         let router = router.clone();
         let body_idle = edge.body_idle;
@@ -102,7 +131,7 @@ pub async fn serve(
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, %peer, "a connection ended with an error");
             }
-            drop(slot);
+            drop((slot, from));
         });
     }
     drop(listener);
@@ -125,12 +154,47 @@ fn client_address(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> 
         .map_or(peer, |ip| SocketAddr::new(ip, 0))
 }
 
-/// Answers a connection beyond `CONNECTIONS_MAX` with 503 and closes it.
-async fn refuse(mut tcp: TcpStream, max: usize) {
-    let problem = Problem::new(
-        ProblemKind::ServiceBusy,
-        format!("{max} connections are open, as many as the service serves; retry later"),
-    );
+/// One connection counted against its address; given back when dropped.
+struct From {
+    by_address: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    ip: IpAddr,
+}
+
+impl From {
+    /// Counts one more connection from `ip`, unless `max` are open already.
+    fn take(
+        by_address: &Arc<Mutex<HashMap<IpAddr, usize>>>,
+        ip: IpAddr,
+        max: usize,
+    ) -> Option<Self> {
+        let mut open = by_address.lock().expect("the connections by address");
+        let n = open.entry(ip).or_default();
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(Self {
+            by_address: by_address.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for From {
+    fn drop(&mut self) {
+        let mut open = self.by_address.lock().expect("the connections by address");
+        if let Some(n) = open.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// Answers a connection beyond a limit with 503 (saying which, in `why`) and closes it.
+async fn refuse(mut tcp: TcpStream, why: String) {
+    let problem = Problem::new(ProblemKind::ServiceBusy, format!("{why}; retry later"));
     let body = serde_json::to_string(&problem).unwrap_or_default();
     let answer = format!(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\n\
@@ -147,10 +211,7 @@ async fn refuse(mut tcp: TcpStream, max: usize) {
     {
         tracing::debug!("a refused connection did not take its answer");
     }
-    tracing::warn!(
-        max,
-        "a connection was refused: the service is at its connection limit"
-    );
+    tracing::warn!("a connection was refused: {why}");
 }
 
 #[cfg(test)]

@@ -60,6 +60,7 @@ fn edge(header_read_ms: u64, body_idle_ms: u64, connections_max: usize) -> nic_h
         header_read: Duration::from_millis(header_read_ms),
         body_idle: Duration::from_millis(body_idle_ms),
         connections_max,
+        connections_per_address_max: connections_max,
         trusted_proxies: Vec::new(),
     }
 }
@@ -144,5 +145,30 @@ async fn a_connection_beyond_the_cap_is_refused_and_the_others_are_served() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(next.is_some(), "a freed connection is served again");
+    app.stop();
+}
+
+#[tokio::test]
+async fn one_address_cannot_take_every_connection() {
+    let edge = nic_http::Edge {
+        connections_per_address_max: 2,
+        ..edge(30_000, 30_000, 10)
+    };
+    let (addr, _, app) = start(edge).await;
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut tcp = TcpStream::connect(addr).await.unwrap();
+        tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = [0u8; 512];
+        let n = tcp.read(&mut buf).await.unwrap();
+        assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+        held.push(tcp);
+    }
+    let mut third = TcpStream::connect(addr).await.unwrap();
+    let (answer, _) = until_closed(&mut third, Duration::from_secs(5)).await;
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("connections from 127.0.0.1"), "{answer}");
     app.stop();
 }
