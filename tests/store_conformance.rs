@@ -846,3 +846,45 @@ async fn the_hash_chain_locates_a_changed_row(db: Db) {
         ("pdsa-h2", 4)
     );
 }
+
+/// A transaction open in another database of the PostgreSQL cluster holds back what a fresh
+/// reader of this log can prove readable. A read of the whole log (export, verify, import's check,
+/// rebuild: `whole_log_head`) then waits, and fails rather than succeed on less than the log holds;
+/// once the transaction ends it reads everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_whole_log_read_waits_or_fails_but_never_reads_short() {
+    let (writer, url) = fresh_store(Db::Postgres).await;
+    writer
+        .append(&stream("held-1"), ExpectedVersion::NoStream, events(0..3))
+        .await
+        .unwrap();
+    let cluster = nic_store::scratch::postgres_admin_url();
+    let mut foreign = sqlx::PgConnection::connect(&cluster).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut foreign).await.unwrap();
+    sqlx::query("SELECT txid_current()")
+        .execute(&mut foreign)
+        .await
+        .unwrap();
+    // Another process's store: it has proved nothing readable yet.
+    let reader = nic_store::open(&url).await.unwrap();
+    assert_eq!(reader.committed_head().await.unwrap(), 3);
+    let short = nic_store::whole_log_head(reader.as_ref(), Duration::from_millis(1_500)).await;
+    match short {
+        Err(StoreError::HeadNotReadable {
+            readable,
+            committed,
+            ..
+        }) => {
+            assert_eq!(committed, 3);
+            assert!(readable < 3);
+        }
+        other => panic!("the whole log is read short or not refused: {other:?}"),
+    }
+    sqlx::query("COMMIT").execute(&mut foreign).await.unwrap();
+    let head = nic_store::whole_log_head(reader.as_ref(), Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(head, 3);
+    drop((reader, writer));
+    nic_store::scratch::drop_postgres(&url).await;
+}

@@ -32,6 +32,34 @@ pub use read_ahead::ReadAhead;
 pub use subscription::Subscription;
 pub use verify::{verify_chains, ChainBreak, ChainReport};
 
+/// The head a read of the whole log (export, verify, import's check, rebuild) must reach: every
+/// event committed when called, once readers can see it. Waits up to `wait` for that (the
+/// PostgreSQL cluster may hold it back), then fails with `HeadNotReadable`: such a read never
+/// succeeds on less than the log held.
+pub async fn whole_log_head(
+    store: &dyn EventStore,
+    wait: std::time::Duration,
+) -> Result<u64, StoreError> {
+    let committed = store.committed_head().await?;
+    let started = std::time::Instant::now();
+    let mut pause = std::time::Duration::from_millis(limits::HEAD_SETTLE_MS);
+    loop {
+        let readable = store.head_position().await?;
+        if readable >= committed {
+            return Ok(readable);
+        }
+        if started.elapsed() >= wait {
+            return Err(StoreError::HeadNotReadable {
+                readable,
+                committed,
+                waited_ms: started.elapsed().as_millis() as u64,
+            });
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(std::time::Duration::from_millis(limits::HEAD_SETTLE_MAX_MS));
+    }
+}
+
 /// What a successful append did (or, for a recognised retry, what the original append did).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AppendOutcome {
@@ -103,6 +131,16 @@ pub enum StoreError {
     UnsupportedUrl(String),
     #[error("stored event at position {position} is unreadable: {reason}")]
     Corrupt { position: u64, reason: String },
+    #[error(
+        "events up to position {committed} are committed but readers can see only up to \
+         {readable} after waiting {waited_ms} ms: a transaction open elsewhere in the PostgreSQL \
+         cluster holds them back; nothing was read short, retry once it ends"
+    )]
+    HeadNotReadable {
+        readable: u64,
+        committed: u64,
+        waited_ms: u64,
+    },
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("migration error: {0}")]
@@ -159,6 +197,12 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// The position of the last event readers can see (0 when the log is empty).
     async fn head_position(&self) -> Result<u64, StoreError>;
+
+    /// The position of the last event committed, whether or not readers can see it yet: on
+    /// PostgreSQL it passes `head_position` while a transaction that began before a commit is
+    /// still open anywhere in the cluster (see `postgres`). What a read of the whole log must
+    /// reach (`whole_log_head`).
+    async fn committed_head(&self) -> Result<u64, StoreError>;
 
     /// The global position of the last event recorded at or before `time` (0 when none).
     async fn position_at(&self, time: DateTime<Utc>) -> Result<u64, StoreError>;

@@ -97,11 +97,15 @@ pub const IMPORT_BATCH_EVENTS: usize = 1_000;
 /// How long an import waits, after writing, for readers to see the last event it wrote, in
 /// milliseconds.
 pub const IMPORT_VISIBLE_WAIT_MS: u64 = 30_000;
-/// Time between the reads of the head while it settles (before an export or an import) and while
-/// an import waits to be seen, in milliseconds.
+/// Time between the reads of the head while an import waits to be seen, and the first pause while
+/// a read of the whole log waits for readers to see every committed event, in milliseconds.
 pub const HEAD_SETTLE_MS: u64 = 20;
-/// Reads of the head while it settles, at most (about two seconds).
-pub const HEAD_SETTLE_READS_MAX: usize = 100;
+/// The longest pause between two reads of the head while a read of the whole log waits for
+/// readers to see every committed event, in milliseconds.
+pub const HEAD_SETTLE_MAX_MS: u64 = 500;
+/// How long a read of the whole log (export, verify, import's check, rebuild) waits for readers
+/// to see every event committed when it began before it fails, in milliseconds.
+pub const WHOLE_LOG_WAIT_MS: u64 = 30_000;
 
 // ---------------------------------------------------------------------------------------------
 // Relations
@@ -133,3 +137,5 @@ const _: () = assert!(
 const _: () = assert!(CHECKPOINT_PART_BYTES_MAX <= CHECKPOINT_WRITE_TRANSACTION_BYTES);
 // An import waiting to be seen reads the head several times before it gives up.
 const _: () = assert!(HEAD_SETTLE_MS < IMPORT_VISIBLE_WAIT_MS);
+const _: () = assert!(HEAD_SETTLE_MS <= HEAD_SETTLE_MAX_MS);
+const _: () = assert!(HEAD_SETTLE_MAX_MS < WHOLE_LOG_WAIT_MS);

@@ -773,6 +773,13 @@ impl EventStore for PgStore {
             .map(|heads| heads.into_iter().max().unwrap_or_default())
     }
 
+    async fn committed_head(&self) -> Result<u64, StoreError> {
+        let v: i64 = sqlx::query_scalar("SELECT coalesce(max(global_position), 0) FROM events")
+            .fetch_one(&self.pool)
+            .await?;
+        non_negative(v, 0, "position")
+    }
+
     async fn position_at(&self, time: DateTime<Utc>) -> Result<u64, StoreError> {
         self.reader
             .with_frontier(

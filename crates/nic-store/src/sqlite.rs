@@ -507,6 +507,11 @@ impl EventStore for SqliteStore {
         non_negative(v, 0, "position")
     }
 
+    /// One writer commits in position order: what is committed is what readers see.
+    async fn committed_head(&self) -> Result<u64, StoreError> {
+        self.head_position().await
+    }
+
     async fn position_at(&self, time: DateTime<Utc>) -> Result<u64, StoreError> {
         let v: i64 = sqlx::query_scalar(
             "SELECT coalesce(max(global_position), 0) FROM events WHERE recorded_at <= ?",

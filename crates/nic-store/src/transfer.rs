@@ -19,8 +19,8 @@ use uuid::Uuid;
 
 use crate::admin::Admin;
 use crate::limits::{
-    HEAD_SETTLE_MS, HEAD_SETTLE_READS_MAX, IMPORT_BATCH_EVENTS, IMPORT_VISIBLE_WAIT_MS,
-    SQLITE_IMPORT_INSERT_ROWS_MAX,
+    HEAD_SETTLE_MS, IMPORT_BATCH_EVENTS, IMPORT_VISIBLE_WAIT_MS, SQLITE_IMPORT_INSERT_ROWS_MAX,
+    WHOLE_LOG_WAIT_MS,
 };
 use crate::{EventStore, ReadAll, StoreError};
 
@@ -105,9 +105,9 @@ pub struct ExportPages {
 }
 
 impl ExportPages {
-    /// Starts at the beginning of the log and ends at its head as of now: the head readers can
-    /// see, read until it holds still (on PostgreSQL a process's first read may not yet have
-    /// proved the latest events readable; see `EventStore::read_all`). Only the events of
+    /// Starts at the beginning of the log and ends at its head as of now: every event committed
+    /// now, once readers see it (`whole_log_head`; it fails rather than export less). Only the
+    /// events of
     /// `categories` are read (empty: all).
     pub async fn start(
         store: &dyn EventStore,
@@ -136,18 +136,9 @@ impl ExportPages {
     }
 }
 
-/// The head readers can see, once two reads `HEAD_SETTLE_MS` apart agree.
+/// The head of the whole log: every event committed now, once readers see it (`whole_log_head`).
 async fn settled_head(store: &dyn EventStore) -> Result<u64, StoreError> {
-    let mut head = store.head_position().await?;
-    for _ in 0..HEAD_SETTLE_READS_MAX {
-        tokio::time::sleep(std::time::Duration::from_millis(HEAD_SETTLE_MS)).await;
-        let again = store.head_position().await?;
-        if again == head {
-            break;
-        }
-        head = again;
-    }
-    Ok(head)
+    crate::whole_log_head(store, std::time::Duration::from_millis(WHOLE_LOG_WAIT_MS)).await
 }
 
 /// A page of events in the format, one line per event, each ending in a newline.

@@ -27,11 +27,15 @@ pub struct ChainReport {
     pub first_break: Option<ChainBreak>,
 }
 
-/// Checks every stream's chain; `progress` is called after each page with the events checked.
+/// Checks every stream's chain, up to every event committed when called at least (it fails rather
+/// than check less: `whole_log_head`); `progress` is called after each page with the events
+/// checked.
 pub async fn verify_chains(
     store: &dyn EventStore,
     mut progress: impl FnMut(u64),
 ) -> Result<ChainReport, StoreError> {
+    let wait = std::time::Duration::from_millis(crate::limits::WHOLE_LOG_WAIT_MS);
+    crate::whole_log_head(store, wait).await?;
     // The last (version, hash) seen of each stream.
     let mut heads: HashMap<String, (u64, String)> = HashMap::new();
     let mut report = ChainReport::default();

@@ -53,7 +53,9 @@ pub async fn fold_to_head(
     live: &mut Live,
     mut progress: impl FnMut(u64, u64),
 ) -> Result<(), StoreError> {
-    let mut head = store.head_position().await?;
+    // The whole log: every event committed now, once readers see it, or an error.
+    let wait = std::time::Duration::from_millis(nic_store::limits::WHOLE_LOG_WAIT_MS);
+    let mut head = nic_store::whole_log_head(store.as_ref(), wait).await?;
     let mut pages = read_ahead(store, live.position);
     while let Some(page) = pages.next_page().await? {
         for (position, read) in &page {
