@@ -102,7 +102,7 @@ pub async fn serve(
         let from = if trusted.contains(&peer.ip()) {
             None
         } else {
-            match From::take(&by_address, peer.ip(), edge.connections_per_address_max) {
+            match AddressSlot::take(&by_address, peer.ip(), edge.connections_per_address_max) {
                 Some(from) => Some(from),
                 None => {
                     let max = edge.connections_per_address_max;
@@ -155,12 +155,12 @@ fn client_address(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> 
 }
 
 /// One connection counted against its address; given back when dropped.
-struct From {
+struct AddressSlot {
     by_address: Arc<Mutex<HashMap<IpAddr, usize>>>,
     ip: IpAddr,
 }
 
-impl From {
+impl AddressSlot {
     /// Counts one more connection from `ip`, unless `max` are open already.
     fn take(
         by_address: &Arc<Mutex<HashMap<IpAddr, usize>>>,
@@ -180,7 +180,7 @@ impl From {
     }
 }
 
-impl Drop for From {
+impl Drop for AddressSlot {
     fn drop(&mut self) {
         let mut open = self.by_address.lock().expect("the connections by address");
         if let Some(n) = open.get_mut(&self.ip) {

@@ -55,6 +55,18 @@ async fn until_closed(tcp: &mut TcpStream, within: Duration) -> (String, Duratio
     )
 }
 
+/// A keep-alive connection that has been served once: it holds its place from then on.
+async fn served(addr: std::net::SocketAddr) -> TcpStream {
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 512];
+    let n = tcp.read(&mut buf).await.unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+    tcp
+}
+
 fn edge(header_read_ms: u64, body_idle_ms: u64, connections_max: usize) -> nic_http::Edge {
     nic_http::Edge {
         header_read: Duration::from_millis(header_read_ms),
@@ -111,15 +123,7 @@ async fn a_connection_beyond_the_cap_is_refused_and_the_others_are_served() {
     let (addr, _, app) = start(edge(30_000, 30_000, 3)).await;
     let mut held = Vec::new();
     for _ in 0..3 {
-        let mut tcp = TcpStream::connect(addr).await.unwrap();
-        // Served: the connection is taken by then.
-        tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-            .await
-            .unwrap();
-        let mut buf = [0u8; 512];
-        let n = tcp.read(&mut buf).await.unwrap();
-        assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
-        held.push(tcp);
+        held.push(served(addr).await);
     }
     let mut extra = TcpStream::connect(addr).await.unwrap();
     let (answer, _) = until_closed(&mut extra, Duration::from_secs(5)).await;
@@ -157,14 +161,7 @@ async fn one_address_cannot_take_every_connection() {
     let (addr, _, app) = start(edge).await;
     let mut held = Vec::new();
     for _ in 0..2 {
-        let mut tcp = TcpStream::connect(addr).await.unwrap();
-        tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-            .await
-            .unwrap();
-        let mut buf = [0u8; 512];
-        let n = tcp.read(&mut buf).await.unwrap();
-        assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
-        held.push(tcp);
+        held.push(served(addr).await);
     }
     let mut third = TcpStream::connect(addr).await.unwrap();
     let (answer, _) = until_closed(&mut third, Duration::from_secs(5)).await;
