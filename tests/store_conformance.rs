@@ -73,8 +73,8 @@ fn n_of(e: &nic_events::RecordedEvent) -> u64 {
 }
 
 /// Waits until readers of the global log can see `position`. On PostgreSQL a reader holds back
-/// events while any older transaction in the cluster is still running (other tests' too), so a read
-/// right after an append may briefly lag; it must catch up, never skip.
+/// events while an earlier append of the store is still in flight, so a read right after an append
+/// may briefly lag; it must catch up, never skip.
 async fn settle(store: &dyn EventStore, position: u64) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while store.head_position().await.unwrap() < position {
@@ -847,44 +847,118 @@ async fn the_hash_chain_locates_a_changed_row(db: Db) {
     );
 }
 
-/// A transaction open in another database of the PostgreSQL cluster holds back what a fresh
-/// reader of this log can prove readable. A read of the whole log (export, verify, import's check,
-/// rebuild: `whole_log_head`) then waits, and fails rather than succeed on less than the log holds;
-/// once the transaction ends it reads everything.
+/// Opens a transaction on `url` that has taken a transaction id and stays open until dropped or
+/// ended: another application's, idle in transaction.
+async fn stranger(url: &str) -> sqlx::PgConnection {
+    let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut conn).await.unwrap();
+    sqlx::query("SELECT txid_current()")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn
+}
+
+/// Readers of a PostgreSQL log wait for this store's own appends in flight and for nothing else.
+/// Transactions of other applications (in another database of the cluster, or in this one without
+/// writing the log) stay open throughout: a fresh reader still reads the whole log at once and the
+/// live feed follows each append. One of the store's own appends held open does hold readers back:
+/// a read of the whole log (export, verify, import's check, rebuild: `whole_log_head`) then waits
+/// and fails rather than succeed on less than the log holds, and reads everything once it ends.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_whole_log_read_waits_or_fails_but_never_reads_short() {
+async fn readers_wait_for_the_store_s_own_appends_and_never_for_strangers() {
     let (writer, url) = fresh_store(Db::Postgres).await;
     writer
         .append(&stream("held-1"), ExpectedVersion::NoStream, events(0..3))
         .await
         .unwrap();
-    let cluster = nic_store::scratch::postgres_admin_url();
-    let mut foreign = sqlx::PgConnection::connect(&cluster).await.unwrap();
-    sqlx::query("BEGIN").execute(&mut foreign).await.unwrap();
-    sqlx::query("SELECT txid_current()")
-        .execute(&mut foreign)
-        .await
-        .unwrap();
+    let mut elsewhere = stranger(&nic_store::scratch::postgres_admin_url()).await;
+    let mut here = stranger(&url).await;
+
     // Another process's store: it has proved nothing readable yet.
     let reader = nic_store::open(&url).await.unwrap();
-    assert_eq!(reader.committed_head().await.unwrap(), 3);
-    let short = nic_store::whole_log_head(reader.as_ref(), Duration::from_millis(1_500)).await;
-    match short {
+    assert_eq!(
+        nic_store::whole_log_head(reader.as_ref(), Duration::from_secs(5))
+            .await
+            .expect("strangers' transactions hold back no read of the whole log"),
+        3
+    );
+    let mut live = Subscription::new(reader.clone(), ReadAll::after(3, 0));
+    for n in 3..6 {
+        writer
+            .append(&stream("held-1"), ExpectedVersion::Any, vec![event(n)])
+            .await
+            .unwrap();
+        let seen = tokio::time::timeout(Duration::from_secs(2), live.next())
+            .await
+            .expect("the live feed follows appends while strangers' transactions stay open")
+            .unwrap();
+        assert_eq!(n_of(&seen), n);
+    }
+
+    // One of the store's own appends, taken in the order the store takes it (its transaction id
+    // before its position), held open; a later append commits after it.
+    let slow = event(6);
+    let mut own = sqlx::PgConnection::connect(&url).await.unwrap();
+    let mut own_tx = own.begin().await.unwrap();
+    sqlx::query("SELECT * FROM nic_append('held-2', 'held', 'any', NULL, $1, $2, $3, $4, $5, $6)")
+        .bind(vec![slow.event_id])
+        .bind(vec![slow.event_type.clone()])
+        .bind(vec![1i32])
+        .bind(vec![slow.data.get().to_string()])
+        .bind(vec![slow.metadata.get().to_string()])
+        .bind(chrono::Utc::now().timestamp_micros())
+        .execute(&mut *own_tx)
+        .await
+        .unwrap();
+    let later = writer
+        .append(&stream("held-3"), ExpectedVersion::NoStream, vec![event(7)])
+        .await
+        .unwrap();
+    assert_eq!(later.last_position, 8);
+    assert_eq!(reader.committed_head().await.unwrap(), 8);
+    match nic_store::whole_log_head(reader.as_ref(), Duration::from_millis(1_500)).await {
         Err(StoreError::HeadNotReadable {
             readable,
             committed,
             ..
         }) => {
-            assert_eq!(committed, 3);
-            assert!(readable < 3);
+            assert_eq!(committed, 8);
+            assert_eq!(readable, 6, "read past the append still in flight");
         }
         other => panic!("the whole log is read short or not refused: {other:?}"),
     }
-    sqlx::query("COMMIT").execute(&mut foreign).await.unwrap();
+    let held = reader.read_held_back();
+    assert!(
+        held >= Duration::from_millis(1_400),
+        "the store says events were held back for {held:?}, not the 1.5 s it waited"
+    );
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), live.next())
+            .await
+            .is_err(),
+        "the live feed went past an append still in flight"
+    );
+    // It fails: its position will never hold an event, and readers go on past it.
+    own_tx.rollback().await.unwrap();
     let head = nic_store::whole_log_head(reader.as_ref(), Duration::from_secs(30))
         .await
         .unwrap();
-    assert_eq!(head, 3);
-    drop((reader, writer));
+    assert_eq!(head, 8);
+    let seen = tokio::time::timeout(Duration::from_secs(5), live.next())
+        .await
+        .expect("the live feed goes on once the append in flight ended")
+        .unwrap();
+    assert_eq!(n_of(&seen), 7);
+    assert!(
+        reader.read_held_back() < Duration::from_millis(1_000),
+        "nothing is held back once the append in flight ended: {:?}",
+        reader.read_held_back()
+    );
+
+    for conn in [&mut elsewhere, &mut here] {
+        sqlx::query("COMMIT").execute(&mut *conn).await.unwrap();
+    }
+    drop((live, reader, writer));
     nic_store::scratch::drop_postgres(&url).await;
 }

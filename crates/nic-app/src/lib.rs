@@ -114,10 +114,14 @@ impl App {
         command::run(self.store(), w, &cmd, &call, target).await
     }
 
-    /// Sets the read models' lag gauges from their positions and the log's head.
+    /// Sets the lag gauges: the read models' (from their positions and the log's head) and the
+    /// store's readers' (`EventStore::read_held_back`).
     pub async fn observe_lag(&self) -> Result<(), AppError> {
         let (positions, consumed, _) = self.read_models().positions().await;
         let head = self.store().head_position().await?.max(consumed);
+        metrics::metrics()
+            .read_held_back
+            .set(self.store().read_held_back().as_secs_f64());
         for (name, position) in positions {
             metrics::metrics()
                 .projection_lag

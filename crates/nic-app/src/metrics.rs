@@ -7,8 +7,8 @@
 use std::sync::OnceLock;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 /// Latency buckets, in seconds: from a cached read to a slow rebuild page.
@@ -25,6 +25,7 @@ pub struct Metrics {
     pub projection_lag: IntGaugeVec,
     pub live_clients: IntGauge,
     pub store_errors: IntCounterVec,
+    pub read_held_back: Gauge,
 }
 
 /// The process's metrics.
@@ -91,6 +92,12 @@ impl Metrics {
             &["operation"],
         )
         .expect("valid metric");
+        let read_held_back = Gauge::new(
+            "nic_ledger_store_read_held_back_seconds",
+            "How long committed events have waited for an earlier append of this store still in \
+             flight before readers may see them (PostgreSQL). A few milliseconds is normal.",
+        )
+        .expect("valid metric");
         for c in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_request_duration.clone()),
@@ -99,6 +106,7 @@ impl Metrics {
             Box::new(projection_lag.clone()),
             Box::new(live_clients.clone()),
             Box::new(store_errors.clone()),
+            Box::new(read_held_back.clone()),
         ] {
             registry.register(c).expect("metric names are unique");
         }
@@ -111,6 +119,7 @@ impl Metrics {
             projection_lag,
             live_clients,
             store_errors,
+            read_held_back,
         }
     }
 

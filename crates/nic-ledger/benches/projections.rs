@@ -34,7 +34,9 @@
 //!   beside the latency of the append request itself. Goal: p99 under 25 ms. The schedule runs
 //!   `SSE_WARM_UP_SECONDS` first on the freshly started server (its database connections opening
 //!   and their caches filling); that warm-up's p99 is printed on a row of its own and left out of
-//!   the steady figures.
+//!   the steady figures. On PostgreSQL the run is made twice: the second time another
+//!   application's transaction stays open (idle, with a transaction id) in another database of
+//!   the cluster throughout, which must change nothing.
 //!
 //! - **(d) Writers into one measure.** The real server again: 32 writers, each on its own
 //!   keep-alive connection, record data points (distinct months, no `If-Match`) into one measure,
@@ -800,7 +802,23 @@ async fn follow_live(
 /// its request took.
 type Sent = (usize, uuid::Uuid, Instant, Duration);
 
-async fn bench_live(backend: &str, label: &str, seconds: u64, rows: &mut Vec<Row>) {
+/// (c) With `stranger`, another application's transaction stays open in another database of the
+/// cluster throughout (PostgreSQL): readers must not wait for it.
+async fn bench_live(backend: &str, label: &str, seconds: u64, stranger: bool, rows: &mut Vec<Row>) {
+    let _stranger = if stranger {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&nic_store::scratch::postgres_admin_url())
+            .await
+            .unwrap();
+        sqlx::query("BEGIN").execute(&mut conn).await.unwrap();
+        sqlx::query("SELECT txid_current()")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        Some(conn)
+    } else {
+        None
+    };
     let url = fresh(backend).await;
     let server = Server::start(&url).await;
     let mut c = server.connect().await;
@@ -912,8 +930,13 @@ async fn bench_live(backend: &str, label: &str, seconds: u64, rows: &mut Vec<Row
     );
     let (a50, a99) = (percentile(&mut append, 0.5), percentile(&mut append, 0.99));
     let what = format!(
-        "(c) append → SSE delivery at {rate:.0} events/s for {seconds} s ({} events)",
-        delivery.len()
+        "(c) append → SSE delivery at {rate:.0} events/s for {seconds} s ({} events){}",
+        delivery.len(),
+        if stranger {
+            ", another application's transaction open in the cluster"
+        } else {
+            ""
+        }
     );
     rows.push(Row {
         backend: label.into(),
@@ -994,7 +1017,10 @@ async fn main() {
         } else {
             SSE_SECONDS
         };
-        bench_live(backend, label, seconds, &mut rows).await;
+        bench_live(backend, label, seconds, false, &mut rows).await;
+        if *backend == "postgres" {
+            bench_live(backend, label, seconds, true, &mut rows).await;
+        }
     }
     for (backend, label) in backends.iter().filter(|_| part("contention")) {
         let each = if quick {

@@ -199,13 +199,20 @@ pub trait EventStore: Send + Sync + 'static {
     async fn head_position(&self) -> Result<u64, StoreError>;
 
     /// The position of the last event committed, whether or not readers can see it yet: on
-    /// PostgreSQL it passes `head_position` while a transaction that began before a commit is
-    /// still open anywhere in the cluster (see `postgres`). What a read of the whole log must
+    /// PostgreSQL it passes `head_position` while one of this store's appends that took an
+    /// earlier position is still in flight (see `postgres`). What a read of the whole log must
     /// reach (`whole_log_head`).
     async fn committed_head(&self) -> Result<u64, StoreError>;
 
     /// The global position of the last event recorded at or before `time` (0 when none).
     async fn position_at(&self, time: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// How long committed events have been held back from readers, waiting for an earlier append
+    /// still in flight (PostgreSQL; zero when nothing waits, and always on SQLite). A few
+    /// milliseconds is normal; more means an append of this store is slow to end.
+    fn read_held_back(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
 
     /// Ticks whenever new events may be readable: after a local append, or (PostgreSQL) when another
     /// process announces one. Subscriptions wait on it, and poll anyway as a fallback.

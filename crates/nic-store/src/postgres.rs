@@ -12,8 +12,11 @@
 //! Readers of the global log never skip an event. A writer takes its transaction id before its
 //! positions (the INSERT evaluates `pg_current_xact_id()` before `nextval`). A reader
 //! observes the last position handed out and then the next transaction id (`nic_read_frontier`); once
-//! a later snapshot's xmin passes that transaction id, every transaction that took a position up to
-//! the observed one has ended, so the log up to there is complete. Reads stop at the highest position
+//! a later snapshot's horizon passes that transaction id, every transaction that took a position up
+//! to the observed one has ended, so the log up to there is complete. The horizon is the snapshot's
+//! xmin, or, while a transaction of another application holds that back, the least running
+//! transaction that may be one of this store's appenders (`nic_read_horizon`, migration 0005):
+//! readers never wait for another database's transactions, nor for ones that did not write here. Reads stop at the highest position
 //! proved so (`Frontier`, kept per store), never past it. Every frontier statement proves what it
 //! can of the observations waiting (up to `OBSERVATIONS_PENDING_MAX`, so that an event committed
 //! after one observation waits only for the transactions running at the next, not for the proof of
@@ -106,6 +109,8 @@ struct Head {
 struct Observation {
     last_position: u64,
     next_xid: i64,
+    /// When a statement first made it.
+    at: Instant,
 }
 
 /// How far this store's readers may read the global log.
@@ -135,27 +140,27 @@ impl Frontier {
         )
     }
 
-    /// Takes in what a statement saw: its snapshot's xmin, the bound it read up to, its observation.
-    /// True when the safe position moved.
-    fn advance(&mut self, xmin: i64, bound: u64, seen: Observation) -> bool {
+    /// Takes in what a statement saw: its snapshot's horizon (every appender below it had ended),
+    /// the bound it read up to, its observation. True when the safe position moved.
+    fn advance(&mut self, horizon: i64, bound: u64, seen: Observation) -> bool {
         let before = self.safe;
         self.safe = self.safe.max(bound);
         // Each observation whose transactions had all ended by this snapshot is proved.
         for o in &self.pending {
-            if o.next_xid <= xmin {
+            if o.next_xid <= horizon {
                 self.safe = self.safe.max(o.last_position);
             }
         }
         let safe = self.safe;
         self.pending
-            .retain(|o| o.next_xid > xmin && o.last_position > safe);
+            .retain(|o| o.next_xid > horizon && o.last_position > safe);
         self.wait_for(seen);
         self.last_statement = Some(Instant::now());
         self.safe > before
     }
 
     /// Keeps `seen` waiting for its proof, unless it would prove nothing new.
-    fn wait_for(&mut self, seen: Observation) {
+    fn wait_for(&mut self, mut seen: Observation) {
         if seen.last_position <= self.safe
             || self
                 .pending
@@ -164,14 +169,31 @@ impl Frontier {
         {
             return;
         }
-        self.pending
-            .retain(|o| o.next_xid < seen.next_xid || o.last_position > seen.last_position);
+        // An observation replaced by one that proves as much waits on in it, since its own time.
+        self.pending.retain(|o| {
+            let keep = o.next_xid < seen.next_xid || o.last_position > seen.last_position;
+            if !keep {
+                seen.at = seen.at.min(o.at);
+            }
+            keep
+        });
         let at = self.pending.partition_point(|o| o.next_xid < seen.next_xid);
         self.pending.insert(at, seen);
         if self.pending.len() > OBSERVATIONS_PENDING_MAX {
             // Keep the oldest (proved first) and the newest (proving the most).
-            self.pending.remove(self.pending.len() - 2);
+            let dropped = self.pending.remove(self.pending.len() - 2);
+            let newest = self.pending.last_mut().expect("more than one observation");
+            newest.at = newest.at.min(dropped.at);
         }
+    }
+
+    /// How long the oldest observation still waiting for its proof has waited.
+    fn held_back(&self) -> Duration {
+        self.pending
+            .iter()
+            .map(|o| o.at.elapsed())
+            .max()
+            .unwrap_or_default()
     }
 
     /// Whether a statement run now could read further than `bound`.
@@ -401,7 +423,7 @@ impl PgStore {
 
 impl Reader {
     /// Runs a statement that starts with the frontier CTE (`frontier`: `last_position`, `next_xid`,
-    /// `xmin`, `bound`, the first four columns of every row; `decode` reads each row's other
+    /// `horizon`, `bound`, the first four columns of every row; `decode` reads each row's other
     /// columns), once more when the first run could not prove the log up to what it observed and
     /// `again` says the caller wants more.
     async fn with_frontier<T: Send + Unpin>(
@@ -414,11 +436,23 @@ impl Reader {
         loop {
             let (pending_xids, pending_positions, safe) =
                 self.frontier.lock().expect("frontier").params();
-            // The bound: the safe position, or further, to the last position of each waiting
-            // observation that this statement's snapshot proves.
+            let needed = pending_xids.iter().copied().max().unwrap_or(0);
+            // The horizon: the snapshot's xmin when that proves every waiting observation, else
+            // the least running transaction that may be one of this store's appenders
+            // (`nic_read_horizon`). The bound: the safe position, or further, to the last position
+            // of each waiting observation that the horizon proves.
             let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
                 "WITH observed AS MATERIALIZED (SELECT last_position, next_xid FROM nic_read_frontier()), \
-                 frontier AS MATERIALIZED (SELECT o.last_position, o.next_xid, s.xmin, greatest(",
+                 snap AS MATERIALIZED (SELECT pg_snapshot_xmin(c)::text::bigint AS xmin, \
+                     pg_snapshot_xmax(c)::text::bigint AS xmax, \
+                     ARRAY(SELECT x::text::bigint FROM pg_snapshot_xip(c) AS x) AS running \
+                     FROM pg_current_snapshot() AS c), \
+                 horizon AS MATERIALIZED (SELECT CASE WHEN ",
+            );
+            q.push_bind(needed).push(
+                "::int8 <= s.xmin THEN s.xmin ELSE nic_read_horizon(s.xmax, s.running) END \
+                 AS horizon FROM snap s), \
+                 frontier AS MATERIALIZED (SELECT o.last_position, o.next_xid, h.horizon, greatest(",
             );
             q.push_bind(safe)
                 .push(", (SELECT max(p.last_position) FROM unnest(")
@@ -426,9 +460,8 @@ impl Reader {
                 .push("::int8[], ")
                 .push_bind(pending_positions)
                 .push(
-                    "::int8[]) AS p(next_xid, last_position) WHERE p.next_xid <= s.xmin)) \
-                     AS bound FROM observed o, \
-                     (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin) s) ",
+                    "::int8[]) AS p(next_xid, last_position) WHERE p.next_xid <= h.horizon)) \
+                     AS bound FROM observed o, horizon h) ",
                 );
             build(&mut q);
             let rows: Vec<((i64, i64, i64, i64), T)> = q
@@ -445,17 +478,18 @@ impl Reader {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(unwrap_decode)?;
-            let &((last_position, next_xid, xmin, bound), _) = rows
+            let &((last_position, next_xid, horizon, bound), _) = rows
                 .first()
                 .ok_or(StoreError::Database(sqlx::Error::RowNotFound))?;
             let seen = Observation {
                 last_position: non_negative(last_position, 0, "position")?,
                 next_xid,
+                at: Instant::now(),
             };
             let bound = non_negative(bound, 0, "position")?;
             let (more, moved, waiting) = {
                 let mut frontier = self.frontier.lock().expect("frontier");
-                let moved = frontier.advance(xmin, bound, seen);
+                let moved = frontier.advance(horizon, bound, seen);
                 (
                     frontier.may_pass(bound),
                     moved,
@@ -513,7 +547,7 @@ async fn prove(reader: Reader) {
                 .with_frontier(
                     |q| {
                         q.push(
-                            "SELECT f.last_position, f.next_xid, f.xmin, f.bound FROM frontier f",
+                            "SELECT f.last_position, f.next_xid, f.horizon, f.bound FROM frontier f",
                         );
                     },
                     |_| Ok(()),
@@ -713,7 +747,7 @@ impl EventStore for PgStore {
             .with_frontier(
                 |q| {
                     q.push(format!(
-                        "SELECT f.last_position, f.next_xid, f.xmin, f.bound, e.* FROM frontier f \
+                        "SELECT f.last_position, f.next_xid, f.horizon, f.bound, e.* FROM frontier f \
                          LEFT JOIN LATERAL (SELECT {COLUMNS} FROM events WHERE"
                     ));
                     push_filters(q, query, after, u64::MAX, remaining);
@@ -761,7 +795,7 @@ impl EventStore for PgStore {
             .with_frontier(
                 |q| {
                     q.push(
-                        "SELECT f.last_position, f.next_xid, f.xmin, f.bound, \
+                        "SELECT f.last_position, f.next_xid, f.horizon, f.bound, \
                      (SELECT coalesce(max(global_position), 0) FROM events \
                       WHERE global_position <= f.bound) FROM frontier f",
                     );
@@ -785,7 +819,7 @@ impl EventStore for PgStore {
             .with_frontier(
                 |q| {
                     q.push(
-                        "SELECT f.last_position, f.next_xid, f.xmin, f.bound, \
+                        "SELECT f.last_position, f.next_xid, f.horizon, f.bound, \
                      (SELECT coalesce(max(global_position), 0) FROM events \
                       WHERE global_position <= f.bound AND recorded_at <= ",
                     )
@@ -797,6 +831,10 @@ impl EventStore for PgStore {
             )
             .await
             .map(|heads| heads.into_iter().max().unwrap_or_default())
+    }
+
+    fn read_held_back(&self) -> Duration {
+        self.reader.frontier.lock().expect("frontier").held_back()
     }
 
     fn wakeups(&self) -> watch::Receiver<u64> {
@@ -867,6 +905,7 @@ mod tests {
         Observation {
             last_position,
             next_xid,
+            at: Instant::now(),
         }
     }
 

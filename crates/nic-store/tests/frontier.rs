@@ -1,6 +1,6 @@
-//! PostgreSQL's read frontier: an event that readers hold back only because an older transaction
-//! was still running is released, and local subscribers woken, as soon as that transaction ends,
-//! with no append, notification or poll to prompt it.
+//! PostgreSQL's read frontier: an event that readers hold back only because an older append was
+//! still in flight is released, and local subscribers woken, as soon as that append ends, with no
+//! other append, notification or poll to prompt it.
 //!
 //! PostgreSQL is reached at `NIC_TEST_POSTGRES_URL` (default: the local server as user postgres).
 
@@ -43,22 +43,34 @@ async fn an_event_held_back_for_its_proof_is_released_when_the_older_transaction
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 
-    // Another transaction takes a transaction id and stays open: readers cannot prove that it
-    // took no position before the next event's, so they hold that event back.
+    // Another writer's append (its transaction id, then its position, as every append takes
+    // them) stays open: it took a position before the next event's, so readers hold that event
+    // back.
     let mut other = sqlx::PgConnection::connect(&url).await.unwrap();
     let mut open = other.begin().await.unwrap();
-    sqlx::query("SELECT pg_current_xact_id()")
-        .execute(&mut *open)
-        .await
-        .unwrap();
+    let slow = event(9);
+    sqlx::query(
+        "SELECT * FROM nic_append('pdsa-slow', 'pdsa', 'any', NULL, $1, $2, $3, $4, $5, $6)",
+    )
+    .bind(vec![slow.event_id])
+    .bind(vec![slow.event_type.clone()])
+    .bind(vec![1i32])
+    .bind(vec![slow.data.get().to_string()])
+    .bind(vec![slow.metadata.get().to_string()])
+    .bind(chrono::Utc::now().timestamp_micros())
+    .execute(&mut *open)
+    .await
+    .unwrap();
+    let second_event = event(1);
+    let second_id = second_event.event_id;
     let second = store
-        .append(&s, ExpectedVersion::Exact(0), vec![event(1)])
+        .append(&s, ExpectedVersion::Exact(0), vec![second_event])
         .await
         .unwrap();
     let after_first = ReadAll::after(first.last_position, 100);
     assert!(
         store.read_all(&after_first).await.unwrap().is_empty(),
-        "the event is held back while the older transaction runs"
+        "the event is held back while the older append is in flight"
     );
     // Let the append's own wake-ups (local and notified) pass, then watch for the next one.
     let mut wakeups = store.wakeups();
@@ -74,14 +86,18 @@ async fn an_event_held_back_for_its_proof_is_released_when_the_older_transaction
     // wakes its subscribers.
     tokio::time::timeout(Duration::from_secs(2), wakeups.changed())
         .await
-        .expect("subscribers are woken once the older transaction ended")
+        .expect("subscribers are woken once the older append ended")
         .unwrap();
     let released = store.read_all(&after_first).await.unwrap();
     assert_eq!(
         released
             .iter()
-            .map(|e| e.global_position)
+            .map(|e| (e.global_position, e.event_id))
             .collect::<Vec<_>>(),
-        vec![second.last_position]
+        vec![
+            (first.last_position + 1, slow.event_id),
+            (second.last_position, second_id)
+        ],
+        "the older append first, then the event it held back"
     );
 }

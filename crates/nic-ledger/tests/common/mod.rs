@@ -49,6 +49,49 @@ pub fn fresh_database(db: Db) -> String {
     }
 }
 
+/// Another application's transaction, idle in transaction on the PostgreSQL cluster (in its
+/// `postgres` database) with a transaction id taken, until dropped: nothing the service does may
+/// wait for it.
+pub struct Stranger {
+    runtime: tokio::runtime::Runtime,
+    conn: Option<sqlx::PgConnection>,
+}
+
+impl Stranger {
+    pub fn open() -> Self {
+        use sqlx::Connection;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let conn = runtime.block_on(async {
+            let mut conn = sqlx::PgConnection::connect(&nic_store::scratch::postgres_admin_url())
+                .await
+                .expect("PostgreSQL for a stranger's transaction");
+            sqlx::query("BEGIN").execute(&mut conn).await.unwrap();
+            sqlx::query("SELECT txid_current()")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            conn
+        });
+        Self {
+            runtime,
+            conn: Some(conn),
+        }
+    }
+}
+
+impl Drop for Stranger {
+    fn drop(&mut self) {
+        if let Some(mut conn) = self.conn.take() {
+            let _ = self
+                .runtime
+                .block_on(sqlx::query("COMMIT").execute(&mut conn));
+        }
+    }
+}
+
 /// The admin token each database's first server printed, by URL: a later server on the same
 /// database prints none and uses it.
 static TOKENS: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
