@@ -664,7 +664,7 @@ impl World {
                 match (mi, pi, m) {
                     // Slips, each corrected in a later month.
                     (M_CHECKINS, THREE_RIVERS, 4) => d = d.map(|d| d + 6.0),
-                    (M_OUTCOME, WATTS, 10) => n = n.map(|n| n * 10.0 + 1.0),
+                    (M_OUTCOME, WATTS, 10) => d = d.map(|d| d * 10.0 + 1.0),
                     (M_FAMILY, PILSEN, 13) => v = v.map(|v| v * 10.0),
                     // The month the Boyle Heights site was closed.
                     (M_CHECKINS, BOYLE_HEIGHTS, 6) => {
@@ -701,10 +701,10 @@ impl World {
     fn correct(&mut self, mi: usize, pi: usize, m: usize, reason: &str) -> anyhow::Result<()> {
         let point_id = self.points[&(mi, pi, m)];
         let held = self.measure(mi).points[&point_id].clone();
-        let (mut n, mut d, mut v) = (held.numerator, held.denominator, held.value);
+        let (n, mut d, mut v) = (held.numerator, held.denominator, held.value);
         match mi {
             M_CHECKINS => d = d.map(|d| d - 6.0),
-            M_OUTCOME => n = n.map(|n| ((n - 1.0) / 10.0).round()),
+            M_OUTCOME => d = d.map(|d| ((d - 1.0) / 10.0).round()),
             _ => v = v.map(|v| (v / 10.0).round()),
         }
         let dec = measure::correct_point(
@@ -1438,7 +1438,7 @@ fn data(s: &mut Story) {
     s.on(
         date(2025, 9, 15),
         Box::new(|w| {
-            w.correct(M_OUTCOME, WATTS, 10, "A typing slip: an extra digit was entered in the numerator (confirmed STEM enrolments).")
+            w.correct(M_OUTCOME, WATTS, 10, "A typing slip: an extra digit was entered in the denominator (alumni whose enrolment was confirmed).")
         }),
     );
     s.on(
@@ -2076,6 +2076,7 @@ fn define_measures(w: &mut World) -> anyhow::Result<()> {
         kind,
         description: t(description),
         scale: MeasureScale::Ratio,
+        data_type: Some(DataType::Proportion),
         numerator: Some(t(numerator)),
         denominator: Some(t(denominator)),
         unit: title("percent"),
@@ -2097,6 +2098,7 @@ fn define_measures(w: &mut World) -> anyhow::Result<()> {
             kind: MeasureKind::Process,
             description: t("Family members (parents, guardians, siblings over 16) who signed in at any program event in the month."),
             scale: MeasureScale::Value,
+            data_type: Some(DataType::Count),
             numerator: None,
             denominator: None,
             unit: title("people"),

@@ -122,6 +122,9 @@ pub struct DefineMeasure {
     pub kind: MeasureKind,
     pub description: Text,
     pub scale: MeasureScale,
+    /// What the numbers are; absent: a proportion (scale `ratio`) or a measurement (`value`).
+    #[serde(default)]
+    pub data_type: Option<DataType>,
     #[serde(default)]
     pub numerator: Option<Text>,
     #[serde(default)]
@@ -172,6 +175,15 @@ pub fn define(network: &NetworkState, measure: &MeasureState, cmd: DefineMeasure
         "scale",
         "a value measure has no numerator or denominator",
     );
+    let data_type = cmd
+        .data_type
+        .unwrap_or_else(|| DataType::default_for(cmd.scale));
+    c.check(
+        data_type.scale() == cmd.scale,
+        "data_type",
+        "a proportion or a rate has scale ratio; a count, a percentage or a measurement has \
+         scale value",
+    );
     c.check(
         !cmd.description.is_blank(),
         "description",
@@ -190,6 +202,7 @@ pub fn define(network: &NetworkState, measure: &MeasureState, cmd: DefineMeasure
         kind: cmd.kind,
         description: cmd.description,
         scale: cmd.scale,
+        data_type: Some(data_type),
         numerator: cmd.numerator,
         denominator: cmd.denominator,
         unit: cmd.unit,
@@ -226,10 +239,39 @@ pub struct Numbers {
     pub value: Option<f64>,
 }
 
-fn check_numbers(c: &mut Checks, scale: MeasureScale, n: &Numbers) {
+/// Refuses numbers the measure cannot hold: the scale's shape, and what its data type allows
+/// (unknown for measures defined before data types existed: then only the scale is checked).
+fn check_numbers(c: &mut Checks, def: &MeasureDefined, n: &Numbers) {
+    let scale = def.scale;
     c.finite(n.numerator, "numerator");
     c.finite(n.denominator, "denominator");
     c.finite(n.value, "value");
+    match (def.data_type, n.numerator, n.denominator, n.value) {
+        (Some(DataType::Proportion), Some(num), Some(den), _)
+            if (num + den).is_finite() && den > 0.0 =>
+        {
+            c.check(
+                num <= den,
+                "numerator",
+                format!(
+                    "{num} is above the denominator {den}: a proportion's numerator counts part \
+                     of its denominator (a measure of events per unit, which may pass it, is a \
+                     rate)"
+                ),
+            )
+        }
+        (Some(DataType::Count), _, _, Some(v)) if v.is_finite() => c.check(
+            v >= 0.0 && v.fract() == 0.0,
+            "value",
+            format!("{v} is not a count: a count is a whole number of 0 or more"),
+        ),
+        (Some(DataType::Percentage), _, _, Some(v)) if v.is_finite() => c.check(
+            (0.0..=100.0).contains(&v),
+            "value",
+            format!("{v} is not a percentage: a percentage is from 0 to 100"),
+        ),
+        _ => {}
+    }
     match scale {
         MeasureScale::Ratio => {
             c.check(
@@ -305,7 +347,7 @@ pub fn record_point(
         denominator: cmd.denominator,
         value: cmd.value,
     };
-    check_numbers(&mut c, def.scale, &numbers);
+    check_numbers(&mut c, def, &numbers);
     c.done()?;
     if let Some(p) = measure
         .points
@@ -342,14 +384,14 @@ pub struct CorrectDataPoint {
 
 pub fn correct_point(measure: &MeasureState, point_id: Uuid, cmd: CorrectDataPoint) -> Decision {
     let point = measure.target_point(point_id)?;
-    let scale = measure.require()?.scale;
+    let def = measure.require()?;
     let mut c = Checks::new();
     let n = Numbers {
         numerator: cmd.numerator,
         denominator: cmd.denominator,
         value: cmd.value,
     };
-    check_numbers(&mut c, scale, &n);
+    check_numbers(&mut c, def, &n);
     c.check(!cmd.reason.is_blank(), "reason", "must say what was wrong");
     c.done()?;
     if (n.numerator, n.denominator, n.value) == (point.numerator, point.denominator, point.value) {

@@ -21,6 +21,7 @@ fn define_as(def: MeasureDefined) -> DefineMeasure {
         kind: def.kind,
         description: def.description,
         scale: def.scale,
+        data_type: def.data_type,
         numerator: def.numerator,
         denominator: def.denominator,
         unit: def.unit,
@@ -333,6 +334,116 @@ fn a_value_point_has_a_finite_value_and_no_ratio() {
         &["numerator"],
     );
     then_invalid(when(value(PROGRAM, "2025-W09", f64::NAN)), &["value"]);
+}
+
+/// `def` with another data type.
+fn measure_of(data_type: DataType, def: MeasureDefined) -> MeasureState {
+    let id = def.measure_id;
+    measure_state(
+        id,
+        &[NicEvent::MeasureDefined(MeasureDefined {
+            data_type: Some(data_type),
+            ..def
+        })],
+    )
+}
+
+#[test]
+fn a_point_holds_only_what_the_measure_s_data_type_allows() {
+    let proportion = the_measure();
+    let rate = measure_of(DataType::Rate, measure_defined());
+    let weekly = value_measure_defined(MEASURE_WEEKLY, PeriodKind::Week);
+    let count = value_measure(MEASURE_WEEKLY, PeriodKind::Week);
+    let percentage = measure_of(DataType::Percentage, weekly.clone());
+    let measurement = measure_of(DataType::Measurement, weekly);
+    let when = |m: &MeasureState, cmd| record_point(m, Some(&the_program()), POINT_2, cmd);
+    // A proportion's numerator counts part of its denominator; a rate's may pass it.
+    then_invalid(
+        when(&proportion, ratio(PROGRAM, "2025-04", 41.0, 40.0)),
+        &["numerator"],
+    );
+    assert!(when(&proportion, ratio(PROGRAM, "2025-04", 40.0, 40.0)).is_ok());
+    assert!(when(&rate, ratio(PROGRAM, "2025-04", 41.0, 40.0)).is_ok());
+    // A count is a whole number of 0 or more.
+    for v in [-1.0, 2.5] {
+        then_invalid(when(&count, value(PROGRAM, "2025-W09", v)), &["value"]);
+    }
+    assert!(when(&count, value(PROGRAM, "2025-W09", 0.0)).is_ok());
+    // A percentage is from 0 to 100.
+    for v in [-0.5, 100.5] {
+        then_invalid(when(&percentage, value(PROGRAM, "2025-W09", v)), &["value"]);
+    }
+    assert!(when(&percentage, value(PROGRAM, "2025-W09", 100.0)).is_ok());
+    // A measurement is any finite number.
+    assert!(when(&measurement, value(PROGRAM, "2025-W09", -2.5)).is_ok());
+    // A measure defined before data types existed keeps only its scale's checks.
+    let unknown = measure_state(
+        MEASURE,
+        &[NicEvent::MeasureDefined(MeasureDefined {
+            data_type: None,
+            ..measure_defined()
+        })],
+    );
+    assert!(when(&unknown, ratio(PROGRAM, "2025-04", 41.0, 40.0)).is_ok());
+    // A correction is held to the same.
+    let recorded = measure_state(
+        MEASURE,
+        &[
+            NicEvent::MeasureDefined(measure_defined()),
+            point_recorded(POINT, PROGRAM, "2025-03", 12.0, 40.0),
+        ],
+    );
+    then_invalid(
+        correct_point(
+            &recorded,
+            POINT,
+            CorrectDataPoint {
+                numerator: Some(45.0),
+                denominator: Some(40.0),
+                value: None,
+                reason: text("Recount"),
+            },
+        ),
+        &["numerator"],
+    );
+}
+
+#[test]
+fn a_definition_s_data_type_fits_its_scale_and_defaults_from_it() {
+    then_invalid(
+        define(
+            &the_network(),
+            &measure_state(MEASURE, &[]),
+            DefineMeasure {
+                data_type: Some(DataType::Count),
+                ..define_as(measure_defined())
+            },
+        ),
+        &["data_type"],
+    );
+    for (def, default) in [
+        (measure_defined(), DataType::Proportion),
+        (
+            value_measure_defined(MEASURE_WEEKLY, PeriodKind::Week),
+            DataType::Measurement,
+        ),
+    ] {
+        let state = measure_state(def.measure_id, &[]);
+        then_events(
+            define(
+                &the_network(),
+                &state,
+                DefineMeasure {
+                    data_type: None,
+                    ..define_as(def.clone())
+                },
+            ),
+            vec![NicEvent::MeasureDefined(MeasureDefined {
+                data_type: Some(default),
+                ..def
+            })],
+        );
+    }
 }
 
 #[test]

@@ -91,6 +91,40 @@ pub enum MeasureScale {
     Value,
 }
 
+/// What a measure's numbers are, which decides what a data point may hold. Scale `ratio`:
+/// `proportion` (the numerator counts part of the denominator, so it is at most the denominator)
+/// or `rate` (events per unit of exposure: the numerator may pass the denominator). Scale
+/// `value`: `count` (a whole number of 0 or more), `percentage` (from 0 to 100) or `measurement`
+/// (any number: a score, a duration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DataType {
+    Proportion,
+    Rate,
+    Count,
+    Percentage,
+    Measurement,
+}
+
+impl DataType {
+    /// The scale this data type belongs to.
+    pub fn scale(self) -> MeasureScale {
+        match self {
+            Self::Proportion | Self::Rate => MeasureScale::Ratio,
+            Self::Count | Self::Percentage | Self::Measurement => MeasureScale::Value,
+        }
+    }
+
+    /// What a measure of `scale` that does not say its data type is: a proportion or a
+    /// measurement.
+    pub fn default_for(scale: MeasureScale) -> Self {
+        match scale {
+            MeasureScale::Ratio => Self::Proportion,
+            MeasureScale::Value => Self::Measurement,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
@@ -448,6 +482,10 @@ pub struct MeasureDefined {
     /// What is counted, in words.
     pub description: Text,
     pub scale: MeasureScale,
+    /// What the numbers are (absent in events written before it existed: then nothing more than
+    /// the scale is known).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_type: Option<DataType>,
     /// What the numerator counts (scale `ratio`).
     #[serde(default)]
     pub numerator: Option<Text>,

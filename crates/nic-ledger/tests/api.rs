@@ -248,10 +248,19 @@ fn read_back(s: &Server, st: &Story) {
 
 /// Every refusal: the right status and problem, nothing appended, the server still up.
 fn refusals(s: &Server, st: &Story) {
+    let n = format!("/api/v1/networks/{}", st.network);
+    let value_measure = |name: &str, data_type: &str| {
+        s.ok(
+            &format!("{n}/measures"),
+            &json!({"name": name, "kind": "process", "description": name, "scale": "value",
+                    "data_type": data_type, "unit": "people", "period": "month", "direction": "up"}),
+        )
+    };
+    let count = value_measure("Family members at events", "count");
+    let percentage = value_measure("Share of sessions held", "percentage");
     let before = s.event_count();
     let c1 = format!("/api/v1/pdsa-cycles/{}", st.cycle1);
     let c2 = format!("/api/v1/pdsa-cycles/{}", st.cycle2);
-    let n = format!("/api/v1/networks/{}", st.network);
     let ct = [("Content-Type", "application/json")];
 
     s.raw("POST", &format!("{c2}/start"), &ct, b"{\"started_on\":")
@@ -319,6 +328,39 @@ fn refusals(s: &Server, st: &Story) {
         )
         .problem(422, "validation");
     assert_eq!(p["errors"][0]["field"], "period");
+
+    // Bad data is refused at the door, naming the field: a proportion's numerator above its
+    // denominator (the story's measure is a ratio that says no data type: a proportion), a
+    // negative or fractional count, a percentage outside 0 to 100; and a data type that does
+    // not fit the scale.
+    let point = |measure: &str, body: Value| {
+        let mut body = body;
+        body["program_id"] = json!(st.program);
+        body["period"] = json!("2025-06");
+        let p = s
+            .post(&format!("/api/v1/measures/{measure}/data-points"), &body)
+            .problem(422, "validation");
+        p["errors"][0]["field"].as_str().unwrap().to_string()
+    };
+    assert_eq!(
+        point(&st.measure, json!({"numerator": 11, "denominator": 10})),
+        "numerator"
+    );
+    for v in [-1.0, 2.5] {
+        assert_eq!(point(&count, json!({"value": v})), "value");
+    }
+    for v in [-1.0, 100.5] {
+        assert_eq!(point(&percentage, json!({"value": v})), "value");
+    }
+    let p = s
+        .post(
+            &format!("{n}/measures"),
+            &json!({"name": "Huddles", "kind": "process", "description": "Huddles held",
+                    "scale": "value", "data_type": "proportion", "unit": "huddles",
+                    "period": "month", "direction": "up"}),
+        )
+        .problem(422, "validation");
+    assert_eq!(p["errors"][0]["field"], "data_type");
 
     // Invalid transitions: phases only move forward; a closed cycle is not edited.
     s.post(&format!("{c1}/start"), &json!({"started_on": "2025-03-20"}))

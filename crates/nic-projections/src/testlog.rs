@@ -163,6 +163,7 @@ pub fn ratio_measure(measure_id: Uuid, name: &str, tracks: Vec<Uuid>) -> Measure
         kind: MeasureKind::Outcome,
         description: x("Alumni enrolled in STEM"),
         scale: MeasureScale::Ratio,
+        data_type: Some(DataType::Proportion),
         numerator: Some(x("enrolled")),
         denominator: Some(x("alumni")),
         unit: t("percent"),

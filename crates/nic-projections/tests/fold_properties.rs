@@ -484,6 +484,7 @@ impl World {
                     } else {
                         MeasureScale::Value
                     },
+                    data_type: None,
                     numerator: ratio.then(|| x("yes")),
                     denominator: ratio.then(|| x("all")),
                     unit: t("unit"),

@@ -400,6 +400,7 @@ pub fn measure_defined() -> MeasureDefined {
         kind: MeasureKind::Outcome,
         description: text("Program alumni enrolled in a post-secondary STEM major."),
         scale: MeasureScale::Ratio,
+        data_type: Some(DataType::Proportion),
         numerator: Some(text("Alumni enrolled in a STEM major")),
         denominator: Some(text("Alumni reached")),
         unit: title("percent"),
@@ -419,6 +420,7 @@ pub fn value_measure_defined(id: Uuid, period: PeriodKind) -> MeasureDefined {
     MeasureDefined {
         measure_id: id,
         scale: MeasureScale::Value,
+        data_type: Some(DataType::Count),
         numerator: None,
         denominator: None,
         name: title("Mentor huddles held"),
