@@ -582,18 +582,7 @@ async fn readers_never_skip_an_uncommitted_earlier_event(db: Db) {
         Db::Postgres => {
             let mut t1_conn = sqlx::PgConnection::connect(&url).await.unwrap();
             let mut t1 = t1_conn.begin().await.unwrap();
-            sqlx::query(
-                "SELECT * FROM nic_append('pdsa-t1', 'pdsa', 'any', NULL, $1, $2, $3, $4, $5, $6)",
-            )
-            .bind(vec![t1_event.event_id])
-            .bind(vec![t1_event.event_type.clone()])
-            .bind(vec![1i32])
-            .bind(vec![t1_event.data.get().to_string()])
-            .bind(vec![t1_event.metadata.get().to_string()])
-            .bind(chrono::Utc::now().timestamp_micros())
-            .execute(&mut *t1)
-            .await
-            .unwrap();
+            nic_store::scratch::append_in(&mut t1, "pdsa-t1", "pdsa", &t1_event).await;
             store
                 .append(&stream("pdsa-t2"), ExpectedVersion::Any, vec![t2_event])
                 .await
@@ -847,18 +836,6 @@ async fn the_hash_chain_locates_a_changed_row(db: Db) {
     );
 }
 
-/// Opens a transaction on `url` that has taken a transaction id and stays open until dropped or
-/// ended: another application's, idle in transaction.
-async fn stranger(url: &str) -> sqlx::PgConnection {
-    let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
-    sqlx::query("BEGIN").execute(&mut conn).await.unwrap();
-    sqlx::query("SELECT txid_current()")
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    conn
-}
-
 /// Readers of a PostgreSQL log wait for this store's own appends in flight and for nothing else.
 /// Transactions of other applications (in another database of the cluster, or in this one without
 /// writing the log) stay open throughout: a fresh reader still reads the whole log at once and the
@@ -872,8 +849,9 @@ async fn readers_wait_for_the_store_s_own_appends_and_never_for_strangers() {
         .append(&stream("held-1"), ExpectedVersion::NoStream, events(0..3))
         .await
         .unwrap();
-    let mut elsewhere = stranger(&nic_store::scratch::postgres_admin_url()).await;
-    let mut here = stranger(&url).await;
+    let mut elsewhere =
+        nic_store::scratch::stranger(&nic_store::scratch::postgres_admin_url()).await;
+    let mut here = nic_store::scratch::stranger(&url).await;
 
     // Another process's store: it has proved nothing readable yet.
     let reader = nic_store::open(&url).await.unwrap();
@@ -901,16 +879,7 @@ async fn readers_wait_for_the_store_s_own_appends_and_never_for_strangers() {
     let slow = event(6);
     let mut own = sqlx::PgConnection::connect(&url).await.unwrap();
     let mut own_tx = own.begin().await.unwrap();
-    sqlx::query("SELECT * FROM nic_append('held-2', 'held', 'any', NULL, $1, $2, $3, $4, $5, $6)")
-        .bind(vec![slow.event_id])
-        .bind(vec![slow.event_type.clone()])
-        .bind(vec![1i32])
-        .bind(vec![slow.data.get().to_string()])
-        .bind(vec![slow.metadata.get().to_string()])
-        .bind(chrono::Utc::now().timestamp_micros())
-        .execute(&mut *own_tx)
-        .await
-        .unwrap();
+    nic_store::scratch::append_in(&mut own_tx, "held-2", "held", &slow).await;
     let later = writer
         .append(&stream("held-3"), ExpectedVersion::NoStream, vec![event(7)])
         .await

@@ -2,6 +2,9 @@
 //! PostgreSQL database on the server at `NIC_TEST_POSTGRES_URL` (default: the local server as user
 //! postgres), or a path for a new SQLite file in the temporary folder. Neither has the schema yet.
 //!
+//! Two PostgreSQL helpers stand for other sessions on the cluster: `stranger` (another
+//! application's transaction) and `append_in` (one of the store's appends held in flight).
+//!
 //! A server that cannot be reached is a failure with a message saying so, never a skip.
 
 use sqlx::Connection;
@@ -50,6 +53,48 @@ pub fn sqlite_url() -> String {
     std::fs::create_dir_all(&dir).expect("create the scratch folder");
     let path = dir.join(format!("{}.db", uuid::Uuid::new_v4().simple()));
     format!("sqlite://{}", path.display())
+}
+
+/// Another application's transaction on the database at `url`: open, with a transaction id taken,
+/// until the connection ends it or is dropped.
+///
+/// # Panics
+/// When the server cannot be reached.
+pub async fn stranger(url: &str) -> sqlx::PgConnection {
+    let mut conn = admin_connection(url).await;
+    for step in ["BEGIN", "SELECT txid_current()"] {
+        sqlx::query(step)
+            .execute(&mut conn)
+            .await
+            .expect("open a stranger's transaction");
+    }
+    conn
+}
+
+/// Appends `event` to `stream` (category `category`) inside the caller's open transaction, as
+/// the store takes an append (its transaction id, then its position), through `nic_append`: an
+/// append of the store still in flight until the caller ends the transaction.
+///
+/// # Panics
+/// When the append fails.
+pub async fn append_in(
+    tx: &mut sqlx::PgConnection,
+    stream: &str,
+    category: &str,
+    event: &nic_events::NewEvent,
+) {
+    sqlx::query("SELECT * FROM nic_append($1, $2, 'any', NULL, $3, $4, $5, $6, $7, $8)")
+        .bind(stream)
+        .bind(category)
+        .bind(vec![event.event_id])
+        .bind(vec![event.event_type.clone()])
+        .bind(vec![event.schema_version as i32])
+        .bind(vec![event.data.get().to_string()])
+        .bind(vec![event.metadata.get().to_string()])
+        .bind(chrono::Utc::now().timestamp_micros())
+        .execute(tx)
+        .await
+        .expect("append in the open transaction");
 }
 
 async fn admin_connection(admin: &str) -> sqlx::PgConnection {

@@ -49,18 +49,7 @@ async fn an_event_held_back_for_its_proof_is_released_when_the_older_transaction
     let mut other = sqlx::PgConnection::connect(&url).await.unwrap();
     let mut open = other.begin().await.unwrap();
     let slow = event(9);
-    sqlx::query(
-        "SELECT * FROM nic_append('pdsa-slow', 'pdsa', 'any', NULL, $1, $2, $3, $4, $5, $6)",
-    )
-    .bind(vec![slow.event_id])
-    .bind(vec![slow.event_type.clone()])
-    .bind(vec![1i32])
-    .bind(vec![slow.data.get().to_string()])
-    .bind(vec![slow.metadata.get().to_string()])
-    .bind(chrono::Utc::now().timestamp_micros())
-    .execute(&mut *open)
-    .await
-    .unwrap();
+    nic_store::scratch::append_in(&mut open, "pdsa-slow", "pdsa", &slow).await;
     let second_event = event(1);
     let second_id = second_event.event_id;
     let second = store

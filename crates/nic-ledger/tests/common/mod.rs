@@ -59,22 +59,13 @@ pub struct Stranger {
 
 impl Stranger {
     pub fn open() -> Self {
-        use sqlx::Connection;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
-        let conn = runtime.block_on(async {
-            let mut conn = sqlx::PgConnection::connect(&nic_store::scratch::postgres_admin_url())
-                .await
-                .expect("PostgreSQL for a stranger's transaction");
-            sqlx::query("BEGIN").execute(&mut conn).await.unwrap();
-            sqlx::query("SELECT txid_current()")
-                .execute(&mut conn)
-                .await
-                .unwrap();
-            conn
-        });
+        let conn = runtime.block_on(nic_store::scratch::stranger(
+            &nic_store::scratch::postgres_admin_url(),
+        ));
         Self {
             runtime,
             conn: Some(conn),
