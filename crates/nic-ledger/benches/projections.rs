@@ -914,6 +914,22 @@ async fn bench_live(backend: &str, label: &str, seconds: u64, stranger: bool, ro
     reader.abort();
     let arrived = std::mem::take(&mut *arrived.lock().unwrap());
     // Delivery and append latencies, of the warm-up and of the steady run.
+    let missing: Vec<usize> = sent
+        .iter()
+        .filter(|(_, id, _, _)| !arrived.contains_key(id))
+        .map(|(i, _, _, _)| *i)
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} events never arrived on the live stream (stranger: {stranger}; schedule \
+         indexes {:?}…; {} arrived after the first missing one was sent)",
+        missing.len(),
+        sent.len(),
+        &missing[..missing.len().min(10)],
+        sent.iter()
+            .filter(|(i, id, _, _)| *i > missing[0] && arrived.contains_key(id))
+            .count()
+    );
     let mut latencies: [(Vec<Duration>, Vec<Duration>); 2] = Default::default();
     for (i, id, t, took) in &sent {
         let at = arrived

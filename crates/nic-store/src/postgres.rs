@@ -109,8 +109,23 @@ struct Head {
 struct Observation {
     last_position: u64,
     next_xid: i64,
-    /// When a statement first made it.
-    at: Instant,
+    /// When it was taken in, after the statement that made it returned: only a statement sent
+    /// later may prove it (`Frontier::advance`).
+    made: Instant,
+    /// Since when the positions it covers have waited (an observation it replaced may be older).
+    waiting_since: Instant,
+}
+
+impl Observation {
+    fn new(last_position: u64, next_xid: i64) -> Self {
+        let now = Instant::now();
+        Self {
+            last_position,
+            next_xid,
+            made: now,
+            waiting_since: now,
+        }
+    }
 }
 
 /// How far this store's readers may read the global log.
@@ -140,20 +155,25 @@ impl Frontier {
         )
     }
 
-    /// Takes in what a statement saw: its snapshot's horizon (every appender below it had ended),
-    /// the bound it read up to, its observation. True when the safe position moved.
-    fn advance(&mut self, horizon: i64, bound: u64, seen: Observation) -> bool {
+    /// Takes in what a statement sent at `sent` saw: its snapshot's horizon (every appender below
+    /// it had ended), the bound it read up to, its observation. True when the safe position moved.
+    ///
+    /// The horizon proves only observations made before the statement was sent: it rests on
+    /// which appenders held their lock when the statement looked, and an appender that took its
+    /// lock after that (the statement may call it foreign) may hold a position that a later
+    /// observation covers. (The snapshot's xmin alone would prove any observation below it.)
+    fn advance(&mut self, horizon: i64, bound: u64, seen: Observation, sent: Instant) -> bool {
         let before = self.safe;
         self.safe = self.safe.max(bound);
-        // Each observation whose transactions had all ended by this snapshot is proved.
+        let proved = |o: &Observation| o.made <= sent && o.next_xid <= horizon;
         for o in &self.pending {
-            if o.next_xid <= horizon {
+            if proved(o) {
                 self.safe = self.safe.max(o.last_position);
             }
         }
         let safe = self.safe;
         self.pending
-            .retain(|o| o.next_xid > horizon && o.last_position > safe);
+            .retain(|o| !proved(o) && o.last_position > safe);
         self.wait_for(seen);
         self.last_statement = Some(Instant::now());
         self.safe > before
@@ -173,7 +193,7 @@ impl Frontier {
         self.pending.retain(|o| {
             let keep = o.next_xid < seen.next_xid || o.last_position > seen.last_position;
             if !keep {
-                seen.at = seen.at.min(o.at);
+                seen.waiting_since = seen.waiting_since.min(o.waiting_since);
             }
             keep
         });
@@ -183,7 +203,7 @@ impl Frontier {
             // Keep the oldest (proved first) and the newest (proving the most).
             let dropped = self.pending.remove(self.pending.len() - 2);
             let newest = self.pending.last_mut().expect("more than one observation");
-            newest.at = newest.at.min(dropped.at);
+            newest.waiting_since = newest.waiting_since.min(dropped.waiting_since);
         }
     }
 
@@ -191,7 +211,7 @@ impl Frontier {
     fn held_back(&self) -> Duration {
         self.pending
             .iter()
-            .map(|o| o.at.elapsed())
+            .map(|o| o.waiting_since.elapsed())
             .max()
             .unwrap_or_default()
     }
@@ -436,6 +456,7 @@ impl Reader {
         loop {
             let (pending_xids, pending_positions, safe) =
                 self.frontier.lock().expect("frontier").params();
+            let sent = Instant::now();
             let needed = pending_xids.iter().copied().max().unwrap_or(0);
             // The horizon: the snapshot's xmin when that proves every waiting observation, else
             // the least running transaction that may be one of this store's appenders
@@ -481,15 +502,11 @@ impl Reader {
             let &((last_position, next_xid, horizon, bound), _) = rows
                 .first()
                 .ok_or(StoreError::Database(sqlx::Error::RowNotFound))?;
-            let seen = Observation {
-                last_position: non_negative(last_position, 0, "position")?,
-                next_xid,
-                at: Instant::now(),
-            };
+            let seen = Observation::new(non_negative(last_position, 0, "position")?, next_xid);
             let bound = non_negative(bound, 0, "position")?;
             let (more, moved, waiting) = {
                 let mut frontier = self.frontier.lock().expect("frontier");
-                let moved = frontier.advance(horizon, bound, seen);
+                let moved = frontier.advance(horizon, bound, seen, sent);
                 (
                     frontier.may_pass(bound),
                     moved,
@@ -902,25 +919,26 @@ mod tests {
     use super::*;
 
     fn seen(last_position: u64, next_xid: i64) -> Observation {
-        Observation {
-            last_position,
-            next_xid,
-            at: Instant::now(),
-        }
+        Observation::new(last_position, next_xid)
+    }
+
+    /// When a statement is sent that may prove every observation made so far.
+    fn now() -> Instant {
+        Instant::now()
     }
 
     #[test]
     fn each_waiting_observation_is_proved_by_its_own_transactions_ending() {
         let mut f = Frontier::default();
         // Nothing proved yet: observations wait, oldest first.
-        assert!(!f.advance(90, 0, seen(10, 100)));
-        assert!(!f.advance(95, 0, seen(20, 110)));
-        assert!(!f.advance(99, 0, seen(30, 120)));
+        assert!(!f.advance(90, 0, seen(10, 100), now()));
+        assert!(!f.advance(95, 0, seen(20, 110), now()));
+        assert!(!f.advance(99, 0, seen(30, 120), now()));
         assert_eq!(f.pending.len(), 3);
         assert!(f.may_pass(0));
         // A snapshot whose xmin passes the second observation's transaction id proves the first
         // two, not the third: each proof waits only for the transactions before its own.
-        assert!(f.advance(110, 0, seen(30, 125)));
+        assert!(f.advance(110, 0, seen(30, 125), now()));
         assert_eq!(f.safe, 20);
         assert_eq!(
             f.pending
@@ -931,17 +949,35 @@ mod tests {
             "the later observation of the same position is dominated by the earlier one"
         );
         // The bound a statement proved itself counts as well.
-        assert!(f.advance(111, 30, seen(30, 126)));
+        assert!(f.advance(111, 30, seen(30, 126), now()));
         assert_eq!(f.safe, 30);
         assert!(f.pending.is_empty());
         assert!(!f.may_pass(30));
     }
 
     #[test]
+    fn a_horizon_proves_only_what_was_observed_before_its_statement_was_sent() {
+        let mut f = Frontier::default();
+        let sent = now();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        // A statement sent later returned first and left its observation waiting.
+        f.advance(0, 0, seen(20, 110), now());
+        assert_eq!(f.pending.len(), 1);
+        // The earlier statement's horizon passes that transaction id but may not prove it: an
+        // appender it took for foreign may have taken a position since.
+        assert!(!f.advance(120, 0, seen(20, 121), sent));
+        assert_eq!(f.safe, 0);
+        assert_eq!(f.pending.len(), 1);
+        // A statement sent after the observation was made proves it.
+        assert!(f.advance(120, 0, seen(20, 122), now()));
+        assert_eq!(f.safe, 20);
+    }
+
+    #[test]
     fn the_waiting_observations_are_bounded_and_keep_the_oldest_and_newest() {
         let mut f = Frontier::default();
         for i in 0..(OBSERVATIONS_PENDING_MAX as u64 + 10) {
-            f.advance(0, 0, seen(10 + i, 100 + i as i64));
+            f.advance(0, 0, seen(10 + i, 100 + i as i64), now());
         }
         assert_eq!(f.pending.len(), OBSERVATIONS_PENDING_MAX);
         assert_eq!(f.pending[0].last_position, 10);
@@ -955,9 +991,9 @@ mod tests {
             .all(|w| w[0].next_xid < w[1].next_xid && w[0].last_position < w[1].last_position));
         // Observations from statements that ran side by side may arrive out of order.
         let mut f = Frontier::default();
-        f.advance(0, 0, seen(20, 110));
-        f.advance(0, 0, seen(15, 105));
-        f.advance(0, 0, seen(25, 105));
+        f.advance(0, 0, seen(20, 110), now());
+        f.advance(0, 0, seen(15, 105), now());
+        f.advance(0, 0, seen(25, 105), now());
         assert_eq!(
             f.pending
                 .iter()
@@ -970,7 +1006,7 @@ mod tests {
             safe: 40,
             ..Frontier::default()
         };
-        f.advance(0, 0, seen(40, 200));
+        f.advance(0, 0, seen(40, 200), now());
         assert!(f.pending.is_empty());
     }
 }
