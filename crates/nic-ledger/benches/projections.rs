@@ -806,16 +806,7 @@ type Sent = (usize, uuid::Uuid, Instant, Duration);
 /// cluster throughout (PostgreSQL): readers must not wait for it.
 async fn bench_live(backend: &str, label: &str, seconds: u64, stranger: bool, rows: &mut Vec<Row>) {
     let _stranger = if stranger {
-        use sqlx::Connection;
-        let mut conn = sqlx::PgConnection::connect(&nic_store::scratch::postgres_admin_url())
-            .await
-            .unwrap();
-        sqlx::query("BEGIN").execute(&mut conn).await.unwrap();
-        sqlx::query("SELECT txid_current()")
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        Some(conn)
+        Some(nic_store::scratch::stranger(&nic_store::scratch::postgres_admin_url()).await)
     } else {
         None
     };

@@ -16,8 +16,8 @@
 //! to the observed one has ended, so the log up to there is complete. The horizon is the snapshot's
 //! xmin, or, while a transaction of another application holds that back, the least running
 //! transaction that may be one of this store's appenders (`nic_read_horizon`, migration 0005):
-//! readers never wait for another database's transactions, nor for ones that did not write here. Reads stop at the highest position
-//! proved so (`Frontier`, kept per store), never past it. Every frontier statement proves what it
+//! readers never wait for another database's transactions, nor for ones that did not write here.
+//! Reads stop at the highest position proved so (`Frontier`, kept per store), never past it. Every frontier statement proves what it
 //! can of the observations waiting (up to `OBSERVATIONS_PENDING_MAX`, so that an event committed
 //! after one observation waits only for the transactions running at the next, not for the proof of
 //! an older one first) and leaves its own observation waiting.
