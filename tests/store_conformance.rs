@@ -932,10 +932,11 @@ async fn readers_wait_for_the_store_s_own_appends_and_never_for_strangers() {
     nic_store::scratch::drop_postgres(&url).await;
 }
 
-/// Live readers in other processes never skip an event while many appends commit out of order
-/// and another application's transaction stays open on the cluster (the read horizon then rests
-/// on which appenders hold their lock, not on the snapshot's xmin). Each follower receives every
-/// event once, in position order.
+/// Live readers in other processes never skip an event while many appends commit out of order,
+/// another application's transaction stays open on the cluster (the read horizon then rests on
+/// which appenders hold their lock, not on the snapshot's xmin) and other applications' short
+/// transactions come and go. Each follower receives every event once, in position order, and a
+/// read right after the last append sees the whole log.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn followers_miss_nothing_while_a_stranger_s_transaction_stays_open() {
     const WRITERS: u64 = 16;
@@ -943,8 +944,24 @@ async fn followers_miss_nothing_while_a_stranger_s_transaction_stays_open() {
     // The race is narrow: a few rounds give it room.
     for _round in 0..3 {
         let (writer, url) = fresh_store(Db::Postgres).await;
-        let mut stranger =
-            nic_store::scratch::stranger(&nic_store::scratch::postgres_admin_url()).await;
+        let admin = nic_store::scratch::postgres_admin_url();
+        let mut stranger = nic_store::scratch::stranger(&admin).await;
+        // Short transactions of another database, each taking a transaction id: many are running
+        // when a reader's snapshot is taken and have ended a moment later.
+        let churn: Vec<_> = (0..3)
+            .map(|_| {
+                let admin = admin.clone();
+                tokio::spawn(async move {
+                    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+                    loop {
+                        sqlx::query("SELECT txid_current(), pg_sleep(0.002)")
+                            .execute(&mut conn)
+                            .await
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
         // The followers share one store, as a server's readers do: their statements prove the
         // frontier for each other.
         let reader = nic_store::open(&url).await.unwrap();
@@ -993,6 +1010,7 @@ async fn followers_miss_nothing_while_a_stranger_s_transaction_stays_open() {
                 "a follower skipped, repeated or reordered events"
             );
         }
+        churn.iter().for_each(|c| c.abort());
         sqlx::query("COMMIT").execute(&mut stranger).await.unwrap();
         nic_store::scratch::drop_postgres(&url).await;
     }

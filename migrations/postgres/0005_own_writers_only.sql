@@ -2,40 +2,44 @@
 --
 -- 0002 proved an observation (last position L, next transaction id N) once a later snapshot's xmin
 -- reached N. xmin is cluster-wide: one idle transaction in any database of the cluster held every
--- reader back for as long as it stayed open. Now a snapshot proves the observation once N is at
--- most its horizon: the least transaction id that the snapshot cannot see as ended (one in its
--- running list, or one at or above its xmax) and that is not provably foreign. A transaction is
--- provably foreign when, after the snapshot, its backend is seen still running it
--- (pg_stat_activity.backend_xid) and either is connected to another database or held no
--- RowExclusiveLock on events when the locks were read just before. Why that is enough: a writer of
--- a position at or below L took its lock on events before that position, so before the
--- observation; if it still ran when the locks were read, it held the lock then; if it had ended by
--- then, no backend shows its transaction id afterwards. The locks are read first and the activity
--- after, fresh (pg_stat_clear_snapshot), so a transaction that ended in between is never taken for
--- a foreign one. Transaction ids are compared modulo 2^32, as pg_stat_activity shows them.
+-- reader back for as long as it stayed open.
+--
+-- Now, while xmin lags, a reader first asks nic_appenders() which transactions may be appending
+-- here, then runs its statement: the statement's snapshot proves an observation made before that
+-- call once none of those transactions below N is still running in it. Why that is enough: a
+-- writer of a position at or below L took its RowExclusiveLock on events and its transaction id,
+-- then its position, all before the observation. When the locks are read (after the observation)
+-- it either holds the lock, and its backend shows its transaction id when the activity is read
+-- just after, fresh (pg_stat_clear_snapshot), unless it ended in between; or it has already ended.
+-- A transaction that ended before the statement's snapshot is seen ended by it. Transactions of
+-- other databases, and ones that hold no lock on events, are never waited for. A prepared
+-- transaction of this database is counted as an appender: it has no backend to ask.
+--
+-- The result is a list of full (epoch-extended) transaction ids: each one runs at or after the
+-- xmin of the function's first snapshot, less than 2^31 before the next id.
 
-CREATE FUNCTION nic_read_horizon(p_xmax bigint, p_running bigint[]) RETURNS bigint
+CREATE FUNCTION nic_appenders() RETURNS bigint[]
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     v_database oid := (SELECT oid FROM pg_database WHERE datname = current_database());
+    v_reference bigint := pg_snapshot_xmin(pg_current_snapshot())::text::bigint;
     v_writers integer[];
-    v_foreign bigint[];
-    v_horizon bigint := p_xmax;
+    v_xids bigint[];
 BEGIN
     SELECT coalesce(array_agg(l.pid), '{}') INTO v_writers FROM pg_locks l
         WHERE l.locktype = 'relation' AND l.database = v_database
           AND l.relation = 'events'::regclass AND l.mode = 'RowExclusiveLock'
           AND l.pid IS NOT NULL;
     PERFORM pg_stat_clear_snapshot();
-    SELECT coalesce(array_agg(a.backend_xid::text::bigint), '{}') INTO v_foreign
-        FROM pg_stat_activity a
-        WHERE a.backend_xid IS NOT NULL
-          AND (a.datid IS DISTINCT FROM v_database OR NOT a.pid = ANY (v_writers));
-    WHILE v_horizon % 4294967296 = ANY (v_foreign) LOOP
-        v_horizon := v_horizon + 1;
-    END LOOP;
-    SELECT least(v_horizon, min(r.xid)) INTO v_horizon FROM unnest(p_running) AS r(xid)
-        WHERE NOT r.xid % 4294967296 = ANY (v_foreign);
-    RETURN v_horizon;
+    SELECT coalesce(array_agg(DISTINCT v_reference
+               + ((t.xid::text::bigint - v_reference) % 4294967296 + 4294967296) % 4294967296),
+               '{}')
+        INTO v_xids
+        FROM (SELECT a.backend_xid AS xid FROM pg_stat_activity a
+                  WHERE a.pid = ANY (v_writers) AND a.backend_xid IS NOT NULL
+              UNION ALL
+              SELECT p.transaction FROM pg_prepared_xacts p
+                  WHERE p.database = current_database()) t;
+    RETURN v_xids;
 END
 $$;

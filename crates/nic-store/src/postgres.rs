@@ -10,17 +10,19 @@
 //! a retry (the original outcome, nothing written) from a conflict.
 //!
 //! Readers of the global log never skip an event. A writer takes its transaction id before its
-//! positions (the INSERT evaluates `pg_current_xact_id()` before `nextval`). A reader
-//! observes the last position handed out and then the next transaction id (`nic_read_frontier`); once
-//! a later snapshot's horizon passes that transaction id, every transaction that took a position up
-//! to the observed one has ended, so the log up to there is complete. The horizon is the snapshot's
-//! xmin, or, while a transaction of another application holds that back, the least running
-//! transaction that may be one of this store's appenders (`nic_read_horizon`, migration 0005):
-//! readers never wait for another database's transactions, nor for ones that did not write here.
-//! Reads stop at the highest position proved so (`Frontier`, kept per store), never past it. Every frontier statement proves what it
-//! can of the observations waiting (up to `OBSERVATIONS_PENDING_MAX`, so that an event committed
-//! after one observation waits only for the transactions running at the next, not for the proof of
-//! an older one first) and leaves its own observation waiting.
+//! positions (the INSERT evaluates `pg_current_xact_id()` before `nextval`). A reader observes the
+//! last position handed out and then the next transaction id (`nic_read_frontier`); once a later
+//! snapshot's horizon passes that transaction id, every transaction that took a position up to the
+//! observed one has ended, so the log up to there is complete. The horizon is the snapshot's xmin;
+//! while that lags behind what waits (another application's transaction holds it back, or appends
+//! are in flight), the reader first asks which transactions may be this store's appenders
+//! (`nic_appenders`, migration 0005), and the horizon is the least of those still running in the
+//! snapshot: readers never wait for another database's transactions, nor for ones that did not
+//! write here. Reads stop at the highest position proved so (`Frontier`, kept per store), never
+//! past it. Every frontier statement proves what it can of the observations waiting (up to
+//! `OBSERVATIONS_PENDING_MAX`, so that an event committed after one observation waits only for the
+//! transactions running at the next, not for the proof of an older one first) and leaves its own
+//! observation waiting.
 //!
 //! Wake-ups: a local append ticks local subscribers at once and asks a background task to send one
 //! small `NOTIFY nic_events` (at once, then at most one per `NOTIFY_COALESCE_MS` for the appends
@@ -61,6 +63,12 @@ use crate::{
 const CHANNEL: &str = "nic_events";
 const COLUMNS: &str = "global_position, event_id, stream_id, stream_version, event_type, \
      schema_version, data::text AS data, metadata::text AS metadata, recorded_at, hash";
+
+/// The columns every frontier statement starts with (`Reader::with_frontier`), how many, and
+/// their values.
+const FRONTIER_COLUMNS: &str = "f.last_position, f.next_xid, f.xmin, f.horizon, f.bound";
+const FRONTIER_WIDTH: usize = 5;
+type FrontierRow = (i64, i64, i64, i64, i64);
 
 /// The append: inserts only if the stream has no event after version `$3` (-1: the stream is empty),
 /// the head the hashes were chained from. Only the `(stream_id, stream_version)` index is probed: a
@@ -139,12 +147,17 @@ struct Frontier {
     pending: Vec<Observation>,
     /// When a frontier statement last took in what it saw.
     last_statement: Option<Instant>,
+    /// Whether the last statement's snapshot xmin fell short of an observation it could have
+    /// proved: while it does, statements first ask which transactions may be appenders
+    /// (`Reader::with_frontier`), so that a transaction of another application holding the xmin
+    /// back holds nothing back.
+    lagging: bool,
 }
 
 impl Frontier {
     /// The parameters of the next statement: the waiting observations' transaction ids and
-    /// positions, and the safe position.
-    fn params(&self) -> (Vec<i64>, Vec<i64>, i64) {
+    /// positions, the safe position, and whether the xmin lags behind what waits.
+    fn params(&self) -> (Vec<i64>, Vec<i64>, i64, bool) {
         (
             self.pending.iter().map(|o| o.next_xid).collect(),
             self.pending
@@ -152,17 +165,30 @@ impl Frontier {
                 .map(|o| o.last_position as i64)
                 .collect(),
             self.safe as i64,
+            self.lagging && !self.pending.is_empty(),
         )
     }
 
-    /// Takes in what a statement sent at `sent` saw: its snapshot's horizon (every appender below
-    /// it had ended), the bound it read up to, its observation. True when the safe position moved.
+    /// Takes in what a statement sent at `sent` saw: its snapshot's xmin, its horizon (every
+    /// appender below it had ended), the bound it read up to, its observation. True when the safe
+    /// position moved.
     ///
-    /// The horizon proves only observations made before the statement was sent: it rests on
-    /// which appenders held their lock when the statement looked, and an appender that took its
-    /// lock after that (the statement may call it foreign) may hold a position that a later
-    /// observation covers. (The snapshot's xmin alone would prove any observation below it.)
-    fn advance(&mut self, horizon: i64, bound: u64, seen: Observation, sent: Instant) -> bool {
+    /// The horizon proves only observations made before the statement was sent: beyond its xmin
+    /// it rests on which appenders held their lock when the statement (its `nic_appenders` call)
+    /// looked, and one that took its lock after that may hold a position that a later observation
+    /// covers. (The snapshot's xmin alone would prove any observation below it.)
+    fn advance(
+        &mut self,
+        xmin: i64,
+        horizon: i64,
+        bound: u64,
+        seen: Observation,
+        sent: Instant,
+    ) -> bool {
+        self.lagging = self
+            .pending
+            .iter()
+            .any(|o| o.made <= sent && o.next_xid > xmin);
         let before = self.safe;
         self.safe = self.safe.max(bound);
         let proved = |o: &Observation| o.made <= sent && o.next_xid <= horizon;
@@ -454,27 +480,45 @@ impl Reader {
     ) -> Result<Vec<T>, StoreError> {
         let mut attempt = 0;
         loop {
-            let (pending_xids, pending_positions, safe) =
+            let (pending_xids, pending_positions, safe, lagging) =
                 self.frontier.lock().expect("frontier").params();
             let sent = Instant::now();
             let needed = pending_xids.iter().copied().max().unwrap_or(0);
-            // The horizon: the snapshot's xmin when that proves every waiting observation, else
-            // the least running transaction that may be one of this store's appenders
-            // (`nic_read_horizon`). The bound: the safe position, or further, to the last position
-            // of each waiting observation that the horizon proves.
+            // While the snapshots' xmin lags behind what waits, ask first which transactions may
+            // be this store's appenders (migration 0005): the statement then waits only for them.
+            let appenders: Option<Vec<i64>> = if lagging {
+                Some(
+                    sqlx::query_scalar("SELECT nic_appenders()")
+                        .fetch_one(&self.pool)
+                        .await?,
+                )
+            } else {
+                None
+            };
+            // The horizon: the snapshot's xmin when that proves every waiting observation (or no
+            // appenders were asked for), else the least of those appenders still running in the
+            // snapshot (the greatest id when none is). The bound: the safe position, or further, to the
+            // last position of each waiting observation that the horizon proves.
             let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
                 "WITH observed AS MATERIALIZED (SELECT last_position, next_xid FROM nic_read_frontier()), \
                  snap AS MATERIALIZED (SELECT pg_snapshot_xmin(c)::text::bigint AS xmin, \
                      pg_snapshot_xmax(c)::text::bigint AS xmax, \
                      ARRAY(SELECT x::text::bigint FROM pg_snapshot_xip(c) AS x) AS running \
                      FROM pg_current_snapshot() AS c), \
-                 horizon AS MATERIALIZED (SELECT CASE WHEN ",
+                 horizon AS MATERIALIZED (SELECT s.xmin, CASE WHEN ",
             );
-            q.push_bind(needed).push(
-                "::int8 <= s.xmin THEN s.xmin ELSE nic_read_horizon(s.xmax, s.running) END \
-                 AS horizon FROM snap s), \
-                 frontier AS MATERIALIZED (SELECT o.last_position, o.next_xid, h.horizon, greatest(",
-            );
+            q.push_bind(needed)
+                .push("::int8 <= s.xmin OR ")
+                .push_bind(appenders.clone())
+                .push("::int8[] IS NULL THEN s.xmin ELSE coalesce((SELECT min(a.xid) FROM unnest(")
+                .push_bind(appenders)
+                .push(
+                    "::int8[]) AS a(xid) WHERE a.xid = ANY (s.running) OR a.xid >= s.xmax), \
+                     9223372036854775807) END \
+                     AS horizon FROM snap s), \
+                     frontier AS MATERIALIZED (SELECT o.last_position, o.next_xid, h.xmin, \
+                     h.horizon, greatest(",
+                );
             q.push_bind(safe)
                 .push(", (SELECT max(p.last_position) FROM unnest(")
                 .push_bind(pending_xids)
@@ -485,7 +529,7 @@ impl Reader {
                      AS bound FROM observed o, horizon h) ",
                 );
             build(&mut q);
-            let rows: Vec<((i64, i64, i64, i64), T)> = q
+            let rows: Vec<(FrontierRow, T)> = q
                 .build()
                 .try_map(|row: PgRow| {
                     let frontier = (
@@ -493,20 +537,21 @@ impl Reader {
                         row.try_get(1)?,
                         row.try_get(2)?,
                         row.try_get(3)?,
+                        row.try_get(4)?,
                     );
                     Ok((frontier, decode(&row).map_err(wrap_decode)?))
                 })
                 .fetch_all(&self.pool)
                 .await
                 .map_err(unwrap_decode)?;
-            let &((last_position, next_xid, horizon, bound), _) = rows
+            let &((last_position, next_xid, xmin, horizon, bound), _) = rows
                 .first()
                 .ok_or(StoreError::Database(sqlx::Error::RowNotFound))?;
             let seen = Observation::new(non_negative(last_position, 0, "position")?, next_xid);
             let bound = non_negative(bound, 0, "position")?;
             let (more, moved, waiting) = {
                 let mut frontier = self.frontier.lock().expect("frontier");
-                let moved = frontier.advance(horizon, bound, seen, sent);
+                let moved = frontier.advance(xmin, horizon, bound, seen, sent);
                 (
                     frontier.may_pass(bound),
                     moved,
@@ -563,9 +608,7 @@ async fn prove(reader: Reader) {
             if let Err(e) = reader
                 .with_frontier(
                     |q| {
-                        q.push(
-                            "SELECT f.last_position, f.next_xid, f.horizon, f.bound FROM frontier f",
-                        );
+                        q.push(format!("SELECT {FRONTIER_COLUMNS} FROM frontier f"));
                     },
                     |_| Ok(()),
                     |_| false,
@@ -764,15 +807,15 @@ impl EventStore for PgStore {
             .with_frontier(
                 |q| {
                     q.push(format!(
-                        "SELECT f.last_position, f.next_xid, f.horizon, f.bound, e.* FROM frontier f \
+                        "SELECT {FRONTIER_COLUMNS}, e.* FROM frontier f \
                          LEFT JOIN LATERAL (SELECT {COLUMNS} FROM events WHERE"
                     ));
                     push_filters(q, query, after, u64::MAX, remaining);
                     q.push(") e ON true");
                 },
                 // The one row of an empty page carries only the frontier.
-                |row| match row.try_get::<Option<i64>, _>(4)? {
-                    Some(_) => decode(row, 4).map(Some),
+                |row| match row.try_get::<Option<i64>, _>(FRONTIER_WIDTH)? {
+                    Some(_) => decode(row, FRONTIER_WIDTH).map(Some),
                     None => Ok(None),
                 },
                 |rows| rows.iter().flatten().count() < remaining,
@@ -811,13 +854,13 @@ impl EventStore for PgStore {
         self.reader
             .with_frontier(
                 |q| {
-                    q.push(
-                        "SELECT f.last_position, f.next_xid, f.horizon, f.bound, \
-                     (SELECT coalesce(max(global_position), 0) FROM events \
-                      WHERE global_position <= f.bound) FROM frontier f",
-                    );
+                    q.push(format!(
+                        "SELECT {FRONTIER_COLUMNS}, \
+                         (SELECT coalesce(max(global_position), 0) FROM events \
+                          WHERE global_position <= f.bound) FROM frontier f"
+                    ));
                 },
-                |row| non_negative(row.try_get(4)?, 0, "position"),
+                |row| non_negative(row.try_get(FRONTIER_WIDTH)?, 0, "position"),
                 |_| true,
             )
             .await
@@ -835,15 +878,15 @@ impl EventStore for PgStore {
         self.reader
             .with_frontier(
                 |q| {
-                    q.push(
-                        "SELECT f.last_position, f.next_xid, f.horizon, f.bound, \
-                     (SELECT coalesce(max(global_position), 0) FROM events \
-                      WHERE global_position <= f.bound AND recorded_at <= ",
-                    )
+                    q.push(format!(
+                        "SELECT {FRONTIER_COLUMNS}, \
+                         (SELECT coalesce(max(global_position), 0) FROM events \
+                          WHERE global_position <= f.bound AND recorded_at <= "
+                    ))
                     .push_bind(time)
                     .push(") FROM frontier f");
                 },
-                |row| non_negative(row.try_get(4)?, 0, "position"),
+                |row| non_negative(row.try_get(FRONTIER_WIDTH)?, 0, "position"),
                 |_| true,
             )
             .await
@@ -931,14 +974,18 @@ mod tests {
     fn each_waiting_observation_is_proved_by_its_own_transactions_ending() {
         let mut f = Frontier::default();
         // Nothing proved yet: observations wait, oldest first.
-        assert!(!f.advance(90, 0, seen(10, 100), now()));
-        assert!(!f.advance(95, 0, seen(20, 110), now()));
-        assert!(!f.advance(99, 0, seen(30, 120), now()));
+        assert!(!f.advance(90, 90, 0, seen(10, 100), now()));
+        assert!(!f.advance(95, 95, 0, seen(20, 110), now()));
+        assert!(!f.advance(99, 99, 0, seen(30, 120), now()));
         assert_eq!(f.pending.len(), 3);
         assert!(f.may_pass(0));
+        assert!(
+            f.params().3,
+            "xmin 99 fell short of what waits: ask for the appenders"
+        );
         // A snapshot whose xmin passes the second observation's transaction id proves the first
         // two, not the third: each proof waits only for the transactions before its own.
-        assert!(f.advance(110, 0, seen(30, 125), now()));
+        assert!(f.advance(110, 110, 0, seen(30, 125), now()));
         assert_eq!(f.safe, 20);
         assert_eq!(
             f.pending
@@ -949,10 +996,11 @@ mod tests {
             "the later observation of the same position is dominated by the earlier one"
         );
         // The bound a statement proved itself counts as well.
-        assert!(f.advance(111, 30, seen(30, 126), now()));
+        assert!(f.advance(111, 111, 30, seen(30, 126), now()));
         assert_eq!(f.safe, 30);
         assert!(f.pending.is_empty());
         assert!(!f.may_pass(30));
+        assert!(!f.params().3, "nothing waits: the xmin serves");
     }
 
     #[test]
@@ -961,15 +1009,15 @@ mod tests {
         let sent = now();
         std::thread::sleep(std::time::Duration::from_millis(2));
         // A statement sent later returned first and left its observation waiting.
-        f.advance(0, 0, seen(20, 110), now());
+        f.advance(0, 0, 0, seen(20, 110), now());
         assert_eq!(f.pending.len(), 1);
         // The earlier statement's horizon passes that transaction id but may not prove it: an
-        // appender it took for foreign may have taken a position since.
-        assert!(!f.advance(120, 0, seen(20, 121), sent));
+        // appender that took its lock after the statement looked may have taken a position since.
+        assert!(!f.advance(0, 120, 0, seen(20, 121), sent));
         assert_eq!(f.safe, 0);
         assert_eq!(f.pending.len(), 1);
         // A statement sent after the observation was made proves it.
-        assert!(f.advance(120, 0, seen(20, 122), now()));
+        assert!(f.advance(0, 120, 0, seen(20, 122), now()));
         assert_eq!(f.safe, 20);
     }
 
@@ -977,7 +1025,7 @@ mod tests {
     fn the_waiting_observations_are_bounded_and_keep_the_oldest_and_newest() {
         let mut f = Frontier::default();
         for i in 0..(OBSERVATIONS_PENDING_MAX as u64 + 10) {
-            f.advance(0, 0, seen(10 + i, 100 + i as i64), now());
+            f.advance(0, 0, 0, seen(10 + i, 100 + i as i64), now());
         }
         assert_eq!(f.pending.len(), OBSERVATIONS_PENDING_MAX);
         assert_eq!(f.pending[0].last_position, 10);
@@ -991,9 +1039,9 @@ mod tests {
             .all(|w| w[0].next_xid < w[1].next_xid && w[0].last_position < w[1].last_position));
         // Observations from statements that ran side by side may arrive out of order.
         let mut f = Frontier::default();
-        f.advance(0, 0, seen(20, 110), now());
-        f.advance(0, 0, seen(15, 105), now());
-        f.advance(0, 0, seen(25, 105), now());
+        f.advance(0, 0, 0, seen(20, 110), now());
+        f.advance(0, 0, 0, seen(15, 105), now());
+        f.advance(0, 0, 0, seen(25, 105), now());
         assert_eq!(
             f.pending
                 .iter()
@@ -1006,7 +1054,7 @@ mod tests {
             safe: 40,
             ..Frontier::default()
         };
-        f.advance(0, 0, seen(40, 200), now());
+        f.advance(0, 0, 0, seen(40, 200), now());
         assert!(f.pending.is_empty());
     }
 }
