@@ -10,6 +10,7 @@
 //! - `pdsa_board`: a program's cycles by phase and by ramp, with what each cycle lacks.
 //! - `portfolio`: a program's self-assessments against the quality standards over time.
 //! - `run_chart`: the run-chart analysis of one series (median, runs, IHI and Anhøj signals).
+//! - `control_chart`: the control-chart analysis of one series (limits, signals, MDC icons).
 //! - `names` and `network_index`: the names of everything, and each network's events by position
 //!   (so that an as-of read of one network folds only them).
 //! - `limits`: every limit of the read models.
@@ -34,6 +35,7 @@ use uuid::Uuid;
 
 use crate::run_charts::RunCharts;
 
+pub mod control_chart;
 pub mod driver_diagram;
 pub mod limits;
 pub mod names;
