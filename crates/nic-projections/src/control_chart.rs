@@ -488,13 +488,12 @@ fn estimate_phase(
         None
     };
 
-    for i in start..end {
+    for (i, p) in points.iter_mut().enumerate().take(end).skip(start) {
         let sigma = match constant {
             Some(s) => s,
             None => size(i).map_or(0.0, |n| binomial(n) * laney.unwrap_or(1.0)),
         };
         let line = |k: f64| clamp(chart, centre + k * sigma);
-        let p = &mut points[i];
         p.centre = centre;
         p.sigma = sigma;
         p.lcl = line(-LIMIT_SIGMAS);
@@ -773,4 +772,482 @@ fn assurance(p: &ControlPoint, options: &ControlOptions) -> Option<Assurance> {
     } else {
         Assurance::HitAndMiss
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn series(values: &[f64]) -> Vec<Subgroup> {
+        values
+            .iter()
+            .map(|&value| Subgroup {
+                value,
+                size: None,
+                excluded: false,
+            })
+            .collect()
+    }
+
+    fn with(chart: ChartType, rules: ControlRules) -> ControlOptions {
+        ControlOptions {
+            chart,
+            rules,
+            ..ControlOptions::default()
+        }
+    }
+
+    fn flagged(c: &ControlChart, rule: ControlRule) -> Vec<usize> {
+        (0..c.points.len())
+            .filter(|&i| c.points[i].flags.contains(&rule))
+            .collect()
+    }
+
+    /// Every number of the output is finite.
+    fn all_finite(c: &ControlChart) {
+        let json = serde_json::to_value(c).unwrap();
+        fn walk(v: &serde_json::Value) {
+            match v {
+                serde_json::Value::Number(n) => assert!(n.as_f64().unwrap().is_finite()),
+                serde_json::Value::Array(a) => a.iter().for_each(walk),
+                serde_json::Value::Object(o) => o.values().for_each(walk),
+                _ => {}
+            }
+        }
+        walk(&json);
+        for p in &c.points {
+            for v in [
+                p.centre,
+                p.sigma,
+                p.lcl,
+                p.ucl,
+                p.lower_2_sigma,
+                p.upper_2_sigma,
+            ] {
+                assert!(v.is_finite());
+            }
+        }
+    }
+
+    #[test]
+    fn excluded_points_take_no_part_and_are_bridged_by_the_moving_range() {
+        let mut s = series(&[1.0, 2.0, 100.0, 3.0]);
+        s[2].excluded = true;
+        let c = analyse(&s, &with(ChartType::I, ControlRules::Shewhart));
+        all_finite(&c);
+        assert_eq!(c.points[0].centre, 2.0);
+        assert!(c.points[2].excluded && c.points[2].flags.is_empty());
+        let mr = c.moving_ranges.as_ref().unwrap();
+        let ranges: Vec<Option<f64>> = mr.points.iter().map(|p| p.moving_range).collect();
+        assert_eq!(ranges, [None, Some(1.0), None, Some(1.0)]);
+        assert_eq!(c.phases[0].mean_moving_range, Some(1.0));
+        assert_eq!(c.points[0].sigma, 1.0 / D2);
+    }
+
+    #[test]
+    fn a_phase_change_recomputes_centre_and_limits() {
+        let c = analyse(
+            &series(&[1.0, 1.0, 1.0, 9.0, 9.0, 9.0]),
+            &ControlOptions {
+                phases: vec![3, 3, 0, 99],
+                ..with(ChartType::C, ControlRules::Shewhart)
+            },
+        );
+        assert_eq!(c.phases.len(), 2);
+        assert_eq!((c.phases[1].start, c.phases[1].end), (3, 6));
+        assert_eq!(c.points[0].centre, 1.0);
+        assert_eq!(c.points[0].lcl, 0.0, "C limits are clamped at 0");
+        assert_eq!(c.points[5].centre, 9.0);
+        assert_eq!(c.points[5].ucl, 18.0);
+        assert!(c.points.iter().all(|p| p.flags.is_empty()));
+    }
+
+    #[test]
+    fn a_frozen_baseline_extends_to_the_rest_of_the_phase() {
+        let mut s = series(&[10.0, 12.0, 99.0, 10.0, 12.0, 30.0]);
+        s[2].excluded = true;
+        let c = analyse(
+            &s,
+            &ControlOptions {
+                baseline: Some(4),
+                ..with(ChartType::I, ControlRules::Shewhart)
+            },
+        );
+        assert_eq!(c.phases[0].baseline_points, 4);
+        assert_eq!(c.points[5].centre, 11.0);
+        assert_eq!(c.phases[0].mean_moving_range, Some(2.0));
+        assert_eq!(flagged(&c, ControlRule::BeyondLimits), [5]);
+        // A baseline longer than the phase is the whole phase.
+        let whole = analyse(
+            &s,
+            &ControlOptions {
+                baseline: Some(50),
+                ..with(ChartType::I, ControlRules::Shewhart)
+            },
+        );
+        assert_eq!(whole.phases[0].baseline_points, 5);
+    }
+
+    #[test]
+    fn a_subgroup_without_a_usable_size_is_excluded() {
+        let s = [
+            Subgroup {
+                value: 1.0,
+                size: Some(10.0),
+                excluded: false,
+            },
+            Subgroup {
+                value: 1.0,
+                size: Some(0.0),
+                excluded: false,
+            },
+            Subgroup {
+                value: 3.0,
+                size: None,
+                excluded: false,
+            },
+            Subgroup {
+                value: f64::NAN,
+                size: Some(10.0),
+                excluded: false,
+            },
+            Subgroup {
+                value: 3.0,
+                size: Some(10.0),
+                excluded: false,
+            },
+        ];
+        for chart in [
+            ChartType::P,
+            ChartType::PPrime,
+            ChartType::U,
+            ChartType::UPrime,
+        ] {
+            let c = analyse(&s, &with(chart, ControlRules::HealthCareDataGuide));
+            all_finite(&c);
+            assert_eq!(c.points[0].centre, 0.2, "{chart:?}");
+            for i in 1..4 {
+                assert!(c.points[i].excluded && c.points[i].statistic.is_none());
+            }
+            assert_eq!(c.points[1].sigma, 0.0);
+            assert_eq!(c.points[1].ucl, 0.2);
+        }
+    }
+
+    #[test]
+    fn fewer_than_two_points_give_a_sigma_of_zero() {
+        let empty = analyse(&[], &ControlOptions::default());
+        assert!(empty.points.is_empty() && empty.phases.is_empty());
+        assert_eq!(empty.variation, Variation::CommonCause);
+        assert_eq!(empty.assurance, None);
+        for chart in [ChartType::I, ChartType::PPrime, ChartType::UPrime] {
+            let s = [Subgroup {
+                value: 4.0,
+                size: Some(10.0),
+                excluded: false,
+            }];
+            let c = analyse(&s, &with(chart, ControlRules::HealthCareDataGuide));
+            all_finite(&c);
+            assert_eq!(c.points[0].sigma, 0.0);
+            assert_eq!(c.points[0].lcl, c.points[0].centre);
+            assert!(c.points[0].flags.is_empty());
+        }
+        let mut all_out = series(&[1.0, 2.0]);
+        all_out.iter_mut().for_each(|s| s.excluded = true);
+        let c = analyse(&all_out, &ControlOptions::default());
+        all_finite(&c);
+        assert_eq!(c.phases[0].centre, None);
+    }
+
+    #[test]
+    fn equal_points_have_sigma_zero_and_flag_nothing() {
+        for chart in [ChartType::I, ChartType::C] {
+            let c = analyse(
+                &series(&[5.0; 20]),
+                &with(chart, ControlRules::HealthCareDataGuide),
+            );
+            all_finite(&c);
+            if chart == ChartType::I {
+                assert_eq!(c.points[0].sigma, 0.0);
+                assert_eq!((c.points[0].lcl, c.points[0].ucl), (5.0, 5.0));
+            }
+            // A count has a sigma of its own: twenty equal counts are too little variation.
+            let expected: &[ControlRule] = match chart {
+                ChartType::C => &[ControlRule::FifteenInInnerThird],
+                _ => &[],
+            };
+            assert!(c.points.iter().all(|p| p.flags == expected), "{chart:?}");
+        }
+        // A proportion of 0 everywhere, and one of 1: no sigma, no z for P′.
+        for value in [0.0, 10.0] {
+            let s: Vec<Subgroup> = (0..5)
+                .map(|_| Subgroup {
+                    value,
+                    size: Some(10.0),
+                    excluded: false,
+                })
+                .collect();
+            for chart in [ChartType::P, ChartType::PPrime] {
+                let c = analyse(&s, &with(chart, ControlRules::MakingDataCount));
+                all_finite(&c);
+                assert!(c
+                    .points
+                    .iter()
+                    .all(|p| p.sigma == 0.0 && p.flags.is_empty()));
+            }
+        }
+        // A baseline of equal points frozen: later points beyond the "limits" do not signal.
+        let c = analyse(
+            &series(&[5.0, 5.0, 5.0, 9.0]),
+            &ControlOptions {
+                baseline: Some(3),
+                ..with(ChartType::I, ControlRules::Shewhart)
+            },
+        );
+        assert!(c.points[3].flags.is_empty());
+    }
+
+    #[test]
+    fn laney_p_prime_scales_the_p_sigma_by_sigma_z() {
+        let x = [10.0, 20.0, 15.0, 30.0, 12.0];
+        let n = [100.0, 120.0, 100.0, 150.0, 90.0];
+        let s: Vec<Subgroup> = x
+            .iter()
+            .zip(n)
+            .map(|(&value, size)| Subgroup {
+                value,
+                size: Some(size),
+                excluded: false,
+            })
+            .collect();
+        let options = ControlOptions {
+            screen_moving_ranges: false,
+            ..with(ChartType::PPrime, ControlRules::Shewhart)
+        };
+        let c = analyse(&s, &options);
+        let p = x.iter().sum::<f64>() / n.iter().sum::<f64>();
+        let sd = |n: f64| (p * (1.0 - p) / n).sqrt();
+        let z: Vec<f64> = x.iter().zip(n).map(|(&x, n)| (x / n - p) / sd(n)).collect();
+        let amr = z.windows(2).map(|w| (w[1] - w[0]).abs()).sum::<f64>() / 4.0;
+        let sigma_z = amr / 1.128;
+        assert!((c.phases[0].laney_sigma_z.unwrap() - sigma_z).abs() < 1e-12);
+        for (i, pt) in c.points.iter().enumerate() {
+            assert!((pt.centre - p).abs() < 1e-15);
+            let ucl = (p + 3.0 * sd(n[i]) * sigma_z).min(1.0);
+            let lcl = (p - 3.0 * sd(n[i]) * sigma_z).max(0.0);
+            assert!((pt.ucl - ucl).abs() < 1e-12 && (pt.lcl - lcl).abs() < 1e-12);
+        }
+        // U′ the same way, with √(ū/n).
+        let c = analyse(
+            &s,
+            &ControlOptions {
+                chart: ChartType::UPrime,
+                ..options
+            },
+        );
+        let sd = |n: f64| (p / n).sqrt();
+        let z: Vec<f64> = x.iter().zip(n).map(|(&x, n)| (x / n - p) / sd(n)).collect();
+        let amr = z.windows(2).map(|w| (w[1] - w[0]).abs()).sum::<f64>() / 4.0;
+        let sigma_z = amr / 1.128;
+        assert!((c.phases[0].laney_sigma_z.unwrap() - sigma_z).abs() < 1e-12);
+        assert!((c.points[3].ucl - (p + 3.0 * sd(150.0) * sigma_z)).abs() < 1e-12);
+        assert_eq!(c.phases[0].sigma, None);
+    }
+
+    #[test]
+    fn screening_drops_large_moving_ranges() {
+        assert_eq!(mean_moving_range(&[0.0, 1.0, 0.0, 1.0], true), Some(1.0));
+        // Moving ranges 1, 1, 1, 1, 20: mean 4.8, limit 15.68; 20 is dropped.
+        let v = [0.0, 1.0, 0.0, 1.0, 0.0, 20.0];
+        assert_eq!(mean_moving_range(&v, false), Some(4.8));
+        assert_eq!(mean_moving_range(&v, true), Some(1.0));
+        assert_eq!(mean_moving_range(&[3.0, 3.0, 3.0], true), Some(0.0));
+        assert_eq!(mean_moving_range(&[3.0], true), None);
+    }
+
+    /// Twenty alternating points around 0 (sigma 2 / 1.128 ≈ 1.77, limits ≈ ±5.32) as a frozen
+    /// baseline, then `tail`.
+    fn after_baseline(tail: &[f64], rules: ControlRules) -> ControlChart {
+        let mut v: Vec<f64> = (0..20)
+            .map(|i| if i % 2 == 0 { 1.0 } else { -1.0 })
+            .collect();
+        v.extend_from_slice(tail);
+        analyse(
+            &series(&v),
+            &ControlOptions {
+                baseline: Some(20),
+                ..with(ChartType::I, rules)
+            },
+        )
+    }
+
+    #[test]
+    fn health_care_data_guide_shift_is_eight_and_a_point_on_the_centre_breaks_it() {
+        let hcdg = ControlRules::HealthCareDataGuide;
+        let c = after_baseline(&[0.5; 8], hcdg);
+        assert_eq!(
+            flagged(&c, ControlRule::Shift),
+            (20..28).collect::<Vec<_>>()
+        );
+        assert_eq!(c.rule_set.id, "health-care-data-guide");
+        let c = after_baseline(&[0.5; 7], hcdg);
+        assert!(flagged(&c, ControlRule::Shift).is_empty());
+        let c = after_baseline(&[0.5, 0.5, 0.5, 0.5, 0.0, 0.5, 0.5, 0.5, 0.5], hcdg);
+        assert!(flagged(&c, ControlRule::Shift).is_empty());
+        // An excluded point breaks nothing.
+        let mut v: Vec<f64> = (0..20)
+            .map(|i| if i % 2 == 0 { 1.0 } else { -1.0 })
+            .collect();
+        v.extend([0.5, 0.5, 0.5, 0.5, -9.0, 0.5, 0.5, 0.5, 0.5]);
+        let mut s = series(&v);
+        s[24].excluded = true;
+        let c = analyse(
+            &s,
+            &ControlOptions {
+                baseline: Some(20),
+                ..with(ChartType::I, hcdg)
+            },
+        );
+        assert_eq!(flagged(&c, ControlRule::Shift).len(), 8);
+    }
+
+    #[test]
+    fn health_care_data_guide_trend_is_six_and_equal_neighbours_count_once() {
+        let hcdg = ControlRules::HealthCareDataGuide;
+        let c = after_baseline(&[-2.0, -1.5, -1.0, -0.5, 0.0, 0.5], hcdg);
+        assert_eq!(
+            flagged(&c, ControlRule::Trend),
+            (20..26).collect::<Vec<_>>()
+        );
+        let c = after_baseline(&[-2.0, -1.5, -1.0, -1.0, -0.5, 0.0], hcdg);
+        assert!(flagged(&c, ControlRule::Trend).is_empty());
+        let c = after_baseline(&[-2.0, -1.5, -1.0, -1.0, -0.5, 0.0, 0.5], hcdg);
+        assert_eq!(
+            flagged(&c, ControlRule::Trend),
+            (20..27).collect::<Vec<_>>()
+        );
+        // Under Making Data Count the equal neighbour breaks it.
+        let mdc = after_baseline(
+            &[-2.0, -1.5, -1.0, -1.0, -0.5, 0.0, 0.5],
+            ControlRules::MakingDataCount,
+        );
+        assert!(flagged(&mdc, ControlRule::Trend).is_empty());
+    }
+
+    #[test]
+    fn health_care_data_guide_two_of_three_and_inner_third() {
+        let hcdg = ControlRules::HealthCareDataGuide;
+        // A point beyond the limit counts with one beyond 2 sigma; the third may be anywhere.
+        let c = after_baseline(&[4.0, -1.0, 9.0], hcdg);
+        assert_eq!(flagged(&c, ControlRule::TwoOfThreeBeyondTwoSigma), [20, 22]);
+        assert_eq!(flagged(&c, ControlRule::BeyondLimits), [22]);
+        // Making Data Count asks all three on one side and counts only points within the limits.
+        let c = after_baseline(&[4.0, -1.0, 4.0], ControlRules::MakingDataCount);
+        assert!(flagged(&c, ControlRule::TwoOfThreeBeyondTwoSigma).is_empty());
+        let c = after_baseline(&[4.0, 9.0, 4.0], ControlRules::MakingDataCount);
+        assert_eq!(flagged(&c, ControlRule::TwoOfThreeBeyondTwoSigma), [20, 22]);
+        // Fifteen within 1 sigma on both sides (the baseline's ±1 are within it too).
+        let tail: Vec<f64> = (0..15)
+            .map(|i| if i % 2 == 0 { 0.2 } else { -0.2 })
+            .collect();
+        let c = after_baseline(&tail, hcdg);
+        assert_eq!(flagged(&c, ControlRule::FifteenInInnerThird).len(), 35);
+        let c = after_baseline(&tail, ControlRules::MakingDataCount);
+        assert!(flagged(&c, ControlRule::FifteenInInnerThird).is_empty());
+    }
+
+    #[test]
+    fn shewhart_flags_only_points_beyond_the_limits() {
+        let c = after_baseline(
+            &[4.0, 4.0, 9.0, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5],
+            ControlRules::Shewhart,
+        );
+        assert_eq!(flagged(&c, ControlRule::BeyondLimits), [22]);
+        assert!(c.points.iter().all(|p| p.flags.len() <= 1));
+        assert_eq!(
+            c.rule_set,
+            RuleSetId {
+                id: "shewhart",
+                version: 1
+            }
+        );
+    }
+
+    #[test]
+    fn variation_reads_the_side_or_the_trend_with_the_direction() {
+        let rules = ControlRules::MakingDataCount;
+        let at = |tail: &[f64], direction: Direction| {
+            let mut v: Vec<f64> = (0..20)
+                .map(|i| if i % 2 == 0 { 1.0 } else { -1.0 })
+                .collect();
+            v.extend_from_slice(tail);
+            analyse(
+                &series(&v),
+                &ControlOptions {
+                    baseline: Some(20),
+                    direction,
+                    ..with(ChartType::I, rules)
+                },
+            )
+            .variation
+        };
+        let high = [9.0];
+        let low = [-9.0];
+        assert_eq!(
+            at(&high, Direction::HigherIsBetter),
+            Variation::SpecialCauseImproving
+        );
+        assert_eq!(
+            at(&high, Direction::LowerIsBetter),
+            Variation::SpecialCauseConcerning
+        );
+        assert_eq!(
+            at(&low, Direction::HigherIsBetter),
+            Variation::SpecialCauseConcerning
+        );
+        assert_eq!(at(&low, Direction::Neither), Variation::SpecialCauseNeither);
+        assert_eq!(
+            at(&[0.5], Direction::HigherIsBetter),
+            Variation::CommonCause
+        );
+        // A rising trend that ends below the centre is an improvement when higher is better.
+        let rising = [-4.0, -3.5, -3.0, -2.5, -2.0, -1.5, -0.1];
+        assert_eq!(
+            at(&rising, Direction::HigherIsBetter),
+            Variation::SpecialCauseImproving
+        );
+        // Fifteen in the inner third alone has no direction.
+        let tail: Vec<f64> = (0..15)
+            .map(|i| if i % 2 == 0 { 0.2 } else { -0.3 })
+            .collect();
+        let mut v: Vec<f64> = (0..20)
+            .map(|i| if i % 2 == 0 { 1.0 } else { -1.0 })
+            .collect();
+        v.extend(tail);
+        let c = analyse(
+            &series(&v),
+            &ControlOptions {
+                baseline: Some(20),
+                direction: Direction::HigherIsBetter,
+                ..with(ChartType::I, ControlRules::HealthCareDataGuide)
+            },
+        );
+        assert_eq!(
+            c.points.last().unwrap().flags,
+            [ControlRule::FifteenInInnerThird]
+        );
+        assert_eq!(c.variation, Variation::SpecialCauseNeither);
+    }
+
+    #[test]
+    fn options_read_back_from_json_with_defaults() {
+        let o: ControlOptions =
+            serde_json::from_str(r#"{"chart":"p_prime","rules":"making_data_count"}"#).unwrap();
+        assert_eq!(o.chart, ChartType::PPrime);
+        assert!(o.screen_moving_ranges);
+        assert_eq!(o.direction, Direction::Neither);
+        let back: ControlOptions =
+            serde_json::from_str(&serde_json::to_string(&o).unwrap()).unwrap();
+        assert_eq!(back, o);
+    }
 }
