@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use nic_app::read_models::Status;
 use nic_app::App;
+use nic_projections::control_chart::ControlRules;
 use nic_projections::driver_diagram::{self, DiagramDiff};
 use nic_projections::pdsa_board::PdsaBoardView;
 use nic_projections::portfolio::PortfolioView;
@@ -158,6 +159,26 @@ pub struct RunChartParams {
     /// json (default) or csv.
     format: Option<String>,
     as_of: Option<String>,
+    /// The control chart's type instead of the one the measure's numbers call for: p, p_prime,
+    /// u, u_prime, c or i.
+    chart: Option<String>,
+    /// The control chart's rule set instead of the default: shewhart, making_data_count or
+    /// health_care_data_guide.
+    rules: Option<String>,
+}
+
+/// A unit variant named as the API names it, or a 400 saying which names there are.
+fn variant<T: serde::de::DeserializeOwned>(
+    field: &str,
+    given: Option<&str>,
+    names: &str,
+) -> Result<Option<T>, Problem> {
+    given
+        .map(|name| {
+            serde_json::from_value(serde_json::Value::String(name.to_string()))
+                .map_err(|_| invalid(format!("{field} is one of {names}; got {name:?}")))
+        })
+        .transpose()
 }
 
 pub async fn run_chart(
@@ -170,10 +191,22 @@ pub async fn run_chart(
     if !matches!(format, "json" | "csv") {
         return Err(invalid(format!("format is json or csv; got {format:?}")));
     }
-    let chart = app
+    let chart_type = variant("chart", q.chart.as_deref(), "p, p_prime, u, u_prime, c, i")?;
+    let rules: Option<ControlRules> = variant(
+        "rules",
+        q.rules.as_deref(),
+        "shewhart, making_data_count, health_care_data_guide",
+    )?;
+    let mut chart = app
         .read_models()
         .run_chart(measure_id, q.program_id, as_of)
         .await?;
+    if chart_type.is_some() || rules.is_some() {
+        chart = chart.with_control(
+            chart_type,
+            rules.unwrap_or(run_charts::DEFAULT_CONTROL_RULES),
+        );
+    }
     Ok(match format {
         "csv" => text("text/csv; charset=utf-8", run_charts::to_csv(&chart)),
         _ => Json(chart).into_response(),

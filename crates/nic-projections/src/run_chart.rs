@@ -5,10 +5,9 @@
 //!   one side of the median; a *trend* is 5 or more consecutive points all going up or all going
 //!   down (equal neighbours count once); *too few* or *too many runs* compares the number of runs
 //!   with limits from the Swed–Eisenhart distribution of the number of runs (about 5% risk, 2.5%
-//!   each side), applied from 10 useful points; an *astronomical point* is, by the rule stated
-//!   here, a point farther from the median than 3 × 1.4826 × the median absolute deviation (of
-//!   every non-excluded point of the phase from that median, even one frozen on a baseline),
-//!   applied from 10 useful points when that deviation is not zero.
+//!   each side), applied from 10 useful points. A point far from the rest is judged by the
+//!   control chart of the measure (`control_chart`: beyond its 3-sigma limits), not here: the
+//!   run-chart literature defines no astronomical-point formula of its own.
 //! - **Anhøj** (Anhøj & Olesen 2014, as in qicharts2): with `n` useful points, the *longest run*
 //!   signals when longer than `round(log2(n) + 3)`, and the *crossings* when fewer than
 //!   `qbinom(0.05, n − 1, 0.5)`.
@@ -35,16 +34,12 @@ use crate::limits::RULE_LIMITS_KEPT_POINTS;
 const SHIFT_LENGTH: usize = 6;
 /// Points in a row all going up or all going down that make an IHI trend.
 const TREND_LENGTH: usize = 5;
-/// Fewest useful points for which the IHI runs rule and astronomical-point rule apply.
+/// Fewest useful points for which the IHI runs rule applies.
 const MIN_USEFUL_FOR_IHI_COUNTS: usize = 10;
 /// Risk in each tail of the number-of-runs distribution (5% in all).
 const RUNS_TAIL_RISK: f64 = 0.025;
 /// Lower quantile of the number of crossings (Anhøj).
 const CROSSINGS_QUANTILE: f64 = 0.05;
-/// Scale from the median absolute deviation to a standard deviation under normality.
-const MAD_SCALE: f64 = 1.4826;
-/// How many scaled median absolute deviations away from the median is astronomical.
-const ASTRONOMICAL_MADS: f64 = 3.0;
 
 /// One observation of the series, in time order.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -110,10 +105,6 @@ pub struct CriticalValues {
     pub runs_lower_limit: Option<usize>,
     /// More runs than this are too many.
     pub runs_upper_limit: Option<usize>,
-    /// Whether the astronomical-point rule applied (from 10 useful points, spread not zero).
-    pub astronomical_rule_applied: bool,
-    /// A point farther than this from the median is astronomical (3 × 1.4826 × MAD).
-    pub astronomical_distance: Option<f64>,
     /// Anhøj: a run longer than this signals (`round(log2(n) + 3)`); `None` without useful points.
     pub longest_run_limit: Option<usize>,
     /// Anhøj: fewer crossings than this signal (`qbinom(0.05, n − 1, 0.5)`); `None` without
@@ -139,7 +130,6 @@ pub enum Rule {
     Trend,
     TooFewRuns,
     TooManyRuns,
-    AstronomicalPoint,
     LongestRun,
     TooFewCrossings,
 }
@@ -150,7 +140,7 @@ pub struct Signal {
     pub rule_set: RuleSet,
     pub rule: Rule,
     /// Indices into the input series (from 0) of the points that triggered the signal, in order:
-    /// the run, the trend (one point per group of equal neighbours), the astronomical point, or
+    /// the run, the trend (one point per group of equal neighbours), or
     /// for the runs and crossings rules every useful point of the phase.
     pub points: Vec<usize>,
     /// A sentence for people; it numbers points from 1, as they are counted on the chart.
@@ -364,17 +354,12 @@ fn analyse_phase(
         runs_rule_applied: false,
         runs_lower_limit: None,
         runs_upper_limit: None,
-        astronomical_rule_applied: false,
-        astronomical_distance: None,
         longest_run_limit: None,
         crossings_limit: None,
     };
     ihi_shifts(useful, runs, &mut signal);
     ihi_trends(points, used, distinct, trend, &mut signal);
     ihi_runs(useful, runs, runs_limits, &mut critical, &mut signal);
-    if let Some(m) = median {
-        ihi_astronomical(points, used, m, n, values, &mut critical, &mut signal);
-    }
     anhoej(useful, runs, cross_limit, &mut critical, &mut signal);
     Phase {
         start,
@@ -509,51 +494,6 @@ fn ihi_runs(
     }
 }
 
-/// IHI astronomical point, by a stated rule: farther from the median `m` than
-/// `ASTRONOMICAL_MADS` scaled median absolute deviations, once there are
-/// `MIN_USEFUL_FOR_IHI_COUNTS` useful points (`n`). The spread is taken over every point of the
-/// phase, not only a frozen baseline: a flat baseline would make every point after a real shift
-/// look astronomical.
-fn ihi_astronomical(
-    points: &[Point],
-    used: &[usize],
-    m: f64,
-    n: usize,
-    values: &mut Vec<f64>,
-    critical: &mut CriticalValues,
-    signal: &mut impl Signals,
-) {
-    if n < MIN_USEFUL_FOR_IHI_COUNTS {
-        return;
-    }
-    values.clear();
-    values.extend(used.iter().map(|&i| (points[i].value - m).abs()));
-    let mad = median_of(values).unwrap_or(0.0);
-    if mad <= 0.0 {
-        return;
-    }
-    let limit = ASTRONOMICAL_MADS * MAD_SCALE * mad;
-    critical.astronomical_rule_applied = true;
-    critical.astronomical_distance = Some(limit);
-    for &i in used {
-        let v = points[i].value;
-        if (v - m).abs() > limit {
-            signal(RuleSet::Ihi, Rule::AstronomicalPoint, &[i], &|| {
-                format!(
-                    "point {} ({}) is {} from the median {}, farther than \
-                     3 × 1.4826 × MAD = {} (MAD = {})",
-                    i + 1,
-                    num(v),
-                    num((v - m).abs()),
-                    num(m),
-                    num(limit),
-                    num(mad)
-                )
-            });
-        }
-    }
-}
-
 /// Anhøj: a run longer than `longest_run_limit`, or fewer crossings of the median than
 /// `cross_limit` (from `crossings_limit`), once there is a useful point.
 fn anhoej(
@@ -625,21 +565,6 @@ fn span(indices: &[usize]) -> String {
         (Some(a), Some(b)) if a != b => format!("points {}–{}", a + 1, b + 1),
         (Some(a), _) => format!("point {}", a + 1),
         _ => String::new(),
-    }
-}
-
-/// A number for a sentence: at most three decimals, no trailing zeros.
-fn num(x: f64) -> String {
-    let s = format!("{x:.3}");
-    let s = if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    };
-    if s == "-0" {
-        "0".to_string()
-    } else {
-        s
     }
 }
 
@@ -952,70 +877,6 @@ mod tests {
         assert!(fired(&p, Rule::TooManyRuns).is_empty());
     }
 
-    // --- IHI astronomical point --------------------------------------------------------------
-
-    #[test]
-    fn astronomical_point_fires_beyond_three_scaled_mads() {
-        // Median 10.5, MAD 1.5, limit 3 × 1.4826 × 1.5 = 6.6717; only 60 is farther.
-        let p = one_phase(&series(&[
-            10., 12., 9., 11., 13., 8., 12., 9., 11., 10., 60., 9.,
-        ]));
-        assert_eq!(p.median, Some(10.5));
-        assert!(p.critical_values.astronomical_rule_applied);
-        let limit = p.critical_values.astronomical_distance.unwrap();
-        assert!((limit - 6.6717).abs() < 1e-9, "{limit}");
-        let astro = fired(&p, Rule::AstronomicalPoint);
-        assert_eq!(astro.len(), 1);
-        assert_eq!(astro[0].points, vec![10]);
-        assert!(
-            astro[0].message.contains("3 × 1.4826 × MAD = 6.672"),
-            "{}",
-            astro[0].message
-        );
-        assert!(astro[0].message.starts_with("point 11 (60)"));
-    }
-
-    #[test]
-    fn a_shift_after_a_flat_frozen_baseline_is_a_shift_not_a_flood_of_astronomical_points() {
-        let mut values = vec![10.0, 10.1, 9.9, 10.0, 10.1, 9.9, 10.0, 10.05];
-        values.extend([
-            15.0, 15.1, 14.9, 15.0, 15.1, 14.9, 15.0, 15.05, 14.95, 15.0, 15.1, 15.0,
-        ]);
-        let a = analyse(
-            &series(&values),
-            &Options {
-                baseline_points: Some(8),
-                ..Options::default()
-            },
-        );
-        let p = &a.phases[0];
-        assert!(!fired(p, Rule::Shift).is_empty());
-        assert!(
-            fired(p, Rule::AstronomicalPoint).is_empty(),
-            "{:?}",
-            p.signals
-        );
-        assert!(p.critical_values.astronomical_distance.unwrap() > 5.0);
-    }
-
-    #[test]
-    fn no_astronomical_point_within_three_scaled_mads() {
-        // 16 is 5.5 from the median, within 6.6717.
-        let p = one_phase(&series(&[
-            10., 12., 9., 11., 13., 8., 12., 9., 11., 10., 16., 9.,
-        ]));
-        assert!(p.critical_values.astronomical_rule_applied);
-        assert!(fired(&p, Rule::AstronomicalPoint).is_empty());
-    }
-
-    #[test]
-    fn astronomical_rule_needs_ten_useful_points() {
-        let p = one_phase(&series(&[10., 12., 9., 11., 13., 8., 12., 60.]));
-        assert!(!p.critical_values.astronomical_rule_applied);
-        assert_eq!(p.critical_values.astronomical_distance, None);
-        assert!(fired(&p, Rule::AstronomicalPoint).is_empty());
-    }
-
     // --- Anhøj -------------------------------------------------------------------------------
 
     #[test]
@@ -1213,7 +1074,6 @@ mod tests {
         assert_eq!(p.longest_run, 0);
         assert_eq!(p.crossings, 0);
         assert!(!p.critical_values.runs_rule_applied);
-        assert!(!p.critical_values.astronomical_rule_applied);
         assert!(p.signals.is_empty());
     }
 
@@ -1431,14 +1291,6 @@ mod tests {
         assert_eq!(crossings_limit_exact(121), None);
     }
 
-    #[test]
-    fn numbers_in_sentences_are_short() {
-        assert_eq!(num(6.67170000001), "6.672");
-        assert_eq!(num(60.0), "60");
-        assert_eq!(num(-0.0001), "0");
-        assert_eq!(num(2.5), "2.5");
-    }
-
     /// `signal_starts` finds the signals `analyse` lists, in order, over many series (a small
     /// generator, so that failures repeat): every rule, phases, baselines, ties and exclusions.
     #[test]
@@ -1484,7 +1336,7 @@ mod tests {
         }
         assert_eq!(
             rules_seen.len(),
-            7,
+            6,
             "every rule fired somewhere: {rules_seen:?}"
         );
     }

@@ -9,6 +9,13 @@
 //!   the sum of the programs' counts. That is the right roll-up for counts; for a score or a
 //!   duration read the per-program charts instead. A period whose every point is excluded is
 //!   shown (with the excluded points' sums) and marked excluded.
+//! - **Complete periods**: a network-wide point is *provisional* while some program due to report
+//!   the period has not, and the reporting deadline (`REPORTING_DEADLINE_DAYS` after the period
+//!   ends) has not passed. A program is due from the first period it reported the measure for;
+//!   a withdrawn program is due no longer after its last reported period. A provisional point is
+//!   shown, with how many programs reported, and left out of the median and the rules like an
+//!   excluded one. The deadline is judged on the day the chart is read for (`chart`), and for the
+//!   signals found as the log is folded, on the day of the latest event.
 //! - **Analysis**: periods (`Period`) are sorted in time order, and the series goes through
 //!   `run_chart::analyse` with the measure's frozen baseline (`BaselineFrozen`) and its phases
 //!   (`PhaseStarted`: a phase starts at the first period at or after its `from_period`). The
@@ -24,12 +31,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use nic_events::catalog::*;
 use nic_events::NicEvent;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::control_chart::{self, ChartType, ControlChart, ControlOptions, ControlRules, Subgroup};
 use crate::names::Names;
 use crate::run_chart::{self, Options, Point, Rule, RuleSet};
 use crate::{is_new, Projection, Recorded};
@@ -38,6 +46,80 @@ use crate::{is_new, Projection, Recorded};
 pub const INITIAL_PHASE_LABEL: &str = "initial";
 /// The `program` column of a network chart's total rows in the CSV export.
 pub const NETWORK_ROW_LABEL: &str = "All programs";
+/// The rule set control charts are judged by unless a reader asks for another: the Health Care
+/// Data Guide's, the control-chart rules of the IHI tradition the run charts follow.
+pub const DEFAULT_CONTROL_RULES: ControlRules = ControlRules::HealthCareDataGuide;
+
+/// The control chart for a measure's numbers: P for proportions, U for rates, C for counts, I
+/// (with its moving ranges) for percentages given as values and for measurements; for a measure
+/// without a data type, P for a ratio and I for a value.
+pub fn default_chart_type(scale: MeasureScale, data_type: Option<DataType>) -> ChartType {
+    match (data_type, scale) {
+        (Some(DataType::Proportion), _) => ChartType::P,
+        (Some(DataType::Rate), _) => ChartType::U,
+        (Some(DataType::Count), _) => ChartType::C,
+        (Some(DataType::Percentage | DataType::Measurement), _) => ChartType::I,
+        (None, MeasureScale::Ratio) => ChartType::P,
+        (None, MeasureScale::Value) => ChartType::I,
+    }
+}
+
+impl RunChartView {
+    /// The view with its control chart drawn as `chart` (the default type when `None`) and
+    /// judged by `rules`.
+    pub fn with_control(mut self, chart: Option<ChartType>, rules: ControlRules) -> Self {
+        let chart = chart.unwrap_or_else(|| default_chart_type(self.scale, self.data_type));
+        self.control = control_of(&self, chart, rules);
+        self
+    }
+}
+
+/// The control chart of a view's points: ratio charts (P, U and Laney's) from the summed
+/// numerators and denominators, the others from the plotted values.
+fn control_of(view: &RunChartView, chart: ChartType, rules: ControlRules) -> Option<ControlChart> {
+    if view.points.is_empty() {
+        return None;
+    }
+    let by_ratio = matches!(
+        chart,
+        ChartType::P | ChartType::PPrime | ChartType::U | ChartType::UPrime
+    );
+    let subgroups: Vec<Subgroup> = view
+        .points
+        .iter()
+        .map(|p| Subgroup {
+            value: if by_ratio {
+                p.numerator.unwrap_or(f64::NAN)
+            } else {
+                p.plotted.unwrap_or(f64::NAN)
+            },
+            size: if by_ratio { p.denominator } else { None },
+            excluded: p.excluded || p.provisional,
+        })
+        .collect();
+    let options = ControlOptions {
+        chart,
+        rules,
+        phases: view
+            .phases
+            .iter()
+            .skip(1)
+            .map(|ph| ph.analysis.start)
+            .collect(),
+        baseline: view.baseline_points.map(|k| k as usize),
+        direction: match view.direction {
+            Direction::Up => control_chart::Direction::HigherIsBetter,
+            Direction::Down => control_chart::Direction::LowerIsBetter,
+        },
+        target: view.target,
+        ..ControlOptions::default()
+    };
+    Some(control_chart::analyse(&subgroups, &options))
+}
+
+/// Days after a period ends by which every program is expected to have reported it: from then on
+/// the network-wide point is complete with the programs that did.
+pub const REPORTING_DEADLINE_DAYS: u64 = 20;
 
 /// Which series of a measure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -236,6 +318,9 @@ pub struct RunCharts {
     names: Names,
     measures: BTreeMap<Uuid, MeasureSeries>,
     cycles: BTreeMap<Uuid, CycleSpan>,
+    /// When the latest event was recorded: the day the fold judges reporting deadlines on.
+    #[serde(default)]
+    latest: Option<DateTime<Utc>>,
 }
 
 /// One program's point behind a chart point.
@@ -281,6 +366,12 @@ pub struct ChartPoint {
     /// Left out of the median and the rules: every contribution is excluded (or nothing can be
     /// plotted).
     pub excluded: bool,
+    /// A network-wide point that some programs due to report have not reported yet, before the
+    /// reporting deadline: shown, but left out of the median and the rules.
+    pub provisional: bool,
+    /// How many programs reported the period, and how many were due to (network-wide charts).
+    pub programs_reported: Option<u32>,
+    pub programs_due: Option<u32>,
     pub exclusion_reasons: Vec<String>,
     /// The median of the point's phase.
     pub median: Option<f64>,
@@ -337,8 +428,14 @@ pub struct RunChartView {
     /// How the network-wide value is formed, in words.
     pub aggregation: &'static str,
     pub baseline_points: Option<u32>,
+    /// What the numbers are, as the measure's definition says (absent for older measures).
+    pub data_type: Option<DataType>,
     pub points: Vec<ChartPoint>,
     pub phases: Vec<ChartPhase>,
+    /// The control chart of the same points (provisional and excluded points take no part), by
+    /// the chart type the measure's numbers call for (`default_chart_type`) and the default rule
+    /// set (`DEFAULT_CONTROL_RULES`); `None` without points. `with_control` gives another.
+    pub control: Option<ControlChart>,
 }
 
 impl RunChartView {
@@ -380,6 +477,7 @@ impl Projection for RunCharts {
         }
         self.applied = true;
         self.position = r.global_position;
+        self.latest = self.latest.max(Some(r.recorded_at));
         self.names.apply(r);
         self.apply_measure_event(r.entity_id(), &r.event);
         self.apply_cycle_event(&r.event);
@@ -569,12 +667,26 @@ impl RunCharts {
             .collect()
     }
 
+    /// The network-wide chart, its deadlines judged on the day of the latest event.
     pub fn network_chart(&self, measure_id: Uuid) -> Option<RunChartView> {
-        self.chart(measure_id, SeriesScope::Network)
+        self.chart(measure_id, SeriesScope::Network, None)
     }
 
     pub fn program_chart(&self, measure_id: Uuid, program_id: Uuid) -> Option<RunChartView> {
-        self.chart(measure_id, SeriesScope::Program(program_id))
+        self.chart(measure_id, SeriesScope::Program(program_id), None)
+    }
+
+    /// The day reporting deadlines are judged on: `now`'s, else the latest event's.
+    fn today(&self, now: Option<DateTime<Utc>>) -> Option<NaiveDate> {
+        now.or(self.latest).map(|t| t.date_naive())
+    }
+
+    /// Whether a program has withdrawn from its network.
+    fn withdrawn(&self, program: Uuid) -> bool {
+        self.names
+            .programs
+            .get(&program)
+            .is_some_and(|p| p.withdrawn)
     }
 
     /// The signals of a measure's network-wide run chart, with their sentences: the same as
@@ -637,6 +749,26 @@ impl RunCharts {
             }
         };
         let periods = &series.periods;
+        let reporters: Vec<Vec<Uuid>> = series
+            .members
+            .iter()
+            .map(|members| {
+                members
+                    .iter()
+                    .map(|&place| m.points.at(place).1.program_id)
+                    .collect()
+            })
+            .collect();
+        let complete = completeness(periods, &reporters, |p| self.withdrawn(p), self.today(None));
+        let points: Vec<Point> = series
+            .points
+            .iter()
+            .zip(&complete)
+            .map(|(p, c)| Point {
+                value: p.value,
+                excluded: p.excluded || c.provisional,
+            })
+            .collect();
         let options = Options {
             baseline_points: m.baseline_points.map(|k| k as usize),
             // The first period on or after each phase's start (periods are in order).
@@ -647,7 +779,7 @@ impl RunCharts {
                 .filter(|&i| i < periods.len())
                 .collect(),
         };
-        f(periods, &series.points, &options)
+        f(periods, &points, &options)
     }
 
     /// Recomputes one period of a measure's network-wide series after `point`, of this period or
@@ -670,8 +802,14 @@ impl RunCharts {
         series.refresh(scale, period, place, belongs, &m.points);
     }
 
-    /// The run chart of a measure's series; `None` for a measure the log has not defined.
-    pub fn chart(&self, measure_id: Uuid, scope: SeriesScope) -> Option<RunChartView> {
+    /// The run chart of a measure's series, its reporting deadlines judged on the day of `now`
+    /// (the latest event's when `None`); `None` for a measure the log has not defined.
+    pub fn chart(
+        &self,
+        measure_id: Uuid,
+        scope: SeriesScope,
+        now: Option<DateTime<Utc>>,
+    ) -> Option<RunChartView> {
         let m = self.measures.get(&measure_id)?;
         let def = &m.definition;
         let in_scope = |program: Uuid| match scope {
@@ -699,8 +837,23 @@ impl RunCharts {
                 self.chart_point(def.scale, period, raw, &cycles, phase)
             })
             .collect();
+        if scope == SeriesScope::Network {
+            let periods: Vec<Period> = points.iter().map(|p| p.period).collect();
+            let reporters: Vec<Vec<Uuid>> = by_period
+                .values()
+                .map(|raw| raw.iter().map(|(_, p)| p.program_id).collect())
+                .collect();
+            let complete =
+                completeness(&periods, &reporters, |p| self.withdrawn(p), self.today(now));
+            for (p, c) in points.iter_mut().zip(complete) {
+                p.provisional = c.provisional;
+                p.programs_reported = Some(c.reported);
+                p.programs_due = Some(c.due);
+            }
+        }
         let chart_phases = analyse_points(&mut points, &phases, m.baseline_points);
-        Some(RunChartView {
+        Some(
+            RunChartView {
             measure_id,
             measure_name: def.name.to_string(),
             network_id: def.network_id,
@@ -723,9 +876,12 @@ impl RunCharts {
                 MeasureScale::Value => "sum of the values of the non-excluded points",
             },
             baseline_points: m.baseline_points,
+            data_type: def.data_type,
             points,
             phases: chart_phases,
-        })
+            control: None,
+        }
+        .with_control(None, DEFAULT_CONTROL_RULES))
     }
 
     /// One period of a chart, in the phase `phase`: its points (`raw`, in the order of their
@@ -767,6 +923,9 @@ impl RunCharts {
             value,
             plotted,
             excluded: all_excluded || plotted.is_none(),
+            provisional: false,
+            programs_reported: None,
+            programs_due: None,
             exclusion_reasons: contributions
                 .iter()
                 .filter_map(|c| {
@@ -782,6 +941,57 @@ impl RunCharts {
             cycles: cycle_marks(cycles, period),
         }
     }
+}
+
+/// How complete a period of a network-wide series is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Completeness {
+    reported: u32,
+    due: u32,
+    provisional: bool,
+}
+
+/// How complete each period (of `periods`, in order) is on `today`, from the programs with a
+/// point in it (`reporters`, at the same index; repeats allowed). A program is due from the first
+/// period it reported on; a withdrawn one no longer after its last.
+fn completeness(
+    periods: &[Period],
+    reporters: &[Vec<Uuid>],
+    withdrawn: impl Fn(Uuid) -> bool,
+    today: Option<NaiveDate>,
+) -> Vec<Completeness> {
+    let mut spans: BTreeMap<Uuid, (usize, usize)> = BTreeMap::new();
+    for (i, programs) in reporters.iter().enumerate() {
+        for &p in programs {
+            spans.entry(p).and_modify(|s| s.1 = i).or_insert((i, i));
+        }
+    }
+    let due_spans: Vec<(usize, usize)> = spans
+        .iter()
+        .map(|(&p, &(first, last))| (first, if withdrawn(p) { last } else { usize::MAX }))
+        .collect();
+    periods
+        .iter()
+        .zip(reporters)
+        .enumerate()
+        .map(|(i, (period, programs))| {
+            let mut distinct = programs.clone();
+            distinct.sort_unstable();
+            distinct.dedup();
+            let reported = distinct.len() as u32;
+            let due = due_spans
+                .iter()
+                .filter(|&&(first, last)| first <= i && i <= last)
+                .count() as u32;
+            let deadline = period.end() + chrono::Days::new(REPORTING_DEADLINE_DAYS);
+            let passed = today.is_some_and(|t| t > deadline);
+            Completeness {
+                reported,
+                due,
+                provisional: reported < due && !passed,
+            }
+        })
+        .collect()
 }
 
 /// The label of the phase a period is in: the last phase (of `phases`, in order) starting at or
@@ -824,7 +1034,7 @@ fn analyse_points(
         .iter()
         .map(|p| Point {
             value: p.plotted.unwrap_or(0.0),
-            excluded: p.excluded,
+            excluded: p.excluded || p.provisional,
         })
         .collect();
     let phase_starts = phases
@@ -1025,18 +1235,47 @@ fn plotted(
 
 /// The CSV header of `to_csv`.
 pub const CSV_HEADER: &str =
-    "period,program,numerator,denominator,value,plotted_value,excluded,exclusion_reason,median,phase";
+    "period,program,numerator,denominator,value,plotted_value,excluded,exclusion_reason,median,phase,\
+provisional,programs_reported,programs_due,control_chart,control_rules,centre,lcl,ucl,sigma,control_flags";
 
 /// The numbers behind a chart, as CSV (RFC 4180: CRLF line ends, fields with a comma, quote or
 /// line break quoted, quotes doubled). A program chart has one row per period; a network chart
 /// has, per period, one row per program point (median left empty: it is the network's) and then
 /// a total row whose program is `NETWORK_ROW_LABEL`. Text that a spreadsheet would read as a
 /// formula (starting with `=`, `+`, `-`, `@`, a tab or a carriage return) is prefixed with `'`.
+/// The chart's own rows (a program chart's, a network chart's totals) carry whether the point is
+/// provisional, how many programs reported it and were due to (network charts), and the control
+/// chart at that point: its type and rule set, centre, limits, sigma and the rules that flag it
+/// (separated by `;`); a program's row on a network chart leaves them empty.
 pub fn to_csv(view: &RunChartView) -> String {
     let mut out = String::new();
     out.push_str(CSV_HEADER);
     out.push_str("\r\n");
-    for p in &view.points {
+    let blank = vec![String::new(); 10];
+    for (i, p) in view.points.iter().enumerate() {
+        let mut own = vec![
+            p.provisional.to_string(),
+            p.programs_reported
+                .map(|n| n.to_string())
+                .unwrap_or_default(),
+            p.programs_due.map(|n| n.to_string()).unwrap_or_default(),
+        ];
+        match view
+            .control
+            .as_ref()
+            .and_then(|c| Some((c, c.points.get(i)?)))
+        {
+            Some((c, cp)) => own.extend([
+                csv_text(&name_of(c.chart)),
+                csv_text(&format!("{} v{}", c.rule_set.id, c.rule_set.version)),
+                csv_number(Some(cp.centre)),
+                csv_number(Some(cp.lcl)),
+                csv_number(Some(cp.ucl)),
+                csv_number(Some(cp.sigma)),
+                csv_text(&cp.flags.iter().map(name_of).collect::<Vec<_>>().join(";")),
+            ]),
+            None => own.extend(vec![String::new(); 7]),
+        }
         match view.scope {
             SeriesScope::Program(_) => {
                 let program = view.program_name.clone().unwrap_or_default();
@@ -1054,6 +1293,7 @@ pub fn to_csv(view: &RunChartView) -> String {
                     &reasons.join("; "),
                     p.median,
                     &p.phase,
+                    &own,
                 );
             }
             SeriesScope::Network => {
@@ -1067,6 +1307,7 @@ pub fn to_csv(view: &RunChartView) -> String {
                         c.exclusion_reason.as_deref().unwrap_or(""),
                         None,
                         &p.phase,
+                        &blank,
                     );
                 }
                 row(
@@ -1078,6 +1319,7 @@ pub fn to_csv(view: &RunChartView) -> String {
                     &p.exclusion_reasons.join("; "),
                     p.median,
                     &p.phase,
+                    &own,
                 );
             }
         }
@@ -1095,6 +1337,7 @@ fn row(
     reason: &str,
     median: Option<f64>,
     phase: &str,
+    more: &[String],
 ) {
     let mut fields = vec![csv_text(period), csv_text(program)];
     fields.extend(numbers.iter().map(|n| csv_number(*n)));
@@ -1102,8 +1345,17 @@ fn row(
     fields.push(csv_text(reason));
     fields.push(csv_number(median));
     fields.push(csv_text(phase));
+    fields.extend(more.iter().cloned());
     out.push_str(&fields.join(","));
     out.push_str("\r\n");
+}
+
+/// The name the API gives a unit variant (its serde name).
+fn name_of(v: impl Serialize) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(name)) => name,
+        _ => String::new(),
+    }
 }
 
 fn csv_number(n: Option<f64>) -> String {
@@ -1129,6 +1381,100 @@ mod tests {
     use super::*;
     use crate::fold;
     use crate::testlog::*;
+
+    /// A network point some programs have not reported yet is provisional until they do or the
+    /// reporting deadline passes: shown with the count, out of the median, the rules and the
+    /// control chart. A program that withdrew is due no longer after its last period.
+    #[test]
+    fn a_period_not_every_program_reported_is_provisional_until_the_deadline() {
+        let mut log = scenario();
+        let prog_c = id(12);
+        log.net(NicEvent::ProgramEnrolled(ProgramEnrolled {
+            program_id: prog_c,
+            network_id: NET,
+            name: t("Program C"),
+            ecosystem_id: ECO,
+            region: t("PA"),
+        }));
+        let mut n = 900;
+        for month in 1..=7 {
+            for program in [PROG_A, PROG_B, prog_c] {
+                // B skips July so far; C reported up to February, then withdrew.
+                if (program == PROG_B && month == 7) || (program == prog_c && month > 2) {
+                    continue;
+                }
+                // The network's share is 50% every month; A alone would be 90% in July.
+                let (num, den) = match (program, month) {
+                    (p, 7) if p == PROG_A => (9.0, 10.0),
+                    (p, _) if p == PROG_A => (5.0, 10.0),
+                    _ => (50.0, 100.0),
+                };
+                point(
+                    &mut log,
+                    MEASURE,
+                    id(n),
+                    program,
+                    &format!("2025-{month:02}"),
+                    num,
+                    den,
+                );
+                n += 1;
+            }
+        }
+        log.push(
+            "program",
+            prog_c,
+            NicEvent::ProgramWithdrawn(ProgramWithdrawn {
+                program_id: prog_c,
+                reason: x("funding ended"),
+            }),
+        );
+        let charts = fold(RunCharts::new(), &log.events);
+        let on = |y, m, d| Some(day(y, m, d).and_hms_opt(12, 0, 0).unwrap().and_utc());
+        let before = charts
+            .chart(MEASURE, SeriesScope::Network, on(2025, 8, 5))
+            .unwrap();
+        let counts: Vec<(bool, Option<u32>, Option<u32>)> = before
+            .points
+            .iter()
+            .map(|p| (p.provisional, p.programs_reported, p.programs_due))
+            .collect();
+        assert_eq!(
+            counts,
+            [
+                vec![(false, Some(3), Some(3)); 2],
+                vec![(false, Some(2), Some(2)); 4],
+                vec![(true, Some(1), Some(2))],
+            ]
+            .concat(),
+            "July waits for B; C is due no longer after February"
+        );
+        let july = &before.points[6];
+        assert!(!july.excluded, "a provisional point is not an excluded one");
+        assert_eq!(before.phases[0].analysis.median_points, 6);
+        assert_eq!(before.phases[0].analysis.median, Some(0.5));
+        assert!(!july.in_signal);
+        let control = before.control.as_ref().unwrap();
+        assert!(control.points[6].excluded);
+        assert_eq!(control.phases[0].centre, Some(0.5));
+        // The signals found as the log is folded leave it out too (the log's day is in 2025-01).
+        assert!(charts.network_signals(MEASURE).unwrap().signals.is_empty());
+        // Past the deadline (20 days after July ends) the point is complete with what arrived.
+        let after = charts
+            .chart(MEASURE, SeriesScope::Network, on(2025, 8, 21))
+            .unwrap();
+        assert!(!after.points[6].provisional);
+        assert_eq!(after.points[6].programs_reported, Some(1));
+        assert_eq!(after.phases[0].analysis.median_points, 7);
+        // A program's own chart has no such counts.
+        let a = charts
+            .chart(MEASURE, SeriesScope::Program(PROG_A), on(2025, 8, 5))
+            .unwrap();
+        assert!(a
+            .points
+            .iter()
+            .all(|p| !p.provisional && p.programs_due.is_none()));
+    }
 
     #[test]
     fn network_wide_sums_numerators_and_denominators_not_percents() {
@@ -1357,25 +1703,42 @@ mod tests {
         let csv = to_csv(&charts.network_chart(MEASURE).unwrap());
         let lines: Vec<&str> = csv.split("\r\n").collect();
         assert_eq!(lines[0], CSV_HEADER);
+        // A program's row leaves the chart's own columns empty.
         assert_eq!(
             lines[1],
-            "2025-03,Program A,3,4,,0.75,true,\"'=HYPERLINK(\"\"x\"\")\",,initial"
+            "2025-03,Program A,3,4,,0.75,true,\"'=HYPERLINK(\"\"x\"\")\",,initial,,,,,,,,,,"
         );
         assert_eq!(
             lines[2],
-            "2025-03,\"Smith, \"\"STEM\"\" Club\",1,4,,0.25,false,,,initial"
+            "2025-03,\"Smith, \"\"STEM\"\" Club\",1,4,,0.25,false,,,initial,,,,,,,,,,"
         );
+        // The total row: both programs reported; a P chart of the one non-excluded point
+        // (p̄ = 1/4, σ = √(0.25 × 0.75 / 4)).
+        let total: Vec<&str> = lines[3].split(',').collect();
         assert_eq!(
-            lines[3],
-            "2025-03,All programs,1,4,,0.25,false,\"Program A: =HYPERLINK(\"\"x\"\")\",0.25,initial"
+            total[..16].join(","),
+            "2025-03,All programs,1,4,,0.25,false,\"Program A: =HYPERLINK(\"\"x\"\")\",0.25,initial,\
+             false,2,2,p,health-care-data-guide v1,0.25"
         );
+        let sigma = (0.25f64 * 0.75 / 4.0).sqrt();
+        let number = |i: usize| total[i].parse::<f64>().unwrap();
+        assert_eq!(number(16), 0.0, "the lower limit is clamped at 0");
+        assert!((number(17) - (0.25 + 3.0 * sigma)).abs() < 1e-12);
+        assert!((number(18) - sigma).abs() < 1e-12);
+        assert_eq!(total[19], "", "one point flags nothing");
+        assert_eq!(total.len(), 20);
         assert_eq!(lines[4], "");
         assert_eq!(lines.len(), 5);
         let program_csv = to_csv(&charts.program_chart(MEASURE, id(12)).unwrap());
-        assert_eq!(
-            program_csv.split("\r\n").nth(1).unwrap(),
-            "2025-03,\"Smith, \"\"STEM\"\" Club\",1,4,,0.25,false,,0.25,initial"
+        let own = program_csv.split("\r\n").nth(1).unwrap();
+        assert!(
+            own.starts_with(
+                "2025-03,\"Smith, \"\"STEM\"\" Club\",1,4,,0.25,false,,0.25,initial,false,,,p,\
+                 health-care-data-guide v1,0.25,0,"
+            ),
+            "{own}"
         );
+        assert!(own.ends_with(&format!(",{sigma},")), "{own}");
     }
 
     /// The signals `network_signals` finds from the series kept per period are the whole chart's,

@@ -851,7 +851,10 @@ fn views(a: &All) -> Value {
         .collect();
     let mut charts = Vec::new();
     for m in a.charts.measures() {
-        let net = a.charts.chart(m.measure_id, SeriesScope::Network).unwrap();
+        let net = a
+            .charts
+            .chart(m.measure_id, SeriesScope::Network, None)
+            .unwrap();
         charts.push(json!({ "chart": net, "csv": run_charts::to_csv(&net) }));
         for p in &m.programs {
             charts.push(json!(a.charts.program_chart(m.measure_id, *p).unwrap()));

@@ -499,7 +499,13 @@ impl Service {
         let scope = program.map_or(SeriesScope::Network, SeriesScope::Program);
         let (chart, program_known) = self
             .with(as_of, Scope::Measure(measure), |c, _: &()| {
-                let chart = c.chart(measure, scope);
+                // Reporting deadlines are judged on the day the chart is read for.
+                let now = match as_of {
+                    None => Some(Utc::now()),
+                    Some(AsOf::Time(t)) => Some(t),
+                    Some(AsOf::Position(_)) => None,
+                };
+                let chart = c.chart(measure, scope, now);
                 // A program with a point on the chart is known without looking further.
                 let known = match scope {
                     SeriesScope::Network => true,
