@@ -32,7 +32,7 @@
     renderSeq: 0,
     diagram: { showRetired: false },
     timeline: { key: '', cursors: [null] },
-    chart: { highlight: null },
+    chart: { highlight: null, rules: null, type: null },
   };
 
   // -------------------------------------------------------------------------------------------
@@ -333,7 +333,7 @@
 
   function latestSignal(chart) {
     // The most recent signal; among signals ending on the same point, a specific rule (shift,
-    // trend, astronomical point, longest run) before one that judges every point (runs, crossings).
+    // trend, longest run) before one that judges every point (runs, crossings).
     const broad = new Set(['too_few_runs', 'too_many_runs', 'too_few_crossings']);
     let best = null;
     for (const phase of chart.phases || []) {
@@ -359,12 +359,50 @@
     return { ...sig, period: at ? at.period : '', dir, improving };
   }
 
+  // The latest point that counts: neither excluded nor provisional.
   function latestPoint(chart) {
     for (let i = chart.points.length - 1; i >= 0; i--) {
       const p = chart.points[i];
-      if (!p.excluded && p.plotted !== null && p.plotted !== undefined) return p;
+      if (!p.excluded && !p.provisional && p.plotted !== null && p.plotted !== undefined) return p;
     }
     return null;
+  }
+
+  // The newest network point still waiting for programs, if it is newer than the latest complete one.
+  function waitingPoint(chart) {
+    const last = chart.points[chart.points.length - 1];
+    return last && last.provisional ? last : null;
+  }
+
+  function reportedText(p) {
+    return `${p.programs_reported} of ${p.programs_due} programs reported`;
+  }
+
+  const VARIATION = {
+    common_cause: ['Common cause variation', 'none'],
+    special_cause_improving: ['Special cause · improving', 'good'],
+    special_cause_concerning: ['Special cause · concerning', 'bad'],
+    special_cause_neither: ['Special cause', 'none'],
+  };
+  const ASSURANCE = {
+    consistently_pass: ['Will consistently meet the target', 'good'],
+    consistently_fail: ['Will consistently miss the target', 'bad'],
+    hit_and_miss: ['May hit or miss the target', 'none'],
+  };
+  const CHART_TYPES = { p: 'P chart', p_prime: 'P′ chart (Laney)', u: 'U chart', u_prime: 'U′ chart (Laney)', c: 'C chart', i: 'I chart (XmR)' };
+  const RULE_SETS = { health_care_data_guide: 'The Health Care Data Guide (IHI)', making_data_count: 'NHS Making Data Count', shewhart: 'Shewhart (beyond the limits only)' };
+  const RULE_SET_IDS = { 'health-care-data-guide': 'health_care_data_guide', 'nhs-making-data-count': 'making_data_count', shewhart: 'shewhart' };
+
+  function controlBadges(chart) {
+    const cc = chart.control;
+    if (!cc) return [];
+    const [vt, vc] = VARIATION[cc.variation] || [label(cc.variation), 'none'];
+    const out = [h('span', { class: `sig ${vc}`, title: `${CHART_TYPES[cc.chart] || cc.chart}, ${cc.rule_set.id} v${cc.rule_set.version}` }, vt)];
+    if (cc.assurance) {
+      const [at, ac] = ASSURANCE[cc.assurance] || [label(cc.assurance), 'none'];
+      out.push(' ', h('span', { class: `sig ${ac}` }, at));
+    }
+    return out;
   }
 
   function signalBadge(sig) {
@@ -411,7 +449,7 @@
         count(meas.length, 'measures', '#/measures')));
 
     const table = h('table', { class: 'scorecard' },
-      h('caption', { class: 'muted small' }, 'The latest value of each measure and its latest run-chart signal, network-wide and per program. Each cell opens its run chart.'),
+      h('caption', { class: 'muted small' }, 'The latest complete value of each measure (network-wide: with how many programs reported it), its latest run-chart signal and its control chart\'s variation, network-wide and per program. A network period still waiting for programs is shown as provisional. Each cell opens its run chart.'),
       h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Program'),
         meas.map((m) => h('th', { scope: 'col' }, h('a', { href: `#/measures/${enc(m.id)}` }, m.title))))),
       h('tbody', null, scopes.map((sc, si) => h('tr', null,
@@ -420,11 +458,13 @@
           const chart = charts[mi * scopes.length + si];
           if (chart instanceof Error) return h('td', { class: 'muted' }, '–');
           const last = latestPoint(chart);
+          const waiting = waitingPoint(chart);
           const href = `#/measures/${enc(m.id)}${sc.id ? `/${enc(sc.id)}` : ''}`;
           return h('td', null, h('a', { href },
             h('span', { class: 'v' }, last ? fmtValue(chart, last.plotted) : 'no data'),
-            last ? h('span', { class: 'small muted' }, ` ${last.period}`) : null,
-            h('br'), signalBadge(latestSignal(chart))));
+            last ? h('span', { class: 'small muted' }, ` ${last.period}${last.programs_due ? ` · ${reportedText(last)}` : ''}`) : null,
+            waiting ? [h('br'), h('span', { class: 'small muted provisional-note' }, `${waiting.period} provisional: ${reportedText(waiting)}`)] : null,
+            h('br'), signalBadge(latestSignal(chart)), ' ', controlBadges(chart)));
         })))));
     return h('div', null, card,
       h('section', { class: 'card', 'aria-labelledby': 'sc-h' }, h('h2', { id: 'sc-h' }, 'Scorecard'),
@@ -761,8 +801,9 @@
     if (!meas.length) return h('div', { class: 'card' }, h('h1', null, 'Run charts'), h('p', null, 'No measures defined yet.'));
     const measureId = r.args[0] || meas[0].id;
     const programId = r.args[1] || '';
-    const chart = await api(`/api/v1/measures/${enc(measureId)}/run-chart`, { program_id: programId });
+    const chart = await api(`/api/v1/measures/${enc(measureId)}/run-chart`, { program_id: programId, rules: state.chart.rules, chart: state.chart.type });
     const go = () => {
+      state.chart.type = null;
       const m = $('rc-measure').value;
       const p = $('rc-scope').value;
       location.hash = `#/measures/${enc(m)}${p ? `/${enc(p)}` : ''}`;
@@ -774,7 +815,7 @@
         h('select', { id: 'rc-scope', onchange: go }, h('option', { value: '' }, 'Network-wide'),
           progs.map((p) => h('option', { value: p.id, selected: p.id === programId }, p.title)))),
       h('button', { type: 'button', id: 'rc-csv', onclick: () => downloadCsv(measureId, programId, chart) }, 'Download CSV'));
-    // One entry per phase and rule: the IHI astronomical-point rule, say, fires once per point.
+    // One entry per phase and rule: a rule that fires several times in a phase is listed once.
     const signals = [];
     (chart.phases || []).forEach((ph, pi) => {
       for (const sig of (ph.analysis && ph.analysis.signals) || []) {
@@ -795,7 +836,9 @@
         h('p', { class: 'muted small' }, `${label(chart.kind)} measure · ${chart.scope.kind === 'program' ? chart.program_name : 'network-wide'} · ${chart.period_kind}ly · better when ${chart.direction === 'down' ? 'lower' : 'higher'}${chart.target !== null ? ` · target ${fmtValue(chart, chart.target)}` : ''} · ${chart.aggregation}`),
         controls,
         h('div', { class: 'chart-wrap' }, drawChart(chart, highlight)),
-        chartLegend()),
+        chartLegend(),
+        waitingPoint(chart) ? h('p', { class: 'small provisional-note' }, `${waitingPoint(chart).period} is provisional: ${reportedText(waitingPoint(chart))}. It is drawn hollow and takes no part in the median, the signals or the control limits until every program due has reported or the reporting deadline has passed.`) : null),
+      controlSection(chart),
       h('section', { class: 'card', 'aria-labelledby': 'sig-h' },
         h('h2', { id: 'sig-h' }, `Signals (${signals.length})`),
         h('p', { class: 'muted small' }, 'Select a signal to highlight the points that triggered it.'),
@@ -828,12 +871,55 @@
   }
 
   function dataTable(chart) {
-    return h('table', null, h('thead', null, h('tr', null, ['Period', 'Numerator', 'Denominator', 'Value', 'Median', 'Phase', 'Signal', 'Excluded', 'Cycles'].map((t) => h('th', { scope: 'col' }, t)))),
-      h('tbody', null, chart.points.map((p) => h('tr', null,
-        h('td', null, p.period), h('td', null, p.numerator ?? ''), h('td', null, p.denominator ?? ''),
-        h('td', null, fmtValue(chart, p.plotted)), h('td', null, fmtValue(chart, p.median)), h('td', null, p.phase),
-        h('td', null, p.in_signal ? 'yes' : ''), h('td', null, p.excluded ? `yes: ${p.exclusion_reasons.join('; ')}` : ''),
-        h('td', null, p.cycles.map((c) => c.title).join('; '))))));
+    const cc = chart.control;
+    return h('table', null, h('thead', null, h('tr', null, ['Period', 'Numerator', 'Denominator', 'Value', 'Reported', 'Median', 'Phase', 'Signal', 'Centre', 'Lower limit', 'Upper limit', 'Control flags', 'Excluded', 'Cycles'].map((t) => h('th', { scope: 'col' }, t)))),
+      h('tbody', null, chart.points.map((p, i) => {
+        const c = cc && cc.points[i];
+        return h('tr', null,
+          h('td', null, p.period), h('td', null, p.numerator ?? ''), h('td', null, p.denominator ?? ''),
+          h('td', null, fmtValue(chart, p.plotted)),
+          h('td', null, p.programs_due ? `${reportedText(p)}${p.provisional ? ' (provisional)' : ''}` : ''),
+          h('td', null, fmtValue(chart, p.median)), h('td', null, p.phase),
+          h('td', null, p.in_signal ? 'yes' : ''),
+          h('td', null, c && !c.excluded ? fmtValue(chart, c.centre) : ''), h('td', null, c && !c.excluded ? fmtValue(chart, c.lcl) : ''),
+          h('td', null, c && !c.excluded ? fmtValue(chart, c.ucl) : ''), h('td', null, c ? c.flags.map(label).join('; ') : ''),
+          h('td', null, p.excluded ? `yes: ${p.exclusion_reasons.join('; ')}` : ''),
+          h('td', null, p.cycles.map((c2) => c2.title).join('; ')));
+      })));
+  }
+
+  function controlSection(chart) {
+    const cc = chart.control;
+    if (!cc) return null;
+    const rules = RULE_SET_IDS[cc.rule_set.id] || cc.rule_set.id;
+    const redraw = () => {
+      state.chart.rules = $('cc-rules').value;
+      state.chart.type = $('cc-type').value;
+      render(true);
+    };
+    const flagged = cc.points.filter((p) => p.flags.length).length;
+    return h('section', { class: 'card', 'aria-labelledby': 'cc-h' },
+      h('h2', { id: 'cc-h' }, `Control chart: ${CHART_TYPES[cc.chart] || cc.chart}`),
+      h('p', { class: 'small' }, controlBadges(chart)),
+      h('div', { class: 'controls' },
+        h('div', null, h('label', { for: 'cc-type' }, 'Chart'),
+          h('select', { id: 'cc-type', onchange: redraw }, Object.entries(CHART_TYPES).map(([k, v]) => h('option', { value: k, selected: k === cc.chart }, v)))),
+        h('div', null, h('label', { for: 'cc-rules' }, 'Rules'),
+          h('select', { id: 'cc-rules', onchange: redraw }, Object.entries(RULE_SETS).map(([k, v]) => h('option', { value: k, selected: k === rules }, v))))),
+      h('div', { class: 'chart-wrap' }, drawControl(chart)),
+      controlLegend(),
+      h('p', { class: 'small muted' }, `Centre line and 3-sigma limits estimated per phase${chart.baseline_points ? ` on its first ${chart.baseline_points} points, then extended` : ''}; excluded and provisional points take no part. ${flagged} of ${cc.points.length} points flagged by ${cc.rule_set.id} v${cc.rule_set.version}.`));
+  }
+
+  function controlLegend() {
+    const seg = (stroke, dash) => s('svg', { width: 28, height: 10, 'aria-hidden': 'true' }, s('line', { x1: 0, y1: 5, x2: 28, y2: 5, stroke, 'stroke-dasharray': dash || null, 'stroke-width': 2 }));
+    const dot = (fill, stroke) => s('svg', { width: 16, height: 16, 'aria-hidden': 'true' }, s('circle', { cx: 8, cy: 8, r: 5, fill, stroke, 'stroke-width': 2 }));
+    return h('p', { class: 'legend' },
+      h('span', null, dot('#1d4e89', '#1d4e89'), ' point'),
+      h('span', null, dot('#e07b00', '#7a3d00'), ' flagged by a rule'),
+      h('span', null, seg('#444'), ' centre'),
+      h('span', null, seg('#b42318'), ' 3-sigma limits'),
+      h('span', null, seg('#b42318', '2 4'), ' 2-sigma lines'));
   }
 
   function chartLegend() {
@@ -841,7 +927,8 @@
       s('circle', { cx: 8, cy: 8, r: 5, fill, stroke, 'stroke-width': 2 }), extra || null);
     return h('p', { class: 'legend' },
       h('span', null, dot('#1d4e89', '#1d4e89'), ' point'),
-      h('span', null, dot('#e07b00', '#7a3d00'), ' in a shift, trend, long run or astronomical point'),
+      h('span', null, dot('#e07b00', '#7a3d00'), ' in a shift, trend or long run'),
+      h('span', null, dot('#ffffff', '#1d4e89'), ' provisional (programs still to report)'),
       h('span', null, dot('#ffffff', '#b42318'), ' highlighted signal'),
       h('span', null, s('svg', { width: 16, height: 16, 'aria-hidden': 'true' }, s('path', { d: 'M3,3 L13,13 M13,3 L3,13', stroke: '#6b7785', 'stroke-width': 2 })), ' excluded'),
       h('span', null, s('svg', { width: 28, height: 10, 'aria-hidden': 'true' }, s('line', { x1: 0, y1: 5, x2: 28, y2: 5, stroke: '#444', 'stroke-dasharray': '5 3', 'stroke-width': 2 })), ' median'),
@@ -849,11 +936,89 @@
       h('span', null, s('svg', { width: 16, height: 16, 'aria-hidden': 'true' }, s('path', { d: 'M8,2 L14,13 L2,13 Z', fill: '#8a5300' })), ' PDSA cycles in the period'));
   }
 
-  function drawChart(chart, highlight) {
-    const W = 900; const H = 380; const m = { l: 64, r: 20, t: 20, b: 78 };
+  // Days a period spans: a longer step between two points is a period without data, a gap.
+  const PERIOD_DAYS = { week: 7, month: 31, term: 122 };
+  let measureCtx = null;
+
+  // The width of a text as the page draws it (labels are sized to fit, never clipped).
+  function textWidth(text, size) {
+    measureCtx = measureCtx || document.createElement('canvas').getContext('2d');
+    measureCtx.font = `${size}px ${getComputedStyle(document.body).fontFamily}`;
+    return measureCtx.measureText(text).width;
+  }
+
+  // A chart's frame: the y scale over `values`, left room for the widest tick label, time on the
+  // x axis (a period without data leaves a gap), the grid and the period labels.
+  function frame(chart, values, svg, W, H) {
     const pts = chart.points;
-    // Points in a signal that names them (shift, trend, astronomical point, longest run); the runs
-    // and crossings rules judge every point of a phase and are listed, not painted.
+    let lo = Math.min(...values); let hi = Math.max(...values);
+    if (lo === hi) { lo -= lo === 0 ? 1 : Math.abs(lo) * 0.1; hi += hi === 0 ? 1 : Math.abs(hi) * 0.1; }
+    const pad = (hi - lo) * 0.08; lo -= pad; hi += pad;
+    if (lo < 0 && Math.min(...values) >= 0) lo = 0;
+    const ticks = [0, 1, 2, 3, 4, 5].map((k) => lo + ((hi - lo) * k) / 5);
+    const tickText = ticks.map((v) => fmtValue(chart, v));
+    const m = { l: Math.ceil(Math.max(...tickText.map((t) => textWidth(t, 11)), 40)) + 16, r: 20, t: 20, b: 78 };
+    const times = pts.map((p) => Date.parse(p.period_start));
+    const t0 = times[0]; const t1 = times[times.length - 1];
+    const x = (i) => (t1 === t0 ? (m.l + W - m.r) / 2 : m.l + ((times[i] - t0) * (W - m.l - m.r)) / (t1 - t0));
+    const y = (v) => m.t + ((hi - v) * (H - m.t - m.b)) / (hi - lo);
+    const span = (PERIOD_DAYS[chart.period_kind] || 31) * 86400000;
+    const gapBefore = (i) => i > 0 && times[i] - times[i - 1] > span * 1.5;
+    const grid = s('g', { 'aria-hidden': 'true' });
+    ticks.forEach((v, k) => grid.append(s('line', { x1: m.l, x2: W - m.r, y1: y(v), y2: y(v), stroke: '#e3e8ef' }),
+      s('text', { x: m.l - 8, y: y(v) + 4, 'text-anchor': 'end', 'font-size': 11, fill: '#4a5563' }, tickText[k])));
+    // Period labels at a regular step that leaves them 34 px apart, and the last period's.
+    const room = 34;
+    let closest = Infinity;
+    for (let i = 1; i < pts.length; i++) closest = Math.min(closest, x(i) - x(i - 1));
+    const every = Math.max(1, Math.ceil(room / closest));
+    const shown = [];
+    pts.forEach((p, i) => {
+      if (i % every !== 0 && i !== pts.length - 1) return;
+      while (shown.length && x(i) - x(shown[shown.length - 1]) < room) {
+        if (i !== pts.length - 1) return;
+        shown.pop();
+      }
+      shown.push(i);
+    });
+    for (const i of shown) {
+      grid.append(s('text', { x: x(i), y: H - m.b + 18, 'text-anchor': 'end', 'font-size': 11, fill: '#4a5563',
+        transform: `rotate(-40 ${x(i)} ${H - m.b + 18})`, class: 'period-label' }, pts[i].period));
+    }
+    grid.append(s('line', { x1: m.l, x2: W - m.r, y1: H - m.b, y2: H - m.b, stroke: '#6b7785' }));
+    svg.append(grid);
+    // Phases: a divider halfway before the first point of each later phase.
+    (chart.phases || []).forEach((ph, i) => {
+      if (i === 0 || !ph.analysis || ph.analysis.start === 0) return;
+      const xi = (x(ph.analysis.start) + x(ph.analysis.start - 1)) / 2;
+      svg.append(s('line', { x1: xi, x2: xi, y1: m.t, y2: H - m.b, stroke: '#8a5300', 'stroke-dasharray': '3 3' }),
+        s('text', { x: xi + 4, y: m.t + 10, 'font-size': 11, fill: '#8a5300' }, ph.label));
+    });
+    return { x, y, m, gapBefore };
+  }
+
+  // A line through the points `at(i)` gives a value for, broken at gaps and where `at` gives none.
+  function polyline(n, x, y, at, gapBefore) {
+    let d = ''; let pen = 'M';
+    for (let i = 0; i < n; i++) {
+      const v = at(i);
+      if (v === null || v === undefined) { pen = 'M'; continue; }
+      if (gapBefore(i)) pen = 'M';
+      d += `${pen}${x(i).toFixed(1)},${y(v).toFixed(1)} `;
+      pen = 'L';
+    }
+    return d;
+  }
+
+  function pointTip(chart, p, extra) {
+    return `${p.period}: ${fmtValue(chart, p.plotted)}${p.provisional ? ` (provisional: ${reportedText(p)})` : p.programs_due ? ` (${reportedText(p)})` : ''}${p.excluded ? ` (excluded: ${p.exclusion_reasons.join('; ')})` : ''}${extra || ''}`;
+  }
+
+  function drawChart(chart, highlight) {
+    const W = 900; const H = 380;
+    const pts = chart.points;
+    // Points in a signal that names them (shift, trend, longest run); the runs and crossings
+    // rules judge every point of a phase and are listed, not painted.
     const named = new Set();
     for (const ph of chart.phases || []) {
       for (const sig of (ph.analysis && ph.analysis.signals) || []) {
@@ -867,34 +1032,7 @@
       return svg;
     }
     const vals = pts.flatMap((p) => [p.plotted, p.median]).concat(chart.target === null ? [] : [chart.target]).filter((v) => v !== null && v !== undefined);
-    let lo = Math.min(...vals); let hi = Math.max(...vals);
-    if (lo === hi) { lo -= 1; hi += 1; }
-    const pad = (hi - lo) * 0.08; lo -= pad; hi += pad;
-    if (lo < 0 && Math.min(...vals) >= 0) lo = 0;
-    const x = (i) => m.l + (pts.length === 1 ? (W - m.l - m.r) / 2 : (i * (W - m.l - m.r)) / (pts.length - 1));
-    const y = (v) => m.t + ((hi - v) * (H - m.t - m.b)) / (hi - lo);
-    const grid = s('g', { 'aria-hidden': 'true' });
-    for (let k = 0; k <= 5; k++) {
-      const v = lo + ((hi - lo) * k) / 5;
-      grid.append(s('line', { x1: m.l, x2: W - m.r, y1: y(v), y2: y(v), stroke: '#e3e8ef' }),
-        s('text', { x: m.l - 8, y: y(v) + 4, 'text-anchor': 'end', 'font-size': 11, fill: '#4a5563' }, fmtValue(chart, v)));
-    }
-    const every = Math.max(1, Math.ceil(pts.length / 14));
-    pts.forEach((p, i) => {
-      if (i % every === 0 || i === pts.length - 1) {
-        grid.append(s('text', { x: x(i), y: H - m.b + 18, 'text-anchor': 'end', 'font-size': 11, fill: '#4a5563',
-          transform: `rotate(-40 ${x(i)} ${H - m.b + 18})` }, p.period));
-      }
-    });
-    grid.append(s('line', { x1: m.l, x2: W - m.r, y1: H - m.b, y2: H - m.b, stroke: '#6b7785' }));
-    svg.append(grid);
-    // Phases: a divider where each later phase starts.
-    (chart.phases || []).forEach((ph, i) => {
-      if (i === 0 || !ph.analysis) return;
-      const xi = x(ph.analysis.start) - (x(1) - x(0)) / 2;
-      svg.append(s('line', { x1: xi, x2: xi, y1: m.t, y2: H - m.b, stroke: '#8a5300', 'stroke-dasharray': '3 3' }),
-        s('text', { x: xi + 4, y: m.t + 10, 'font-size': 11, fill: '#8a5300' }, ph.label));
-    });
+    const { x, y, m, gapBefore } = frame(chart, vals, svg, W, H);
     // Target.
     if (chart.target !== null && chart.target !== undefined) {
       svg.append(s('line', { x1: m.l, x2: W - m.r, y1: y(chart.target), y2: y(chart.target), stroke: '#1a7f37', 'stroke-dasharray': '2 3', 'stroke-width': 2 }),
@@ -913,22 +1051,29 @@
     svg.append(s('path', { d: seg, stroke: '#444', 'stroke-width': 2, 'stroke-dasharray': '5 3', fill: 'none', class: 'median' }));
     const lastMedian = [...pts].reverse().find((p) => p.median !== null);
     if (lastMedian) svg.append(s('text', { x: W - m.r, y: y(lastMedian.median) + 14, 'text-anchor': 'end', 'font-size': 11, fill: '#333' }, `median ${fmtValue(chart, lastMedian.median)}`));
-    // The series, through the points that count.
-    let line = '';
-    let pen = 'M';
+    // The series through the points that count, then dashed on to a provisional point.
+    const counts = (p) => !p.excluded && !p.provisional && p.plotted !== null;
+    svg.append(s('path', { d: polyline(pts.length, x, y, (i) => (counts(pts[i]) ? pts[i].plotted : null), gapBefore), stroke: '#1d4e89', 'stroke-width': 2, fill: 'none' }));
     pts.forEach((p, i) => {
-      if (p.excluded || p.plotted === null) return;
-      line += `${pen}${x(i)},${y(p.plotted)} `;
-      pen = 'L';
+      const prev = pts[i - 1];
+      if (p.provisional && p.plotted !== null && prev && counts(prev) && !gapBefore(i)) {
+        svg.append(s('path', { d: `M${x(i - 1)},${y(prev.plotted)} L${x(i)},${y(p.plotted)}`, stroke: '#1d4e89', 'stroke-width': 2, 'stroke-dasharray': '4 4', fill: 'none' }));
+      }
     });
-    svg.append(s('path', { d: line, stroke: '#1d4e89', 'stroke-width': 2, fill: 'none' }));
     // Points, with what each is.
     pts.forEach((p, i) => {
       if (p.plotted === null || p.plotted === undefined) return;
-      const tip = `${p.period}: ${fmtValue(chart, p.plotted)}${p.excluded ? ` (excluded: ${p.exclusion_reasons.join('; ')})` : ''}${p.in_signal ? ' (in a signal)' : ''}`;
+      const tip = pointTip(chart, p, p.in_signal ? ' (in a signal)' : '');
       if (p.excluded) {
         const cx = x(i); const cy = y(p.plotted);
         svg.append(s('g', { class: 'point excluded' }, s('path', { d: `M${cx - 5},${cy - 5} L${cx + 5},${cy + 5} M${cx + 5},${cy - 5} L${cx - 5},${cy + 5}`, stroke: '#6b7785', 'stroke-width': 2.5 }), s('title', null, tip)));
+        return;
+      }
+      if (p.provisional) {
+        svg.append(s('circle', { cx: x(i), cy: y(p.plotted), r: 5, fill: '#ffffff', stroke: '#1d4e89', 'stroke-width': 2, class: 'point provisional' }, s('title', null, tip)));
+        const above = y(p.plotted) - 12 > m.t + 4;
+        svg.append(s('text', { x: Math.min(x(i), W - m.r), y: above ? y(p.plotted) - 12 : y(p.plotted) + 20, 'text-anchor': 'end', 'font-size': 11, fill: '#1d4e89', class: 'provisional-label' },
+          `provisional: ${p.programs_reported} of ${p.programs_due} reported`));
         return;
       }
       const hot = highlight && highlight.has(i);
@@ -936,6 +1081,16 @@
       svg.append(s('circle', { cx: x(i), cy: y(p.plotted), r: hot ? 7 : sig ? 5 : 4,
         fill: hot ? '#ffffff' : sig ? '#e07b00' : '#1d4e89', stroke: hot ? '#b42318' : sig ? '#7a3d00' : '#1d4e89',
         'stroke-width': hot ? 3.5 : 1.5, class: `point${sig ? ' in-signal' : ''}${hot ? ' highlighted' : ''}` }, s('title', null, tip)));
+    });
+    // Periods where the set of programs due changed: a network sum is then over other programs.
+    pts.forEach((p, i) => {
+      if (!p.programs_joined && !p.programs_left) return;
+      const parts = [p.programs_joined ? `+${p.programs_joined}` : '', p.programs_left ? `−${p.programs_left}` : ''].filter(Boolean);
+      const cx = x(i);
+      svg.append(s('g', { class: 'program-change' },
+        s('line', { x1: cx, x2: cx, y1: m.t, y2: H - m.b, stroke: '#6b7785', 'stroke-dasharray': '1 3' }),
+        s('text', { x: cx > W - 90 ? cx - 3 : cx + 3, y: m.t + 22, 'text-anchor': cx > W - 90 ? 'end' : 'start', 'font-size': 10, fill: '#4a5563' }, `${parts.join(' ')} due`),
+        s('title', null, `${p.period}: ${p.programs_joined || 0} program(s) began reporting, ${p.programs_left || 0} withdrew. ${chart.scale === 'value' ? 'The network sum is over a different set of programs from here: a change in it may be the new set, not a change in any program.' : 'The pooled share mixes a different set of programs from here.'}`)));
     });
     // PDSA cycles at their periods.
     pts.forEach((p, i) => {
@@ -945,6 +1100,77 @@
         s('path', { d: `M${cx},${cy - 11} L${cx + 6},${cy} L${cx - 6},${cy} Z`, fill: '#8a5300' }),
         p.cycles.length > 1 ? s('text', { x: cx + 8, y: cy - 2, 'font-size': 10, fill: '#8a5300' }, String(p.cycles.length)) : null,
         s('title', null, `${p.period}: ${p.cycles.map((c) => `${c.title} (cycle ${c.cycle_number}, ${c.phase}${c.decision ? `, ${c.decision}` : ''})`).join('; ')}`)));
+    });
+    return svg;
+  }
+
+  // The control chart: centre line, 3-sigma limits and 2-sigma lines as steps (they move with
+  // the subgroup size on P and U charts), the points the rules flag.
+  function drawControl(chart) {
+    const W = 900; const H = 340;
+    const cc = chart.control;
+    const pts = chart.points;
+    const svg = s('svg', { width: W, height: H, viewBox: `0 0 ${W} ${H}`, role: 'img', id: 'control-chart-svg',
+      'aria-label': `${CHART_TYPES[cc.chart] || cc.chart} of ${chart.measure_name}, ${pts.length} periods, judged by ${cc.rule_set.id}. The table of numbers below holds every limit and flag.` });
+    // Lines only where the phase has a centre (a phase whose every point is excluded has none),
+    // and not at a provisional point: its limits would be those of the few programs reported.
+    const live = cc.points.map((c, i) => {
+      const ph = cc.phases.find((f) => i >= f.start && i < f.end);
+      return !pts[i].provisional && !!(ph && ph.centre !== null && ph.centre !== undefined);
+    });
+    const vals = cc.points.flatMap((c, i) => (live[i] ? [c.lcl, c.ucl, c.centre] : []).concat(c.statistic !== null && c.statistic !== undefined ? [c.statistic] : []));
+    if (!vals.length) {
+      svg.append(s('text', { x: W / 2, y: H / 2, 'text-anchor': 'middle', fill: '#4a5563' }, 'No point to chart yet.'));
+      return svg;
+    }
+    const { x, y, m, gapBefore } = frame(chart, vals, svg, W, H);
+    const phaseStart = (i) => cc.phases.some((f) => f.start === i);
+    const half = (i) => {
+      const l = i > 0 && !gapBefore(i) ? (x(i) - x(i - 1)) / 2 : 8;
+      const r = i < pts.length - 1 && !gapBefore(i + 1) ? (x(i + 1) - x(i)) / 2 : 8;
+      return [Math.min(l, 40), Math.min(r, 40)];
+    };
+    const steps = (value) => {
+      let d = '';
+      cc.points.forEach((c, i) => {
+        if (!live[i]) return;
+        const [l, r] = half(i);
+        const join = i > 0 && live[i - 1] && !gapBefore(i) && !phaseStart(i);
+        d += `${join ? 'L' : 'M'}${(x(i) - l).toFixed(1)},${y(value(c)).toFixed(1)} L${(x(i) + r).toFixed(1)},${y(value(c)).toFixed(1)} `;
+      });
+      return d;
+    };
+    svg.append(s('path', { d: steps((c) => c.upper_2_sigma), stroke: '#b42318', 'stroke-opacity': 0.5, 'stroke-dasharray': '2 4', 'stroke-width': 1.5, fill: 'none' }),
+      s('path', { d: steps((c) => c.lower_2_sigma), stroke: '#b42318', 'stroke-opacity': 0.5, 'stroke-dasharray': '2 4', 'stroke-width': 1.5, fill: 'none' }),
+      s('path', { d: steps((c) => c.ucl), stroke: '#b42318', 'stroke-width': 2, fill: 'none', class: 'ucl' }),
+      s('path', { d: steps((c) => c.lcl), stroke: '#b42318', 'stroke-width': 2, fill: 'none', class: 'lcl' }),
+      s('path', { d: steps((c) => c.centre), stroke: '#444', 'stroke-width': 2, fill: 'none', class: 'centre' }));
+    // Labels of the last phase's lines, at the right, kept apart.
+    const lastLive = live.lastIndexOf(true);
+    if (lastLive >= 0) {
+      const c = cc.points[lastLive];
+      const lines = [[c.ucl, 'UCL'], [c.centre, 'centre'], [c.lcl, 'LCL']].map(([v, n]) => ({ v, text: `${n} ${fmtValue(chart, v)}`, at: y(v) }));
+      for (let k = 1; k < lines.length; k++) lines[k].at = Math.max(lines[k].at, lines[k - 1].at + 13);
+      lines.forEach((l) => svg.append(s('text', { x: W - m.r, y: Math.min(l.at - 4, H - m.b - 4), 'text-anchor': 'end', 'font-size': 11, fill: '#333', class: 'limit-label' }, l.text)));
+    }
+    const stat = (i) => {
+      const c = cc.points[i];
+      return c.excluded || pts[i].provisional ? null : c.statistic;
+    };
+    svg.append(s('path', { d: polyline(pts.length, x, y, stat, gapBefore), stroke: '#1d4e89', 'stroke-width': 2, fill: 'none' }));
+    cc.points.forEach((c, i) => {
+      const p = pts[i];
+      if (c.statistic === null || c.statistic === undefined) return;
+      const cx = x(i); const cy = y(c.statistic);
+      const tip = pointTip(chart, p, live[i] ? ` · centre ${fmtValue(chart, c.centre)}, limits ${fmtValue(chart, c.lcl)} to ${fmtValue(chart, c.ucl)}${c.flags.length ? ` · flagged: ${c.flags.map(label).join(', ')}` : ''}` : '');
+      if (c.excluded && !p.provisional) {
+        svg.append(s('g', { class: 'cpoint excluded' }, s('path', { d: `M${cx - 5},${cy - 5} L${cx + 5},${cy + 5} M${cx + 5},${cy - 5} L${cx - 5},${cy + 5}`, stroke: '#6b7785', 'stroke-width': 2.5 }), s('title', null, tip)));
+        return;
+      }
+      const flagged = c.flags.length > 0;
+      svg.append(s('circle', { cx, cy, r: flagged ? 5 : 4, fill: p.provisional ? '#ffffff' : flagged ? '#e07b00' : '#1d4e89',
+        stroke: flagged ? '#7a3d00' : '#1d4e89', 'stroke-width': p.provisional ? 2 : 1.5,
+        class: `cpoint${flagged ? ' flagged' : ''}${p.provisional ? ' provisional' : ''}` }, s('title', null, tip)));
     });
     return svg;
   }

@@ -296,6 +296,16 @@ fn last_event_time(s: &Server) -> DateTime<Utc> {
         .unwrap()
 }
 
+/// The texts of the page's charts that reach outside their drawing (clipped), as "chart: text".
+const LABELS_OUTSIDE_THEIR_CHART: &str = "(() => { const out = []; \
+    for (const svg of document.querySelectorAll('#run-chart-svg, #control-chart-svg')) { \
+      const r = svg.getBoundingClientRect(); \
+      for (const t of svg.querySelectorAll('text')) { \
+        const b = t.getBoundingClientRect(); \
+        if (b.left < r.left - 0.5 || b.right > r.right + 0.5 || b.top < r.top - 0.5 || b.bottom > r.bottom + 0.5) \
+          out.push(`${svg.id}: ${t.textContent}`); } } \
+    return out; })()";
+
 #[test]
 fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
     // The demo, then the server: the demo leaves no token, so serve prints the first admin token.
@@ -528,8 +538,97 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         "document.querySelectorAll('#run-chart-svg .highlighted').length > 0",
         Duration::from_secs(10),
     );
+    // The control chart of the same points: centre line, limits, the points the rules flag.
+    assert_eq!(
+        b.eval("!!document.querySelector('#control-chart-svg path.ucl') && !!document.querySelector('#control-chart-svg path.centre') && document.querySelectorAll('#control-chart-svg .cpoint').length > 0"),
+        json!(true)
+    );
     b.audit("a run chart");
     let chart_png = b.screenshot("dashboard-run-chart.png");
+
+    // Every chart of every measure draws its labels whole: each text lies inside its drawing.
+    for (k, m) in s.get(&format!("{n}/measures")).json()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
+        let id = m["id"].as_str().unwrap();
+        b.show(
+            &format!("#/measures/{id}"),
+            &format!(
+                "{} && !!document.querySelector('#control-chart-svg')",
+                holds("#rc-h", m["title"].as_str().unwrap())
+            ),
+        );
+        assert_eq!(
+            b.eval(LABELS_OUTSIDE_THEIR_CHART),
+            json!([]),
+            "labels cut off on the charts of {}",
+            m["title"]
+        );
+        b.screenshot(&format!("dashboard-measure-{k}.png"));
+    }
+
+    // One program reports the current month: the network point is provisional, drawn hollow,
+    // left out of the analysis, and says how many programs reported.
+    let last = chart["points"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(chart["period_kind"], "month");
+    let due = last["programs_due"].as_u64().unwrap();
+    assert!(due >= 2, "{last}");
+    assert_eq!(last["provisional"], false, "the demo's months are complete");
+    let reporter = last["contributions"][0]["program_id"].as_str().unwrap();
+    let this_month = Utc::now().format("%Y-%m").to_string();
+    let numbers = if chart["scale"] == "ratio" {
+        json!({"numerator": 7, "denominator": 10})
+    } else {
+        json!({"value": 7})
+    };
+    let mut body = json!({"program_id": reporter, "period": this_month});
+    body.as_object_mut()
+        .unwrap()
+        .extend(numbers.as_object().unwrap().clone());
+    let before_chart = s
+        .get(&format!("/api/v1/measures/{measure_id}/run-chart"))
+        .json();
+    s.ok(&format!("/api/v1/measures/{measure_id}/data-points"), &body);
+    let now_chart = s
+        .get(&format!("/api/v1/measures/{measure_id}/run-chart"))
+        .json();
+    let newest = now_chart["points"].as_array().unwrap().last().unwrap();
+    assert_eq!(newest["period"], json!(this_month));
+    assert_eq!(newest["provisional"], true);
+    assert_eq!(newest["programs_reported"], 1);
+    assert_eq!(newest["programs_due"], due);
+    let judged = |c: &Value| -> Vec<(Value, Value)> {
+        c["phases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|ph| (ph["analysis"]["median"].clone(), ph["signals"].clone()))
+            .collect()
+    };
+    assert_eq!(
+        judged(&now_chart),
+        judged(&before_chart),
+        "a provisional point changes no median and no signal"
+    );
+    let reported = format!("1 of {due}");
+    b.show(
+        &format!("#/measures/{measure_id}"),
+        "!!document.querySelector('#run-chart-svg .point.provisional')",
+    );
+    assert_eq!(b.eval(&holds("#run-chart-svg", &reported)), json!(true));
+    assert_eq!(b.eval(LABELS_OUTSIDE_THEIR_CHART), json!([]));
+    b.audit("a run chart with a provisional point");
+    let provisional_png = b.screenshot("dashboard-run-chart-provisional.png");
+    b.show(
+        "#/",
+        &holds(
+            ".scorecard",
+            &format!("{this_month} provisional: {reported}"),
+        ),
+    );
     // The program's own chart marks its excluded point, with the reason.
     b.show(
         &format!("#/measures/{measure_id}/{excluded_program}"),
@@ -655,7 +754,14 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         "accessibility violations (axe-core, serious or critical):\n{}",
         b.violations.join("\n")
     );
-    for p in [&overview, &diagram_png, &chart_png, &replay_png, &shot] {
+    for p in [
+        &overview,
+        &diagram_png,
+        &chart_png,
+        &provisional_png,
+        &replay_png,
+        &shot,
+    ] {
         eprintln!("screenshot: {}", p.display());
     }
 }

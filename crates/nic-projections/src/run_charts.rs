@@ -16,6 +16,12 @@
 //!   shown, with how many programs reported, and left out of the median and the rules like an
 //!   excluded one. The deadline is judged on the day the chart is read for (`chart`), and for the
 //!   signals found as the log is folded, on the day of the latest event.
+//! - **Changing programs**: a network point says how many programs became due in its period and
+//!   how many stopped being due (withdrawn). A network count is a sum over the programs due: when
+//!   that set changes, the sum changes with it, not because any program changed, and a shift
+//!   there may be nothing but the new set. Ratios pool the programs' numerators and denominators,
+//!   so a program joining moves them less, yet the mix still changes. The chart marks such
+//!   periods; the per-program charts are the ones to read across them.
 //! - **Analysis**: periods (`Period`) are sorted in time order, and the series goes through
 //!   `run_chart::analyse` with the measure's frozen baseline (`BaselineFrozen`) and its phases
 //!   (`PhaseStarted`: a phase starts at the first period at or after its `from_period`). The
@@ -372,6 +378,11 @@ pub struct ChartPoint {
     /// How many programs reported the period, and how many were due to (network-wide charts).
     pub programs_reported: Option<u32>,
     pub programs_due: Option<u32>,
+    /// Programs due from this period that were not before (they began reporting), and programs
+    /// due before that are no longer (withdrawn): a network sum over a changed set of programs
+    /// is not the same process (network-wide charts).
+    pub programs_joined: Option<u32>,
+    pub programs_left: Option<u32>,
     pub exclusion_reasons: Vec<String>,
     /// The median of the point's phase.
     pub median: Option<f64>,
@@ -849,6 +860,8 @@ impl RunCharts {
                 p.provisional = c.provisional;
                 p.programs_reported = Some(c.reported);
                 p.programs_due = Some(c.due);
+                p.programs_joined = Some(c.joined);
+                p.programs_left = Some(c.left);
             }
         }
         let chart_phases = analyse_points(&mut points, &phases, m.baseline_points);
@@ -926,6 +939,8 @@ impl RunCharts {
             provisional: false,
             programs_reported: None,
             programs_due: None,
+            programs_joined: None,
+            programs_left: None,
             exclusion_reasons: contributions
                 .iter()
                 .filter_map(|c| {
@@ -949,6 +964,8 @@ struct Completeness {
     reported: u32,
     due: u32,
     provisional: bool,
+    joined: u32,
+    left: u32,
 }
 
 /// How complete each period (of `periods`, in order) is on `today`, from the programs with a
@@ -989,6 +1006,15 @@ fn completeness(
                 reported,
                 due,
                 provisional: reported < due && !passed,
+                joined: if i == 0 {
+                    0
+                } else {
+                    due_spans.iter().filter(|&&(first, _)| first == i).count() as u32
+                },
+                left: due_spans
+                    .iter()
+                    .filter(|&&(_, last)| last.checked_add(1) == Some(i))
+                    .count() as u32,
             }
         })
         .collect()
@@ -1449,6 +1475,16 @@ mod tests {
             .concat(),
             "July waits for B; C is due no longer after February"
         );
+        let changes: Vec<(Option<u32>, Option<u32>)> = before
+            .points
+            .iter()
+            .map(|p| (p.programs_joined, p.programs_left))
+            .collect();
+        assert_eq!(changes[2], (Some(0), Some(1)), "C is not due from March on");
+        assert!(changes
+            .iter()
+            .enumerate()
+            .all(|(i, c)| i == 2 || *c == (Some(0), Some(0))));
         let july = &before.points[6];
         assert!(!july.excluded, "a provisional point is not an excluded one");
         assert_eq!(before.phases[0].analysis.median_points, 6);
