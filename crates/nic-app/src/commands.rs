@@ -9,13 +9,13 @@ use std::collections::BTreeSet;
 use futures::future::BoxFuture;
 use nic_domain::cycle::{self, AbandonCycle, CorrectCycle, CycleState, PlanCycle, StartCycle};
 use nic_domain::measure::{
-    self, CorrectDataPoint, DefineMeasure, ExcludeDataPoint, FreezeBaseline, RecordDataPoint,
-    StartPhase,
+    self, ChooseControlChart, CorrectDataPoint, DefineMeasure, ExcludeDataPoint, FreezeBaseline,
+    RecordDataPoint, StartPhase,
 };
 use nic_domain::network::{
     self, AcceptChangeIdea, AddDriver, AddEcosystem, ChangeStage, CharterNetwork,
     DeclineChangeIdea, DefineStandard, LinkNodes, ProposeChangeIdea, RecordRootCause, RetireNode,
-    RewordNode, StateAim, UnlinkNodes,
+    RewordNode, SetChartSettings, StateAim, UnlinkNodes,
 };
 use nic_domain::program::{self, EnrollProgram, SelfAssess, WithdrawProgram};
 use nic_domain::synthesis::{self, SynthesizeLearning};
@@ -54,6 +54,8 @@ commands! {
         |c, l, call| network::charter(&l.network(call.new_id).await?, c);
     StateAim, Uuid => Target::existing(Kind::Network, call.ids),
         |c, l, call| network::state_aim(&l.network(call.ids).await?, c);
+    SetChartSettings, Uuid => Target::existing(Kind::Network, call.ids),
+        |c, l, call| network::set_chart_settings(&l.network(call.ids).await?, c);
     AddEcosystem, Uuid => Target::new_part(Kind::Network, call.ids, call.new_id),
         |c, l, call| network::add_ecosystem(&l.network(call.ids).await?, call.new_id, c);
     AddDriver, Uuid => Target::new_part(Kind::Network, call.ids, call.new_id),
@@ -117,6 +119,8 @@ commands! {
         |c, l, call| measure::freeze_baseline(&l.measure(call.ids).await?, c);
     StartPhase, Uuid => Target::existing(Kind::Measure, call.ids),
         |c, l, call| measure::start_phase(&l.measure(call.ids).await?, c);
+    ChooseControlChart, Uuid => Target::existing(Kind::Measure, call.ids),
+        |c, l, call| measure::choose_control_chart(&l.measure(call.ids).await?, c);
     // PDSA cycles.
     PlanCycle, Uuid => Target::new_entity(Kind::Cycle, call.new_id),
         |c, l, call| plan_cycle(l, call, c).await;

@@ -10,9 +10,14 @@ pub const BASELINE_POINTS_MIN: u32 = 6;
 /// Points a frozen baseline spans at most.
 pub const BASELINE_POINTS_MAX: u32 = 100;
 
+/// Days after a period ends that a network may give its programs to report it.
+pub const REPORTING_DEADLINE_DAYS_MIN: u32 = 1;
+pub const REPORTING_DEADLINE_DAYS_MAX: u32 = 366;
+
 /// The largest size of an amount (a numerator, denominator, value, baseline or target): far above
 /// any count or rate a network measures, far below where sums of many of them lose precision or
 /// overflow to infinity.
 pub const AMOUNT_ABS_MAX: f64 = 1e12;
 
 const _: () = assert!(BASELINE_POINTS_MIN <= BASELINE_POINTS_MAX);
+const _: () = assert!(REPORTING_DEADLINE_DAYS_MIN <= REPORTING_DEADLINE_DAYS_MAX);

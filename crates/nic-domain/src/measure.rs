@@ -50,6 +50,8 @@ pub struct MeasureState {
     pub points: BTreeMap<Uuid, DataPoint>,
     pub baseline_points: Option<u32>,
     pub phases: Vec<PhaseStarted>,
+    /// The control chart chosen instead of the data type's, once one is.
+    pub control_chart: Option<ControlChartKind>,
 }
 
 impl MeasureState {
@@ -94,6 +96,7 @@ impl MeasureState {
             }
             NicEvent::BaselineFrozen(e) => self.baseline_points = Some(e.points),
             NicEvent::PhaseStarted(e) => self.phases.push(e.clone()),
+            NicEvent::ControlChartChosen(e) => self.control_chart = Some(e.chart),
             _ => {}
         }
     }
@@ -452,6 +455,45 @@ pub fn freeze_baseline(measure: &MeasureState, cmd: FreezeBaseline) -> Decision 
     }
     Ok(vec![NicEvent::BaselineFrozen(BaselineFrozen {
         points: cmd.points,
+        reason: cmd.reason,
+    })])
+}
+
+/// Draw the measure's control chart as `chart` instead of the one its data type calls for (P′ or
+/// U′ when subgroups are so large that P or U limits flag nearly every point, I for a ratio read
+/// as plain values). P, P′, U and U′ need a ratio measure, C a value measure.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChooseControlChart {
+    pub chart: ControlChartKind,
+    #[serde(default)]
+    pub reason: Text,
+}
+
+pub fn choose_control_chart(measure: &MeasureState, cmd: ChooseControlChart) -> Decision {
+    let def = measure.require()?;
+    let mut c = Checks::new();
+    c.check(
+        cmd.chart.fits(def.scale),
+        "chart",
+        format!(
+            "a {} chart does not read a measure of scale {}",
+            serde_json::to_value(cmd.chart)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            serde_json::to_value(def.scale)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
+        ),
+    );
+    c.done()?;
+    if measure.control_chart == Some(cmd.chart) {
+        return Err(DomainError::transition("the control chart is already so"));
+    }
+    Ok(vec![NicEvent::ControlChartChosen(ControlChartChosen {
+        chart: cmd.chart,
         reason: cmd.reason,
     })])
 }

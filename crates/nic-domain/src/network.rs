@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::{Checks, Decision, DomainError};
+use crate::limits::{REPORTING_DEADLINE_DAYS_MAX, REPORTING_DEADLINE_DAYS_MIN};
 use crate::program::ProgramState;
 
 /// What a node of the driver diagram is.
@@ -98,6 +99,8 @@ pub struct NetworkState {
     pub links: Vec<Link>,
     pub standards: BTreeMap<Uuid, StandardDefined>,
     pub root_causes: Vec<RootCauseRecorded>,
+    /// How the network reads its charts, once it has said (else the defaults of the read models).
+    pub chart_settings: Option<ChartSettingsChanged>,
 }
 
 impl NetworkState {
@@ -117,6 +120,7 @@ impl NetworkState {
             }
             NicEvent::AimStated(e) => self.aim = Some(e.aim.clone()),
             NicEvent::AimRevised(e) => self.aim = Some(e.aim.clone()),
+            NicEvent::ChartSettingsChanged(e) => self.chart_settings = Some(e.clone()),
             NicEvent::EcosystemAdded(e) => {
                 self.ecosystems.insert(
                     e.ecosystem_id,
@@ -306,6 +310,46 @@ pub fn state_aim(state: &NetworkState, cmd: StateAim) -> Decision {
         }),
         _ => NicEvent::AimStated(AimStated { aim: cmd.aim }),
     }])
+}
+
+/// How the network reads its charts: the days programs have after a period ends to report it,
+/// and the rules of its control charts.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetChartSettings {
+    pub reporting_deadline_days: u32,
+    pub control_rules: ControlRuleSet,
+    #[serde(default)]
+    pub reason: Text,
+}
+
+pub fn set_chart_settings(state: &NetworkState, cmd: SetChartSettings) -> Decision {
+    state.require()?;
+    let mut c = Checks::new();
+    c.check(
+        (REPORTING_DEADLINE_DAYS_MIN..=REPORTING_DEADLINE_DAYS_MAX)
+            .contains(&cmd.reporting_deadline_days),
+        "reporting_deadline_days",
+        format!(
+            "is {}; a reporting deadline is {REPORTING_DEADLINE_DAYS_MIN} to \
+             {REPORTING_DEADLINE_DAYS_MAX} days after the period ends",
+            cmd.reporting_deadline_days
+        ),
+    );
+    c.done()?;
+    if state.chart_settings.as_ref().is_some_and(|s| {
+        (s.reporting_deadline_days, s.control_rules)
+            == (cmd.reporting_deadline_days, cmd.control_rules)
+    }) {
+        return Err(DomainError::transition(
+            "the chart settings already read so",
+        ));
+    }
+    Ok(vec![NicEvent::ChartSettingsChanged(ChartSettingsChanged {
+        reporting_deadline_days: cmd.reporting_deadline_days,
+        control_rules: cmd.control_rules,
+        reason: cmd.reason,
+    })])
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

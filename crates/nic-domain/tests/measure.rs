@@ -767,3 +767,71 @@ fn commands_on_a_point_not_recorded_are_not_found() {
         NOBODY,
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Control chart
+// ---------------------------------------------------------------------------------------------
+
+fn choose(chart: ControlChartKind) -> ChooseControlChart {
+    ChooseControlChart {
+        chart,
+        reason: text("Hundreds of students a month: P limits are too tight."),
+    }
+}
+
+#[test]
+fn a_control_chart_is_chosen_that_reads_the_measure_s_scale() {
+    // The measure is a ratio: P, P′, U, U′ and I read it; C reads counts only.
+    for chart in [
+        ControlChartKind::P,
+        ControlChartKind::PPrime,
+        ControlChartKind::U,
+        ControlChartKind::UPrime,
+        ControlChartKind::I,
+    ] {
+        then_events(
+            choose_control_chart(&the_measure(), choose(chart)),
+            vec![NicEvent::ControlChartChosen(ControlChartChosen {
+                chart,
+                reason: text("Hundreds of students a month: P limits are too tight."),
+            })],
+        );
+    }
+    then_invalid(
+        choose_control_chart(&the_measure(), choose(ControlChartKind::C)),
+        &["chart"],
+    );
+    let counts = measure_state(
+        MEASURE_WEEKLY,
+        &[NicEvent::MeasureDefined(value_measure_defined(
+            MEASURE_WEEKLY,
+            PeriodKind::Week,
+        ))],
+    );
+    then_invalid(
+        choose_control_chart(&counts, choose(ControlChartKind::PPrime)),
+        &["chart"],
+    );
+    then_events(
+        choose_control_chart(&counts, choose(ControlChartKind::C)),
+        vec![NicEvent::ControlChartChosen(ControlChartChosen {
+            chart: ControlChartKind::C,
+            reason: text("Hundreds of students a month: P limits are too tight."),
+        })],
+    );
+    // Choosing the chart already chosen is refused; another one is not.
+    let chosen = the_measure_and([NicEvent::ControlChartChosen(ControlChartChosen {
+        chart: ControlChartKind::PPrime,
+        reason: text(""),
+    })]);
+    then_transition(choose_control_chart(
+        &chosen,
+        choose(ControlChartKind::PPrime),
+    ));
+    assert!(choose_control_chart(&chosen, choose(ControlChartKind::P)).is_ok());
+    then_not_found(
+        choose_control_chart(&measure_state(MEASURE, &[]), choose(ControlChartKind::P)),
+        "measure",
+        MEASURE,
+    );
+}

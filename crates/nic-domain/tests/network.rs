@@ -1158,3 +1158,46 @@ fn a_new_node_ecosystem_or_standard_under_an_id_already_held_is_refused() {
         },
     ));
 }
+
+#[test]
+fn chart_settings_are_set_within_their_bounds_and_changed_only_to_something_else() {
+    use nic_domain::limits::{REPORTING_DEADLINE_DAYS_MAX, REPORTING_DEADLINE_DAYS_MIN};
+    let cmd = |days, rules| SetChartSettings {
+        reporting_deadline_days: days,
+        control_rules: rules,
+        reason: text("Exports are due by the 20th."),
+    };
+    let event = |days, rules| {
+        NicEvent::ChartSettingsChanged(ChartSettingsChanged {
+            reporting_deadline_days: days,
+            control_rules: rules,
+            reason: text("Exports are due by the 20th."),
+        })
+    };
+    for days in [REPORTING_DEADLINE_DAYS_MIN, 20, REPORTING_DEADLINE_DAYS_MAX] {
+        then_events(
+            set_chart_settings(&the_network(), cmd(days, ControlRuleSet::MakingDataCount)),
+            vec![event(days, ControlRuleSet::MakingDataCount)],
+        );
+    }
+    for days in [0, REPORTING_DEADLINE_DAYS_MAX + 1] {
+        then_invalid(
+            set_chart_settings(&the_network(), cmd(days, ControlRuleSet::Shewhart)),
+            &["reporting_deadline_days"],
+        );
+    }
+    let set = the_network_and([event(20, ControlRuleSet::Shewhart)]);
+    then_transition(set_chart_settings(&set, cmd(20, ControlRuleSet::Shewhart)));
+    then_events(
+        set_chart_settings(&set, cmd(30, ControlRuleSet::Shewhart)),
+        vec![event(30, ControlRuleSet::Shewhart)],
+    );
+    then_not_found(
+        set_chart_settings(
+            &network_state(NETWORK, &[]),
+            cmd(20, ControlRuleSet::Shewhart),
+        ),
+        "network",
+        NETWORK,
+    );
+}

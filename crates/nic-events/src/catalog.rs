@@ -125,6 +125,41 @@ impl DataType {
     }
 }
 
+/// A control chart: P (proportions), P′ (Laney's, for large subgroups), U (rates), U′ (Laney's),
+/// C (counts), I (individual values, with their moving ranges).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ControlChartKind {
+    P,
+    PPrime,
+    U,
+    UPrime,
+    C,
+    I,
+}
+
+impl ControlChartKind {
+    /// Whether the chart reads a measure of `scale`: P, P′, U and U′ a ratio's numerator and
+    /// denominator, C a count, I any plotted value.
+    pub fn fits(self, scale: MeasureScale) -> bool {
+        match self {
+            Self::P | Self::PPrime | Self::U | Self::UPrime => scale == MeasureScale::Ratio,
+            Self::C => scale == MeasureScale::Value,
+            Self::I => true,
+        }
+    }
+}
+
+/// The rules that judge control charts: The Health Care Data Guide's (Provost & Murray 2011),
+/// NHS England's Making Data Count, or Shewhart's point beyond the limits alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ControlRuleSet {
+    HealthCareDataGuide,
+    MakingDataCount,
+    Shewhart,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
@@ -301,6 +336,19 @@ pub struct NetworkChartered {
     pub name: Title,
     #[serde(default)]
     pub purpose: Text,
+}
+
+/// How the network reads its charts: how many days after a period ends every program is expected
+/// to have reported it (until then a network-wide point is provisional), and the rule set of its
+/// control charts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChartSettingsChanged {
+    #[schemars(range(min = 1, max = 366))]
+    pub reporting_deadline_days: u32,
+    pub control_rules: ControlRuleSet,
+    #[serde(default)]
+    pub reason: Text,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -559,6 +607,15 @@ pub struct BaselineFrozen {
     pub reason: Text,
 }
 
+/// The measure's control chart is drawn as `chart` instead of the one its data type calls for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ControlChartChosen {
+    pub chart: ControlChartKind,
+    #[serde(default)]
+    pub reason: Text,
+}
+
 /// From `from_period` on, the run chart starts a new phase: its median and signals are computed
 /// afresh, after a deliberate change.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -796,6 +853,7 @@ catalog! {
     NodeRetired => "network", 1, "A driver or change idea is retired from the diagram (kept on record).";
     StandardDefined => "network", 1, "The network defines a quality standard.";
     RootCauseRecorded => "network", 1, "A cause of the network's problem is recorded in the fishbone.";
+    ChartSettingsChanged => "network", 1, "The network sets its reporting deadline and its control-chart rules.";
     ProgramEnrolled => "program", 1, "A program (PCSP) enrols in the network, in an ecosystem.";
     ProgramWithdrawn => "program", 1, "A program withdraws from the network.";
     StandardSelfAssessed => "program", 1, "A program rates itself against a quality standard, citing evidence.";
@@ -805,6 +863,7 @@ catalog! {
     DataPointExcluded => "measure", 1, "A data point is excluded from run charts, with the reason.";
     BaselineFrozen => "measure", 1, "The run chart's median is frozen on the first points.";
     PhaseStarted => "measure", 1, "The run chart starts a new phase after a deliberate change.";
+    ControlChartChosen => "measure", 1, "The measure's control chart is drawn as another type than its data type's.";
     PdsaCyclePlanned => "pdsa", 1, "A program plans a PDSA cycle testing change ideas.";
     PdsaCycleStarted => "pdsa", 1, "The test begins (Do).";
     PdsaDoRecorded => "pdsa", 1, "What happened when the test was carried out.";

@@ -830,6 +830,9 @@
     const hl = signals.find((x) => x.key === state.chart.highlight);
     const highlight = hl ? new Set(hl.sig.points) : null;
     const cyclesIn = chart.points.flatMap((p) => p.cycles.map((c) => ({ c, period: p.period })));
+    // Network-wide: the same measure for every program at once, as small multiples.
+    const programCharts = programId ? [] : await pool(progs, 6, (p) =>
+      api(`/api/v1/measures/${enc(measureId)}/run-chart`, { program_id: p.id }));
     return h('div', null,
       h('section', { class: 'card', 'aria-labelledby': 'rc-h' },
         h('h1', { id: 'rc-h' }, chart.measure_name),
@@ -837,7 +840,7 @@
         controls,
         h('div', { class: 'chart-wrap' }, drawChart(chart, highlight)),
         chartLegend(),
-        waitingPoint(chart) ? h('p', { class: 'small provisional-note' }, `${waitingPoint(chart).period} is provisional: ${reportedText(waitingPoint(chart))}. It is drawn hollow and takes no part in the median, the signals or the control limits until every program due has reported or the reporting deadline has passed.`) : null),
+        waitingPoint(chart) ? h('p', { class: 'small provisional-note' }, `${waitingPoint(chart).period} is provisional: ${reportedText(waitingPoint(chart))}. It is drawn hollow and takes no part in the median, the signals or the control limits until every program due has reported or the reporting deadline (${chart.reporting_deadline_days} days after the period ends) has passed.`) : null),
       controlSection(chart),
       h('section', { class: 'card', 'aria-labelledby': 'sig-h' },
         h('h2', { id: 'sig-h' }, `Signals (${signals.length})`),
@@ -851,6 +854,7 @@
           count > 1 ? ` — ${count} times; the first: ${sig.message}` : ` — ${sig.message}`,
           h('span', { class: 'small muted' }, ` (phase ${phase}; ${sig.points.map((i) => chart.points[i] && chart.points[i].period).join(', ')})`)))))
           : h('p', { class: 'muted' }, 'No signal: the variation looks random so far.')),
+      programId ? null : multiples(measureId, progs, programCharts),
       h('section', { class: 'card', 'aria-labelledby': 'cyc-h' },
         h('h2', { id: 'cyc-h' }, `PDSA cycles on this chart (${cyclesIn.length})`),
         cyclesIn.length ? h('ul', null, cyclesIn.map(({ c, period }) => h('li', null, `${period}: `,
@@ -886,6 +890,56 @@
           h('td', null, p.excluded ? `yes: ${p.exclusion_reasons.join('; ')}` : ''),
           h('td', null, p.cycles.map((c2) => c2.title).join('; ')));
       })));
+  }
+
+  // One small run chart per program, on one y scale so that programs compare at a glance.
+  function multiples(measureId, progs, charts) {
+    const shown = progs.map((p, i) => ({ p, chart: charts[i] }))
+      .filter(({ chart }) => !(chart instanceof Error) && chart.points.length);
+    const all = shown.flatMap(({ chart }) => chart.points.map((p) => p.plotted)).filter((v) => v !== null && v !== undefined);
+    return h('section', { class: 'card', 'aria-labelledby': 'sm-h' },
+      h('h2', { id: 'sm-h' }, `Every program (${shown.length})`),
+      h('p', { class: 'muted small' }, 'The measure for each program on the same scale, with its median; a larger point is in a shift, trend or long run. Each opens the program\'s chart.'),
+      shown.length ? h('div', { class: 'multiples' }, shown.map(({ p, chart }) => h('a', { href: `#/measures/${enc(measureId)}/${enc(p.id)}`, class: 'multiple' },
+        h('span', { class: 'multiple-title' }, p.title), drawSmall(chart, Math.min(...all), Math.max(...all)))))
+        : h('p', { class: 'muted' }, 'No program has reported this measure yet.'));
+  }
+
+  function drawSmall(chart, lo0, hi0) {
+    const W = 280; const H = 120; const pts = chart.points;
+    let lo = lo0; let hi = hi0;
+    if (lo === hi) { lo -= 1; hi += 1; }
+    const pad = (hi - lo) * 0.1; lo -= pad; hi += pad;
+    const loText = fmtValue(chart, lo0); const hiText = fmtValue(chart, hi0);
+    const m = { l: Math.ceil(Math.max(textWidth(loText, 10), textWidth(hiText, 10))) + 10, r: 8, t: 8, b: 20 };
+    const times = pts.map((p) => Date.parse(p.period_start));
+    const t0 = times[0]; const t1 = times[times.length - 1];
+    const x = (i) => (t1 === t0 ? (m.l + W - m.r) / 2 : m.l + ((times[i] - t0) * (W - m.l - m.r)) / (t1 - t0));
+    const y = (v) => m.t + ((hi - v) * (H - m.t - m.b)) / (hi - lo);
+    const span = (PERIOD_DAYS[chart.period_kind] || 31) * 86400000;
+    const gapBefore = (i) => i > 0 && times[i] - times[i - 1] > span * 1.5;
+    const last = latestPoint(chart);
+    const svg = s('svg', { width: W, height: H, viewBox: `0 0 ${W} ${H}`, role: 'img', class: 'small-multiple',
+      'aria-label': `${chart.program_name}: ${pts.length} periods${last ? `, latest ${fmtValue(chart, last.plotted)} in ${last.period}` : ''}.` });
+    svg.append(s('g', { 'aria-hidden': 'true' },
+      s('line', { x1: m.l, x2: W - m.r, y1: H - m.b, y2: H - m.b, stroke: '#6b7785' }),
+      s('text', { x: m.l - 4, y: y(hi0) + 4, 'text-anchor': 'end', 'font-size': 10, fill: '#4a5563' }, hiText),
+      s('text', { x: m.l - 4, y: y(lo0) + 4, 'text-anchor': 'end', 'font-size': 10, fill: '#4a5563' }, loText),
+      s('text', { x: m.l, y: H - 5, 'font-size': 10, fill: '#4a5563' }, pts[0].period),
+      s('text', { x: W - m.r, y: H - 5, 'text-anchor': 'end', 'font-size': 10, fill: '#4a5563' }, pts[pts.length - 1].period)));
+    let seg = '';
+    pts.forEach((p, i) => {
+      if (p.median === null || p.median === undefined) return;
+      const prev = pts[i - 1];
+      seg += `${prev && prev.median === p.median && prev.phase === p.phase ? 'L' : 'M'}${x(i)},${y(p.median)} `;
+    });
+    svg.append(s('path', { d: seg, stroke: '#444', 'stroke-width': 1.5, 'stroke-dasharray': '4 3', fill: 'none' }));
+    svg.append(s('path', { d: polyline(pts.length, x, y, (i) => (pts[i].excluded ? null : pts[i].plotted), gapBefore), stroke: '#1d4e89', 'stroke-width': 1.5, fill: 'none' }));
+    pts.forEach((p, i) => {
+      if (p.excluded || p.plotted === null || p.plotted === undefined) return;
+      svg.append(s('circle', { cx: x(i), cy: y(p.plotted), r: p.in_signal ? 3 : 1.8, fill: p.in_signal ? '#e07b00' : '#1d4e89' }));
+    });
+    return svg;
   }
 
   function controlSection(chart) {

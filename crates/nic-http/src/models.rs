@@ -202,10 +202,7 @@ pub async fn run_chart(
         .run_chart(measure_id, q.program_id, as_of)
         .await?;
     if chart_type.is_some() || rules.is_some() {
-        chart = chart.with_control(
-            chart_type,
-            rules.unwrap_or(run_charts::DEFAULT_CONTROL_RULES),
-        );
+        chart = chart.with_control(chart_type, rules);
     }
     Ok(match format {
         "csv" => text("text/csv; charset=utf-8", run_charts::to_csv(&chart)),

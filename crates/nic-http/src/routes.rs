@@ -12,13 +12,13 @@ use axum::{middleware, Extension, Router};
 use nic_app::{Access, App};
 use nic_domain::cycle::{AbandonCycle, CorrectCycle, CycleState, PlanCycle, StartCycle};
 use nic_domain::measure::{
-    CorrectDataPoint, DefineMeasure, ExcludeDataPoint, FreezeBaseline, MeasureState,
-    RecordDataPoint, StartPhase,
+    ChooseControlChart, CorrectDataPoint, DefineMeasure, ExcludeDataPoint, FreezeBaseline,
+    MeasureState, RecordDataPoint, StartPhase,
 };
 use nic_domain::network::{
     AcceptChangeIdea, AddDriver, AddEcosystem, ChangeStage, CharterNetwork, DeclineChangeIdea,
     DefineStandard, LinkNodes, NetworkState, ProposeChangeIdea, RecordRootCause, RetireNode,
-    RewordNode, StateAim, UnlinkNodes,
+    RewordNode, SetChartSettings, StateAim, UnlinkNodes,
 };
 use nic_domain::program::{EnrollProgram, ProgramState, SelfAssess, WithdrawProgram};
 use nic_domain::synthesis::{SynthesisState, SynthesizeLearning};
@@ -115,6 +115,7 @@ pub fn routes() -> Vec<Route> {
         command!(Hub, "/api/v1/networks", "networks", "Charter a network.", CharterNetwork, true),
         read!(View, "/api/v1/networks/{network_id}", "networks", "A network: aim, ecosystems, driver diagram, standards, root causes.", Answer::Read(Some(schema::<NetworkState>)), api::network),
         command!(Hub, "/api/v1/networks/{network_id}/aim", "networks", "State the aim, or revise it (with a reason).", StateAim, false),
+        command!(Hub, "/api/v1/networks/{network_id}/chart-settings", "networks", "Set the reporting deadline (days after a period ends; until then a network point missing a program's report is provisional) and the control-chart rule set.", SetChartSettings, false),
         command!(Hub, "/api/v1/networks/{network_id}/ecosystems", "networks", "Add a regional ecosystem.", AddEcosystem, true),
         command!(Hub, "/api/v1/networks/{network_id}/drivers", "driver diagram", "Add a primary or secondary driver.", AddDriver, true),
         command!(Program, "/api/v1/networks/{network_id}/change-ideas", "driver diagram", "Propose a change idea (by a member program or the hub).", ProposeChangeIdea, true),
@@ -142,6 +143,7 @@ pub fn routes() -> Vec<Route> {
         command!(Program, "/api/v1/measures/{measure_id}/data-points/{point_id}/exclude", "measures", "Exclude a data point from run charts, with the reason.", ExcludeDataPoint, false),
         command!(Hub, "/api/v1/measures/{measure_id}/baseline", "measures", "Freeze the run chart's median on the first points.", FreezeBaseline, false),
         command!(Hub, "/api/v1/measures/{measure_id}/phases", "measures", "Start a new run-chart phase after a deliberate change.", StartPhase, false),
+        command!(Hub, "/api/v1/measures/{measure_id}/control-chart", "measures", "Draw the measure's control chart as another type than its data type's (p_prime or u_prime for large subgroups).", ChooseControlChart, false),
         // PDSA cycles.
         read!(View, "/api/v1/programs/{program_id}/pdsa-cycles", "pdsa", "The program's PDSA cycles.", Answer::Read(None), api::program_cycles),
         command!(Program, "/api/v1/programs/{program_id}/pdsa-cycles", "pdsa", "Plan a PDSA cycle (the first of a ramp, or the next after previous_cycle_id).", PlanCycle, true),

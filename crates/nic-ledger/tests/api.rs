@@ -462,12 +462,77 @@ fn idempotency(s: &Server, st: &Story) {
     assert_eq!(s.event_count(), before + 3);
 }
 
+/// The network sets how it reads its charts and a measure picks its control chart; a reader asks
+/// for another chart or rule set; names that are not charts or rule sets are refused.
+fn chart_settings(s: &Server, st: &Story) {
+    let n = format!("/api/v1/networks/{}", st.network);
+    let m = format!("/api/v1/measures/{}", st.measure);
+    let before = s.event_count();
+    let p = s
+        .post(
+            &format!("{n}/chart-settings"),
+            &json!({"reporting_deadline_days": 0, "control_rules": "shewhart"}),
+        )
+        .problem(422, "validation");
+    assert_eq!(p["errors"][0]["field"], "reporting_deadline_days");
+    let p = s
+        .post(
+            &format!("{n}/chart-settings"),
+            &json!({"reporting_deadline_days": 20, "control_rules": "western_electric"}),
+        )
+        .problem(422, "validation");
+    assert_eq!(p["errors"][0]["field"], "control_rules");
+    // The story's measure is a ratio: a C chart does not read it.
+    let p = s
+        .post(&format!("{m}/control-chart"), &json!({"chart": "c"}))
+        .problem(422, "validation");
+    assert_eq!(p["errors"][0]["field"], "chart");
+    s.get(&format!("{m}/run-chart?rules=nelson"))
+        .problem(400, "invalid-query");
+    s.get(&format!("{m}/run-chart?chart=xbar"))
+        .problem(400, "invalid-query");
+    assert_eq!(
+        s.event_count(),
+        before,
+        "a refused command appended nothing"
+    );
+
+    s.ok(
+        &format!("{n}/chart-settings"),
+        &json!({"reporting_deadline_days": 35, "control_rules": "making_data_count",
+                "reason": "Exports are due five weeks after the month."}),
+    );
+    s.ok(
+        &format!("{m}/control-chart"),
+        &json!({"chart": "p_prime", "reason": "Large subgroups."}),
+    );
+    let chart = common::eventually(|| {
+        let c = s.get(&format!("{m}/run-chart")).json();
+        (c["chart_type"] == "p_prime" && c["control_rules"] == "making_data_count").then_some(c)
+    });
+    assert_eq!(chart["reporting_deadline_days"], 35);
+    assert_eq!(chart["control"]["chart"], "p_prime");
+    assert_eq!(chart["control"]["rule_set"]["id"], "nhs-making-data-count");
+    assert_eq!(chart["control"]["rule_set"]["version"], 1);
+    let points = chart["points"].as_array().unwrap().len();
+    assert_eq!(chart["control"]["points"].as_array().unwrap().len(), points);
+    let shewhart = s
+        .get(&format!("{m}/run-chart?rules=shewhart&chart=i"))
+        .json();
+    assert_eq!(shewhart["control"]["chart"], "i");
+    assert_eq!(shewhart["control"]["rule_set"]["id"], "shewhart");
+    assert!(shewhart["control"]["moving_ranges"].is_object());
+    let csv = s.get(&format!("{m}/run-chart?format=csv")).body;
+    assert!(csv.contains(",p_prime,nhs-making-data-count v1,"), "{csv}");
+}
+
 fn whole_story(db: Db) {
     let s = common::start(db);
     let st = record_story(&s);
     read_back(&s, &st);
     refusals(&s, &st);
     idempotency(&s, &st);
+    chart_settings(&s, &st);
 }
 
 #[test]

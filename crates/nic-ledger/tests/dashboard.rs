@@ -298,12 +298,12 @@ fn last_event_time(s: &Server) -> DateTime<Utc> {
 
 /// The texts of the page's charts that reach outside their drawing (clipped), as "chart: text".
 const LABELS_OUTSIDE_THEIR_CHART: &str = "(() => { const out = []; \
-    for (const svg of document.querySelectorAll('#run-chart-svg, #control-chart-svg')) { \
+    for (const svg of document.querySelectorAll('#run-chart-svg, #control-chart-svg, svg.small-multiple')) { \
       const r = svg.getBoundingClientRect(); \
       for (const t of svg.querySelectorAll('text')) { \
         const b = t.getBoundingClientRect(); \
         if (b.left < r.left - 0.5 || b.right > r.right + 0.5 || b.top < r.top - 0.5 || b.bottom > r.bottom + 0.5) \
-          out.push(`${svg.id}: ${t.textContent}`); } } \
+          out.push(`${svg.id || svg.getAttribute('aria-label')}: ${t.textContent}`); } } \
     return out; })()";
 
 #[test]
@@ -542,6 +542,19 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
     assert_eq!(
         b.eval("!!document.querySelector('#control-chart-svg path.ucl') && !!document.querySelector('#control-chart-svg path.centre') && document.querySelectorAll('#control-chart-svg .cpoint').length > 0"),
         json!(true)
+    );
+    // Small multiples: the measure for every program that reported it, each a link to its chart.
+    let reporting = chart["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["contributions"].as_array().unwrap())
+        .map(|c| c["program_id"].as_str().unwrap())
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    assert_eq!(
+        b.eval("document.querySelectorAll('.multiples a.multiple svg.small-multiple').length"),
+        json!(reporting)
     );
     b.audit("a run chart");
     let chart_png = b.screenshot("dashboard-run-chart.png");

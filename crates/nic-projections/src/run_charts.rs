@@ -71,12 +71,38 @@ pub fn default_chart_type(scale: MeasureScale, data_type: Option<DataType>) -> C
 }
 
 impl RunChartView {
-    /// The view with its control chart drawn as `chart` (the default type when `None`) and
-    /// judged by `rules`.
-    pub fn with_control(mut self, chart: Option<ChartType>, rules: ControlRules) -> Self {
-        let chart = chart.unwrap_or_else(|| default_chart_type(self.scale, self.data_type));
-        self.control = control_of(&self, chart, rules);
+    /// The view with its control chart drawn as `chart` and judged by `rules` (the view's own
+    /// `chart_type` and `control_rules` where `None`).
+    pub fn with_control(mut self, chart: Option<ChartType>, rules: Option<ControlRules>) -> Self {
+        self.control = control_of(
+            &self,
+            chart.unwrap_or(self.chart_type),
+            rules.unwrap_or(self.control_rules),
+        );
         self
+    }
+}
+
+impl From<ControlChartKind> for ChartType {
+    fn from(kind: ControlChartKind) -> Self {
+        match kind {
+            ControlChartKind::P => Self::P,
+            ControlChartKind::PPrime => Self::PPrime,
+            ControlChartKind::U => Self::U,
+            ControlChartKind::UPrime => Self::UPrime,
+            ControlChartKind::C => Self::C,
+            ControlChartKind::I => Self::I,
+        }
+    }
+}
+
+impl From<ControlRuleSet> for ControlRules {
+    fn from(rules: ControlRuleSet) -> Self {
+        match rules {
+            ControlRuleSet::HealthCareDataGuide => Self::HealthCareDataGuide,
+            ControlRuleSet::MakingDataCount => Self::MakingDataCount,
+            ControlRuleSet::Shewhart => Self::Shewhart,
+        }
     }
 }
 
@@ -123,8 +149,9 @@ fn control_of(view: &RunChartView, chart: ChartType, rules: ControlRules) -> Opt
     Some(control_chart::analyse(&subgroups, &options))
 }
 
-/// Days after a period ends by which every program is expected to have reported it: from then on
-/// the network-wide point is complete with the programs that did.
+/// Days after a period ends by which every program is expected to have reported it, until the
+/// network sets its own (`ChartSettingsChanged`): from then on the network-wide point is complete
+/// with the programs that did.
 pub const REPORTING_DEADLINE_DAYS: u64 = 20;
 
 /// Which series of a measure.
@@ -151,6 +178,9 @@ struct StoredPoint {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct MeasureSeries {
     definition: MeasureDefined,
+    /// The control chart chosen instead of the data type's (`ControlChartChosen`).
+    #[serde(default)]
+    chart: Option<ControlChartKind>,
     points: Points,
     baseline_points: Option<u32>,
     phases: Vec<PhaseStarted>,
@@ -327,6 +357,9 @@ pub struct RunCharts {
     /// When the latest event was recorded: the day the fold judges reporting deadlines on.
     #[serde(default)]
     latest: Option<DateTime<Utc>>,
+    /// Each network's chart settings, once it set them (`ChartSettingsChanged`).
+    #[serde(default)]
+    settings: BTreeMap<Uuid, ChartSettingsChanged>,
 }
 
 /// One program's point behind a chart point.
@@ -443,9 +476,15 @@ pub struct RunChartView {
     pub data_type: Option<DataType>,
     pub points: Vec<ChartPoint>,
     pub phases: Vec<ChartPhase>,
-    /// The control chart of the same points (provisional and excluded points take no part), by
-    /// the chart type the measure's numbers call for (`default_chart_type`) and the default rule
-    /// set (`DEFAULT_CONTROL_RULES`); `None` without points. `with_control` gives another.
+    /// Days after a period ends by which every program is due to have reported it (network's).
+    pub reporting_deadline_days: u64,
+    /// The measure's control chart: the one chosen for it, else the one its numbers call for
+    /// (`default_chart_type`).
+    pub chart_type: ChartType,
+    /// The network's control-chart rules (`DEFAULT_CONTROL_RULES` until it chooses).
+    pub control_rules: ControlRules,
+    /// The control chart of the same points (provisional and excluded points take no part), as
+    /// `chart_type` judged by `control_rules`; `None` without points. `with_control` gives another.
     pub control: Option<ControlChart>,
 }
 
@@ -490,6 +529,9 @@ impl Projection for RunCharts {
         self.position = r.global_position;
         self.latest = self.latest.max(Some(r.recorded_at));
         self.names.apply(r);
+        if let NicEvent::ChartSettingsChanged(e) = &r.event {
+            self.settings.insert(r.entity_id(), e.clone());
+        }
         self.apply_measure_event(r.entity_id(), &r.event);
         self.apply_cycle_event(&r.event);
     }
@@ -510,6 +552,7 @@ impl RunCharts {
                     e.measure_id,
                     MeasureSeries {
                         definition: e.clone(),
+                        chart: None,
                         points: Points::default(),
                         baseline_points: None,
                         phases: Vec::new(),
@@ -563,6 +606,11 @@ impl RunCharts {
             NicEvent::PhaseStarted(e) => {
                 if let Some(m) = self.measures.get_mut(&entity) {
                     m.phases.push(e.clone());
+                }
+            }
+            NicEvent::ControlChartChosen(e) => {
+                if let Some(m) = self.measures.get_mut(&entity) {
+                    m.chart = Some(e.chart);
                 }
             }
             _ => {}
@@ -692,6 +740,15 @@ impl RunCharts {
         now.or(self.latest).map(|t| t.date_naive())
     }
 
+    /// How many days after a period ends the network's programs are due to have reported it.
+    fn deadline_days(&self, network: Uuid) -> u64 {
+        self.settings
+            .get(&network)
+            .map_or(REPORTING_DEADLINE_DAYS, |s| {
+                u64::from(s.reporting_deadline_days)
+            })
+    }
+
     /// Whether a program has withdrawn from its network.
     fn withdrawn(&self, program: Uuid) -> bool {
         self.names
@@ -770,7 +827,13 @@ impl RunCharts {
                     .collect()
             })
             .collect();
-        let complete = completeness(periods, &reporters, |p| self.withdrawn(p), self.today(None));
+        let complete = completeness(
+            periods,
+            &reporters,
+            |p| self.withdrawn(p),
+            self.today(None),
+            self.deadline_days(m.definition.network_id),
+        );
         let points: Vec<Point> = series
             .points
             .iter()
@@ -854,8 +917,13 @@ impl RunCharts {
                 .values()
                 .map(|raw| raw.iter().map(|(_, p)| p.program_id).collect())
                 .collect();
-            let complete =
-                completeness(&periods, &reporters, |p| self.withdrawn(p), self.today(now));
+            let complete = completeness(
+                &periods,
+                &reporters,
+                |p| self.withdrawn(p),
+                self.today(now),
+                self.deadline_days(def.network_id),
+            );
             for (p, c) in points.iter_mut().zip(complete) {
                 p.provisional = c.provisional;
                 p.programs_reported = Some(c.reported);
@@ -892,9 +960,17 @@ impl RunCharts {
             data_type: def.data_type,
             points,
             phases: chart_phases,
+            reporting_deadline_days: self.deadline_days(def.network_id),
+            chart_type: m
+                .chart
+                .map_or_else(|| default_chart_type(def.scale, def.data_type), Into::into),
+            control_rules: self
+                .settings
+                .get(&def.network_id)
+                .map_or(DEFAULT_CONTROL_RULES, |s| s.control_rules.into()),
             control: None,
         }
-        .with_control(None, DEFAULT_CONTROL_RULES))
+        .with_control(None, None))
     }
 
     /// One period of a chart, in the phase `phase`: its points (`raw`, in the order of their
@@ -976,6 +1052,7 @@ fn completeness(
     reporters: &[Vec<Uuid>],
     withdrawn: impl Fn(Uuid) -> bool,
     today: Option<NaiveDate>,
+    deadline_days: u64,
 ) -> Vec<Completeness> {
     let mut spans: BTreeMap<Uuid, (usize, usize)> = BTreeMap::new();
     for (i, programs) in reporters.iter().enumerate() {
@@ -1000,7 +1077,7 @@ fn completeness(
                 .iter()
                 .filter(|&&(first, last)| first <= i && i <= last)
                 .count() as u32;
-            let deadline = period.end() + chrono::Days::new(REPORTING_DEADLINE_DAYS);
+            let deadline = period.end() + chrono::Days::new(deadline_days);
             let passed = today.is_some_and(|t| t > deadline);
             Completeness {
                 reported,
@@ -1510,6 +1587,50 @@ mod tests {
             .points
             .iter()
             .all(|p| !p.provisional && p.programs_due.is_none()));
+
+        // The network gives its programs 40 days and judges by Making Data Count; the measure is
+        // drawn as a P′ chart.
+        log.net(NicEvent::ChartSettingsChanged(ChartSettingsChanged {
+            reporting_deadline_days: 40,
+            control_rules: ControlRuleSet::MakingDataCount,
+            reason: x("Exports are due by the 10th of the second month."),
+        }));
+        log.push(
+            "measure",
+            MEASURE,
+            NicEvent::ControlChartChosen(ControlChartChosen {
+                chart: ControlChartKind::PPrime,
+                reason: x("Large subgroups."),
+            }),
+        );
+        let charts = fold(RunCharts::new(), &log.events);
+        let later = charts
+            .chart(MEASURE, SeriesScope::Network, on(2025, 8, 21))
+            .unwrap();
+        assert_eq!(later.reporting_deadline_days, 40);
+        assert!(
+            later.points[6].provisional,
+            "40 days after July is September 9"
+        );
+        assert!(
+            !charts
+                .chart(MEASURE, SeriesScope::Network, on(2025, 9, 10))
+                .unwrap()
+                .points[6]
+                .provisional
+        );
+        assert_eq!(later.chart_type, ChartType::PPrime);
+        assert_eq!(later.control_rules, ControlRules::MakingDataCount);
+        let control = later.control.as_ref().unwrap();
+        assert_eq!(control.chart, ChartType::PPrime);
+        assert_eq!(control.rule_set.id, "nhs-making-data-count");
+        // A reader may ask for another chart or rule set; what it does not name stays.
+        let other = later
+            .with_control(Some(ChartType::I), None)
+            .control
+            .unwrap();
+        assert_eq!(other.chart, ChartType::I);
+        assert_eq!(other.rule_set.id, "nhs-making-data-count");
     }
 
     #[test]

@@ -388,7 +388,8 @@ impl<'a> Teller<'a> {
             | E::AimRevised(_)
             | E::EcosystemAdded(_)
             | E::StandardDefined(_)
-            | E::RootCauseRecorded(_) => self.tell_network(entity, event),
+            | E::RootCauseRecorded(_)
+            | E::ChartSettingsChanged(_) => self.tell_network(entity, event),
             E::DriverAdded(_)
             | E::ChangeIdeaProposed(_)
             | E::ChangeIdeaAccepted(_)
@@ -406,7 +407,8 @@ impl<'a> Teller<'a> {
             | E::DataPointCorrected(_)
             | E::DataPointExcluded(_)
             | E::BaselineFrozen(_)
-            | E::PhaseStarted(_) => self.tell_measure(entity, event)?,
+            | E::PhaseStarted(_)
+            | E::ControlChartChosen(_) => self.tell_measure(entity, event)?,
             E::PdsaCyclePlanned(_)
             | E::PdsaCycleStarted(_)
             | E::PdsaDoRecorded(_)
@@ -469,6 +471,25 @@ impl<'a> Teller<'a> {
             NicEvent::RootCauseRecorded(e) => Told::new(
                 K::RootCause,
                 format!("Root cause recorded under {}: {}", e.category, e.cause),
+            )
+            .network(Some(entity)),
+            NicEvent::ChartSettingsChanged(e) => Told::new(
+                K::Network,
+                format!(
+                    "Charts read with a reporting deadline of {} days and the {} control-chart \
+                     rules{}",
+                    e.reporting_deadline_days,
+                    match e.control_rules {
+                        ControlRuleSet::HealthCareDataGuide => "Health Care Data Guide",
+                        ControlRuleSet::MakingDataCount => "Making Data Count",
+                        ControlRuleSet::Shewhart => "Shewhart",
+                    },
+                    if e.reason.is_blank() {
+                        String::new()
+                    } else {
+                        format!(" (why: {})", quote(e.reason.as_str()))
+                    }
+                ),
             )
             .network(Some(entity)),
             other => unreachable!("{} is not told as a network event", other.event_type()),
@@ -678,6 +699,27 @@ impl<'a> Teller<'a> {
                     e.label,
                     n.measure(measure),
                     e.from_period
+                ),
+            ),
+            NicEvent::ControlChartChosen(e) => self.measure_told(
+                measure,
+                K::Measure,
+                format!(
+                    "Control chart of '{}' drawn as {}{}",
+                    n.measure(measure),
+                    match e.chart {
+                        ControlChartKind::P => "a P chart",
+                        ControlChartKind::PPrime => "a P′ chart (Laney)",
+                        ControlChartKind::U => "a U chart",
+                        ControlChartKind::UPrime => "a U′ chart (Laney)",
+                        ControlChartKind::C => "a C chart",
+                        ControlChartKind::I => "an I chart",
+                    },
+                    if e.reason.is_blank() {
+                        String::new()
+                    } else {
+                        format!(" (why: {})", quote(e.reason.as_str()))
+                    }
                 ),
             ),
             other => unreachable!("{} is not told as a measure event", other.event_type()),
