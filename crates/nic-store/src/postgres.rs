@@ -479,9 +479,13 @@ impl Reader {
         again: impl Fn(&[T]) -> bool,
     ) -> Result<Vec<T>, StoreError> {
         let mut attempt = 0;
+        // Whether the first run's xmin fell short of its own observation: the second run then
+        // asks for the appenders, rather than wait for another statement to find the xmin stuck.
+        let mut short = false;
         loop {
             let (pending_xids, pending_positions, safe, lagging) =
                 self.frontier.lock().expect("frontier").params();
+            let lagging = lagging || short;
             let sent = Instant::now();
             let needed = pending_xids.iter().copied().max().unwrap_or(0);
             // While the snapshots' xmin lags behind what waits, ask first which transactions may
@@ -566,6 +570,7 @@ impl Reader {
                 self.waiting.notify_one();
             }
             let result: Vec<T> = rows.into_iter().map(|(_, t)| t).collect();
+            short = xmin < next_xid;
             attempt += 1;
             if attempt >= 2 || !more || !again(&result) {
                 return Ok(result);
