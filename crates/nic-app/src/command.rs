@@ -24,7 +24,10 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use crate::access::Principal;
-use crate::limits::{IDEMPOTENT_EVENTS_MAX, WRITE_RETRY_MS_MAX, WRITE_RETRY_PAUSE_MS_MAX};
+use crate::limits::{
+    DECIDED_EVENTS_MAX, DECIDED_STREAMS_MAX, IDEMPOTENT_EVENTS_MAX, WRITE_RETRY_MS_MAX,
+    WRITE_RETRY_PAUSE_MS_MAX,
+};
 use crate::AppError;
 
 /// The kinds of entity a command addresses, each with a stream of its own.
@@ -52,6 +55,21 @@ impl Kind {
     /// The stream of the entity `id` of this kind.
     pub fn stream(self, id: Uuid) -> StreamId {
         StreamId::for_entity(self.category(), id)
+    }
+
+    /// The kind and entity of a stream that is one entity's.
+    fn of(stream: &StreamId) -> Option<(Kind, Uuid)> {
+        let kind = [
+            Kind::Network,
+            Kind::Program,
+            Kind::Measure,
+            Kind::Cycle,
+            Kind::Synthesis,
+        ]
+        .into_iter()
+        .find(|k| k.category() == stream.category())?;
+        let id = stream.as_str().get(stream.category().len() + 1..)?;
+        Some((kind, id.parse().ok()?))
     }
 }
 
@@ -107,81 +125,262 @@ pub trait Command: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Vec<NicEvent>, AppError>>;
 }
 
-/// Reads streams and folds them into states, once per stream per attempt.
-pub struct Loader {
-    store: Arc<dyn EventStore>,
-    cache: HashMap<StreamId, Vec<RecordedEvent>>,
+/// What a stream's events decide: its entity's state, as the domain folds it.
+#[derive(Debug, Clone)]
+enum State {
+    Network(NetworkState),
+    Program(ProgramState),
+    Measure(MeasureState),
+    Cycle(Box<CycleState>),
+    Synthesis(SynthesisState),
+    /// A stream that is no entity's.
+    None,
 }
 
-impl Loader {
-    pub fn new(store: Arc<dyn EventStore>) -> Self {
-        Self {
-            store,
-            cache: HashMap::new(),
+impl State {
+    fn new(stream: &StreamId) -> Self {
+        match Kind::of(stream) {
+            Some((Kind::Network, id)) => Self::Network(NetworkState::new(id)),
+            Some((Kind::Program, id)) => Self::Program(ProgramState::new(id)),
+            Some((Kind::Measure, id)) => Self::Measure(MeasureState::new(id)),
+            Some((Kind::Cycle, id)) => Self::Cycle(Box::new(CycleState::new(id))),
+            Some((Kind::Synthesis, id)) => Self::Synthesis(SynthesisState::new(id)),
+            None => Self::None,
         }
     }
 
-    /// Every event of a stream, in order.
-    pub async fn recorded(&mut self, id: &StreamId) -> Result<&[RecordedEvent], AppError> {
-        if !self.cache.contains_key(id) {
-            let mut all = Vec::new();
-            loop {
-                let page = self
-                    .store
-                    .read_stream(id, all.len() as u64, READ_PAGE_EVENTS_MAX)
-                    .await?;
-                let done = page.len() < READ_PAGE_EVENTS_MAX;
-                all.extend(page);
-                if done {
-                    break;
-                }
-            }
-            self.cache.insert(id.clone(), all);
+    fn apply(&mut self, event: &NicEvent) {
+        match self {
+            Self::Network(s) => s.apply(event),
+            Self::Program(s) => s.apply(event),
+            Self::Measure(s) => s.apply(event),
+            Self::Cycle(s) => s.apply(event),
+            Self::Synthesis(s) => s.apply(event),
+            Self::None => {}
         }
-        Ok(&self.cache[id])
+    }
+}
+
+/// A stream folded up to its version `next - 1`: its state, and each event's id with its version
+/// (a retry with an idempotency key finds its events by id).
+#[derive(Debug, Clone)]
+pub struct Folded {
+    next: u64,
+    ids: HashMap<Uuid, u64>,
+    state: State,
+}
+
+impl Folded {
+    /// The version of the stream's last event (None: no stream).
+    pub fn version(&self) -> Option<u64> {
+        self.next.checked_sub(1)
+    }
+}
+
+/// A state read through a `Loader`: shared with the process's cache, not copied.
+pub struct Decided<S> {
+    folded: Arc<Folded>,
+    of: fn(&State) -> Option<&S>,
+}
+
+impl<S> std::ops::Deref for Decided<S> {
+    type Target = S;
+    fn deref(&self) -> &S {
+        (self.of)(&self.folded.state).expect("a stream's state is its kind's")
+    }
+}
+
+/// The folded streams of the process, kept in step with the log: a command reads only the events
+/// appended to its streams since (by this process or another), not their whole history, so a
+/// write costs the same in a measure's tenth year as in its first. The least recently used go
+/// first once there are `DECIDED_STREAMS_MAX` streams or `DECIDED_EVENTS_MAX` events in all.
+#[derive(Default)]
+pub struct States {
+    cache: std::sync::Mutex<Cache>,
+}
+
+#[derive(Default)]
+struct Cache {
+    streams: HashMap<StreamId, (Arc<Folded>, u64)>,
+    events: u64,
+    tick: u64,
+}
+
+impl States {
+    fn get(&self, id: &StreamId) -> Option<Arc<Folded>> {
+        let mut c = self.cache.lock().expect("states");
+        c.tick += 1;
+        let tick = c.tick;
+        c.streams.get_mut(id).map(|(f, used)| {
+            *used = tick;
+            f.clone()
+        })
+    }
+
+    /// Takes a stream's entry out, for a catch-up to extend without copying it.
+    fn take(&self, id: &StreamId) -> Option<Arc<Folded>> {
+        let mut c = self.cache.lock().expect("states");
+        let (f, _) = c.streams.remove(id)?;
+        c.events -= f.next;
+        Some(f)
+    }
+
+    /// Keeps `folded` unless a further one of the same stream is kept already.
+    fn put(&self, id: &StreamId, folded: Arc<Folded>) {
+        let mut c = self.cache.lock().expect("states");
+        c.tick += 1;
+        let tick = c.tick;
+        if let Some((kept, used)) = c.streams.get_mut(id) {
+            if kept.next >= folded.next {
+                *used = tick;
+                return;
+            }
+            let before = kept.next;
+            *kept = folded.clone();
+            *used = tick;
+            c.events = c.events - before + folded.next;
+        } else {
+            c.events += folded.next;
+            c.streams.insert(id.clone(), (folded, tick));
+        }
+        while c.streams.len() > DECIDED_STREAMS_MAX || c.events > DECIDED_EVENTS_MAX {
+            let Some(oldest) = c
+                .streams
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            if let Some((f, _)) = c.streams.remove(&oldest) {
+                c.events -= f.next;
+            }
+        }
+    }
+}
+
+/// Reads streams and folds them into states, once per stream per attempt, from the process's
+/// folded streams on: only the events appended since are read.
+pub struct Loader {
+    store: Arc<dyn EventStore>,
+    states: Arc<States>,
+    seen: HashMap<StreamId, Arc<Folded>>,
+}
+
+impl Loader {
+    pub fn new(store: Arc<dyn EventStore>, states: Arc<States>) -> Self {
+        Self {
+            store,
+            states,
+            seen: HashMap::new(),
+        }
+    }
+
+    /// A stream folded up to the log's end as read now (once per attempt).
+    pub async fn folded(&mut self, id: &StreamId) -> Result<Arc<Folded>, AppError> {
+        if let Some(f) = self.seen.get(id) {
+            return Ok(f.clone());
+        }
+        let kept = self.states.get(id);
+        let from = kept.as_ref().map_or(0, |f| f.next);
+        let mut page = self
+            .store
+            .read_stream(id, from, READ_PAGE_EVENTS_MAX)
+            .await?;
+        let folded = match kept {
+            Some(kept) if page.is_empty() => kept,
+            kept => {
+                drop(kept);
+                // Extend the kept entry, taken out so that it is not copied (unless another
+                // command holds it right now), or fold the stream from its start.
+                let mut f = match self.states.take(id) {
+                    Some(k) if k.next >= from => {
+                        Arc::try_unwrap(k).unwrap_or_else(|shared| (*shared).clone())
+                    }
+                    _ => Folded {
+                        next: 0,
+                        ids: HashMap::new(),
+                        state: State::new(id),
+                    },
+                };
+                // The page read already serves when it starts where the entry ends.
+                let mut have = f.next == from;
+                loop {
+                    if !have {
+                        page = self
+                            .store
+                            .read_stream(id, f.next, READ_PAGE_EVENTS_MAX)
+                            .await?;
+                    }
+                    have = false;
+                    let done = page.len() < READ_PAGE_EVENTS_MAX;
+                    for e in page.drain(..) {
+                        f.state.apply(&NicEvent::from_recorded(&e)?);
+                        f.ids.insert(e.event_id, e.stream_version);
+                        f.next = e.stream_version + 1;
+                    }
+                    if done {
+                        break;
+                    }
+                }
+                let f = Arc::new(f);
+                self.states.put(id, f.clone());
+                f
+            }
+        };
+        self.seen.insert(id.clone(), folded.clone());
+        Ok(folded)
     }
 
     /// The version of a stream's last event, as read (None: no stream).
     pub async fn version(&mut self, id: &StreamId) -> Result<Option<u64>, AppError> {
-        Ok(self.recorded(id).await?.last().map(|e| e.stream_version))
+        Ok(self.folded(id).await?.version())
     }
 
-    async fn fold<S>(
+    async fn decided<S>(
         &mut self,
         kind: Kind,
         id: Uuid,
-        mut state: S,
-        apply: fn(&mut S, &NicEvent),
-    ) -> Result<S, AppError> {
-        for e in self.recorded(&kind.stream(id)).await? {
-            apply(&mut state, &NicEvent::from_recorded(e)?);
-        }
-        Ok(state)
+        of: fn(&State) -> Option<&S>,
+    ) -> Result<Decided<S>, AppError> {
+        let folded = self.folded(&kind.stream(id)).await?;
+        Ok(Decided { folded, of })
     }
 
-    pub async fn network(&mut self, id: Uuid) -> Result<NetworkState, AppError> {
-        let state = NetworkState::new(id);
-        self.fold(Kind::Network, id, state, NetworkState::apply)
-            .await
+    pub async fn network(&mut self, id: Uuid) -> Result<Decided<NetworkState>, AppError> {
+        self.decided(Kind::Network, id, |s| match s {
+            State::Network(s) => Some(s),
+            _ => None,
+        })
+        .await
     }
-    pub async fn program(&mut self, id: Uuid) -> Result<ProgramState, AppError> {
-        let state = ProgramState::new(id);
-        self.fold(Kind::Program, id, state, ProgramState::apply)
-            .await
+    pub async fn program(&mut self, id: Uuid) -> Result<Decided<ProgramState>, AppError> {
+        self.decided(Kind::Program, id, |s| match s {
+            State::Program(s) => Some(s),
+            _ => None,
+        })
+        .await
     }
-    pub async fn measure(&mut self, id: Uuid) -> Result<MeasureState, AppError> {
-        let state = MeasureState::new(id);
-        self.fold(Kind::Measure, id, state, MeasureState::apply)
-            .await
+    pub async fn measure(&mut self, id: Uuid) -> Result<Decided<MeasureState>, AppError> {
+        self.decided(Kind::Measure, id, |s| match s {
+            State::Measure(s) => Some(s),
+            _ => None,
+        })
+        .await
     }
-    pub async fn cycle(&mut self, id: Uuid) -> Result<CycleState, AppError> {
-        let state = CycleState::new(id);
-        self.fold(Kind::Cycle, id, state, CycleState::apply).await
+    pub async fn cycle(&mut self, id: Uuid) -> Result<Decided<CycleState>, AppError> {
+        self.decided(Kind::Cycle, id, |s| match s {
+            State::Cycle(s) => Some(&**s),
+            _ => None,
+        })
+        .await
     }
-    pub async fn synthesis(&mut self, id: Uuid) -> Result<SynthesisState, AppError> {
-        let state = SynthesisState::new(id);
-        self.fold(Kind::Synthesis, id, state, SynthesisState::apply)
-            .await
+    pub async fn synthesis(&mut self, id: Uuid) -> Result<Decided<SynthesisState>, AppError> {
+        self.decided(Kind::Synthesis, id, |s| match s {
+            State::Synthesis(s) => Some(s),
+            _ => None,
+        })
+        .await
     }
 
     /// Those of `ids` that are entities of `kind` belonging to `network`.
@@ -196,9 +395,24 @@ impl Loader {
             let belongs_to = match kind {
                 Kind::Network => Some(*id),
                 Kind::Program => Some(self.program(*id).await?.network_id),
-                Kind::Measure => self.measure(*id).await?.definition.map(|d| d.network_id),
-                Kind::Cycle => self.cycle(*id).await?.planned.map(|p| p.network_id),
-                Kind::Synthesis => self.synthesis(*id).await?.synthesis.map(|s| s.network_id),
+                Kind::Measure => self
+                    .measure(*id)
+                    .await?
+                    .definition
+                    .as_ref()
+                    .map(|d| d.network_id),
+                Kind::Cycle => self
+                    .cycle(*id)
+                    .await?
+                    .planned
+                    .as_ref()
+                    .map(|p| p.network_id),
+                Kind::Synthesis => self
+                    .synthesis(*id)
+                    .await?
+                    .synthesis
+                    .as_ref()
+                    .map(|s| s.network_id),
             };
             if belongs_to == Some(network) {
                 known.insert(*id);
@@ -348,6 +562,7 @@ pub struct Outcome {
 /// Decides a command against fresh state and appends its events to `target.stream`.
 pub(crate) async fn run<C: Command>(
     store: &Arc<dyn EventStore>,
+    states: &Arc<States>,
     w: &Write,
     cmd: &C,
     call: &Call<C::Ids>,
@@ -355,13 +570,25 @@ pub(crate) async fn run<C: Command>(
 ) -> Result<Outcome, AppError> {
     let mut retry = Retry::new();
     loop {
-        let mut loader = Loader::new(store.clone());
-        let recorded = loader.recorded(&target.stream).await?;
-        let version = recorded.last().map(|e| e.stream_version);
+        let mut loader = Loader::new(store.clone(), states.clone());
+        let folded = loader.folded(&target.stream).await?;
+        let version = folded.version();
         if w.idempotency_key.is_some() {
             let ids: Vec<Uuid> = (0..IDEMPOTENT_EVENTS_MAX).map(|i| w.event_id(i)).collect();
-            if let Some(first) = recorded.iter().position(|e| e.event_id == ids[0]) {
-                let sent = serde_json::from_str::<Metadata>(recorded[first].metadata.get())
+            if let Some(&at) = folded.ids.get(&ids[0]) {
+                let recorded = store
+                    .read_stream(&target.stream, at, IDEMPOTENT_EVENTS_MAX)
+                    .await?;
+                let first = recorded
+                    .first()
+                    .filter(|e| e.event_id == ids[0])
+                    .ok_or_else(|| {
+                        AppError::Unreadable(format!(
+                            "{} has no event {} at version {at}",
+                            target.stream, ids[0]
+                        ))
+                    })?;
+                let sent = serde_json::from_str::<Metadata>(first.metadata.get())
                     .map_err(|e| AppError::Unreadable(format!("metadata: {e}")))?
                     .request_sha256;
                 if sent.is_some() && sent != w.request_sha256 {
@@ -371,7 +598,7 @@ pub(crate) async fn run<C: Command>(
                             .into(),
                     ));
                 }
-                let replay: Vec<&RecordedEvent> = recorded[first..]
+                let replay: Vec<&RecordedEvent> = recorded
                     .iter()
                     .zip(&ids)
                     .take_while(|(e, id)| e.event_id == **id)

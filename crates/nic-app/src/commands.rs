@@ -24,7 +24,7 @@ use nic_events::NicEvent;
 use uuid::Uuid;
 
 use crate::access::Principal;
-use crate::command::{Call, Command, Kind, Loader, Target};
+use crate::command::{Call, Command, Decided, Kind, Loader, Target};
 use crate::AppError;
 
 /// A row: `Body, Ids => target, |body, loader, call| decision`, the decision an expression that may
@@ -51,50 +51,50 @@ macro_rules! commands {
 commands! {
     // Networks and their driver diagrams.
     CharterNetwork, () => Target::new_entity(Kind::Network, call.new_id),
-        |c, l, call| network::charter(&l.network(call.new_id).await?, c);
+        |c, l, call| network::charter(&*l.network(call.new_id).await?, c);
     StateAim, Uuid => Target::existing(Kind::Network, call.ids),
-        |c, l, call| network::state_aim(&l.network(call.ids).await?, c);
+        |c, l, call| network::state_aim(&*l.network(call.ids).await?, c);
     SetChartSettings, Uuid => Target::existing(Kind::Network, call.ids),
-        |c, l, call| network::set_chart_settings(&l.network(call.ids).await?, c);
+        |c, l, call| network::set_chart_settings(&*l.network(call.ids).await?, c);
     AddEcosystem, Uuid => Target::new_part(Kind::Network, call.ids, call.new_id),
-        |c, l, call| network::add_ecosystem(&l.network(call.ids).await?, call.new_id, c);
+        |c, l, call| network::add_ecosystem(&*l.network(call.ids).await?, call.new_id, c);
     AddDriver, Uuid => Target::new_part(Kind::Network, call.ids, call.new_id),
-        |c, l, call| network::add_driver(&l.network(call.ids).await?, call.new_id, c);
+        |c, l, call| network::add_driver(&*l.network(call.ids).await?, call.new_id, c);
     ProposeChangeIdea, Uuid => Target::new_part(Kind::Network, call.ids, call.new_id),
         |c, l, call| propose_change_idea(l, call, c).await;
     AcceptChangeIdea, (Uuid, Uuid) => Target::existing(Kind::Network, call.ids.0),
-        |c, l, call| network::accept_change_idea(&l.network(call.ids.0).await?, call.ids.1, c);
+        |c, l, call| network::accept_change_idea(&*l.network(call.ids.0).await?, call.ids.1, c);
     DeclineChangeIdea, (Uuid, Uuid) => Target::existing(Kind::Network, call.ids.0),
-        |c, l, call| network::decline_change_idea(&l.network(call.ids.0).await?, call.ids.1, c);
+        |c, l, call| network::decline_change_idea(&*l.network(call.ids.0).await?, call.ids.1, c);
     ChangeStage, (Uuid, Uuid) => Target::existing(Kind::Network, call.ids.0),
-        |c, l, call| network::change_stage(&l.network(call.ids.0).await?, call.ids.1, c);
+        |c, l, call| network::change_stage(&*l.network(call.ids.0).await?, call.ids.1, c);
     RewordNode, (Uuid, Uuid) => Target::existing(Kind::Network, call.ids.0),
-        |c, l, call| network::reword_node(&l.network(call.ids.0).await?, call.ids.1, c);
+        |c, l, call| network::reword_node(&*l.network(call.ids.0).await?, call.ids.1, c);
     RetireNode, (Uuid, Uuid) => Target::existing(Kind::Network, call.ids.0),
-        |c, l, call| network::retire_node(&l.network(call.ids.0).await?, call.ids.1, c);
+        |c, l, call| network::retire_node(&*l.network(call.ids.0).await?, call.ids.1, c);
     LinkNodes, Uuid => Target::existing(Kind::Network, call.ids),
-        |c, l, call| network::link_nodes(&l.network(call.ids).await?, c);
+        |c, l, call| network::link_nodes(&*l.network(call.ids).await?, c);
     UnlinkNodes, Uuid => Target::existing(Kind::Network, call.ids),
-        |c, l, call| network::unlink_nodes(&l.network(call.ids).await?, c);
+        |c, l, call| network::unlink_nodes(&*l.network(call.ids).await?, c);
     DefineStandard, Uuid => Target::new_part(Kind::Network, call.ids, call.new_id),
-        |c, l, call| network::define_standard(&l.network(call.ids).await?, call.new_id, c);
+        |c, l, call| network::define_standard(&*l.network(call.ids).await?, call.new_id, c);
     RecordRootCause, Uuid => Target::new_part(Kind::Network, call.ids, call.new_id),
-        |c, l, call| network::record_root_cause(&l.network(call.ids).await?, call.new_id, c);
+        |c, l, call| network::record_root_cause(&*l.network(call.ids).await?, call.new_id, c);
     // Programs.
     EnrollProgram, Uuid => Target::new_entity(Kind::Program, call.new_id),
         |c, l, call| {
             let net = l.network(call.ids).await?;
-            program::enroll(&net, &l.program(call.new_id).await?, c)
+            program::enroll(&net, &*l.program(call.new_id).await?, c)
         };
     WithdrawProgram, Uuid => Target::existing(Kind::Program, call.ids),
-        |c, l, call| program::withdraw(&l.program(call.ids).await?, c);
+        |c, l, call| program::withdraw(&*l.program(call.ids).await?, c);
     SelfAssess, Uuid => Target::new_part(Kind::Program, call.ids, call.new_id),
         |c, l, call| self_assess(l, call, c).await;
     // Measures.
     DefineMeasure, Uuid => Target::new_entity(Kind::Measure, call.new_id),
         |c, l, call| {
             let net = l.network(call.ids).await?;
-            measure::define(&net, &l.measure(call.new_id).await?, c)
+            measure::define(&net, &*l.measure(call.new_id).await?, c)
         };
     RecordDataPoint, Uuid => Target::new_part(Kind::Measure, call.ids, call.new_id),
         |c, l, call| {
@@ -116,24 +116,24 @@ commands! {
             measure::exclude_point(&m, call.ids.1, c)
         };
     FreezeBaseline, Uuid => Target::existing(Kind::Measure, call.ids),
-        |c, l, call| measure::freeze_baseline(&l.measure(call.ids).await?, c);
+        |c, l, call| measure::freeze_baseline(&*l.measure(call.ids).await?, c);
     StartPhase, Uuid => Target::existing(Kind::Measure, call.ids),
-        |c, l, call| measure::start_phase(&l.measure(call.ids).await?, c);
+        |c, l, call| measure::start_phase(&*l.measure(call.ids).await?, c);
     ChooseControlChart, Uuid => Target::existing(Kind::Measure, call.ids),
-        |c, l, call| measure::choose_control_chart(&l.measure(call.ids).await?, c);
+        |c, l, call| measure::choose_control_chart(&*l.measure(call.ids).await?, c);
     // PDSA cycles.
     PlanCycle, Uuid => Target::new_entity(Kind::Cycle, call.new_id),
         |c, l, call| plan_cycle(l, call, c).await;
     StartCycle, Uuid => Target::existing(Kind::Cycle, call.ids),
-        |c, l, call| cycle::start(&own_cycle(l, call).await?, c);
+        |c, l, call| cycle::start(&*own_cycle(l, call).await?, c);
     Do, Uuid => Target::existing(Kind::Cycle, call.ids),
-        |c, l, call| cycle::record_do(&own_cycle(l, call).await?, c);
+        |c, l, call| cycle::record_do(&*own_cycle(l, call).await?, c);
     Study, Uuid => Target::existing(Kind::Cycle, call.ids),
-        |c, l, call| cycle::record_study(&own_cycle(l, call).await?, c);
+        |c, l, call| cycle::record_study(&*own_cycle(l, call).await?, c);
     Act, Uuid => Target::existing(Kind::Cycle, call.ids),
-        |c, l, call| cycle::decide_act(&own_cycle(l, call).await?, c);
+        |c, l, call| cycle::decide_act(&*own_cycle(l, call).await?, c);
     AbandonCycle, Uuid => Target::existing(Kind::Cycle, call.ids),
-        |c, l, call| cycle::abandon(&own_cycle(l, call).await?, c);
+        |c, l, call| cycle::abandon(&*own_cycle(l, call).await?, c);
     CorrectCycle, Uuid => Target::existing(Kind::Cycle, call.ids),
         |c, l, call| {
             let cycle = own_cycle(l, call).await?;
@@ -176,7 +176,7 @@ async fn propose_change_idea(
     Ok(network::propose_change_idea(
         &net,
         call.new_id,
-        proposer.as_ref(),
+        proposer.as_deref(),
         c,
     )?)
 }
@@ -233,7 +233,7 @@ async fn plan_cycle(
     let ctx = cycle::PlanContext {
         program: &prog,
         network: &net,
-        previous: previous.as_ref(),
+        previous: previous.as_deref(),
         known_measures: &known,
     };
     Ok(cycle::plan(&this, ctx, c)?)
@@ -241,7 +241,7 @@ async fn plan_cycle(
 
 /// The cycle addressed, once the principal may write for its program: a cycle's commands are its
 /// program's to give.
-async fn own_cycle(l: &mut Loader, call: &Call<Uuid>) -> Result<CycleState, AppError> {
+async fn own_cycle(l: &mut Loader, call: &Call<Uuid>) -> Result<Decided<CycleState>, AppError> {
     let c = l.cycle(call.ids).await?;
     if let Some(p) = &c.planned {
         call.principal.require_program(p.program_id)?;

@@ -39,6 +39,7 @@ struct Inner {
     registry: Registry,
     /// Commands of this process to one stream take turns (`command::Turns`).
     turns: command::Turns,
+    states: Arc<command::States>,
     stop: watch::Sender<bool>,
 }
 
@@ -63,6 +64,7 @@ impl App {
                 store,
                 read_models: Arc::new(models),
                 turns: command::Turns::default(),
+                states: Arc::default(),
                 stop: watch::Sender::new(false),
             }),
         }
@@ -111,7 +113,7 @@ impl App {
         };
         let target = C::target(&call);
         let _turn = self.inner.turns.take(&target.stream).await;
-        command::run(self.store(), w, &cmd, &call, target).await
+        command::run(self.store(), &self.inner.states, w, &cmd, &call, target).await
     }
 
     /// Sets the lag gauges: the read models' (from their positions and the log's head) and the

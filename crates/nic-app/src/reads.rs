@@ -105,7 +105,7 @@ impl App {
     /// The version of an entity's stream and a loader that has read it; `NotFound` when the
     /// entity does not exist.
     async fn existing(&self, kind: Kind, id: Uuid) -> Result<(u64, Loader), AppError> {
-        let mut loader = Loader::new(self.store().clone());
+        let mut loader = Loader::new(self.store().clone(), self.inner.states.clone());
         match loader.version(&kind.stream(id)).await? {
             Some(version) => Ok((version, loader)),
             None => Err(AppError::NotFound(format!("no {} {id}", kind.category()))),
@@ -114,25 +114,25 @@ impl App {
 
     pub async fn network(&self, id: Uuid) -> Result<Versioned<NetworkState>, AppError> {
         let (version, mut l) = self.existing(Kind::Network, id).await?;
-        let state = l.network(id).await?;
+        let state = (*l.network(id).await?).clone();
         Ok(Versioned { version, state })
     }
 
     pub async fn program(&self, id: Uuid) -> Result<Versioned<ProgramState>, AppError> {
         let (version, mut l) = self.existing(Kind::Program, id).await?;
-        let state = l.program(id).await?;
+        let state = (*l.program(id).await?).clone();
         Ok(Versioned { version, state })
     }
 
     pub async fn measure(&self, id: Uuid) -> Result<Versioned<MeasureState>, AppError> {
         let (version, mut l) = self.existing(Kind::Measure, id).await?;
-        let state = l.measure(id).await?;
+        let state = (*l.measure(id).await?).clone();
         Ok(Versioned { version, state })
     }
 
     pub async fn cycle(&self, id: Uuid) -> Result<Versioned<CycleView>, AppError> {
         let (version, mut l) = self.existing(Kind::Cycle, id).await?;
-        let cycle = l.cycle(id).await?;
+        let cycle = (*l.cycle(id).await?).clone();
         let state = CycleView {
             gaps: cycle.gaps(),
             cycle,
@@ -142,7 +142,7 @@ impl App {
 
     pub async fn synthesis(&self, id: Uuid) -> Result<Versioned<SynthesisState>, AppError> {
         let (version, mut l) = self.existing(Kind::Synthesis, id).await?;
-        let state = l.synthesis(id).await?;
+        let state = (*l.synthesis(id).await?).clone();
         Ok(Versioned { version, state })
     }
 

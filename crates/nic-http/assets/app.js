@@ -912,12 +912,8 @@
     const pad = (hi - lo) * 0.1; lo -= pad; hi += pad;
     const loText = fmtValue(chart, lo0); const hiText = fmtValue(chart, hi0);
     const m = { l: Math.ceil(Math.max(textWidth(loText, 10), textWidth(hiText, 10))) + 10, r: 8, t: 8, b: 20 };
-    const times = pts.map((p) => Date.parse(p.period_start));
-    const t0 = times[0]; const t1 = times[times.length - 1];
-    const x = (i) => (t1 === t0 ? (m.l + W - m.r) / 2 : m.l + ((times[i] - t0) * (W - m.l - m.r)) / (t1 - t0));
+    const { x, gapBefore } = timeAxis(chart, m, W);
     const y = (v) => m.t + ((hi - v) * (H - m.t - m.b)) / (hi - lo);
-    const span = (PERIOD_DAYS[chart.period_kind] || 31) * 86400000;
-    const gapBefore = (i) => i > 0 && times[i] - times[i - 1] > span * 1.5;
     const last = latestPoint(chart);
     const svg = s('svg', { width: W, height: H, viewBox: `0 0 ${W} ${H}`, role: 'img', class: 'small-multiple',
       'aria-label': `${chart.program_name}: ${pts.length} periods${last ? `, latest ${fmtValue(chart, last.plotted)} in ${last.period}` : ''}.` });
@@ -1001,6 +997,16 @@
     return measureCtx.measureText(text).width;
   }
 
+  // Time on the x axis, from m.l to W − m.r; a step longer than a period is a gap (no data).
+  function timeAxis(chart, m, W) {
+    const times = chart.points.map((p) => Date.parse(p.period_start));
+    const t0 = times[0]; const t1 = times[times.length - 1];
+    const x = (i) => (t1 === t0 ? (m.l + W - m.r) / 2 : m.l + ((times[i] - t0) * (W - m.l - m.r)) / (t1 - t0));
+    const span = (PERIOD_DAYS[chart.period_kind] || 31) * 86400000;
+    const gapBefore = (i) => i > 0 && times[i] - times[i - 1] > span * 1.5;
+    return { x, gapBefore };
+  }
+
   // A chart's frame: the y scale over `values`, left room for the widest tick label, time on the
   // x axis (a period without data leaves a gap), the grid and the period labels.
   function frame(chart, values, svg, W, H) {
@@ -1012,12 +1018,8 @@
     const ticks = [0, 1, 2, 3, 4, 5].map((k) => lo + ((hi - lo) * k) / 5);
     const tickText = ticks.map((v) => fmtValue(chart, v));
     const m = { l: Math.ceil(Math.max(...tickText.map((t) => textWidth(t, 11)), 40)) + 16, r: 20, t: 20, b: 78 };
-    const times = pts.map((p) => Date.parse(p.period_start));
-    const t0 = times[0]; const t1 = times[times.length - 1];
-    const x = (i) => (t1 === t0 ? (m.l + W - m.r) / 2 : m.l + ((times[i] - t0) * (W - m.l - m.r)) / (t1 - t0));
+    const { x, gapBefore } = timeAxis(chart, m, W);
     const y = (v) => m.t + ((hi - v) * (H - m.t - m.b)) / (hi - lo);
-    const span = (PERIOD_DAYS[chart.period_kind] || 31) * 86400000;
-    const gapBefore = (i) => i > 0 && times[i] - times[i - 1] > span * 1.5;
     const grid = s('g', { 'aria-hidden': 'true' });
     ticks.forEach((v, k) => grid.append(s('line', { x1: m.l, x2: W - m.r, y1: y(v), y2: y(v), stroke: '#e3e8ef' }),
       s('text', { x: m.l - 8, y: y(v) + 4, 'text-anchor': 'end', 'font-size': 11, fill: '#4a5563' }, tickText[k])));

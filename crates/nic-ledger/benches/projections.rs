@@ -8,7 +8,8 @@
 //! ```
 //!
 //! (`NIC_BENCH_EVENTS=N` sets the log's size; `NIC_BENCH_PARTS=log` runs only (a) and (b),
-//! `NIC_BENCH_PARTS=live` only (c), `NIC_BENCH_PARTS=contention` only (d); PostgreSQL is reached at `NIC_TEST_POSTGRES_URL`,
+//! `NIC_BENCH_PARTS=live` only (c), `NIC_BENCH_PARTS=contention` only (d), `NIC_BENCH_PARTS=history`
+//! only (e); PostgreSQL is reached at `NIC_TEST_POSTGRES_URL`,
 //! default the local server as user postgres, in a fresh database dropped afterwards.)
 //!
 //! - **Log.** `nic-ledger demo` loads the sample network (its network, programs, measures, data
@@ -42,6 +43,12 @@
 //!   keep-alive connection, record data points (distinct months, no `If-Match`) into one measure,
 //!   as points/s and the count of writes refused, beside the same 32 writers each recording into
 //!   a measure of its own (32 streams, no contention). Goal: none refused.
+//!
+//! - **(e) Cost per write as history grows.** The real server: one weekly measure that programs
+//!   report, filled through the API to 100, 1,000, 5,000 and 20,000 points (`--quick`: to 5,000);
+//!   at each size `HISTORY_SAMPLES` more points are recorded one request at a time, p50 per write,
+//!   beside the same p50 at 100 points measured first in the same run. Goal: at most 2x at
+//!   20,000.
 //!
 //! `NIC_BENCH_BREAKDOWN=1` also prints, on standard error, where a rebuild's time goes: the
 //! store's read, reading catalog events, and each projection's fold.
@@ -704,6 +711,107 @@ async fn record_points(
     (started.elapsed(), refused)
 }
 
+// ---------------------------------------------------------------------------------------------
+// (e) Cost per write as a measure's history grows
+
+/// Programs that report the history measure: point `n` is program `n % HISTORY_PROGRAMS`'s, for
+/// week `n / HISTORY_PROGRAMS`.
+const HISTORY_PROGRAMS: usize = 50;
+/// Writes timed at each size.
+const HISTORY_SAMPLES: usize = 60;
+/// Writers that fill the measure between sizes.
+const HISTORY_FILLERS: usize = 8;
+
+fn history_point(program: &str, n: usize) -> Value {
+    let week = n / HISTORY_PROGRAMS;
+    json!({"program_id": program, "period": format!("{}-W{:02}", 1990 + week / 52, week % 52 + 1),
+           "value": 20})
+}
+
+async fn bench_history(backend: &str, label: &str, sizes: &[usize], rows: &mut Vec<Row>) {
+    let url = fresh(backend).await;
+    let server = Server::start(&url).await;
+    let mut c = server.connect().await;
+    let (n, first) = network_with_program(&mut c).await;
+    let eco = c
+        .ok(
+            &format!("{n}/ecosystems"),
+            &json!({"name": "Chicago", "region": "IL"}),
+        )
+        .await;
+    let mut programs = vec![first];
+    while programs.len() < HISTORY_PROGRAMS {
+        let name = format!("Program {}", programs.len());
+        programs.push(
+            c.ok(
+                &format!("{n}/programs"),
+                &json!({"name": name, "ecosystem_id": eco}),
+            )
+            .await,
+        );
+    }
+    let body = json!({"name": "Weekly attendance", "kind": "outcome",
+        "description": "Students at sessions", "scale": "value", "data_type": "count",
+        "unit": "students", "period": "week", "direction": "up"});
+    let measure = c.ok(&format!("{n}/measures"), &body).await;
+    let path = format!("/api/v1/measures/{measure}/data-points");
+    let programs = Arc::new(programs);
+    let mut held = 0;
+    let mut curve: Vec<(usize, Duration)> = Vec::new();
+    for &size in sizes {
+        // Fill to `size` with several writers, points of distinct (program, week).
+        let fill: Vec<usize> = (held..size.max(held)).collect();
+        let chunks: Vec<Vec<usize>> = fill
+            .chunks(fill.len().div_ceil(HISTORY_FILLERS).max(1))
+            .map(<[usize]>::to_vec)
+            .collect();
+        let fillers = chunks.into_iter().map(|chunk| {
+            let (path, programs) = (path.clone(), programs.clone());
+            let server = &server;
+            async move {
+                let mut c = server.connect().await;
+                for i in chunk {
+                    let (status, text) = c
+                        .post(&path, &history_point(&programs[i % HISTORY_PROGRAMS], i))
+                        .await;
+                    assert_eq!(status, 201, "{text}");
+                }
+            }
+        });
+        futures::future::join_all(fillers).await;
+        held = size.max(held);
+        // A fresh connection: the server closes one left idle while the fillers ran.
+        let mut c = server.connect().await;
+        let mut samples = Vec::with_capacity(HISTORY_SAMPLES);
+        for _ in 0..HISTORY_SAMPLES {
+            let point = history_point(&programs[held % HISTORY_PROGRAMS], held);
+            let t = Instant::now();
+            let (status, text) = c.post(&path, &point).await;
+            samples.push(t.elapsed());
+            assert_eq!(status, 201, "{text}");
+            held += 1;
+        }
+        curve.push((size, percentile(&mut samples, 0.5)));
+    }
+    drop(c);
+    let (base_size, base) = curve[0];
+    for &(size, p50) in &curve[1..] {
+        rows.push(Row {
+            backend: label.into(),
+            measure: format!(
+                "(e) one data point recorded into a weekly measure holding {size} points, p50 \
+                 (goal: at most 2x)"
+            ),
+            figure: ms(p50),
+            baseline_name: format!("the same write at {base_size} points, p50"),
+            baseline: ms(base),
+            ratio: format!("{:.2}x", p50.as_secs_f64() / base.as_secs_f64()),
+        });
+    }
+    drop(server);
+    drop_database(&url).await;
+}
+
 async fn bench_contention(backend: &str, label: &str, each: usize, rows: &mut Vec<Row>) {
     let url = fresh(backend).await;
     let server = Server::start(&url).await;
@@ -992,7 +1100,8 @@ async fn main() {
         .map(|n| n.parse().expect("NIC_BENCH_EVENTS is a number"))
         .unwrap_or(if quick { EVENTS_QUICK } else { EVENTS_DEFAULT });
     let backends = std::env::var("NIC_BENCH_BACKENDS").unwrap_or_else(|_| "sqlite".into());
-    let parts = std::env::var("NIC_BENCH_PARTS").unwrap_or_else(|_| "log,live,contention".into());
+    let parts =
+        std::env::var("NIC_BENCH_PARTS").unwrap_or_else(|_| "log,live,contention,history".into());
     let part = |name: &str| parts.split(',').any(|p| p.trim() == name);
     let template = template().await;
     let t = Instant::now();
@@ -1036,6 +1145,14 @@ async fn main() {
             POINTS_EACH
         };
         bench_contention(backend, label, each, &mut rows).await;
+    }
+    for (backend, label) in backends.iter().filter(|_| part("history")) {
+        let sizes: &[usize] = if quick {
+            &[100, 1_000, 5_000]
+        } else {
+            &[100, 1_000, 5_000, 20_000]
+        };
+        bench_history(backend, label, sizes, &mut rows).await;
     }
 
     println!("| backend | measure | nic-ledger | baseline | baseline value | ratio |");

@@ -213,6 +213,38 @@ struct Series {
     members: Vec<Vec<u32>>,
     /// What the chart's series holds for each period (`Point::value`, `Point::excluded`).
     points: Vec<Point>,
+    /// How many programs reported each period (at the same index).
+    reported: Vec<u32>,
+    /// Each program's first and last period reported.
+    spans: Spans,
+}
+
+/// Each reporting program's first and last period.
+type Spans = BTreeMap<Uuid, (Period, Period)>;
+
+/// The programs of a period's points, and each program's span over `periods`, from the programs
+/// of each period (at the same index).
+fn reporting<'a>(
+    periods: &[Period],
+    programs: impl Iterator<Item = Vec<Uuid>> + 'a,
+) -> (Vec<u32>, Spans) {
+    let mut spans = Spans::new();
+    let reported = periods
+        .iter()
+        .zip(programs)
+        .map(|(&period, mut ps)| {
+            ps.sort_unstable();
+            ps.dedup();
+            for &p in &ps {
+                spans
+                    .entry(p)
+                    .and_modify(|s| s.1 = s.1.max(period))
+                    .or_insert((period, period));
+            }
+            ps.len() as u32
+        })
+        .collect();
+    (reported, spans)
 }
 
 /// A measure's data points by id. Each point is kept once, in the order it was first recorded,
@@ -817,22 +849,16 @@ impl RunCharts {
             }
         };
         let periods = &series.periods;
-        let reporters: Vec<Vec<Uuid>> = series
-            .members
-            .iter()
-            .map(|members| {
-                members
-                    .iter()
-                    .map(|&place| m.points.at(place).1.program_id)
-                    .collect()
-            })
-            .collect();
+        // Only periods whose deadline is still ahead can be provisional: the check after every
+        // data point costs those, not the whole history.
         let complete = completeness(
             periods,
-            &reporters,
+            &series.reported,
+            &series.spans,
             |p| self.withdrawn(p),
             self.today(None),
             self.deadline_days(m.definition.network_id),
+            true,
         );
         let points: Vec<Point> = series
             .points
@@ -913,16 +939,20 @@ impl RunCharts {
             .collect();
         if scope == SeriesScope::Network {
             let periods: Vec<Period> = points.iter().map(|p| p.period).collect();
-            let reporters: Vec<Vec<Uuid>> = by_period
-                .values()
-                .map(|raw| raw.iter().map(|(_, p)| p.program_id).collect())
-                .collect();
+            let (reported, spans) = reporting(
+                &periods,
+                by_period
+                    .values()
+                    .map(|raw| raw.iter().map(|(_, p)| p.program_id).collect()),
+            );
             let complete = completeness(
                 &periods,
-                &reporters,
+                &reported,
+                &spans,
                 |p| self.withdrawn(p),
                 self.today(now),
                 self.deadline_days(def.network_id),
+                false,
             );
             for (p, c) in points.iter_mut().zip(complete) {
                 p.provisional = c.provisional;
@@ -1044,57 +1074,66 @@ struct Completeness {
     left: u32,
 }
 
-/// How complete each period (of `periods`, in order) is on `today`, from the programs with a
-/// point in it (`reporters`, at the same index; repeats allowed). A program is due from the first
-/// period it reported on; a withdrawn one no longer after its last.
+/// How complete each period (of `periods`, in order) is on `today`, from how many programs
+/// reported it (`reported`, at the same index) and each program's first and last period
+/// (`spans`). A program is due from the first period it reported; a withdrawn one no longer after
+/// its last. With `open_only`, only periods whose deadline is still ahead are counted (the others
+/// are complete, their counts left at 0).
 fn completeness(
     periods: &[Period],
-    reporters: &[Vec<Uuid>],
+    reported: &[u32],
+    spans: &Spans,
     withdrawn: impl Fn(Uuid) -> bool,
     today: Option<NaiveDate>,
     deadline_days: u64,
+    open_only: bool,
 ) -> Vec<Completeness> {
-    let mut spans: BTreeMap<Uuid, (usize, usize)> = BTreeMap::new();
-    for (i, programs) in reporters.iter().enumerate() {
-        for &p in programs {
-            spans.entry(p).and_modify(|s| s.1 = i).or_insert((i, i));
-        }
-    }
-    let due_spans: Vec<(usize, usize)> = spans
+    let passed = |period: &Period| {
+        today.is_some_and(|t| t > period.end() + chrono::Days::new(deadline_days))
+    };
+    // Periods end in order, so the open ones are the last.
+    let first_open = periods.partition_point(|p| passed(p));
+    let counted = if open_only { first_open } else { 0 };
+    let due_spans: Vec<(Period, Option<Period>)> = spans
         .iter()
-        .map(|(&p, &(first, last))| (first, if withdrawn(p) { last } else { usize::MAX }))
+        .map(|(&p, &(first, last))| (first, withdrawn(p).then_some(last)))
         .collect();
-    periods
-        .iter()
-        .zip(reporters)
-        .enumerate()
-        .map(|(i, (period, programs))| {
-            let mut distinct = programs.clone();
-            distinct.sort_unstable();
-            distinct.dedup();
-            let reported = distinct.len() as u32;
-            let due = due_spans
-                .iter()
-                .filter(|&&(first, last)| first <= i && i <= last)
-                .count() as u32;
-            let deadline = period.end() + chrono::Days::new(deadline_days);
-            let passed = today.is_some_and(|t| t > deadline);
-            Completeness {
-                reported,
-                due,
-                provisional: reported < due && !passed,
-                joined: if i == 0 {
-                    0
-                } else {
-                    due_spans.iter().filter(|&&(first, _)| first == i).count() as u32
-                },
-                left: due_spans
+    let mut out = vec![
+        Completeness {
+            reported: 0,
+            due: 0,
+            provisional: false,
+            joined: 0,
+            left: 0,
+        };
+        counted
+    ];
+    for i in counted..periods.len() {
+        let period = periods[i];
+        let due = due_spans
+            .iter()
+            .filter(|&&(first, last)| first <= period && last.is_none_or(|l| period <= l))
+            .count() as u32;
+        let previous = i.checked_sub(1).map(|j| periods[j]);
+        out.push(Completeness {
+            reported: reported[i],
+            due,
+            provisional: reported[i] < due && i >= first_open,
+            joined: if i == 0 {
+                0
+            } else {
+                due_spans
                     .iter()
-                    .filter(|&&(_, last)| last.checked_add(1) == Some(i))
-                    .count() as u32,
-            }
-        })
-        .collect()
+                    .filter(|&&(first, _)| first == period)
+                    .count() as u32
+            },
+            left: due_spans
+                .iter()
+                .filter(|&&(_, last)| last.is_some() && last == previous)
+                .count() as u32,
+        });
+    }
+    out
 }
 
 /// The label of the phase a period is in: the last phase (of `phases`, in order) starting at or
@@ -1241,6 +1280,10 @@ impl Series {
             series.points.push(plot(scale, points, &members));
             series.members.push(members);
         }
+        (series.reported, series.spans) = reporting(
+            &series.periods,
+            series.members.iter().map(|ms| programs_of(points, ms)),
+        );
         series
     }
 
@@ -1254,7 +1297,7 @@ impl Series {
         belongs: bool,
         points: &Points,
     ) {
-        let id = points.at(place).0;
+        let (id, program) = (points.at(place).0, points.at(place).1.program_id);
         match self.periods.binary_search(&period) {
             Ok(i) => {
                 let members = &mut self.members[i];
@@ -1272,8 +1315,11 @@ impl Series {
                     self.periods.remove(i);
                     self.members.remove(i);
                     self.points.remove(i);
+                    self.reported.remove(i);
                 } else {
                     self.points[i] = plot(scale, points, members);
+                    self.reported[i] =
+                        reporting(&[period], [programs_of(points, members)].into_iter()).0[0];
                 }
             }
             Err(i) if belongs => {
@@ -1281,10 +1327,35 @@ impl Series {
                 self.periods.insert(i, period);
                 self.points.insert(i, plot(scale, points, &members));
                 self.members.insert(i, members);
+                self.reported.insert(i, 1);
             }
             Err(_) => {}
         }
+        if belongs {
+            self.spans
+                .entry(program)
+                .and_modify(|s| *s = (s.0.min(period), s.1.max(period)))
+                .or_insert((period, period));
+        } else {
+            // The program's span may have shrunk: found again from its points (rare: a point
+            // recorded again for another period).
+            let mut span: Option<(Period, Period)> = None;
+            for (&p, ms) in self.periods.iter().zip(&self.members) {
+                if ms.iter().any(|&m| points.at(m).1.program_id == program) {
+                    span = Some(span.map_or((p, p), |(first, _)| (first, p)));
+                }
+            }
+            match span {
+                Some(span) => self.spans.insert(program, span),
+                None => self.spans.remove(&program),
+            };
+        }
     }
+}
+
+/// The programs of a period's points (at `members`).
+fn programs_of(points: &Points, members: &[u32]) -> Vec<Uuid> {
+    members.iter().map(|&m| points.at(m).1.program_id).collect()
 }
 
 /// The point the chart plots for a period's points (summed in the order of their ids, as `chart`
