@@ -9,7 +9,7 @@
 //!
 //! (`NIC_BENCH_EVENTS=N` sets the log's size; `NIC_BENCH_PARTS=log` runs only (a) and (b),
 //! `NIC_BENCH_PARTS=live` only (c), `NIC_BENCH_PARTS=contention` only (d), `NIC_BENCH_PARTS=history`
-//! only (e); PostgreSQL is reached at `NIC_TEST_POSTGRES_URL`,
+//! only (e), `NIC_BENCH_PARTS=appends` only (f); PostgreSQL is reached at `NIC_TEST_POSTGRES_URL`,
 //! default the local server as user postgres, in a fresh database dropped afterwards.)
 //!
 //! - **Log.** `nic-ledger demo` loads the sample network (its network, programs, measures, data
@@ -49,6 +49,14 @@
 //!   at each size `HISTORY_SAMPLES` more points are recorded one request at a time, p50 per write,
 //!   beside the same p50 at 100 points measured first in the same run. Goal: at most 2x at
 //!   20,000.
+//!
+//! - **(f) Appends through the API against raw INSERTs.** The real server: PDSA cycles planned
+//!   (`POST /api/v1/programs/{id}/pdsa-cycles`, one new stream and one event each) by 1, 8 and 32
+//!   writers on keep-alive connections, as appends/s, beside the same writers INSERTing the
+//!   event row the server wrote into a copy of the events table (its columns, constraints and
+//!   indexes) in the same database. On PostgreSQL also the database's transactions per append
+//!   over the run: each statement the server sends outside a transaction is one, and the count
+//!   holds all of the server's work (its readers, the read models, their checkpoints).
 //!
 //! `NIC_BENCH_BREAKDOWN=1` also prints, on standard error, where a rebuild's time goes: the
 //! store's read, reading catalog events, and each projection's fold.
@@ -712,6 +720,209 @@ async fn record_points(
 }
 
 // ---------------------------------------------------------------------------------------------
+// (f) Appends through the API against raw INSERTs
+
+/// Appends each writer level makes, in all.
+const APPENDS_PER_LEVEL: usize = 2_000;
+
+impl Raw {
+    /// A copy of the events table, `baseline`: the same columns, constraints and indexes.
+    async fn copy_events_table(&self) {
+        match self {
+            Raw::Pg(pool) => {
+                sqlx::query("CREATE TABLE baseline (LIKE events INCLUDING ALL)")
+                    .execute(pool)
+                    .await
+                    .unwrap();
+            }
+            Raw::Lite(pool) => {
+                let ddl: Vec<String> = sqlx::query_scalar(
+                    "SELECT sql FROM sqlite_master WHERE tbl_name = 'events' \
+                     AND type IN ('table', 'index') AND sql IS NOT NULL ORDER BY type DESC",
+                )
+                .fetch_all(pool)
+                .await
+                .unwrap();
+                for sql in ddl {
+                    let sql = sql
+                        .replace("events_", "baseline_")
+                        .replace(" events ", " baseline ")
+                        .replace(" events(", " baseline(");
+                    sqlx::query(&sql).execute(pool).await.unwrap();
+                }
+            }
+        }
+    }
+
+    /// INSERTs one copy of `event` (the row the server wrote) into `baseline`, under the
+    /// stream `stream`.
+    async fn insert_copy(&self, event: &Value, stream: &str) {
+        let id = uuid::Uuid::now_v7();
+        let (data, metadata) = (event["data"].to_string(), event["metadata"].to_string());
+        let (event_type, hash) = (
+            event["event_type"].as_str().unwrap(),
+            event["hash"].as_str().unwrap_or(GENESIS_HASH),
+        );
+        match self {
+            Raw::Pg(pool) => {
+                sqlx::query(
+                    "INSERT INTO baseline (event_id, stream_id, category, stream_version, \
+                     event_type, schema_version, data, metadata, recorded_at, hash) \
+                     VALUES ($1, $2, 'pdsa', 0, $3, 1, $4::json, $5::json, now(), $6)",
+                )
+                .bind(id)
+                .bind(stream)
+                .bind(event_type)
+                .bind(data)
+                .bind(metadata)
+                .bind(hash)
+                .execute(pool)
+                .await
+                .unwrap();
+            }
+            Raw::Lite(pool) => {
+                sqlx::query(
+                    "INSERT INTO baseline (event_id, stream_id, category, stream_version, \
+                     event_type, schema_version, data, metadata, recorded_at, hash) \
+                     VALUES (?, ?, 'pdsa', 0, ?, 1, ?, ?, ?, ?)",
+                )
+                .bind(id.to_string())
+                .bind(stream)
+                .bind(event_type)
+                .bind(data)
+                .bind(metadata)
+                .bind(Utc::now().timestamp_micros())
+                .bind(hash)
+                .execute(pool)
+                .await
+                .unwrap();
+            }
+        }
+    }
+
+    /// The database's committed and rolled-back transactions so far (PostgreSQL).
+    async fn transactions(&self) -> Option<i64> {
+        match self {
+            Raw::Pg(pool) => Some(
+                sqlx::query_scalar(
+                    "SELECT (xact_commit + xact_rollback)::int8 FROM pg_stat_database \
+                     WHERE datname = current_database()",
+                )
+                .fetch_one(pool)
+                .await
+                .unwrap(),
+            ),
+            Raw::Lite(_) => None,
+        }
+    }
+}
+
+/// Runs `writers` tasks that together call `each` `total` times; how long it took.
+async fn in_parallel<F, Fut>(writers: usize, total: usize, each: F) -> Duration
+where
+    F: Fn(usize, usize) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let started = Instant::now();
+    let per = total / writers;
+    futures::future::join_all((0..writers).map(|w| {
+        let each = &each;
+        async move {
+            for i in 0..per {
+                each(w, i).await;
+            }
+        }
+    }))
+    .await;
+    started.elapsed()
+}
+
+async fn bench_appends(backend: &str, label: &str, rows: &mut Vec<Row>) {
+    let url = fresh(backend).await;
+    let server = Server::start(&url).await;
+    let mut c = server.connect().await;
+    let (n, program) = network_with_program(&mut c).await;
+    let primary = c
+        .ok(
+            &format!("{n}/drivers"),
+            &json!({"kind": "primary", "title": "Identity"}),
+        )
+        .await;
+    let idea = c
+        .ok(
+            &format!("{n}/change-ideas"),
+            &json!({"title": "Huddles", "serves": [{"node_id": primary}]}),
+        )
+        .await;
+    let path = format!("/api/v1/programs/{program}/pdsa-cycles");
+    let cycle = |i: usize| {
+        json!({"title": format!("Huddles, try {i}"), "change_idea_ids": [idea],
+            "purpose": "test", "scale": "one mentor", "planned_start": "2025-03-03",
+            "planned_end": "2025-03-14", "plan": {"objective": "See",
+            "questions": [{"question": "Q?", "prediction": "P"}]}})
+    };
+    // The row the server writes for one append, to INSERT copies of.
+    c.ok(&path, &cycle(0)).await;
+    let (_, page) = c.get("/api/v1/events?after=0&limit=10000").await;
+    let page: Value = serde_json::from_str(&page).unwrap();
+    let event = page["events"].as_array().unwrap().last().unwrap().clone();
+    drop(c);
+    let raw = Raw::connect(&url).await;
+    raw.copy_events_table().await;
+    for writers in [1, 8, 32] {
+        let mut conns = Vec::new();
+        for _ in 0..writers {
+            conns.push(tokio::sync::Mutex::new(server.connect().await));
+        }
+        let before = raw.transactions().await;
+        let api = in_parallel(writers, APPENDS_PER_LEVEL, |w, i| {
+            let (conns, path, body) = (&conns, &path, cycle(w * APPENDS_PER_LEVEL + i + 1));
+            async move {
+                let (status, text) = conns[w].lock().await.post(path, &body).await;
+                assert_eq!(status, 201, "{text}");
+            }
+        })
+        .await;
+        // The server's backends report their counts within a second.
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+        let after = raw.transactions().await;
+        let insert = in_parallel(writers, APPENDS_PER_LEVEL, |w, i| {
+            let (raw, event) = (&raw, &event);
+            async move {
+                raw.insert_copy(event, &format!("pdsa-w{writers}-{w}-{i}"))
+                    .await;
+            }
+        })
+        .await;
+        let (rate, base) = (
+            per_second(APPENDS_PER_LEVEL, api),
+            per_second(APPENDS_PER_LEVEL, insert),
+        );
+        let transactions = match (before, after) {
+            (Some(b), Some(a)) => format!(
+                ", {:.1} database transactions per append",
+                (a - b) as f64 / APPENDS_PER_LEVEL as f64
+            ),
+            _ => String::new(),
+        };
+        rows.push(Row {
+            backend: label.into(),
+            measure: format!(
+                "(f) PDSA cycles planned through the API, {writers} writer(s): appends/s{transactions}"
+            ),
+            figure: format!("{rate:.0}/s"),
+            baseline_name: format!(
+                "raw INSERTs of the same row into a copy of events, {writers} at a time"
+            ),
+            baseline: format!("{base:.0}/s"),
+            ratio: format!("{:.2}x", rate / base),
+        });
+    }
+    drop(server);
+    drop_database(&url).await;
+}
+
+// ---------------------------------------------------------------------------------------------
 // (e) Cost per write as a measure's history grows
 
 /// Programs that report the history measure: point `n` is program `n % HISTORY_PROGRAMS`'s, for
@@ -1100,8 +1311,8 @@ async fn main() {
         .map(|n| n.parse().expect("NIC_BENCH_EVENTS is a number"))
         .unwrap_or(if quick { EVENTS_QUICK } else { EVENTS_DEFAULT });
     let backends = std::env::var("NIC_BENCH_BACKENDS").unwrap_or_else(|_| "sqlite".into());
-    let parts =
-        std::env::var("NIC_BENCH_PARTS").unwrap_or_else(|_| "log,live,contention,history".into());
+    let parts = std::env::var("NIC_BENCH_PARTS")
+        .unwrap_or_else(|_| "log,live,contention,history,appends".into());
     let part = |name: &str| parts.split(',').any(|p| p.trim() == name);
     let template = template().await;
     let t = Instant::now();
@@ -1153,6 +1364,9 @@ async fn main() {
             &[100, 1_000, 5_000, 20_000]
         };
         bench_history(backend, label, sizes, &mut rows).await;
+    }
+    for (backend, label) in backends.iter().filter(|_| part("appends")) {
+        bench_appends(backend, label, &mut rows).await;
     }
 
     println!("| backend | measure | nic-ledger | baseline | baseline value | ratio |");
