@@ -13,7 +13,7 @@ pub const WRITE_RETRY_PAUSE_MS_MAX: u64 = 50;
 /// events folded into them in all: a measure of 20,000 points is one stream of 20,000 events.
 /// Past either, the least recently used stream goes first.
 pub const DECIDED_STREAMS_MAX: usize = 4_096;
-pub const DECIDED_EVENTS_MAX: u64 = 2_000_000;
+pub const DECIDED_EVENTS_MAX: u64 = 500_000;
 /// Events of one command that a retry with the same idempotency key finds again.
 pub const IDEMPOTENT_EVENTS_MAX: usize = 64;
 /// Events a read of the log returns when the client names no limit.
