@@ -33,6 +33,9 @@
     diagram: { showRetired: false },
     timeline: { key: '', cursors: [null] },
     chart: { highlight: null, rules: null, type: null },
+    // The data-entry form of a program's page, kept across re-renders (live updates redraw the
+    // page): what was typed, the idempotency key of the write in progress, errors by field.
+    entry: { program: null, measure: '', period: '', numerator: '', denominator: '', value: '', note: '', key: null, errors: {}, result: null },
   };
 
   // -------------------------------------------------------------------------------------------
@@ -139,6 +142,23 @@
       throw new ApiError(res.status, detail);
     }
     return (res.headers.get('content-type') || '').includes('json') ? res.json() : res.text();
+  }
+
+  /** POSTs a command; the answer's status and body (a problem+json body on refusal). */
+  async function apiPost(path, body, key) {
+    const res = await fetch(new URL(path, location.origin), {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${state.token}`, Accept: 'application/json', 'Content-Type': 'application/json', 'Idempotency-Key': key },
+      body: JSON.stringify(body),
+      cache: 'no-store',
+    });
+    if (res.status === 401) {
+      forgetToken('The token was refused (unknown or revoked). Enter another one.');
+      throw new ApiError(401, 'unauthorized');
+    }
+    let answer = null;
+    try { answer = await res.json(); } catch (_) { /* no body */ }
+    return { status: res.status, ok: res.ok, answer };
   }
 
   /** Runs fn over items, at most n at a time, keeping the order of the answers. */
@@ -1274,7 +1294,67 @@
               c.decision ? h('span', { class: `dec-${c.decision}` }, c.decision) : c.phase,
               c.gaps.length ? ' ⚠' : '')))))))
           : h('p', { class: 'muted' }, 'No ramps yet.')),
+      await dataEntry(pid),
       portfolioSection(portfolio, pid));
+  }
+
+  const PERIOD_SHAPES = { month: 'YYYY-MM, e.g. 2025-03', week: 'YYYY-Www, e.g. 2025-W09', term: 'YYYY-T1 to YYYY-T3' };
+
+  // Recording a data point for this program: the measure picked by name, its operational
+  // definition beside it, the numbers its scale takes; errors shown beside their fields.
+  async function dataEntry(pid) {
+    const e = state.entry;
+    if (e.program !== pid) Object.assign(e, { program: pid, measure: '', period: '', numerator: '', denominator: '', value: '', note: '', key: null, errors: {}, result: null });
+    const measures = (await api(`${netPath()}/measures`)).items || [];
+    if (!measures.length) return h('section', { class: 'card' }, h('h2', null, 'Record a data point'), h('p', { class: 'muted' }, 'The network defines no measure yet.'));
+    if (!measures.some((m) => m.id === e.measure)) e.measure = measures[0].id;
+    const def = (await api(`/api/v1/measures/${enc(e.measure)}`)).definition;
+    const ratio = def.scale === 'ratio';
+    if (!e.period && def.period === 'month') e.period = new Date().toISOString().slice(0, 7);
+    const field = (name, labelText, props) => h('div', { class: 'field' },
+      h('label', { for: `de-${name}` }, labelText),
+      h('input', { id: `de-${name}`, name, value: e[name], 'aria-invalid': e.errors[name] ? 'true' : 'false',
+        'aria-describedby': `de-err-${name}`, oninput: (ev) => { e[name] = ev.target.value; }, ...props }),
+      h('span', { id: `de-err-${name}`, class: 'field-error' }, e.errors[name] || ''));
+    const submit = async (ev) => {
+      ev.preventDefault();
+      e.key = e.key || crypto.randomUUID();
+      const num = (v) => (v.trim() === '' ? null : Number(v));
+      const body = { program_id: pid, period: e.period.trim() };
+      if (ratio) Object.assign(body, { numerator: num(e.numerator), denominator: num(e.denominator) });
+      else body.value = num(e.value);
+      if (e.note.trim()) body.note = e.note.trim();
+      const { ok, answer } = await apiPost(`/api/v1/measures/${enc(e.measure)}/data-points`, body, e.key);
+      e.errors = {};
+      if (ok) {
+        e.result = { ok: true, text: `Recorded ${body.period} for ${def.name}.` };
+        Object.assign(e, { numerator: '', denominator: '', value: '', note: '', key: null });
+      } else {
+        for (const err of (answer && answer.errors) || []) {
+          const name = String(err.field || '').split('.')[0];
+          e.errors[['period', 'numerator', 'denominator', 'value', 'note'].includes(name) ? name : 'form'] = err.message || err.detail || 'invalid';
+        }
+        e.result = { ok: false, text: (answer && (answer.detail || answer.title)) || 'The data point was refused.' };
+      }
+      render(true);
+    };
+    return h('section', { class: 'card', 'aria-labelledby': 'de-h' },
+      h('h2', { id: 'de-h' }, 'Record a data point'),
+      h('p', { class: 'muted small' }, 'For this program; a facilitator granted the program or an admin may record. Nothing is overwritten: a correction is recorded beside the original.'),
+      h('form', { id: 'de-form', class: 'entry', onsubmit: submit, novalidate: true },
+        h('div', { class: 'field' }, h('label', { for: 'de-measure' }, 'Measure'),
+          h('select', { id: 'de-measure', onchange: (ev) => { Object.assign(e, { measure: ev.target.value, period: '', errors: {}, result: null, key: null }); render(true); } },
+            measures.map((m) => h('option', { value: m.id, selected: m.id === e.measure }, m.title)))),
+        h('p', { class: 'small definition', id: 'de-definition' }, def.description,
+          ratio ? ` Numerator: ${def.numerator || '–'}. Denominator: ${def.denominator || '–'}.` : ` In ${def.unit}.`),
+        field('period', `Period (${PERIOD_SHAPES[def.period] || def.period})`, { autocomplete: 'off' }),
+        ratio ? [field('numerator', 'Numerator', { inputmode: 'decimal' }), field('denominator', 'Denominator', { inputmode: 'decimal' })]
+          : field('value', `Value (${def.unit})`, { inputmode: 'decimal' }),
+        field('note', 'Note (optional)', {}),
+        h('button', { type: 'submit', id: 'de-submit' }, 'Record'),
+        h('p', { id: 'de-result', role: 'status', class: e.result ? (e.result.ok ? 'ok' : 'error') : '' },
+          e.result ? e.result.text : '', e.result && e.result.ok ? [' ', h('a', { href: `#/measures/${enc(e.measure)}/${enc(pid)}` }, 'See its run chart')] : null),
+        e.errors.form ? h('p', { class: 'field-error' }, e.errors.form) : null));
   }
 
   function cycleCard(c) {

@@ -642,6 +642,75 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
             &format!("{this_month} provisional: {reported}"),
         ),
     );
+
+    // Recording in the browser: the hub's token, a program's page, its data-entry form. The
+    // measure is picked by name with its definition beside it; nobody types an id.
+    b.navigate(&format!("{base}/#token={}", s.token));
+    b.wait_for(
+        "the overview with the hub's token",
+        "!!document.querySelector('.scorecard td a')",
+        Duration::from_secs(30),
+    );
+    b.show(
+        &format!("#/programs/{reporter}"),
+        "!!document.querySelector('#de-form')",
+    );
+    b.run(&format!(
+        "(() => {{ const m = document.querySelector('#de-measure'); m.value = {}; m.dispatchEvent(new Event('change')); }})()",
+        json!(measure_id)
+    ));
+    b.wait_for(
+        "the measure's definition beside the form",
+        &format!(
+            "{} && !!document.querySelector('#de-numerator')",
+            holds("#de-definition", "Numerator")
+        ),
+        Duration::from_secs(10),
+    );
+    let fill = |numerator: &str| {
+        format!(
+            "(() => {{ for (const [id, v] of [['de-period', '2024-09'], ['de-numerator', {}], ['de-denominator', '20']]) {{                const el = document.getElementById(id); el.value = v; el.dispatchEvent(new Event('input')); }}                document.querySelector('#de-form').requestSubmit(); }})()",
+            json!(numerator)
+        )
+    };
+    // A numerator above its denominator: refused beside its field, with what was typed kept.
+    b.run(&fill("30"));
+    b.wait_for(
+        "the refusal beside the numerator",
+        "document.querySelector('#de-err-numerator').textContent.length > 0",
+        Duration::from_secs(10),
+    );
+    assert_eq!(
+        b.eval("[document.querySelector('#de-numerator').value, document.querySelector('#de-period').value, document.querySelector('#de-numerator').getAttribute('aria-invalid')]"),
+        json!(["30", "2024-09", "true"])
+    );
+    b.audit("the data-entry form with a refusal");
+    b.run(&fill("12"));
+    b.wait_for(
+        "the data point recorded",
+        &holds("#de-result", "Recorded 2024-09"),
+        Duration::from_secs(10),
+    );
+    let own = s
+        .get(&format!(
+            "/api/v1/measures/{measure_id}/run-chart?program_id={reporter}"
+        ))
+        .json();
+    let recorded = own["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["period"] == "2024-09")
+        .expect("the point recorded in the browser is on the program's chart");
+    assert_eq!(
+        (
+            recorded["numerator"].clone(),
+            recorded["denominator"].clone()
+        ),
+        (json!(12.0), json!(20.0))
+    );
+    b.audit("the data-entry form");
+    let entry_png = b.screenshot("dashboard-data-entry.png");
     // The program's own chart marks its excluded point, with the reason.
     b.show(
         &format!("#/measures/{measure_id}/{excluded_program}"),
@@ -772,6 +841,7 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         &diagram_png,
         &chart_png,
         &provisional_png,
+        &entry_png,
         &replay_png,
         &shot,
     ] {
