@@ -36,6 +36,8 @@
     // The data-entry form of a program's page, kept across re-renders (live updates redraw the
     // page): what was typed, the idempotency key of the write in progress, errors by field.
     entry: { program: null, measure: '', period: '', numerator: '', denominator: '', value: '', note: '', key: null, errors: {}, result: null },
+    // The plan form of a program's page, kept the same way.
+    plan: null,
   };
 
   // -------------------------------------------------------------------------------------------
@@ -1294,8 +1296,93 @@
               c.decision ? h('span', { class: `dec-${c.decision}` }, c.decision) : c.phase,
               c.gaps.length ? ' ⚠' : '')))))))
           : h('p', { class: 'muted' }, 'No ramps yet.')),
+      await planForm(pid),
       await dataEntry(pid),
       portfolioSection(portfolio, pid));
+  }
+
+  const PURPOSES = { test: 'Test a change', develop: 'Develop a change', implement: 'Implement a change', collect_information: 'Collect information' };
+
+  function emptyPlan(pid) {
+    return { program: pid, title: '', purpose: 'test', scale: '', planned_start: '', planned_end: '', objective: '', who: '',
+      ideas: [], measures: [], questions: [{ question: '', prediction: '', reason: '' }, { question: '', prediction: '', reason: '' }],
+      key: null, errors: {}, result: null };
+  }
+
+  // Planning a PDSA cycle for this program, as IHI's worksheet reads: the change ideas and the
+  // measures picked by name, questions each with a prediction and its reason.
+  async function planForm(pid) {
+    if (!state.plan || state.plan.program !== pid) state.plan = emptyPlan(pid);
+    const f = state.plan;
+    const [dd, measuresList] = await Promise.all([api(`${netPath()}/driver-diagram`), api(`${netPath()}/measures`)]);
+    const ideas = dd.nodes.filter((n) => n.kind === 'change_idea' && !n.retired && !['declined', 'abandoned'].includes(n.stage));
+    const measures = measuresList.items || [];
+    const slug = (path) => path.replace(/[^A-Za-z0-9_]+/g, '-').replace(/-$/, '');
+    const err = (path) => h('span', { id: `pc-err-${slug(path)}`, class: 'field-error' }, f.errors[slug(path)] || '');
+    const input = (path, labelText, get, set, props, tag) => h('div', { class: 'field' },
+      h('label', { for: `pc-${slug(path)}` }, labelText),
+      h(tag || 'input', { id: `pc-${slug(path)}`, value: tag ? null : get(), 'aria-invalid': f.errors[slug(path)] ? 'true' : 'false',
+        'aria-describedby': `pc-err-${slug(path)}`, oninput: (ev) => set(ev.target.value), ...props }, tag ? get() : null),
+      err(path));
+    const text = (key, labelText, props, tag) => input(key === 'objective' ? 'plan.objective' : key === 'who' ? 'plan.who_what_when_where' : key,
+      labelText, () => f[key], (v) => { f[key] = v; }, props, tag);
+    const picks = (path, legend, items, chosen) => h('fieldset', { id: `pc-${slug(path)}`, 'aria-describedby': `pc-err-${slug(path)}` },
+      h('legend', null, legend),
+      items.length ? items.map((it) => h('label', { class: 'pick' },
+        h('input', { type: 'checkbox', value: it.id, checked: chosen.includes(it.id), onchange: (ev) => {
+          const at = chosen.indexOf(it.id);
+          if (ev.target.checked && at < 0) chosen.push(it.id);
+          if (!ev.target.checked && at >= 0) chosen.splice(at, 1);
+        } }), ` ${it.title}`)) : h('p', { class: 'muted small' }, 'None yet.'),
+      err(path));
+    const submit = async (ev) => {
+      ev.preventDefault();
+      f.key = f.key || crypto.randomUUID();
+      const body = { title: f.title.trim(), change_idea_ids: f.ideas, purpose: f.purpose, scale: f.scale.trim(),
+        planned_start: f.planned_start, planned_end: f.planned_end,
+        plan: { objective: f.objective.trim(), who_what_when_where: f.who.trim(), measure_ids: f.measures,
+          questions: f.questions.filter((q) => q.question.trim() || q.prediction.trim())
+            .map((q) => ({ question: q.question.trim(), prediction: q.prediction.trim(), reason: q.reason.trim() })) } };
+      const { ok, answer } = await apiPost(`/api/v1/programs/${enc(pid)}/pdsa-cycles`, body, f.key);
+      if (ok) {
+        state.plan = emptyPlan(pid);
+        state.plan.result = { ok: true, text: `Planned “${body.title}”.`, id: answer && answer.id };
+      } else {
+        f.errors = {};
+        const known = new Set(['title', 'purpose', 'scale', 'planned_start', 'planned_end', 'change_idea_ids', 'plan-objective', 'plan-who_what_when_where', 'plan-measure_ids',
+          ...f.questions.flatMap((_, i) => ['question', 'prediction', 'reason'].map((k) => `plan-questions-${i}-${k}`))]);
+        for (const e of (answer && answer.errors) || []) {
+          const key = slug(String(e.field || ''));
+          f.errors[known.has(key) ? key : 'form'] = e.message || 'invalid';
+        }
+        f.result = { ok: false, text: (answer && (answer.detail || answer.title)) || 'The plan was refused.' };
+      }
+      render(true);
+    };
+    return h('section', { class: 'card', 'aria-labelledby': 'pc-h' },
+      h('h2', { id: 'pc-h' }, 'Plan a PDSA cycle'),
+      h('p', { class: 'muted small' }, 'The Plan of IHI\'s PDSA worksheet, for this program: what the cycle tests, the questions it will answer and what you predict.'),
+      h('form', { id: 'pc-form', class: 'entry', onsubmit: submit, novalidate: true },
+        text('title', 'Title'),
+        h('div', { class: 'field' }, h('label', { for: 'pc-purpose' }, 'Purpose'),
+          h('select', { id: 'pc-purpose', onchange: (ev) => { f.purpose = ev.target.value; } },
+            Object.entries(PURPOSES).map(([k, v]) => h('option', { value: k, selected: k === f.purpose }, v)))),
+        text('scale', 'Scale (who and how many, e.g. one mentor, two students)'),
+        h('div', { class: 'row' }, text('planned_start', 'Planned start', { type: 'date' }), text('planned_end', 'Planned end', { type: 'date' })),
+        picks('change_idea_ids', 'Change ideas it tests', ideas, f.ideas),
+        text('objective', 'Objective', { rows: 2 }, 'textarea'),
+        h('fieldset', null, h('legend', null, 'Questions and predictions'),
+          f.questions.map((q, i) => h('div', { class: 'question' },
+            input(`plan.questions[${i}].question`, `Question ${i + 1}`, () => q.question, (v) => { q.question = v; }),
+            input(`plan.questions[${i}].prediction`, `Prediction ${i + 1}`, () => q.prediction, (v) => { q.prediction = v; }),
+            input(`plan.questions[${i}].reason`, `Why you expect it (optional)`, () => q.reason, (v) => { q.reason = v; }))),
+          h('button', { type: 'button', id: 'pc-add-question', onclick: () => { f.questions.push({ question: '', prediction: '', reason: '' }); render(true); } }, 'Add a question')),
+        picks('plan.measure_ids', 'Measures it will watch', measures, f.measures),
+        text('who', 'Who does what, when and where (optional)', { rows: 2 }, 'textarea'),
+        h('button', { type: 'submit', id: 'pc-submit' }, 'Plan the cycle'),
+        h('p', { id: 'pc-result', role: 'status', class: f.result ? (f.result.ok ? 'ok' : 'error') : '' },
+          f.result ? f.result.text : '', f.result && f.result.ok && f.result.id ? [' ', h('a', { href: `#/cycles/${enc(f.result.id)}` }, 'Open the cycle')] : null),
+        f.errors.form ? h('p', { class: 'field-error' }, f.errors.form) : null));
   }
 
   const PERIOD_SHAPES = { month: 'YYYY-MM, e.g. 2025-03', week: 'YYYY-Www, e.g. 2025-W09', term: 'YYYY-T1 to YYYY-T3' };

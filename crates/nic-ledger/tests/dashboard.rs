@@ -711,6 +711,72 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
     );
     b.audit("the data-entry form");
     let entry_png = b.screenshot("dashboard-data-entry.png");
+
+    // Planning a cycle in the browser: the change idea picked by its title, two questions with
+    // their predictions; a plan ending before it starts is refused beside the end date.
+    let plan_title = "Check-ins by text message";
+    let set = |pairs: &[(&str, &str)]| {
+        let pairs: Vec<Value> = pairs.iter().map(|(k, v)| json!([k, v])).collect();
+        format!(
+            "(() => {{ for (const [id, v] of {}) {{ const el = document.getElementById(id);                el.value = v; el.dispatchEvent(new Event('input')); }} }})()",
+            json!(pairs)
+        )
+    };
+    b.run(&set(&[
+        ("pc-title", plan_title),
+        ("pc-scale", "two mentors, six students"),
+        ("pc-planned_start", "2026-12-07"),
+        ("pc-planned_end", "2026-12-01"),
+        (
+            "pc-plan-objective",
+            "See whether a text reminder gets check-ins done",
+        ),
+        (
+            "pc-plan-questions-0-question",
+            "Will students answer the text?",
+        ),
+        ("pc-plan-questions-0-prediction", "Five of six will."),
+        (
+            "pc-plan-questions-1-question",
+            "Will mentors log the check-ins?",
+        ),
+        ("pc-plan-questions-1-prediction", "Yes, with the reminder."),
+    ]));
+    b.run(&format!(
+        "(() => {{ const box = [...document.querySelectorAll('#pc-change_idea_ids label')].find((l) => l.textContent.includes({})).querySelector('input'); box.click(); document.querySelector('#pc-form').requestSubmit(); }})()",
+        json!(idea_title)
+    ));
+    b.wait_for(
+        "the refusal beside the end date",
+        "document.querySelector('#pc-err-planned_end').textContent.length > 0",
+        Duration::from_secs(10),
+    );
+    assert_eq!(
+        b.eval("[document.querySelector('#pc-title').value, document.querySelector('#pc-plan-questions-1-prediction').value, document.querySelector('#pc-change_idea_ids input:checked') !== null]"),
+        json!([plan_title, "Yes, with the reminder.", true]),
+        "a refused plan keeps what was typed"
+    );
+    b.audit("the plan form with a refusal");
+    b.run(&set(&[("pc-planned_end", "2026-12-20")]));
+    b.run("document.querySelector('#pc-form').requestSubmit()");
+    b.wait_for(
+        "the cycle planned",
+        &holds("#pc-result", "Planned"),
+        Duration::from_secs(10),
+    );
+    let cycles = s
+        .get(&format!("/api/v1/programs/{reporter}/pdsa-cycles"))
+        .json();
+    assert!(
+        cycles["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["title"] == plan_title),
+        "{cycles}"
+    );
+    b.audit("the plan form");
+    let plan_png = b.screenshot("dashboard-plan.png");
     // The program's own chart marks its excluded point, with the reason.
     b.show(
         &format!("#/measures/{measure_id}/{excluded_program}"),
@@ -842,6 +908,7 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         &chart_png,
         &provisional_png,
         &entry_png,
+        &plan_png,
         &replay_png,
         &shot,
     ] {
