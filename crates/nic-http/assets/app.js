@@ -38,6 +38,8 @@
     entry: { program: null, measure: '', period: '', numerator: '', denominator: '', value: '', note: '', key: null, errors: {}, result: null },
     // The plan form of a program's page, kept the same way.
     plan: null,
+    // The form of a cycle's next phase (start, do, study, act), kept the same way.
+    step: null,
   };
 
   // -------------------------------------------------------------------------------------------
@@ -1501,7 +1503,105 @@
       c.act ? [h('h2', null, 'Act'), kv([['Decision', h('span', { class: `dec-${c.act.decision}` }, c.act.decision)], ['Reason', c.act.reason],
         ['Next cycle', c.act.next_cycle], ['Decided', c.act.decided_on]])] : null,
       c.abandoned ? [h('h2', null, 'Abandoned'), h('p', null, c.abandoned.reason || '')] : null,
-      c.corrections && c.corrections.length ? [h('h2', null, 'Corrections'), h('ul', null, c.corrections.map((x) => h('li', null, JSON.stringify(x))))] : null));
+      c.corrections && c.corrections.length ? [h('h2', null, 'Corrections'), h('ul', null, c.corrections.map((x) => h('li', null, JSON.stringify(x))))] : null),
+      stepForm(r.args[0], c));
+  }
+
+  const today = () => new Date().toISOString().slice(0, 10);
+  const HELD = { yes: 'Yes', partly: 'Partly', no: 'No' };
+  const DECISIONS = { adopt: 'Adopt', adapt: 'Adapt', abandon: 'Abandon' };
+
+  // The worksheet's next phase of a cycle as a form: start the test, record what happened (Do),
+  // the results against the predictions (Study), the decision (Act).
+  function stepForm(id, c) {
+    const questions = c.planned.plan.questions || [];
+    let step;
+    if (c.phase === 'planned') step = 'start';
+    else if (c.phase === 'doing') step = 'do';
+    else if (c.phase === 'studying' && !c.study) step = 'study';
+    else if (c.phase === 'studying') step = 'act';
+    else return null;
+    // Dates default to today, or to the cycle's latest date when that is later (a test that
+    // starts tomorrow ends no sooner).
+    const latest = [today(), c.planned.planned_start, c.started_on, c.do && c.do.completed_on].filter(Boolean).sort().pop();
+    if (!state.step || state.step.id !== id || state.step.step !== step) {
+      state.step = { id, step, key: null, errors: {}, result: null, v: {
+        started_on: c.planned.planned_start, carried_out_as_planned: 'true', what_happened: '', problems_and_surprises: '',
+        completed_on: latest, summary: '', decision: 'adopt', reason: '', next_cycle: '', decided_on: latest,
+        results: questions.map(() => ({ result: '', prediction_held: 'yes', learned: '' })) } };
+    }
+    const f = state.step;
+    const slug = (path) => path.replace(/[^A-Za-z0-9_]+/g, '-').replace(/-$/, '');
+    const field = (path, labelText, get, set, kind, options) => {
+      const key = slug(path);
+      const common = { id: `st-${key}`, 'aria-invalid': f.errors[key] ? 'true' : 'false', 'aria-describedby': `st-err-${key}` };
+      let control;
+      if (kind === 'select') {
+        control = h('select', { ...common, onchange: (ev) => set(ev.target.value) },
+          Object.entries(options).map(([k, t]) => h('option', { value: k, selected: k === get() }, t)));
+      } else if (kind === 'textarea') {
+        control = h('textarea', { ...common, rows: 2, oninput: (ev) => set(ev.target.value) }, get());
+      } else {
+        control = h('input', { ...common, type: kind || 'text', value: get(), oninput: (ev) => set(ev.target.value) });
+      }
+      return h('div', { class: 'field' }, h('label', { for: `st-${key}` }, labelText), control,
+        h('span', { id: `st-err-${key}`, class: 'field-error' }, f.errors[key] || ''));
+    };
+    const v = f.v;
+    const at = (name) => [() => v[name], (x) => { v[name] = x; }];
+    let title; let fields; let body;
+    if (step === 'start') {
+      title = 'Start the test';
+      fields = [field('started_on', 'Started on', ...at('started_on'), 'date')];
+      body = () => ({ started_on: v.started_on });
+    } else if (step === 'do') {
+      title = 'Do: what happened';
+      fields = [field('carried_out_as_planned', 'Carried out as planned', ...at('carried_out_as_planned'), 'select', { true: 'Yes', false: 'No' }),
+        field('what_happened', 'What happened', ...at('what_happened'), 'textarea'),
+        field('problems_and_surprises', 'Problems and surprises (optional)', ...at('problems_and_surprises'), 'textarea'),
+        field('completed_on', 'Completed on', ...at('completed_on'), 'date')];
+      body = () => ({ carried_out_as_planned: v.carried_out_as_planned === 'true', what_happened: v.what_happened.trim(),
+        problems_and_surprises: v.problems_and_surprises.trim(), completed_on: v.completed_on });
+    } else if (step === 'study') {
+      title = 'Study: results against predictions';
+      fields = [questions.map((q, i) => h('fieldset', { class: 'question' }, h('legend', null, `Question ${i + 1}: ${q.question}`),
+        h('p', { class: 'small muted' }, `Prediction: ${q.prediction}`),
+        field(`results[${i}].result`, 'Result', () => v.results[i].result, (x) => { v.results[i].result = x; }, 'textarea'),
+        field(`results[${i}].prediction_held`, 'Did the prediction hold?', () => v.results[i].prediction_held, (x) => { v.results[i].prediction_held = x; }, 'select', HELD),
+        field(`results[${i}].learned`, 'What was learned (optional)', () => v.results[i].learned, (x) => { v.results[i].learned = x; }, 'textarea'))),
+      field('summary', 'Summary', ...at('summary'), 'textarea')];
+      body = () => ({ results: v.results.map((r2, i) => ({ question_index: i, result: r2.result.trim(), prediction_held: r2.prediction_held, learned: r2.learned.trim() })),
+        summary: v.summary.trim() });
+    } else {
+      title = 'Act: the decision';
+      fields = [field('decision', 'Decision', ...at('decision'), 'select', DECISIONS),
+        field('reason', 'Why', ...at('reason'), 'textarea'),
+        field('next_cycle', 'What the next cycle will change (optional)', ...at('next_cycle'), 'textarea'),
+        field('decided_on', 'Decided on', ...at('decided_on'), 'date')];
+      body = () => ({ decision: v.decision, reason: v.reason.trim(), next_cycle: v.next_cycle.trim(), decided_on: v.decided_on });
+    }
+    const submit = async (ev) => {
+      ev.preventDefault();
+      f.key = f.key || crypto.randomUUID();
+      const { ok, answer } = await apiPost(`/api/v1/pdsa-cycles/${enc(id)}/${step}`, body(), f.key);
+      f.errors = {};
+      if (ok) {
+        f.result = { ok: true, text: `${title.split(':')[0]}: recorded.` };
+      } else {
+        for (const e of (answer && answer.errors) || []) {
+          const key = slug(String(e.field || '').replace(/^(do|study|act)\./, ''));
+          f.errors[document.getElementById(`st-${key}`) ? key : 'form'] = e.message || 'invalid';
+        }
+        f.result = { ok: false, text: (answer && (answer.detail || answer.title)) || 'Refused.' };
+      }
+      render(true);
+    };
+    return h('section', { class: 'card', 'aria-labelledby': 'st-h' },
+      h('h2', { id: 'st-h' }, title),
+      h('form', { id: 'st-form', class: 'entry', onsubmit: submit, novalidate: true }, fields,
+        h('button', { type: 'submit', id: 'st-submit' }, 'Record'),
+        h('p', { id: 'st-result', role: 'status', class: f.result ? (f.result.ok ? 'ok' : 'error') : '' }, f.result ? f.result.text : ''),
+        f.errors.form ? h('p', { class: 'field-error' }, f.errors.form) : null));
   }
 
   const VIEWS = {

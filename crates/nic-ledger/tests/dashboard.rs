@@ -777,6 +777,72 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
     );
     b.audit("the plan form");
     let plan_png = b.screenshot("dashboard-plan.png");
+
+    // The rest of the worksheet on the cycle's page: start, do, study (a result per question
+    // beside its prediction), act.
+    let planned = cycles["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["title"] == plan_title)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    b.show(
+        &format!("#/cycles/{planned}"),
+        &holds("#st-h", "Start the test"),
+    );
+    b.audit("the cycle's start form");
+    b.run("document.querySelector('#st-form').requestSubmit()");
+    b.wait_for(
+        "the Do form",
+        &holds("#st-h", "Do"),
+        Duration::from_secs(10),
+    );
+    let fill = |pairs: &[(&str, &str)]| {
+        let pairs: Vec<Value> = pairs.iter().map(|(k, v)| json!([k, v])).collect();
+        format!(
+            "(() => {{ for (const [id, v] of {}) {{ const el = document.getElementById(id);                el.value = v; el.dispatchEvent(new Event(el.tagName === 'SELECT' ? 'change' : 'input')); }}                document.querySelector('#st-form').requestSubmit(); }})()",
+            json!(pairs)
+        )
+    };
+    b.run(&fill(&[(
+        "st-what_happened",
+        "Six texts went out; five students answered within a day.",
+    )]));
+    b.wait_for(
+        "the Study form",
+        &holds("#st-h", "Study"),
+        Duration::from_secs(10),
+    );
+    b.audit("the cycle's study form");
+    b.run(&fill(&[
+        ("st-results-0-result", "Five of six answered."),
+        ("st-results-1-result", "Mentors logged four of five."),
+        ("st-results-1-prediction_held", "partly"),
+        ("st-summary", "Texts work; logging needs a nudge."),
+    ]));
+    b.wait_for(
+        "the Act form",
+        &holds("#st-h", "Act"),
+        Duration::from_secs(10),
+    );
+    b.run(&fill(&[
+        ("st-decision", "adapt"),
+        ("st-reason", "Answers came; logging lagged."),
+        ("st-next_cycle", "Add a logging reminder to the text."),
+    ]));
+    b.wait_for(
+        "the cycle closed",
+        "!document.querySelector('#st-form') && document.querySelector('.badge').textContent === 'acted'",
+        Duration::from_secs(10),
+    );
+    let closed = s.get(&format!("/api/v1/pdsa-cycles/{planned}")).json();
+    assert_eq!(closed["phase"], "acted");
+    assert_eq!(closed["act"]["decision"], "adapt");
+    assert_eq!(closed["study"]["results"][1]["prediction_held"], "partly");
+    b.audit("a cycle acted on in the browser");
     // The program's own chart marks its excluded point, with the reason.
     b.show(
         &format!("#/measures/{measure_id}/{excluded_program}"),
