@@ -817,6 +817,7 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         Duration::from_secs(10),
     );
     b.audit("the cycle's study form");
+    let study_png = b.screenshot("dashboard-cycle-study.png");
     b.run(&fill(&[
         ("st-results-0-result", "Five of six answered."),
         ("st-results-1-result", "Mentors logged four of five."),
@@ -975,6 +976,7 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         &provisional_png,
         &entry_png,
         &plan_png,
+        &study_png,
         &replay_png,
         &shot,
     ] {
