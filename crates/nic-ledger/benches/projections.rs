@@ -684,6 +684,29 @@ async fn network_with_program(c: &mut Conn) -> (String, String) {
     (n, program)
 }
 
+/// A change idea, under a primary driver of the network at `n`, for cycles to test.
+async fn change_idea(c: &mut Conn, n: &str) -> String {
+    let primary = c
+        .ok(
+            &format!("{n}/drivers"),
+            &json!({"kind": "primary", "title": "Identity"}),
+        )
+        .await;
+    c.ok(
+        &format!("{n}/change-ideas"),
+        &json!({"title": "Huddles", "serves": [{"node_id": primary}]}),
+    )
+    .await
+}
+
+/// The body of the `i`th PDSA cycle planned to test `idea` (one event, one new stream).
+fn cycle_body(idea: &str, i: usize) -> Value {
+    json!({"title": format!("Huddles, try {i}"), "change_idea_ids": [idea],
+        "purpose": "test", "scale": "one mentor", "planned_start": "2025-03-03",
+        "planned_end": "2025-03-14", "plan": {"objective": "See",
+        "questions": [{"question": "Q?", "prediction": "P"}]}})
+}
+
 // ---------------------------------------------------------------------------------------------
 // (d) Writers into one measure
 
@@ -842,25 +865,9 @@ async fn bench_appends(backend: &str, label: &str, rows: &mut Vec<Row>) {
     let server = Server::start(&url).await;
     let mut c = server.connect().await;
     let (n, program) = network_with_program(&mut c).await;
-    let primary = c
-        .ok(
-            &format!("{n}/drivers"),
-            &json!({"kind": "primary", "title": "Identity"}),
-        )
-        .await;
-    let idea = c
-        .ok(
-            &format!("{n}/change-ideas"),
-            &json!({"title": "Huddles", "serves": [{"node_id": primary}]}),
-        )
-        .await;
+    let idea = change_idea(&mut c, &n).await;
     let path = format!("/api/v1/programs/{program}/pdsa-cycles");
-    let cycle = |i: usize| {
-        json!({"title": format!("Huddles, try {i}"), "change_idea_ids": [idea],
-            "purpose": "test", "scale": "one mentor", "planned_start": "2025-03-03",
-            "planned_end": "2025-03-14", "plan": {"objective": "See",
-            "questions": [{"question": "Q?", "prediction": "P"}]}})
-    };
+    let cycle = |i: usize| cycle_body(&idea, i);
     // The row the server writes for one append, to INSERT copies of.
     c.ok(&path, &cycle(0)).await;
     let (_, page) = c.get("/api/v1/events?after=0&limit=10000").await;
@@ -1133,18 +1140,7 @@ async fn bench_live(backend: &str, label: &str, seconds: u64, stranger: bool, ro
     let server = Server::start(&url).await;
     let mut c = server.connect().await;
     let (n, program) = network_with_program(&mut c).await;
-    let primary = c
-        .ok(
-            &format!("{n}/drivers"),
-            &json!({"kind": "primary", "title": "Identity"}),
-        )
-        .await;
-    let idea = c
-        .ok(
-            &format!("{n}/change-ideas"),
-            &json!({"title": "Huddles", "serves": [{"node_id": primary}]}),
-        )
-        .await;
+    let idea = change_idea(&mut c, &n).await;
     let (_, events) = c.get("/api/v1/events?after=0&limit=10000").await;
     let head = serde_json::from_str::<Value>(&events).unwrap()["next_after"]
         .as_u64()
@@ -1180,10 +1176,7 @@ async fn bench_live(backend: &str, label: &str, seconds: u64, stranger: bool, ro
                 let Some(i) = rx.lock().await.recv().await else {
                     return;
                 };
-                let body = json!({"title": format!("Huddles, try {i}"), "change_idea_ids": [idea],
-                    "purpose": "test", "scale": "one mentor", "planned_start": "2025-03-03",
-                    "planned_end": "2025-03-14", "plan": {"objective": "See",
-                    "questions": [{"question": "Q?", "prediction": "P"}]}});
+                let body = cycle_body(&idea, i);
                 let t = Instant::now();
                 let (status, text) = conn.post(&path, &body).await;
                 let took = t.elapsed();

@@ -306,6 +306,19 @@ const LABELS_OUTSIDE_THEIR_CHART: &str = "(() => { const out = []; \
           out.push(`${svg.id || svg.getAttribute('aria-label')}: ${t.textContent}`); } } \
     return out; })()";
 
+/// A script that types `pairs` (element id, value) into a form's fields as a person would (each
+/// field told of the change), then submits the form `submit` names, if any.
+fn fill(pairs: &[(&str, &str)], submit: Option<&str>) -> String {
+    let pairs: Vec<Value> = pairs.iter().map(|(k, v)| json!([k, v])).collect();
+    format!(
+        "(() => {{ for (const [id, v] of {}) {{ const el = document.getElementById(id); \
+           el.value = v; el.dispatchEvent(new Event(el.tagName === 'SELECT' ? 'change' : 'input')); }} \
+           const form = {}; if (form) document.querySelector(form).requestSubmit(); }})()",
+        json!(pairs),
+        json!(submit)
+    )
+}
+
 #[test]
 fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
     // The demo, then the server: the demo leaves no token, so serve prints the first admin token.
@@ -667,14 +680,15 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         ),
         Duration::from_secs(10),
     );
-    let fill = |numerator: &str| {
-        format!(
-            "(() => {{ for (const [id, v] of [['de-period', '2024-09'], ['de-numerator', {}], ['de-denominator', '20']]) {{                const el = document.getElementById(id); el.value = v; el.dispatchEvent(new Event('input')); }}                document.querySelector('#de-form').requestSubmit(); }})()",
-            json!(numerator)
-        )
-    };
     // A numerator above its denominator: refused beside its field, with what was typed kept.
-    b.run(&fill("30"));
+    b.run(&fill(
+        &[
+            ("de-period", "2024-09"),
+            ("de-numerator", "30"),
+            ("de-denominator", "20"),
+        ],
+        Some("#de-form"),
+    ));
     b.wait_for(
         "the refusal beside the numerator",
         "document.querySelector('#de-err-numerator').textContent.length > 0",
@@ -685,7 +699,7 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         json!(["30", "2024-09", "true"])
     );
     b.audit("the data-entry form with a refusal");
-    b.run(&fill("12"));
+    b.run(&fill(&[("de-numerator", "12")], Some("#de-form")));
     b.wait_for(
         "the data point recorded",
         &holds("#de-result", "Recorded 2024-09"),
@@ -715,33 +729,29 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
     // Planning a cycle in the browser: the change idea picked by its title, two questions with
     // their predictions; a plan ending before it starts is refused beside the end date.
     let plan_title = "Check-ins by text message";
-    let set = |pairs: &[(&str, &str)]| {
-        let pairs: Vec<Value> = pairs.iter().map(|(k, v)| json!([k, v])).collect();
-        format!(
-            "(() => {{ for (const [id, v] of {}) {{ const el = document.getElementById(id);                el.value = v; el.dispatchEvent(new Event('input')); }} }})()",
-            json!(pairs)
-        )
-    };
-    b.run(&set(&[
-        ("pc-title", plan_title),
-        ("pc-scale", "two mentors, six students"),
-        ("pc-planned_start", "2026-12-07"),
-        ("pc-planned_end", "2026-12-01"),
-        (
-            "pc-plan-objective",
-            "See whether a text reminder gets check-ins done",
-        ),
-        (
-            "pc-plan-questions-0-question",
-            "Will students answer the text?",
-        ),
-        ("pc-plan-questions-0-prediction", "Five of six will."),
-        (
-            "pc-plan-questions-1-question",
-            "Will mentors log the check-ins?",
-        ),
-        ("pc-plan-questions-1-prediction", "Yes, with the reminder."),
-    ]));
+    b.run(&fill(
+        &[
+            ("pc-title", plan_title),
+            ("pc-scale", "two mentors, six students"),
+            ("pc-planned_start", "2026-12-07"),
+            ("pc-planned_end", "2026-12-01"),
+            (
+                "pc-plan-objective",
+                "See whether a text reminder gets check-ins done",
+            ),
+            (
+                "pc-plan-questions-0-question",
+                "Will students answer the text?",
+            ),
+            ("pc-plan-questions-0-prediction", "Five of six will."),
+            (
+                "pc-plan-questions-1-question",
+                "Will mentors log the check-ins?",
+            ),
+            ("pc-plan-questions-1-prediction", "Yes, with the reminder."),
+        ],
+        None,
+    ));
     b.run(&format!(
         "(() => {{ const box = [...document.querySelectorAll('#pc-change_idea_ids label')].find((l) => l.textContent.includes({})).querySelector('input'); box.click(); document.querySelector('#pc-form').requestSubmit(); }})()",
         json!(idea_title)
@@ -757,8 +767,7 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         "a refused plan keeps what was typed"
     );
     b.audit("the plan form with a refusal");
-    b.run(&set(&[("pc-planned_end", "2026-12-20")]));
-    b.run("document.querySelector('#pc-form').requestSubmit()");
+    b.run(&fill(&[("pc-planned_end", "2026-12-20")], Some("#pc-form")));
     b.wait_for(
         "the cycle planned",
         &holds("#pc-result", "Planned"),
@@ -800,17 +809,13 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         &holds("#st-h", "Do"),
         Duration::from_secs(10),
     );
-    let fill = |pairs: &[(&str, &str)]| {
-        let pairs: Vec<Value> = pairs.iter().map(|(k, v)| json!([k, v])).collect();
-        format!(
-            "(() => {{ for (const [id, v] of {}) {{ const el = document.getElementById(id);                el.value = v; el.dispatchEvent(new Event(el.tagName === 'SELECT' ? 'change' : 'input')); }}                document.querySelector('#st-form').requestSubmit(); }})()",
-            json!(pairs)
-        )
-    };
-    b.run(&fill(&[(
-        "st-what_happened",
-        "Six texts went out; five students answered within a day.",
-    )]));
+    b.run(&fill(
+        &[(
+            "st-what_happened",
+            "Six texts went out; five students answered within a day.",
+        )],
+        Some("#st-form"),
+    ));
     b.wait_for(
         "the Study form",
         &holds("#st-h", "Study"),
@@ -818,22 +823,28 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
     );
     b.audit("the cycle's study form");
     let study_png = b.screenshot("dashboard-cycle-study.png");
-    b.run(&fill(&[
-        ("st-results-0-result", "Five of six answered."),
-        ("st-results-1-result", "Mentors logged four of five."),
-        ("st-results-1-prediction_held", "partly"),
-        ("st-summary", "Texts work; logging needs a nudge."),
-    ]));
+    b.run(&fill(
+        &[
+            ("st-results-0-result", "Five of six answered."),
+            ("st-results-1-result", "Mentors logged four of five."),
+            ("st-results-1-prediction_held", "partly"),
+            ("st-summary", "Texts work; logging needs a nudge."),
+        ],
+        Some("#st-form"),
+    ));
     b.wait_for(
         "the Act form",
         &holds("#st-h", "Act"),
         Duration::from_secs(10),
     );
-    b.run(&fill(&[
-        ("st-decision", "adapt"),
-        ("st-reason", "Answers came; logging lagged."),
-        ("st-next_cycle", "Add a logging reminder to the text."),
-    ]));
+    b.run(&fill(
+        &[
+            ("st-decision", "adapt"),
+            ("st-reason", "Answers came; logging lagged."),
+            ("st-next_cycle", "Add a logging reminder to the text."),
+        ],
+        Some("#st-form"),
+    ));
     b.wait_for(
         "the cycle closed",
         "!document.querySelector('#st-form') && document.querySelector('.badge').textContent === 'acted'",
