@@ -1319,16 +1319,10 @@
     const [dd, measuresList] = await Promise.all([api(`${netPath()}/driver-diagram`), api(`${netPath()}/measures`)]);
     const ideas = dd.nodes.filter((n) => n.kind === 'change_idea' && !n.retired && !['declined', 'abandoned'].includes(n.stage));
     const measures = measuresList.items || [];
-    const slug = (path) => path.replace(/[^A-Za-z0-9_]+/g, '-').replace(/-$/, '');
-    const err = (path) => h('span', { id: `pc-err-${slug(path)}`, class: 'field-error' }, f.errors[slug(path)] || '');
-    const input = (path, labelText, get, set, props, tag) => h('div', { class: 'field' },
-      h('label', { for: `pc-${slug(path)}` }, labelText),
-      h(tag || 'input', { id: `pc-${slug(path)}`, value: tag ? null : get(), 'aria-invalid': f.errors[slug(path)] ? 'true' : 'false',
-        'aria-describedby': `pc-err-${slug(path)}`, oninput: (ev) => set(ev.target.value), ...props }, tag ? get() : null),
-      err(path));
-    const text = (key, labelText, props, tag) => input(key === 'objective' ? 'plan.objective' : key === 'who' ? 'plan.who_what_when_where' : key,
-      labelText, () => f[key], (v) => { f[key] = v; }, props, tag);
-    const picks = (path, legend, items, chosen) => h('fieldset', { id: `pc-${slug(path)}`, 'aria-describedby': `pc-err-${slug(path)}` },
+    const input = (path, labelText, get, set, kind, options) =>
+      formField('pc', path, labelText, f.errors[fieldKey(path)], get, set, kind, options);
+    const text = (key, path, labelText, kind, options) => input(path, labelText, () => f[key], (v) => { f[key] = v; }, kind, options);
+    const picks = (path, legend, items, chosen) => h('fieldset', { id: `pc-${fieldKey(path)}`, 'aria-describedby': `pc-err-${fieldKey(path)}` },
       h('legend', null, legend),
       items.length ? items.map((it) => h('label', { class: 'pick' },
         h('input', { type: 'checkbox', value: it.id, checked: chosen.includes(it.id), onchange: (ev) => {
@@ -1336,28 +1330,18 @@
           if (ev.target.checked && at < 0) chosen.push(it.id);
           if (!ev.target.checked && at >= 0) chosen.splice(at, 1);
         } }), ` ${it.title}`)) : h('p', { class: 'muted small' }, 'None yet.'),
-      err(path));
+      h('span', { id: `pc-err-${fieldKey(path)}`, class: 'field-error' }, f.errors[fieldKey(path)] || ''));
     const submit = async (ev) => {
       ev.preventDefault();
-      f.key = f.key || crypto.randomUUID();
       const body = { title: f.title.trim(), change_idea_ids: f.ideas, purpose: f.purpose, scale: f.scale.trim(),
         planned_start: f.planned_start, planned_end: f.planned_end,
         plan: { objective: f.objective.trim(), who_what_when_where: f.who.trim(), measure_ids: f.measures,
           questions: f.questions.filter((q) => q.question.trim() || q.prediction.trim())
             .map((q) => ({ question: q.question.trim(), prediction: q.prediction.trim(), reason: q.reason.trim() })) } };
-      const { ok, answer } = await apiPost(`/api/v1/programs/${enc(pid)}/pdsa-cycles`, body, f.key);
-      if (ok) {
+      const answer = await sendForm(f, 'pc', `/api/v1/programs/${enc(pid)}/pdsa-cycles`, body);
+      if (answer) {
         state.plan = emptyPlan(pid);
-        state.plan.result = { ok: true, text: `Planned “${body.title}”.`, id: answer && answer.id };
-      } else {
-        f.errors = {};
-        const known = new Set(['title', 'purpose', 'scale', 'planned_start', 'planned_end', 'change_idea_ids', 'plan-objective', 'plan-who_what_when_where', 'plan-measure_ids',
-          ...f.questions.flatMap((_, i) => ['question', 'prediction', 'reason'].map((k) => `plan-questions-${i}-${k}`))]);
-        for (const e of (answer && answer.errors) || []) {
-          const key = slug(String(e.field || ''));
-          f.errors[known.has(key) ? key : 'form'] = e.message || 'invalid';
-        }
-        f.result = { ok: false, text: (answer && (answer.detail || answer.title)) || 'The plan was refused.' };
+        state.plan.result = { ok: true, text: `Planned “${body.title}”.`, id: answer.id };
       }
       render(true);
     };
@@ -1365,14 +1349,12 @@
       h('h2', { id: 'pc-h' }, 'Plan a PDSA cycle'),
       h('p', { class: 'muted small' }, 'The Plan of IHI\'s PDSA worksheet, for this program: what the cycle tests, the questions it will answer and what you predict.'),
       h('form', { id: 'pc-form', class: 'entry', onsubmit: submit, novalidate: true },
-        text('title', 'Title'),
-        h('div', { class: 'field' }, h('label', { for: 'pc-purpose' }, 'Purpose'),
-          h('select', { id: 'pc-purpose', onchange: (ev) => { f.purpose = ev.target.value; } },
-            Object.entries(PURPOSES).map(([k, v]) => h('option', { value: k, selected: k === f.purpose }, v)))),
-        text('scale', 'Scale (who and how many, e.g. one mentor, two students)'),
-        h('div', { class: 'row' }, text('planned_start', 'Planned start', { type: 'date' }), text('planned_end', 'Planned end', { type: 'date' })),
+        text('title', 'title', 'Title'),
+        text('purpose', 'purpose', 'Purpose', 'select', PURPOSES),
+        text('scale', 'scale', 'Scale (who and how many, e.g. one mentor, two students)'),
+        h('div', { class: 'row' }, text('planned_start', 'planned_start', 'Planned start', 'date'), text('planned_end', 'planned_end', 'Planned end', 'date')),
         picks('change_idea_ids', 'Change ideas it tests', ideas, f.ideas),
-        text('objective', 'Objective', { rows: 2 }, 'textarea'),
+        text('objective', 'plan.objective', 'Objective', 'textarea'),
         h('fieldset', null, h('legend', null, 'Questions and predictions'),
           f.questions.map((q, i) => h('div', { class: 'question' },
             input(`plan.questions[${i}].question`, `Question ${i + 1}`, () => q.question, (v) => { q.question = v; }),
@@ -1380,11 +1362,58 @@
             input(`plan.questions[${i}].reason`, `Why you expect it (optional)`, () => q.reason, (v) => { q.reason = v; }))),
           h('button', { type: 'button', id: 'pc-add-question', onclick: () => { f.questions.push({ question: '', prediction: '', reason: '' }); render(true); } }, 'Add a question')),
         picks('plan.measure_ids', 'Measures it will watch', measures, f.measures),
-        text('who', 'Who does what, when and where (optional)', { rows: 2 }, 'textarea'),
+        text('who', 'plan.who_what_when_where', 'Who does what, when and where (optional)', 'textarea'),
         h('button', { type: 'submit', id: 'pc-submit' }, 'Plan the cycle'),
-        h('p', { id: 'pc-result', role: 'status', class: f.result ? (f.result.ok ? 'ok' : 'error') : '' },
-          f.result ? f.result.text : '', f.result && f.result.ok && f.result.id ? [' ', h('a', { href: `#/cycles/${enc(f.result.id)}` }, 'Open the cycle')] : null),
-        f.errors.form ? h('p', { class: 'field-error' }, f.errors.form) : null));
+        formOutcome('pc', f, f.result && f.result.id ? h('a', { href: `#/cycles/${enc(f.result.id)}` }, 'Open the cycle') : null)));
+  }
+
+  // Forms: each control is `${prefix}-${key}` and its refusal `${prefix}-err-${key}`, the key
+  // being the problem+json error path made an id (`plan.questions[1].prediction` →
+  // `plan-questions-1-prediction`).
+  const fieldKey = (path) => path.replace(/[^A-Za-z0-9_]+/g, '-').replace(/-$/, '');
+
+  // A labelled control with its refusal beside it; `kind` is 'select' (with `options`),
+  // 'textarea' or an input type.
+  function formField(prefix, path, labelText, error, get, set, kind, options, props) {
+    const id = `${prefix}-${fieldKey(path)}`;
+    const common = { id, 'aria-invalid': error ? 'true' : 'false', 'aria-describedby': `${prefix}-err-${fieldKey(path)}`, ...props };
+    let control;
+    if (kind === 'select') {
+      control = h('select', { ...common, onchange: (ev) => set(ev.target.value) },
+        Object.entries(options).map(([k, t]) => h('option', { value: k, selected: k === get() }, t)));
+    } else if (kind === 'textarea') {
+      control = h('textarea', { rows: 2, ...common, oninput: (ev) => set(ev.target.value) }, get());
+    } else {
+      control = h('input', { ...common, type: kind || 'text', value: get(), oninput: (ev) => set(ev.target.value) });
+    }
+    return h('div', { class: 'field' }, h('label', { for: id }, labelText), control,
+      h('span', { id: `${prefix}-err-${fieldKey(path)}`, class: 'field-error' }, error || ''));
+  }
+
+  // Sends a form's command once (its idempotency key kept until it succeeds, so a double submit
+  // writes once); on refusal each error goes beside its field, the rest below the form. The
+  // answer, or null when refused.
+  async function sendForm(f, prefix, path, body) {
+    f.key = f.key || crypto.randomUUID();
+    const { ok, answer } = await apiPost(path, body, f.key);
+    f.errors = {};
+    if (ok) {
+      f.key = null;
+      return answer || {};
+    }
+    for (const e of (answer && answer.errors) || []) {
+      const key = fieldKey(String(e.field || '').replace(/^(do|study|act)\./, ''));
+      f.errors[document.getElementById(`${prefix}-${key}`) ? key : 'form'] = e.message || 'invalid';
+    }
+    f.result = { ok: false, text: (answer && (answer.detail || answer.title)) || 'Refused.' };
+    return null;
+  }
+
+  // A form's result line and its error that belongs to no field.
+  function formOutcome(prefix, f, link) {
+    return [h('p', { id: `${prefix}-result`, role: 'status', class: f.result ? (f.result.ok ? 'ok' : 'error') : '' },
+      f.result ? f.result.text : '', f.result && f.result.ok && link ? [' ', link] : null),
+    f.errors.form ? h('p', { class: 'field-error' }, f.errors.form) : null];
   }
 
   const PERIOD_SHAPES = { month: 'YYYY-MM, e.g. 2025-03', week: 'YYYY-Www, e.g. 2025-W09', term: 'YYYY-T1 to YYYY-T3' };
@@ -1400,30 +1429,18 @@
     const def = (await api(`/api/v1/measures/${enc(e.measure)}`)).definition;
     const ratio = def.scale === 'ratio';
     if (!e.period && def.period === 'month') e.period = new Date().toISOString().slice(0, 7);
-    const field = (name, labelText, props) => h('div', { class: 'field' },
-      h('label', { for: `de-${name}` }, labelText),
-      h('input', { id: `de-${name}`, name, value: e[name], 'aria-invalid': e.errors[name] ? 'true' : 'false',
-        'aria-describedby': `de-err-${name}`, oninput: (ev) => { e[name] = ev.target.value; }, ...props }),
-      h('span', { id: `de-err-${name}`, class: 'field-error' }, e.errors[name] || ''));
+    const field = (name, labelText, props) => formField('de', name, labelText, e.errors[name],
+      () => e[name], (v) => { e[name] = v; }, 'text', null, { name, ...props });
     const submit = async (ev) => {
       ev.preventDefault();
-      e.key = e.key || crypto.randomUUID();
       const num = (v) => (v.trim() === '' ? null : Number(v));
       const body = { program_id: pid, period: e.period.trim() };
       if (ratio) Object.assign(body, { numerator: num(e.numerator), denominator: num(e.denominator) });
       else body.value = num(e.value);
       if (e.note.trim()) body.note = e.note.trim();
-      const { ok, answer } = await apiPost(`/api/v1/measures/${enc(e.measure)}/data-points`, body, e.key);
-      e.errors = {};
-      if (ok) {
+      if (await sendForm(e, 'de', `/api/v1/measures/${enc(e.measure)}/data-points`, body)) {
         e.result = { ok: true, text: `Recorded ${body.period} for ${def.name}.` };
-        Object.assign(e, { numerator: '', denominator: '', value: '', note: '', key: null });
-      } else {
-        for (const err of (answer && answer.errors) || []) {
-          const name = String(err.field || '').split('.')[0];
-          e.errors[['period', 'numerator', 'denominator', 'value', 'note'].includes(name) ? name : 'form'] = err.message || err.detail || 'invalid';
-        }
-        e.result = { ok: false, text: (answer && (answer.detail || answer.title)) || 'The data point was refused.' };
+        Object.assign(e, { numerator: '', denominator: '', value: '', note: '' });
       }
       render(true);
     };
@@ -1441,9 +1458,7 @@
           : field('value', `Value (${def.unit})`, { inputmode: 'decimal' }),
         field('note', 'Note (optional)', {}),
         h('button', { type: 'submit', id: 'de-submit' }, 'Record'),
-        h('p', { id: 'de-result', role: 'status', class: e.result ? (e.result.ok ? 'ok' : 'error') : '' },
-          e.result ? e.result.text : '', e.result && e.result.ok ? [' ', h('a', { href: `#/measures/${enc(e.measure)}/${enc(pid)}` }, 'See its run chart')] : null),
-        e.errors.form ? h('p', { class: 'field-error' }, e.errors.form) : null));
+        formOutcome('de', e, h('a', { href: `#/measures/${enc(e.measure)}/${enc(pid)}` }, 'See its run chart'))));
   }
 
   function cycleCard(c) {
@@ -1531,22 +1546,8 @@
         results: questions.map(() => ({ result: '', prediction_held: 'yes', learned: '' })) } };
     }
     const f = state.step;
-    const slug = (path) => path.replace(/[^A-Za-z0-9_]+/g, '-').replace(/-$/, '');
-    const field = (path, labelText, get, set, kind, options) => {
-      const key = slug(path);
-      const common = { id: `st-${key}`, 'aria-invalid': f.errors[key] ? 'true' : 'false', 'aria-describedby': `st-err-${key}` };
-      let control;
-      if (kind === 'select') {
-        control = h('select', { ...common, onchange: (ev) => set(ev.target.value) },
-          Object.entries(options).map(([k, t]) => h('option', { value: k, selected: k === get() }, t)));
-      } else if (kind === 'textarea') {
-        control = h('textarea', { ...common, rows: 2, oninput: (ev) => set(ev.target.value) }, get());
-      } else {
-        control = h('input', { ...common, type: kind || 'text', value: get(), oninput: (ev) => set(ev.target.value) });
-      }
-      return h('div', { class: 'field' }, h('label', { for: `st-${key}` }, labelText), control,
-        h('span', { id: `st-err-${key}`, class: 'field-error' }, f.errors[key] || ''));
-    };
+    const field = (path, labelText, get, set, kind, options) =>
+      formField('st', path, labelText, f.errors[fieldKey(path)], get, set, kind, options);
     const v = f.v;
     const at = (name) => [() => v[name], (x) => { v[name] = x; }];
     let title; let fields; let body;
@@ -1582,17 +1583,8 @@
     }
     const submit = async (ev) => {
       ev.preventDefault();
-      f.key = f.key || crypto.randomUUID();
-      const { ok, answer } = await apiPost(`/api/v1/pdsa-cycles/${enc(id)}/${step}`, body(), f.key);
-      f.errors = {};
-      if (ok) {
+      if (await sendForm(f, 'st', `/api/v1/pdsa-cycles/${enc(id)}/${step}`, body())) {
         f.result = { ok: true, text: `${title.split(':')[0]}: recorded.` };
-      } else {
-        for (const e of (answer && answer.errors) || []) {
-          const key = slug(String(e.field || '').replace(/^(do|study|act)\./, ''));
-          f.errors[document.getElementById(`st-${key}`) ? key : 'form'] = e.message || 'invalid';
-        }
-        f.result = { ok: false, text: (answer && (answer.detail || answer.title)) || 'Refused.' };
       }
       render(true);
     };
@@ -1600,8 +1592,7 @@
       h('h2', { id: 'st-h' }, title),
       h('form', { id: 'st-form', class: 'entry', onsubmit: submit, novalidate: true }, fields,
         h('button', { type: 'submit', id: 'st-submit' }, 'Record'),
-        h('p', { id: 'st-result', role: 'status', class: f.result ? (f.result.ok ? 'ok' : 'error') : '' }, f.result ? f.result.text : ''),
-        f.errors.form ? h('p', { class: 'field-error' }, f.errors.form) : null));
+        formOutcome('st', f, null)));
   }
 
   const VIEWS = {
