@@ -23,10 +23,11 @@ use nic_store::{EventStore, ReadAll};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::command::{Loader, States};
 use crate::AppError;
 
 /// The stream category of the tokens' records.
-const TOKEN_CATEGORY: &str = "token";
+pub(crate) const TOKEN_CATEGORY: &str = "token";
 
 /// What an operation asks of the caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,32 +159,32 @@ impl Principal {
 }
 
 /// Checks bearer tokens, issues and revokes them. A token's stream is named after its hash
-/// (`token_id_for`), so a check is one read of one stream: read-your-writes on every backend, and
-/// a token issued or revoked by any process of the service counts at once.
+/// (`token_id_for`), so a check needs one stream, kept with the process's decided states
+/// (`command::States`): read once, then kept in step with the log, so a check reads nothing while
+/// the follower is in step. A token issued or revoked by this process counts at once, one issued or
+/// revoked by another process as soon as the follower reads it (milliseconds; a token not kept is
+/// read fresh).
 #[derive(Clone)]
 pub struct Registry {
     store: Arc<dyn EventStore>,
+    states: Arc<States>,
 }
 
 impl Registry {
-    pub fn new(store: Arc<dyn EventStore>) -> Self {
-        Self { store }
+    pub fn new(store: Arc<dyn EventStore>, states: Arc<States>) -> Self {
+        Self { store, states }
     }
 
     /// The principal a bearer token stands for: `Unauthorized` unless it is live.
     pub async fn authenticate(&self, token: &str) -> Result<Principal, AppError> {
         let sha = sha256_hex(token);
         let stream = StreamId::for_entity(TOKEN_CATEGORY, token_id_for(&sha));
-        let mut tokens = Tokens::default();
-        for e in self
-            .store
-            .read_stream(&stream, 0, READ_PAGE_EVENTS_MAX)
-            .await?
-        {
-            tokens.apply(&NicEvent::from_recorded(&e)?);
-        }
-        tokens
-            .by_hash(&sha)
+        let folded = Loader::trusting(self.store.clone(), self.states.clone())
+            .folded(&stream)
+            .await?;
+        folded
+            .tokens()
+            .and_then(|t| t.by_hash(&sha))
             .map(|t| Principal {
                 name: t.name.to_string(),
                 role: t.role,
@@ -270,8 +271,18 @@ impl Registry {
             actor: Some(actor.to_string()),
             ..Metadata::default()
         };
-        let new = events.iter().map(|e| e.to_new_event(&metadata)).collect();
-        self.store.append(&stream, expected, new).await?;
+        let epoch = Loader::new(self.store.clone(), self.states.clone()).epoch();
+        let new: Vec<_> = events.iter().map(|e| e.to_new_event(&metadata)).collect();
+        let ids: Vec<Uuid> = new.iter().map(|e| e.event_id).collect();
+        let outcome = self.store.append(&stream, expected, new).await?;
+        // A revocation counts at once in this process: its kept record gains the event.
+        let appended: Vec<_> = ids.into_iter().zip(events).collect();
+        self.states.extend(
+            &stream,
+            epoch,
+            outcome.stream_version + 1 - appended.len() as u64,
+            &appended,
+        );
         Ok(())
     }
 }

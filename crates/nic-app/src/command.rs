@@ -16,6 +16,7 @@ use nic_domain::measure::MeasureState;
 use nic_domain::network::NetworkState;
 use nic_domain::program::ProgramState;
 use nic_domain::synthesis::SynthesisState;
+use nic_domain::token::Tokens;
 use nic_events::limits::READ_PAGE_EVENTS_MAX;
 use nic_events::{EventData, ExpectedVersion, Metadata, NicEvent, RecordedEvent, StreamId};
 use nic_store::{EventStore, StoreError};
@@ -23,7 +24,7 @@ use serde::Serialize;
 use std::sync::Arc;
 use uuid::Uuid;
 
-use crate::access::Principal;
+use crate::access::{Principal, TOKEN_CATEGORY};
 use crate::limits::{
     DECIDED_EVENTS_MAX, DECIDED_STREAMS_MAX, IDEMPOTENT_EVENTS_MAX, WRITE_RETRY_MS_MAX,
     WRITE_RETRY_PAUSE_MS_MAX,
@@ -133,6 +134,8 @@ enum State {
     Measure(MeasureState),
     Cycle(Box<CycleState>),
     Synthesis(SynthesisState),
+    /// A token's record (`access::Registry`).
+    Token(Tokens),
     /// A stream that is no entity's.
     None,
 }
@@ -145,6 +148,7 @@ impl State {
             Some((Kind::Measure, id)) => Self::Measure(MeasureState::new(id)),
             Some((Kind::Cycle, id)) => Self::Cycle(Box::new(CycleState::new(id))),
             Some((Kind::Synthesis, id)) => Self::Synthesis(SynthesisState::new(id)),
+            None if stream.category() == TOKEN_CATEGORY => Self::Token(Tokens::default()),
             None => Self::None,
         }
     }
@@ -156,6 +160,7 @@ impl State {
             Self::Measure(s) => s.apply(event),
             Self::Cycle(s) => s.apply(event),
             Self::Synthesis(s) => s.apply(event),
+            Self::Token(s) => s.apply(event),
             Self::None => {}
         }
     }
@@ -174,6 +179,14 @@ impl Folded {
     /// The version of the stream's last event (None: no stream).
     pub fn version(&self) -> Option<u64> {
         self.next.checked_sub(1)
+    }
+
+    /// A token stream's records.
+    pub(crate) fn tokens(&self) -> Option<&Tokens> {
+        match &self.state {
+            State::Token(t) => Some(t),
+            _ => None,
+        }
     }
 }
 
@@ -194,9 +207,16 @@ impl<S> std::ops::Deref for Decided<S> {
 /// appended to its streams since (by this process or another), not their whole history, so a
 /// write costs the same in a measure's tenth year as in its first. The least recently used go
 /// first once there are `DECIDED_STREAMS_MAX` streams or `DECIDED_EVENTS_MAX` events in all.
+///
+/// This process's appends extend their stream's entry at once (`extend`); the read models'
+/// follower hands every event it reads to `follow`, which extends the entries with other
+/// processes' events. While the follower is in step (`following`), a command decides on the
+/// kept entries without reading them (`Loader::trusting`): the append's expected version still
+/// guards the target stream, and a refusal is checked again on fresh reads before it is answered.
 #[derive(Default)]
 pub struct States {
     cache: std::sync::Mutex<Cache>,
+    in_step: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Default)]
@@ -204,9 +224,118 @@ struct Cache {
     streams: HashMap<StreamId, (Arc<Folded>, u64)>,
     events: u64,
     tick: u64,
+    /// Bumped when the follower starts a new subscription: entries read before it may lack events
+    /// the follower will not deliver, so they are dropped and their late puts refused.
+    epoch: u64,
 }
 
 impl States {
+    /// The follower has started a subscription at its position and hands every later event to
+    /// `follow`: the entries kept so far are dropped, and those read from now on are trusted.
+    pub fn following(&self) {
+        let mut c = self.cache.lock().expect("states");
+        c.streams.clear();
+        c.events = 0;
+        c.epoch += 1;
+        self.in_step
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The follower stopped delivering (an error, a reload, a stop): entries are read again until
+    /// it follows once more.
+    pub fn not_following(&self) {
+        self.in_step
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub(crate) fn in_step(&self) -> bool {
+        self.in_step.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn epoch(&self) -> u64 {
+        self.cache.lock().expect("states").epoch
+    }
+
+    /// Extends the kept entries with events read from the log, in global order: an event just
+    /// after an entry's end is applied, one already in it is skipped, and an entry that would skip
+    /// one is dropped (read again when next needed).
+    pub fn follow(&self, events: &[RecordedEvent]) {
+        let mut guard = self.cache.lock().expect("states");
+        let c = &mut *guard;
+        for e in events {
+            let Some((kept, _)) = c.streams.get_mut(&e.stream_id) else {
+                continue;
+            };
+            if e.stream_version < kept.next {
+                continue;
+            }
+            let parsed = (e.stream_version == kept.next)
+                .then(|| NicEvent::from_recorded(e).ok())
+                .flatten();
+            match parsed {
+                Some(event) => {
+                    let f = Arc::make_mut(kept);
+                    f.state.apply(&event);
+                    f.ids.insert(e.event_id, e.stream_version);
+                    f.next += 1;
+                    c.events += 1;
+                }
+                None => {
+                    if let Some((f, _)) = c.streams.remove(&e.stream_id) {
+                        c.events -= f.next;
+                    }
+                }
+            }
+        }
+        c.evict();
+        // Delivering again after an error: the subscription resumed where it stopped.
+        self.in_step
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Extends `id`'s entry with the events this process just appended at `first_version` on
+    /// (a new stream's entry starts with them), if the entry ends there and `epoch` is current.
+    pub(crate) fn extend(
+        &self,
+        id: &StreamId,
+        epoch: u64,
+        first_version: u64,
+        events: &[(Uuid, &NicEvent)],
+    ) {
+        let mut guard = self.cache.lock().expect("states");
+        let c = &mut *guard;
+        if c.epoch != epoch {
+            return;
+        }
+        c.tick += 1;
+        let tick = c.tick;
+        let count = events.len() as u64;
+        let entry = match c.streams.entry(id.clone()) {
+            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) if first_version == 0 => v.insert((
+                Arc::new(Folded {
+                    next: 0,
+                    ids: HashMap::new(),
+                    state: State::new(id),
+                }),
+                tick,
+            )),
+            std::collections::hash_map::Entry::Vacant(_) => return,
+        };
+        if entry.0.next != first_version {
+            return;
+        }
+        entry.1 = tick;
+        let f = Arc::make_mut(&mut entry.0);
+        for (i, (event_id, event)) in events.iter().enumerate() {
+            f.state.apply(event);
+            f.ids.insert(*event_id, first_version + i as u64);
+        }
+        f.next += count;
+        c.events += count;
+        c.evict();
+    }
+
     fn get(&self, id: &StreamId) -> Option<Arc<Folded>> {
         let mut c = self.cache.lock().expect("states");
         c.tick += 1;
@@ -225,9 +354,12 @@ impl States {
         Some(f)
     }
 
-    /// Keeps `folded` unless a further one of the same stream is kept already.
-    fn put(&self, id: &StreamId, folded: Arc<Folded>) {
+    /// Keeps `folded` (read in `epoch`) unless a further one of the same stream is kept already.
+    fn put(&self, id: &StreamId, folded: Arc<Folded>, epoch: u64) {
         let mut c = self.cache.lock().expect("states");
+        if c.epoch != epoch {
+            return;
+        }
         c.tick += 1;
         let tick = c.tick;
         if let Some((kept, used)) = c.streams.get_mut(id) {
@@ -243,45 +375,102 @@ impl States {
             c.events += folded.next;
             c.streams.insert(id.clone(), (folded, tick));
         }
-        while c.streams.len() > DECIDED_STREAMS_MAX || c.events > DECIDED_EVENTS_MAX {
-            let Some(oldest) = c
-                .streams
-                .iter()
-                .min_by_key(|(_, (_, used))| *used)
-                .map(|(k, _)| k.clone())
-            else {
+        c.evict();
+    }
+}
+
+impl Cache {
+    /// Once there are too many streams or events, drops the least recently used entries until an
+    /// eighth of the room is free again, so that the scan for them is paid once per many puts.
+    fn evict(&mut self) {
+        if self.streams.len() <= DECIDED_STREAMS_MAX && self.events <= DECIDED_EVENTS_MAX {
+            return;
+        }
+        let mut by_use: Vec<(u64, StreamId)> = self
+            .streams
+            .iter()
+            .map(|(k, (_, used))| (*used, k.clone()))
+            .collect();
+        by_use.sort_unstable_by_key(|(used, _)| *used);
+        for (_, oldest) in by_use {
+            if self.streams.len() <= DECIDED_STREAMS_MAX * 7 / 8
+                && self.events <= DECIDED_EVENTS_MAX / 8 * 7
+            {
                 break;
-            };
-            if let Some((f, _)) = c.streams.remove(&oldest) {
-                c.events -= f.next;
+            }
+            if let Some((f, _)) = self.streams.remove(&oldest) {
+                self.events -= f.next;
             }
         }
     }
 }
 
 /// Reads streams and folds them into states, once per stream per attempt, from the process's
-/// folded streams on: only the events appended since are read.
+/// folded streams on: only the events appended since are read, and none when the kept entry is
+/// trusted (`trusting`).
 pub struct Loader {
     store: Arc<dyn EventStore>,
     states: Arc<States>,
     seen: HashMap<StreamId, Arc<Folded>>,
+    /// Kept entries are taken as they are, without a read.
+    trust: bool,
+    /// The states' epoch when this loader began: what it reads is kept only if still current.
+    epoch: u64,
 }
 
 impl Loader {
+    /// A loader that reads every stream it is asked for to the log's end.
     pub fn new(store: Arc<dyn EventStore>, states: Arc<States>) -> Self {
+        let epoch = states.epoch();
         Self {
             store,
             states,
             seen: HashMap::new(),
+            trust: false,
+            epoch,
         }
     }
 
-    /// A stream folded up to the log's end as read now (once per attempt).
+    /// A loader that takes the kept entries as they are while the follower is in step with the
+    /// log (reading only streams not kept), else reads as `new` does.
+    pub fn trusting(store: Arc<dyn EventStore>, states: Arc<States>) -> Self {
+        let mut loader = Self::new(store, states);
+        loader.trust = loader.states.in_step();
+        loader
+    }
+
+    /// Whether this loader took kept entries without reading them.
+    fn trusted(&self) -> bool {
+        self.trust
+    }
+
+    /// The states' epoch when this loader began (for `States::extend`).
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// Takes `id` as a stream with no event yet, without reading it (a new entity's fresh id).
+    fn new_stream(&mut self, id: &StreamId) {
+        self.seen.insert(
+            id.clone(),
+            Arc::new(Folded {
+                next: 0,
+                ids: HashMap::new(),
+                state: State::new(id),
+            }),
+        );
+    }
+
+    /// A stream folded up to the log's end as read now (once per attempt), or as kept when trusted.
     pub async fn folded(&mut self, id: &StreamId) -> Result<Arc<Folded>, AppError> {
         if let Some(f) = self.seen.get(id) {
             return Ok(f.clone());
         }
         let kept = self.states.get(id);
+        if let (Some(kept), true) = (&kept, self.trust) {
+            self.seen.insert(id.clone(), kept.clone());
+            return Ok(kept.clone());
+        }
         let from = kept.as_ref().map_or(0, |f| f.next);
         let mut page = self
             .store
@@ -324,7 +513,10 @@ impl Loader {
                     }
                 }
                 let f = Arc::new(f);
-                self.states.put(id, f.clone());
+                // A stream with no event yet is not kept: unknown ids would crowd out states.
+                if f.next > 0 {
+                    self.states.put(id, f.clone(), self.epoch);
+                }
                 f
             }
         };
@@ -569,8 +761,24 @@ pub(crate) async fn run<C: Command>(
     target: Target,
 ) -> Result<Outcome, AppError> {
     let mut retry = Retry::new();
+    // The first attempt decides on the kept states; after a lost race, or a refusal or a version
+    // mismatch found on kept states, the next one reads them fresh.
+    let mut trust = true;
     loop {
-        let mut loader = Loader::new(store.clone(), states.clone());
+        let mut loader = match trust {
+            true => Loader::trusting(store.clone(), states.clone()),
+            false => Loader::new(store.clone(), states.clone()),
+        };
+        trust = false;
+        let trusted = loader.trusted();
+        // A new entity's fresh id (no idempotency key) names a stream nobody has written to.
+        let fresh_entity = w.idempotency_key.is_none()
+            && target
+                .created
+                .is_some_and(|(kind, id)| id == call.new_id && kind.stream(id) == target.stream);
+        if fresh_entity {
+            loader.new_stream(&target.stream);
+        }
         let folded = loader.folded(&target.stream).await?;
         let version = folded.version();
         if w.idempotency_key.is_some() {
@@ -588,16 +796,7 @@ pub(crate) async fn run<C: Command>(
                             target.stream, ids[0]
                         ))
                     })?;
-                let sent = serde_json::from_str::<Metadata>(first.metadata.get())
-                    .map_err(|e| AppError::Unreadable(format!("metadata: {e}")))?
-                    .request_sha256;
-                if sent.is_some() && sent != w.request_sha256 {
-                    return Err(AppError::KeyReused(
-                        "this Idempotency-Key was sent with another request; use a new key for \
-                         a new request"
-                            .into(),
-                    ));
-                }
+                same_request(first, w)?;
                 let replay: Vec<&RecordedEvent> = recorded
                     .iter()
                     .zip(&ids)
@@ -609,6 +808,9 @@ pub(crate) async fn run<C: Command>(
         }
         if let Some(expected) = w.if_match {
             if version != Some(expected) {
+                if trusted {
+                    continue;
+                }
                 return Err(AppError::VersionConflict {
                     detail: format!(
                         "If-Match asked for version {expected} of {}, which is at {}",
@@ -619,7 +821,11 @@ pub(crate) async fn run<C: Command>(
                 });
             }
         }
-        let events = cmd.decide(&mut loader, call).await?;
+        let events = match cmd.decide(&mut loader, call).await {
+            Ok(events) => events,
+            Err(_) if trusted => continue,
+            Err(e) => return Err(e),
+        };
         let metadata = Metadata {
             actor: Some(w.principal.actor()),
             correlation_id: Some(w.correlation_id),
@@ -632,6 +838,7 @@ pub(crate) async fn run<C: Command>(
             .map(|(i, e)| e.to_new_event(&metadata).with_id(w.event_id(i)))
             .collect();
         let count = new.len() as u64;
+        let ids: Vec<Uuid> = new.iter().map(|e| e.event_id).collect();
         // One new event's answer is known without reading it back: all but its position and
         // version, which the append returns.
         let single = match new.as_slice() {
@@ -644,6 +851,18 @@ pub(crate) async fn run<C: Command>(
         crate::metrics::record_append(&appended, &events, started.elapsed());
         match appended {
             Ok(outcome) => {
+                if !outcome.duplicate {
+                    // The process's kept entry gains what it just appended.
+                    let epoch = loader.epoch;
+                    drop((folded, loader));
+                    let appended: Vec<_> = ids.iter().copied().zip(&events).collect();
+                    states.extend(
+                        &target.stream,
+                        epoch,
+                        outcome.stream_version + 1 - count,
+                        &appended,
+                    );
+                }
                 if let (Some((event_id, event_type, data)), false) = (single, outcome.duplicate) {
                     let event = AppendedEvent {
                         event_id,
@@ -659,6 +878,9 @@ pub(crate) async fn run<C: Command>(
                 let appended = store
                     .read_stream(&target.stream, first, count as usize)
                     .await?;
+                if let (true, Some(e)) = (outcome.duplicate, appended.first()) {
+                    same_request(e, w)?;
+                }
                 return Ok(answer(
                     &target,
                     listed(appended.iter().collect()),
@@ -668,11 +890,30 @@ pub(crate) async fn run<C: Command>(
             // Without If-Match, another writer's event is no conflict: decide again on the
             // stream as it is now.
             Err(StoreError::WrongExpectedVersion { .. }) if w.if_match.is_none() => {
-                retry.pause(&target.stream).await?;
+                // A kept state another process had moved past is read again at once; a race
+                // lost on fresh state waits a random while first.
+                if !trusted {
+                    retry.pause(&target.stream).await?;
+                }
             }
             Err(e) => return Err(e.into()),
         }
     }
+}
+
+/// Refuses a retry whose idempotency key was first sent with another request (`first`: the first
+/// event that request appended).
+fn same_request(first: &RecordedEvent, w: &Write) -> Result<(), AppError> {
+    let sent = serde_json::from_str::<Metadata>(first.metadata.get())
+        .map_err(|e| AppError::Unreadable(format!("metadata: {e}")))?
+        .request_sha256;
+    if sent.is_some() && sent != w.request_sha256 {
+        return Err(AppError::KeyReused(
+            "this Idempotency-Key was sent with another request; use a new key for a new request"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Turns on streams: the commands this process runs on one stream go one after the other, each

@@ -58,13 +58,14 @@ impl App {
     }
 
     fn with_models(store: Arc<dyn EventStore>, models: read_models::Service) -> Self {
+        let states = Arc::new(command::States::default());
         Self {
             inner: Arc::new(Inner {
-                registry: Registry::new(store.clone()),
+                registry: Registry::new(store.clone(), states.clone()),
                 store,
                 read_models: Arc::new(models),
                 turns: command::Turns::default(),
-                states: Arc::default(),
+                states,
                 stop: watch::Sender::new(false),
             }),
         }
@@ -84,7 +85,17 @@ impl App {
 
     /// Starts following the log into the read models until `stop`; the caller owns the task.
     pub fn follow(&self) -> tokio::task::JoinHandle<()> {
-        read_models::follow(self.inner.read_models.clone(), self.stopping())
+        read_models::follow(
+            self.inner.read_models.clone(),
+            self.inner.states.clone(),
+            self.stopping(),
+        )
+    }
+
+    /// Whether commands decide on the kept states without reading them: the follower is in step
+    /// with the log and hands every event it reads to them (`command::States`).
+    pub fn states_in_step(&self) -> bool {
+        self.inner.states.in_step()
     }
 
     /// Turns true when the service stops.
@@ -131,5 +142,169 @@ impl App {
                 .set(head.saturating_sub(position.max(consumed)) as i64);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Kept states that another process has moved past (the follower has not delivered its events
+    //! yet): the target stream's expected version catches them, and a refusal made on them is
+    //! checked again on fresh state. Over a real SQLite store.
+
+    use super::*;
+    use nic_domain::cycle::{AbandonCycle, PlanCycle};
+    use nic_domain::network::{AddDriver, AddEcosystem, CharterNetwork, ProposeChangeIdea};
+    use nic_domain::program::EnrollProgram;
+    use nic_events::catalog::{CyclePhase, Do, PdsaCycleAbandoned, PdsaCycleStarted, Role};
+    use nic_events::{ExpectedVersion, Metadata, NicEvent};
+    use serde_json::json;
+    use uuid::Uuid;
+
+    fn body<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> T {
+        serde_json::from_value(v).expect("a valid command")
+    }
+
+    fn id(o: Result<Outcome, AppError>) -> Uuid {
+        match o {
+            Ok(o) => o.result.id,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_kept_state_another_process_moved_past_is_decided_again_on_fresh_state() {
+        let store = nic_store::open(&nic_store::scratch::sqlite_url())
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let app = App::in_memory(store.clone());
+        // In step, but with no follower: nothing another process appends reaches the kept states.
+        app.inner.states.following();
+        let w = Write::by(
+            Principal {
+                name: "hub".into(),
+                role: Role::Admin,
+                programs: Vec::new(),
+            },
+            "test",
+        );
+        let network = id(app
+            .execute(body::<CharterNetwork>(json!({"name": "Net"})), (), &w)
+            .await);
+        let ecosystem = id(app
+            .execute(
+                body::<AddEcosystem>(json!({"name": "Pittsburgh", "region": "PA"})),
+                network,
+                &w,
+            )
+            .await);
+        let program = id(app
+            .execute(
+                body::<EnrollProgram>(json!({"name": "A", "ecosystem_id": ecosystem})),
+                network,
+                &w,
+            )
+            .await);
+        let primary = id(app
+            .execute(
+                body::<AddDriver>(json!({"kind": "primary", "title": "Identity"})),
+                network,
+                &w,
+            )
+            .await);
+        let idea = id(app
+            .execute(
+                body::<ProposeChangeIdea>(
+                    json!({"title": "Huddles", "serves": [{"node_id": primary}]}),
+                ),
+                network,
+                &w,
+            )
+            .await);
+        let cycle = id(app
+            .execute(
+                body::<PlanCycle>(json!({"title": "Huddles", "change_idea_ids": [idea],
+                    "purpose": "test", "scale": "one mentor", "planned_start": "2025-03-03",
+                    "planned_end": "2025-03-14", "plan": {"objective": "See",
+                    "questions": [{"question": "Q?", "prediction": "P"}]}})),
+                program,
+                &w,
+            )
+            .await);
+        assert!(app.states_in_step());
+
+        // Another process starts the cycle; this one still keeps it as planned.
+        let stream = Kind::Cycle.stream(cycle);
+        let started = NicEvent::PdsaCycleStarted(PdsaCycleStarted {
+            cycle_id: cycle,
+            started_on: "2025-03-03".parse().unwrap(),
+        });
+        store
+            .append(
+                &stream,
+                ExpectedVersion::Exact(0),
+                vec![started.to_new_event(&Metadata::default())],
+            )
+            .await
+            .unwrap();
+
+        // The Do, refused on the kept state (planned), is recorded on the fresh one (started).
+        let done = app
+            .execute(
+                Do {
+                    carried_out_as_planned: true,
+                    what_happened: nic_events::Text::parse("Ran two huddles").unwrap(),
+                    problems_and_surprises: Default::default(),
+                    observations: Vec::new(),
+                    completed_on: "2025-03-10".parse().unwrap(),
+                },
+                cycle,
+                &w,
+            )
+            .await;
+        assert_eq!(done.expect("the Do is recorded").result.stream_version, 2);
+
+        // Another process abandons it; abandoning it here too is allowed on the kept state, loses
+        // its append, and is refused on the fresh state.
+        let abandoned = NicEvent::PdsaCycleAbandoned(PdsaCycleAbandoned {
+            cycle_id: cycle,
+            in_phase: CyclePhase::Studying,
+            reason: nic_events::Text::parse("The mentor left").unwrap(),
+        });
+        store
+            .append(
+                &stream,
+                ExpectedVersion::Exact(2),
+                vec![abandoned.to_new_event(&Metadata::default())],
+            )
+            .await
+            .unwrap();
+        let again = app
+            .execute(
+                body::<AbandonCycle>(json!({"reason": "No time"})),
+                cycle,
+                &w,
+            )
+            .await;
+        assert!(
+            matches!(again, Err(AppError::Domain(_))),
+            "a closed cycle is not abandoned twice: {again:?}"
+        );
+        let types: Vec<String> = store
+            .read_stream(&stream, 0, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.event_type)
+            .collect();
+        assert_eq!(
+            types,
+            [
+                "PdsaCyclePlanned",
+                "PdsaCycleStarted",
+                "PdsaDoRecorded",
+                "PdsaCycleAbandoned"
+            ]
+        );
     }
 }

@@ -1497,13 +1497,20 @@
   async function viewCycle(r) {
     const c = await api(`/api/v1/pdsa-cycles/${enc(r.args[0] || '')}`);
     const p = c.planned;
+    // Names, never ids: the program's, and the change ideas' from the network's diagram.
+    const [program, network] = await Promise.all([
+      api(`/api/v1/programs/${enc(p.program_id)}`).catch(() => null),
+      api(`/api/v1/networks/${enc(p.network_id)}`).catch(() => null),
+    ]);
+    const programName = (program && program.name) || 'its program';
+    const nodeTitle = (id) => (network && network.nodes && network.nodes[id] && network.nodes[id].title) || 'a change idea no longer on the diagram';
     const kv = (pairs) => h('dl', { class: 'kv' }, pairs.filter(([, v]) => v !== null && v !== undefined && v !== '').map(([k, v]) => [h('dt', null, k), h('dd', null, v)]));
     return h('div', null, h('section', { class: 'card', 'aria-labelledby': 'cy-h' },
       h('h1', { id: 'cy-h' }, p.title),
       h('p', null, h('span', { class: 'badge' }, c.phase), ' ',
         c.gaps && c.gaps.length ? c.gaps.map((g) => [h('span', { class: 'badge gap' }, `⚠ ${g}`), ' ']) : null,
-        h('a', { href: `#/programs/${enc(p.program_id)}` }, 'Its program’s board'), ' · ',
-        p.change_idea_ids.map((id, i) => [i ? ', ' : '', h('a', { href: `#/diagram/${enc(id)}` }, `change idea ${i + 1}`)])),
+        h('a', { href: `#/programs/${enc(p.program_id)}` }, `${programName}’s board`), ' · tests ',
+        p.change_idea_ids.map((id, i) => [i ? ', ' : '', h('a', { href: `#/diagram/${enc(id)}` }, nodeTitle(id))])),
       kv([['Cycle', `${p.cycle_number} of its ramp`], ['Purpose', label(p.purpose)], ['Scale', p.scale],
         ['Planned', `${p.planned_start} → ${p.planned_end}`], ['Started', c.started_on]]),
       h('h2', null, 'Plan'),
@@ -1681,7 +1688,8 @@
         : e.measure_id ? `#/measures/${enc(e.measure_id)}` : null;
       const sentence = h('span', { class: 'what' }, e.sentence);
       feed.prepend(h('li', { class: 'fresh', 'data-position': e.position },
-        h('span', { class: 'type' }, humanType(e.event_type)),
+        // A signal is told on the data point that showed it: it is labelled as what it is.
+        h('span', { class: 'type' }, e.kind === 'signal' ? 'Signal' : humanType(e.event_type)),
         href ? h('a', { href }, sentence) : sentence, ' ',
         h('time', { datetime: e.recorded_at }, fmtTime(e.recorded_at))));
     }

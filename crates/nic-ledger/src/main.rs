@@ -296,7 +296,7 @@ async fn serve(
 async fn token(database_url: &str, action: TokenAction) -> anyhow::Result<()> {
     let store = open(database_url).await?;
     let actor = format!("cli:{}", whoami());
-    let registry = nic_app::Registry::new(store);
+    let registry = nic_app::Registry::new(store, Default::default());
     match action {
         TokenAction::Create {
             role,

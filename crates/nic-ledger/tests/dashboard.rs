@@ -529,6 +529,14 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         "!!document.querySelector('#cy-h') && document.body.textContent.includes('Plan')",
         Duration::from_secs(10),
     );
+    // Names, never ids: the change idea it tests is named by its title, linked to the diagram.
+    assert_eq!(
+        b.eval(&format!(
+            "(() => {{ const a = document.querySelector('#cy-h').parentElement\
+             .querySelector('a[href=\"#/diagram/{idea_id}\"]'); return a && a.textContent; }})()"
+        )),
+        json!(idea_title)
+    );
     b.audit("a cycle");
 
     // A run chart: every point drawn, the median, the PDSA cycles at their periods, the signals.

@@ -94,7 +94,10 @@ pub fn scenario() -> Log {
     log.net(NicEvent::AimStated(AimStated {
         aim: aim("Increase alumni STEM enrolment from 38% to 50%", 50.0),
     }));
-    for (eco, name) in [(ECO, "Pittsburgh"), (ECO_B, "Chicago")] {
+    for (eco, name) in [
+        (ECO, "Pittsburgh"),
+        (ECO_B, "Chicago STEM Learning Ecosystem"),
+    ] {
         log.net(NicEvent::EcosystemAdded(EcosystemAdded {
             ecosystem_id: eco,
             name: t(name),

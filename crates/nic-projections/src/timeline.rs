@@ -607,12 +607,14 @@ impl<'a> Teller<'a> {
                     .get(&e.ecosystem_id)
                     .cloned()
                     .unwrap_or_else(|| e.region.to_string());
-                let mut t = Told::new(
-                    K::Program,
-                    format!("{} enrolled, in the {eco} ecosystem", e.name),
-                )
-                .network(Some(e.network_id))
-                .program(Some(e.program_id));
+                // "the Pittsburgh ecosystem", but not "the … Learning Ecosystem ecosystem".
+                let eco = match eco.to_lowercase().ends_with("ecosystem") {
+                    true => eco,
+                    false => format!("{eco} ecosystem"),
+                };
+                let mut t = Told::new(K::Program, format!("{} enrolled, in the {eco}", e.name))
+                    .network(Some(e.network_id))
+                    .program(Some(e.program_id));
                 t.ecosystem_id = Some(e.ecosystem_id);
                 t
             }
@@ -1061,7 +1063,7 @@ mod tests {
         assert_eq!(
             sentences(&b),
             vec![
-                "Program B enrolled, in the Chicago ecosystem",
+                "Program B enrolled, in the Chicago STEM Learning Ecosystem",
                 "Cycle 1 of 'Family STEM nights' planned by Program B: First family night",
                 "Program B's 2025-03 value of 'Alumni STEM enrolment' corrected: Miscounted",
             ]

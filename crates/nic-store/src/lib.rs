@@ -87,6 +87,9 @@ pub struct ReadAll {
     pub up_to_position: Option<u64>,
     /// Only events recorded at or before this time: the log as of that time.
     pub up_to_time: Option<DateTime<Utc>>,
+    /// The reader is woken when more of the log can be read (a `Subscription`): a store answers
+    /// with what it can read at once, without trying a second time to prove more of the log.
+    pub woken: bool,
 }
 
 impl ReadAll {

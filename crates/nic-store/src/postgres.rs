@@ -27,7 +27,7 @@
 //! Wake-ups: a local append ticks local subscribers at once and asks a background task to send one
 //! small `NOTIFY nic_events` (at once, then at most one per `NOTIFY_COALESCE_MS` for the appends
 //! meanwhile), so that writers' commits do not queue on the notification lock. Another task LISTENs
-//! and ticks on every notification. Notifications only wake readers, who then read the store. A
+//! and ticks on every notification but the store's own (its payload names the store). Notifications only wake readers, who then read the store. A
 //! read that stops short of what it observed leaves an observation waiting; a third task (`prove`)
 //! runs the frontier statement again a few milliseconds after the last one (`FRONTIER_RECHECK_MS`,
 //! backing off to `FRONTIER_RECHECK_MAX_MS` while the frontier stays stuck) for as long as one
@@ -292,9 +292,10 @@ impl PgStore {
             wake: wake.clone(),
             waiting: Arc::new(Notify::new()),
         };
+        let me = Uuid::new_v4().to_string();
         let tasks = vec![
-            tokio::spawn(listen(listener, wake.clone())),
-            tokio::spawn(announce(pool.clone(), notify_request.clone())),
+            tokio::spawn(listen(listener, wake.clone(), me.clone())),
+            tokio::spawn(announce(pool.clone(), notify_request.clone(), me)),
             tokio::spawn(prove(reader.clone())),
         ];
         Ok(Self {
@@ -627,11 +628,13 @@ async fn prove(reader: Reader) {
     }
 }
 
-/// Ticks `wake` on every notification. `recv` reconnects by itself after a lost connection; the
-/// notifications missed meanwhile are covered by the subscribers' poll.
-async fn listen(mut listener: PgListener, wake: Arc<watch::Sender<u64>>) {
+/// Ticks `wake` on every notification but this store's own (`me`: its appends tick `wake`
+/// themselves). `recv` reconnects by itself after a lost connection; the notifications missed
+/// meanwhile are covered by the subscribers' poll.
+async fn listen(mut listener: PgListener, wake: Arc<watch::Sender<u64>>, me: String) {
     loop {
         match listener.recv().await {
+            Ok(n) if n.payload() == me => continue,
             Ok(_) => {}
             Err(e) => {
                 tracing::warn!(error = %e, "event notification listener failed; retrying");
@@ -643,12 +646,13 @@ async fn listen(mut listener: PgListener, wake: Arc<watch::Sender<u64>>) {
 }
 
 /// Announces appends: the first at once, then at most one NOTIFY per `NOTIFY_COALESCE_MS` for all
-/// the appends requested meanwhile.
-async fn announce(pool: PgPool, requests: Arc<Notify>) {
+/// the appends requested meanwhile. The payload names the store (`me`), whose listener skips it.
+async fn announce(pool: PgPool, requests: Arc<Notify>, me: String) {
     loop {
         requests.notified().await;
-        if let Err(e) = sqlx::query("SELECT pg_notify($1, '')")
+        if let Err(e) = sqlx::query("SELECT pg_notify($1, $2)")
             .bind(CHANNEL)
+            .bind(&me)
             .execute(&pool)
             .await
         {
@@ -823,7 +827,7 @@ impl EventStore for PgStore {
                     Some(_) => decode(row, FRONTIER_WIDTH).map(Some),
                     None => Ok(None),
                 },
-                |rows| rows.iter().flatten().count() < remaining,
+                |rows| !query.woken && rows.iter().flatten().count() < remaining,
             )
             .await?;
         let first_new = events.len();

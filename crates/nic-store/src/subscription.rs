@@ -2,7 +2,9 @@
 //! then live as appends arrive. Written once over `EventStore`, so both backends behave the same.
 //!
 //! A subscription never trusts a wake-up to carry events: it is only a reason to read the store from
-//! its own checkpoint. When no wake-up comes it polls anyway every `SUBSCRIPTION_POLL_MS`.
+//! its own checkpoint. After a page that was not full (the head as the store could read it) or an
+//! empty one, it reads again on the next wake-up; when none comes it polls anyway every
+//! `SUBSCRIPTION_POLL_MS`.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -20,18 +22,23 @@ pub struct Subscription {
     query: ReadAll,
     wakeups: watch::Receiver<u64>,
     buffer: VecDeque<RecordedEvent>,
+    /// The last page was not full: it reached the head as the store could read it, so the next
+    /// read waits for a wake-up (an append, or the store proving more of the log) or the poll.
+    at_head: bool,
 }
 
 impl Subscription {
     /// Follows the log after position `filter.after`, with `filter`'s categories and types.
     pub fn new(store: Arc<dyn EventStore>, mut filter: ReadAll) -> Self {
         filter.limit = SUBSCRIPTION_PAGE_EVENTS;
+        filter.woken = true;
         let wakeups = store.wakeups();
         Self {
             store,
             query: filter,
             wakeups,
             buffer: VecDeque::new(),
+            at_head: false,
         }
     }
 
@@ -60,16 +67,21 @@ impl Subscription {
 
     /// Reads one page; when there is nothing new, waits for a wake-up or the poll interval.
     async fn fill(&mut self) -> Result<(), StoreError> {
+        let poll = Duration::from_millis(SUBSCRIPTION_POLL_MS);
+        if std::mem::take(&mut self.at_head) {
+            // A wake-up since the last read began (it was marked seen then) ends this at once.
+            let _ = tokio::time::timeout(poll, self.wakeups.changed()).await;
+        }
         // Mark the current tick as seen before reading, so an append that lands during the read
         // still wakes the wait below.
         self.wakeups.borrow_and_update();
         let page = self.store.read_all(&self.query).await?;
         if let Some(last) = page.last() {
             self.query.after = last.global_position;
+            self.at_head = page.len() < self.query.page_size();
             self.buffer.extend(page);
             return Ok(());
         }
-        let poll = Duration::from_millis(SUBSCRIPTION_POLL_MS);
         // An error means the store was dropped; polling still works until the caller stops.
         let _ = tokio::time::timeout(poll, self.wakeups.changed()).await;
         Ok(())

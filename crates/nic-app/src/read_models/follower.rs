@@ -34,6 +34,7 @@ use tokio::sync::watch;
 
 use super::rebuild::read_ahead;
 use super::{Live, Service, LEASE};
+use crate::command::States;
 use crate::limits::{
     APPLY_CHUNK_EVENTS, CHECKPOINT_COST_FACTOR, CHECKPOINT_EVERY_EVENTS, CHECKPOINT_EVERY_MS,
     FOLLOW_RETRY_MS, LEASE_TTL_MS,
@@ -55,9 +56,11 @@ pub fn identity() -> String {
 
 /// Follows the log from the latest checkpoint and applies every event to the projections until
 /// `stop` turns true; takes the lease when it is free and, while holding it, saves checkpoints.
+/// Every event the subscription reads also goes to `states`, the decided states kept in step.
 /// The caller owns the task.
 pub fn follow(
     service: Arc<Service>,
+    states: Arc<States>,
     mut stop: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -89,6 +92,7 @@ pub fn follow(
                 follower.p.store.clone(),
                 ReadAll::after(position, READ_PAGE_EVENTS_MAX),
             );
+            states.following();
             // Until a reload is due.
             loop {
                 let step = tokio::select! {
@@ -98,6 +102,7 @@ pub fn follow(
                 };
                 match step {
                     Step::Stop => {
+                        states.not_following();
                         follower.stop().await;
                         return;
                     }
@@ -105,16 +110,20 @@ pub fn follow(
                         if follower.lease_and_generation().await
                             || (follower.due(true) && follower.save().await)
                         {
+                            states.not_following();
                             break;
                         }
                     }
                     Step::Batch(Ok(events)) => {
+                        states.follow(&events);
                         follower.apply(&events).await;
                         if follower.due(false) && follower.save().await {
+                            states.not_following();
                             break;
                         }
                     }
                     Step::Batch(Err(e)) => {
+                        states.not_following();
                         tracing::warn!(error = %e, "projections could not read the log; retrying");
                         let stopped = tokio::select! {
                             _ = stop.wait_for(|s| *s) => true,
