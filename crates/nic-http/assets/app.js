@@ -233,7 +233,7 @@
 
   // -------------------------------------------------------------------------------------------
   // Routing: #/, #/diagram[/IDEA], #/timeline[?filters], #/measures[/MEASURE[/PROGRAM]],
-  // #/programs[/PROGRAM], #/cycles/CYCLE.
+  // #/programs[/PROGRAM], #/register[?filters], #/cycles/CYCLE.
 
   function route() {
     const raw = location.hash.replace(/^#\/?/, '');
@@ -813,6 +813,103 @@
       h('h1', { id: 'tl-h' }, `Learning timeline${state.asOf ? ` as of ${fmtTime(state.asOf)}` : ''}`),
       h('p', { class: 'muted small' }, `Oldest first, ${TIMELINE_PAGE} a page · as of log position ${page.position}`), form),
     h('section', { class: 'card', 'aria-label': 'Timeline entries' }, list, pager));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The PDSA register: every cycle of the network, filtered, sorted, paged, and as CSV
+
+  const REG_FILTERS = ['change_idea_id', 'driver_id', 'program_id', 'ecosystem_id', 'phase', 'decision', 'overdue', 'from', 'until', 'sort'];
+  const REG_PAGE = 50;
+  const REG_SORTS = { newest: 'Newest first', oldest: 'Oldest first', program: 'Program', title: 'Title', phase: 'Phase' };
+
+  async function viewRegister(r) {
+    const filters = {};
+    for (const k of REG_FILTERS) if (r.query.get(k)) filters[k] = r.query.get(k);
+    const offset = Math.max(0, Number(r.query.get('offset')) || 0);
+    const path = `${netPath()}/pdsa-register`;
+    const [net, dd, programs, reg] = await Promise.all([
+      api(netPath()),
+      api(`${netPath()}/driver-diagram`).catch(() => ({ nodes: [] })),
+      api(`${netPath()}/programs`),
+      api(path, { ...filters, offset, limit: REG_PAGE }),
+    ]);
+    const opt = (items, sel, none) => [h('option', { value: '' }, none),
+      items.map((i) => h('option', { value: i.id, selected: i.id === sel }, i.title))];
+    const ecos = Object.values(net.ecosystems || {}).map((e) => ({ id: e.id, title: e.name }));
+    const drivers = dd.nodes.filter((n) => n.kind === 'primary' || n.kind === 'secondary').map((n) => ({ id: n.id, title: `${n.title} (${n.kind})` }));
+    const ideas = dd.nodes.filter((n) => n.kind === 'change_idea').map((n) => ({ id: n.id, title: n.title }));
+    const words = (list, sel, none) => opt(list.map((v) => ({ id: v, title: label(v) })), sel, none);
+    const field = (id, text, control) => h('div', null, h('label', { for: id }, text), control);
+    const form = h('form', { class: 'filters', id: 'rg-form', 'aria-label': 'Register filters' },
+      field('rg-idea', 'Change idea', h('select', { id: 'rg-idea', name: 'change_idea_id' }, opt(ideas, filters.change_idea_id, 'All change ideas'))),
+      field('rg-driver', 'Driver', h('select', { id: 'rg-driver', name: 'driver_id' }, opt(drivers, filters.driver_id, 'All drivers'))),
+      field('rg-program', 'Program', h('select', { id: 'rg-program', name: 'program_id' }, opt(programs.items || [], filters.program_id, 'All programs'))),
+      field('rg-eco', 'Ecosystem', h('select', { id: 'rg-eco', name: 'ecosystem_id' }, opt(ecos, filters.ecosystem_id, 'All ecosystems'))),
+      field('rg-phase', 'Phase', h('select', { id: 'rg-phase', name: 'phase' }, words(PHASES, filters.phase, 'Any phase'))),
+      field('rg-decision', 'Act decision', h('select', { id: 'rg-decision', name: 'decision' }, words(Object.keys(DECISIONS), filters.decision, 'Any decision'))),
+      field('rg-from', 'Planned from', h('input', { id: 'rg-from', name: 'from', type: 'date', value: filters.from || '' })),
+      field('rg-until', 'Planned until', h('input', { id: 'rg-until', name: 'until', type: 'date', value: filters.until || '' })),
+      field('rg-sort', 'Sort', h('select', { id: 'rg-sort', name: 'sort' }, Object.entries(REG_SORTS).map(([v, t]) => h('option', { value: v, selected: (filters.sort || 'newest') === v }, t)))),
+      h('div', { class: 'check' }, h('input', { type: 'checkbox', id: 'rg-overdue', name: 'overdue', value: 'true', checked: filters.overdue === 'true' }),
+        h('label', { for: 'rg-overdue' }, 'Overdue only')),
+      h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary', id: 'rg-apply' }, 'Apply filters'),
+        h('button', { type: 'button', id: 'rg-clear', onclick: () => { location.hash = '#/register'; } }, 'Clear'),
+        h('button', { type: 'button', id: 'rg-csv', onclick: () => downloadCsv(path, filters) }, 'Download CSV'),
+        h('span', { id: 'rg-csv-status', class: 'small', 'aria-live': 'polite' })));
+    const dirty = () => { form.dataset.dirty = 'true'; };
+    form.addEventListener('input', dirty);
+    form.addEventListener('change', dirty);
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      const q = new URLSearchParams();
+      const fd = new FormData(form);
+      for (const k of REG_FILTERS) if (fd.get(k) && !(k === 'sort' && fd.get(k) === 'newest')) q.set(k, fd.get(k));
+      const s2 = q.toString();
+      location.hash = `#/register${s2 ? `?${s2}` : ''}`;
+    });
+    const rows = reg.rows || [];
+    const table = rows.length ? h('div', { class: 'scroll' }, h('table', { id: 'rg-table' },
+      h('caption', { class: 'small muted' }, `${reg.total} cycle${reg.total === 1 ? '' : 's'} match; ${offset + 1} to ${offset + rows.length} shown`),
+      h('thead', null, h('tr', null, ['Cycle', 'Program', 'Change ideas', 'Phase', 'Decision', 'Planned'].map((t) => h('th', { scope: 'col' }, t)))),
+      h('tbody', null, rows.map((row) => {
+        const c = row.cycle;
+        return h('tr', { 'data-cycle': c.cycle_id },
+          h('td', null, h('a', { href: `#/cycles/${enc(c.cycle_id)}` }, c.title), h('div', { class: 'small muted' }, `cycle ${c.cycle_number} of its ramp`)),
+          h('td', null, h('a', { href: `#/programs/${enc(row.program.id)}` }, row.program.title), h('div', { class: 'small muted' }, row.ecosystem.title)),
+          h('td', null, c.change_ideas.map((i, k) => [k ? ', ' : '', h('a', { href: `#/diagram/${enc(i.id)}` }, i.title)])),
+          h('td', null, h('span', { class: 'badge' }, label(c.phase)), row.overdue ? [' ', h('span', { class: 'badge gap' }, 'overdue')] : null),
+          h('td', null, c.decision ? (DECISIONS[c.decision] || label(c.decision)) : '—'),
+          h('td', null, `${c.planned_start} → ${c.planned_end}`));
+      }))))
+      : h('p', { class: 'muted' }, 'No cycles match.');
+    const go = (to) => {
+      const q = new URLSearchParams(filters);
+      if (to) q.set('offset', String(to));
+      location.hash = `#/register?${q.toString()}`;
+    };
+    const pager = h('div', { class: 'pager' },
+      h('button', { type: 'button', id: 'rg-prev', disabled: offset <= 0, onclick: () => go(Math.max(0, offset - REG_PAGE)) }, 'Previous page'),
+      h('span', { 'aria-live': 'polite' }, `Page ${Math.floor(offset / REG_PAGE) + 1} of ${Math.max(1, Math.ceil(reg.total / REG_PAGE))}`),
+      h('button', { type: 'button', id: 'rg-next', disabled: offset + REG_PAGE >= reg.total, onclick: () => go(offset + REG_PAGE) }, 'Next page'));
+    return h('div', null, h('section', { class: 'card', 'aria-labelledby': 'rg-h' },
+      h('h1', { id: 'rg-h' }, 'PDSA register'),
+      h('p', { class: 'muted small' }, `Every PDSA cycle of the network · overdue as of ${reg.today} · as of log position ${reg.position}`), form),
+    h('section', { class: 'card', 'aria-label': 'Cycles' }, table, pager));
+  }
+
+  /** Downloads the register's CSV: fetched with the token in a header, never in a URL. */
+  async function downloadCsv(path, filters) {
+    const url = new URL(path, location.origin);
+    for (const [k, v] of Object.entries({ ...filters, format: 'csv' })) url.searchParams.set(k, v);
+    const status = $('rg-csv-status');
+    const res = await fetch(url, { headers: { Authorization: `Bearer ${state.token}`, Accept: 'text/csv' }, cache: 'no-store' });
+    if (!res.ok) { status.textContent = `The CSV could not be made (${res.status}).`; return; }
+    const blob = await res.blob();
+    status.textContent = 'pdsa-register.csv downloaded.';
+    const a = h('a', { href: URL.createObjectURL(blob), download: 'pdsa-register.csv', hidden: true });
+    document.body.append(a);
+    a.click();
+    setTimeout(() => { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1608,6 +1705,7 @@
     timeline: viewTimeline,
     measures: viewMeasures,
     programs: viewPrograms,
+    register: viewRegister,
     cycles: viewCycle,
   };
 

@@ -10,7 +10,8 @@ use nic_app::read_models::Status;
 use nic_app::App;
 use nic_projections::control_chart::ControlRules;
 use nic_projections::driver_diagram::{self, DiagramDiff};
-use nic_projections::pdsa_board::PdsaBoardView;
+use nic_projections::limits::{REGISTER_CSV_ROWS_MAX, REGISTER_ROWS_DEFAULT, REGISTER_ROWS_MAX};
+use nic_projections::pdsa_board::{PdsaBoardView, RegisterQuery};
 use nic_projections::portfolio::PortfolioView;
 use nic_projections::run_charts;
 use nic_projections::timeline::{EntryKind, TimelinePage, TimelineQuery, PAGE_ENTRIES_MAX};
@@ -207,6 +208,102 @@ pub async fn run_chart(
     Ok(match format {
         "csv" => text("text/csv; charset=utf-8", run_charts::to_csv(&chart)),
         _ => Json(chart).into_response(),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterParams {
+    change_idea_id: Option<Uuid>,
+    driver_id: Option<Uuid>,
+    program_id: Option<Uuid>,
+    ecosystem_id: Option<Uuid>,
+    /// planned, doing, studying, acted or abandoned.
+    phase: Option<String>,
+    /// adopt, adapt or abandon.
+    decision: Option<String>,
+    /// true: only cycles past their planned end and not done yet.
+    overdue: Option<bool>,
+    /// Only cycles whose planned dates overlap from..until (YYYY-MM-DD, inclusive).
+    from: Option<String>,
+    until: Option<String>,
+    /// newest (default), oldest, program, title or phase.
+    sort: Option<String>,
+    offset: Option<usize>,
+    limit: Option<usize>,
+    /// json (default) or csv (every cycle that passes the filters, up to REGISTER_CSV_ROWS_MAX).
+    format: Option<String>,
+    as_of: Option<String>,
+}
+
+fn date(field: &str, s: Option<&str>) -> Result<Option<chrono::NaiveDate>, Problem> {
+    s.map(|d| {
+        d.parse()
+            .map_err(|_| invalid(format!("{field} is a date, YYYY-MM-DD; got {d:?}")))
+    })
+    .transpose()
+}
+
+pub async fn pdsa_register(
+    State(app): State<App>,
+    Ids(network_id): Ids<Uuid>,
+    Params(q): Params<RegisterParams>,
+) -> Result<Response, Problem> {
+    let as_of = as_of_opt("as_of", q.as_of.as_deref())?;
+    let format = q.format.as_deref().unwrap_or("json");
+    let most = match format {
+        "json" => REGISTER_ROWS_MAX,
+        "csv" => REGISTER_CSV_ROWS_MAX,
+        _ => return Err(invalid(format!("format is json or csv; got {format:?}"))),
+    };
+    let limit = match q.limit {
+        Some(n) if !(1..=most).contains(&n) => {
+            return Err(Problem::new(
+                ProblemKind::InvalidLimit,
+                format!("limit is {n}; it must be 1 to {most} for {format}"),
+            ))
+        }
+        Some(n) => n,
+        None if format == "csv" => most,
+        None => REGISTER_ROWS_DEFAULT,
+    };
+    let query = RegisterQuery {
+        change_idea_id: q.change_idea_id,
+        driver_id: q.driver_id,
+        program_id: q.program_id,
+        ecosystem_id: q.ecosystem_id,
+        phase: variant(
+            "phase",
+            q.phase.as_deref(),
+            "planned, doing, studying, acted, abandoned",
+        )?,
+        decision: variant("decision", q.decision.as_deref(), "adopt, adapt, abandon")?,
+        overdue: q.overdue.unwrap_or(false),
+        from: date("from", q.from.as_deref())?,
+        until: date("until", q.until.as_deref())?,
+        sort: variant(
+            "sort",
+            q.sort.as_deref(),
+            "newest, oldest, program, title, phase",
+        )?
+        .unwrap_or_default(),
+        offset: q.offset.unwrap_or(0),
+        limit,
+    };
+    let register = app
+        .read_models()
+        .pdsa_register(network_id, &query, as_of)
+        .await?;
+    Ok(match format {
+        "csv" => {
+            let mut res = text("text/csv; charset=utf-8", register.csv());
+            res.headers_mut().insert(
+                header::CONTENT_DISPOSITION,
+                header::HeaderValue::from_static("attachment; filename=\"pdsa-register.csv\""),
+            );
+            res
+        }
+        _ => Json(register).into_response(),
     })
 }
 

@@ -735,3 +735,162 @@ async fn writers_to_one_measure_are_never_refused_for_each_other_on_postgres() {
     writers_to_one_measure_are_never_refused_for_each_other(&url).await;
     nic_store::scratch::drop_postgres(&url).await;
 }
+
+/// The PDSA register over the demo network: each filter lists exactly the cycles that match it,
+/// the whole register holds every cycle of the network's program boards, the CSV has one row per
+/// cycle in the same order, and bad queries are refused with a problem.
+#[tokio::test]
+async fn the_register_lists_the_network_s_cycles_filtered_and_as_csv() {
+    let url = nic_store::scratch::sqlite_url();
+    let demo = {
+        let store = nic_store::open(&url).await.unwrap();
+        store.migrate().await.unwrap();
+        nic_demo::load(store.as_ref(), 1).await.unwrap()
+    };
+    let api = Api::new(&url).await;
+    let head = api.head(1).await;
+    let mut applied = api.app.read_models().applied();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        applied.wait_for(|p| *p >= head),
+    )
+    .await
+    .expect("the read models catch up")
+    .unwrap();
+    let net = demo.network_id;
+    let register = |q: String| {
+        let api = &api;
+        async move {
+            let (status, _, body) = api
+                .get(&format!(
+                    "/api/v1/networks/{net}/pdsa-register?limit=500{q}"
+                ))
+                .await;
+            assert_eq!(status, StatusCode::OK, "{q}: {body}");
+            body
+        }
+    };
+    let ids = |body: &Value| -> Vec<String> {
+        body["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["cycle"]["cycle_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+
+    // Every cycle of every program board of the network, once.
+    let all = register(String::new()).await;
+    let (_, _, programs) = api.get(&format!("/api/v1/networks/{net}/programs")).await;
+    let mut on_boards = 0;
+    for p in programs["items"].as_array().unwrap() {
+        let id = p["id"].as_str().unwrap();
+        let (_, _, board) = api.get(&format!("/api/v1/programs/{id}/pdsa-board")).await;
+        for column in ["planned", "doing", "studying", "acted", "abandoned"] {
+            on_boards += board["columns"][column].as_array().map_or(0, |c| c.len());
+        }
+    }
+    assert_eq!(all["total"].as_u64().unwrap() as usize, on_boards);
+    assert_eq!(ids(&all).len(), on_boards);
+    assert!(on_boards >= 10, "the demo has cycles: {on_boards}");
+
+    // One change idea's adapted cycles: exactly the rows of the whole register that match.
+    let rows = all["rows"].as_array().unwrap();
+    let adapted = rows
+        .iter()
+        .find(|r| r["cycle"]["decision"] == "adapt")
+        .expect("the demo adapts a cycle");
+    let idea = adapted["cycle"]["change_ideas"][0]["id"].as_str().unwrap();
+    let expected: Vec<String> = rows
+        .iter()
+        .filter(|r| {
+            r["cycle"]["decision"] == "adapt"
+                && r["cycle"]["change_ideas"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|i| i["id"] == idea)
+        })
+        .map(|r| r["cycle"]["cycle_id"].as_str().unwrap().to_string())
+        .collect();
+    let filtered = register(format!("&change_idea_id={idea}&decision=adapt")).await;
+    assert_eq!(ids(&filtered), expected);
+    for r in filtered["rows"].as_array().unwrap() {
+        assert!(!r["program"]["title"].as_str().unwrap().is_empty());
+        assert!(!r["ecosystem"]["title"].as_str().unwrap().is_empty());
+    }
+    // Each phase's cycles, and the overdue ones, are the matching rows.
+    for phase in ["planned", "doing", "studying", "acted", "abandoned"] {
+        let want: Vec<String> = rows
+            .iter()
+            .filter(|r| r["cycle"]["phase"] == phase)
+            .map(|r| r["cycle"]["cycle_id"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            ids(&register(format!("&phase={phase}")).await),
+            want,
+            "{phase}"
+        );
+    }
+    let overdue: Vec<String> = rows
+        .iter()
+        .filter(|r| r["overdue"] == true)
+        .map(|r| r["cycle"]["cycle_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids(&register("&overdue=true".into()).await), overdue);
+
+    // The CSV: a header and one row per cycle, in the register's order.
+    let res = api
+        .open_as(
+            &api.token,
+            &format!(
+                "/api/v1/networks/{net}/pdsa-register?format=csv&change_idea_id={idea}&decision=adapt"
+            ),
+            "text/csv",
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    let csv =
+        String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    let mut lines = csv.lines();
+    let head: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert!(
+        head.contains(&"question_1") && head.contains(&"result_1") && head.contains(&"decision")
+    );
+    let first: Vec<String> = lines
+        .map(|l| l.split(',').next().unwrap().to_string())
+        .collect();
+    assert_eq!(first, expected);
+
+    // Bad queries: a problem each.
+    for (q, status) in [
+        ("?phase=done", StatusCode::BAD_REQUEST),
+        ("?decision=maybe", StatusCode::BAD_REQUEST),
+        ("?limit=0", StatusCode::BAD_REQUEST),
+        ("?limit=501", StatusCode::BAD_REQUEST),
+        ("?from=yesterday", StatusCode::BAD_REQUEST),
+        ("?colour=red", StatusCode::BAD_REQUEST),
+        ("?format=xlsx", StatusCode::BAD_REQUEST),
+    ] {
+        let (got, headers, body) = api
+            .get(&format!("/api/v1/networks/{net}/pdsa-register{q}"))
+            .await;
+        assert_eq!(got, status, "{q}: {body}");
+        assert_eq!(
+            headers[header::CONTENT_TYPE],
+            "application/problem+json",
+            "{q}"
+        );
+    }
+    let (got, _, _) = api
+        .get(&format!(
+            "/api/v1/networks/{}/pdsa-register",
+            uuid::Uuid::now_v7()
+        ))
+        .await;
+    assert_eq!(got, StatusCode::NOT_FOUND);
+}

@@ -344,7 +344,15 @@ enum Raw {
 impl Raw {
     async fn connect(url: &str) -> Self {
         if url.starts_with("postgres") {
-            Raw::Pg(sqlx::PgPool::connect(url).await.unwrap())
+            // As raw as a pool gets: a connection for each of the most writers, and no ping
+            // before each use.
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(32)
+                .test_before_acquire(false)
+                .connect(url)
+                .await
+                .unwrap();
+            Raw::Pg(pool)
         } else {
             Raw::Lite(sqlx::SqlitePool::connect(url).await.unwrap())
         }

@@ -539,6 +539,38 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
     );
     b.audit("a cycle");
 
+    // The PDSA register, filtered to the change idea: the rows the API lists, with names, and
+    // the CSV of the same list (fetched as the page's button fetches it).
+    let register = s
+        .get(&format!(
+            "{n}/pdsa-register?change_idea_id={idea_id}&limit=500"
+        ))
+        .json();
+    let total = register["total"].as_u64().unwrap();
+    assert!(total >= 1, "{register}");
+    b.show(
+        &format!("#/register?change_idea_id={idea_id}"),
+        &holds("#rg-table caption", &format!("{total} cycle")),
+    );
+    let shown = b.eval("document.querySelectorAll('#rg-table tbody tr').length");
+    assert_eq!(shown, json!(total.min(50)));
+    assert_eq!(
+        b.eval("document.querySelector('#rg-table tbody tr td:nth-child(3) a').textContent"),
+        json!(idea_title)
+    );
+    b.audit("the PDSA register");
+    let register_png = b.screenshot("dashboard-register.png");
+    let csv_lines = b.eval(&format!(
+        "fetch('{n}/pdsa-register?format=csv&change_idea_id={idea_id}', {{ headers: \
+         {{ Authorization: 'Bearer ' + localStorage.getItem('nic-ledger.token') }} }})\
+         .then(r => r.text()).then(t => t.trim().split('\\n').length)"
+    ));
+    assert_eq!(
+        csv_lines,
+        json!(total + 1),
+        "a header and one row per cycle"
+    );
+
     // A run chart: every point drawn, the median, the PDSA cycles at their periods, the signals.
     b.show(
         &format!("#/measures/{measure_id}"),
@@ -996,6 +1028,7 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         &entry_png,
         &plan_png,
         &study_png,
+        &register_png,
         &replay_png,
         &shot,
     ] {

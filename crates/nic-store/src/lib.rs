@@ -193,6 +193,16 @@ pub trait EventStore: Send + Sync + 'static {
     /// safe to read (an earlier position may still commit) is held back until it is.
     async fn read_all(&self, query: &ReadAll) -> Result<Vec<RecordedEvent>, StoreError>;
 
+    /// `read_all` for a reader woken by `wakeups()` (a `Subscription`), with the wake-up value this
+    /// read ticked itself, if it did (PostgreSQL: its statement proved more of the log, which other
+    /// readers are woken for). A reader that saw no other tick since it began need not read again.
+    async fn read_all_woken(
+        &self,
+        query: &ReadAll,
+    ) -> Result<(Vec<RecordedEvent>, Option<u64>), StoreError> {
+        Ok((self.read_all(query).await?, None))
+    }
+
     /// The events at `positions`, in global order; a position with no event is left out. At most
     /// `READ_PAGE_EVENTS_MAX` positions a call. For positions a reader has already seen (an index
     /// of the log kept by a projection): no frontier holds them back.

@@ -17,6 +17,10 @@ pub const ADMIN_CONNECTIONS_MAX: u32 = 4;
 /// How long a PostgreSQL pool waits for a free connection before the operation fails, in
 /// milliseconds.
 pub const PG_ACQUIRE_TIMEOUT_MS: u64 = 10_000;
+/// A pooled connection idle for longer than this is pinged before it is used again (a server
+/// restart or a dropped link shows there, not as a failed statement); one in steady use is not,
+/// which would cost a round trip per statement.
+pub const PG_PING_IDLE_MS: u64 = 1_000;
 /// How long a SQLite connection waits for another connection's write lock, in milliseconds.
 pub const SQLITE_BUSY_TIMEOUT_MS: u64 = 5_000;
 /// How long a background task whose database work failed (the PostgreSQL listener and prover)

@@ -46,14 +46,15 @@ use nic_events::{
     chain_hash, EventData, ExpectedVersion, NewEvent, RecordedEvent, StreamId, GENESIS_HASH,
 };
 use sqlx::postgres::{PgListener, PgPool, PgPoolOptions, PgRow};
-use sqlx::{Postgres, QueryBuilder, Row};
+use sqlx::{Connection, Postgres, QueryBuilder, Row};
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::limits::{
     APPEND_ATTEMPTS_MAX, FRONTIER_RECHECK_MAX_MS, FRONTIER_RECHECK_MS, HEADS_CACHED_STREAMS_MAX,
-    OBSERVATIONS_PENDING_MAX, PG_ACQUIRE_TIMEOUT_MS, PG_POOL_CONNECTIONS_MAX, RETRY_AFTER_ERROR_MS,
+    OBSERVATIONS_PENDING_MAX, PG_ACQUIRE_TIMEOUT_MS, PG_PING_IDLE_MS, PG_POOL_CONNECTIONS_MAX,
+    RETRY_AFTER_ERROR_MS,
 };
 use crate::{
     check_append, non_negative, now_micros, page_limit, AppendOutcome, Backend, EventStore,
@@ -280,6 +281,15 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(PG_POOL_CONNECTIONS_MAX)
             .acquire_timeout(Duration::from_millis(PG_ACQUIRE_TIMEOUT_MS))
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for > Duration::from_millis(PG_PING_IDLE_MS) {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect(url)
             .await?;
         let wake = Arc::new(watch::Sender::new(0u64));
@@ -341,6 +351,67 @@ impl PgStore {
                 heads.remove(stream.as_str());
             }
         }
+    }
+
+    /// `EventStore::read_all`, and the wake-up value its own frontier move ticked, if it moved
+    /// the frontier (`EventStore::read_all_woken`).
+    async fn read_all_ticking(
+        &self,
+        query: &ReadAll,
+    ) -> Result<(Vec<RecordedEvent>, Option<u64>), StoreError> {
+        let limit = query.page_size();
+        let safe = self.reader.frontier.lock().expect("frontier").safe;
+        let mut events = Vec::new();
+        let mut after = query.after;
+        if safe > after {
+            // Below the proved frontier the log is complete: a plain range read.
+            let mut q: QueryBuilder<Postgres> =
+                QueryBuilder::new(format!("SELECT {COLUMNS} FROM events WHERE"));
+            push_filters(&mut q, query, after, safe, limit);
+            // A page sized once: growing it row by row moved every event read several times.
+            events = Vec::with_capacity(limit);
+            let mut rows = q
+                .build()
+                .try_map(|row: PgRow| decode(&row, 0).map_err(wrap_decode))
+                .fetch(&self.pool);
+            while let Some(e) = rows.try_next().await.map_err(unwrap_decode)? {
+                events.push(e);
+            }
+            if events.len() == limit || query.up_to_position.is_some_and(|p| p <= safe) {
+                return Ok((events, None));
+            }
+            // Every event up to `safe` that the query admits is in `events`.
+            after = safe;
+        }
+        let remaining = limit - events.len();
+        let (rest, ticked) = self
+            .reader
+            .with_frontier(
+                |q| {
+                    q.push(format!(
+                        "SELECT {FRONTIER_COLUMNS}, e.* FROM frontier f \
+                         LEFT JOIN LATERAL (SELECT {COLUMNS} FROM events WHERE"
+                    ));
+                    push_filters(q, query, after, u64::MAX, remaining);
+                    q.push(") e ON true");
+                },
+                // The one row of an empty page carries only the frontier.
+                |row| match row.try_get::<Option<i64>, _>(FRONTIER_WIDTH)? {
+                    Some(_) => decode(row, FRONTIER_WIDTH).map(Some),
+                    None => Ok(None),
+                },
+                |rows| !query.woken && rows.iter().flatten().count() < remaining,
+            )
+            .await?;
+        let first_new = events.len();
+        events.extend(rest.into_iter().flatten());
+        if !events[first_new..]
+            .windows(2)
+            .all(|w| w[0].global_position < w[1].global_position)
+        {
+            events[first_new..].sort_unstable_by_key(|e| e.global_position);
+        }
+        Ok((events, ticked))
     }
 
     /// Reads the stream's head and what is known of `ids`, fresh. Ends the append when the ids were
@@ -472,14 +543,16 @@ impl Reader {
     /// Runs a statement that starts with the frontier CTE (`frontier`: `last_position`, `next_xid`,
     /// `horizon`, `bound`, the first four columns of every row; `decode` reads each row's other
     /// columns), once more when the first run could not prove the log up to what it observed and
-    /// `again` says the caller wants more.
+    /// `again` says the caller wants more. Also the wake-up value its own frontier move ticked,
+    /// if it moved the frontier.
     async fn with_frontier<T: Send + Unpin>(
         &self,
         build: impl Fn(&mut QueryBuilder<'_, Postgres>),
         decode: impl Fn(&PgRow) -> Result<T, StoreError> + Send + Sync,
         again: impl Fn(&[T]) -> bool,
-    ) -> Result<Vec<T>, StoreError> {
+    ) -> Result<(Vec<T>, Option<u64>), StoreError> {
         let mut attempt = 0;
+        let mut ticked = None;
         // Whether the first run's xmin fell short of its own observation: the second run then
         // asks for the appenders, rather than wait for another statement to find the xmin stuck.
         let mut short = false;
@@ -565,7 +638,10 @@ impl Reader {
             };
             if moved {
                 // Other readers may now read further.
-                self.wake.send_modify(|n| *n = n.wrapping_add(1));
+                self.wake.send_modify(|n| {
+                    *n = n.wrapping_add(1);
+                    ticked = Some(*n);
+                });
             }
             if waiting {
                 self.waiting.notify_one();
@@ -574,7 +650,7 @@ impl Reader {
             short = xmin < next_xid;
             attempt += 1;
             if attempt >= 2 || !more || !again(&result) {
-                return Ok(result);
+                return Ok((result, ticked));
             }
         }
     }
@@ -786,59 +862,14 @@ impl EventStore for PgStore {
     }
 
     async fn read_all(&self, query: &ReadAll) -> Result<Vec<RecordedEvent>, StoreError> {
-        let limit = query.page_size();
-        let safe = self.reader.frontier.lock().expect("frontier").safe;
-        let mut events = Vec::new();
-        let mut after = query.after;
-        if safe > after {
-            // Below the proved frontier the log is complete: a plain range read.
-            let mut q: QueryBuilder<Postgres> =
-                QueryBuilder::new(format!("SELECT {COLUMNS} FROM events WHERE"));
-            push_filters(&mut q, query, after, safe, limit);
-            // A page sized once: growing it row by row moved every event read several times.
-            events = Vec::with_capacity(limit);
-            let mut rows = q
-                .build()
-                .try_map(|row: PgRow| decode(&row, 0).map_err(wrap_decode))
-                .fetch(&self.pool);
-            while let Some(e) = rows.try_next().await.map_err(unwrap_decode)? {
-                events.push(e);
-            }
-            if events.len() == limit || query.up_to_position.is_some_and(|p| p <= safe) {
-                return Ok(events);
-            }
-            // Every event up to `safe` that the query admits is in `events`.
-            after = safe;
-        }
-        let remaining = limit - events.len();
-        let rest = self
-            .reader
-            .with_frontier(
-                |q| {
-                    q.push(format!(
-                        "SELECT {FRONTIER_COLUMNS}, e.* FROM frontier f \
-                         LEFT JOIN LATERAL (SELECT {COLUMNS} FROM events WHERE"
-                    ));
-                    push_filters(q, query, after, u64::MAX, remaining);
-                    q.push(") e ON true");
-                },
-                // The one row of an empty page carries only the frontier.
-                |row| match row.try_get::<Option<i64>, _>(FRONTIER_WIDTH)? {
-                    Some(_) => decode(row, FRONTIER_WIDTH).map(Some),
-                    None => Ok(None),
-                },
-                |rows| !query.woken && rows.iter().flatten().count() < remaining,
-            )
-            .await?;
-        let first_new = events.len();
-        events.extend(rest.into_iter().flatten());
-        if !events[first_new..]
-            .windows(2)
-            .all(|w| w[0].global_position < w[1].global_position)
-        {
-            events[first_new..].sort_unstable_by_key(|e| e.global_position);
-        }
-        Ok(events)
+        Ok(self.read_all_ticking(query).await?.0)
+    }
+
+    async fn read_all_woken(
+        &self,
+        query: &ReadAll,
+    ) -> Result<(Vec<RecordedEvent>, Option<u64>), StoreError> {
+        self.read_all_ticking(query).await
     }
 
     async fn read_positions(&self, positions: &[u64]) -> Result<Vec<RecordedEvent>, StoreError> {
@@ -873,7 +904,7 @@ impl EventStore for PgStore {
                 |_| true,
             )
             .await
-            .map(|heads| heads.into_iter().max().unwrap_or_default())
+            .map(|(heads, _)| heads.into_iter().max().unwrap_or_default())
     }
 
     async fn committed_head(&self) -> Result<u64, StoreError> {
@@ -899,7 +930,7 @@ impl EventStore for PgStore {
                 |_| true,
             )
             .await
-            .map(|heads| heads.into_iter().max().unwrap_or_default())
+            .map(|(heads, _)| heads.into_iter().max().unwrap_or_default())
     }
 
     fn read_held_back(&self) -> Duration {

@@ -74,12 +74,22 @@ impl Subscription {
         }
         // Mark the current tick as seen before reading, so an append that lands during the read
         // still wakes the wait below.
-        self.wakeups.borrow_and_update();
-        let page = self.store.read_all(&self.query).await?;
+        let before = *self.wakeups.borrow_and_update();
+        let (page, ticked) = self.store.read_all_woken(&self.query).await?;
+        // A tick this read made itself (it proved more of the log, and read it) is no reason to
+        // read again; one made by anything else still is. Marking ticks seen marks them all, so
+        // one that came after this read's own is remembered as missed.
+        let mut missed = false;
+        if let Some(own) = ticked.filter(|t| *t == before.wrapping_add(1)) {
+            missed = *self.wakeups.borrow_and_update() != own;
+        }
         if let Some(last) = page.last() {
             self.query.after = last.global_position;
-            self.at_head = page.len() < self.query.page_size();
+            self.at_head = page.len() < self.query.page_size() && !missed;
             self.buffer.extend(page);
+            return Ok(());
+        }
+        if missed {
             return Ok(());
         }
         // An error means the store was dropped; polling still works until the caller stops.

@@ -22,7 +22,7 @@ use nic_events::limits::READ_PAGE_EVENTS_MAX;
 use nic_events::CatalogError;
 use nic_projections::driver_diagram::{self, DiagramDiff, Diagrams, DriverDiagramView};
 use nic_projections::network_index::{NetworkIndex, Scope};
-use nic_projections::pdsa_board::{Boards, PdsaBoardView};
+use nic_projections::pdsa_board::{Boards, PdsaBoardView, Register, RegisterQuery};
 use nic_projections::portfolio::{PortfolioView, Portfolios};
 use nic_projections::run_charts::{RunChartView, RunCharts, SeriesScope};
 use nic_projections::timeline::{Entries, TimelinePage, TimelineQuery};
@@ -545,6 +545,28 @@ impl Service {
         })
         .await?
         .ok_or_else(|| not_found("program", program, as_of))
+    }
+
+    /// The register of a network's PDSA cycles as `query` asks; "overdue" is judged on the day
+    /// of `as_of` when it is a time, else on today.
+    pub async fn pdsa_register(
+        &self,
+        network: Uuid,
+        query: &RegisterQuery,
+        as_of: Option<AsOf>,
+    ) -> Result<Register, AppError> {
+        let today = match as_of {
+            Some(AsOf::Time(t)) => t.date_naive(),
+            _ => Utc::now().date_naive(),
+        };
+        self.with(as_of, Scope::Network(network), |base, b: &Boards| {
+            base.names()
+                .networks
+                .contains_key(&network)
+                .then(|| b.register(base, network, query, today))
+        })
+        .await?
+        .ok_or_else(|| not_found("network", network, as_of))
     }
 
     /// A program's self-ratings against each quality standard over time.
