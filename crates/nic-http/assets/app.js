@@ -233,7 +233,7 @@
 
   // -------------------------------------------------------------------------------------------
   // Routing: #/, #/diagram[/IDEA], #/timeline[?filters], #/measures[/MEASURE[/PROGRAM]],
-  // #/programs[/PROGRAM], #/register[?filters], #/cycles/CYCLE.
+  // #/programs[/PROGRAM], #/register[?filters], #/standards, #/cycles/CYCLE.
 
   function route() {
     const raw = location.hash.replace(/^#\/?/, '');
@@ -910,6 +910,37 @@
     document.body.append(a);
     a.click();
     setTimeout(() => { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The standards matrix: every program against every quality standard
+
+  async function viewStandards() {
+    const m = await api(`${netPath()}/standards-matrix`);
+    const change = (c) => {
+      if (c.change === null || c.change === undefined) return h('span', { class: 'small muted' }, 'first assessment');
+      if (c.change > 0) return h('span', { class: 'small up' }, `▲ up ${c.change} from ${c.previous_rating}`);
+      if (c.change < 0) return h('span', { class: 'small down' }, `▼ down ${-c.change} from ${c.previous_rating}`);
+      return h('span', { class: 'small muted' }, `= as before (${c.previous_rating})`);
+    };
+    const cell = (c) => (c ? h('td', { class: `rating r${c.rating}` },
+      h('strong', null, `${c.rating} · ${c.words}`), h('br'), change(c), h('br'),
+      h('span', { class: 'small muted' }, `${c.assessed_on}, ${c.age_days} day${c.age_days === 1 ? '' : 's'} ago`))
+      : h('td', { class: 'rating none' }, h('span', { class: 'muted' }, 'not assessed')));
+    const table = m.standards.length && m.programs.length ? h('div', { class: 'scroll' }, h('table', { id: 'sm-table', class: 'matrix' },
+      h('caption', { class: 'small muted' }, `The scale: ${m.scale.map((w, i) => `${i + 1} ${w}`).join(', ')}. Ages are counted to ${m.today}.`),
+      h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Program'),
+        m.standards.map((st) => h('th', { scope: 'col' }, h('span', { class: 'code' }, st.code), ' ', st.title)))),
+      h('tbody', null, m.programs.map((p) => h('tr', null,
+        h('th', { scope: 'row' }, h('a', { href: `#/programs/${enc(p.program_id)}` }, p.program_name),
+          h('div', { class: 'small muted' }, p.ecosystem), p.withdrawn ? h('span', { class: 'badge gap' }, 'withdrawn') : null),
+        p.cells.map(cell))))))
+      : h('p', { class: 'muted' }, m.standards.length ? 'No programs enrolled yet.' : 'No quality standards defined yet.');
+    return h('section', { class: 'card', 'aria-labelledby': 'sm-h' },
+      h('h1', { id: 'sm-h' }, 'Quality standards'),
+      h('p', { class: 'muted small' }, `Each program's latest self-rating per standard, its change since the assessment before, and its age · as of log position ${m.position}`),
+      h('div', { class: 'actions no-print' }, h('button', { type: 'button', id: 'sm-print', onclick: () => window.print() }, 'Print')),
+      table);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1706,6 +1737,7 @@
     measures: viewMeasures,
     programs: viewPrograms,
     register: viewRegister,
+    standards: viewStandards,
     cycles: viewCycle,
   };
 

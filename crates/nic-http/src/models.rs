@@ -12,7 +12,7 @@ use nic_projections::control_chart::ControlRules;
 use nic_projections::driver_diagram::{self, DiagramDiff};
 use nic_projections::limits::{REGISTER_CSV_ROWS_MAX, REGISTER_ROWS_DEFAULT, REGISTER_ROWS_MAX};
 use nic_projections::pdsa_board::{PdsaBoardView, RegisterQuery};
-use nic_projections::portfolio::PortfolioView;
+use nic_projections::portfolio::{PortfolioView, StandardsMatrix};
 use nic_projections::run_charts;
 use nic_projections::timeline::{EntryKind, TimelinePage, TimelineQuery, PAGE_ENTRIES_MAX};
 use serde::Deserialize;
@@ -320,6 +320,19 @@ pub async fn pdsa_board(
 ) -> Result<Json<PdsaBoardView>, Problem> {
     let as_of = as_of_opt("as_of", q.as_of.as_deref())?;
     Ok(Json(app.read_models().pdsa_board(program_id, as_of).await?))
+}
+
+pub async fn standards_matrix(
+    State(app): State<App>,
+    Ids(network_id): Ids<Uuid>,
+    Params(q): Params<AsOfParams>,
+) -> Result<Json<StandardsMatrix>, Problem> {
+    let as_of = as_of_opt("as_of", q.as_of.as_deref())?;
+    Ok(Json(
+        app.read_models()
+            .standards_matrix(network_id, as_of)
+            .await?,
+    ))
 }
 
 pub async fn portfolio(

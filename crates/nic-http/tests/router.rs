@@ -894,3 +894,63 @@ async fn the_register_lists_the_network_s_cycles_filtered_and_as_csv() {
         .await;
     assert_eq!(got, StatusCode::NOT_FOUND);
 }
+
+/// The standards matrix over the demo network: one row per program, one column per standard,
+/// each cell the program's latest self-rating as its own portfolio has it.
+#[tokio::test]
+async fn the_standards_matrix_agrees_with_every_program_s_portfolio() {
+    let url = nic_store::scratch::sqlite_url();
+    let demo = {
+        let store = nic_store::open(&url).await.unwrap();
+        store.migrate().await.unwrap();
+        nic_demo::load(store.as_ref(), 1).await.unwrap()
+    };
+    let api = Api::new(&url).await;
+    let head = api.head(1).await;
+    let mut applied = api.app.read_models().applied();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        applied.wait_for(|p| *p >= head),
+    )
+    .await
+    .expect("the read models catch up")
+    .unwrap();
+    let net = demo.network_id;
+    let (status, _, m) = api
+        .get(&format!("/api/v1/networks/{net}/standards-matrix"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{m}");
+    let standards = m["standards"].as_array().unwrap();
+    let rows = m["programs"].as_array().unwrap();
+    assert_eq!(rows.len(), demo.programs);
+    assert!(!standards.is_empty());
+    let mut rated = 0;
+    for row in rows {
+        let id = row["program_id"].as_str().unwrap();
+        let (_, _, portfolio) = api.get(&format!("/api/v1/programs/{id}/portfolio")).await;
+        let cells = row["cells"].as_array().unwrap();
+        assert_eq!(cells.len(), standards.len());
+        for (s, cell) in standards.iter().zip(cells) {
+            let history = portfolio["standards"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|h| h["standard_id"] == s["standard_id"])
+                .unwrap();
+            assert_eq!(cell["rating"], history["latest_rating"], "{id} {s}");
+            if !cell.is_null() {
+                rated += 1;
+                let n = cell["rating"].as_u64().unwrap() as usize;
+                assert_eq!(cell["words"], m["scale"][n - 1]);
+            }
+        }
+    }
+    assert!(rated > 0, "the demo's programs rate themselves");
+    let (got, _, _) = api
+        .get(&format!(
+            "/api/v1/networks/{}/standards-matrix",
+            uuid::Uuid::now_v7()
+        ))
+        .await;
+    assert_eq!(got, StatusCode::NOT_FOUND);
+}

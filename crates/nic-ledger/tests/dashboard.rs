@@ -571,6 +571,29 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         "a header and one row per cycle"
     );
 
+    // The standards matrix: a row per program, a column per standard, as the API has them.
+    let matrix = s.get(&format!("{n}/standards-matrix")).json();
+    let (rows, columns) = (
+        matrix["programs"].as_array().unwrap().len(),
+        matrix["standards"].as_array().unwrap().len(),
+    );
+    assert!(rows > 0 && columns > 0, "{matrix}");
+    b.show(
+        "#/standards",
+        "!!document.querySelector('#sm-table tbody tr')",
+    );
+    assert_eq!(
+        b.eval("[document.querySelectorAll('#sm-table tbody tr').length, document.querySelectorAll('#sm-table thead th').length - 1]"),
+        json!([rows, columns])
+    );
+    let first_program = matrix["programs"][0]["program_name"].as_str().unwrap();
+    assert_eq!(
+        b.eval("document.querySelector('#sm-table tbody th a').textContent"),
+        json!(first_program)
+    );
+    b.audit("the standards matrix");
+    let matrix_png = b.screenshot("dashboard-standards.png");
+
     // A run chart: every point drawn, the median, the PDSA cycles at their periods, the signals.
     b.show(
         &format!("#/measures/{measure_id}"),
@@ -1029,6 +1052,7 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         &plan_png,
         &study_png,
         &register_png,
+        &matrix_png,
         &replay_png,
         &shot,
     ] {

@@ -2,6 +2,10 @@
 //! the program's self-ratings over time, by assessment date ascending, each with the evidence it
 //! cites. Evidence held by the ledger (a cycle, a measure, a synthesis) is shown with its title as
 //! the log names it at the view's position; a document is shown by its reference.
+//!
+//! The standards matrix (`Portfolios::matrix`) is the network's view across programs: each
+//! program's latest rating per standard, in the rating scale's words, its change since the
+//! assessment before, and how old it is.
 
 use std::collections::BTreeMap;
 
@@ -37,6 +41,70 @@ impl Portfolio {
     pub fn programs(&self) -> Vec<Uuid> {
         self.model.programs(&self.base)
     }
+
+    /// The network's standards × programs matrix (`Portfolios::matrix`).
+    pub fn matrix(&self, network_id: Uuid, today: NaiveDate) -> StandardsMatrix {
+        self.model.matrix(&self.base, network_id, today)
+    }
+}
+
+/// The words of each self-rating, 1 to 4.
+pub const RATING_WORDS: [&str; 4] = ["not yet", "developing", "meets the standard", "exemplary"];
+
+/// A rating's words ("" outside the scale).
+pub fn rating_words(rating: u8) -> &'static str {
+    usize::from(rating)
+        .checked_sub(1)
+        .and_then(|i| RATING_WORDS.get(i))
+        .copied()
+        .unwrap_or("")
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MatrixStandard {
+    pub standard_id: Uuid,
+    pub code: String,
+    pub title: String,
+}
+
+/// A program's standing on one standard: its latest self-rating.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MatrixCell {
+    pub rating: u8,
+    pub words: &'static str,
+    pub assessed_on: NaiveDate,
+    /// Days from the assessment to the matrix's day.
+    pub age_days: i64,
+    /// The rating of the assessment before (None: the first).
+    pub previous_rating: Option<u8>,
+    /// The latest rating minus the one before.
+    pub change: Option<i16>,
+    pub assessments: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MatrixRow {
+    pub program_id: Uuid,
+    pub program_name: String,
+    pub ecosystem: String,
+    pub withdrawn: bool,
+    /// One per standard, in the matrix's order (None: never assessed).
+    pub cells: Vec<Option<MatrixCell>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StandardsMatrix {
+    pub network_id: Uuid,
+    /// The log position the matrix is as of.
+    pub position: u64,
+    /// The day ages are counted to.
+    pub today: NaiveDate,
+    /// The scale, 1 to 4.
+    pub scale: [&'static str; 4],
+    /// By code.
+    pub standards: Vec<MatrixStandard>,
+    /// By program name.
+    pub programs: Vec<MatrixRow>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -175,6 +243,75 @@ impl Portfolios {
             position: self.position,
             standards,
         })
+    }
+
+    /// Each of `network_id`'s programs against each of its standards: the latest self-rating
+    /// (by assessment date, then log order), the one before, and its age on `today`.
+    pub fn matrix(&self, base: &RunCharts, network_id: Uuid, today: NaiveDate) -> StandardsMatrix {
+        let names = base.names();
+        let mut standards: Vec<MatrixStandard> = names
+            .standards
+            .iter()
+            .filter(|(_, s)| s.network_id == network_id)
+            .map(|(id, s)| MatrixStandard {
+                standard_id: *id,
+                code: s.code.clone(),
+                title: s.title.clone(),
+            })
+            .collect();
+        standards.sort_by(|a, b| (&a.code, a.standard_id).cmp(&(&b.code, b.standard_id)));
+        let mut programs: Vec<MatrixRow> = names
+            .programs
+            .iter()
+            .filter(|(_, p)| p.network_id == network_id)
+            .map(|(id, p)| {
+                let mut mine: Vec<&(u64, StandardSelfAssessed)> =
+                    self.assessments.get(id).into_iter().flatten().collect();
+                mine.sort_by_key(|(pos, a)| (a.assessed_on, *pos));
+                let cells = standards
+                    .iter()
+                    .map(|s| {
+                        let of: Vec<&StandardSelfAssessed> = mine
+                            .iter()
+                            .filter(|(_, a)| a.standard_id == s.standard_id)
+                            .map(|(_, a)| a)
+                            .collect();
+                        let latest = of.last()?;
+                        let previous = of.len().checked_sub(2).map(|i| of[i].rating);
+                        Some(MatrixCell {
+                            rating: latest.rating,
+                            words: rating_words(latest.rating),
+                            assessed_on: latest.assessed_on,
+                            age_days: (today - latest.assessed_on).num_days(),
+                            previous_rating: previous,
+                            change: previous.map(|p| i16::from(latest.rating) - i16::from(p)),
+                            assessments: of.len(),
+                        })
+                    })
+                    .collect();
+                MatrixRow {
+                    program_id: *id,
+                    program_name: p.name.clone(),
+                    ecosystem: names
+                        .ecosystems
+                        .get(&p.ecosystem_id)
+                        .cloned()
+                        .unwrap_or_default(),
+                    withdrawn: p.withdrawn,
+                    cells,
+                }
+            })
+            .collect();
+        programs
+            .sort_by(|a, b| (&a.program_name, a.program_id).cmp(&(&b.program_name, b.program_id)));
+        StandardsMatrix {
+            network_id,
+            position: self.position,
+            today,
+            scale: RATING_WORDS,
+            standards,
+            programs,
+        }
     }
 
     fn history(&self, names: &Names, standard_id: Uuid) -> StandardHistory {
@@ -321,5 +458,66 @@ mod tests {
         let b = p.view(PROG_B).unwrap();
         assert!(b.standards.iter().all(|s| s.ratings.is_empty()));
         assert!(p.view(id(999)).is_none());
+    }
+
+    #[test]
+    fn the_matrix_shows_each_program_s_latest_rating_its_change_and_age() {
+        let mut log = scenario();
+        for (sid, code, title) in [(id(40), "S2", "Mentoring"), (id(41), "S1", "Access")] {
+            log.net(NicEvent::StandardDefined(StandardDefined {
+                standard_id: sid,
+                code: t(code),
+                title: t(title),
+                description: x(""),
+            }));
+        }
+        let assess = |log: &mut Log, n: u128, program, standard, rating, on| {
+            log.push(
+                "program",
+                program,
+                NicEvent::StandardSelfAssessed(StandardSelfAssessed {
+                    assessment_id: id(n),
+                    program_id: program,
+                    standard_id: standard,
+                    rating,
+                    assessed_on: on,
+                    evidence: vec![],
+                    note: x(""),
+                }),
+            );
+        };
+        // Program A: S2 rated 3 in June after 1 in January (recorded out of date order); S1 never.
+        assess(&mut log, 300, PROG_A, id(40), 3, day(2025, 6, 1));
+        assess(&mut log, 301, PROG_A, id(40), 1, day(2025, 1, 15));
+        // Program B: S1 rated 4 once.
+        assess(&mut log, 302, PROG_B, id(41), 4, day(2025, 3, 1));
+        let p = fold(Portfolio::new(), &log.events);
+        let m = p.matrix(NET, day(2025, 7, 1));
+        let codes: Vec<&str> = m.standards.iter().map(|s| s.code.as_str()).collect();
+        assert_eq!(codes, ["S1", "S2"]);
+        let names: Vec<&str> = m.programs.iter().map(|r| r.program_name.as_str()).collect();
+        assert_eq!(names, ["Program A", "Program B"]);
+        let a = &m.programs[0];
+        assert_eq!(a.ecosystem, "Pittsburgh");
+        assert!(a.cells[0].is_none(), "A never assessed S1");
+        let s2 = a.cells[1].as_ref().unwrap();
+        assert_eq!(
+            (
+                s2.rating,
+                s2.words,
+                s2.previous_rating,
+                s2.change,
+                s2.age_days,
+                s2.assessments
+            ),
+            (3, "meets the standard", Some(1), Some(2), 30, 2)
+        );
+        let b = m.programs[1].cells[0].as_ref().unwrap();
+        assert_eq!(
+            (b.rating, b.words, b.previous_rating, b.change),
+            (4, "exemplary", None, None)
+        );
+        assert!(m.programs[1].cells[1].is_none());
+        assert!(p.matrix(id(999), day(2025, 7, 1)).programs.is_empty());
     }
 }

@@ -23,7 +23,7 @@ use nic_events::CatalogError;
 use nic_projections::driver_diagram::{self, DiagramDiff, Diagrams, DriverDiagramView};
 use nic_projections::network_index::{NetworkIndex, Scope};
 use nic_projections::pdsa_board::{Boards, PdsaBoardView, Register, RegisterQuery};
-use nic_projections::portfolio::{PortfolioView, Portfolios};
+use nic_projections::portfolio::{PortfolioView, Portfolios, StandardsMatrix};
 use nic_projections::run_charts::{RunChartView, RunCharts, SeriesScope};
 use nic_projections::timeline::{Entries, TimelinePage, TimelineQuery};
 use nic_projections::WithBase;
@@ -564,6 +564,28 @@ impl Service {
                 .networks
                 .contains_key(&network)
                 .then(|| b.register(base, network, query, today))
+        })
+        .await?
+        .ok_or_else(|| not_found("network", network, as_of))
+    }
+
+    /// Each of a network's programs against each of its quality standards: the latest
+    /// self-rating, its change and its age, counted to the day of `as_of` when it is a time, else
+    /// to today.
+    pub async fn standards_matrix(
+        &self,
+        network: Uuid,
+        as_of: Option<AsOf>,
+    ) -> Result<StandardsMatrix, AppError> {
+        let today = match as_of {
+            Some(AsOf::Time(t)) => t.date_naive(),
+            _ => Utc::now().date_naive(),
+        };
+        self.with(as_of, Scope::Network(network), |base, p: &Portfolios| {
+            base.names()
+                .networks
+                .contains_key(&network)
+                .then(|| p.matrix(base, network, today))
         })
         .await?
         .ok_or_else(|| not_found("network", network, as_of))
