@@ -950,6 +950,7 @@
     const [measures, programs] = await Promise.all([api(`${netPath()}/measures`), api(`${netPath()}/programs`)]);
     const meas = measures.items || [];
     const progs = programs.items || [];
+    const programName = (id) => (progs.find((p) => p.id === id) || {}).title || 'a program no longer listed';
     if (!meas.length) return h('div', { class: 'card' }, h('h1', null, 'Run charts'), h('p', null, 'No measures defined yet.'));
     const measureId = r.args[0] || meas[0].id;
     const programId = r.args[1] || '';
@@ -1010,6 +1011,7 @@
       h('section', { class: 'card', 'aria-labelledby': 'cyc-h' },
         h('h2', { id: 'cyc-h' }, `PDSA cycles on this chart (${cyclesIn.length})`),
         cyclesIn.length ? h('ul', null, cyclesIn.map(({ c, period }) => h('li', null, `${period}: `,
+          h('a', { href: `#/programs/${enc(c.program_id)}` }, programName(c.program_id)), ', ',
           h('a', { href: `#/cycles/${enc(c.cycle_id)}` }, c.title),
           h('span', { class: 'small muted' }, ` — cycle ${c.cycle_number}, ${c.phase}${c.decision ? `, ${c.decision}` : ''}`))))
           : h('p', { class: 'muted' }, 'None.')),
@@ -1626,11 +1628,23 @@
     const c = await api(`/api/v1/pdsa-cycles/${enc(r.args[0] || '')}`);
     const p = c.planned;
     // Names, never ids: the program's, and the change ideas' from the network's diagram.
-    const [program, network] = await Promise.all([
+    const net = `/api/v1/networks/${enc(p.network_id)}`;
+    const [program, network, measures, ramp] = await Promise.all([
       api(`/api/v1/programs/${enc(p.program_id)}`).catch(() => null),
-      api(`/api/v1/networks/${enc(p.network_id)}`).catch(() => null),
+      api(net).catch(() => null),
+      api(`${net}/measures`).catch(() => ({ items: [] })),
+      // The program's cycles: this one's place in its ramp, before and after.
+      api(`${net}/pdsa-register`, { program_id: p.program_id, limit: 500 }).catch(() => ({ rows: [] })),
     ]);
     const programName = (program && program.name) || 'its program';
+    const measureLinks = (p.plan.measure_ids || []).map((id, i) => {
+      const m = (measures.items || []).find((x) => x.id === id);
+      return [i ? ', ' : '', h('a', { href: `#/measures/${enc(id)}/${enc(p.program_id)}` }, m ? m.title : 'a measure no longer listed')];
+    });
+    const cycleLink = (row) => h('a', { href: `#/cycles/${enc(row.cycle.cycle_id)}` }, `cycle ${row.cycle.cycle_number}: ${row.cycle.title}`);
+    const rows = ramp.rows || [];
+    const before = rows.find((x) => x.cycle.cycle_id === p.previous_cycle_id);
+    const after = rows.filter((x) => x.cycle.previous_cycle_id === c.id);
     const nodeTitle = (id) => (network && network.nodes && network.nodes[id] && network.nodes[id].title) || 'a change idea no longer on the diagram';
     const kv = (pairs) => h('dl', { class: 'kv' }, pairs.filter(([, v]) => v !== null && v !== undefined && v !== '').map(([k, v]) => [h('dt', null, k), h('dd', null, v)]));
     return h('div', null, h('section', { class: 'card', 'aria-labelledby': 'cy-h' },
@@ -1639,7 +1653,11 @@
         c.gaps && c.gaps.length ? c.gaps.map((g) => [h('span', { class: 'badge gap' }, `⚠ ${g}`), ' ']) : null,
         h('a', { href: `#/programs/${enc(p.program_id)}` }, `${programName}’s board`), ' · tests ',
         p.change_idea_ids.map((id, i) => [i ? ', ' : '', h('a', { href: `#/diagram/${enc(id)}` }, nodeTitle(id))])),
-      kv([['Cycle', `${p.cycle_number} of its ramp`], ['Purpose', label(p.purpose)], ['Scale', p.scale],
+      kv([['Cycle', `${p.cycle_number} of its ramp`],
+        ['Builds on', before ? cycleLink(before) : null],
+        ['Built on by', after.length ? after.map((x, i) => [i ? ', ' : '', cycleLink(x)]) : null],
+        ['Purpose', label(p.purpose)], ['Scale', p.scale],
+        ['Measures', measureLinks.length ? measureLinks : null],
         ['Planned', `${p.planned_start} → ${p.planned_end}`], ['Started', c.started_on]]),
       h('h2', null, 'Plan'),
       kv([['Objective', p.plan.objective], ['Who, what, when, where', p.plan.who_what_when_where],

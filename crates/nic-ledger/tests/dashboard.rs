@@ -537,7 +537,33 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         )),
         json!(idea_title)
     );
+    // Its measures by name, linked to the program's run chart of each; its ramp's neighbours.
+    let cycle_id = b.eval("location.hash.split('/')[2]");
+    let cycle = s
+        .get(&format!(
+            "/api/v1/pdsa-cycles/{}",
+            cycle_id.as_str().unwrap()
+        ))
+        .json();
+    let plan = &cycle["planned"];
+    assert_eq!(
+        b.eval("[...document.querySelectorAll('#cy-h ~ dl a[href^=\"#/measures/\"]')].map(a => a.getAttribute('href').split('/')[2])"),
+        plan["plan"]["measure_ids"],
+    );
+    assert_eq!(
+        b.eval("document.body.textContent.includes('no longer listed')"),
+        json!(false)
+    );
+    if let Some(previous) = plan["previous_cycle_id"].as_str() {
+        assert_eq!(
+            b.eval(&format!(
+                "!!document.querySelector('#cy-h ~ dl a[href=\"#/cycles/{previous}\"]')"
+            )),
+            json!(true)
+        );
+    }
     b.audit("a cycle");
+    let cycle_png = b.screenshot("dashboard-cycle.png");
 
     // The PDSA register, filtered to the change idea: the rows the API lists, with names, and
     // the CSV of the same list (fetched as the page's button fetches it).
@@ -1051,6 +1077,7 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         &entry_png,
         &plan_png,
         &study_png,
+        &cycle_png,
         &register_png,
         &matrix_png,
         &replay_png,
