@@ -1438,7 +1438,24 @@
   function emptyPlan(pid) {
     return { program: pid, title: '', purpose: 'test', scale: '', planned_start: '', planned_end: '', objective: '', who: '',
       ideas: [], measures: [], questions: [{ question: '', prediction: '', reason: '' }, { question: '', prediction: '', reason: '' }],
-      key: null, errors: {}, result: null };
+      previous: null, key: null, errors: {}, result: null };
+  }
+
+  // The next cycle of an acted cycle's ramp, pre-filled from it: the same change ideas, measures,
+  // purpose and questions, its Act's "next cycle" as the objective; the dates and the predictions
+  // are the new cycle's own.
+  function nextPlan(c) {
+    const p = c.planned;
+    const f = emptyPlan(p.program_id);
+    Object.assign(f, {
+      title: p.title, purpose: p.purpose, scale: p.scale, who: p.plan.who_what_when_where || '',
+      objective: (c.act && c.act.next_cycle) || p.plan.objective,
+      ideas: [...p.change_idea_ids], measures: [...(p.plan.measure_ids || [])],
+      questions: (p.plan.questions || []).map((q) => ({ question: q.question, prediction: '', reason: '' })),
+      previous: { id: c.id, title: p.title, number: p.cycle_number },
+    });
+    if (!f.questions.length) f.questions = emptyPlan(p.program_id).questions;
+    return f;
   }
 
   // Planning a PDSA cycle for this program, as IHI's worksheet reads: the change ideas and the
@@ -1465,6 +1482,7 @@
       ev.preventDefault();
       const body = { title: f.title.trim(), change_idea_ids: f.ideas, purpose: f.purpose, scale: f.scale.trim(),
         planned_start: f.planned_start, planned_end: f.planned_end,
+        ...(f.previous ? { previous_cycle_id: f.previous.id } : {}),
         plan: { objective: f.objective.trim(), who_what_when_where: f.who.trim(), measure_ids: f.measures,
           questions: f.questions.filter((q) => q.question.trim() || q.prediction.trim())
             .map((q) => ({ question: q.question.trim(), prediction: q.prediction.trim(), reason: q.reason.trim() })) } };
@@ -1476,8 +1494,11 @@
       render(true);
     };
     return h('section', { class: 'card', 'aria-labelledby': 'pc-h' },
-      h('h2', { id: 'pc-h' }, 'Plan a PDSA cycle'),
-      h('p', { class: 'muted small' }, 'The Plan of IHI\'s PDSA worksheet, for this program: what the cycle tests, the questions it will answer and what you predict.'),
+      // The next cycle of a ramp is what the person came for: the view opens on it.
+      h('h2', f.previous ? { id: 'pc-h', tabindex: '-1', 'data-focus': true } : { id: 'pc-h' }, f.previous ? `Plan cycle ${f.previous.number + 1} of the ramp` : 'Plan a PDSA cycle'),
+      f.previous ? h('p', { id: 'pc-previous' }, 'Builds on ', h('a', { href: `#/cycles/${enc(f.previous.id)}` }, `cycle ${f.previous.number}: ${f.previous.title}`),
+        ', pre-filled from it. ', h('button', { type: 'button', id: 'pc-afresh', onclick: () => { state.plan = emptyPlan(pid); render(true); } }, 'Start afresh instead'))
+        : h('p', { class: 'muted small' }, 'The Plan of IHI\'s PDSA worksheet, for this program: what the cycle tests, the questions it will answer and what you predict.'),
       h('form', { id: 'pc-form', class: 'entry', onsubmit: submit, novalidate: true },
         text('title', 'title', 'Title'),
         text('purpose', 'purpose', 'Purpose', 'select', PURPOSES),
@@ -1669,7 +1690,11 @@
       c.study ? [h('h2', null, 'Study'), h('p', null, c.study.summary), h('ul', null, (c.study.results || []).map((res) => h('li', null,
         `Q${res.question_index + 1}: ${res.result} (prediction held: ${res.prediction_held})${res.learned ? ` — learned: ${res.learned}` : ''}`)))] : null,
       c.act ? [h('h2', null, 'Act'), kv([['Decision', h('span', { class: `dec-${c.act.decision}` }, c.act.decision)], ['Reason', c.act.reason],
-        ['Next cycle', c.act.next_cycle], ['Decided', c.act.decided_on]])] : null,
+        ['Next cycle', c.act.next_cycle], ['Decided', c.act.decided_on]]),
+      c.act.decision !== 'abandon' ? h('p', null, h('button', { type: 'button', id: 'cy-next', class: 'primary', onclick: () => {
+        state.plan = nextPlan(c);
+        location.hash = `#/programs/${enc(p.program_id)}`;
+      } }, 'Plan the next cycle of this ramp')) : null] : null,
       c.abandoned ? [h('h2', null, 'Abandoned'), h('p', null, c.abandoned.reason || '')] : null,
       c.corrections && c.corrections.length ? [h('h2', null, 'Corrections'), h('ul', null, c.corrections.map((x) => h('li', null, JSON.stringify(x))))] : null),
       stepForm(r.args[0], c));

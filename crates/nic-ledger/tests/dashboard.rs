@@ -944,6 +944,56 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
     assert_eq!(closed["act"]["decision"], "adapt");
     assert_eq!(closed["study"]["results"][1]["prediction_held"], "partly");
     b.audit("a cycle acted on in the browser");
+
+    // The next cycle of the ramp, from the pre-filled form: same ideas and questions, new
+    // predictions and dates; it builds on the cycle just adapted.
+    b.run("document.querySelector('#cy-next').click()");
+    b.wait_for(
+        "the next cycle's plan, pre-filled",
+        "!!document.querySelector('#pc-previous') && document.querySelector('#pc-plan-questions-0-question').value.length > 0",
+        Duration::from_secs(10),
+    );
+    assert_eq!(
+        b.eval("[document.querySelector('#pc-h').textContent, document.querySelector('#pc-plan-objective').value, document.querySelectorAll('#pc-change_idea_ids input:checked').length]"),
+        json!(["Plan cycle 2 of the ramp", "Add a logging reminder to the text.", 1])
+    );
+    let next_png = b.screenshot("dashboard-next-cycle.png");
+    b.run(&fill(
+        &[
+            ("pc-title", "Check-ins with a logging reminder"),
+            ("pc-planned_start", "2026-12-21"),
+            ("pc-planned_end", "2027-01-10"),
+            ("pc-plan-questions-0-prediction", "Five of six will, again."),
+            (
+                "pc-plan-questions-1-prediction",
+                "All five mentors will log.",
+            ),
+        ],
+        Some("#pc-form"),
+    ));
+    b.wait_for(
+        "the next cycle planned",
+        &holds("#pc-result", "Planned"),
+        Duration::from_secs(10),
+    );
+    let board = s
+        .get(&format!("/api/v1/programs/{reporter}/pdsa-board"))
+        .json();
+    let ramp = board["ramps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["cycles"][0]["cycle_id"] == json!(planned))
+        .expect("the adapted cycle's ramp");
+    let numbers: Vec<&Value> = ramp["cycles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| &c["cycle_number"])
+        .collect();
+    assert_eq!(numbers, [&json!(1), &json!(2)], "{ramp}");
+    assert_eq!(ramp["cycles"][1]["previous_cycle_id"], json!(planned));
+    b.audit("the next cycle's plan");
     // The program's own chart marks its excluded point, with the reason.
     b.show(
         &format!("#/measures/{measure_id}/{excluded_program}"),
@@ -1078,6 +1128,7 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         &plan_png,
         &study_png,
         &cycle_png,
+        &next_png,
         &register_png,
         &matrix_png,
         &replay_png,
