@@ -233,7 +233,8 @@
 
   // -------------------------------------------------------------------------------------------
   // Routing: #/, #/diagram[/IDEA], #/timeline[?filters], #/measures[/MEASURE[/PROGRAM]],
-  // #/programs[/PROGRAM], #/register[?filters], #/standards, #/cycles/CYCLE.
+  // #/programs[/PROGRAM], #/register[?filters], #/standards, #/syntheses[/SYNTHESIS],
+  // #/cycles/CYCLE.
 
   function route() {
     const raw = location.hash.replace(/^#\/?/, '');
@@ -910,6 +911,56 @@
     document.body.append(a);
     a.click();
     setTimeout(() => { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Syntheses: what the network learned, each with what it cites
+
+  async function viewSyntheses(r) {
+    if (r.args[0]) return viewSynthesis(r.args[0]);
+    const list = await api(`${netPath()}/syntheses`);
+    const items = list.items || [];
+    return h('section', { class: 'card', 'aria-labelledby': 'sy-h' },
+      h('h1', { id: 'sy-h' }, 'Syntheses'),
+      h('p', { class: 'muted small' }, 'What the network has learned across programs: each synthesis states a belief and a recommendation, and cites the cycles, measures and parts of the driver diagram it rests on.'),
+      items.length ? h('ul', { id: 'sy-list' }, items.map((it) => h('li', null, h('a', { href: `#/syntheses/${enc(it.id)}` }, it.title))))
+        : h('p', { class: 'muted' }, 'No synthesis published yet.'));
+  }
+
+  async function viewSynthesis(id) {
+    const st = await api(`/api/v1/syntheses/${enc(id)}`);
+    const sy = st.synthesis;
+    if (!sy) return h('div', { class: 'card' }, h('h1', null, 'No such synthesis'));
+    const net = `/api/v1/networks/${enc(sy.network_id)}`;
+    const [network, measures, register] = await Promise.all([
+      api(net).catch(() => null),
+      api(`${net}/measures`).catch(() => ({ items: [] })),
+      api(`${net}/pdsa-register`, { limit: 500 }).catch(() => ({ rows: [] })),
+    ]);
+    const gone = 'no longer on record';
+    const cycles = sy.cycle_ids.map((cid) => {
+      const row = (register.rows || []).find((x) => x.cycle.cycle_id === cid);
+      return h('li', null, h('a', { href: `#/cycles/${enc(cid)}` }, row ? row.cycle.title : `a cycle ${gone}`),
+        row ? h('span', { class: 'small muted' }, ` — ${row.program.title}, cycle ${row.cycle.cycle_number}, ${row.cycle.phase}${row.cycle.decision ? `, ${row.cycle.decision}` : ''}`) : null);
+    });
+    const ms = sy.measure_ids.map((mid) => {
+      const m = (measures.items || []).find((x) => x.id === mid);
+      return h('li', null, h('a', { href: `#/measures/${enc(mid)}` }, m ? m.title : `a measure ${gone}`));
+    });
+    const nodes = sy.node_ids.map((nid) => {
+      const n = network && network.nodes && network.nodes[nid];
+      return h('li', null, h('a', { href: `#/diagram/${enc(nid)}` }, n ? n.title : `a node ${gone}`), n ? h('span', { class: 'small muted' }, ` — ${{ primary: 'primary driver', secondary: 'secondary driver' }[n.kind] || label(n.kind)}`) : null);
+    });
+    const cited = (title, idName, list2) => h('section', { 'aria-labelledby': idName }, h('h2', { id: idName }, `${title} (${list2.length})`),
+      list2.length ? h('ul', null, list2) : h('p', { class: 'muted' }, 'None cited.'));
+    return h('section', { class: 'card', 'aria-labelledby': 'sy1-h' },
+      h('p', { class: 'small' }, h('a', { href: '#/syntheses' }, 'All syntheses')),
+      h('h1', { id: 'sy1-h' }, sy.title),
+      h('h2', null, 'What the network now believes'), h('p', { id: 'sy-statement' }, sy.statement),
+      h('h2', null, 'What it recommends'), h('p', null, sy.recommendation),
+      cited('Cycles it rests on', 'sy-cycles', cycles),
+      cited('Measures', 'sy-measures', ms),
+      cited('Parts of the driver diagram', 'sy-nodes', nodes));
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1781,6 +1832,7 @@
     programs: viewPrograms,
     register: viewRegister,
     standards: viewStandards,
+    syntheses: viewSyntheses,
     cycles: viewCycle,
   };
 

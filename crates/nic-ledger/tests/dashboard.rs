@@ -620,6 +620,42 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
     b.audit("the standards matrix");
     let matrix_png = b.screenshot("dashboard-standards.png");
 
+    // The syntheses: the list, then one with everything it cites, by name.
+    let syntheses = s.get(&format!("{n}/syntheses")).json();
+    let items = syntheses["items"].as_array().unwrap();
+    assert!(!items.is_empty(), "the demo publishes syntheses");
+    b.show("#/syntheses", "!!document.querySelector('#sy-list li')");
+    assert_eq!(
+        b.eval("document.querySelectorAll('#sy-list li').length"),
+        json!(items.len())
+    );
+    b.audit("the syntheses");
+    let synthesis = s
+        .get(&format!(
+            "/api/v1/syntheses/{}",
+            items[0]["id"].as_str().unwrap()
+        ))
+        .json();
+    let sy = &synthesis["synthesis"];
+    b.run("document.querySelector('#sy-list a').click()");
+    b.wait_for(
+        "a synthesis",
+        &holds("#sy1-h", sy["title"].as_str().unwrap()),
+        Duration::from_secs(10),
+    );
+    let count = |key: &str| sy[key].as_array().map_or(0, Vec::len);
+    assert_eq!(
+        b.eval("['#sy-cycles', '#sy-measures', '#sy-nodes'].map((id) => document.querySelector(id).parentElement.querySelectorAll('li').length)"),
+        json!([count("cycle_ids"), count("measure_ids"), count("node_ids")])
+    );
+    assert_eq!(
+        b.eval("document.body.textContent.includes('no longer on record')"),
+        json!(false),
+        "every citation is named"
+    );
+    b.audit("a synthesis");
+    let synthesis_png = b.screenshot("dashboard-synthesis.png");
+
     // A run chart: every point drawn, the median, the PDSA cycles at their periods, the signals.
     b.show(
         &format!("#/measures/{measure_id}"),
@@ -1131,6 +1167,7 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         &next_png,
         &register_png,
         &matrix_png,
+        &synthesis_png,
         &replay_png,
         &shot,
     ] {
