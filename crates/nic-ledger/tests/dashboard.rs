@@ -244,6 +244,24 @@ impl Browser {
         self.block("resize the window", size);
     }
 
+    /// The page as printed (its print styles), a PDF in the target directory; its page count.
+    fn print(&self, name: &str) -> (PathBuf, usize) {
+        let pdf = self.block(
+            "print",
+            self.client()
+                .print(fantoccini::wd::PrintConfiguration::default()),
+        );
+        assert!(pdf.starts_with(b"%PDF"), "a PDF");
+        let pages = pdf
+            .windows(11)
+            .filter(|w| w == b"/Type /Page" || w == b"/Type/Page\n")
+            .count()
+            - pdf.windows(12).filter(|w| w == b"/Type /Pages").count();
+        let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+        std::fs::write(&path, pdf).unwrap();
+        (path, pages)
+    }
+
     /// A PNG of the whole page (at most 4000 pixels high), in the target directory.
     fn screenshot(&self, name: &str) -> PathBuf {
         let height = self.eval("document.documentElement.scrollHeight");
@@ -619,6 +637,11 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
     );
     b.audit("the standards matrix");
     let matrix_png = b.screenshot("dashboard-standards.png");
+    let (matrix_pdf, pages) = b.print("dashboard-standards.pdf");
+    assert!(
+        (1..=3).contains(&pages),
+        "the matrix prints on a page or three: {pages}"
+    );
 
     // The syntheses: the list, then one with everything it cites, by name.
     let syntheses = s.get(&format!("{n}/syntheses")).json();
@@ -1168,6 +1191,7 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         &register_png,
         &matrix_png,
         &synthesis_png,
+        &matrix_pdf,
         &replay_png,
         &shot,
     ] {
