@@ -4,7 +4,8 @@
 //! change ideas) and a run chart show the demo's data; text users wrote is shown as text, never
 //! run; a PDSA cycle planned through the API shows on the open page within 2 seconds without a
 //! reload; the replay control shows the diagram and the timeline as of a past date. Every view the
-//! test visits passes axe-core's WCAG 2.1 A and AA rules, whatever their impact, and its label-content-name-mismatch check.
+//! test visits passes axe-core's WCAG 2.1 A and AA rules, whatever their impact, and its
+//! label-content-name-mismatch check.
 //! Screenshots are left in the target directory (`dashboard.png`, and one per view).
 //!
 //! Chromium is driven through chromedriver (WebDriver) with fantoccini. The test fails, never
@@ -37,7 +38,7 @@ struct Browser {
     client: Option<Client>,
     chromedriver: Child,
     profile: PathBuf,
-    /// The serious and critical accessibility violations found, by view.
+    /// The accessibility violations found, by view.
     violations: Vec<String>,
 }
 
