@@ -283,7 +283,7 @@
       const scroll = window.scrollY;
       view.replaceChildren(content);
       view.removeAttribute('aria-busy');
-      renderBanner(r.view);
+      renderBanner(r);
       if (refresh) {
         restoreFocus(focusKey);
         window.scrollTo(0, scroll);
@@ -333,13 +333,13 @@
     }, REFRESH_DEBOUNCE_MS);
   }
 
-  function renderBanner(view) {
+  function renderBanner(r) {
     const banner = $('replay-banner');
     $('replay-live').hidden = !state.asOf;
     if (!state.asOf) { banner.hidden = true; return; }
     banner.hidden = false;
-    const applies = view === 'diagram' || view === 'timeline';
-    banner.replaceChildren(`Replay: the driver diagram and the timeline show the network as of ${fmtTime(state.asOf)} (${state.asOf}).`,
+    const applies = r.view === 'diagram' || r.view === 'timeline' || (r.view === 'programs' && r.args[1] === 'packet');
+    banner.replaceChildren(`Replay: the driver diagram, the timeline and evidence packets show the network as of ${fmtTime(state.asOf)} (${state.asOf}).`,
       applies ? '' : ' This view is live.');
   }
 
@@ -1440,6 +1440,7 @@
   // Programs: PDSA board and portfolio
 
   async function viewPrograms(r) {
+    if (r.args[0] && r.args[1] === 'packet') return viewPacket(r.args[0]);
     const programs = (await api(`${netPath()}/programs`)).items || [];
     if (!r.args[0]) {
       const boards = await pool(programs, 4, (p) => api(`/api/v1/programs/${enc(p.id)}/pdsa-board`));
@@ -1465,7 +1466,8 @@
         h('h1', { id: 'pb-h' }, board.program_name),
         h('p', { class: 'muted small' }, `PDSA board · as of log position ${board.position} · `,
           board.cycles_with_gaps ? h('span', { class: 'badge gap' }, `⚠ ${board.cycles_with_gaps} cycle${board.cycles_with_gaps === 1 ? '' : 's'} with gaps`) : 'no cycle has gaps',
-          ' · ', h('a', { href: `#/timeline?program_id=${enc(pid)}` }, 'its timeline')),
+          ' · ', h('a', { href: `#/timeline?program_id=${enc(pid)}` }, 'its timeline'),
+          ' · ', h('a', { href: `#/programs/${enc(pid)}/packet`, id: 'pb-packet' }, 'its evidence packet')),
         switcher,
         h('h2', null, 'Cycles by phase'),
         h('div', { class: 'board' }, PHASES.map((ph) => h('section', { 'aria-label': `${ph}: ${board.columns[ph].length}` },
@@ -1672,6 +1674,62 @@
       c.decision ? h('div', null, 'Decision: ', h('span', { class: `dec-${c.decision}` }, c.decision), c.decision_reason ? ` — ${c.decision_reason}` : '') : null,
       c.abandoned_reason ? h('div', null, `Abandoned: ${c.abandoned_reason}`) : null,
       c.gaps.length ? h('ul', { class: 'small', 'aria-label': 'Gaps' }, c.gaps.map((g) => h('li', null, h('span', { class: 'badge gap' }, `⚠ ${g}`)))) : null);
+  }
+
+  // A program's evidence packet, for accreditation: its self-assessments over time with the
+  // evidence each cites, the cycles it ran with their decisions, the measures it reports with
+  // their latest values and signals; as of the replay date when one is set; printable, and as one
+  // JSON file.
+  async function viewPacket(pid) {
+    const asOf = asOfParam();
+    const [portfolio, board, measures] = await Promise.all([
+      api(`/api/v1/programs/${enc(pid)}/portfolio`, asOf),
+      api(`/api/v1/programs/${enc(pid)}/pdsa-board`, asOf),
+      api(`${netPath()}/measures`),
+    ]);
+    const charts = (await pool(measures.items || [], 4, (m) => api(`/api/v1/measures/${enc(m.id)}/run-chart`, { program_id: pid, ...asOf })))
+      .filter((c) => !(c instanceof Error) && c.points.some((p) => p.value !== null && p.value !== undefined));
+    const cycles = PHASES.flatMap((ph) => board.columns[ph]).sort((a, b) => (a.planned_start < b.planned_start ? -1 : a.planned_start > b.planned_start ? 1 : 0));
+    const when = state.asOf ? `as of ${fmtTime(state.asOf)}` : `as of ${today()}`;
+    const bundle = { program_id: pid, program_name: board.program_name, as_of: state.asOf || null, log_position: board.position,
+      portfolio, pdsa_board: board, run_charts: charts };
+    const download = () => {
+      const a = h('a', { href: URL.createObjectURL(new Blob([JSON.stringify(bundle, null, 2)], { type: 'application/json' })),
+        download: `evidence-packet-${board.program_name.replace(/[^A-Za-z0-9]+/g, '-')}.json`, hidden: true });
+      document.body.append(a);
+      a.click();
+      setTimeout(() => { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
+    };
+    const latestOf = (c) => [...c.points].reverse().find((p) => p.value !== null && p.value !== undefined);
+    const signalOf = (c) => { const sg = c.phases.flatMap((ph) => ph.signals || []); return sg.length ? sg[sg.length - 1].message : 'no signal'; };
+    return h('div', null, h('section', { class: 'card', 'aria-labelledby': 'ep-h' },
+      h('h1', { id: 'ep-h' }, `Evidence packet: ${board.program_name}`),
+      h('p', { class: 'muted small' }, `${when} · log position ${board.position} · `, h('a', { href: `#/programs/${enc(pid)}` }, 'the program’s board')),
+      h('div', { class: 'actions no-print' }, h('button', { type: 'button', id: 'ep-print', onclick: () => window.print() }, 'Print'), ' ',
+        h('button', { type: 'button', id: 'ep-json', onclick: download }, 'Download as JSON'))),
+    portfolioSection(portfolio, pid),
+    h('section', { class: 'card', 'aria-labelledby': 'ep-cy-h' }, h('h2', { id: 'ep-cy-h' }, `PDSA cycles (${cycles.length})`),
+      cycles.length ? h('div', { class: 'scroll' }, h('table', { id: 'ep-cycles' },
+        h('thead', null, h('tr', null, ['Cycle', 'Change ideas', 'Planned', 'Phase', 'Decision'].map((t) => h('th', { scope: 'col' }, t)))),
+        h('tbody', null, cycles.map((c) => h('tr', null,
+          h('td', null, h('a', { href: `#/cycles/${enc(c.cycle_id)}` }, c.title), h('div', { class: 'small muted' }, `cycle ${c.cycle_number} of its ramp`)),
+          h('td', null, c.change_ideas.map((i) => i.title).join('; ')),
+          h('td', null, `${c.planned_start} → ${c.planned_end}`),
+          h('td', null, label(c.phase)),
+          h('td', null, c.decision ? `${DECISIONS[c.decision]}${c.decision_reason ? `: ${c.decision_reason}` : ''}` : '—'))))))
+        : h('p', { class: 'muted' }, 'No cycles yet.')),
+    h('section', { class: 'card', 'aria-labelledby': 'ep-m-h' }, h('h2', { id: 'ep-m-h' }, `Measures it reports (${charts.length})`),
+      charts.length ? h('div', { class: 'scroll' }, h('table', { id: 'ep-measures' },
+        h('thead', null, h('tr', null, ['Measure', 'Latest', 'Points', 'Latest signal'].map((t) => h('th', { scope: 'col' }, t)))),
+        h('tbody', null, charts.map((c) => {
+          const last = latestOf(c);
+          return h('tr', null,
+            h('td', null, h('a', { href: `#/measures/${enc(c.measure_id)}/${enc(pid)}` }, c.measure_name)),
+            h('td', null, last ? `${last.period}: ${fmtValue(c, last.value)}` : '—'),
+            h('td', null, String(c.points.filter((p) => p.value !== null && p.value !== undefined).length)),
+            h('td', null, signalOf(c)));
+        }))))
+        : h('p', { class: 'muted' }, 'It reports no measure yet.')));
   }
 
   function portfolioSection(pf, pid) {

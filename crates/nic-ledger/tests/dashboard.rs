@@ -683,6 +683,34 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
     b.audit("a synthesis");
     let synthesis_png = b.screenshot("dashboard-synthesis.png");
 
+    // A program's evidence packet: its standards, every cycle of its board, the measures it
+    // reports; it prints on a few pages.
+    let board = s
+        .get(&format!("/api/v1/programs/{program}/pdsa-board"))
+        .json();
+    let cycles: usize = ["planned", "doing", "studying", "acted", "abandoned"]
+        .iter()
+        .map(|c| board["columns"][c].as_array().unwrap().len())
+        .sum();
+    let portfolio = s
+        .get(&format!("/api/v1/programs/{program}/portfolio"))
+        .json();
+    b.show(
+        &format!("#/programs/{program}/packet"),
+        "!!document.querySelector('#ep-h') && !!document.querySelector('#pf-h')",
+    );
+    assert_eq!(
+        b.eval("[document.querySelectorAll('#pf-h ~ div table tbody tr').length, document.querySelectorAll('#ep-cycles tbody tr').length, document.querySelectorAll('#ep-measures tbody tr').length > 0]"),
+        json!([portfolio["standards"].as_array().unwrap().len(), cycles, true])
+    );
+    b.audit("an evidence packet");
+    let packet_png = b.screenshot("dashboard-packet.png");
+    let (packet_pdf, pages) = b.print("dashboard-packet.pdf");
+    assert!(
+        (1..=6).contains(&pages),
+        "the packet prints on a few pages: {pages}"
+    );
+
     // A run chart: every point drawn, the median, the PDSA cycles at their periods, the signals.
     b.show(
         &format!("#/measures/{measure_id}"),
@@ -1196,6 +1224,8 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         &matrix_png,
         &synthesis_png,
         &matrix_pdf,
+        &packet_png,
+        &packet_pdf,
         &replay_png,
         &shot,
     ] {
