@@ -233,8 +233,8 @@
 
   // -------------------------------------------------------------------------------------------
   // Routing: #/, #/diagram[/IDEA], #/timeline[?filters], #/measures[/MEASURE[/PROGRAM]],
-  // #/programs[/PROGRAM], #/register[?filters], #/standards, #/syntheses[/SYNTHESIS],
-  // #/cycles/CYCLE.
+  // #/programs[/PROGRAM[/packet]], #/register[?filters], #/standards, #/syntheses[/SYNTHESIS],
+  // #/mine, #/cycles/CYCLE.
 
   function route() {
     const raw = location.hash.replace(/^#\/?/, '');
@@ -911,6 +911,60 @@
     document.body.append(a);
     a.click();
     setTimeout(() => { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // My work: a facilitator's programs, their cycles by phase, and what needs them now
+
+  /** The month before this one, as a period label (YYYY-MM): the latest complete month. */
+  function lastCompleteMonth() {
+    const d = new Date();
+    d.setUTCDate(1);
+    d.setUTCMonth(d.getUTCMonth() - 1);
+    return d.toISOString().slice(0, 7);
+  }
+
+  async function viewMine() {
+    const me = await api('/api/v1/me');
+    const all = (await api(`${netPath()}/programs`)).items || [];
+    const mine = all.filter((p) => me.programs.includes(p.id));
+    const head = h('section', { class: 'card', 'aria-labelledby': 'my-h' },
+      h('h1', { id: 'my-h' }, `My work, ${me.name}`),
+      h('p', { class: 'muted small' }, me.role === 'facilitator'
+        ? `Your programs in this network (${mine.length}), their cycles, and what needs you now.`
+        : 'A facilitator\'s token names the programs it works for; this token is an admin\'s or a reader\'s, so every program is yours to read on its own page and in the PDSA register.'));
+    if (!mine.length) return h('div', null, head, me.role === 'facilitator' ? h('section', { class: 'card' }, h('p', { class: 'muted' }, 'None of your programs is in this network.')) : null);
+    const measures = (await api(`${netPath()}/measures`)).items || [];
+    const month = lastCompleteMonth();
+    const sections = await pool(mine, 2, async (p) => {
+      const [board, overdue, charts] = await Promise.all([
+        api(`/api/v1/programs/${enc(p.id)}/pdsa-board`),
+        api(`${netPath()}/pdsa-register`, { program_id: p.id, overdue: 'true', limit: 500 }),
+        pool(measures, 4, (m) => api(`/api/v1/measures/${enc(m.id)}/run-chart`, { program_id: p.id })),
+      ]);
+      const needs = [];
+      for (const row of overdue.rows) {
+        needs.push(h('li', null, h('a', { href: `#/cycles/${enc(row.cycle.cycle_id)}` }, row.cycle.title),
+          ` is past its planned end (${row.cycle.planned_end}) and still ${row.cycle.phase === 'planned' ? 'not started' : 'in Do'}.`));
+      }
+      for (const c of board.columns.studying) {
+        needs.push(h('li', null, h('a', { href: `#/cycles/${enc(c.cycle_id)}` }, c.title), ' is done and waits for its Study and Act.'));
+      }
+      for (const c of charts) {
+        if (c instanceof Error || c.period_kind !== 'month') continue;
+        const reported = c.points.filter((x) => x.value !== null && x.value !== undefined);
+        if (!reported.length) continue;
+        if (!reported.some((x) => x.period === month)) {
+          needs.push(h('li', null, 'No data yet for ', h('a', { href: `#/measures/${enc(c.measure_id)}/${enc(p.id)}` }, c.measure_name), ` in ${month}.`));
+        }
+      }
+      return h('section', { class: 'card', 'aria-labelledby': `my-${p.id}` },
+        h('h2', { id: `my-${p.id}` }, h('a', { href: `#/programs/${enc(p.id)}` }, p.title)),
+        h('p', null, PHASES.map((ph, i) => [i ? ' · ' : '', `${board.columns[ph].length} ${label(ph)}`])),
+        h('h3', null, 'Needs you now'),
+        needs.length ? h('ul', { class: 'needs' }, needs) : h('p', { class: 'muted' }, 'Nothing is waiting for you.'));
+    });
+    return h('div', null, head, sections.map((x) => (x instanceof Error ? h('p', { class: 'error' }, x.message) : x)));
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1891,6 +1945,7 @@
     register: viewRegister,
     standards: viewStandards,
     syntheses: viewSyntheses,
+    mine: viewMine,
     cycles: viewCycle,
   };
 

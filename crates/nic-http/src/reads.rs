@@ -119,6 +119,22 @@ fn listing(items: Vec<Listed>) -> Json<Listing> {
     Json(Listing { items })
 }
 
+/// Who the token is: its name, its role, and the programs it may write for.
+#[derive(Serialize)]
+pub struct Me {
+    name: String,
+    role: nic_events::catalog::Role,
+    programs: Vec<Uuid>,
+}
+
+pub async fn me(Extension(who): Extension<Principal>) -> Json<Me> {
+    Json(Me {
+        name: who.name,
+        role: who.role,
+        programs: who.programs,
+    })
+}
+
 pub async fn networks(State(app): State<App>) -> Result<Json<Listing>, Problem> {
     Ok(listing(app.networks().await?))
 }

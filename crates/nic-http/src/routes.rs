@@ -111,6 +111,7 @@ pub fn routes() -> Vec<Route> {
         read!(Log, "/api/v1/streams/{stream_id}", "log", "One stream's events from a version; ETag is its version.", Answer::Read(None), api::stream),
         read!(Log, "/api/v1/export", "log", "The whole log up to its head when asked, streamed as NDJSON (application/x-ndjson), an attachment: ?format=ndjson (default; the recorded events exactly as stored, which `nic-ledger import` reads back) or ?format=cloudevents (one structured-mode CloudEvents 1.0 JSON event per line).", Answer::Other("application/x-ndjson"), api::export),
         // Networks and the driver diagram.
+        read!(View, "/api/v1/me", "service", "Who the token is: its name, its role and the programs it may write for.", Answer::Read(None), api::me),
         read!(View, "/api/v1/networks", "networks", "The networks.", Answer::Read(None), api::networks),
         command!(Hub, "/api/v1/networks", "networks", "Charter a network.", CharterNetwork, true),
         read!(View, "/api/v1/networks/{network_id}", "networks", "A network: aim, ecosystems, driver diagram, standards, root causes.", Answer::Read(Some(schema::<NetworkState>)), api::network),

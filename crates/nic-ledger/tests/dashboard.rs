@@ -1085,6 +1085,58 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
     assert_eq!(numbers, [&json!(1), &json!(2)], "{ramp}");
     assert_eq!(ramp["cycles"][1]["previous_cycle_id"], json!(planned));
     b.audit("the next cycle's plan");
+
+    // A facilitator of that program signs in from a link and sees what needs them: every overdue
+    // cycle of the program, every cycle waiting for its Study and Act.
+    let facilitator = cli(&[
+        "token",
+        "create",
+        "--role",
+        "facilitator",
+        "--name",
+        "Reporter's facilitator",
+        "--program",
+        reporter,
+        "--database-url",
+        &db,
+    ])
+    .trim()
+    .to_string();
+    b.navigate(&format!("{base}/#token={facilitator}"));
+    b.wait_for(
+        "the overview with the facilitator's token",
+        "!!document.querySelector('.scorecard td a')",
+        Duration::from_secs(30),
+    );
+    b.show(
+        "#/mine",
+        "!!document.querySelector('.needs, #my-h + p + section, section h3')",
+    );
+    let overdue = s
+        .get(&format!(
+            "{n}/pdsa-register?program_id={reporter}&overdue=true&limit=500"
+        ))
+        .json();
+    let board = s
+        .get(&format!("/api/v1/programs/{reporter}/pdsa-board"))
+        .json();
+    let studying = board["columns"]["studying"].as_array().unwrap().len();
+    let needs = b.eval("[...document.querySelectorAll('.needs li')].map((li) => li.textContent)");
+    let needs = needs.as_array().unwrap();
+    for row in overdue["rows"].as_array().unwrap() {
+        let title = row["cycle"]["title"].as_str().unwrap();
+        assert!(
+            needs.iter().any(|t| t.as_str().unwrap().starts_with(title)),
+            "{title} is overdue: {needs:?}"
+        );
+    }
+    assert!(needs.len() >= overdue["total"].as_u64().unwrap() as usize + studying);
+    assert_eq!(
+        b.eval("document.querySelector('#my-h').textContent"),
+        json!("My work, Reporter's facilitator")
+    );
+    b.audit("a facilitator's work");
+    let mine_png = b.screenshot("dashboard-my-work.png");
     // The program's own chart marks its excluded point, with the reason.
     b.show(
         &format!("#/measures/{measure_id}/{excluded_program}"),
@@ -1220,6 +1272,7 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         &study_png,
         &cycle_png,
         &next_png,
+        &mine_png,
         &register_png,
         &matrix_png,
         &synthesis_png,
