@@ -1860,7 +1860,28 @@
       } }, 'Plan the next cycle of this ramp')) : null] : null,
       c.abandoned ? [h('h2', null, 'Abandoned'), h('p', null, c.abandoned.reason || '')] : null,
       c.corrections && c.corrections.length ? [h('h2', null, 'Corrections'), h('ul', null, c.corrections.map((x) => h('li', null, JSON.stringify(x))))] : null),
-      stepForm(r.args[0], c));
+      stepForm(r.args[0], c), abandonForm(r.args[0], c));
+  }
+
+  // Stopping a cycle before it is acted on, with the reason (it closes, as IHI's worksheet allows).
+  function abandonForm(id, c) {
+    if (c.phase === 'acted' || c.phase === 'abandoned') return null;
+    if (!state.abandon || state.abandon.id !== id) state.abandon = { id, reason: '', key: null, errors: {}, result: null, open: false };
+    const f = state.abandon;
+    const submit = async (ev) => {
+      ev.preventDefault();
+      if (await sendForm(f, 'ab', `/api/v1/pdsa-cycles/${enc(id)}/abandon`, { reason: f.reason.trim() })) {
+        f.result = { ok: true, text: 'Abandoned: the cycle is closed.' };
+      }
+      render(true);
+    };
+    return h('details', { class: 'card', id: 'ab', open: f.open || Object.keys(f.errors).length > 0, ontoggle: (ev) => { f.open = ev.target.open; } },
+      h('summary', null, 'Abandon this cycle'),
+      h('p', { class: 'muted small' }, 'Stops the cycle before its Act; it closes and stays on record with the reason.'),
+      h('form', { id: 'ab-form', class: 'entry', onsubmit: submit, novalidate: true },
+        formField('ab', 'reason', 'Why it stops', f.errors.reason, () => f.reason, (v) => { f.reason = v; }, 'textarea'),
+        h('button', { type: 'submit', id: 'ab-submit' }, 'Abandon the cycle'),
+        formOutcome('ab', f, null)));
   }
 
   const today = () => new Date().toISOString().slice(0, 10);

@@ -1137,6 +1137,52 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
     );
     b.audit("a facilitator's work");
     let mine_png = b.screenshot("dashboard-my-work.png");
+
+    // The facilitator abandons the cycle just planned: without a reason it is refused beside the
+    // field; with one, the cycle closes.
+    let second = board["ramps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["cycles"].as_array().unwrap())
+        .find(|c| c["previous_cycle_id"] == json!(planned))
+        .expect("the ramp's second cycle")["cycle_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    b.show(
+        &format!("#/cycles/{second}"),
+        "!!document.querySelector('#ab summary')",
+    );
+    b.run("document.querySelector('#ab summary').click(); document.querySelector('#ab-form').requestSubmit()");
+    b.wait_for(
+        "the refusal beside the reason",
+        "document.querySelector('#ab-err-reason').textContent.length > 0",
+        Duration::from_secs(10),
+    );
+    b.audit("the abandon form with a refusal");
+    b.run(&fill(
+        &[(
+            "ab-reason",
+            "The mentors' schedule changed for the holidays.",
+        )],
+        Some("#ab-form"),
+    ));
+    b.wait_for(
+        "the cycle abandoned",
+        "!document.querySelector('#ab-form') && document.querySelector('.badge').textContent === 'abandoned'",
+        Duration::from_secs(10),
+    );
+    let abandoned = s.get(&format!("/api/v1/pdsa-cycles/{second}")).json();
+    assert_eq!(abandoned["phase"], "abandoned");
+    assert_eq!(
+        abandoned["abandoned"]["reason"],
+        "The mentors' schedule changed for the holidays."
+    );
+    assert!(
+        abandoned["abandoned"]["in_phase"] == "planned",
+        "{abandoned}"
+    );
     // The program's own chart marks its excluded point, with the reason.
     b.show(
         &format!("#/measures/{measure_id}/{excluded_program}"),
