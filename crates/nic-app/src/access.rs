@@ -9,6 +9,7 @@
 //! | facilitator | write for the programs it is granted; read the network and the log |
 //! | improvement scientist | read the network and the log: replay, export, rebuild |
 //! | viewer | projections and resources, and the live timeline (dashboards) |
+//! | admissions | its programs' admissions statements only (admissions offices) |
 //!
 //! Token records (`token-…` streams) are read by admins only, in every read of the log.
 
@@ -34,6 +35,8 @@ pub(crate) const TOKEN_CATEGORY: &str = "token";
 pub enum Access {
     /// Anyone: health, readiness, the OpenAPI document.
     Public,
+    /// Any valid token, whatever its role: who the token is.
+    Token,
     /// Any valid token: projections, resources, the live timeline, metrics.
     View,
     /// The raw log (events, streams, export, the live log): everyone but viewers.
@@ -46,28 +49,35 @@ pub enum Access {
     Hub,
     /// Rebuilding the read models from the log: admins and improvement scientists.
     Rebuild,
+    /// A program's admissions statement: admins, and admissions tokens granted the program
+    /// (checked again by the handler, which knows the program).
+    Admissions,
 }
 
 impl Access {
     pub fn allows(self, role: Role) -> bool {
         use Role::*;
         match self {
-            Access::Public | Access::View => true,
-            Access::Log => role != Viewer,
+            Access::Public | Access::Token => true,
+            Access::View => role != Admissions,
+            Access::Log => !matches!(role, Viewer | Admissions),
             Access::Program => matches!(role, Admin | Facilitator),
             Access::Hub => role == Admin,
             Access::Rebuild => matches!(role, Admin | ImprovementScientist),
+            Access::Admissions => matches!(role, Admin | Admissions),
         }
     }
 
     pub fn describe(self) -> &'static str {
         match self {
             Access::Public => "no token",
-            Access::View => "any token",
+            Access::Token => "any token",
+            Access::View => "any token but an admissions token",
             Access::Log => "admin, facilitator or improvement scientist",
             Access::Program => "admin, or a facilitator granted the program",
             Access::Hub => "admin",
             Access::Rebuild => "admin or improvement scientist",
+            Access::Admissions => "admin, or an admissions token granted the program",
         }
     }
 }
@@ -93,6 +103,19 @@ impl Principal {
             Role::Facilitator if self.programs.contains(&program) => Ok(()),
             _ => Err(AppError::Forbidden(format!(
                 "token {:?} may not write for program {program}",
+                self.name
+            ))),
+        }
+    }
+
+    /// Refuses a program's admissions statement unless this principal is an admin or an admissions
+    /// token granted the program.
+    pub fn require_admissions(&self, program: Uuid) -> Result<(), AppError> {
+        match self.role {
+            Role::Admin => Ok(()),
+            Role::Admissions if self.programs.contains(&program) => Ok(()),
+            _ => Err(AppError::Forbidden(format!(
+                "token {:?} may not read program {program}'s admissions statement",
                 self.name
             ))),
         }

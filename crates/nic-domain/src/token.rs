@@ -95,14 +95,14 @@ pub fn issue(tokens: &Tokens, token_id: Uuid, cmd: IssueToken) -> Decision {
         "a live token has this name",
     );
     c.check(
-        cmd.role != Role::Facilitator || !cmd.programs.is_empty(),
+        !matches!(cmd.role, Role::Facilitator | Role::Admissions) || !cmd.programs.is_empty(),
         "programs",
-        "a facilitator token names the programs it writes for",
+        "a facilitator token names the programs it writes for, an admissions token those it reads",
     );
     c.check(
-        cmd.role == Role::Facilitator || cmd.programs.is_empty(),
+        matches!(cmd.role, Role::Facilitator | Role::Admissions) || cmd.programs.is_empty(),
         "programs",
-        "only a facilitator token is limited to programs",
+        "only a facilitator or an admissions token is limited to programs",
     );
     c.check(
         cmd.token_sha256.len() == 64

@@ -746,6 +746,8 @@ pub enum Role {
     ImprovementScientist,
     /// Projections and live streams only: dashboards.
     Viewer,
+    /// Its programs' admissions statements only: admissions offices.
+    Admissions,
 }
 
 /// An access token is issued. The token itself is shown once to whoever created it; the log keeps

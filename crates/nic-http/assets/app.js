@@ -195,6 +195,7 @@
   function forgetToken(message) {
     try { localStorage.removeItem(TOKEN_KEY); } catch (_) { /* ignore */ }
     state.token = null;
+    state.me = null;
     if (state.live) state.live.abort();
     state.live = null;
     $('nav').hidden = true;
@@ -209,6 +210,16 @@
 
   async function useToken(token) {
     state.token = token;
+    state.me = await api('/api/v1/me');
+    if (state.me.role === 'admissions') {
+      try { localStorage.setItem(TOKEN_KEY, token); } catch (_) { /* private mode */ }
+      // This page only: no views, no network picker, no live feed.
+      if (state.live) state.live.abort();
+      state.live = null;
+      for (const id of ['token-panel', 'nav', 'tools', 'live']) $(id).hidden = true;
+      await renderAdmissions();
+      return;
+    }
     await refreshNetworks();
     try { localStorage.setItem(TOKEN_KEY, token); } catch (_) { /* private mode */ }
     $('token-panel').hidden = true;
@@ -254,6 +265,7 @@
   /** Renders the view the address names. A refresh (after live events) keeps focus and scroll. */
   async function render(refresh) {
     if (!state.token) return;
+    if (state.me && state.me.role === 'admissions') { await renderAdmissions(); return; }
     if (state.rendering) {
       // A navigation supersedes the render in flight; a refresh waits for it.
       if (!refresh) { state.renderSeq++; state.renderAgain = 'nav'; } else if (!state.renderAgain) state.renderAgain = 'refresh';
@@ -911,6 +923,48 @@
     document.body.append(a);
     a.click();
     setTimeout(() => { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // For admissions offices: which standards a program meets, and since when, with a code anyone
+  // checks against the log. An admissions token sees this page only.
+
+  async function renderAdmissions() {
+    const view = $('view');
+    const statements = await pool(state.me.programs, 2, (id) => api(`/api/v1/programs/${enc(id)}/admissions`));
+    const section = (st, i) => {
+      if (st instanceof Error) return h('section', { class: 'card' }, h('p', { class: 'error' }, st.message));
+      const met = st.standards.filter((x) => x.meets);
+      const toward = st.standards.filter((x) => !x.meets);
+      const v = st.verification;
+      const result = h('p', { id: `ad-result-${i}`, 'aria-live': 'polite' });
+      const check = async () => {
+        result.textContent = 'Checking…';
+        try {
+          const res = await fetch(v.check, { cache: 'no-store' });
+          const out = await res.json();
+          result.className = out.valid ? 'ok' : 'error';
+          result.textContent = out.valid ? `Verified. ${out.detail}` : `Not verified. ${out.detail}`;
+        } catch (e) { result.className = 'error'; result.textContent = `The check could not be made: ${e.message}`; }
+      };
+      return h('section', { class: 'card', 'aria-labelledby': `ad-h-${i}` },
+        h('h1', { id: `ad-h-${i}` }, st.program_name),
+        h('p', { class: 'muted' }, `A program of ${st.network_name}${st.ecosystem ? `, ${st.ecosystem}` : ''}${st.withdrawn ? ' (withdrawn from the network)' : ''}. Its standing on the network's quality standards, from its own self-assessments as recorded in the network's ledger.`),
+        h('h2', null, `Standards it meets (${met.length} of ${st.standards.length})`),
+        met.length ? h('ul', { class: 'standing' }, met.map((x) => h('li', null, h('strong', null, `${x.code} ${x.title}`),
+          ` — ${x.words} (${x.latest_rating} of 4), since ${x.since}`))) : h('p', { class: 'muted' }, 'None yet.'),
+        toward.length ? [h('h2', null, 'Standards it is working toward'), h('ul', null, toward.map((x) => h('li', null, `${x.code} ${x.title} — ${x.words}${x.latest_rating ? ` (${x.latest_rating} of 4)` : ''}`)))] : null,
+        h('h2', null, 'Verification'),
+        v ? [h('p', null, 'Verification code: ', h('code', { id: `ad-code-${i}` }, v.code)),
+          h('p', { class: 'small muted' }, `Anyone can check it, with no account, at ${location.origin}${v.check}: it confirms that the self-assessment this statement rests on is in the ledger exactly as it was recorded.`),
+          h('button', { type: 'button', id: `ad-check-${i}`, onclick: check }, 'Check this code now'), result]
+          : h('p', { class: 'muted' }, 'No self-assessment yet: nothing to verify.'));
+    };
+    view.replaceChildren(h('div', null, statements.map(section),
+      h('p', null, h('button', { type: 'button', id: 'ad-sign-out', onclick: () => forgetToken('') }, 'Sign out'))));
+    view.removeAttribute('aria-busy');
+    const first = view.querySelector('h1');
+    if (first) { first.setAttribute('tabindex', '-1'); first.focus({ preventScroll: true }); }
   }
 
   // -------------------------------------------------------------------------------------------

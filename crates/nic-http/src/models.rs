@@ -5,17 +5,19 @@
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use axum::Json;
 use nic_app::read_models::Status;
 use nic_app::App;
+use nic_app::Principal;
 use nic_projections::control_chart::ControlRules;
 use nic_projections::driver_diagram::{self, DiagramDiff};
 use nic_projections::limits::{REGISTER_CSV_ROWS_MAX, REGISTER_ROWS_DEFAULT, REGISTER_ROWS_MAX};
 use nic_projections::pdsa_board::{PdsaBoardView, RegisterQuery};
-use nic_projections::portfolio::{PortfolioView, StandardsMatrix};
+use nic_projections::portfolio::{AdmissionsStatement, PortfolioView, StandardsMatrix};
 use nic_projections::run_charts;
 use nic_projections::timeline::{EntryKind, TimelinePage, TimelineQuery, PAGE_ENTRIES_MAX};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::extract::{as_of, as_of_opt, time, Ids, Params};
@@ -332,6 +334,120 @@ pub async fn standards_matrix(
         app.read_models()
             .standards_matrix(network_id, as_of)
             .await?,
+    ))
+}
+
+/// A program's admissions statement with the code that checks it against the log.
+#[derive(Serialize)]
+pub struct Admissions {
+    #[serde(flatten)]
+    statement: AdmissionsStatement,
+    /// None until the program has assessed itself.
+    verification: Option<Verification>,
+}
+
+#[derive(Serialize)]
+pub struct Verification {
+    /// `POSITION-HASH`: the log position of the self-assessment the statement rests on and the
+    /// start of that event's hash.
+    code: String,
+    /// Where anyone checks the code, with no token.
+    check: String,
+}
+
+/// Hex digits of an event's hash a verification code carries.
+const CODE_HASH_DIGITS: usize = 16;
+
+pub async fn admissions(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    Ids(program_id): Ids<Uuid>,
+    Params(q): Params<AsOfParams>,
+) -> Result<Json<Admissions>, Problem> {
+    who.require_admissions(program_id)?;
+    let as_of = as_of_opt("as_of", q.as_of.as_deref())?;
+    let statement = app.read_models().admissions(program_id, as_of).await?;
+    let verification = match statement.rests_on {
+        Some(position) => app
+            .store()
+            .read_positions(&[position])
+            .await
+            .map_err(nic_app::AppError::from)?
+            .first()
+            .map(|e| {
+                let code = format!(
+                    "{position}-{}",
+                    &e.hash[..CODE_HASH_DIGITS.min(e.hash.len())]
+                );
+                Verification {
+                    check: format!("/api/v1/verify/{code}"),
+                    code,
+                }
+            }),
+        None => None,
+    };
+    Ok(Json(Admissions {
+        statement,
+        verification,
+    }))
+}
+
+/// What a verification code proves.
+#[derive(Serialize)]
+pub struct Verified {
+    valid: bool,
+    code: String,
+    /// When the self-assessment the statement rests on was recorded (a valid code only).
+    recorded_at: Option<chrono::DateTime<chrono::Utc>>,
+    detail: String,
+}
+
+/// `GET /api/v1/verify/{code}`: whether the self-assessment a statement's code names is in the log
+/// as it was recorded (its content matches its hash, and so does every event of its stream before
+/// it). Public: it says nothing of any other event.
+pub async fn verify(
+    State(app): State<App>,
+    axum::extract::Path(code): axum::extract::Path<String>,
+) -> Result<Json<Verified>, Problem> {
+    let parsed = code.split_once('-').and_then(|(p, h)| {
+        let ok = h.len() >= CODE_HASH_DIGITS
+            && h.len() <= 64
+            && h.bytes().all(|b| b.is_ascii_hexdigit());
+        Some((p.parse::<u64>().ok()?, h.to_ascii_lowercase())).filter(|_| ok)
+    });
+    let Some((position, prefix)) = parsed else {
+        return Err(invalid(format!(
+            "a verification code is POSITION-HASH, the hash at least {CODE_HASH_DIGITS} hex digits; got {code:?}"
+        )));
+    };
+    let proof = nic_store::verify_event(app.store().as_ref(), position)
+        .await
+        .map_err(nic_app::AppError::from)?;
+    let answer = |valid: bool, recorded_at, detail: &str| {
+        Json(Verified {
+            valid,
+            code: code.clone(),
+            recorded_at,
+            detail: detail.to_string(),
+        })
+    };
+    let Some(proof) = proof.filter(|p| p.event.event_type == "StandardSelfAssessed") else {
+        return Ok(answer(
+            false,
+            None,
+            "No statement rests on this code: the log holds no self-assessment at that position.",
+        ));
+    };
+    if !proof.event.hash.starts_with(&prefix) {
+        return Ok(answer(false, None, "The code does not match the self-assessment at that position: the statement was altered, or the code mistyped."));
+    }
+    if proof.first_break.is_some() {
+        return Ok(answer(false, None, "The self-assessment, or an earlier event of its program, no longer matches its hash: the log was altered after it was recorded."));
+    }
+    Ok(answer(
+        true,
+        Some(proof.event.recorded_at),
+        "The log holds this self-assessment as it was recorded: its content matches its hash, and so does every earlier event of its program.",
     ))
 }
 

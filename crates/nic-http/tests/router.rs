@@ -954,3 +954,136 @@ async fn the_standards_matrix_agrees_with_every_program_s_portfolio() {
         .await;
     assert_eq!(got, StatusCode::NOT_FOUND);
 }
+
+/// An admissions office's token reads its program's statement and nothing else; the statement's
+/// code checks out with no token, and fails once the self-assessment it rests on is altered in
+/// the database; a revoked token reads nothing.
+#[tokio::test]
+async fn an_admissions_statement_is_checked_against_the_log_and_fails_once_altered() {
+    let url = nic_store::scratch::sqlite_url();
+    let demo = {
+        let store = nic_store::open(&url).await.unwrap();
+        store.migrate().await.unwrap();
+        nic_demo::load(store.as_ref(), 1).await.unwrap()
+    };
+    let api = Api::new(&url).await;
+    let head = api.head(1).await;
+    let mut applied = api.app.read_models().applied();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        applied.wait_for(|p| *p >= head),
+    )
+    .await
+    .expect("the read models catch up")
+    .unwrap();
+    let net = demo.network_id;
+    let (_, _, programs) = api.get(&format!("/api/v1/networks/{net}/programs")).await;
+    let programs: Vec<String> = programs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_string())
+        .collect();
+    let (program, other) = (&programs[0], &programs[1]);
+    let office = api
+        .app
+        .tokens()
+        .create(
+            "Admissions office",
+            Role::Admissions,
+            vec![program.parse().unwrap()],
+            "test",
+        )
+        .await
+        .unwrap();
+
+    let path = format!("/api/v1/programs/{program}/admissions");
+    let (status, _, statement) = api.get_as(&office, &path).await;
+    assert_eq!(status, StatusCode::OK, "{statement}");
+    // It agrees with the program's portfolio: a standard is met when its latest rating is 3 or 4.
+    let (_, _, portfolio) = api
+        .get(&format!("/api/v1/programs/{program}/portfolio"))
+        .await;
+    let standards = statement["standards"].as_array().unwrap();
+    assert_eq!(
+        standards.len(),
+        portfolio["standards"].as_array().unwrap().len()
+    );
+    for (s, h) in standards
+        .iter()
+        .zip(portfolio["standards"].as_array().unwrap())
+    {
+        let meets = h["latest_rating"].as_u64().is_some_and(|r| r >= 3);
+        assert_eq!(s["meets"], meets, "{s} {h}");
+        assert_eq!(s["since"].is_null(), !meets, "{s}");
+    }
+    let code = statement["verification"]["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Nothing else opens to the office's token.
+    for other_path in [
+        format!("/api/v1/programs/{other}/admissions"),
+        format!("/api/v1/networks/{net}"),
+        format!("/api/v1/programs/{program}/portfolio"),
+        "/api/v1/events".to_string(),
+        "/api/v1/networks".to_string(),
+    ] {
+        let (status, _, body) = api.get_as(&office, &other_path).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{other_path}: {body}");
+    }
+
+    // Anyone checks the code, with no token.
+    let check = |code: String| {
+        let router = api.router.clone();
+        async move {
+            let req = Request::get(format!("/api/v1/verify/{code}"))
+                .body(Body::empty())
+                .unwrap();
+            let res = router.oneshot(req).await.unwrap();
+            let status = res.status();
+            let bytes = res.into_body().collect().await.unwrap().to_bytes();
+            (status, serde_json::from_slice::<Value>(&bytes).unwrap())
+        }
+    };
+    let (status, verified) = check(code.clone()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(verified["valid"], true, "{verified}");
+    let (position, hash) = code.split_once('-').unwrap();
+    let wrong = format!("{position}-{}", hash.chars().rev().collect::<String>());
+    assert_eq!(check(wrong).await.1["valid"], false);
+    assert_eq!(check("1-0123456789abcdef".into()).await.1["valid"], false);
+    assert_eq!(check("not-a-code".into()).await.0, StatusCode::BAD_REQUEST);
+
+    // An intruder with full rights alters the self-assessment: the code no longer checks out.
+    {
+        use sqlx::Connection;
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query("DROP TRIGGER events_refuse_update")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        sqlx::query(
+            "UPDATE events SET data = json_set(data, '$.note', 'Rated higher by an intruder') WHERE global_position = ?",
+        )
+        .bind(position.parse::<i64>().unwrap())
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    let (_, altered) = check(code).await;
+    assert_eq!(altered["valid"], false, "{altered}");
+    assert!(
+        altered["detail"].as_str().unwrap().contains("altered"),
+        "{altered}"
+    );
+
+    // A revoked token reads nothing.
+    api.app
+        .tokens()
+        .revoke("Admissions office", "the season ended", "test")
+        .await
+        .unwrap();
+    assert_eq!(api.get_as(&office, &path).await.0, StatusCode::UNAUTHORIZED);
+}

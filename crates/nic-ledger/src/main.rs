@@ -146,6 +146,7 @@ enum RoleArg {
     #[value(alias = "improvement_scientist")]
     ImprovementScientist,
     Viewer,
+    Admissions,
 }
 
 impl From<RoleArg> for nic_events::catalog::Role {
@@ -155,6 +156,7 @@ impl From<RoleArg> for nic_events::catalog::Role {
             RoleArg::Facilitator => Self::Facilitator,
             RoleArg::ImprovementScientist => Self::ImprovementScientist,
             RoleArg::Viewer => Self::Viewer,
+            RoleArg::Admissions => Self::Admissions,
         }
     }
 }

@@ -112,8 +112,11 @@ fn allowed(role: &str, method: &str, path: &str) -> bool {
         "/healthz",
         "/readyz",
         "/api/v1/openapi.json",
+        "/api/v1/verify/{code}",
     ]
     .contains(&path);
+    let admissions = path == "/api/v1/programs/{program_id}/admissions";
+    let any_token = path == "/api/v1/me";
     let log = path.starts_with("/api/v1/events")
         || path.starts_with("/api/v1/streams")
         || path.starts_with("/api/v1/export")
@@ -128,6 +131,8 @@ fn allowed(role: &str, method: &str, path: &str) -> bool {
     match (role, method) {
         (_, _) if public => true,
         ("admin", _) => true,
+        ("admissions", "get") => admissions || any_token,
+        (_, _) if admissions => false,
         ("scientist", "post") => rebuild,
         ("viewer", "get") => !log,
         ("scientist", "get") | ("facilitator", "get") => true,
@@ -162,6 +167,20 @@ fn every_route_answers_every_role_as_the_access_table_says() {
             token(&db, &["--role", "improvement-scientist", "--name", "sc"]),
         ),
         ("viewer", token(&db, &["--role", "viewer", "--name", "vi"])),
+        (
+            "admissions",
+            token(
+                &db,
+                &[
+                    "--role",
+                    "admissions",
+                    "--name",
+                    "ad",
+                    "--program",
+                    &w.program_a,
+                ],
+            ),
+        ),
     ];
     let revoked = token(&db, &["--role", "admin", "--name", "gone"]);
     revoke(&db, "gone");
@@ -178,7 +197,8 @@ fn every_route_answers_every_role_as_the_access_table_says() {
             .replace("{node_id}", &w.idea)
             .replace("{synthesis_id}", &w.idea)
             .replace("{stream_id}", &format!("network-{}", w.network))
-            .replace("{file}", "app.js");
+            .replace("{file}", "app.js")
+            .replace("{code}", "1-0123456789abcdef");
         for method in item.as_object().unwrap().keys() {
             let call = |auth: &str| {
                 s.raw(

@@ -1173,15 +1173,70 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         "!document.querySelector('#ab-form') && document.querySelector('.badge').textContent === 'abandoned'",
         Duration::from_secs(10),
     );
-    let abandoned = s.get(&format!("/api/v1/pdsa-cycles/{second}")).json();
-    assert_eq!(abandoned["phase"], "abandoned");
+    let abandoned_cycle = s.get(&format!("/api/v1/pdsa-cycles/{second}")).json();
+    assert_eq!(abandoned_cycle["phase"], "abandoned");
     assert_eq!(
-        abandoned["abandoned"]["reason"],
+        abandoned_cycle["abandoned"]["reason"],
         "The mentors' schedule changed for the holidays."
     );
     assert!(
-        abandoned["abandoned"]["in_phase"] == "planned",
-        "{abandoned}"
+        abandoned_cycle["abandoned"]["in_phase"] == "planned",
+        "{abandoned_cycle}"
+    );
+
+    // An admissions office signs in from its link: the program's standing on the standards and
+    // a verification code, which checks out from the page; nothing else of the network shows.
+    let office = cli(&[
+        "token",
+        "create",
+        "--role",
+        "admissions",
+        "--name",
+        "State University admissions",
+        "--program",
+        reporter,
+        "--database-url",
+        &db,
+    ])
+    .trim()
+    .to_string();
+    b.navigate(&format!("{base}/#token={office}"));
+    b.wait_for(
+        "the admissions statement",
+        "!!document.querySelector('#ad-code-0')",
+        Duration::from_secs(30),
+    );
+    let statement = s
+        .get(&format!("/api/v1/programs/{reporter}/admissions"))
+        .json();
+    assert_eq!(
+        b.eval("[document.querySelector('#ad-h-0').textContent, document.querySelector('#ad-code-0').textContent, ...['#nav', '#tools', '#live'].map((q) => getComputedStyle(document.querySelector(q)).display)]"),
+        json!([statement["program_name"], statement["verification"]["code"], "none", "none", "none"])
+    );
+    let met = statement["standards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["meets"] == true)
+        .count();
+    assert_eq!(
+        b.eval("document.querySelectorAll('.standing li').length"),
+        json!(met)
+    );
+    b.run("document.querySelector('#ad-check-0').click()");
+    b.wait_for(
+        "the code checked",
+        "document.querySelector('#ad-result-0').textContent.startsWith('Verified.')",
+        Duration::from_secs(10),
+    );
+    b.audit("an admissions statement");
+    let admissions_png = b.screenshot("dashboard-admissions.png");
+    // Back to the hub's token for the rest.
+    b.navigate(&format!("{base}/#token={}", s.token));
+    b.wait_for(
+        "the overview with the hub's token again",
+        "!!document.querySelector('.scorecard td a')",
+        Duration::from_secs(30),
     );
     // The program's own chart marks its excluded point, with the reason.
     b.show(
@@ -1319,6 +1374,7 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         &cycle_png,
         &next_png,
         &mine_png,
+        &admissions_png,
         &register_png,
         &matrix_png,
         &synthesis_png,

@@ -42,6 +42,11 @@ impl Portfolio {
         self.model.programs(&self.base)
     }
 
+    /// A program's admissions statement (`Portfolios::admissions`).
+    pub fn admissions(&self, program_id: Uuid) -> Option<AdmissionsStatement> {
+        self.model.admissions(&self.base, program_id)
+    }
+
     /// The network's standards × programs matrix (`Portfolios::matrix`).
     pub fn matrix(&self, network_id: Uuid, today: NaiveDate) -> StandardsMatrix {
         self.model.matrix(&self.base, network_id, today)
@@ -58,6 +63,37 @@ pub fn rating_words(rating: u8) -> &'static str {
         .and_then(|i| RATING_WORDS.get(i))
         .copied()
         .unwrap_or("")
+}
+
+/// The lowest rating that meets a standard ("meets the standard").
+pub const RATING_MEETS: u8 = 3;
+
+/// Where a program stands on one standard, for admissions offices.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StandardStanding {
+    pub code: String,
+    pub title: String,
+    /// Its latest self-rating is at least `RATING_MEETS`.
+    pub meets: bool,
+    pub latest_rating: Option<u8>,
+    pub words: &'static str,
+    /// Since when it has met the standard: the first assessment of its latest unbroken run of
+    /// ratings that meet it.
+    pub since: Option<NaiveDate>,
+}
+
+/// Which quality standards a program meets, and since when, as of `position`; `rests_on` is the
+/// log position of the latest self-assessment the statement rests on (None: none yet).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AdmissionsStatement {
+    pub program_id: Uuid,
+    pub program_name: String,
+    pub network_name: String,
+    pub ecosystem: String,
+    pub withdrawn: bool,
+    pub position: u64,
+    pub standards: Vec<StandardStanding>,
+    pub rests_on: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -242,6 +278,72 @@ impl Portfolios {
             network_id,
             position: self.position,
             standards,
+        })
+    }
+
+    /// A program's admissions statement: for each standard of its network, whether its latest
+    /// self-rating meets it and since when; None for a program the log does not know.
+    pub fn admissions(&self, base: &RunCharts, program_id: Uuid) -> Option<AdmissionsStatement> {
+        let names = base.names();
+        let program = names.programs.get(&program_id)?;
+        let mine: Vec<&(u64, StandardSelfAssessed)> = {
+            let mut v: Vec<_> = self
+                .assessments
+                .get(&program_id)
+                .into_iter()
+                .flatten()
+                .collect();
+            v.sort_by_key(|(pos, a)| (a.assessed_on, *pos));
+            v
+        };
+        let matrix = self.matrix(base, program.network_id, NaiveDate::MIN);
+        let standards = matrix
+            .standards
+            .iter()
+            .map(|s| {
+                let of: Vec<&StandardSelfAssessed> = mine
+                    .iter()
+                    .filter(|(_, a)| a.standard_id == s.standard_id)
+                    .map(|(_, a)| a)
+                    .collect();
+                let latest = of.last().map(|a| a.rating);
+                let meets = latest.is_some_and(|r| r >= RATING_MEETS);
+                let since = meets
+                    .then(|| {
+                        of.iter()
+                            .rev()
+                            .take_while(|a| a.rating >= RATING_MEETS)
+                            .last()
+                            .map(|a| a.assessed_on)
+                    })
+                    .flatten();
+                StandardStanding {
+                    code: s.code.clone(),
+                    title: s.title.clone(),
+                    meets,
+                    latest_rating: latest,
+                    words: latest.map_or("not assessed", rating_words),
+                    since,
+                }
+            })
+            .collect();
+        Some(AdmissionsStatement {
+            program_id,
+            program_name: program.name.clone(),
+            network_name: names
+                .networks
+                .get(&program.network_id)
+                .cloned()
+                .unwrap_or_default(),
+            ecosystem: names
+                .ecosystems
+                .get(&program.ecosystem_id)
+                .cloned()
+                .unwrap_or_default(),
+            withdrawn: program.withdrawn,
+            position: self.position,
+            standards,
+            rests_on: mine.iter().map(|(pos, _)| *pos).max(),
         })
     }
 

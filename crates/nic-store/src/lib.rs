@@ -30,7 +30,7 @@ use tokio::sync::watch;
 
 pub use read_ahead::ReadAhead;
 pub use subscription::Subscription;
-pub use verify::{verify_chains, ChainBreak, ChainReport};
+pub use verify::{verify_chains, verify_event, ChainBreak, ChainReport, EventProof};
 
 /// The head a read of the whole log (export, verify, import's check, rebuild) must reach: every
 /// event committed when called, once readers can see it. Waits up to `wait` for that (the

@@ -1,6 +1,7 @@
 //! Verification of the hash chains: walks the whole log in global order, recomputes every event's
 //! hash from its stored content and the previous event of its stream, and reports the first event
-//! whose stored content no longer matches, and any gap in a stream's versions.
+//! whose stored content no longer matches, and any gap in a stream's versions. `verify_event`
+//! does the same for one event, over its stream up to it (a statement's verification code).
 
 use std::collections::HashMap;
 
@@ -62,6 +63,54 @@ pub async fn verify_chains(
     }
     report.streams_checked = heads.len() as u64;
     Ok(report)
+}
+
+/// One event checked against the log: its stream's chain recomputed from its first event up to it.
+#[derive(Clone, Debug)]
+pub struct EventProof {
+    pub event: RecordedEvent,
+    /// The first event of the stream, up to this one, whose stored content no longer matches its
+    /// hash (or that breaks the stream's versions); None when the chain holds.
+    pub first_break: Option<ChainBreak>,
+}
+
+/// Checks the event at `position`: recomputes its stream's chain up to it. None when no event is
+/// at that position.
+pub async fn verify_event(
+    store: &dyn EventStore,
+    position: u64,
+) -> Result<Option<EventProof>, StoreError> {
+    let Some(event) = store.read_positions(&[position]).await?.into_iter().next() else {
+        return Ok(None);
+    };
+    let mut heads: HashMap<String, (u64, String)> = HashMap::new();
+    let mut from = 0;
+    while from <= event.stream_version {
+        let page = store
+            .read_stream(&event.stream_id, from, VERIFY_PAGE_EVENTS)
+            .await?;
+        let Some(last) = page.last() else { break };
+        from = last.stream_version + 1;
+        for e in page
+            .iter()
+            .filter(|e| e.stream_version <= event.stream_version)
+        {
+            if let Some(reason) = check(&heads, e) {
+                let first_break = Some(ChainBreak {
+                    global_position: e.global_position,
+                    stream_id: e.stream_id.to_string(),
+                    stream_version: e.stream_version,
+                    reason,
+                });
+                return Ok(Some(EventProof { event, first_break }));
+            }
+            heads.insert(e.stream_id.to_string(), (e.stream_version, e.hash.clone()));
+        }
+    }
+    Ok(Some(EventProof {
+        event,
+        first_break: None,
+    }))
 }
 
 fn check(heads: &HashMap<String, (u64, String)>, e: &RecordedEvent) -> Option<String> {

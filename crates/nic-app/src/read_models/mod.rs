@@ -23,7 +23,7 @@ use nic_events::CatalogError;
 use nic_projections::driver_diagram::{self, DiagramDiff, Diagrams, DriverDiagramView};
 use nic_projections::network_index::{NetworkIndex, Scope};
 use nic_projections::pdsa_board::{Boards, PdsaBoardView, Register, RegisterQuery};
-use nic_projections::portfolio::{PortfolioView, Portfolios, StandardsMatrix};
+use nic_projections::portfolio::{AdmissionsStatement, PortfolioView, Portfolios, StandardsMatrix};
 use nic_projections::run_charts::{RunChartView, RunCharts, SeriesScope};
 use nic_projections::timeline::{Entries, TimelinePage, TimelineQuery};
 use nic_projections::WithBase;
@@ -589,6 +589,19 @@ impl Service {
         })
         .await?
         .ok_or_else(|| not_found("network", network, as_of))
+    }
+
+    /// A program's admissions statement: which standards it meets, and since when.
+    pub async fn admissions(
+        &self,
+        program: Uuid,
+        as_of: Option<AsOf>,
+    ) -> Result<AdmissionsStatement, AppError> {
+        self.with(as_of, Scope::Program(program), |base, p: &Portfolios| {
+            p.admissions(base, program)
+        })
+        .await?
+        .ok_or_else(|| not_found("program", program, as_of))
     }
 
     /// A program's self-ratings against each quality standard over time.
