@@ -149,10 +149,26 @@
   }
 
   /** POSTs a command; the answer's status and body (a problem+json body on refusal). */
-  async function apiPost(path, body, key) {
+  /** A resource and its version (its ETag), for a write conditional on it (If-Match). */
+  async function apiVersioned(path) {
+    const res = await fetch(new URL(path, location.origin), {
+      headers: { Authorization: `Bearer ${state.token}`, Accept: 'application/json' },
+      cache: 'no-store',
+    });
+    if (res.status === 401) {
+      forgetToken('The token was refused (unknown or revoked). Enter another one.');
+      throw new ApiError(401, 'unauthorized');
+    }
+    if (!res.ok) throw new ApiError(res.status, `${res.status} ${res.statusText}`);
+    const tag = /^"?(\d+)"?$/.exec(res.headers.get('etag') || '');
+    return { body: await res.json(), version: tag ? Number(tag[1]) : null };
+  }
+
+  async function apiPost(path, body, key, ifMatch) {
     const res = await fetch(new URL(path, location.origin), {
       method: 'POST',
-      headers: { Authorization: `Bearer ${state.token}`, Accept: 'application/json', 'Content-Type': 'application/json', 'Idempotency-Key': key },
+      headers: { Authorization: `Bearer ${state.token}`, Accept: 'application/json', 'Content-Type': 'application/json', 'Idempotency-Key': key,
+        ...(ifMatch !== null && ifMatch !== undefined ? { 'If-Match': `"${ifMatch}"` } : {}) },
       body: JSON.stringify(body),
       cache: 'no-store',
     });
@@ -1689,14 +1705,20 @@
   function formField(prefix, path, labelText, error, get, set, kind, options, props) {
     const id = `${prefix}-${fieldKey(path)}`;
     const common = { id, 'aria-invalid': error ? 'true' : 'false', 'aria-describedby': `${prefix}-err-${fieldKey(path)}`, ...props };
+    // A form being filled in is not swept away by a live refresh (scheduleRefresh); its write
+    // says which version it was filled in against (If-Match), and is told if that changed.
+    const put = (ev) => {
+      set(ev.target.value);
+      if (ev.target.form) ev.target.form.dataset.dirty = 'true';
+    };
     let control;
     if (kind === 'select') {
-      control = h('select', { ...common, onchange: (ev) => set(ev.target.value) },
+      control = h('select', { ...common, onchange: put },
         Object.entries(options).map(([k, t]) => h('option', { value: k, selected: k === get() }, t)));
     } else if (kind === 'textarea') {
-      control = h('textarea', { rows: 2, ...common, oninput: (ev) => set(ev.target.value) }, get());
+      control = h('textarea', { rows: 2, ...common, oninput: put }, get());
     } else {
-      control = h('input', { ...common, type: kind || 'text', value: get(), oninput: (ev) => set(ev.target.value) });
+      control = h('input', { ...common, type: kind || 'text', value: get(), oninput: put });
     }
     return h('div', { class: 'field' }, h('label', { for: id }, labelText), control,
       h('span', { id: `${prefix}-err-${fieldKey(path)}`, class: 'field-error' }, error || ''));
@@ -1705,13 +1727,20 @@
   // Sends a form's command once (its idempotency key kept until it succeeds, so a double submit
   // writes once); on refusal each error goes beside its field, the rest below the form. The
   // answer, or null when refused.
-  async function sendForm(f, prefix, path, body) {
+  async function sendForm(f, prefix, path, body, ifMatch) {
     f.key = f.key || crypto.randomUUID();
-    const { ok, answer } = await apiPost(path, body, f.key);
+    const { ok, status, answer } = await apiPost(path, body, f.key, ifMatch);
     f.errors = {};
     if (ok) {
       f.key = null;
       return answer || {};
+    }
+    if (status === 409 && answer && answer.type === '/problems/version-conflict') {
+      // Someone else wrote first: nothing was written; the page shows the newer version.
+      f.key = null;
+      state.notice = 'Someone else changed this record after you opened it, so nothing was written. The page now shows the newer version; what you typed is kept where it still applies. Check it, then send again.';
+      f.result = { ok: false, text: 'Not written: the record had changed.' };
+      return null;
     }
     for (const e of (answer && answer.errors) || []) {
       const key = fieldKey(String(e.field || '').replace(/^(do|study|act)\./, ''));
@@ -1863,7 +1892,9 @@
   // A PDSA cycle
 
   async function viewCycle(r) {
-    const c = await api(`/api/v1/pdsa-cycles/${enc(r.args[0] || '')}`);
+    const { body: c, version } = await apiVersioned(`/api/v1/pdsa-cycles/${enc(r.args[0] || '')}`);
+    const notice = state.notice;
+    state.notice = null;
     const p = c.planned;
     // Names, never ids: the program's, and the change ideas' from the network's diagram.
     const net = `/api/v1/networks/${enc(p.network_id)}`;
@@ -1885,7 +1916,9 @@
     const after = rows.filter((x) => x.cycle.previous_cycle_id === c.id);
     const nodeTitle = (id) => (network && network.nodes && network.nodes[id] && network.nodes[id].title) || 'a change idea no longer on the diagram';
     const kv = (pairs) => h('dl', { class: 'kv' }, pairs.filter(([, v]) => v !== null && v !== undefined && v !== '').map(([k, v]) => [h('dt', null, k), h('dd', null, v)]));
-    return h('div', null, h('section', { class: 'card', 'aria-labelledby': 'cy-h' },
+    return h('div', null,
+      notice ? h('p', { id: 'cy-notice', class: 'banner', role: 'alert' }, notice) : null,
+      h('section', { class: 'card', 'aria-labelledby': 'cy-h' },
       h('h1', { id: 'cy-h' }, p.title),
       h('p', null, h('span', { class: 'badge' }, c.phase), ' ',
         c.gaps && c.gaps.length ? c.gaps.map((g) => [h('span', { class: 'badge gap' }, `⚠ ${g}`), ' ']) : null,
@@ -1914,17 +1947,17 @@
       } }, 'Plan the next cycle of this ramp')) : null] : null,
       c.abandoned ? [h('h2', null, 'Abandoned'), h('p', null, c.abandoned.reason || '')] : null,
       c.corrections && c.corrections.length ? [h('h2', null, 'Corrections'), h('ul', null, c.corrections.map((x) => h('li', null, JSON.stringify(x))))] : null),
-      stepForm(r.args[0], c), abandonForm(r.args[0], c));
+      stepForm(r.args[0], c, version), abandonForm(r.args[0], c, version));
   }
 
   // Stopping a cycle before it is acted on, with the reason (it closes, as IHI's worksheet allows).
-  function abandonForm(id, c) {
+  function abandonForm(id, c, version) {
     if (c.phase === 'acted' || c.phase === 'abandoned') return null;
     if (!state.abandon || state.abandon.id !== id) state.abandon = { id, reason: '', key: null, errors: {}, result: null, open: false };
     const f = state.abandon;
     const submit = async (ev) => {
       ev.preventDefault();
-      if (await sendForm(f, 'ab', `/api/v1/pdsa-cycles/${enc(id)}/abandon`, { reason: f.reason.trim() })) {
+      if (await sendForm(f, 'ab', `/api/v1/pdsa-cycles/${enc(id)}/abandon`, { reason: f.reason.trim() }, version)) {
         f.result = { ok: true, text: 'Abandoned: the cycle is closed.' };
       }
       render(true);
@@ -1944,7 +1977,7 @@
 
   // The worksheet's next phase of a cycle as a form: start the test, record what happened (Do),
   // the results against the predictions (Study), the decision (Act).
-  function stepForm(id, c) {
+  function stepForm(id, c, version) {
     const questions = c.planned.plan.questions || [];
     let step;
     if (c.phase === 'planned') step = 'start';
@@ -1999,7 +2032,7 @@
     }
     const submit = async (ev) => {
       ev.preventDefault();
-      if (await sendForm(f, 'st', `/api/v1/pdsa-cycles/${enc(id)}/${step}`, body())) {
+      if (await sendForm(f, 'st', `/api/v1/pdsa-cycles/${enc(id)}/${step}`, body(), version)) {
         f.result = { ok: true, text: `${title.split(':')[0]}: recorded.` };
       }
       render(true);

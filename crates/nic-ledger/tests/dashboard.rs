@@ -1238,6 +1238,56 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         "!!document.querySelector('.scorecard td a')",
         Duration::from_secs(30),
     );
+
+    // A stale edit: the page shows a planned cycle; someone else starts it meanwhile; the page's
+    // own start is refused (If-Match), nothing is written twice, and the newer version is shown.
+    let planned_row = s
+        .get(&format!("{n}/pdsa-register?phase=planned&limit=500"))
+        .json()["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["program"]["id"] != json!(reporter))
+        .expect("a planned cycle of another program")
+        .clone();
+    let stale = planned_row["cycle"]["cycle_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    b.show(
+        &format!("#/cycles/{stale}"),
+        &holds("#st-h", "Start the test"),
+    );
+    // The person fills the form in (a form being filled in is not refreshed under them).
+    b.run(&fill(
+        &[(
+            "st-started_on",
+            planned_row["cycle"]["planned_start"].as_str().unwrap(),
+        )],
+        None,
+    ));
+    let elsewhere = s.post(
+        &format!("/api/v1/pdsa-cycles/{stale}/start"),
+        &json!({"started_on": planned_row["cycle"]["planned_start"]}),
+    );
+    assert_eq!(elsewhere.status, 200, "{}", elsewhere.body);
+    b.run("document.querySelector('#st-form').requestSubmit()");
+    b.wait_for(
+        "the stale edit refused and the newer version shown",
+        "!!document.querySelector('#cy-notice') && document.querySelector('#st-h').textContent.startsWith('Do')",
+        Duration::from_secs(10),
+    );
+    let after = s.get(&format!("/api/v1/streams/pdsa-{stale}")).json();
+    let started = after
+        .as_array()
+        .or(after["events"].as_array())
+        .unwrap()
+        .iter()
+        .filter(|e| e["event_type"] == "PdsaCycleStarted")
+        .count();
+    assert_eq!(started, 1, "the stale start wrote nothing");
+    b.audit("a stale edit refused");
+    let stale_png = b.screenshot("dashboard-stale-edit.png");
     // The program's own chart marks its excluded point, with the reason.
     b.show(
         &format!("#/measures/{measure_id}/{excluded_program}"),
@@ -1375,6 +1425,7 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         &next_png,
         &mine_png,
         &admissions_png,
+        &stale_png,
         &register_png,
         &matrix_png,
         &synthesis_png,
