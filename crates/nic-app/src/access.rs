@@ -294,7 +294,7 @@ impl Registry {
             actor: Some(actor.to_string()),
             ..Metadata::default()
         };
-        let epoch = Loader::new(self.store.clone(), self.states.clone()).epoch();
+        let epoch = self.states.epoch();
         let new: Vec<_> = events.iter().map(|e| e.to_new_event(&metadata)).collect();
         let ids: Vec<Uuid> = new.iter().map(|e| e.event_id).collect();
         let outcome = self.store.append(&stream, expected, new).await?;

@@ -252,7 +252,8 @@ impl States {
         self.in_step.load(std::sync::atomic::Ordering::SeqCst)
     }
 
-    fn epoch(&self) -> u64 {
+    /// The current epoch (for `extend`: an entry extended after a new subscription began is not).
+    pub(crate) fn epoch(&self) -> u64 {
         self.cache.lock().expect("states").epoch
     }
 
@@ -442,11 +443,6 @@ impl Loader {
     /// Whether this loader took kept entries without reading them.
     fn trusted(&self) -> bool {
         self.trust
-    }
-
-    /// The states' epoch when this loader began (for `States::extend`).
-    pub(crate) fn epoch(&self) -> u64 {
-        self.epoch
     }
 
     /// Takes `id` as a stream with no event yet, without reading it (a new entity's fresh id).

@@ -4,115 +4,19 @@
 //! process as soon as its follower reads it. On both backends, over the real stores, counted on
 //! their way through.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+mod common;
+
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use common::{admin, body, id, Counted};
 use nic_app::command::Write;
-use nic_app::{App, AppError, Principal};
+use nic_app::{App, AppError};
 use nic_domain::cycle::PlanCycle;
 use nic_domain::network::{AddDriver, AddEcosystem, CharterNetwork, ProposeChangeIdea};
 use nic_domain::program::EnrollProgram;
 use nic_events::catalog::Role;
-use nic_events::{ExpectedVersion, NewEvent, RecordedEvent, StreamId};
-use nic_store::{AppendOutcome, Backend, EventStore, ReadAll, StoreError};
 use serde_json::json;
-use tokio::sync::watch;
 use uuid::Uuid;
-
-/// The real store, counting the calls a request makes (`read_all` is the follower's).
-struct Counted {
-    store: Arc<dyn EventStore>,
-    appends: AtomicU64,
-    stream_reads: AtomicU64,
-}
-
-impl Counted {
-    /// Calls a request makes before or for its append.
-    fn request_calls(&self) -> (u64, u64) {
-        (
-            self.stream_reads.load(Ordering::SeqCst),
-            self.appends.load(Ordering::SeqCst),
-        )
-    }
-}
-
-#[async_trait]
-impl EventStore for Counted {
-    fn backend(&self) -> Backend {
-        self.store.backend()
-    }
-    async fn migrate(&self) -> Result<(), StoreError> {
-        self.store.migrate().await
-    }
-    async fn append(
-        &self,
-        stream: &StreamId,
-        expected: ExpectedVersion,
-        events: Vec<NewEvent>,
-    ) -> Result<AppendOutcome, StoreError> {
-        self.appends.fetch_add(1, Ordering::SeqCst);
-        self.store.append(stream, expected, events).await
-    }
-    async fn read_stream(
-        &self,
-        stream: &StreamId,
-        from_version: u64,
-        limit: usize,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
-        self.stream_reads.fetch_add(1, Ordering::SeqCst);
-        self.store.read_stream(stream, from_version, limit).await
-    }
-    async fn stream_version(&self, stream: &StreamId) -> Result<Option<u64>, StoreError> {
-        self.stream_reads.fetch_add(1, Ordering::SeqCst);
-        self.store.stream_version(stream).await
-    }
-    async fn read_all(&self, query: &ReadAll) -> Result<Vec<RecordedEvent>, StoreError> {
-        self.store.read_all(query).await
-    }
-    async fn read_positions(&self, positions: &[u64]) -> Result<Vec<RecordedEvent>, StoreError> {
-        self.store.read_positions(positions).await
-    }
-    async fn head_position(&self) -> Result<u64, StoreError> {
-        self.store.head_position().await
-    }
-    async fn committed_head(&self) -> Result<u64, StoreError> {
-        self.store.committed_head().await
-    }
-    async fn position_at(&self, time: DateTime<Utc>) -> Result<u64, StoreError> {
-        self.store.position_at(time).await
-    }
-    fn read_held_back(&self) -> Duration {
-        self.store.read_held_back()
-    }
-    fn wakeups(&self) -> watch::Receiver<u64> {
-        self.store.wakeups()
-    }
-}
-
-fn admin() -> Write {
-    Write::by(
-        Principal {
-            name: "hub".into(),
-            role: Role::Admin,
-            programs: Vec::new(),
-        },
-        "test",
-    )
-}
-
-fn body<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> T {
-    serde_json::from_value(v).expect("a valid command")
-}
-
-fn id(o: Result<nic_app::command::Outcome, AppError>) -> Uuid {
-    match o {
-        Ok(o) => o.result.id,
-        Err(e) => panic!("{e}"),
-    }
-}
 
 /// Waits until `app`'s follower has applied the log up to its head and hands what it reads to the
 /// kept states.
@@ -183,11 +87,7 @@ fn cycle(idea: Uuid, n: usize) -> PlanCycle {
 async fn warm_write_and_token_check(url: &str) {
     let store = nic_store::open(url).await.unwrap();
     store.migrate().await.unwrap();
-    let counted = Arc::new(Counted {
-        store,
-        appends: AtomicU64::new(0),
-        stream_reads: AtomicU64::new(0),
-    });
+    let counted = Counted::new(store);
     let app = App::in_memory(counted.clone());
     let follower = app.follow();
     let w = admin();

@@ -883,7 +883,7 @@
         h('label', { for: 'rg-overdue' }, 'Overdue only')),
       h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary', id: 'rg-apply' }, 'Apply filters'),
         h('button', { type: 'button', id: 'rg-clear', onclick: () => { location.hash = '#/register'; } }, 'Clear'),
-        h('button', { type: 'button', id: 'rg-csv', onclick: () => downloadCsv(path, filters) }, 'Download CSV'),
+        h('button', { type: 'button', id: 'rg-csv', onclick: () => downloadRegisterCsv(path, filters) }, 'Download CSV'),
         h('span', { id: 'rg-csv-status', class: 'small', 'aria-live': 'polite' })));
     const dirty = () => { form.dataset.dirty = 'true'; };
     form.addEventListener('input', dirty);
@@ -927,18 +927,14 @@
   }
 
   /** Downloads the register's CSV: fetched with the token in a header, never in a URL. */
-  async function downloadCsv(path, filters) {
-    const url = new URL(path, location.origin);
-    for (const [k, v] of Object.entries({ ...filters, format: 'csv' })) url.searchParams.set(k, v);
+  async function downloadRegisterCsv(path, filters) {
     const status = $('rg-csv-status');
-    const res = await fetch(url, { headers: { Authorization: `Bearer ${state.token}`, Accept: 'text/csv' }, cache: 'no-store' });
-    if (!res.ok) { status.textContent = `The CSV could not be made (${res.status}).`; return; }
-    const blob = await res.blob();
-    status.textContent = 'pdsa-register.csv downloaded.';
-    const a = h('a', { href: URL.createObjectURL(blob), download: 'pdsa-register.csv', hidden: true });
-    document.body.append(a);
-    a.click();
-    setTimeout(() => { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
+    try {
+      saveFile(new Blob([await api(path, { ...filters, format: 'csv' })], { type: 'text/csv' }), 'pdsa-register.csv');
+      status.textContent = 'pdsa-register.csv downloaded.';
+    } catch (e) {
+      status.textContent = `The CSV could not be made: ${e.message}`;
+    }
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1195,8 +1191,13 @@
 
   async function downloadCsv(measureId, programId, chart) {
     const text = await api(`/api/v1/measures/${enc(measureId)}/run-chart`, { program_id: programId, format: 'csv' });
-    const url = URL.createObjectURL(new Blob([text], { type: 'text/csv' }));
-    const a = h('a', { href: url, download: `${chart.measure_name.replace(/[^\w-]+/g, '-')}.csv` });
+    saveFile(new Blob([text], { type: 'text/csv' }), `${chart.measure_name.replace(/[^\w-]+/g, '-')}.csv`);
+  }
+
+  /** Hands `blob` to the browser as a download named `name`. */
+  function saveFile(blob, name) {
+    const url = URL.createObjectURL(blob);
+    const a = h('a', { href: url, download: name, hidden: true });
     document.body.append(a);
     a.click();
     a.remove();
@@ -1830,13 +1831,8 @@
     const when = state.asOf ? `as of ${fmtTime(state.asOf)}` : `as of ${today()}`;
     const bundle = { program_id: pid, program_name: board.program_name, as_of: state.asOf || null, log_position: board.position,
       portfolio, pdsa_board: board, run_charts: charts };
-    const download = () => {
-      const a = h('a', { href: URL.createObjectURL(new Blob([JSON.stringify(bundle, null, 2)], { type: 'application/json' })),
-        download: `evidence-packet-${board.program_name.replace(/[^A-Za-z0-9]+/g, '-')}.json`, hidden: true });
-      document.body.append(a);
-      a.click();
-      setTimeout(() => { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
-    };
+    const download = () => saveFile(new Blob([JSON.stringify(bundle, null, 2)], { type: 'application/json' }),
+      `evidence-packet-${board.program_name.replace(/[^A-Za-z0-9]+/g, '-')}.json`);
     const latestOf = (c) => [...c.points].reverse().find((p) => p.value !== null && p.value !== undefined);
     const signalOf = (c) => { const sg = c.phases.flatMap((ph) => ph.signals || []); return sg.length ? sg[sg.length - 1].message : 'no signal'; };
     return h('div', null, h('section', { class: 'card', 'aria-labelledby': 'ep-h' },

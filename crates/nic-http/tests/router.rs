@@ -94,6 +94,28 @@ impl Api {
             .unwrap()
     }
 
+    /// The demo network in a new SQLite store, and the API over it once its read models have
+    /// caught up: the store's URL, what the demo wrote, the API.
+    async fn demo() -> (String, nic_demo::Summary, Api) {
+        let url = nic_store::scratch::sqlite_url();
+        let demo = {
+            let store = nic_store::open(&url).await.unwrap();
+            store.migrate().await.unwrap();
+            nic_demo::load(store.as_ref(), 1).await.unwrap()
+        };
+        let api = Api::new(&url).await;
+        let head = api.head(1).await;
+        let mut applied = api.app.read_models().applied();
+        tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            applied.wait_for(|p| *p >= head),
+        )
+        .await
+        .expect("the read models catch up")
+        .unwrap();
+        (url, demo, api)
+    }
+
     /// The log's head once it shows at least `position` (on PostgreSQL the global log may trail
     /// a commit by a moment; stream reads never do).
     async fn head(&self, position: u64) -> u64 {
@@ -741,22 +763,7 @@ async fn writers_to_one_measure_are_never_refused_for_each_other_on_postgres() {
 /// cycle in the same order, and bad queries are refused with a problem.
 #[tokio::test]
 async fn the_register_lists_the_network_s_cycles_filtered_and_as_csv() {
-    let url = nic_store::scratch::sqlite_url();
-    let demo = {
-        let store = nic_store::open(&url).await.unwrap();
-        store.migrate().await.unwrap();
-        nic_demo::load(store.as_ref(), 1).await.unwrap()
-    };
-    let api = Api::new(&url).await;
-    let head = api.head(1).await;
-    let mut applied = api.app.read_models().applied();
-    tokio::time::timeout(
-        std::time::Duration::from_secs(30),
-        applied.wait_for(|p| *p >= head),
-    )
-    .await
-    .expect("the read models catch up")
-    .unwrap();
+    let (_, demo, api) = Api::demo().await;
     let net = demo.network_id;
     let register = |q: String| {
         let api = &api;
@@ -899,22 +906,7 @@ async fn the_register_lists_the_network_s_cycles_filtered_and_as_csv() {
 /// each cell the program's latest self-rating as its own portfolio has it.
 #[tokio::test]
 async fn the_standards_matrix_agrees_with_every_program_s_portfolio() {
-    let url = nic_store::scratch::sqlite_url();
-    let demo = {
-        let store = nic_store::open(&url).await.unwrap();
-        store.migrate().await.unwrap();
-        nic_demo::load(store.as_ref(), 1).await.unwrap()
-    };
-    let api = Api::new(&url).await;
-    let head = api.head(1).await;
-    let mut applied = api.app.read_models().applied();
-    tokio::time::timeout(
-        std::time::Duration::from_secs(30),
-        applied.wait_for(|p| *p >= head),
-    )
-    .await
-    .expect("the read models catch up")
-    .unwrap();
+    let (_, demo, api) = Api::demo().await;
     let net = demo.network_id;
     let (status, _, m) = api
         .get(&format!("/api/v1/networks/{net}/standards-matrix"))
@@ -960,22 +952,7 @@ async fn the_standards_matrix_agrees_with_every_program_s_portfolio() {
 /// the database; a revoked token reads nothing.
 #[tokio::test]
 async fn an_admissions_statement_is_checked_against_the_log_and_fails_once_altered() {
-    let url = nic_store::scratch::sqlite_url();
-    let demo = {
-        let store = nic_store::open(&url).await.unwrap();
-        store.migrate().await.unwrap();
-        nic_demo::load(store.as_ref(), 1).await.unwrap()
-    };
-    let api = Api::new(&url).await;
-    let head = api.head(1).await;
-    let mut applied = api.app.read_models().applied();
-    tokio::time::timeout(
-        std::time::Duration::from_secs(30),
-        applied.wait_for(|p| *p >= head),
-    )
-    .await
-    .expect("the read models catch up")
-    .unwrap();
+    let (url, demo, api) = Api::demo().await;
     let net = demo.network_id;
     let (_, _, programs) = api.get(&format!("/api/v1/networks/{net}/programs")).await;
     let programs: Vec<String> = programs["items"]

@@ -266,6 +266,12 @@ impl Browser {
         (path, pages)
     }
 
+    /// Opens the sign-in link of `token` (the token in the fragment) and waits for `ready`.
+    fn sign_in(&self, base: &str, token: &str, what: &str, ready: &str) {
+        self.navigate(&format!("{base}/#token={token}"));
+        self.wait_for(what, ready, Duration::from_secs(30));
+    }
+
     /// A PNG of the whole page (at most 4000 pixels high), in the target directory.
     fn screenshot(&self, name: &str) -> PathBuf {
         let height = self.eval("document.documentElement.scrollHeight");
@@ -277,6 +283,24 @@ impl Browser {
         std::fs::write(&path, png).unwrap();
         path
     }
+}
+
+/// A new token from `nic-ledger token create`, with its role, name and granted programs.
+fn create_token(db: &str, role: &str, name: &str, programs: &[&str]) -> String {
+    let mut args = vec![
+        "token",
+        "create",
+        "--role",
+        role,
+        "--name",
+        name,
+        "--database-url",
+        db,
+    ];
+    for p in programs {
+        args.extend(["--program", p]);
+    }
+    cli(&args).trim().to_string()
 }
 
 fn cli(args: &[&str]) -> String {
@@ -351,18 +375,7 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         s.token.starts_with("nic_"),
         "serve prints a first admin token on a demo database"
     );
-    let viewer = cli(&[
-        "token",
-        "create",
-        "--role",
-        "viewer",
-        "--name",
-        "wall-screen",
-        "--database-url",
-        &db,
-    ])
-    .trim()
-    .to_string();
+    let viewer = create_token(&db, "viewer", "wall-screen", &[]);
     assert!(viewer.starts_with("nic_"), "{viewer}");
 
     // The page and its assets are public, embedded, with cache headers and a strict CSP.
@@ -480,11 +493,11 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
     );
 
     // A link with the token: the page keeps it and takes it out of the address bar.
-    b.navigate(&format!("{base}/#token={viewer}"));
-    b.wait_for(
+    b.sign_in(
+        &base,
+        &viewer,
         "the overview's scorecard",
         "!!document.querySelector('.scorecard td a')",
-        Duration::from_secs(30),
     );
     assert_eq!(b.eval("location.href.includes('nic_')"), json!(false));
     assert_eq!(
@@ -608,6 +621,12 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
     );
     b.audit("the PDSA register");
     let register_png = b.screenshot("dashboard-register.png");
+    b.run("document.querySelector('#rg-csv').click()");
+    b.wait_for(
+        "the register's CSV downloaded",
+        &holds("#rg-csv-status", "downloaded"),
+        Duration::from_secs(10),
+    );
     let csv_lines = b.eval(&format!(
         "fetch('{n}/pdsa-register?format=csv&change_idea_id={idea_id}', {{ headers: \
          {{ Authorization: 'Bearer ' + localStorage.getItem('nic-ledger.token') }} }})\
@@ -751,6 +770,8 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
     );
     b.audit("a run chart");
     let chart_png = b.screenshot("dashboard-run-chart.png");
+    // Its CSV button downloads (an error in the page would show in the log checked at the end).
+    b.run("document.querySelector('#rc-csv').click()");
 
     // Every chart of every measure draws its labels whole: each text lies inside its drawing.
     for (k, m) in s.get(&format!("{n}/measures")).json()["items"]
@@ -838,11 +859,11 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
 
     // Recording in the browser: the hub's token, a program's page, its data-entry form. The
     // measure is picked by name with its definition beside it; nobody types an id.
-    b.navigate(&format!("{base}/#token={}", s.token));
-    b.wait_for(
+    b.sign_in(
+        &base,
+        &s.token,
         "the overview with the hub's token",
         "!!document.querySelector('.scorecard td a')",
-        Duration::from_secs(30),
     );
     b.show(
         &format!("#/programs/{reporter}"),
@@ -1088,25 +1109,12 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
 
     // A facilitator of that program signs in from a link and sees what needs them: every overdue
     // cycle of the program, every cycle waiting for its Study and Act.
-    let facilitator = cli(&[
-        "token",
-        "create",
-        "--role",
-        "facilitator",
-        "--name",
-        "Reporter's facilitator",
-        "--program",
-        reporter,
-        "--database-url",
-        &db,
-    ])
-    .trim()
-    .to_string();
-    b.navigate(&format!("{base}/#token={facilitator}"));
-    b.wait_for(
+    let facilitator = create_token(&db, "facilitator", "Reporter's facilitator", &[reporter]);
+    b.sign_in(
+        &base,
+        &facilitator,
         "the overview with the facilitator's token",
         "!!document.querySelector('.scorecard td a')",
-        Duration::from_secs(30),
     );
     b.show(
         "#/mine",
@@ -1186,25 +1194,17 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
 
     // An admissions office signs in from its link: the program's standing on the standards and
     // a verification code, which checks out from the page; nothing else of the network shows.
-    let office = cli(&[
-        "token",
-        "create",
-        "--role",
-        "admissions",
-        "--name",
-        "State University admissions",
-        "--program",
-        reporter,
-        "--database-url",
+    let office = create_token(
         &db,
-    ])
-    .trim()
-    .to_string();
-    b.navigate(&format!("{base}/#token={office}"));
-    b.wait_for(
+        "admissions",
+        "State University admissions",
+        &[reporter],
+    );
+    b.sign_in(
+        &base,
+        &office,
         "the admissions statement",
         "!!document.querySelector('#ad-code-0')",
-        Duration::from_secs(30),
     );
     let statement = s
         .get(&format!("/api/v1/programs/{reporter}/admissions"))
@@ -1232,11 +1232,11 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
     b.audit("an admissions statement");
     let admissions_png = b.screenshot("dashboard-admissions.png");
     // Back to the hub's token for the rest.
-    b.navigate(&format!("{base}/#token={}", s.token));
-    b.wait_for(
+    b.sign_in(
+        &base,
+        &s.token,
         "the overview with the hub's token again",
         "!!document.querySelector('.scorecard td a')",
-        Duration::from_secs(30),
     );
 
     // A stale edit: the page shows a planned cycle; someone else starts it meanwhile; the page's

@@ -243,10 +243,7 @@ impl Portfolios {
                 histories.insert(*id, self.history(names, *id));
             }
         }
-        let mut sorted: Vec<&(u64, StandardSelfAssessed)> =
-            assessments.into_iter().flatten().collect();
-        sorted.sort_by_key(|(pos, a)| (a.assessed_on, *pos));
-        for (pos, a) in sorted {
+        for (pos, a) in self.assessed(program_id) {
             histories
                 .entry(a.standard_id)
                 .or_insert_with(|| self.history(names, a.standard_id))
@@ -286,26 +283,11 @@ impl Portfolios {
     pub fn admissions(&self, base: &RunCharts, program_id: Uuid) -> Option<AdmissionsStatement> {
         let names = base.names();
         let program = names.programs.get(&program_id)?;
-        let mine: Vec<&(u64, StandardSelfAssessed)> = {
-            let mut v: Vec<_> = self
-                .assessments
-                .get(&program_id)
-                .into_iter()
-                .flatten()
-                .collect();
-            v.sort_by_key(|(pos, a)| (a.assessed_on, *pos));
-            v
-        };
-        let matrix = self.matrix(base, program.network_id, NaiveDate::MIN);
-        let standards = matrix
-            .standards
-            .iter()
+        let mine = self.assessed(program_id);
+        let standards = standards_of(names, program.network_id)
+            .into_iter()
             .map(|s| {
-                let of: Vec<&StandardSelfAssessed> = mine
-                    .iter()
-                    .filter(|(_, a)| a.standard_id == s.standard_id)
-                    .map(|(_, a)| a)
-                    .collect();
+                let of = of_standard(&mine, s.standard_id);
                 let latest = of.last().map(|a| a.rating);
                 let meets = latest.is_some_and(|r| r >= RATING_MEETS);
                 let since = meets
@@ -351,33 +333,17 @@ impl Portfolios {
     /// (by assessment date, then log order), the one before, and its age on `today`.
     pub fn matrix(&self, base: &RunCharts, network_id: Uuid, today: NaiveDate) -> StandardsMatrix {
         let names = base.names();
-        let mut standards: Vec<MatrixStandard> = names
-            .standards
-            .iter()
-            .filter(|(_, s)| s.network_id == network_id)
-            .map(|(id, s)| MatrixStandard {
-                standard_id: *id,
-                code: s.code.clone(),
-                title: s.title.clone(),
-            })
-            .collect();
-        standards.sort_by(|a, b| (&a.code, a.standard_id).cmp(&(&b.code, b.standard_id)));
+        let standards = standards_of(names, network_id);
         let mut programs: Vec<MatrixRow> = names
             .programs
             .iter()
             .filter(|(_, p)| p.network_id == network_id)
             .map(|(id, p)| {
-                let mut mine: Vec<&(u64, StandardSelfAssessed)> =
-                    self.assessments.get(id).into_iter().flatten().collect();
-                mine.sort_by_key(|(pos, a)| (a.assessed_on, *pos));
+                let mine = self.assessed(*id);
                 let cells = standards
                     .iter()
                     .map(|s| {
-                        let of: Vec<&StandardSelfAssessed> = mine
-                            .iter()
-                            .filter(|(_, a)| a.standard_id == s.standard_id)
-                            .map(|(_, a)| a)
-                            .collect();
+                        let of = of_standard(&mine, s.standard_id);
                         let latest = of.last()?;
                         let previous = of.len().checked_sub(2).map(|i| of[i].rating);
                         Some(MatrixCell {
@@ -416,6 +382,18 @@ impl Portfolios {
         }
     }
 
+    /// A program's self-assessments with their log positions, by assessment date, then log order.
+    fn assessed(&self, program_id: Uuid) -> Vec<&(u64, StandardSelfAssessed)> {
+        let mut all: Vec<_> = self
+            .assessments
+            .get(&program_id)
+            .into_iter()
+            .flatten()
+            .collect();
+        all.sort_by_key(|(pos, a)| (a.assessed_on, *pos));
+        all
+    }
+
     fn history(&self, names: &Names, standard_id: Uuid) -> StandardHistory {
         let s = names.standards.get(&standard_id);
         StandardHistory {
@@ -434,6 +412,34 @@ impl Portfolios {
             change: None,
         }
     }
+}
+
+/// A network's standards, by code.
+fn standards_of(names: &Names, network_id: Uuid) -> Vec<MatrixStandard> {
+    let mut standards: Vec<MatrixStandard> = names
+        .standards
+        .iter()
+        .filter(|(_, s)| s.network_id == network_id)
+        .map(|(id, s)| MatrixStandard {
+            standard_id: *id,
+            code: s.code.clone(),
+            title: s.title.clone(),
+        })
+        .collect();
+    standards.sort_by(|a, b| (&a.code, a.standard_id).cmp(&(&b.code, b.standard_id)));
+    standards
+}
+
+/// Of a program's self-assessments (`Portfolios::assessed`), one standard's, in the same order.
+fn of_standard<'a>(
+    assessed: &[&'a (u64, StandardSelfAssessed)],
+    standard_id: Uuid,
+) -> Vec<&'a StandardSelfAssessed> {
+    assessed
+        .iter()
+        .map(|(_, a)| a)
+        .filter(|a| a.standard_id == standard_id)
+        .collect()
 }
 
 fn evidence(names: &Names, e: &Evidence) -> EvidenceView {
