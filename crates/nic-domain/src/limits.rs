@@ -14,6 +14,11 @@ pub const BASELINE_POINTS_MAX: u32 = 100;
 pub const REPORTING_DEADLINE_DAYS_MIN: u32 = 1;
 pub const REPORTING_DEADLINE_DAYS_MAX: u32 = 366;
 
+/// Days after a program withdraws that a network may keep its personal text: at least one, at
+/// most a hundred years.
+pub const RETENTION_DAYS_MIN: u32 = 1;
+pub const RETENTION_DAYS_MAX: u32 = 36_500;
+
 /// The largest size of an amount (a numerator, denominator, value, baseline or target): far above
 /// any count or rate a network measures, far below where sums of many of them lose precision or
 /// overflow to infinity.
@@ -21,3 +26,4 @@ pub const AMOUNT_ABS_MAX: f64 = 1e12;
 
 const _: () = assert!(BASELINE_POINTS_MIN <= BASELINE_POINTS_MAX);
 const _: () = assert!(REPORTING_DEADLINE_DAYS_MIN <= REPORTING_DEADLINE_DAYS_MAX);
+const _: () = assert!(RETENTION_DAYS_MIN <= RETENTION_DAYS_MAX);

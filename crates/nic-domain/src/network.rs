@@ -1,5 +1,6 @@
 //! A network: its charter, aim, ecosystems, the driver diagram (its theory of improvement),
-//! quality standards and root cause analysis, all in one `network-…` stream that the hub owns.
+//! quality standards, root cause analysis and how long it keeps personal text, all in one
+//! `network-…` stream that the hub owns.
 //!
 //! The driver diagram is a graph: primary drivers, secondary drivers and change ideas, linked
 //! many-to-many (`from` serves `to`), each link strong or weak. Nodes are reworded, re-linked and
@@ -14,7 +15,10 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::{Checks, Decision, DomainError};
-use crate::limits::{REPORTING_DEADLINE_DAYS_MAX, REPORTING_DEADLINE_DAYS_MIN};
+use crate::limits::{
+    REPORTING_DEADLINE_DAYS_MAX, REPORTING_DEADLINE_DAYS_MIN, RETENTION_DAYS_MAX,
+    RETENTION_DAYS_MIN,
+};
 use crate::program::ProgramState;
 
 /// What a node of the driver diagram is.
@@ -101,6 +105,8 @@ pub struct NetworkState {
     pub root_causes: Vec<RootCauseRecorded>,
     /// How the network reads its charts, once it has said (else the defaults of the read models).
     pub chart_settings: Option<ChartSettingsChanged>,
+    /// Days a withdrawn program's personal text is kept; none: until erased by hand.
+    pub retention_days: Option<u32>,
 }
 
 impl NetworkState {
@@ -121,6 +127,7 @@ impl NetworkState {
             NicEvent::AimStated(e) => self.aim = Some(e.aim.clone()),
             NicEvent::AimRevised(e) => self.aim = Some(e.aim.clone()),
             NicEvent::ChartSettingsChanged(e) => self.chart_settings = Some(e.clone()),
+            NicEvent::RetentionSet(e) => self.retention_days = e.withdrawn_program_text_days,
             NicEvent::EcosystemAdded(e) => {
                 self.ecosystems.insert(
                     e.ecosystem_id,
@@ -349,6 +356,38 @@ pub fn set_chart_settings(state: &NetworkState, cmd: SetChartSettings) -> Decisi
         reporting_deadline_days: cmd.reporting_deadline_days,
         control_rules: cmd.control_rules,
         reason: cmd.reason,
+    })])
+}
+
+/// How long the network keeps a withdrawn program's personal text: days after it withdraws, or
+/// none to keep it until erased by hand.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetRetention {
+    #[serde(default)]
+    pub withdrawn_program_text_days: Option<u32>,
+}
+
+pub fn set_retention(state: &NetworkState, cmd: SetRetention) -> Decision {
+    state.require()?;
+    let mut c = Checks::new();
+    if let Some(days) = cmd.withdrawn_program_text_days {
+        c.check(
+            (RETENTION_DAYS_MIN..=RETENTION_DAYS_MAX).contains(&days),
+            "withdrawn_program_text_days",
+            format!(
+                "is {days}; a withdrawn program's personal text is kept {RETENTION_DAYS_MIN} to \
+                 {RETENTION_DAYS_MAX} days, or until erased by hand (null)"
+            ),
+        );
+    }
+    c.done()?;
+    if state.retention_days == cmd.withdrawn_program_text_days {
+        return Err(DomainError::transition("the retention already reads so"));
+    }
+    Ok(vec![NicEvent::RetentionSet(RetentionSet {
+        network_id: state.id,
+        withdrawn_program_text_days: cmd.withdrawn_program_text_days,
     })])
 }
 

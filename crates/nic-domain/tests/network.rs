@@ -1,6 +1,6 @@
 //! Given / when / then for `nic_domain::network`: the charter, the aim, ecosystems, the driver
-//! diagram (drivers, change ideas and their lifecycle, links, rewording, retiring), standards and
-//! root causes.
+//! diagram (drivers, change ideas and their lifecycle, links, rewording, retiring), standards,
+//! root causes, chart settings and the retention of personal text.
 
 mod common;
 
@@ -1197,6 +1197,56 @@ fn chart_settings_are_set_within_their_bounds_and_changed_only_to_something_else
             &network_state(NETWORK, &[]),
             cmd(20, ControlRuleSet::Shewhart),
         ),
+        "network",
+        NETWORK,
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Retention of personal text
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn retention_is_set_within_its_bounds_or_lifted_and_changed_only_to_something_else() {
+    use nic_domain::limits::{RETENTION_DAYS_MAX, RETENTION_DAYS_MIN};
+    let cmd = |days| SetRetention {
+        withdrawn_program_text_days: days,
+    };
+    let event = |days| {
+        NicEvent::RetentionSet(RetentionSet {
+            network_id: NETWORK,
+            withdrawn_program_text_days: days,
+        })
+    };
+    for days in [RETENTION_DAYS_MIN, 3 * 365, RETENTION_DAYS_MAX] {
+        then_events(
+            set_retention(&the_network(), cmd(Some(days))),
+            vec![event(Some(days))],
+        );
+    }
+    for days in [0, RETENTION_DAYS_MAX + 1, u32::MAX] {
+        then_invalid(
+            set_retention(&the_network(), cmd(Some(days))),
+            &["withdrawn_program_text_days"],
+        );
+    }
+    // Until set, text is kept until erased by hand: saying so again changes nothing.
+    then_transition(set_retention(&the_network(), cmd(None)));
+    let set = the_network_and([event(Some(1095))]);
+    assert_eq!(set.retention_days, Some(1095));
+    then_transition(set_retention(&set, cmd(Some(1095))));
+    then_events(set_retention(&set, cmd(Some(730))), vec![event(Some(730))]);
+    then_events(set_retention(&set, cmd(None)), vec![event(None)]);
+    assert_eq!(
+        network_state(
+            NETWORK,
+            &and(network_given(), [event(Some(1095)), event(None)])
+        )
+        .retention_days,
+        None
+    );
+    then_not_found(
+        set_retention(&network_state(NETWORK, &[]), cmd(Some(1095))),
         "network",
         NETWORK,
     );

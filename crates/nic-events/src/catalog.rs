@@ -5,20 +5,25 @@
 //! version, generated from these types (a test keeps them in step), with examples. Older versions
 //! are upgraded to the current shape when read (`upcast`), so stored events are never edited.
 //!
+//! Every text field says in its schema whether it holds personal data (`x-personal`: `name`,
+//! `free-text`, `contact` or `none`); `personal` reads the classes from there.
+//!
 //! Streams, one per entity, named `category-<uuid>`:
-//! - `network-…`: the charter, the aim, ecosystems, the driver diagram, quality standards and the
-//!   root cause analysis. The hub owns all of it.
+//! - `network-…`: the charter, the aim, ecosystems, the driver diagram, quality standards, the
+//!   root cause analysis and how long personal text is kept. The hub owns all of it.
 //! - `program-…`: a member program's enrolment, withdrawal and its self-assessments.
 //! - `measure-…`: a measure's operational definition, its data points and run-chart settings.
 //! - `pdsa-…`: one PDSA cycle, from plan to act.
 //! - `synthesis-…`: one piece of network learning.
 //! - `token-…`: one access token's issue and revocation (only its SHA-256 is kept).
+//! - `privacy-…`: one erasure, redaction or key export of personal data.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::limits::ERASURE_KEYS_PER_EVENT_MAX;
 pub use crate::period::{Period, PeriodKind};
 use crate::text::{Text, Title};
 use crate::upcast;
@@ -32,16 +37,20 @@ use crate::upcast;
 #[serde(deny_unknown_fields)]
 pub struct Aim {
     /// The aim as one sentence, as the network states it.
+    #[schemars(extend("x-personal" = "none"))]
     pub statement: Text,
     /// What will improve, e.g. "post-secondary STEM enrolment".
+    #[schemars(extend("x-personal" = "none"))]
     pub what: Title,
     /// For whom, e.g. "Black, Latina/o/e and Indigenous program alumni".
+    #[schemars(extend("x-personal" = "none"))]
     pub for_whom: Title,
     /// Where it stands now, in `unit`, when known.
     pub baseline: Option<f64>,
     /// Where it should be by `by_when`, in `unit`.
     pub target: f64,
     /// e.g. "percent".
+    #[schemars(extend("x-personal" = "none"))]
     pub unit: Title,
     pub by_when: NaiveDate,
 }
@@ -181,9 +190,12 @@ pub enum CyclePurpose {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Question {
+    #[schemars(extend("x-personal" = "free-text"))]
     pub question: Text,
+    #[schemars(extend("x-personal" = "free-text"))]
     pub prediction: Text,
     #[serde(default)]
+    #[schemars(extend("x-personal" = "free-text"))]
     pub reason: Text,
 }
 
@@ -191,17 +203,21 @@ pub struct Question {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Plan {
+    #[schemars(extend("x-personal" = "free-text"))]
     pub objective: Text,
     pub questions: Vec<Question>,
     /// Who does what, when and where.
     #[serde(default)]
+    #[schemars(extend("x-personal" = "free-text"))]
     pub who_what_when_where: Text,
     #[serde(default)]
+    #[schemars(extend("x-personal" = "free-text"))]
     pub tasks: Vec<Title>,
     /// The measures that will tell whether the change is an improvement.
     #[serde(default)]
     pub measure_ids: Vec<Uuid>,
     #[serde(default)]
+    #[schemars(extend("x-personal" = "free-text"))]
     pub data_collection_plan: Text,
 }
 
@@ -210,6 +226,7 @@ pub struct Plan {
 #[serde(deny_unknown_fields)]
 pub struct Observation {
     pub at: DateTime<Utc>,
+    #[schemars(extend("x-personal" = "free-text"))]
     pub note: Text,
 }
 
@@ -218,8 +235,10 @@ pub struct Observation {
 #[serde(deny_unknown_fields)]
 pub struct Do {
     pub carried_out_as_planned: bool,
+    #[schemars(extend("x-personal" = "free-text"))]
     pub what_happened: Text,
     #[serde(default)]
+    #[schemars(extend("x-personal" = "free-text"))]
     pub problems_and_surprises: Text,
     #[serde(default)]
     pub observations: Vec<Observation>,
@@ -240,9 +259,11 @@ pub enum PredictionHeld {
 pub struct QuestionResult {
     /// Index into the plan's questions (0-based).
     pub question_index: u32,
+    #[schemars(extend("x-personal" = "free-text"))]
     pub result: Text,
     pub prediction_held: PredictionHeld,
     #[serde(default)]
+    #[schemars(extend("x-personal" = "free-text"))]
     pub learned: Text,
 }
 
@@ -252,6 +273,7 @@ pub struct QuestionResult {
 pub struct Study {
     /// One result per question of the plan.
     pub results: Vec<QuestionResult>,
+    #[schemars(extend("x-personal" = "free-text"))]
     pub summary: Text,
 }
 
@@ -268,9 +290,11 @@ pub enum ActDecision {
 #[serde(deny_unknown_fields)]
 pub struct Act {
     pub decision: ActDecision,
+    #[schemars(extend("x-personal" = "free-text"))]
     pub reason: Text,
     /// What the next cycle will change.
     #[serde(default)]
+    #[schemars(extend("x-personal" = "free-text"))]
     pub next_cycle: Text,
     pub decided_on: NaiveDate,
 }
@@ -320,8 +344,10 @@ pub struct Evidence {
     pub id: Option<Uuid>,
     /// A title or address (kind `document`).
     #[serde(default)]
+    #[schemars(extend("x-personal" = "free-text"))]
     pub reference: Option<Title>,
     #[serde(default)]
+    #[schemars(extend("x-personal" = "free-text"))]
     pub note: Text,
 }
 
@@ -333,8 +359,10 @@ pub struct Evidence {
 #[serde(deny_unknown_fields)]
 pub struct NetworkChartered {
     pub network_id: Uuid,
+    #[schemars(extend("x-personal" = "none"))]
     pub name: Title,
     #[serde(default)]
+    #[schemars(extend("x-personal" = "none"))]
     pub purpose: Text,
 }
 
@@ -348,7 +376,21 @@ pub struct ChartSettingsChanged {
     pub reporting_deadline_days: u32,
     pub control_rules: ControlRuleSet,
     #[serde(default)]
+    #[schemars(extend("x-personal" = "free-text"))]
     pub reason: Text,
+}
+
+/// Past it, a withdrawn program's personal text is erased (`PersonalDataErased`, basis
+/// `retention`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionSet {
+    pub network_id: Uuid,
+    /// Days after a program withdraws that its personal text is kept; none: kept until erased by
+    /// hand.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 36_500))]
+    pub withdrawn_program_text_days: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -361,6 +403,7 @@ pub struct AimStated {
 #[serde(deny_unknown_fields)]
 pub struct AimRevised {
     pub aim: Aim,
+    #[schemars(extend("x-personal" = "free-text"))]
     pub reason: Text,
 }
 
@@ -368,7 +411,9 @@ pub struct AimRevised {
 #[serde(deny_unknown_fields)]
 pub struct EcosystemAdded {
     pub ecosystem_id: Uuid,
+    #[schemars(extend("x-personal" = "none"))]
     pub name: Title,
+    #[schemars(extend("x-personal" = "none"))]
     pub region: Title,
 }
 
@@ -377,8 +422,10 @@ pub struct EcosystemAdded {
 pub struct DriverAdded {
     pub node_id: Uuid,
     pub kind: DriverKind,
+    #[schemars(extend("x-personal" = "none"))]
     pub title: Title,
     #[serde(default)]
+    #[schemars(extend("x-personal" = "none"))]
     pub definition: Text,
 }
 
@@ -386,13 +433,16 @@ pub struct DriverAdded {
 #[serde(deny_unknown_fields)]
 pub struct ChangeIdeaProposed {
     pub node_id: Uuid,
+    #[schemars(extend("x-personal" = "none"))]
     pub title: Title,
     #[serde(default)]
+    #[schemars(extend("x-personal" = "none"))]
     pub definition: Text,
     /// The member program that proposed it; none when the hub did.
     #[serde(default)]
     pub proposed_by_program: Option<Uuid>,
     #[serde(default)]
+    #[schemars(extend("x-personal" = "none"))]
     pub rationale: Text,
 }
 
@@ -401,6 +451,7 @@ pub struct ChangeIdeaProposed {
 pub struct ChangeIdeaAccepted {
     pub node_id: Uuid,
     #[serde(default)]
+    #[schemars(extend("x-personal" = "free-text"))]
     pub note: Text,
 }
 
@@ -408,6 +459,7 @@ pub struct ChangeIdeaAccepted {
 #[serde(deny_unknown_fields)]
 pub struct ChangeIdeaDeclined {
     pub node_id: Uuid,
+    #[schemars(extend("x-personal" = "free-text"))]
     pub reason: Text,
 }
 
@@ -417,6 +469,7 @@ pub struct ChangeIdeaStageChanged {
     pub node_id: Uuid,
     pub from: ChangeIdeaStage,
     pub to: ChangeIdeaStage,
+    #[schemars(extend("x-personal" = "free-text"))]
     pub reason: Text,
 }
 
@@ -424,9 +477,12 @@ pub struct ChangeIdeaStageChanged {
 #[serde(deny_unknown_fields)]
 pub struct NodeReworded {
     pub node_id: Uuid,
+    #[schemars(extend("x-personal" = "none"))]
     pub title: Title,
+    #[schemars(extend("x-personal" = "none"))]
     pub definition: Text,
     #[serde(default)]
+    #[schemars(extend("x-personal" = "free-text"))]
     pub reason: Text,
 }
 
@@ -446,6 +502,7 @@ pub struct NodesUnlinked {
     pub from: Uuid,
     pub to: Uuid,
     #[serde(default)]
+    #[schemars(extend("x-personal" = "free-text"))]
     pub reason: Text,
 }
 
@@ -453,6 +510,7 @@ pub struct NodesUnlinked {
 #[serde(deny_unknown_fields)]
 pub struct NodeRetired {
     pub node_id: Uuid,
+    #[schemars(extend("x-personal" = "free-text"))]
     pub reason: Text,
 }
 
@@ -461,9 +519,12 @@ pub struct NodeRetired {
 pub struct StandardDefined {
     pub standard_id: Uuid,
     /// The network's short code, e.g. "S3".
+    #[schemars(extend("x-personal" = "none"))]
     pub code: Title,
+    #[schemars(extend("x-personal" = "none"))]
     pub title: Title,
     #[serde(default)]
+    #[schemars(extend("x-personal" = "none"))]
     pub description: Text,
 }
 
@@ -472,9 +533,12 @@ pub struct StandardDefined {
 pub struct RootCauseRecorded {
     pub cause_id: Uuid,
     /// The fishbone category, e.g. "Recruitment", "Program design", "Family and community".
+    #[schemars(extend("x-personal" = "none"))]
     pub category: Title,
+    #[schemars(extend("x-personal" = "none"))]
     pub cause: Title,
     #[serde(default)]
+    #[schemars(extend("x-personal" = "none"))]
     pub description: Text,
 }
 
@@ -487,8 +551,10 @@ pub struct RootCauseRecorded {
 pub struct ProgramEnrolled {
     pub program_id: Uuid,
     pub network_id: Uuid,
+    #[schemars(extend("x-personal" = "none"))]
     pub name: Title,
     pub ecosystem_id: Uuid,
+    #[schemars(extend("x-personal" = "none"))]
     pub region: Title,
 }
 
@@ -496,6 +562,7 @@ pub struct ProgramEnrolled {
 #[serde(deny_unknown_fields)]
 pub struct ProgramWithdrawn {
     pub program_id: Uuid,
+    #[schemars(extend("x-personal" = "free-text"))]
     pub reason: Text,
 }
 
@@ -512,6 +579,7 @@ pub struct StandardSelfAssessed {
     #[serde(default)]
     pub evidence: Vec<Evidence>,
     #[serde(default)]
+    #[schemars(extend("x-personal" = "free-text"))]
     pub note: Text,
 }
 
@@ -525,9 +593,11 @@ pub struct StandardSelfAssessed {
 pub struct MeasureDefined {
     pub measure_id: Uuid,
     pub network_id: Uuid,
+    #[schemars(extend("x-personal" = "none"))]
     pub name: Title,
     pub kind: MeasureKind,
     /// What is counted, in words.
+    #[schemars(extend("x-personal" = "none"))]
     pub description: Text,
     pub scale: MeasureScale,
     /// What the numbers are (absent in events written before it existed: then nothing more than
@@ -536,23 +606,30 @@ pub struct MeasureDefined {
     pub data_type: Option<DataType>,
     /// What the numerator counts (scale `ratio`).
     #[serde(default)]
+    #[schemars(extend("x-personal" = "none"))]
     pub numerator: Option<Text>,
     /// What the denominator counts (scale `ratio`).
     #[serde(default)]
+    #[schemars(extend("x-personal" = "none"))]
     pub denominator: Option<Text>,
     /// e.g. "percent", "students", "days".
+    #[schemars(extend("x-personal" = "none"))]
     pub unit: Title,
     pub period: PeriodKind,
     pub direction: Direction,
     #[serde(default)]
     pub target: Option<f64>,
     #[serde(default)]
+    #[schemars(extend("x-personal" = "none"))]
     pub inclusions: Text,
     #[serde(default)]
+    #[schemars(extend("x-personal" = "none"))]
     pub exclusions: Text,
     #[serde(default)]
+    #[schemars(extend("x-personal" = "none"))]
     pub data_source: Text,
     #[serde(default)]
+    #[schemars(extend("x-personal" = "none"))]
     pub collected_by: Text,
     /// Driver-diagram nodes this measure tracks.
     #[serde(default)]
@@ -567,6 +644,7 @@ pub struct DataPointRecorded {
     pub point_id: Uuid,
     pub program_id: Uuid,
     /// The period label, in the measure's period kind.
+    #[schemars(extend("x-personal" = "none"))]
     pub period: Period,
     #[serde(default)]
     pub numerator: Option<f64>,
@@ -575,6 +653,7 @@ pub struct DataPointRecorded {
     #[serde(default)]
     pub value: Option<f64>,
     #[serde(default)]
+    #[schemars(extend("x-personal" = "free-text"))]
     pub note: Text,
 }
 
@@ -588,6 +667,7 @@ pub struct DataPointCorrected {
     pub denominator: Option<f64>,
     #[serde(default)]
     pub value: Option<f64>,
+    #[schemars(extend("x-personal" = "free-text"))]
     pub reason: Text,
 }
 
@@ -595,6 +675,7 @@ pub struct DataPointCorrected {
 #[serde(deny_unknown_fields)]
 pub struct DataPointExcluded {
     pub point_id: Uuid,
+    #[schemars(extend("x-personal" = "free-text"))]
     pub reason: Text,
 }
 
@@ -604,6 +685,7 @@ pub struct DataPointExcluded {
 pub struct BaselineFrozen {
     pub points: u32,
     #[serde(default)]
+    #[schemars(extend("x-personal" = "free-text"))]
     pub reason: Text,
 }
 
@@ -613,6 +695,7 @@ pub struct BaselineFrozen {
 pub struct ControlChartChosen {
     pub chart: ControlChartKind,
     #[serde(default)]
+    #[schemars(extend("x-personal" = "free-text"))]
     pub reason: Text,
 }
 
@@ -621,9 +704,12 @@ pub struct ControlChartChosen {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PhaseStarted {
+    #[schemars(extend("x-personal" = "none"))]
     pub from_period: Period,
+    #[schemars(extend("x-personal" = "none"))]
     pub label: Title,
     #[serde(default)]
+    #[schemars(extend("x-personal" = "free-text"))]
     pub reason: Text,
 }
 
@@ -650,9 +736,11 @@ pub struct PdsaCyclePlanned {
     pub ramp_id: Uuid,
     /// 1 for a ramp's first cycle, then one more than the previous cycle.
     pub cycle_number: u32,
+    #[schemars(extend("x-personal" = "free-text"))]
     pub title: Title,
     pub purpose: CyclePurpose,
     /// e.g. "one mentor, one student, one day".
+    #[schemars(extend("x-personal" = "free-text"))]
     pub scale: Title,
     pub planned_start: NaiveDate,
     pub planned_end: NaiveDate,
@@ -694,6 +782,7 @@ pub struct PdsaCycleAbandoned {
     pub cycle_id: Uuid,
     /// The phase the cycle was in when it was abandoned.
     pub in_phase: CyclePhase,
+    #[schemars(extend("x-personal" = "free-text"))]
     pub reason: Text,
 }
 
@@ -704,6 +793,7 @@ pub struct PdsaCycleAbandoned {
 pub struct PdsaCycleCorrected {
     pub cycle_id: Uuid,
     pub correction: Correction,
+    #[schemars(extend("x-personal" = "free-text"))]
     pub reason: Text,
 }
 
@@ -716,10 +806,13 @@ pub struct PdsaCycleCorrected {
 pub struct LearningSynthesized {
     pub synthesis_id: Uuid,
     pub network_id: Uuid,
+    #[schemars(extend("x-personal" = "none"))]
     pub title: Title,
     /// What the network now believes.
+    #[schemars(extend("x-personal" = "free-text"))]
     pub statement: Text,
     /// What it recommends.
+    #[schemars(extend("x-personal" = "free-text"))]
     pub recommendation: Text,
     #[serde(default)]
     pub cycle_ids: Vec<Uuid>,
@@ -757,12 +850,14 @@ pub enum Role {
 pub struct TokenIssued {
     pub token_id: Uuid,
     /// A name people recognise, unique among live tokens, e.g. "ana-lab-explorers".
+    #[schemars(extend("x-personal" = "name"))]
     pub name: Title,
     pub role: Role,
     /// The programs a facilitator may write for.
     #[serde(default)]
     pub programs: Vec<Uuid>,
     /// SHA-256 of the token, lowercase hex.
+    #[schemars(extend("x-personal" = "none"))]
     pub token_sha256: String,
 }
 
@@ -771,7 +866,100 @@ pub struct TokenIssued {
 pub struct TokenRevoked {
     pub token_id: Uuid,
     #[serde(default)]
+    #[schemars(extend("x-personal" = "free-text"))]
     pub reason: Text,
+}
+
+// ---------------------------------------------------------------------------------------------
+// privacy-… streams
+// ---------------------------------------------------------------------------------------------
+
+/// Whose or which personal data an erasure makes unreadable.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ErasureSubject {
+    /// A token holder's name and everything the token wrote.
+    Person { token_id: Uuid },
+    /// Every personal text of the program that names someone; the name itself is never recorded.
+    NamedInProgram { program_id: Uuid },
+    /// One field of one event.
+    Field {
+        event_id: Uuid,
+        /// A JSON pointer into the event's data, e.g. `/study/summary`.
+        #[schemars(extend("x-personal" = "none"))]
+        field: String,
+    },
+    /// The personal text of a program withdrawn longer than the network keeps it.
+    WithdrawnProgram { program_id: Uuid },
+}
+
+/// Why personal data is erased.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErasureBasis {
+    /// Asked by or for the person.
+    Request,
+    /// Written by mistake.
+    Mistake,
+    /// The network's retention period passed.
+    Retention,
+    /// A data-sharing agreement ended.
+    Agreement,
+}
+
+/// The sealed fields those keys opened read as erased from then on; the events themselves are never
+/// edited.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PersonalDataErased {
+    pub erasure_id: Uuid,
+    pub subject: ErasureSubject,
+    pub basis: ErasureBasis,
+    /// A ticket or letter number; never the person's name.
+    #[serde(default)]
+    #[schemars(extend("x-personal" = "none"))]
+    pub reference: Option<Title>,
+    /// The keys destroyed (at most `ERASURE_KEYS_PER_EVENT_MAX`).
+    #[schemars(length(max = ERASURE_KEYS_PER_EVENT_MAX))]
+    pub keys: Vec<Uuid>,
+    /// How many fields became unreadable.
+    pub fields: u32,
+    /// How many events held them.
+    pub events: u32,
+}
+
+/// Readers show `replacement` in the field's place; the event itself is never edited.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PersonalFieldRedacted {
+    pub erasure_id: Uuid,
+    /// The event whose field is replaced.
+    pub event_id: Uuid,
+    /// Its stream.
+    #[schemars(extend("x-personal" = "none"))]
+    pub stream_id: String,
+    /// A JSON pointer into the event's data, e.g. `/do/what_happened`.
+    #[schemars(extend("x-personal" = "none"))]
+    pub field: String,
+    /// What the field reads as from now on.
+    #[schemars(extend("x-personal" = "free-text"))]
+    pub replacement: Text,
+    /// The keys destroyed with the original (at most `ERASURE_KEYS_PER_EVENT_MAX`).
+    #[schemars(length(max = ERASURE_KEYS_PER_EVENT_MAX))]
+    pub keys: Vec<Uuid>,
+}
+
+/// Whoever holds the file (a backup, a move to another server) can open what was sealed until
+/// then, erased or not: the log says when one left.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PersonalKeysExported {
+    pub export_id: Uuid,
+    /// How many keys the file holds.
+    pub keys: u32,
+    #[serde(default)]
+    #[schemars(extend("x-personal" = "none"))]
+    pub reason: Option<Title>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -856,6 +1044,7 @@ catalog! {
     StandardDefined => "network", 1, "The network defines a quality standard.";
     RootCauseRecorded => "network", 1, "A cause of the network's problem is recorded in the fishbone.";
     ChartSettingsChanged => "network", 1, "The network sets its reporting deadline and its control-chart rules.";
+    RetentionSet => "network", 1, "The network sets how long a withdrawn program's personal text is kept.";
     ProgramEnrolled => "program", 1, "A program (PCSP) enrols in the network, in an ecosystem.";
     ProgramWithdrawn => "program", 1, "A program withdraws from the network.";
     StandardSelfAssessed => "program", 1, "A program rates itself against a quality standard, citing evidence.";
@@ -876,17 +1065,21 @@ catalog! {
     LearningSynthesized => "synthesis", 1, "The network synthesizes what it has learned across programs.";
     TokenIssued => "token", 1, "An access token is issued to a person or a dashboard (its hash only).";
     TokenRevoked => "token", 1, "An access token is revoked; it opens nothing from then on.";
+    PersonalDataErased => "privacy", 1, "Personal data is erased: the keys that open it are destroyed.";
+    PersonalFieldRedacted => "privacy", 1, "A field written by mistake is replaced; the original becomes unreadable.";
+    PersonalKeysExported => "privacy", 1, "An admin exports the key file of personal data, on purpose.";
 }
 
 /// Every stream category of the catalog. `token` holds the access tokens' records, which only
 /// admins may read.
-pub const CATEGORIES: [&str; 6] = [
+pub const CATEGORIES: [&str; 7] = [
     "network",
     "program",
     "measure",
     "pdsa",
     "synthesis",
     "token",
+    "privacy",
 ];
 
 /// Why a stored event could not be read as a catalog event.

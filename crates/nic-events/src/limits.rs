@@ -26,6 +26,9 @@ pub const TITLE_CHARS_MAX: usize = 200;
 pub const TEXT_CHARS_MAX: usize = 10_000;
 /// Items of any list inside a command or event (questions, tasks, ids, evidence, observations).
 pub const LIST_ITEMS_MAX: usize = 100;
+/// Keys one erasure or redaction event may list as destroyed: an erasure of a busy person's data
+/// destroys one key per field they wrote, so far more than a list of items.
+pub const ERASURE_KEYS_PER_EVENT_MAX: usize = 5_000;
 
 // A NOTIFY sent at most once per coalescing interval still wakes subscribers sooner than their
 // poll would.
@@ -35,6 +38,9 @@ const _: () = assert!(TITLE_CHARS_MAX <= TEXT_CHARS_MAX);
 // An event's data holds the longest text, whatever its characters (at most 4 bytes each in UTF-8,
 // 6 escaped in JSON).
 const _: () = assert!(6 * TEXT_CHARS_MAX < EVENT_DATA_BYTES_MAX);
+// An event's data holds the longest list of keys, each a quoted UUID and a comma (39 bytes), with
+// room to spare for the rest of the event.
+const _: () = assert!(39 * ERASURE_KEYS_PER_EVENT_MAX + 6 * TEXT_CHARS_MAX < EVENT_DATA_BYTES_MAX);
 
 /// The highest global position or stream version a reader may name: both are stored as signed
 /// 64-bit integers, so anything above is no position at all.

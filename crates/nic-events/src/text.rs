@@ -21,7 +21,13 @@ pub enum TextError {
     Bidi,
     #[error("has no visible character: only invisible ones such as zero-width spaces")]
     Invisible,
+    #[error("must not begin with `sealed:v1:`, the form sealed personal data is stored in")]
+    Sealed,
 }
+
+/// How a sealed personal field begins in stored data: `sealed:v1:<key id>:<base64url nonce and
+/// ciphertext>` (see `personal`). Text someone sends never does (`check_sent`).
+pub const SEALED_PREFIX: &str = "sealed:v1:";
 
 fn check(s: &str, max: usize, allow_newlines: bool) -> Result<(), TextError> {
     let chars = s.chars().count();
@@ -37,9 +43,14 @@ fn check(s: &str, max: usize, allow_newlines: bool) -> Result<(), TextError> {
 
 /// Refuses, in text someone sends now, what reads other than it is: bidirectional embeddings,
 /// overrides and isolates (they can make "exe.png" show as "png.exe"), and text with characters
-/// but none visible (zero-width spaces, joiners, fillers). Checked where commands come in, not by
-/// `Title` and `Text` themselves, so that events stored before the check keep being read.
+/// but none visible (zero-width spaces, joiners, fillers), and text that begins as sealed personal
+/// data is stored (`SEALED_PREFIX`), which a reader would try to open. Checked where commands come
+/// in, not by `Title` and `Text` themselves, so that events stored before the check keep being
+/// read, and sealed fields with them.
 pub fn check_sent(s: &str) -> Result<(), TextError> {
+    if s.starts_with(SEALED_PREFIX) {
+        return Err(TextError::Sealed);
+    }
     if s.chars().any(is_bidi_control) {
         return Err(TextError::Bidi);
     }
@@ -184,6 +195,13 @@ mod tests {
         assert_eq!(check_sent("\u{200B}"), Err(TextError::Invisible));
         assert_eq!(check_sent(" \u{FEFF}\u{2060} "), Err(TextError::Invisible));
         assert_eq!(check_sent("\u{3164}"), Err(TextError::Invisible));
+        assert_eq!(
+            check_sent("sealed:v1:0190f1a2-5b00-7000-8000-0000000d0001:AAAA"),
+            Err(TextError::Sealed)
+        );
+        assert!(check_sent("We sealed:v1: the envelope").is_ok());
+        assert!(check_sent("Sealed: v1 of the plan").is_ok());
+        assert!(TextError::Sealed.to_string().contains(SEALED_PREFIX));
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //! - `proto-events/examples/<EventType>.v<N>.json` holds a JSON array of example `data` payloads
 //!   for every schema file; each must validate against its schema and read as a catalog event.
 //! - `proto-events/README.md` carries a generated catalog table between two markers.
+//! - Every text field of a current schema says whether it holds personal data (`x-personal`), and
+//!   `nic_events::personal_fields` reads the same classes.
 //!
 //! `NIC_BLESS=1 cargo test -p nic-events --test contract` rewrites the generated schema files and
 //! the README table instead of comparing them; review the diff, then commit it.
@@ -17,7 +19,7 @@ use std::sync::Once;
 
 use nic_events::catalog::DataPointRecorded;
 use nic_events::limits::{TEXT_CHARS_MAX, TITLE_CHARS_MAX};
-use nic_events::{NicEvent, Text, CATALOG};
+use nic_events::{NicEvent, Personal, Text, CATALOG};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -386,6 +388,148 @@ fn validator_for_current(event_type: &str) -> jsonschema::Validator {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Personal data
+// ---------------------------------------------------------------------------------------------
+
+const PERSONAL_CLASSES: [&str; 4] = ["name", "free-text", "contact", "none"];
+
+const CLASSIFY_HINT: &str = "classify each field in crates/nic-events/src/catalog.rs with \
+    #[schemars(extend(\"x-personal\" = \"…\"))]: \"name\" (a person's name), \"free-text\" (prose \
+    about a cycle or a program's day-to-day work, which may name a student or a mentor), \
+    \"contact\" (an email address, a phone number) or \"none\" (the network's shared vocabulary and \
+    institutional record, ids and codes: never names a person and stays through an erasure); see \
+    Personal data in proto-events/README.md";
+
+/// Every text leaf of a schema (a string without `format`, `enum` or `const`), by JSON pointer
+/// into the data (`*` for every index of an array), with the `x-personal` that classifies it: its
+/// own, or that of the array or option (`anyOf`, `oneOf`) it is in within the same property.
+fn text_leaves(root: &Value) -> Vec<(String, Option<Value>)> {
+    fn walk(
+        root: &Value,
+        schema: &Value,
+        pointer: &str,
+        class: Option<&Value>,
+        out: &mut Vec<(String, Option<Value>)>,
+    ) {
+        let class = schema.get("x-personal").or(class);
+        if let Some(r) = schema["$ref"].as_str() {
+            let name = r.strip_prefix("#/$defs/").expect("a $ref into $defs");
+            walk(root, &root["$defs"][name], pointer, None, out);
+        }
+        for (name, property) in schema["properties"].as_object().into_iter().flatten() {
+            walk(root, property, &format!("{pointer}/{name}"), None, out);
+        }
+        if let Some(items) = schema.get("items") {
+            walk(root, items, &format!("{pointer}/*"), class, out);
+        }
+        for keyword in ["anyOf", "oneOf", "allOf"] {
+            for branch in schema[keyword].as_array().into_iter().flatten() {
+                walk(root, branch, pointer, class, out);
+            }
+        }
+        let string = match &schema["type"] {
+            Value::String(t) => t == "string",
+            Value::Array(ts) => ts.iter().any(|t| t == "string"),
+            _ => false,
+        };
+        if string
+            && ["format", "enum", "const"]
+                .iter()
+                .all(|k| schema.get(k).is_none())
+        {
+            out.push((pointer.to_string(), class.cloned()));
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, root, "", None, &mut out);
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out.dedup();
+    out
+}
+
+/// `<event type> <pointer>: <what is wrong>` for each text leaf of `schema` without a valid class.
+fn unclassified(event_type: &str, schema: &Value) -> Vec<String> {
+    text_leaves(schema)
+        .into_iter()
+        .filter_map(|(pointer, class)| match class {
+            Some(Value::String(c)) if PERSONAL_CLASSES.contains(&c.as_str()) => None,
+            Some(other) => Some(format!(
+                "{event_type} {pointer}: x-personal is {other}, not one of {PERSONAL_CLASSES:?}"
+            )),
+            None => Some(format!("{event_type} {pointer}: no x-personal")),
+        })
+        .collect()
+}
+
+/// Current versions only: the frozen schemas of older versions were written before `x-personal`
+/// existed and never change (their events are read as the current version, whose schema says).
+#[test]
+fn every_text_field_of_a_current_schema_is_classified_as_personal_or_not() {
+    let failures: Vec<String> = contract_schemas()
+        .iter()
+        .flat_map(|(t, _, schema)| unclassified(t, schema))
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} text field(s) not classified:\n  {}\n{CLASSIFY_HINT}; then {BLESS_HINT}.",
+        failures.len(),
+        failures.join("\n  ")
+    );
+    // The library reads the same classes from the same schemas.
+    for (t, _, schema) in contract_schemas() {
+        let from_schema: Vec<(String, String)> = text_leaves(&schema)
+            .into_iter()
+            .filter_map(|(pointer, class)| Some((pointer, class?.as_str()?.to_string())))
+            .filter(|(_, class)| class != "none")
+            .collect();
+        let listed: Vec<(String, String)> = nic_events::personal_fields(t)
+            .iter()
+            .map(|f| (f.pointer.clone(), f.class.as_str().to_string()))
+            .collect();
+        assert_eq!(listed, from_schema, "personal_fields({t:?})");
+    }
+    // A token holder's name is the one name the catalog holds today.
+    assert!(nic_events::personal_fields("TokenIssued")
+        .iter()
+        .any(|f| f.pointer == "/name" && f.class == Personal::Name));
+}
+
+#[test]
+fn the_classification_check_reports_an_unclassified_or_misspelt_text_field() {
+    let schema = json!({
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "x-personal": "name"},
+            "colour": {"type": "string", "maxLength": 200},
+            "tags": {"type": "array", "items": {"type": "string"}},
+            "labels": {"type": "array", "items": {"type": "string"}, "x-personal": "none"},
+            "remark": {"type": ["string", "null"], "x-personal": "private"},
+            "id": {"type": "string", "format": "uuid"},
+            "kind": {"type": "string", "enum": ["a", "b"]},
+            "detail": {"$ref": "#/$defs/Detail", "x-personal": "free-text"}
+        },
+        "$defs": {
+            "Detail": {
+                "type": "object",
+                "properties": {
+                    "section": {"type": "string", "const": "plan"},
+                    "note": {"anyOf": [{"type": "string"}, {"type": "null"}]}
+                }
+            }
+        }
+    });
+    assert_eq!(
+        unclassified("Hand", &schema),
+        [
+            "Hand /colour: no x-personal",
+            "Hand /detail/note: no x-personal",
+            "Hand /remark: x-personal is \"private\", not one of [\"name\", \"free-text\", \"contact\", \"none\"]",
+            "Hand /tags/*: no x-personal",
+        ]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
 // Upcasting
 // ---------------------------------------------------------------------------------------------
 
@@ -590,6 +734,24 @@ fn nested_shapes_and_enumerations_fail_both_schema_and_reader() {
         .remove("corrected");
     corrected.both_refuse("without the corrected section", &data);
 
+    let erased = Layers::new("PersonalDataErased", 1);
+    let example = &examples("PersonalDataErased", 1)[0];
+    let mut data = example.clone();
+    data["subject"]["name"] = json!("Ana Ruiz");
+    erased.both_refuse("naming the person in its subject", &data);
+    let mut data = example.clone();
+    data["subject"]["kind"] = json!("everyone");
+    erased.both_refuse("of an unknown subject kind", &data);
+    let mut data = example.clone();
+    data["subject"].as_object_mut().unwrap().remove("token_id");
+    erased.both_refuse("without the subject's token", &data);
+    let mut data = example.clone();
+    data["basis"] = json!("curiosity");
+    erased.both_refuse("on an unknown basis", &data);
+    let mut data = example.clone();
+    data["keys"][0] = json!("key-1");
+    erased.both_refuse("with a key that is no UUID", &data);
+
     let v1 = Layers::new("DataPointRecorded", 1);
     let mut data = examples("DataPointRecorded", 1)[0].clone();
     data["amount"] = json!("forty-six");
@@ -700,6 +862,19 @@ fn field_words(object: &Value) -> String {
         .unwrap_or_default()
 }
 
+/// `pointer`: class, one per line of a table cell; "none" for a type without personal fields.
+fn personal_words(event_type: &str) -> String {
+    let fields = nic_events::personal_fields(event_type);
+    if fields.is_empty() {
+        return "none".into();
+    }
+    fields
+        .iter()
+        .map(|f| format!("`{}`: {}", f.pointer, f.class))
+        .collect::<Vec<_>>()
+        .join("<br>")
+}
+
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -708,16 +883,18 @@ fn one_line(s: &str) -> String {
 fn readme_catalog() -> String {
     let schemas = contract_schemas();
     let mut out = String::from(
-        "| Event type | Version | Stream | Meaning | Fields of `data` |\n|---|---|---|---|---|\n",
+        "| Event type | Version | Stream | Meaning | Fields of `data` | Personal fields |\n\
+         |---|---|---|---|---|---|\n",
     );
     let mut shared: BTreeMap<String, Value> = BTreeMap::new();
     for (t, v, schema) in &schemas {
         let info = nic_events::catalog::info(t).expect("a catalog entry");
         out.push_str(&format!(
-            "| `{t}` | {v} | `{}-<id>` | {} | {} |\n",
+            "| `{t}` | {v} | `{}-<id>` | {} | {} | {} |\n",
             info.category,
             info.meaning,
-            field_words(schema)
+            field_words(schema),
+            personal_words(t)
         ));
         for (name, def) in schema["$defs"].as_object().into_iter().flatten() {
             if let Some(seen) = shared.insert(name.clone(), def.clone()) {
@@ -739,11 +916,18 @@ fn readme_catalog() -> String {
             variants
                 .iter()
                 .map(|v| match v["properties"].as_object() {
-                    Some(props) => props
-                        .iter()
-                        .map(|(k, p)| format!("`{k}`: {}", type_words(p)))
-                        .collect::<Vec<_>>()
-                        .join(", "),
+                    // A variant with fields: its fields, then what it means, if it says.
+                    Some(props) => {
+                        let fields = props
+                            .iter()
+                            .map(|(k, p)| format!("`{k}`: {}", type_words(p)))
+                            .collect::<Vec<_>>()
+                            .join(", ");
+                        match v["description"].as_str() {
+                            Some(what) => format!("{fields} — {}", one_line(what)),
+                            None => fields,
+                        }
+                    }
                     // A unit variant with its own description: `"value"`: what it means.
                     None => {
                         let value = v["const"]

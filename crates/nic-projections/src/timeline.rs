@@ -427,7 +427,13 @@ impl<'a> Teller<'a> {
             .network(Some(e.network_id))
             .nodes(e.node_ids.clone()),
             // Access tokens are the service's business, not the network's learning.
-            E::TokenIssued(_) | E::TokenRevoked(_) => return None,
+            // Not the network's learning: access and the handling of personal data.
+            E::TokenIssued(_)
+            | E::TokenRevoked(_)
+            | E::RetentionSet(_)
+            | E::PersonalDataErased(_)
+            | E::PersonalFieldRedacted(_)
+            | E::PersonalKeysExported(_) => return None,
         };
         Some(self.entry(r, told))
     }
