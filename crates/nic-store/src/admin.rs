@@ -64,7 +64,8 @@ impl Admin {
         } else if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)?
                 .journal_mode(SqliteJournalMode::Wal)
-                .busy_timeout(Duration::from_millis(SQLITE_BUSY_TIMEOUT_MS));
+                .busy_timeout(Duration::from_millis(SQLITE_BUSY_TIMEOUT_MS))
+                .pragma("secure_delete", "on");
             Db::Sqlite(
                 SqlitePoolOptions::new()
                     .max_connections(1)
@@ -437,7 +438,14 @@ impl Admin {
     /// checkpoint rows are locked first, so no switch can start naming a part while it goes (a
     /// switch checks its parts are stored after taking its row locks).
     async fn prune_parts(&self) -> Result<(), StoreError> {
-        let before = now_micros() - self.keep_unnamed_parts;
+        self.prune_parts_before(now_micros() - self.keep_unnamed_parts)
+            .await
+    }
+
+    /// Deletes the parts that no checkpoint names and that were written before `before`: after a
+    /// rebuild, every part written before it began (an older generation's, which may hold text an
+    /// erasure made unreadable; a save of that generation in progress can no longer switch).
+    pub async fn prune_parts_before(&self, before: DateTime<Utc>) -> Result<(), StoreError> {
         match &self.db {
             Db::Postgres(p) => {
                 let mut tx = p.begin().await?;

@@ -8,10 +8,12 @@
 //! databases for tests and benchmarks. Every limit and timing of the store is in `limits`.
 
 pub mod admin;
+mod keys;
 pub mod limits;
 pub mod postgres;
 pub mod read_ahead;
 pub mod scratch;
+pub mod sealing;
 pub mod sqlite;
 pub mod subscription;
 pub mod transfer;
@@ -27,6 +29,9 @@ use nic_events::limits::{
 };
 use nic_events::{ExpectedVersion, NewEvent, RecordedEvent, StreamId};
 use tokio::sync::watch;
+use uuid::Uuid;
+
+pub use keys::{FieldKey, KeySubject};
 
 pub use read_ahead::ReadAhead;
 pub use subscription::Subscription;
@@ -176,7 +181,46 @@ pub trait EventStore: Send + Sync + 'static {
         stream: &StreamId,
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
+    ) -> Result<AppendOutcome, StoreError> {
+        self.append_keyed(stream, expected, events, Vec::new())
+            .await
+    }
+
+    /// `append`, writing `keys` (of the events' sealed fields) beside the log in the same
+    /// transaction: only if the events are written, never for a refused append or a retry.
+    async fn append_keyed(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+        keys: Vec<FieldKey>,
     ) -> Result<AppendOutcome, StoreError>;
+
+    /// The kept keys (or replacements) of these key ids; a destroyed key is left out.
+    async fn read_keys(&self, ids: &[Uuid]) -> Result<Vec<FieldKey>, StoreError>;
+
+    /// The kept keys an erasure of `subject` reaches.
+    async fn find_keys(&self, subject: &KeySubject) -> Result<Vec<FieldKey>, StoreError>;
+
+    /// Destroys keys for good (an erasure); returns how many were kept. A key named in
+    /// `replacements` keeps its row, without its key, pointing at the sealed text that reads in
+    /// its place (a redaction).
+    async fn destroy_keys(
+        &self,
+        ids: &[Uuid],
+        replacements: &[(Uuid, String)],
+    ) -> Result<u64, StoreError>;
+
+    /// Writes keys read from a key file, leaving ids already kept alone; returns how many it
+    /// wrote.
+    async fn put_keys(&self, keys: &[FieldKey]) -> Result<u64, StoreError>;
+
+    /// The kept keys after `after` in key id order, at most `limit` (an export of the key file).
+    async fn keys_page(
+        &self,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> Result<Vec<FieldKey>, StoreError>;
 
     /// A stream's events from `from_version` on, at most `limit` (capped at `READ_PAGE_EVENTS_MAX`).
     async fn read_stream(

@@ -14,6 +14,8 @@ pub const PG_POOL_CONNECTIONS_MAX: u32 = 40;
 pub const SQLITE_READER_CONNECTIONS_MAX: u32 = 8;
 /// Connections an `Admin` keeps on PostgreSQL (on SQLite it keeps one, the one writer).
 pub const ADMIN_CONNECTIONS_MAX: u32 = 4;
+/// Keys of sealed fields a `Sealing` store keeps in memory (all are dropped when it is full).
+pub const KEYS_CACHED_MAX: usize = 200_000;
 /// How long a PostgreSQL pool waits for a free connection before the operation fails, in
 /// milliseconds.
 pub const PG_ACQUIRE_TIMEOUT_MS: u64 = 10_000;

@@ -51,6 +51,7 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
+use crate::keys::{self, FieldKey, KeySubject};
 use crate::limits::{
     APPEND_ATTEMPTS_MAX, FRONTIER_RECHECK_MAX_MS, FRONTIER_RECHECK_MS, HEADS_CACHED_STREAMS_MAX,
     OBSERVATIONS_PENDING_MAX, PG_ACQUIRE_TIMEOUT_MS, PG_PING_IDLE_MS, PG_POOL_CONNECTIONS_MAX,
@@ -460,6 +461,7 @@ impl PgStore {
         stream: &StreamId,
         head: Option<&Head>,
         events: &[NewEvent],
+        keys: &[FieldKey],
         recorded_at: DateTime<Utc>,
     ) -> Result<Option<(AppendOutcome, Head)>, StoreError> {
         let micros = recorded_at.timestamp_micros();
@@ -480,7 +482,12 @@ impl PgStore {
             );
             hashes.push(previous.clone());
         }
-        let result = if let [e] = events {
+        // One event without keys: plain parameters; otherwise arrays (and the keys' CTE).
+        let single = match events {
+            [e] if keys.is_empty() => Some(e),
+            _ => None,
+        };
+        let result = if let Some(e) = single {
             sqlx::query_scalar::<_, i64>(INSERT_ONE)
                 .bind(stream.as_str())
                 .bind(stream.category())
@@ -501,7 +508,14 @@ impl PgStore {
                 events.iter().map(|e| e.schema_version as i32).collect();
             let data: Vec<&str> = events.iter().map(|e| e.data.get()).collect();
             let metadata: Vec<&str> = events.iter().map(|e| e.metadata.get()).collect();
-            sqlx::query_scalar::<_, i64>(INSERT)
+            let keyed;
+            let sql = if keys.is_empty() {
+                INSERT
+            } else {
+                keyed = keys::pg_keyed_insert(INSERT);
+                &keyed
+            };
+            let query = sqlx::query_scalar::<_, i64>(sql)
                 .bind(stream.as_str())
                 .bind(stream.category())
                 .bind(first_version as i64 - 1)
@@ -511,9 +525,23 @@ impl PgStore {
                 .bind(&schema_versions)
                 .bind(&data)
                 .bind(&metadata)
-                .bind(&hashes)
-                .fetch_all(&self.pool)
-                .await
+                .bind(&hashes);
+            if keys.is_empty() {
+                query.fetch_all(&self.pool).await
+            } else {
+                let (k_ids, k_keys, k_events, k_fields, k_classes, k_authors, k_programs) =
+                    keys::pg_arrays(keys);
+                query
+                    .bind(k_ids)
+                    .bind(k_keys)
+                    .bind(k_events)
+                    .bind(k_fields)
+                    .bind(k_classes)
+                    .bind(k_authors)
+                    .bind(k_programs)
+                    .fetch_all(&self.pool)
+                    .await
+            }
         };
         let positions = match result {
             Ok(positions) => positions,
@@ -780,11 +808,12 @@ impl EventStore for PgStore {
         Ok(())
     }
 
-    async fn append(
+    async fn append_keyed(
         &self,
         stream: &StreamId,
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
+        keys: Vec<FieldKey>,
     ) -> Result<AppendOutcome, StoreError> {
         check_append(&events)?;
         let recorded_at = now_micros();
@@ -810,7 +839,7 @@ impl EventStore for PgStore {
                     });
                 }
             } else if let Some((outcome, new_head)) = self
-                .insert(stream, head.as_ref(), &events, recorded_at)
+                .insert(stream, head.as_ref(), &events, &keys, recorded_at)
                 .await?
             {
                 self.remember_head(stream, Some(new_head));
@@ -939,6 +968,34 @@ impl EventStore for PgStore {
 
     fn wakeups(&self) -> watch::Receiver<u64> {
         self.wake.subscribe()
+    }
+
+    async fn read_keys(&self, ids: &[Uuid]) -> Result<Vec<FieldKey>, StoreError> {
+        keys::pg_read(&self.pool, ids).await
+    }
+
+    async fn find_keys(&self, subject: &KeySubject) -> Result<Vec<FieldKey>, StoreError> {
+        keys::pg_find(&self.pool, subject).await
+    }
+
+    async fn destroy_keys(
+        &self,
+        ids: &[Uuid],
+        replacements: &[(Uuid, String)],
+    ) -> Result<u64, StoreError> {
+        keys::pg_destroy(&self.pool, ids, replacements).await
+    }
+
+    async fn put_keys(&self, keys: &[FieldKey]) -> Result<u64, StoreError> {
+        keys::pg_put(&self.pool, keys).await
+    }
+
+    async fn keys_page(
+        &self,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> Result<Vec<FieldKey>, StoreError> {
+        keys::pg_page(&self.pool, after, limit).await
     }
 }
 

@@ -44,6 +44,7 @@ use tokio::sync::{mpsc, oneshot, watch, Notify};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
+use crate::keys::{self, FieldKey, KeySubject};
 use crate::limits::{
     BATCH_APPENDS_MAX, BATCH_EVENTS_MAX, QUEUED_APPENDS_MAX, SQLITE_BUSY_TIMEOUT_MS,
     SQLITE_READER_CONNECTIONS_MAX, WAL_CHECKPOINT_EVERY_MS,
@@ -61,6 +62,7 @@ struct Append {
     stream: StreamId,
     expected: ExpectedVersion,
     events: Vec<NewEvent>,
+    keys: Vec<FieldKey>,
     answer: oneshot::Sender<Result<AppendOutcome, StoreError>>,
 }
 
@@ -86,7 +88,10 @@ impl SqliteStore {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_millis(SQLITE_BUSY_TIMEOUT_MS));
+            .busy_timeout(Duration::from_millis(SQLITE_BUSY_TIMEOUT_MS))
+            // Deleted rows (destroyed keys, replaced checkpoints) are overwritten, not left in
+            // free pages.
+            .pragma("secure_delete", "on");
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
@@ -237,6 +242,7 @@ async fn append_in(
         stream,
         expected,
         events,
+        keys,
         ..
     } = append;
     if let Some(original) = earlier_append(conn, stream, events).await? {
@@ -251,7 +257,10 @@ async fn append_in(
             actual: current,
         });
     }
-    insert_after(conn, stream, head, events).await
+    let recorded_at = now_micros();
+    let outcome = insert_after(conn, stream, head, events, recorded_at).await?;
+    keys::sqlite_insert(conn, stream.as_str(), recorded_at.timestamp_micros(), keys).await?;
+    Ok(outcome)
 }
 
 /// The outcome of an earlier append of these same events (the same ids, all in this stream), a
@@ -320,8 +329,8 @@ async fn insert_after(
     stream: &StreamId,
     head: Option<(u64, String)>,
     events: &[NewEvent],
+    recorded_at: DateTime<Utc>,
 ) -> Result<AppendOutcome, StoreError> {
-    let recorded_at = now_micros();
     let first_version = head.as_ref().map_or(0, |(v, _)| v + 1);
     let mut previous = head.map_or_else(|| GENESIS_HASH.to_string(), |(_, hash)| hash);
     let mut rows = Vec::with_capacity(events.len());
@@ -404,11 +413,12 @@ impl EventStore for SqliteStore {
         Ok(())
     }
 
-    async fn append(
+    async fn append_keyed(
         &self,
         stream: &StreamId,
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
+        keys: Vec<FieldKey>,
     ) -> Result<AppendOutcome, StoreError> {
         check_append(&events)?;
         let (answer, answered) = oneshot::channel();
@@ -416,6 +426,7 @@ impl EventStore for SqliteStore {
             stream: stream.clone(),
             expected,
             events,
+            keys,
             answer,
         };
         // Either fails only if the committer is gone (it panicked): whether this append was
@@ -524,5 +535,33 @@ impl EventStore for SqliteStore {
 
     fn wakeups(&self) -> watch::Receiver<u64> {
         self.wake.subscribe()
+    }
+
+    async fn read_keys(&self, ids: &[Uuid]) -> Result<Vec<FieldKey>, StoreError> {
+        keys::sqlite_read(&mut *self.readers.acquire().await?, ids).await
+    }
+
+    async fn find_keys(&self, subject: &KeySubject) -> Result<Vec<FieldKey>, StoreError> {
+        keys::sqlite_find(&mut *self.readers.acquire().await?, subject).await
+    }
+
+    async fn destroy_keys(
+        &self,
+        ids: &[Uuid],
+        replacements: &[(Uuid, String)],
+    ) -> Result<u64, StoreError> {
+        keys::sqlite_destroy(&mut *self.writer.acquire().await?, ids, replacements).await
+    }
+
+    async fn put_keys(&self, keys: &[FieldKey]) -> Result<u64, StoreError> {
+        keys::sqlite_put(&mut *self.writer.acquire().await?, keys).await
+    }
+
+    async fn keys_page(
+        &self,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> Result<Vec<FieldKey>, StoreError> {
+        keys::sqlite_page(&mut *self.readers.acquire().await?, after, limit).await
     }
 }

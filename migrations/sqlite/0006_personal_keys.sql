@@ -1,0 +1,25 @@
+-- The keys of sealed personal fields, beside the log and never in it (`nic_store::sealing`).
+--
+-- Each personal field of an event is stored sealed under a key of its own, written in the same
+-- transaction as its event. Destroying a key (an erasure) leaves the event and its hash intact and
+-- its text unreadable. A redaction destroys the key and points its row at the sealed text that
+-- reads in its place (`replacement`). `author` (the actor that wrote it) and `program_id` (the
+-- program the text is about, when the event names one) find a subject's keys. Times are
+-- microseconds since the Unix epoch, UTC.
+CREATE TABLE personal_keys (
+    key_id      TEXT    PRIMARY KEY,
+    key         BLOB    CHECK (key IS NULL OR length(key) = 32),
+    replacement TEXT,
+    event_id    TEXT    NOT NULL,
+    stream_id   TEXT    NOT NULL,
+    field       TEXT    NOT NULL,
+    class       TEXT    NOT NULL,
+    author      TEXT,
+    program_id  TEXT,
+    created_at  INTEGER NOT NULL,
+    CHECK (key IS NOT NULL OR replacement IS NOT NULL)
+);
+CREATE INDEX personal_keys_author ON personal_keys (author) WHERE author IS NOT NULL;
+CREATE INDEX personal_keys_program ON personal_keys (program_id) WHERE program_id IS NOT NULL;
+CREATE INDEX personal_keys_stream ON personal_keys (stream_id);
+CREATE INDEX personal_keys_event ON personal_keys (event_id, field);
