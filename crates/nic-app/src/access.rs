@@ -85,15 +85,18 @@ impl Access {
 /// Who is asking: the token that authenticated the request.
 #[derive(Debug, Clone)]
 pub struct Principal {
+    /// The token's id: events record the principal by it (`actor`), never by its name.
+    pub token_id: Uuid,
     pub name: String,
     pub role: Role,
     pub programs: Vec<Uuid>,
 }
 
 impl Principal {
-    /// How events record this principal.
+    /// How events record this principal: by the token's id, so that the log holds no name in
+    /// the clear (the name is sealed in the token's own stream).
     pub fn actor(&self) -> String {
-        format!("token:{}", self.name)
+        format!("token:{}", self.token_id)
     }
 
     /// Refuses a write for `program` unless this principal may write for it.
@@ -209,6 +212,7 @@ impl Registry {
             .tokens()
             .and_then(|t| t.by_hash(&sha))
             .map(|t| Principal {
+                token_id: t.token_id,
                 name: t.name.to_string(),
                 role: t.role,
                 programs: t.programs.clone(),

@@ -263,6 +263,15 @@ impl States {
     pub fn follow(&self, events: &[RecordedEvent]) {
         let mut guard = self.cache.lock().expect("states");
         let c = &mut *guard;
+        // An erasure or a redaction: what was kept may hold the text it made unreadable.
+        if events
+            .iter()
+            .any(|e| nic_store::sealing::PRIVACY_EVENT_TYPES.contains(&e.event_type.as_str()))
+        {
+            c.streams.clear();
+            c.events = 0;
+            c.epoch += 1;
+        }
         for e in events {
             let Some((kept, _)) = c.streams.get_mut(&e.stream_id) else {
                 continue;
@@ -1030,6 +1039,7 @@ mod tests {
     #[test]
     fn ids_derive_from_the_key_and_scope_or_are_fresh() {
         let principal = Principal {
+            token_id: uuid::Uuid::nil(),
             name: "a".into(),
             role: Role::Admin,
             programs: Vec::new(),
@@ -1041,7 +1051,7 @@ mod tests {
         other.scope = "POST /b".into();
         assert_ne!(w.new_id(), other.new_id());
         let mut someone_else = w.clone();
-        someone_else.principal.name = "b".into();
+        someone_else.principal.token_id = uuid::Uuid::from_u128(1);
         assert_ne!(w.new_id(), someone_else.new_id());
         assert_ne!(w.event_id(0), someone_else.event_id(0));
         assert_ne!(w.event_id(0), w.event_id(1));

@@ -15,7 +15,7 @@ use nic_domain::measure::{
 use nic_domain::network::{
     self, AcceptChangeIdea, AddDriver, AddEcosystem, ChangeStage, CharterNetwork,
     DeclineChangeIdea, DefineStandard, LinkNodes, ProposeChangeIdea, RecordRootCause, RetireNode,
-    RewordNode, SetChartSettings, StateAim, UnlinkNodes,
+    RewordNode, SetChartSettings, SetRetention, StateAim, UnlinkNodes,
 };
 use nic_domain::program::{self, EnrollProgram, SelfAssess, WithdrawProgram};
 use nic_domain::synthesis::{self, SynthesizeLearning};
@@ -56,6 +56,8 @@ commands! {
         |c, l, call| network::state_aim(&*l.network(call.ids).await?, c);
     SetChartSettings, Uuid => Target::existing(Kind::Network, call.ids),
         |c, l, call| network::set_chart_settings(&*l.network(call.ids).await?, c);
+    SetRetention, Uuid => Target::existing(Kind::Network, call.ids),
+        |c, l, call| network::set_retention(&*l.network(call.ids).await?, c);
     AddEcosystem, Uuid => Target::new_part(Kind::Network, call.ids, call.new_id),
         |c, l, call| network::add_ecosystem(&*l.network(call.ids).await?, call.new_id, c);
     AddDriver, Uuid => Target::new_part(Kind::Network, call.ids, call.new_id),

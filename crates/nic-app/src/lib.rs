@@ -10,6 +10,7 @@ pub mod commands;
 pub mod error;
 pub mod limits;
 pub mod metrics;
+pub mod privacy;
 pub mod read_models;
 pub mod reads;
 pub mod transfer;
@@ -17,6 +18,7 @@ pub mod transfer;
 use std::sync::Arc;
 
 use nic_store::admin::Admin;
+use nic_store::sealing::Sealing;
 use nic_store::EventStore;
 use tokio::sync::watch;
 
@@ -34,7 +36,10 @@ pub struct App {
 }
 
 struct Inner {
+    /// The log with personal fields sealed on append and opened on read.
     store: Arc<dyn EventStore>,
+    /// The same log as stored, sealed: what exports and chain proofs read.
+    stored: Arc<dyn EventStore>,
     read_models: Arc<read_models::Service>,
     registry: Registry,
     /// Commands of this process to one stream take turns (`command::Turns`).
@@ -47,22 +52,31 @@ impl App {
     /// The service over `store` with its read models checkpointed through `admin` (this process
     /// named `identity` in the lease).
     pub fn new(store: Arc<dyn EventStore>, admin: Arc<Admin>, identity: String) -> Self {
+        let stored = store;
+        let store: Arc<dyn EventStore> = Sealing::new(stored.clone());
         let models = read_models::Service::checkpointed(store.clone(), admin, identity);
-        Self::with_models(store, models)
+        Self::with_models(store, stored, models)
     }
 
     /// The service over `store` with its read models in memory only.
     pub fn in_memory(store: Arc<dyn EventStore>) -> Self {
+        let stored = store;
+        let store: Arc<dyn EventStore> = Sealing::new(stored.clone());
         let models = read_models::Service::in_memory(store.clone());
-        Self::with_models(store, models)
+        Self::with_models(store, stored, models)
     }
 
-    fn with_models(store: Arc<dyn EventStore>, models: read_models::Service) -> Self {
+    fn with_models(
+        store: Arc<dyn EventStore>,
+        stored: Arc<dyn EventStore>,
+        models: read_models::Service,
+    ) -> Self {
         let states = Arc::new(command::States::default());
         Self {
             inner: Arc::new(Inner {
                 registry: Registry::new(store.clone(), states.clone()),
                 store,
+                stored,
                 read_models: Arc::new(models),
                 turns: command::Turns::default(),
                 states,
@@ -71,8 +85,15 @@ impl App {
         }
     }
 
+    /// The log as people read it: personal fields sealed on append and opened on read
+    /// (`nic_store::sealing`).
     pub fn store(&self) -> &Arc<dyn EventStore> {
         &self.inner.store
+    }
+
+    /// The log as stored, personal fields sealed: exports and chain proofs read it.
+    pub fn stored(&self) -> &Arc<dyn EventStore> {
+        &self.inner.stored
     }
 
     pub fn read_models(&self) -> &Arc<read_models::Service> {
@@ -182,6 +203,7 @@ mod tests {
         app.inner.states.following();
         let w = Write::by(
             Principal {
+                token_id: uuid::Uuid::nil(),
                 name: "hub".into(),
                 role: Role::Admin,
                 programs: Vec::new(),

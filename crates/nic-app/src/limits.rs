@@ -50,3 +50,6 @@ const _: () = assert!(WRITE_RETRY_PAUSE_MS_MAX < WRITE_RETRY_MS_MAX);
 const _: () = assert!(PAGE_EVENTS_DEFAULT <= READ_PAGE_EVENTS_MAX);
 // The runner saves within each lease it holds.
 const _: () = assert!(CHECKPOINT_EVERY_MS < LEASE_TTL_MS);
+/// How often the runner of the read models erases the free text of withdrawn programs past their
+/// network's retention period (`App::retain`), in milliseconds.
+pub const RETENTION_EVERY_MS: u64 = 3_600_000;

@@ -14,6 +14,7 @@ pub mod live;
 pub mod metrics;
 pub mod models;
 pub mod openapi;
+pub mod privacy;
 pub mod problem;
 pub mod reads;
 pub mod routes;

@@ -547,6 +547,7 @@ mod tests {
 
     fn principal(name: &str, role: Role) -> Principal {
         Principal {
+            token_id: uuid::Uuid::nil(),
             name: name.into(),
             role,
             programs: Vec::new(),

@@ -420,7 +420,7 @@ pub async fn verify(
             "a verification code is POSITION-HASH, the hash at least {CODE_HASH_DIGITS} hex digits; got {code:?}"
         )));
     };
-    let proof = nic_store::verify_event(app.store().as_ref(), position)
+    let proof = nic_store::verify_event(app.stored().as_ref(), position)
         .await
         .map_err(nic_app::AppError::from)?;
     let answer = |valid: bool, recorded_at, detail: &str| {

@@ -63,6 +63,24 @@ pub fn document() -> Value {
                     responses.insert(status.into(), p);
                 }
             }
+            Answer::Action(status, what) => {
+                let body = (r.body.expect("an action has a body"))(&mut generator);
+                op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": body}}});
+                responses.insert(
+                    status.into(),
+                    json!({"description": what, "content": {"application/json": {"schema": {"type": "object"}}}}),
+                );
+                for (status, what) in [
+                    ("400", "Malformed JSON"),
+                    ("404", "No such resource"),
+                    ("409", "Does not fit the current state"),
+                    ("422", "Invalid fields"),
+                ] {
+                    let mut p = problem.clone();
+                    p["description"] = what.into();
+                    responses.insert(status.into(), p);
+                }
+            }
             Answer::Accepted(what) => {
                 responses.insert(
                     "202".into(),

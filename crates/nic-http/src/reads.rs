@@ -122,6 +122,8 @@ fn listing(items: Vec<Listed>) -> Json<Listing> {
 /// Who the token is: its name, its role, and the programs it may write for.
 #[derive(Serialize)]
 pub struct Me {
+    /// The token's id: how the events it writes record it (`token:<id>`).
+    token_id: Uuid,
     name: String,
     role: nic_events::catalog::Role,
     programs: Vec<Uuid>,
@@ -129,6 +131,7 @@ pub struct Me {
 
 pub async fn me(Extension(who): Extension<Principal>) -> Json<Me> {
     Json(Me {
+        token_id: who.token_id,
         name: who.name,
         role: who.role,
         programs: who.programs,
@@ -198,7 +201,8 @@ pub async fn export(
             )
         })?,
     };
-    let store = app.store().clone();
+    // The log as stored: personal fields sealed, their keys not in it.
+    let store = app.stored().clone();
     let pages = transfer::export_pages(store.as_ref(), &reader).await?;
     let filename = format!(
         "nic-ledger-{}-{}.ndjson",

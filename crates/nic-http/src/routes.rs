@@ -18,7 +18,7 @@ use nic_domain::measure::{
 use nic_domain::network::{
     AcceptChangeIdea, AddDriver, AddEcosystem, ChangeStage, CharterNetwork, DeclineChangeIdea,
     DefineStandard, LinkNodes, NetworkState, ProposeChangeIdea, RecordRootCause, RetireNode,
-    RewordNode, SetChartSettings, StateAim, UnlinkNodes,
+    RewordNode, SetChartSettings, SetRetention, StateAim, UnlinkNodes,
 };
 use nic_domain::program::{EnrollProgram, ProgramState, SelfAssess, WithdrawProgram};
 use nic_domain::synthesis::{SynthesisState, SynthesizeLearning};
@@ -49,6 +49,9 @@ pub enum Answer {
     Read(Option<SchemaFn>),
     /// Work started in the background (202, JSON saying where to watch it); 409 while it runs.
     Accepted(&'static str),
+    /// An action with a JSON body that is not a command of the catalog (an erasure, a
+    /// redaction): its JSON answer with this status and description.
+    Action(&'static str, &'static str),
     /// Plain text or a document described elsewhere.
     Other(&'static str),
 }
@@ -117,6 +120,7 @@ pub fn routes() -> Vec<Route> {
         read!(View, "/api/v1/networks/{network_id}", "networks", "A network: aim, ecosystems, driver diagram, standards, root causes.", Answer::Read(Some(schema::<NetworkState>)), api::network),
         command!(Hub, "/api/v1/networks/{network_id}/aim", "networks", "State the aim, or revise it (with a reason).", StateAim, false),
         command!(Hub, "/api/v1/networks/{network_id}/chart-settings", "networks", "Set the reporting deadline (days after a period ends; until then a network point missing a program's report is provisional) and the control-chart rule set.", SetChartSettings, false),
+        command!(Hub, "/api/v1/networks/{network_id}/retention", "personal data", "Set how many days after a program's withdrawal its personal free text is erased (null: kept until erased by hand); the server erases it hourly, and POST /api/v1/retention/run with dry_run: true lists what would go.", SetRetention, false),
         command!(Hub, "/api/v1/networks/{network_id}/ecosystems", "networks", "Add a regional ecosystem.", AddEcosystem, true),
         command!(Hub, "/api/v1/networks/{network_id}/drivers", "driver diagram", "Add a primary or secondary driver.", AddDriver, true),
         command!(Program, "/api/v1/networks/{network_id}/change-ideas", "driver diagram", "Propose a change idea (by a member program or the hub).", ProposeChangeIdea, true),
@@ -183,6 +187,37 @@ pub fn routes() -> Vec<Route> {
                 "The rebuild started; GET /api/v1/projections (the Location) shows its progress.",
             ),
             handler: || on(MethodFilter::POST, m::rebuild),
+        },
+        // Personal data: erasures, redactions, retention.
+        Route {
+            access: Access::Hub,
+            method: Method::POST,
+            path: "/api/v1/erasures",
+            tag: "personal data",
+            summary: "Erase a subject's personal data (admins): a token holder (its name and everything it wrote; the token is revoked), every personal text of a program that contains a name (the name is not recorded), one field, or a withdrawn program's free text. The keys of those sealed fields are destroyed, so they read as [erased] everywhere and as of any time; the erasure is an event (who, when, basis, reference, which keys), never the content. With dry_run: true, lists what would go and erases nothing. 200 with the report.",
+            body: Some(schema::<crate::privacy::EraseBody>),
+            answer: Answer::Action("200", "What was erased, or with dry_run what would be: fields and events counted, the first fields listed, and what stays."),
+            handler: || on(MethodFilter::POST, crate::privacy::erase),
+        },
+        Route {
+            access: Access::Program,
+            method: Method::POST,
+            path: "/api/v1/redactions",
+            tag: "personal data",
+            summary: "Replace one personal field written by mistake (its writer or an admin): readers see the replacement from now on, and as of any time; the original's key is destroyed; a redaction event records it. 201.",
+            body: Some(schema::<crate::privacy::RedactBody>),
+            answer: Answer::Action("201", "The redaction's id (its stream is privacy-<id>)."),
+            handler: || on(MethodFilter::POST, crate::privacy::redact),
+        },
+        Route {
+            access: Access::Hub,
+            method: Method::POST,
+            path: "/api/v1/retention/run",
+            tag: "personal data",
+            summary: "Erase the free text of programs withdrawn longer than their network's retention period (admins; the server also does it every hour); with dry_run: true, lists each program and the fields that would go, erasing nothing.",
+            body: Some(schema::<crate::privacy::RetentionBody>),
+            answer: Answer::Action("200", "Each program the retention reached, with what was (or would be) erased."),
+            handler: || on(MethodFilter::POST, crate::privacy::retention),
         },
         // The log, live.
         read!(Log, "/api/v1/live/events", "log", "The global log as server-sent events (id = global position, event = type, data = the recorded event; token records for admins only); filter by category= and type=; resumes after Last-Event-ID or after=; keep-alive comments; a client that falls behind is disconnected and resumes. At most 8 streams per token and 16 per address (429), 64 in all with the last 8 kept for admins (503); a stream lasts at most 30 minutes, then the client resumes.", Answer::Other("text/event-stream"), live::events),

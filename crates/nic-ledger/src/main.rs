@@ -5,6 +5,7 @@
 //! and `import` move the whole log to and from NDJSON (`transfer`).
 
 mod config;
+mod privacy;
 mod progress;
 mod transfer;
 
@@ -110,9 +111,40 @@ enum Command {
     Import {
         /// The NDJSON export (`nic-ledger export --format ndjson`).
         file: std::path::PathBuf,
+        /// The key file taken with it (`nic-ledger keys export`), which opens its personal
+        /// fields; keys that the log's erasures destroyed are left out, however old the file.
+        #[arg(long)]
+        keys: Option<std::path::PathBuf>,
         /// postgres://… or sqlite://PATH (default: sqlite://nic-ledger.db).
         #[arg(long, env = "DATABASE_URL")]
         database_url: Option<String>,
+    },
+    /// Erase personal data: the keys of its sealed fields are destroyed, so it reads as
+    /// [erased] everywhere and as of any time; the erasure is recorded as an event. Give one
+    /// subject: --token, --program with --name, --event with --field, or --retention.
+    Forget {
+        /// postgres://… or sqlite://PATH (default: sqlite://nic-ledger.db).
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: Option<String>,
+        #[command(flatten)]
+        subject: privacy::SubjectArgs,
+        /// Why: request, mistake, retention or agreement.
+        #[arg(long, value_enum, default_value = "request")]
+        basis: privacy::BasisArg,
+        /// A ticket or letter number; never the person's name.
+        #[arg(long)]
+        reference: Option<String>,
+        /// List what would be erased, erasing nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// The key file of personal data, kept apart from log exports.
+    Keys {
+        /// postgres://… or sqlite://PATH (default: sqlite://nic-ledger.db).
+        #[arg(long, env = "DATABASE_URL", global = true)]
+        database_url: Option<String>,
+        #[command(subcommand)]
+        action: privacy::KeysAction,
     },
 }
 
@@ -211,8 +243,25 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Import {
             file: path,
+            keys,
             database_url,
-        } => transfer::import_command(&file.database_url(database_url), &path).await,
+        } => {
+            transfer::import_command(&file.database_url(database_url), &path, keys.as_deref()).await
+        }
+        Command::Forget {
+            database_url,
+            subject,
+            basis,
+            reference,
+            dry_run,
+        } => {
+            let database_url = file.database_url(database_url);
+            privacy::forget(&database_url, subject, basis, reference, dry_run).await
+        }
+        Command::Keys {
+            database_url,
+            action,
+        } => privacy::keys(&file.database_url(database_url), action).await,
         Command::Rebuild { database_url } => rebuild(&file.database_url(database_url)).await,
         Command::Verify { database_url } => verify(&file.database_url(database_url)).await,
     }
@@ -232,7 +281,17 @@ fn init_logs(format: config::LogFormat) {
 }
 
 /// Opens the database and applies its migrations.
+/// The store a URL names, migrated, with personal fields sealed on append and opened on read.
 async fn open(database_url: &str) -> anyhow::Result<std::sync::Arc<dyn nic_store::EventStore>> {
+    Ok(nic_store::sealing::Sealing::new(
+        open_stored(database_url).await?,
+    ))
+}
+
+/// The store a URL names, migrated, read as stored (personal fields sealed).
+async fn open_stored(
+    database_url: &str,
+) -> anyhow::Result<std::sync::Arc<dyn nic_store::EventStore>> {
     let store = nic_store::open(database_url)
         .await
         .context("open the database")?;
@@ -246,7 +305,7 @@ async fn serve(
     edge: nic_http::Edge,
     database_url: &str,
 ) -> anyhow::Result<()> {
-    let store = open(database_url).await?;
+    let store = open_stored(database_url).await?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .context("bind")?;
@@ -262,6 +321,7 @@ async fn serve(
     first_admin_token(&app, addr).await?;
     println!("nic-ledger serving on http://{addr}");
     let follower = app.follow();
+    let retention = app.retain();
     // One signal stops everything this process started: the read models' follower, every
     // live stream (and with it its reader) and the server.
     let stopping = app.clone();
@@ -281,6 +341,7 @@ async fn serve(
     }
     // The follower saves its last checkpoint and gives the lease up, unless that hangs.
     app.stop();
+    retention.abort();
     let abort = follower.abort_handle();
     if tokio::time::timeout(
         std::time::Duration::from_secs(SHUTDOWN_GRACE_SECS),

@@ -64,7 +64,11 @@ pub async fn export_command(
 /// `nic-ledger import FILE`: migrates, refuses a store that holds events, checks the whole file
 /// (every hash chain) before writing anything, writes it with a progress bar, then walks the
 /// chains of the store it wrote. Exits 1 when a chain is broken afterwards.
-pub async fn import_command(database_url: &str, file: &PathBuf) -> anyhow::Result<()> {
+pub async fn import_command(
+    database_url: &str,
+    file: &PathBuf,
+    keys: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
     let store = nic_store::open(database_url)
         .await
         .context("open the database")?;
@@ -84,6 +88,9 @@ pub async fn import_command(database_url: &str, file: &PathBuf) -> anyhow::Resul
     bar.finish();
     println!("imported {imported} events from {}", file.display());
     report_chains(&report);
+    if let Some(keys) = keys {
+        crate::privacy::import_keys(database_url, keys).await?;
+    }
     Ok(())
 }
 

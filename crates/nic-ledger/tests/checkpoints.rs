@@ -65,7 +65,9 @@ fn checkpoints(url: &str) -> Vec<(String, u64, u64, Value)> {
 /// run charts').
 fn fold(url: &str, position: u64) -> Vec<(String, Value)> {
     rt().block_on(async {
-        let store = nic_store::open(url).await.unwrap();
+        // Read as the service reads it: personal fields opened.
+        let store: std::sync::Arc<dyn nic_store::EventStore> =
+            nic_store::sealing::Sealing::new(nic_store::open(url).await.unwrap());
         let mut dd = DriverDiagram::default();
         let mut tl = Timeline::default();
         let mut rc = RunCharts::default();

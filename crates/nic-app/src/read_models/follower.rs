@@ -25,7 +25,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use nic_events::catalog::CatalogError;
+use nic_events::catalog::{CatalogError, NicEvent};
 use nic_events::limits::READ_PAGE_EVENTS_MAX;
 use nic_projections::Recorded;
 use nic_store::admin::Admin;
@@ -287,6 +287,21 @@ impl Follower {
             self.p.applied.send_replace(live.position);
         }
         self.unsaved += read.len() as u64;
+        let mut erased = Vec::new();
+        let mut privacy = false;
+        for (_, r) in read {
+            match r.as_ref().map(|r| &r.event) {
+                Ok(NicEvent::PersonalDataErased(e)) => {
+                    privacy = true;
+                    erased.extend_from_slice(&e.keys);
+                }
+                Ok(NicEvent::PersonalFieldRedacted(_)) => privacy = true,
+                _ => {}
+            }
+        }
+        if privacy {
+            self.p.forget_opened(&erased).await;
+        }
     }
 
     /// Whether a save is due: only the runner saves, only what it has not saved yet, and at most

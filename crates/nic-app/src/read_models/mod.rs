@@ -139,6 +139,10 @@ impl Live {
     /// Applies the event at `position` as it was read (`Recorded::from_recorded`), perhaps on
     /// another task.
     pub fn apply_read(&mut self, position: u64, read: &Result<Recorded, CatalogError>) {
+        // Already folded (a fold again after an erasure went past what the follower delivers).
+        if position <= self.position {
+            return;
+        }
         match read {
             Ok(r) => self.models.apply(r),
             Err(err) => {

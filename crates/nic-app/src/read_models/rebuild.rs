@@ -128,6 +128,45 @@ impl Service {
         Ok(())
     }
 
+    /// After an erasure or a redaction: the keys an erasure names are destroyed (again: the
+    /// process that erased destroys them too, and one stopped in between is completed here), and
+    /// the read models, which hold text opened before, are folded again from the log. The runner
+    /// rebuilds (a new generation of checkpoints, which the other processes load); read models
+    /// kept in memory only are folded again at once.
+    pub(crate) async fn forget_opened(self: &Arc<Self>, erased: &[uuid::Uuid]) {
+        if !erased.is_empty() {
+            if let Err(e) = self.store.destroy_keys(erased, &[]).await {
+                tracing::error!(error = %e, "the keys an erasure names could not be destroyed");
+            }
+        }
+        if self.admin.is_some() {
+            if self.is_runner() {
+                self.abort_rebuild();
+                self.rebuild
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .running = false;
+                if let Err(e) = self.start_rebuild() {
+                    tracing::error!(error = %e, "no rebuild after an erasure");
+                }
+            }
+            return;
+        }
+        let mut fresh = Live::default();
+        if let Err(e) = fold_to_head(&self.store, &mut fresh, |_, _| {}).await {
+            tracing::error!(error = %e, "the read models could not be folded again after an erasure");
+            return;
+        }
+        let mut live = self.live.write().await;
+        if let Err(e) = fold_to_head(&self.store, &mut fresh, |_, _| {}).await {
+            tracing::error!(error = %e, "the read models could not be folded again after an erasure");
+            return;
+        }
+        let position = fresh.position;
+        *live = fresh;
+        self.applied.send_replace(position);
+    }
+
     /// Stops a rebuild this process runs (on shutdown): nothing of it is saved.
     pub fn abort_rebuild(&self) {
         if let Some(task) = self
@@ -149,6 +188,7 @@ async fn run_rebuild(p: Arc<Service>) {
         f(&mut p.rebuild.lock().unwrap_or_else(|e| e.into_inner()));
     };
     let store = &p.store;
+    let started = Utc::now();
     let result: Result<u64, String> = async {
         let admin = p.admin.clone().expect("checked by start_rebuild");
         let mut fresh = Live::default();
@@ -181,6 +221,12 @@ async fn run_rebuild(p: Arc<Service>) {
         *live = fresh;
         p.applied.send_replace(position);
         drop(live);
+        // The older generations' parts go now, not after `PART_UNNAMED_KEEP_MS`: after an
+        // erasure they hold the text it made unreadable.
+        admin
+            .prune_parts_before(started)
+            .await
+            .map_err(|e| e.to_string())?;
         set(&|s| {
             s.position = position;
             s.head = s.head.max(position);

@@ -13,7 +13,7 @@ use nic_app::command::{Outcome, Write};
 use nic_app::{AppError, Principal};
 use nic_events::catalog::Role;
 use nic_events::{ExpectedVersion, NewEvent, RecordedEvent, StreamId};
-use nic_store::{AppendOutcome, Backend, EventStore, ReadAll, StoreError};
+use nic_store::{AppendOutcome, Backend, EventStore, FieldKey, KeySubject, ReadAll, StoreError};
 use tokio::sync::watch;
 use uuid::Uuid;
 
@@ -53,14 +53,40 @@ impl EventStore for Counted {
     async fn migrate(&self) -> Result<(), StoreError> {
         self.store.migrate().await
     }
-    async fn append(
+    async fn append_keyed(
         &self,
         stream: &StreamId,
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
+        keys: Vec<FieldKey>,
     ) -> Result<AppendOutcome, StoreError> {
         self.appends.fetch_add(1, Ordering::SeqCst);
-        self.store.append(stream, expected, events).await
+        self.store
+            .append_keyed(stream, expected, events, keys)
+            .await
+    }
+    async fn read_keys(&self, ids: &[Uuid]) -> Result<Vec<FieldKey>, StoreError> {
+        self.store.read_keys(ids).await
+    }
+    async fn find_keys(&self, subject: &KeySubject) -> Result<Vec<FieldKey>, StoreError> {
+        self.store.find_keys(subject).await
+    }
+    async fn destroy_keys(
+        &self,
+        ids: &[Uuid],
+        replacements: &[(Uuid, String)],
+    ) -> Result<u64, StoreError> {
+        self.store.destroy_keys(ids, replacements).await
+    }
+    async fn put_keys(&self, keys: &[FieldKey]) -> Result<u64, StoreError> {
+        self.store.put_keys(keys).await
+    }
+    async fn keys_page(
+        &self,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> Result<Vec<FieldKey>, StoreError> {
+        self.store.keys_page(after, limit).await
     }
     async fn read_stream(
         &self,
@@ -105,6 +131,7 @@ impl EventStore for Counted {
 pub fn admin() -> Write {
     Write::by(
         Principal {
+            token_id: uuid::Uuid::nil(),
             name: "hub".into(),
             role: Role::Admin,
             programs: Vec::new(),
