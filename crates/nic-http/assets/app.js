@@ -827,7 +827,7 @@
       h('time', { datetime: e.recorded_at, class: 'small muted' }, fmtTime(e.recorded_at)),
       h('span', null, h('span', { class: 'badge' }, label(e.kind))),
       h('div', null, h('span', null, e.sentence),
-        h('span', { class: 'small muted' }, ` — ${e.actor || ''}`),
+        h('span', { class: 'small muted' }, ` — ${e.actor_name || e.actor || ''}`),
         e.cycle_id ? [' ', h('a', { href: `#/cycles/${enc(e.cycle_id)}`, class: 'small' }, 'cycle')] : null,
         e.measure_id ? [' ', h('a', { href: `#/measures/${enc(e.measure_id)}${e.program_id ? `/${enc(e.program_id)}` : ''}`, class: 'small' }, 'run chart')] : null,
         e.program_id ? [' ', h('a', { href: `#/programs/${enc(e.program_id)}`, class: 'small' }, 'program')] : null))))

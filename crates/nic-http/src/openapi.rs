@@ -65,7 +65,8 @@ pub fn document() -> Value {
             }
             Answer::Action(status, what) => {
                 let body = (r.body.expect("an action has a body"))(&mut generator);
-                op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": body}}});
+                op["requestBody"] =
+                    json!({"required": true, "content": {"application/json": {"schema": body}}});
                 responses.insert(
                     status.into(),
                     json!({"description": what, "content": {"application/json": {"schema": {"type": "object"}}}}),

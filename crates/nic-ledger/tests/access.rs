@@ -338,7 +338,12 @@ fn a_facilitator_writes_for_its_own_programs_only() {
     let stream = s.get(&format!("/api/v1/streams/pdsa-{cycle}")).json();
     // Recorded by the token's id, never by its name (which is sealed in the token's stream).
     let me = s
-        .raw("GET", "/api/v1/me", &[("Authorization", &format!("Bearer {fa}"))], b"")
+        .raw(
+            "GET",
+            "/api/v1/me",
+            &[("Authorization", &format!("Bearer {fa}"))],
+            b"",
+        )
         .json();
     let actor = format!("token:{}", me["token_id"].as_str().unwrap());
     for e in stream.as_array().unwrap() {

@@ -67,14 +67,32 @@ pub struct Names {
     pub measures: BTreeMap<Uuid, MeasureName>,
     pub syntheses: BTreeMap<Uuid, String>,
     pub standards: BTreeMap<Uuid, StandardName>,
+    /// Token holders' names, by token id: events record who wrote them by id (`token:<id>`).
+    #[serde(default)]
+    pub tokens: BTreeMap<Uuid, String>,
 }
 
 impl Names {
+    /// Who an actor is, as people read it: a token holder's name (`[erased]` once erased), or
+    /// the actor as recorded (`cli:…`, `system:…`, or a name recorded before tokens were
+    /// recorded by id).
+    pub fn actor(&self, actor: &str) -> String {
+        actor
+            .strip_prefix("token:")
+            .and_then(|id| Uuid::parse_str(id).ok())
+            .and_then(|id| self.tokens.get(&id))
+            .cloned()
+            .unwrap_or_else(|| actor.to_string())
+    }
+
     pub fn apply(&mut self, r: &Recorded) {
         let entity = r.entity_id();
         match &r.event {
             NicEvent::NetworkChartered(e) => {
                 self.networks.insert(e.network_id, e.name.to_string());
+            }
+            NicEvent::TokenIssued(e) => {
+                self.tokens.insert(e.token_id, e.name.to_string());
             }
             NicEvent::EcosystemAdded(e) => {
                 self.ecosystems.insert(e.ecosystem_id, e.name.to_string());
@@ -222,5 +240,39 @@ pub fn join_and(items: &[String]) -> String {
         [] => String::new(),
         [one] => one.clone(),
         [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testlog::{id, t, Log};
+    use nic_events::catalog::{Role, TokenIssued};
+
+    #[test]
+    fn an_actor_reads_as_its_token_holders_name() {
+        let mut log = Log::default();
+        let token = id(90);
+        log.push(
+            "token",
+            token,
+            NicEvent::TokenIssued(TokenIssued {
+                token_id: token,
+                name: t("Ana Ruiz"),
+                role: Role::Facilitator,
+                programs: Vec::new(),
+                token_sha256: "0".repeat(64),
+            }),
+        );
+        let mut names = Names::default();
+        for r in &log.events {
+            names.apply(r);
+        }
+        assert_eq!(names.actor(&format!("token:{token}")), "Ana Ruiz");
+        assert_eq!(
+            names.actor(&format!("token:{}", id(91))),
+            format!("token:{}", id(91))
+        );
+        assert_eq!(names.actor("cli:ops"), "cli:ops");
     }
 }

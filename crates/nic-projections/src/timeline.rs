@@ -68,7 +68,11 @@ pub struct TimelineEntry {
     #[serde(deserialize_with = "crate::state_serde::event_type")]
     pub event_type: EventType,
     pub sentence: String,
+    /// Who appended the event, as recorded (`token:<id>`).
     pub actor: Option<String>,
+    /// Who that is, as people read it: the token holder's name.
+    #[serde(default)]
+    pub actor_name: Option<String>,
     pub network_id: Option<Uuid>,
     pub program_id: Option<Uuid>,
     pub ecosystem_id: Option<Uuid>,
@@ -295,6 +299,7 @@ impl<'a> Teller<'a> {
             event_type: r.event.event_type(),
             sentence: t.sentence,
             actor: r.actor.clone(),
+            actor_name: r.actor.as_deref().map(|a| self.names.actor(a)),
             network_id: t.network_id.or(program.map(|p| p.network_id)),
             program_id: t.program_id,
             ecosystem_id: t.ecosystem_id.or(program.map(|p| p.ecosystem_id)),
