@@ -2101,21 +2101,31 @@
       while ((cut = buf.indexOf('\n\n')) >= 0) {
         const block = buf.slice(0, cut);
         buf = buf.slice(cut + 2);
-        let id = null; const data = [];
+        let id = null; let type = 'message'; const data = [];
         for (const line of block.split('\n')) {
           if (line.startsWith(':')) continue; // keep-alive
           const i = line.indexOf(':');
           const field = i < 0 ? line : line.slice(0, i);
           const val = i < 0 ? '' : line.slice(i + 1).replace(/^ /, '');
           if (field === 'id') id = val;
+          else if (field === 'event') type = val;
           else if (field === 'data') data.push(val);
         }
         if (id !== null) state.lastEventId = Number(id);
-        if (data.length) {
+        if (type === 'refresh') {
+          onReplaced();
+        } else if (data.length) {
           try { onMoved(JSON.parse(data.join('\n'))); } catch (_) { /* not a message */ }
         }
       }
     }
+  }
+
+  // The read models were replaced whole (a rebuild, an erasure): the feed may quote text that is
+  // erased now, so it is emptied, and the view is read again.
+  function onReplaced() {
+    $('live-feed').replaceChildren();
+    scheduleRefresh();
   }
 
   // The read models moved on: the new timeline entries go into the feed, the view is refreshed.

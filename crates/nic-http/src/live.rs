@@ -310,7 +310,9 @@ pub struct TimelineParams {
 }
 
 /// `GET /api/v1/live/timeline`: each time the read models move on, their position and the new
-/// timeline entries (`event: timeline`, data `{"position", "entries"}`).
+/// timeline entries (`event: timeline`, data `{"position", "entries"}`); when their state is
+/// replaced whole (a rebuild, or a fold again after an erasure), `event: refresh` (data
+/// `{"position"}`): what the client holds may be stale or erased, and is to be read again.
 pub async fn timeline(
     State(app): State<App>,
     Extension(live): Extension<Live>,
@@ -326,17 +328,25 @@ pub async fn timeline(
         ..TimelineQuery::default()
     };
     let applied = app.read_models().applied();
-    let state = (session, applied, after, app, query);
+    let mut replaced = app.read_models().replaced();
+    replaced.mark_unchanged();
+    let state = (session, (applied, replaced), after, app, query);
     Ok(sse(futures::stream::unfold(
         state,
-        |(mut session, mut applied, after, app, query)| async move {
+        |(mut session, (mut applied, mut replaced), after, app, query)| async move {
             loop {
-                // Until the models have moved past what the client has.
+                // Until the models have moved past what the client has, or were replaced.
                 let moved = async {
-                    let p = applied.wait_for(|p| *p > after).await.ok()?;
-                    Some(*p)
+                    tokio::select! {
+                        p = applied.wait_for(|p| *p > after) => Some(Some(*p.ok()?)),
+                        r = replaced.changed() => r.ok().map(|()| None),
+                    }
                 };
-                let applied_at = session.until(moved).await?;
+                let Some(applied_at) = session.until(moved).await? else {
+                    let data = serde_json::json!({"position": after});
+                    let event = Event::default().event("refresh").data(data.to_string());
+                    return Some((Ok(event), (session, (applied, replaced), after, app, query)));
+                };
                 let query = TimelineQuery {
                     after: Some(after),
                     ..query.clone()
@@ -352,7 +362,10 @@ pub async fn timeline(
                     .id(position.to_string())
                     .event("timeline")
                     .data(data.to_string());
-                return Some((Ok(event), (session, applied, position, app, query)));
+                return Some((
+                    Ok(event),
+                    (session, (applied, replaced), position, app, query),
+                ));
             }
         },
     )))

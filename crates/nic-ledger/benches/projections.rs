@@ -120,7 +120,7 @@ struct Row {
 // ---------------------------------------------------------------------------------------------
 // The log
 
-/// The demo's log, loaded into a scratch SQLite file.
+/// The demo's log, loaded into a scratch SQLite file, its personal fields opened.
 async fn template() -> Vec<RecordedEvent> {
     let path = temp_path("template.db");
     let url = format!("sqlite://{}", path.display());
@@ -134,7 +134,8 @@ async fn template() -> Vec<RecordedEvent> {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let store = nic_store::open(&url).await.unwrap();
+    // Opened: the copies reuse the template's text, not its keys (which stay in the template).
+    let store = nic_store::sealing::Sealing::new(nic_store::open(&url).await.unwrap());
     let all = read_everything(store.as_ref()).await;
     remove_sqlite(&path);
     all

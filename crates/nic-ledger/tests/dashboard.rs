@@ -1057,6 +1057,33 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
     assert_eq!(closed["study"]["results"][1]["prediction_held"], "partly");
     b.audit("a cycle acted on in the browser");
 
+    // An admin erases the decision's reason (written by mistake): the page shows it erased.
+    let stream = s.get(&format!("/api/v1/streams/pdsa-{planned}")).json();
+    let act = stream
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event_type"] == "PdsaActDecided")
+        .unwrap()["event_id"]
+        .clone();
+    let erased = s.post(
+        "/api/v1/erasures",
+        &json!({"subject": {"kind": "field", "event_id": act, "field": "/act/reason"},
+                "basis": "mistake"}),
+    );
+    assert_eq!(erased.status, 200, "{}", erased.body);
+    assert_eq!(erased.json()["fields"], 1);
+    b.show("#/syntheses", "!!document.querySelector('#sy-list li')");
+    // The page's live feed quoted the reason in a timeline sentence: the read models are folded
+    // again and the feed is told to drop what it holds.
+    b.show(
+        &format!("#/cycles/{planned}"),
+        "document.body.textContent.includes('[erased]') \
+         && !document.body.textContent.includes('Answers came; logging lagged.')",
+    );
+    let erased_png = b.screenshot("dashboard-erased.png");
+    b.audit("a cycle with an erased field");
+
     // The next cycle of the ramp, from the pre-filled form: same ideas and questions, new
     // predictions and dates; it builds on the cycle just adapted.
     b.run("document.querySelector('#cy-next').click()");
@@ -1426,6 +1453,7 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         &mine_png,
         &admissions_png,
         &stale_png,
+        &erased_png,
         &register_png,
         &matrix_png,
         &synthesis_png,

@@ -255,15 +255,27 @@ pub fn open_text(key_id: Uuid, key: &[u8; 32], payload: &str) -> Option<String> 
 }
 
 /// The sealed strings in JSON text: each one's byte range with its quotes, key id and payload.
+/// Only a whole JSON string counts: text that merely quotes the form inside another string (an
+/// escaped quote before it) or holds other characters is left as it is.
 pub fn tokens(json: &str) -> impl Iterator<Item = (std::ops::Range<usize>, Uuid, &str)> {
     let quoted = format!("\"{SEALED_PREFIX}");
     let mut from = 0;
     std::iter::from_fn(move || loop {
         let start = from + json[from..].find(&quoted)?;
         let body_start = start + quoted.len();
+        from = body_start;
+        if start > 0 && json.as_bytes()[start - 1] == b'\\' {
+            continue;
+        }
         let end = body_start + json[body_start..].find('"')?;
-        from = end + 1;
         let body = &json[body_start..end];
+        if !body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b':' | b'-' | b'_'))
+        {
+            continue;
+        }
+        from = end + 1;
         let Some((id, payload)) = body.split_once(':') else {
             continue;
         };
@@ -447,6 +459,20 @@ mod tests {
         );
         assert_eq!(open_text(id, &[8u8; 32], payload), None);
         assert_eq!(open_text(Uuid::new_v4(), &key, payload), None);
+    }
+
+    #[test]
+    fn only_whole_json_strings_are_sealed_fields() {
+        let sealed = seal_text(Uuid::new_v4(), &[1u8; 32], "x");
+        let quoted = serde_json::to_string(&serde_json::json!({
+            "title": format!("Say \"{sealed}\" now"),
+            "note": format!("{sealed} and more"),
+        }))
+        .unwrap();
+        assert_eq!(tokens(&quoted).count(), 0, "{quoted}");
+        let whole =
+            serde_json::to_string(&serde_json::json!({ "a": [sealed.clone(), sealed] })).unwrap();
+        assert_eq!(tokens(&whole).count(), 2);
     }
 
     #[test]

@@ -209,8 +209,7 @@ impl Follower {
             }
         };
         let position = fresh.position;
-        *self.p.live.write().await = fresh;
-        self.p.applied.send_replace(position);
+        self.p.swap(&mut *self.p.live.write().await, fresh);
         self.unsaved = 0;
         self.last_save = Instant::now();
         position

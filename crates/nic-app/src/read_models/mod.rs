@@ -160,6 +160,9 @@ pub struct Service {
     live: RwLock<Live>,
     /// `Live::position`, announced after each batch the follower applies.
     applied: watch::Sender<u64>,
+    /// Counts the times the live state was replaced whole (a checkpoint loaded, a rebuild, a
+    /// fold again after an erasure): what a reader holds from before may be stale or erased.
+    replaced: watch::Sender<u64>,
     folds: Semaphore,
     /// The checkpoints and the lease (None: in memory only, nothing persisted).
     admin: Option<Arc<Admin>>,
@@ -282,6 +285,7 @@ impl Service {
             store,
             live: RwLock::new(Live::default()),
             applied: watch::Sender::new(0),
+            replaced: watch::Sender::new(0),
             folds: Semaphore::new(AS_OF_FOLDS_MAX),
             admin,
             identity,
@@ -328,6 +332,21 @@ impl Service {
     /// The position the live models have applied, announced after each batch.
     pub fn applied(&self) -> watch::Receiver<u64> {
         self.applied.subscribe()
+    }
+
+    /// Ticks whenever the live state is replaced whole (`replaced`): live readers tell their
+    /// clients to drop what they hold and read again.
+    pub fn replaced(&self) -> watch::Receiver<u64> {
+        self.replaced.subscribe()
+    }
+
+    /// Replaces the live state with `fresh` (held write-locked by the caller) and tells both
+    /// watchers.
+    fn swap(&self, live: &mut Live, fresh: Live) {
+        let position = fresh.position;
+        *live = fresh;
+        self.applied.send_replace(position);
+        self.replaced.send_modify(|n| *n += 1);
     }
 
     /// A page of the live timeline as the models hold it now, without waiting for the log's

@@ -162,9 +162,7 @@ impl Service {
             tracing::error!(error = %e, "the read models could not be folded again after an erasure");
             return;
         }
-        let position = fresh.position;
-        *live = fresh;
-        self.applied.send_replace(position);
+        self.swap(&mut live, fresh);
     }
 
     /// Stops a rebuild this process runs (on shutdown): nothing of it is saved.
@@ -218,8 +216,7 @@ async fn run_rebuild(p: Arc<Service>) {
             .await
             .map_err(|e| e.to_string())?;
         let (generation, position) = (fresh.generation, fresh.position);
-        *live = fresh;
-        p.applied.send_replace(position);
+        p.swap(&mut live, fresh);
         drop(live);
         // The older generations' parts go now, not after `PART_UNNAMED_KEEP_MS`: after an
         // erasure they hold the text it made unreadable.
