@@ -410,7 +410,8 @@ impl App {
             let page = self.store().keys_page(after, READ_PAGE_EVENTS_MAX).await?;
             after = page.last().map(|k| k.key_id);
             let full = page.len() == READ_PAGE_EVENTS_MAX;
-            keys.extend(page);
+            // The read models' checkpoint keys stay: a checkpoint does not travel.
+            keys.extend(page.into_iter().filter(|k| k.class != "checkpoint"));
             if !full {
                 break;
             }

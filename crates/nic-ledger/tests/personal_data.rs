@@ -2,7 +2,8 @@
 //! PostgreSQL. The cycle is recorded over HTTP; the log is exported (with and without its key
 //! file); the name is erased (`POST /api/v1/erasures`, a dry run first). Then the API, the
 //! timeline, the register, an as-of replay, a rebuild, a new export and the database itself
-//! (the SQLite files' bytes; every table's rows on PostgreSQL) hold the name nowhere; `verify`
+//! (the SQLite files' bytes; on PostgreSQL every table's rows and the database's files) hold the
+//! name nowhere (nor did the database before the erasure: it never receives it in the clear); `verify`
 //! finds every chain intact; the export taken before, without its key file, never held it; and an
 //! export with its key file taken after, imported into a new store, does not bring it back, nor
 //! does an old key file. A field redacted by mistake reads as its replacement, as of any time.
@@ -195,10 +196,67 @@ fn sqlite_bytes(url: &str) -> Vec<u8> {
     bytes
 }
 
+/// The bytes of a PostgreSQL database's files (`base/<its oid>` in the server's data
+/// directory): what is on disk, dead row versions and free space included. The cluster runs on
+/// this machine (the test suite's premise); its files must be readable here.
+fn pg_files(url: &str) -> Vec<u8> {
+    let (dir, oid): (String, String) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            use sqlx::Connection;
+            let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+            // Everything written so far is in the files, not only in shared buffers.
+            sqlx::query("CHECKPOINT").execute(&mut conn).await.unwrap();
+            let dir: String = sqlx::query_scalar("SHOW data_directory")
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+            let oid: String = sqlx::query_scalar(
+                "SELECT oid::text FROM pg_database WHERE datname = current_database()",
+            )
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+            (dir, oid)
+        });
+    let base = Path::new(&dir).join("base").join(oid);
+    let entries = std::fs::read_dir(&base).unwrap_or_else(|e| {
+        panic!(
+            "the database's files at {} are not readable here ({e}); run the tests as a user \
+             that may read the local PostgreSQL cluster's data directory",
+            base.display()
+        )
+    });
+    let mut bytes = Vec::new();
+    for e in entries {
+        let path = e.unwrap().path();
+        if path.is_file() {
+            bytes.extend(std::fs::read(&path).unwrap());
+        }
+    }
+    assert!(
+        bytes.len() > 1_000_000,
+        "{} bytes at {}",
+        bytes.len(),
+        base.display()
+    );
+    bytes
+}
+
+/// Whether `bytes` hold `text`, in any ASCII case.
+fn bytes_hold(bytes: &[u8], text: &str) -> bool {
+    bytes
+        .windows(text.len())
+        .any(|w| w.eq_ignore_ascii_case(text.as_bytes()))
+}
+
+/// Whether the database holds `text` anywhere: SQLite's files; PostgreSQL's rows and files.
 fn database_holds(db: Db, url: &str, text: &str) -> bool {
     match db {
-        Db::Sqlite => holds(&sqlite_bytes(url), text),
-        Db::Postgres => holds(pg_rows(url).as_bytes(), text),
+        Db::Sqlite => bytes_hold(&sqlite_bytes(url), text),
+        Db::Postgres => holds(pg_rows(url).as_bytes(), text) || bytes_hold(&pg_files(url), text),
     }
 }
 
@@ -245,6 +303,10 @@ fn erased_everywhere(db: Db) {
     assert!(
         holds(&before, "sealed:v1:"),
         "the export holds no sealed field"
+    );
+    assert!(
+        !database_holds(db, &url, NAME),
+        "the database holds the name in the clear"
     );
     let api_export = s.get("/api/v1/export");
     assert_eq!(api_export.status, 200);

@@ -16,7 +16,9 @@ use crate::limits::{
     CHECKPOINT_PART_CUT_BITS, CHECKPOINT_WRITE_TRANSACTION_BYTES, PART_UNNAMED_KEEP_MS,
     PG_ACQUIRE_TIMEOUT_MS, SQLITE_BUSY_TIMEOUT_MS,
 };
+use crate::sealing::{new_key, open_text, seal_text, tokens};
 use crate::{non_negative, now_micros, Backend, StoreError};
+use nic_events::SEALED_PREFIX;
 
 /// One projection's saved state: the whole state as JSON text and the global position it has
 /// applied up to, written together.
@@ -135,6 +137,24 @@ impl Admin {
                 }
             }
         }
+        // Parts are sealed: opened with their keys (a part whose key is destroyed is missing).
+        let wanted: Vec<uuid::Uuid> = rows
+            .iter()
+            .filter_map(|(_, _, body)| body.as_deref())
+            .flat_map(|b| {
+                tokens(&format!("\"{b}\""))
+                    .map(|(_, id, _)| id)
+                    .collect::<Vec<_>>()
+            })
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let keys = self.keys(&wanted).await?;
+        for (_, _, body) in rows.iter_mut() {
+            if let Some(b) = body.as_mut().filter(|b| b.starts_with(SEALED_PREFIX)) {
+                *body = open_part(b, &keys);
+            }
+        }
         // Rows come by name, then part: each name's parts are put together in order.
         let mut out = Vec::new();
         let mut current: Option<(Checkpoint, i64, i64)> = None;
@@ -217,7 +237,7 @@ impl Admin {
         if !self.holds(lease, holder).await? {
             return Ok(false);
         }
-        let cut = Cut::of(states).await;
+        let cut = Cut::of(states, self.checkpoint_key().await?).await;
         self.write_parts(&cut).await?;
         let fence = Fence {
             lease,
@@ -245,7 +265,7 @@ impl Admin {
         let position = to_i64(position)?;
         const NEWEST: &str =
             "SELECT COALESCE(MAX(generation), 0) + 1 AS g FROM projection_checkpoints";
-        let cut = Cut::of(states).await;
+        let cut = Cut::of(states, self.checkpoint_key().await?).await;
         // A part pruned between its writing and the switch (only if that took longer than
         // `PART_UNNAMED_KEEP_MS`) is written again.
         loop {
@@ -382,9 +402,9 @@ impl Admin {
             let mut batch = Vec::new();
             let mut bytes = 0;
             for (id, at) in missing.by_ref() {
-                let body = cut.body(at);
-                batch.push((id, body));
+                let body = seal_text(cut.key.0, &cut.key.1, cut.body(at));
                 bytes += body.len();
+                batch.push((id, body));
                 if bytes >= CHECKPOINT_WRITE_TRANSACTION_BYTES {
                     break;
                 }
@@ -431,6 +451,130 @@ impl Admin {
             // (and the disk) at least half the time while a large save is written.
             tokio::time::sleep(started.elapsed()).await;
         }
+    }
+
+    /// The key checkpoint parts are sealed under now: the newest kept, or a new one.
+    async fn checkpoint_key(&self) -> Result<CheckpointKey, StoreError> {
+        const NEWEST: &str = "SELECT key_id, key FROM personal_keys \
+             WHERE class = 'checkpoint' AND key IS NOT NULL \
+             ORDER BY created_at DESC, key_id DESC LIMIT 1";
+        let found = match &self.db {
+            Db::Postgres(p) => sqlx::query_as::<_, (uuid::Uuid, Vec<u8>)>(NEWEST)
+                .fetch_optional(p)
+                .await?
+                .map(|(id, key)| (id.to_string(), key)),
+            Db::Sqlite(p) => {
+                sqlx::query_as::<_, (String, Vec<u8>)>(NEWEST)
+                    .fetch_optional(p)
+                    .await?
+            }
+        };
+        match found {
+            Some((id, key)) => Ok((
+                uuid::Uuid::parse_str(&id).map_err(|e| {
+                    StoreError::InvalidAppend(format!("a checkpoint key's id: {e}"))
+                })?,
+                key.try_into().map_err(|_| {
+                    StoreError::InvalidAppend("a checkpoint key is not 32 bytes".into())
+                })?,
+            )),
+            None => self.rotate_checkpoint_key().await,
+        }
+    }
+
+    /// Seals checkpoint parts written from now on under a new key (after an erasure: the parts
+    /// written before hold text it made unreadable, and their key goes with
+    /// `destroy_older_checkpoint_keys`).
+    pub async fn rotate_checkpoint_key(&self) -> Result<CheckpointKey, StoreError> {
+        let key: CheckpointKey = (uuid::Uuid::new_v4(), new_key());
+        let now = now_micros();
+        match &self.db {
+            Db::Postgres(p) => {
+                sqlx::query(
+                    "INSERT INTO personal_keys (key_id, key, event_id, stream_id, field, class, \
+                     created_at) VALUES ($1, $2, $3, 'checkpoints', '/parts', 'checkpoint', $4)",
+                )
+                .bind(key.0)
+                .bind(key.1.to_vec())
+                .bind(uuid::Uuid::nil())
+                .bind(now)
+                .execute(p)
+                .await?;
+            }
+            Db::Sqlite(p) => {
+                sqlx::query(
+                    "INSERT INTO personal_keys (key_id, key, event_id, stream_id, field, class, \
+                     created_at) VALUES (?, ?, ?, 'checkpoints', '/parts', 'checkpoint', ?)",
+                )
+                .bind(key.0.to_string())
+                .bind(key.1.to_vec())
+                .bind(uuid::Uuid::nil().to_string())
+                .bind(now.timestamp_micros())
+                .execute(p)
+                .await?;
+            }
+        }
+        Ok(key)
+    }
+
+    /// Destroys every checkpoint key but the newest: the parts sealed under them (an older
+    /// generation's, pruned by now, and any copy of them the database still holds in free space
+    /// or its WAL) can no longer be opened.
+    pub async fn destroy_older_checkpoint_keys(&self) -> Result<(), StoreError> {
+        let newest = self.checkpoint_key().await?.0;
+        match &self.db {
+            Db::Postgres(p) => {
+                let gone = sqlx::query(
+                    "DELETE FROM personal_keys WHERE class = 'checkpoint' AND key_id <> $1",
+                )
+                .bind(newest)
+                .execute(p)
+                .await?
+                .rows_affected();
+                if gone > 0 {
+                    crate::keys::pg_vacuum(p).await?;
+                }
+            }
+            Db::Sqlite(p) => {
+                sqlx::query("DELETE FROM personal_keys WHERE class = 'checkpoint' AND key_id <> ?")
+                    .bind(newest.to_string())
+                    .execute(p)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The checkpoint keys of these ids that are kept.
+    async fn keys(
+        &self,
+        ids: &[uuid::Uuid],
+    ) -> Result<std::collections::HashMap<uuid::Uuid, [u8; 32]>, StoreError> {
+        let mut out = std::collections::HashMap::new();
+        for id in ids {
+            let key: Option<Vec<u8>> = match &self.db {
+                Db::Postgres(p) => {
+                    sqlx::query_scalar(
+                        "SELECT key FROM personal_keys WHERE key_id = $1 AND key IS NOT NULL",
+                    )
+                    .bind(id)
+                    .fetch_optional(p)
+                    .await?
+                }
+                Db::Sqlite(p) => {
+                    sqlx::query_scalar(
+                        "SELECT key FROM personal_keys WHERE key_id = ? AND key IS NOT NULL",
+                    )
+                    .bind(id.to_string())
+                    .fetch_optional(p)
+                    .await?
+                }
+            };
+            if let Some(key) = key.and_then(|k| <[u8; 32]>::try_from(k).ok()) {
+                out.insert(*id, key);
+            }
+        }
+        Ok(out)
     }
 
     /// Deletes the parts that no checkpoint names and that were written more than
@@ -707,19 +851,21 @@ struct Cut {
     parts: std::collections::BTreeMap<String, (usize, std::ops::Range<usize>)>,
     /// Every distinct part's id, a JSON array: what the statements that look parts up bind.
     ids: String,
+    /// The key the parts are sealed under as they are written.
+    key: CheckpointKey,
 }
 
 impl Cut {
     /// Cuts and hashes the states on a blocking thread: tens of megabytes take tens of
     /// milliseconds, which a runtime worker would not spend on the requests it serves. After each
     /// state the thread pauses as long as it took, so a save takes at most about half a core.
-    async fn of(states: Vec<(&'static str, String)>) -> Self {
-        tokio::task::spawn_blocking(move || Self::from_owned(states))
+    async fn of(states: Vec<(&'static str, String)>, key: CheckpointKey) -> Self {
+        tokio::task::spawn_blocking(move || Self::from_owned(states, key))
             .await
             .expect("cutting checkpoint states does not panic")
     }
 
-    fn from_owned(states: Vec<(&'static str, String)>) -> Self {
+    fn from_owned(states: Vec<(&'static str, String)>, key: CheckpointKey) -> Self {
         let mut parts = std::collections::BTreeMap::new();
         let mut rows = Vec::with_capacity(states.len());
         for (i, (name, state)) in states.iter().enumerate() {
@@ -727,7 +873,11 @@ impl Cut {
             let ids: Vec<String> = split_parts(state)
                 .into_iter()
                 .map(|part| {
-                    let id = hex::encode(Sha256::digest(part.as_bytes()));
+                    // The key's id is hashed in: parts sealed under another key are other parts.
+                    let mut hash = Sha256::new();
+                    hash.update(key.0.as_bytes());
+                    hash.update(part.as_bytes());
+                    let id = hex::encode(hash.finalize());
                     let start = part.as_ptr() as usize - state.as_ptr() as usize;
                     parts.insert(id.clone(), (i, start..start + part.len()));
                     id
@@ -745,6 +895,7 @@ impl Cut {
             rows,
             parts,
             ids,
+            key,
         }
     }
 
@@ -791,6 +942,19 @@ where
 {
     let parts: i64 = row.try_get("parts")?;
     Ok((head(row, saved_at)?, parts, row.try_get("body")?))
+}
+
+/// The key checkpoint parts are sealed under: its id and the key.
+pub type CheckpointKey = (uuid::Uuid, [u8; 32]);
+
+/// A sealed part opened with its key; None (the part is missing) when the key is gone.
+fn open_part(
+    sealed: &str,
+    keys: &std::collections::HashMap<uuid::Uuid, [u8; 32]>,
+) -> Option<String> {
+    let quoted = format!("\"{sealed}\"");
+    let (_, id, payload) = tokens(&quoted).next()?;
+    open_text(id, keys.get(&id)?, payload)
 }
 
 /// A checkpoint put together from its parts, if they were all there.

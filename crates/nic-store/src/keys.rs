@@ -230,9 +230,35 @@ pub(crate) async fn pg_destroy(
             .await?
             .rows_affected();
     tx.commit().await?;
-    // Old row versions hold the keys until vacuumed: remove them now, not at autovacuum's leisure.
-    sqlx::query("VACUUM personal_keys").execute(pool).await?;
+    pg_vacuum(pool).await?;
     Ok(updated + deleted)
+}
+
+/// Rewrites `personal_keys` without the destroyed keys (`VACUUM FULL`: a plain VACUUM frees
+/// their old row versions but leaves the bytes in the table's files). It locks the table, and so
+/// the appends that write keys, for as long as it takes; if it cannot have the lock within
+/// `KEYS_REWRITE_LOCK_WAIT_MS` (a long transaction holds the table), a plain VACUUM runs instead.
+pub(crate) async fn pg_vacuum(pool: &PgPool) -> Result<(), StoreError> {
+    let mut conn = pool.acquire().await?;
+    sqlx::query(&format!(
+        "SET lock_timeout = {}",
+        crate::limits::KEYS_REWRITE_LOCK_WAIT_MS
+    ))
+    .execute(&mut *conn)
+    .await?;
+    let full = sqlx::query("VACUUM FULL personal_keys")
+        .execute(&mut *conn)
+        .await;
+    sqlx::query("RESET lock_timeout")
+        .execute(&mut *conn)
+        .await?;
+    if let Err(e) = full {
+        tracing::warn!(error = %e, "personal_keys could not be rewritten; vacuumed instead");
+        sqlx::query("VACUUM personal_keys")
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
 }
 
 pub(crate) async fn pg_put(pool: &PgPool, keys: &[FieldKey]) -> Result<u64, StoreError> {

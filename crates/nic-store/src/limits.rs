@@ -16,6 +16,9 @@ pub const SQLITE_READER_CONNECTIONS_MAX: u32 = 8;
 pub const ADMIN_CONNECTIONS_MAX: u32 = 4;
 /// Keys of sealed fields a `Sealing` store keeps in memory (all are dropped when it is full).
 pub const KEYS_CACHED_MAX: usize = 200_000;
+/// How long an erasure waits for the lock that rewriting the key table takes (PostgreSQL's
+/// `VACUUM FULL`), in milliseconds; past it the table is vacuumed without the rewrite.
+pub const KEYS_REWRITE_LOCK_WAIT_MS: u64 = 2_000;
 /// How long a PostgreSQL pool waits for a free connection before the operation fails, in
 /// milliseconds.
 pub const PG_ACQUIRE_TIMEOUT_MS: u64 = 10_000;

@@ -139,8 +139,13 @@ impl Service {
                 tracing::error!(error = %e, "the keys an erasure names could not be destroyed");
             }
         }
-        if self.admin.is_some() {
+        if let Some(admin) = &self.admin {
             if self.is_runner() {
+                // The parts saved from now on are sealed under a new key; the rebuild destroys
+                // the older ones once its own state is saved.
+                if let Err(e) = admin.rotate_checkpoint_key().await {
+                    tracing::error!(error = %e, "the checkpoint key could not be rotated");
+                }
                 self.abort_rebuild();
                 self.rebuild
                     .lock()
@@ -222,6 +227,12 @@ async fn run_rebuild(p: Arc<Service>) {
         // erasure they hold the text it made unreadable.
         admin
             .prune_parts_before(started)
+            .await
+            .map_err(|e| e.to_string())?;
+        // After an erasure the key was rotated before this rebuild began: the older parts'
+        // keys go, and with them whatever copy of those parts the database still holds.
+        admin
+            .destroy_older_checkpoint_keys()
             .await
             .map_err(|e| e.to_string())?;
         set(&|s| {
