@@ -4,7 +4,8 @@
 -- statement as its event. Destroying a key (an erasure) leaves the event and its hash intact and
 -- its text unreadable. A redaction destroys the key and points its row at the sealed text that
 -- reads in its place (`replacement`). `author` (the actor that wrote it) and `program_id` (the
--- program the text is about, when the event names one) find a subject's keys.
+-- program the text is about, when the event names one) find a subject's keys. No index but the
+-- key id's: every append writes its keys, an erasure (rare) reads the table through.
 CREATE TABLE personal_keys (
     key_id      UUID        PRIMARY KEY,
     key         BYTEA       CHECK (key IS NULL OR octet_length(key) = 32),
@@ -18,7 +19,3 @@ CREATE TABLE personal_keys (
     created_at  TIMESTAMPTZ NOT NULL,
     CHECK (key IS NOT NULL OR replacement IS NOT NULL)
 );
-CREATE INDEX personal_keys_author ON personal_keys (author) WHERE author IS NOT NULL;
-CREATE INDEX personal_keys_program ON personal_keys (program_id) WHERE program_id IS NOT NULL;
-CREATE INDEX personal_keys_stream ON personal_keys (stream_id);
-CREATE INDEX personal_keys_event ON personal_keys (event_id, field);

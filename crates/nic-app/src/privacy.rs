@@ -238,7 +238,7 @@ impl App {
                 "only the field's writer or an admin may redact it".into(),
             ));
         }
-        let key_id = Uuid::new_v4();
+        let key_id = Uuid::now_v7();
         let key = new_key();
         let sealed = seal_text(key_id, &key, replacement.as_str());
         store

@@ -113,7 +113,9 @@ impl Sealing {
                 let class = field.class.as_str();
                 for_each_string(&mut data, &field.pointer, "", &mut |pointer, text| {
                     let key = new_key();
-                    let key_id = Uuid::new_v4();
+                    // Time-ordered: a commit's keys go to the end of the key table's index, not
+                    // to a random page each.
+                    let key_id = Uuid::now_v7();
                     *text = seal_text(key_id, &key, text);
                     keys.push(FieldKey {
                         key_id,
@@ -171,7 +173,14 @@ impl Sealing {
                     Some((k.key_id, opening))
                 }));
             }
-            let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            // Only what this page needs is copied out of the cache (which may hold many keys).
+            let cache: HashMap<Uuid, Opening> = {
+                let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+                wanted
+                    .iter()
+                    .filter_map(|id| cache.get(id).map(|o| (*id, o.clone())))
+                    .collect()
+            };
             for e in events.iter_mut() {
                 let text = e.data.get();
                 if !text.contains(SEALED_PREFIX) {
@@ -337,19 +346,18 @@ impl EventStore for Sealing {
         mut keys: Vec<FieldKey>,
     ) -> Result<AppendOutcome, StoreError> {
         let (events, sealed) = self.seal(stream, events)?;
-        let cached: Vec<(Uuid, Opening)> = sealed
-            .iter()
-            .filter_map(|k| Some((k.key_id, Opening::Key(k.key?))))
-            .collect();
+        // Kept before the append: the follower reads the events as soon as they are committed,
+        // often before this task hears of it. Keys of an append that fails, or of a retry the
+        // store recognises, open nothing (no stored field names them) and age out.
+        self.cache_put(
+            sealed
+                .iter()
+                .filter_map(|k| Some((k.key_id, Opening::Key(k.key?)))),
+        );
         keys.extend(sealed);
-        let outcome = self
-            .inner
+        self.inner
             .append_keyed(stream, expected, events, keys)
-            .await?;
-        if !outcome.duplicate {
-            self.cache_put(cached);
-        }
-        Ok(outcome)
+            .await
     }
 
     async fn read_stream(

@@ -91,7 +91,10 @@ impl SqliteStore {
             .busy_timeout(Duration::from_millis(SQLITE_BUSY_TIMEOUT_MS))
             // Deleted rows (destroyed keys, replaced checkpoints) are overwritten, not left in
             // free pages.
-            .pragma("secure_delete", "on");
+            .pragma("secure_delete", "on")
+            // Statement journals (a multi-row INSERT inside the group commit's savepoints
+            // needs one) in memory, not in a temporary file per append.
+            .pragma("temp_store", "memory");
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
