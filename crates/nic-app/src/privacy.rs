@@ -16,7 +16,7 @@ use nic_events::catalog::{
 use nic_events::limits::{ERASURE_KEYS_PER_EVENT_MAX, READ_PAGE_EVENTS_MAX};
 use nic_events::{ExpectedVersion, Metadata, StreamId, Text, Title};
 use nic_store::sealing::{new_key, open_text, seal_text, tokens};
-use nic_store::{FieldKey, KeySubject, ReadAll};
+use nic_store::{FieldKey, KeySubject};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -273,34 +273,26 @@ impl App {
         let mut days: HashMap<Uuid, u32> = HashMap::new();
         let mut network_of: HashMap<Uuid, Uuid> = HashMap::new();
         let mut withdrawn: BTreeMap<Uuid, DateTime<Utc>> = BTreeMap::new();
-        let mut read = ReadAll::after(0, READ_PAGE_EVENTS_MAX);
-        read.categories = vec!["network".into(), "program".into()];
-        loop {
-            let page = self.store().read_all(&read).await?;
-            for e in &page {
-                match NicEvent::from_recorded(e) {
-                    Ok(NicEvent::RetentionSet(r)) => match r.withdrawn_program_text_days {
-                        Some(d) => {
-                            days.insert(r.network_id, d);
-                        }
-                        None => {
-                            days.remove(&r.network_id);
-                        }
-                    },
-                    Ok(NicEvent::ProgramEnrolled(p)) => {
-                        network_of.insert(p.program_id, p.network_id);
+        for e in self
+            .scan_recorded(&["RetentionSet", "ProgramEnrolled", "ProgramWithdrawn"])
+            .await?
+        {
+            match NicEvent::from_recorded(&e) {
+                Ok(NicEvent::RetentionSet(r)) => match r.withdrawn_program_text_days {
+                    Some(d) => {
+                        days.insert(r.network_id, d);
                     }
-                    Ok(NicEvent::ProgramWithdrawn(p)) => {
-                        withdrawn.insert(p.program_id, e.recorded_at);
+                    None => {
+                        days.remove(&r.network_id);
                     }
-                    _ => {}
+                },
+                Ok(NicEvent::ProgramEnrolled(p)) => {
+                    network_of.insert(p.program_id, p.network_id);
                 }
-            }
-            match page.last() {
-                Some(last) if page.len() == READ_PAGE_EVENTS_MAX => {
-                    read.after = last.global_position
+                Ok(NicEvent::ProgramWithdrawn(p)) => {
+                    withdrawn.insert(p.program_id, e.recorded_at);
                 }
-                _ => break,
+                _ => {}
             }
         }
         let mut due = Vec::new();
@@ -456,21 +448,12 @@ impl App {
 
     /// Every key the log's erasures and redactions name.
     async fn destroyed_keys(&self) -> Result<HashSet<Uuid>, AppError> {
-        let mut destroyed = HashSet::new();
-        let mut read = ReadAll::after(0, READ_PAGE_EVENTS_MAX);
-        read.categories = vec![PRIVACY_CATEGORY.into()];
-        loop {
-            let page = self.store().read_all(&read).await?;
-            for e in &page {
-                destroyed.extend(nic_store::sealing::privacy_keys(e));
-            }
-            match page.last() {
-                Some(last) if page.len() == READ_PAGE_EVENTS_MAX => {
-                    read.after = last.global_position
-                }
-                _ => return Ok(destroyed),
-            }
-        }
+        Ok(self
+            .scan_recorded(&nic_store::sealing::PRIVACY_EVENT_TYPES)
+            .await?
+            .iter()
+            .flat_map(nic_store::sealing::privacy_keys)
+            .collect())
     }
 
     /// The keys among `keys` whose text contains `name`, compared without regard to case.

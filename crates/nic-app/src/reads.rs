@@ -149,19 +149,30 @@ impl App {
     /// Events of one type in log order, whole: the listings below scan them until a read model
     /// serves these lists.
     async fn scan(&self, event_type: &str) -> Result<Vec<NicEvent>, AppError> {
+        self.scan_recorded(&[event_type])
+            .await?
+            .iter()
+            .map(|e| Ok(NicEvent::from_recorded(e)?))
+            .collect()
+    }
+
+    /// The recorded events of these types in log order, the whole log read page by page.
+    pub(crate) async fn scan_recorded(
+        &self,
+        event_types: &[&str],
+    ) -> Result<Vec<RecordedEvent>, AppError> {
         let mut read = ReadAll::after(0, READ_PAGE_EVENTS_MAX);
-        read.event_types = vec![event_type.to_string()];
+        read.event_types = event_types.iter().map(|t| t.to_string()).collect();
         let mut out = Vec::new();
         loop {
             let page = self.store().read_all(&read).await?;
-            for e in &page {
-                out.push(NicEvent::from_recorded(e)?);
+            let full = page.len() == READ_PAGE_EVENTS_MAX;
+            if let Some(last) = page.last() {
+                read.after = last.global_position;
             }
-            match page.last() {
-                Some(last) if page.len() == READ_PAGE_EVENTS_MAX => {
-                    read.after = last.global_position
-                }
-                _ => return Ok(out),
+            out.extend(page);
+            if !full {
+                return Ok(out);
             }
         }
     }

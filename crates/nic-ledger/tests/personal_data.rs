@@ -11,37 +11,12 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-use common::{eventually, fresh_database, start_with, Db, Server};
+use common::{eventually, fresh_database, ok, start_with, temp_file, Db, Server};
 use serde_json::json;
 
 const NAME: &str = "Jamal Whitfield";
-
-fn nic(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nic-ledger"))
-        .args(args)
-        .env_remove("DATABASE_URL")
-        .output()
-        .expect("run nic-ledger")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = nic(args);
-    assert!(
-        out.status.success(),
-        "nic-ledger {args:?} failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
-
-fn temp_file(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join("nic-ledger-tests");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(format!("{}-{name}", uuid::Uuid::new_v4().simple()))
-}
 
 fn holds(bytes: &[u8], text: &str) -> bool {
     let lower = String::from_utf8_lossy(bytes).to_lowercase();

@@ -10,43 +10,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 
-use common::{Db, Server};
+use common::{nic, ok, temp_file, text, Db, Server};
 use nic_events::{EventData, RecordedEvent};
 use serde::Deserialize;
 use serde_json::Value;
-
-fn nic(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nic-ledger"))
-        .args(args)
-        .env_remove("DATABASE_URL")
-        .output()
-        .expect("run nic-ledger")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).to_string()
-}
-
-/// Runs a command that must succeed; returns its standard output.
-fn ok(args: &[&str]) -> String {
-    let out = nic(args);
-    assert!(
-        out.status.success(),
-        "nic-ledger {args:?} failed: {}\n{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
-
-fn temp_file(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join("nic-ledger-tests");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(format!("{}-{name}", uuid::Uuid::new_v4().simple()))
-}
 
 /// `nic-ledger export` of a database into a file; returns the file's bytes.
 fn export(url: &str, format: &str) -> Vec<u8> {

@@ -301,29 +301,14 @@ pub(crate) async fn pg_page(
 
 // --- SQLite ----------------------------------------------------------------------------------
 
-/// Writes an append's keys inside the committer's transaction, after its events.
+/// Writes an append's keys inside the committer's transaction, after its events, timed as they
+/// are.
 pub(crate) async fn sqlite_insert(
     conn: &mut SqliteConnection,
-    stream_id: &str,
     recorded_micros: i64,
     keys: &[FieldKey],
 ) -> Result<(), StoreError> {
-    for chunk in keys.chunks(100) {
-        let mut insert = QueryBuilder::new(format!("INSERT INTO personal_keys ({PG_COLUMNS}) "));
-        insert.push_values(chunk, |mut b, k| {
-            b.push_bind(k.key_id.to_string())
-                .push_bind(k.key.map(|k| k.to_vec()))
-                .push_bind(k.replacement.clone())
-                .push_bind(k.event_id.to_string())
-                .push_bind(stream_id.to_string())
-                .push_bind(k.field.clone())
-                .push_bind(k.class.clone())
-                .push_bind(k.author.clone())
-                .push_bind(k.program_id.map(|p| p.to_string()))
-                .push_bind(recorded_micros);
-        });
-        insert.build().execute(&mut *conn).await?;
-    }
+    sqlite_write(conn, keys, Some(recorded_micros)).await?;
     Ok(())
 }
 
@@ -420,6 +405,15 @@ pub(crate) async fn sqlite_put(
     conn: &mut SqliteConnection,
     keys: &[FieldKey],
 ) -> Result<u64, StoreError> {
+    sqlite_write(conn, keys, None).await
+}
+
+/// Inserts keys, leaving ids already kept alone; `created_micros` overrides their times.
+async fn sqlite_write(
+    conn: &mut SqliteConnection,
+    keys: &[FieldKey],
+    created_micros: Option<i64>,
+) -> Result<u64, StoreError> {
     let mut written = 0;
     for chunk in keys.chunks(100) {
         let mut insert = QueryBuilder::new(format!("INSERT INTO personal_keys ({PG_COLUMNS}) "));
@@ -433,7 +427,7 @@ pub(crate) async fn sqlite_put(
                 .push_bind(k.class.clone())
                 .push_bind(k.author.clone())
                 .push_bind(k.program_id.map(|p| p.to_string()))
-                .push_bind(k.created_at.timestamp_micros());
+                .push_bind(created_micros.unwrap_or(k.created_at.timestamp_micros()));
         });
         insert.push(" ON CONFLICT (key_id) DO NOTHING");
         written += insert.build().execute(&mut *conn).await?.rows_affected();

@@ -262,7 +262,7 @@ async fn append_in(
     }
     let recorded_at = now_micros();
     let outcome = insert_after(conn, stream, head, events, recorded_at).await?;
-    keys::sqlite_insert(conn, stream.as_str(), recorded_at.timestamp_micros(), keys).await?;
+    keys::sqlite_insert(conn, recorded_at.timestamp_micros(), keys).await?;
     Ok(outcome)
 }
 

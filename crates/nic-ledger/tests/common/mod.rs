@@ -8,7 +8,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -333,4 +333,37 @@ pub fn eventually<T>(mut f: impl FnMut() -> Option<T>) -> T {
         assert!(Instant::now() < deadline, "not within 10 seconds");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Runs the `nic-ledger` command line with `args`, without the caller's `DATABASE_URL`.
+pub fn nic(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nic-ledger"))
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("run nic-ledger")
+}
+
+/// Bytes a command printed, as text.
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).to_string()
+}
+
+/// Runs a command that must succeed; returns its standard output.
+pub fn ok(args: &[&str]) -> String {
+    let out = nic(args);
+    assert!(
+        out.status.success(),
+        "nic-ledger {args:?} failed: {}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+/// A path for a file of this test run, in the system's temporary folder.
+pub fn temp_file(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join("nic-ledger-tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(format!("{}-{name}", uuid::Uuid::new_v4().simple()))
 }
