@@ -239,7 +239,8 @@ impl Registry {
         }
     }
 
-    /// Issues a token and returns it; only its hash is recorded.
+    /// Issues a token and returns it (its id is `token_id(&token)`); only its hash is recorded.
+    /// Each program it names must be enrolled.
     pub async fn create(
         &self,
         name: &str,
@@ -247,6 +248,17 @@ impl Registry {
         programs: Vec<Uuid>,
         actor: &str,
     ) -> Result<String, AppError> {
+        let mut loader = Loader::trusting(self.store.clone(), self.states.clone());
+        for (i, &id) in programs.iter().enumerate() {
+            if !loader.program(id).await?.exists {
+                return Err(DomainError::UnknownReference {
+                    field: format!("programs[{i}]"),
+                    kind: "program",
+                    id,
+                }
+                .into());
+            }
+        }
         let tokens = self.tokens().await?;
         let secret = new_token();
         let sha = sha256_hex(&secret);
@@ -270,16 +282,28 @@ impl Registry {
 
     /// Revokes the live token named `name`: it opens nothing from then on.
     pub async fn revoke(&self, name: &str, reason: &str, actor: &str) -> Result<(), AppError> {
-        let tokens = self.tokens().await?;
-        let reason =
-            Text::parse(reason).map_err(|e| DomainError::invalid("reason", e.to_string()))?;
-        let events = token::revoke(&tokens, name, reason)?;
-        let id = tokens
+        let id = self
+            .tokens()
+            .await?
             .by_name(name)
             .map(|t| t.token_id)
-            .ok_or_else(|| AppError::NotFound(format!("no token named {name:?}")))?;
+            .ok_or_else(|| AppError::NotFound(format!("no live token is named {name:?}")))?;
+        let reason =
+            Text::parse(reason).map_err(|e| DomainError::invalid("reason", e.to_string()))?;
+        self.revoke_id(id, reason, actor).await
+    }
+
+    /// Revokes the token `token_id`: it opens nothing from then on, in this process at once.
+    pub async fn revoke_id(
+        &self,
+        token_id: Uuid,
+        reason: Text,
+        actor: &str,
+    ) -> Result<(), AppError> {
+        let tokens = self.tokens().await?;
+        let events = token::revoke(&tokens, token_id, reason)?;
         self.append(
-            StreamId::for_entity(TOKEN_CATEGORY, id),
+            StreamId::for_entity(TOKEN_CATEGORY, token_id),
             ExpectedVersion::StreamExists,
             &events,
             actor,
@@ -312,6 +336,11 @@ impl Registry {
         );
         Ok(())
     }
+}
+
+/// The id of a token (the token itself, as issued).
+pub fn token_id(token: &str) -> Uuid {
+    token_id_for(&sha256_hex(token))
 }
 
 /// A token's id (and so its stream): a UUID made of the first 16 bytes of its SHA-256.

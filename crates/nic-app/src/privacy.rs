@@ -509,11 +509,9 @@ impl App {
 
     async fn revoke_for_erasure(&self, token_id: Uuid, actor: &str) -> Result<(), AppError> {
         let tokens = self.tokens().tokens().await?;
-        if let Some(t) = tokens.all().find(|t| t.token_id == token_id && !t.revoked) {
-            let name = t.name.to_string();
-            self.tokens()
-                .revoke(&name, "its holder's personal data is erased", actor)
-                .await?;
+        if tokens.get(token_id).is_some_and(|t| !t.revoked) {
+            let reason = Text::parse("its holder's personal data is erased").expect("bounded");
+            self.tokens().revoke_id(token_id, reason, actor).await?;
         }
         Ok(())
     }

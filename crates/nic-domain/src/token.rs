@@ -71,6 +71,10 @@ impl Tokens {
             .find(|t| !t.revoked && t.name.as_str() == name)
     }
 
+    pub fn get(&self, token_id: Uuid) -> Option<&Token> {
+        self.by_id.get(&token_id)
+    }
+
     pub fn all(&self) -> impl Iterator<Item = &Token> {
         self.by_id.values()
     }
@@ -124,13 +128,20 @@ pub fn issue(tokens: &Tokens, token_id: Uuid, cmd: IssueToken) -> Decision {
     })])
 }
 
-pub fn revoke(tokens: &Tokens, name: &str, reason: Text) -> Decision {
-    let Some(t) = tokens.by_name(name) else {
-        return Err(DomainError::invalid(
-            "name",
-            format!("no live token is named {name:?}"),
-        ));
+/// Revokes the token `token_id`: not found unless issued, refused once revoked.
+pub fn revoke(tokens: &Tokens, token_id: Uuid, reason: Text) -> Decision {
+    let Some(t) = tokens.by_id.get(&token_id) else {
+        return Err(DomainError::NotFound {
+            kind: "token",
+            id: token_id,
+        });
     };
+    if t.revoked {
+        return Err(DomainError::transition(format!(
+            "the token {:?} is already revoked",
+            t.name.as_str()
+        )));
+    }
     Ok(vec![NicEvent::TokenRevoked(TokenRevoked {
         token_id: t.token_id,
         reason,
@@ -162,7 +173,7 @@ mod tests {
         let issued = issue(&Tokens::default(), id, cmd("ana", Role::Viewer, vec![])).unwrap();
         let tokens = fold(&issued);
         assert_eq!(tokens.by_hash(&"a".repeat(64)).unwrap().token_id, id);
-        let revoked = revoke(&tokens, "ana", Text::default()).unwrap();
+        let revoked = revoke(&tokens, id, Text::default()).unwrap();
         assert_eq!(
             revoked,
             vec![NicEvent::TokenRevoked(TokenRevoked {
@@ -172,7 +183,14 @@ mod tests {
         );
         let tokens = fold(&[issued, revoked].concat());
         assert!(tokens.by_hash(&"a".repeat(64)).is_none());
-        assert!(revoke(&tokens, "ana", Text::default()).is_err());
+        assert!(matches!(
+            revoke(&tokens, id, Text::default()),
+            Err(DomainError::InvalidTransition(_))
+        ));
+        assert!(matches!(
+            revoke(&tokens, Uuid::from_u128(2), Text::default()),
+            Err(DomainError::NotFound { .. })
+        ));
     }
 
     #[test]

@@ -33,13 +33,17 @@
     diagram: { showRetired: false },
     timeline: { key: '', cursors: [null] },
     chart: { highlight: null, rules: null, type: null },
-    // The data-entry form of a program's page, kept across re-renders (live updates redraw the
-    // page): what was typed, the idempotency key of the write in progress, errors by field.
-    entry: { program: null, measure: '', period: '', numerator: '', denominator: '', value: '', note: '', key: null, errors: {}, result: null },
+    // The data-entry grid of a program's page, kept across re-renders (live updates redraw the
+    // page): its measure, its rows as typed, each with its write's idempotency key and errors.
+    grid: null,
     // The plan form of a program's page, kept the same way.
     plan: null,
     // The form of a cycle's next phase (start, do, study, act), kept the same way.
     step: null,
+    // The hub's forms and the people page's, by prefix (apiForm), and a token just issued.
+    forms: {},
+    issued: null,
+    notice: null,
   };
 
   // -------------------------------------------------------------------------------------------
@@ -238,6 +242,8 @@
     }
     await refreshNetworks();
     try { localStorage.setItem(TOKEN_KEY, token); } catch (_) { /* private mode */ }
+    // The hub's own views are for admins.
+    for (const li of document.querySelectorAll('#nav [data-role]')) li.hidden = li.dataset.role !== state.me.role;
     $('token-panel').hidden = true;
     $('nav').hidden = false;
     $('tools').hidden = false;
@@ -298,9 +304,14 @@
     }
     let content;
     try {
-      if (!state.networkId) content = h('div', { class: 'card' }, h('h1', null, 'No network yet'),
-        h('p', null, 'The ledger holds no network. Charter one through the API, or load the sample with nic-ledger demo.'));
-      else content = await (VIEWS[r.view] || viewNotFound)(r);
+      if (!state.networkId && r.view !== 'people') {
+        content = state.me && state.me.role === 'admin'
+          ? h('div', { class: 'card' }, h('h1', { id: 'no-network' }, 'Welcome: start a network'),
+            h('p', null, 'The ledger holds no network yet. Charter yours, then state its aim, build its driver diagram, define its measures, enrol its programs and give people access, all from this page.'),
+            charterForm())
+          : h('div', { class: 'card' }, h('h1', null, 'No network yet'),
+            h('p', null, 'The ledger holds no network yet; the hub charters it.'));
+      } else content = await (VIEWS[r.view] || viewNotFound)(r);
     } catch (e) {
       if (e instanceof ApiError && e.status === 401) { state.rendering = false; return; }
       content = h('div', { class: 'card' }, h('h1', null, 'Could not load this view'),
@@ -1759,49 +1770,171 @@
   }
 
   const PERIOD_SHAPES = { month: 'YYYY-MM, e.g. 2025-03', week: 'YYYY-Www, e.g. 2025-W09', term: 'YYYY-T1 to YYYY-T3' };
+  const GRID_PERIODS = 6;
 
-  // Recording a data point for this program: the measure picked by name, its operational
-  // definition beside it, the numbers its scale takes; errors shown beside their fields.
-  async function dataEntry(pid) {
-    const e = state.entry;
-    if (e.program !== pid) Object.assign(e, { program: pid, measure: '', period: '', numerator: '', denominator: '', value: '', note: '', key: null, errors: {}, result: null });
-    const measures = (await api(`${netPath()}/measures`)).items || [];
-    if (!measures.length) return h('section', { class: 'card' }, h('h2', null, 'Record a data point'), h('p', { class: 'muted' }, 'The network defines no measure yet.'));
-    if (!measures.some((m) => m.id === e.measure)) e.measure = measures[0].id;
-    const def = (await api(`/api/v1/measures/${enc(e.measure)}`)).definition;
-    const ratio = def.scale === 'ratio';
-    if (!e.period && def.period === 'month') e.period = new Date().toISOString().slice(0, 7);
-    const field = (name, labelText, props) => formField('de', name, labelText, e.errors[name],
-      () => e[name], (v) => { e[name] = v; }, 'text', null, { name, ...props });
-    const submit = async (ev) => {
-      ev.preventDefault();
-      const num = (v) => (v.trim() === '' ? null : Number(v));
-      const body = { program_id: pid, period: e.period.trim() };
-      if (ratio) Object.assign(body, { numerator: num(e.numerator), denominator: num(e.denominator) });
-      else body.value = num(e.value);
-      if (e.note.trim()) body.note = e.note.trim();
-      if (await sendForm(e, 'de', `/api/v1/measures/${enc(e.measure)}/data-points`, body)) {
-        e.result = { ok: true, text: `Recorded ${body.period} for ${def.name}.` };
-        Object.assign(e, { numerator: '', denominator: '', value: '', note: '' });
+  /** The `n` periods of `kind` up to the current one, oldest first, as labels. */
+  function recentPeriods(kind, n) {
+    const now = new Date();
+    const out = [];
+    for (let k = n - 1; k >= 0; k--) {
+      if (kind === 'week') {
+        const d = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() - 7 * k));
+        const day = d.getUTCDay() || 7;
+        d.setUTCDate(d.getUTCDate() + 4 - day); // the Thursday of its ISO week names the year
+        const jan1 = new Date(Date.UTC(d.getUTCFullYear(), 0, 1));
+        const week = Math.ceil(((d - jan1) / 86400000 + 1) / 7);
+        out.push(`${d.getUTCFullYear()}-W${String(week).padStart(2, '0')}`);
+      } else if (kind === 'term') {
+        const t = now.getUTCFullYear() * 3 + (now.getUTCMonth() < 4 ? 0 : now.getUTCMonth() < 8 ? 1 : 2) - k;
+        out.push(`${Math.floor(t / 3)}-T${(t % 3) + 1}`);
+      } else {
+        const d = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - k, 1));
+        out.push(d.toISOString().slice(0, 7));
       }
+    }
+    return out;
+  }
+
+  const GRID_COLUMNS = { ratio: ['numerator', 'denominator', 'note'], value: ['value', 'note'] };
+
+  /** Text pasted from a spreadsheet (tab-separated) or a CSV file's lines, as rows of cells. */
+  function cells(text) {
+    const lines = String(text).replace(/\r\n?/g, '\n').split('\n');
+    while (lines.length && !lines[lines.length - 1].trim()) lines.pop();
+    return lines.map((l) => (l.includes('\t') ? l.split('\t') : l.split(',')).map((c) => c.trim().replace(/^"(.*)"$/, '$1')));
+  }
+
+  const PERIOD_LABEL = /^\d{4}-(\d{2}|W\d{2}|T[1-3])$/;
+
+  // Data entry for this program: a grid of periods for the measure picked by name, its
+  // operational definition beside it. A block of cells pasted from a spreadsheet fills the grid
+  // from the cell it lands in (a first column of periods puts each row in its period); a CSV file
+  // fills it the same way; each filled row is recorded as one data point, and a refused row keeps
+  // what was typed, its error beside the cell.
+  async function dataEntry(pid) {
+    const measures = (await api(`${netPath()}/measures`)).items || [];
+    if (!measures.length) return h('section', { class: 'card' }, h('h2', null, 'Record data'), h('p', { class: 'muted' }, 'The network defines no measure yet.'));
+    if (!state.grid || state.grid.program !== pid || !measures.some((m) => m.id === state.grid.measure)) {
+      state.grid = { program: pid, measure: measures[0].id, rows: null, result: null };
+    }
+    const g = state.grid;
+    const [def, chart] = await Promise.all([
+      api(`/api/v1/measures/${enc(g.measure)}`).then((m) => m.definition),
+      api(`/api/v1/measures/${enc(g.measure)}/run-chart`, { program_id: pid }).catch(() => ({ points: [] }))]);
+    const ratio = def.scale === 'ratio';
+    const columns = GRID_COLUMNS[ratio ? 'ratio' : 'value'];
+    const recorded = new Map(chart.points.filter((p) => p.value !== null || p.numerator !== null).map((p) => [p.period, p]));
+    const blank = (period) => ({ period, numerator: '', denominator: '', value: '', note: '', key: null, errors: {}, status: '' });
+    if (!g.rows) g.rows = recentPeriods(def.period, GRID_PERIODS).map(blank);
+    const filled = (row) => columns.some((c) => c !== 'note' && String(row[c]).trim() !== '');
+    const rowAt = (period) => {
+      let row = g.rows.find((x) => x.period === period);
+      if (!row) { row = blank(period); g.rows.push(row); g.rows.sort((a, b) => (a.period < b.period ? -1 : 1)); }
+      return row;
+    };
+    // Cells into the grid from row `at`, column `col`; a first cell that is a period places its row.
+    const fill = (block, at, col) => {
+      let i = at;
+      for (const line of block) {
+        if (line.length && PERIOD_LABEL.test(line[0])) {
+          const row = rowAt(line[0]);
+          line.slice(1).forEach((c, j) => { if (columns[j]) row[columns[j]] = c; });
+        } else {
+          while (g.rows.length <= i) g.rows.push(blank(''));
+          line.forEach((c, j) => { if (columns[col + j]) g.rows[i][columns[col + j]] = c; });
+          i++;
+        }
+      }
+      g.result = null;
+    };
+    const onpaste = (i, c) => (ev) => {
+      const text = ev.clipboardData && ev.clipboardData.getData('text/plain');
+      if (!text || (!text.includes('\t') && !text.includes('\n'))) return; // one cell: the browser pastes it
+      ev.preventDefault();
+      fill(cells(text), i, columns.indexOf(c));
       render(true);
     };
+    const onfile = async (ev) => {
+      const file = ev.target.files && ev.target.files[0];
+      if (!file) return;
+      const rows = cells(await file.text());
+      const head = (rows.shift() || []).map((x) => x.toLowerCase());
+      if (!head.includes('period')) { g.result = { ok: false, text: 'The file\'s first line names its columns: period, then ' + columns.join(', ') + ' (download the template).' }; render(true); return; }
+      for (const line of rows) {
+        const row = rowAt(line[head.indexOf('period')]);
+        for (const c of columns) if (head.includes(c)) row[c] = line[head.indexOf(c)] || '';
+      }
+      g.result = { ok: true, text: `Read ${rows.length} row${rows.length === 1 ? '' : 's'} from ${file.name}: check them, then record.` };
+      render(true);
+    };
+    const template = () => saveFile(new Blob([`period,${columns.join(',')}\n${g.rows.filter((x) => !recorded.has(x.period)).map((x) => `${x.period}${','.repeat(columns.length)}`).join('\n')}\n`], { type: 'text/csv' }),
+      `${def.name.replace(/[^A-Za-z0-9]+/g, '-').toLowerCase()}-template.csv`);
+    const submit = async (ev) => {
+      ev.preventDefault();
+      const todo = g.rows.filter((row) => filled(row) && row.status !== 'recorded' && !recorded.has(row.period));
+      if (!todo.length) { g.result = { ok: false, text: 'Nothing to record: fill in a row or paste cells first.' }; render(true); return; }
+      const button = ev.target.querySelector('button[type="submit"]');
+      if (button) button.disabled = true;
+      let done = 0;
+      for (const row of todo) {
+        const body = { program_id: pid, period: row.period.trim() };
+        if (ratio) Object.assign(body, { numerator: num(row.numerator), denominator: num(row.denominator) });
+        else body.value = num(row.value);
+        if (row.note.trim()) body.note = row.note.trim();
+        if (await sendForm(row, `dg-${g.rows.indexOf(row)}`, `/api/v1/measures/${enc(g.measure)}/data-points`, body)) {
+          row.status = 'recorded';
+          done++;
+        }
+        row.result = null;
+      }
+      const refused = todo.length - done;
+      g.result = { ok: !refused, text: `Recorded ${done} of ${todo.length} for ${def.name}.${refused ? ` ${refused} refused: see the rows marked.` : ''}` };
+      render(true);
+    };
+    const cell = (row, i, c) => {
+      const id = `dg-${i}-${c}`;
+      const error = row.errors[c];
+      if (recorded.has(row.period) && row.status !== 'recorded') {
+        const p = recorded.get(row.period);
+        return h('td', { class: 'recorded' }, c === 'note' ? '' : fmtNumber(p[c]));
+      }
+      return h('td', null, h('input', { id, value: row[c], inputmode: c === 'note' ? null : 'decimal', 'aria-label': `${label(c)}, ${row.period || `row ${i + 1}`}`,
+        'aria-invalid': error ? 'true' : 'false', 'aria-describedby': `dg-${i}-err-${c}`, disabled: row.status === 'recorded',
+        oninput: (ev) => { row[c] = ev.target.value; ev.target.form.dataset.dirty = 'true'; }, onpaste: onpaste(i, c) }),
+      h('span', { id: `dg-${i}-err-${c}`, class: 'field-error' }, error || ''));
+    };
     return h('section', { class: 'card', 'aria-labelledby': 'de-h' },
-      h('h2', { id: 'de-h' }, 'Record a data point'),
-      h('p', { class: 'muted small' }, 'For this program; a facilitator granted the program or an admin may record. Nothing is overwritten: a correction is recorded beside the original.'),
-      h('form', { id: 'de-form', class: 'entry', onsubmit: submit, novalidate: true },
-        h('div', { class: 'field' }, h('label', { for: 'de-measure' }, 'Measure'),
-          h('select', { id: 'de-measure', onchange: (ev) => { Object.assign(e, { measure: ev.target.value, period: '', errors: {}, result: null, key: null }); render(true); } },
-            measures.map((m) => h('option', { value: m.id, selected: m.id === e.measure }, m.title)))),
-        h('p', { class: 'small definition', id: 'de-definition' }, def.description,
-          ratio ? ` Numerator: ${def.numerator || '–'}. Denominator: ${def.denominator || '–'}.` : ` In ${def.unit}.`),
-        field('period', `Period (${PERIOD_SHAPES[def.period] || def.period})`, { autocomplete: 'off' }),
-        ratio ? [field('numerator', 'Numerator', { inputmode: 'decimal' }), field('denominator', 'Denominator', { inputmode: 'decimal' })]
-          : field('value', `Value (${def.unit})`, { inputmode: 'decimal' }),
-        field('note', 'Note (optional)', {}),
-        h('button', { type: 'submit', id: 'de-submit' }, 'Record'),
-        formOutcome('de', e, h('a', { href: `#/measures/${enc(e.measure)}/${enc(pid)}` }, 'See its run chart'))));
+      h('h2', { id: 'de-h' }, 'Record data'),
+      h('p', { class: 'muted small' }, 'For this program. Type into the grid, paste a block of cells from a spreadsheet, or read a CSV file; each filled row is recorded as one data point. Nothing is overwritten: a correction is recorded beside the original.'),
+      h('div', { class: 'controls' }, h('div', null, h('label', { for: 'de-measure' }, 'Measure'),
+        h('select', { id: 'de-measure', onchange: (ev) => { state.grid = { program: pid, measure: ev.target.value, rows: null, result: null }; render(true); } },
+          measures.map((m) => h('option', { value: m.id, selected: m.id === g.measure }, m.title))))),
+      h('p', { class: 'small definition', id: 'de-definition' }, String(def.description).replace(/([^.!?])$/, '$1.'),
+        ratio ? ` Numerator: ${def.numerator || '–'}. Denominator: ${def.denominator || '–'}.` : ` In ${def.unit}.`,
+        ` One row per ${def.period} (${PERIOD_SHAPES[def.period] || def.period}).`),
+      h('form', { id: 'de-form', onsubmit: submit, novalidate: true },
+        h('div', { class: 'scroll' }, h('table', { class: 'grid', id: 'de-grid' },
+          h('caption', { class: 'muted small' }, `${def.name}: ${ratio ? 'numerator and denominator' : `value in ${def.unit}`} per ${def.period}`),
+          h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Period'), columns.map((c) => h('th', { scope: 'col' }, c === 'note' ? 'Note (optional)' : humanType(c))), h('th', { scope: 'col' }, 'Status'))),
+          h('tbody', null, g.rows.map((row, i) => h('tr', { class: row.status === 'recorded' ? 'done' : '' },
+            h('th', { scope: 'row' }, recorded.has(row.period) || row.status === 'recorded' ? row.period
+              : [h('input', { id: `dg-${i}-period`, value: row.period, size: 9, 'aria-label': `Period of row ${i + 1}`, 'aria-invalid': row.errors.period ? 'true' : 'false',
+                'aria-describedby': `dg-${i}-err-period`, oninput: (ev) => { row.period = ev.target.value; } }),
+              h('span', { id: `dg-${i}-err-period`, class: 'field-error' }, row.errors.period || '')]),
+            columns.map((c) => cell(row, i, c)),
+            h('td', { class: 'status' }, row.status === 'recorded' ? 'Recorded' : recorded.has(row.period) ? 'Recorded before'
+              : row.errors.form ? h('span', { class: 'field-error' }, row.errors.form) : Object.keys(row.errors).length ? h('span', { class: 'field-error' }, 'Refused') : '')))))),
+        h('div', { class: 'actions' },
+          h('button', { type: 'submit', id: 'de-submit', class: 'primary' }, 'Record the filled rows'),
+          h('button', { type: 'button', id: 'de-add-row', onclick: () => { g.rows.unshift(blank('')); render(true); } }, 'Add an earlier period'),
+          h('button', { type: 'button', id: 'de-template', onclick: template }, 'Download a CSV template'),
+          h('label', { class: 'inline file', for: 'de-file' }, 'Read a CSV file'),
+          h('input', { type: 'file', id: 'de-file', accept: '.csv,text/csv', onchange: onfile })),
+        h('p', { id: 'de-result', role: 'status', class: g.result ? (g.result.ok ? 'ok' : 'error') : '' }, g.result ? g.result.text : '',
+          g.result && g.result.ok ? [' ', h('a', { href: `#/measures/${enc(g.measure)}/${enc(pid)}` }, 'See its run chart')] : null)));
   }
+
+  const fmtNumber = (v) => (v === null || v === undefined ? '–' : Number(v.toFixed(4)).toString());
 
   function cycleCard(c) {
     return h('article', { class: `cycle-card${c.gaps.length ? ' has-gaps' : ''}` },
@@ -2040,6 +2173,308 @@
         formOutcome('st', f, null)));
   }
 
+  // -------------------------------------------------------------------------------------------
+  // The hub's workspace (admins): the network's own records, edited in place, and its people.
+  // Every form is a client of the public API, as the forms above are.
+
+  // A form kept across re-renders in state.forms[prefix]: its values by API field path, the
+  // idempotency key of the write in flight, its errors by field and its outcome line.
+  function formState(prefix, init) {
+    if (!state.forms[prefix]) state.forms[prefix] = { v: null, key: null, errors: {}, result: null };
+    const f = state.forms[prefix];
+    // Emptied after a write: filled again from what the page shows now.
+    if (!f.v) f.v = init();
+    return f;
+  }
+
+  // A form of `fields`, each [path, label, kind, options, props] (or an element, or a function
+  // of the form's state giving one) posting `body(values)` to `path`; `done(answer, values)`
+  // says what was written (a promise for a second write) and the form empties.
+  function apiForm({ prefix, title, intro, init, fields, button, path, body, ifMatch, done, open }) {
+    const f = formState(prefix, init);
+    const control = (spec) => {
+      if (typeof spec === 'function') return spec(f);
+      if (!Array.isArray(spec)) return spec;
+      const [p, text, kind, options, props] = spec;
+      return formField(prefix, p, text, f.errors[fieldKey(p)], () => f.v[p], (x) => { f.v[p] = x; }, kind, options, props);
+    };
+    const onsubmit = async (ev) => {
+      ev.preventDefault();
+      const button2 = ev.target.querySelector('button[type="submit"]');
+      if (button2) button2.disabled = true; // a double click writes once
+      try {
+        const answer = await sendForm(f, prefix, typeof path === 'function' ? path(f.v) : path, body(f.v), ifMatch);
+        if (answer) {
+          const text = await done(answer, f.v);
+          f.v = null;
+          f.result = { ok: true, text };
+        }
+      } catch (e) {
+        if (!(e instanceof ApiError && e.status === 401)) f.result = { ok: false, text: e.message || String(e) };
+      }
+      render(true);
+    };
+    const form = h('form', { id: `${prefix}-form`, class: 'entry', onsubmit, novalidate: true },
+      fields.map(control), h('button', { type: 'submit', id: `${prefix}-submit` }, button), formOutcome(prefix, f, null));
+    const heading2 = h('h3', { id: `${prefix}-h` }, title);
+    if (open === undefined) return h('section', { class: 'part', 'aria-labelledby': `${prefix}-h` }, heading2, intro ? h('p', { class: 'muted small' }, intro) : null, form);
+    // A form folded away until wanted; it opens again when refused.
+    return h('details', { class: 'part', id: `${prefix}-details`, open: open || Object.keys(f.errors).length > 0 || !!f.result },
+      h('summary', null, title), intro ? h('p', { class: 'muted small' }, intro) : null, form);
+  }
+
+  // A set of checkboxes picking ids by name; the problem+json path `path` maps to it.
+  function checkGroup(prefix, path, legend, items, chosen, error) {
+    return h('fieldset', { id: `${prefix}-${fieldKey(path)}`, 'aria-describedby': `${prefix}-err-${fieldKey(path)}` },
+      h('legend', null, legend),
+      items.length ? items.map((it) => h('label', { class: 'pick' },
+        h('input', { type: 'checkbox', value: it.id, checked: chosen.includes(it.id), onchange: (ev) => {
+          const at = chosen.indexOf(it.id);
+          if (ev.target.checked && at < 0) chosen.push(it.id);
+          if (!ev.target.checked && at >= 0) chosen.splice(at, 1);
+          if (ev.target.form) ev.target.form.dataset.dirty = 'true';
+        } }), ` ${it.title}`)) : h('p', { class: 'muted small' }, 'None yet.'),
+      h('span', { id: `${prefix}-err-${fieldKey(path)}`, class: 'field-error' }, error || ''));
+  }
+
+  const num = (v) => {
+    const t = String(v === null || v === undefined ? '' : v).trim();
+    if (t === '') return null;
+    const n = Number(t.replace(',', '.'));
+    return Number.isFinite(n) ? n : t; // not a number: the API says so beside the field
+  };
+  const KIND_WORDS = { primary: 'Primary driver', secondary: 'Secondary driver', change_idea: 'Change idea' };
+  const STRENGTHS = { strong: 'Strong', weak: 'Weak' };
+
+  // Chartering the first network (or another one).
+  function charterForm(open) {
+    return apiForm({ prefix: 'ch', title: 'Charter a network', open,
+      intro: 'A networked improvement community: its name and what it is for.',
+      init: () => ({ name: '', purpose: '' }),
+      fields: [['name', 'Name'], ['purpose', 'Purpose', 'textarea']],
+      button: 'Charter the network', path: '/api/v1/networks',
+      body: (v) => ({ name: v.name.trim(), purpose: v.purpose.trim() }),
+      done: async (answer, v) => {
+        state.networkId = answer.id;
+        try { localStorage.setItem(NETWORK_KEY, answer.id); } catch (_) { /* ignore */ }
+        await refreshNetworks();
+        return `Chartered “${v.name.trim()}”.`;
+      } });
+  }
+
+  async function viewHub() {
+    if (!state.me || state.me.role !== 'admin') return h('div', { class: 'card' }, h('h1', null, 'Network setup'), h('p', null, 'The network\'s own records are the hub\'s: this needs an admin\'s token.'));
+    const net = `/api/v1/networks/${enc(state.networkId)}`;
+    const notice = state.notice;
+    state.notice = null;
+    const [{ body: n, version }, programs, measures] = await Promise.all([apiVersioned(net), api(`${net}/programs`), api(`${net}/measures`)]);
+    const nodes = Object.values(n.nodes).filter((x) => !x.retired);
+    const of = (kind) => nodes.filter((x) => x.kind === kind);
+    const ecosystems = Object.values(n.ecosystems);
+    const standards = Object.values(n.standards);
+    const served = (id) => n.links.filter((l) => l.from === id).map((l) => ({ ...l, node: n.nodes[l.to] })).filter((l) => l.node);
+    const a = n.aim;
+
+    const aimForm = apiForm({ prefix: 'aim', title: a ? 'Revise the aim' : 'State the aim', open: a ? false : undefined,
+      intro: 'How good, by when, for whom: the measurable aim every driver serves.',
+      init: () => ({ 'aim.statement': a ? a.statement : '', 'aim.what': a ? a.what : '', 'aim.for_whom': a ? a.for_whom : '',
+        'aim.baseline': a && a.baseline !== null ? String(a.baseline) : '', 'aim.target': a ? String(a.target) : '', 'aim.unit': a ? a.unit : '',
+        'aim.by_when': a ? a.by_when : '', reason: '' }),
+      fields: [['aim.statement', 'Aim statement', 'textarea'], ['aim.what', 'What improves (e.g. STEM course completion)'],
+        ['aim.for_whom', 'For whom'], () => h('div', { class: 'row' },
+          control3('aim', 'aim.baseline', 'Baseline (optional)'), control3('aim', 'aim.target', 'Target'), control3('aim', 'aim.unit', 'Unit (e.g. percent)')),
+        ['aim.by_when', 'By when', 'date'], a ? ['reason', 'Why it changes'] : null],
+      button: a ? 'Revise the aim' : 'State the aim', path: `${net}/aim`, ifMatch: version,
+      body: (v) => ({ aim: { statement: v['aim.statement'].trim(), what: v['aim.what'].trim(), for_whom: v['aim.for_whom'].trim(),
+        baseline: num(v['aim.baseline']), target: num(v['aim.target']), unit: v['aim.unit'].trim(), by_when: v['aim.by_when'] || null },
+      ...(a ? { reason: v.reason.trim() } : {}) }),
+      done: () => 'The aim is recorded.' });
+
+    const options = (list) => Object.fromEntries(list.map((x) => [x.id, x.title]));
+    const driverForm = apiForm({ prefix: 'dr', title: 'Add a driver',
+      intro: 'A primary driver serves the aim; a secondary driver serves a primary one.',
+      init: () => ({ kind: 'primary', title: '', definition: '', serves: '', strength: 'strong' }),
+      fields: [['kind', 'Kind', 'select', { primary: 'Primary driver', secondary: 'Secondary driver' }], ['title', 'Title'],
+        ['definition', 'What it means (optional)', 'textarea'],
+        ['serves', 'Serves (for a secondary driver)', 'select', { '': '—', ...options(of('primary')) }],
+        ['strength', 'Link', 'select', STRENGTHS]],
+      button: 'Add the driver', path: `${net}/drivers`,
+      body: (v) => ({ kind: v.kind, title: v.title.trim(), definition: v.definition.trim(),
+        serves: v.serves ? [{ node_id: v.serves, strength: v.strength }] : [] }),
+      done: (ans, v) => `Added “${v.title.trim()}”.` });
+
+    const ideaForm = apiForm({ prefix: 'ci', title: 'Add a change idea',
+      intro: 'Something to try that should move the drivers it serves; added by the hub, it is accepted at once.',
+      init: () => ({ title: '', definition: '', serves: [] }),
+      fields: [['title', 'Title'], ['definition', 'What it is (optional)', 'textarea'],
+        (f) => checkGroup('ci', 'serves', 'Drivers it serves', [...of('secondary'), ...of('primary')], f.v.serves, f.errors.serves)],
+      button: 'Add the change idea', path: `${net}/change-ideas`,
+      body: (v) => ({ title: v.title.trim(), definition: v.definition.trim(), serves: v.serves.map((id) => ({ node_id: id, strength: 'strong' })) }),
+      done: async (ans, v) => {
+        const { ok, answer } = await apiPost(`${net}/change-ideas/${enc(ans.id)}/accept`, {}, crypto.randomUUID());
+        return ok ? `Added and accepted “${v.title.trim()}”.` : `Proposed “${v.title.trim()}”; not accepted: ${(answer && answer.detail) || 'refused'}.`;
+      } });
+
+    const linkForm = apiForm({ prefix: 'ln', title: 'Link two nodes', open: false,
+      intro: 'A change idea serves a secondary or a primary driver; a secondary driver serves a primary one. Linking again changes the strength.',
+      init: () => ({ from: '', to: '', strength: 'strong' }),
+      fields: [['from', 'This node', 'select', { '': '—', ...options([...of('change_idea'), ...of('secondary')]) }],
+        ['to', 'serves', 'select', { '': '—', ...options([...of('secondary'), ...of('primary')]) }], ['strength', 'Strength', 'select', STRENGTHS]],
+      button: 'Link', path: `${net}/links`, ifMatch: version,
+      body: (v) => ({ from: v.from || null, to: v.to || null, strength: v.strength }),
+      done: () => 'Linked.' });
+
+    const editForm = apiForm({ prefix: 'rw', title: 'Reword or retire a node', open: false,
+      intro: 'Rewording keeps the node\'s history; a retired node stays on record, off the diagram.',
+      init: () => ({ node: '', title: '', definition: '', reason: '', action: 'reword' }),
+      fields: [['node', 'Node', 'select', { '': '—', ...options(nodes) }], ['action', 'Change', 'select', { reword: 'Reword it', retire: 'Retire it' }],
+        ['title', 'New title (to reword)'], ['definition', 'New definition (optional)', 'textarea'], ['reason', 'Why']],
+      button: 'Record the change', ifMatch: version,
+      path: (v) => `${net}/nodes/${enc(v.node || 'none')}/${v.action === 'retire' ? 'retire' : 'reword'}`,
+      body: (v) => (v.action === 'retire' ? { reason: v.reason.trim() } : { title: v.title.trim(), definition: v.definition.trim(), reason: v.reason.trim() }),
+      done: (ans, v) => (v.action === 'retire' ? 'Retired.' : 'Reworded.') });
+
+    const proposed = of('change_idea').filter((x) => x.stage === 'proposed');
+    const decide = (x, verb) => async () => {
+      const { ok, answer } = await apiPost(`${net}/change-ideas/${enc(x.id)}/${verb}`, verb === 'decline' ? { reason: 'declined by the hub' } : {}, crypto.randomUUID(), version);
+      state.notice = ok ? null : (answer && answer.detail) || 'Refused.';
+      render(true);
+    };
+
+    const ecoForm = apiForm({ prefix: 'eco', title: 'Add an ecosystem', open: ecosystems.length ? false : undefined,
+      intro: 'A regional ecosystem the network\'s programs belong to.',
+      init: () => ({ name: '', region: '' }), fields: [['name', 'Name'], ['region', 'Region']],
+      button: 'Add the ecosystem', path: `${net}/ecosystems`,
+      body: (v) => ({ name: v.name.trim(), region: v.region.trim() }), done: (ans, v) => `Added “${v.name.trim()}”.` });
+    const enrolForm = apiForm({ prefix: 'en', title: 'Enrol a program',
+      init: () => ({ name: '', ecosystem_id: '' }),
+      fields: [['name', 'Program name'], ['ecosystem_id', 'Ecosystem', 'select', { '': '—', ...Object.fromEntries(ecosystems.map((e) => [e.id, `${e.name} (${e.region})`])) }]],
+      button: 'Enrol the program', path: `${net}/programs`,
+      body: (v) => ({ name: v.name.trim(), ecosystem_id: v.ecosystem_id || null }), done: (ans, v) => `Enrolled “${v.name.trim()}”.` });
+
+    const measureForm = apiForm({ prefix: 'me', title: 'Define a measure', open: (measures.items || []).length ? false : undefined,
+      intro: 'Its operational definition, as every program will read it beside its data.',
+      init: () => ({ name: '', kind: 'outcome', description: '', data_type: 'proportion', numerator: '', denominator: '', unit: 'percent', period: 'month', direction: 'up', target: '' }),
+      fields: [['name', 'Name'], ['kind', 'Kind', 'select', { outcome: 'Outcome', process: 'Process', balancing: 'Balancing' }],
+        ['description', 'Operational definition', 'textarea'],
+        ['data_type', 'Data', 'select', { proportion: 'Proportion (numerator of denominator)', rate: 'Rate (events per exposure)', count: 'Count', measurement: 'Measurement', percentage: 'Percentage (a value)' }],
+        ['numerator', 'Numerator (for a proportion or a rate)'], ['denominator', 'Denominator (for a proportion or a rate)'],
+        () => h('div', { class: 'row' }, control3('me', 'unit', 'Unit'), control3('me', 'period', 'Reported each', 'select', { month: 'Month', week: 'Week', term: 'Term' }),
+          control3('me', 'direction', 'Better is', 'select', { up: 'Higher', down: 'Lower' }), control3('me', 'target', 'Target (optional)'))],
+      button: 'Define the measure', path: `${net}/measures`,
+      body: (v) => {
+        const ratio = v.data_type === 'proportion' || v.data_type === 'rate';
+        return { name: v.name.trim(), kind: v.kind, description: v.description.trim(), data_type: v.data_type, scale: ratio ? 'ratio' : 'value',
+          ...(ratio ? { numerator: v.numerator.trim(), denominator: v.denominator.trim() } : {}),
+          unit: v.unit.trim(), period: v.period, direction: v.direction, target: num(v.target) };
+      },
+      done: (ans, v) => `Defined “${v.name.trim()}”.` });
+
+    const standardForm = apiForm({ prefix: 'sd', title: 'Define a quality standard', open: false,
+      intro: 'A standard programs rate themselves against (1 not yet, 2 developing, 3 meets, 4 exemplary).',
+      init: () => ({ code: '', title: '', description: '' }),
+      fields: [['code', 'Code (e.g. S1)'], ['title', 'Title'], ['description', 'What meeting it looks like', 'textarea']],
+      button: 'Define the standard', path: `${net}/standards`,
+      body: (v) => ({ code: v.code.trim(), title: v.title.trim(), description: v.description.trim() }), done: (ans, v) => `Defined ${v.code.trim()}.` });
+
+    const nodeItem = (x) => h('li', null, h('span', { class: 'badge' }, KIND_WORDS[x.kind]), ' ', h('strong', null, x.title),
+      x.stage ? h('span', { class: 'muted small' }, ` · ${x.stage}`) : null,
+      served(x.id).length ? h('span', { class: 'muted small' }, ` → serves ${served(x.id).map((l) => `${l.node.title}${l.strength === 'weak' ? ' (weak)' : ''}`).join(', ')}`) : null);
+    return h('div', null,
+      h('section', { class: 'card', 'aria-labelledby': 'hub-h' },
+        h('h1', { id: 'hub-h' }, `Network setup: ${n.name}`),
+        h('p', { class: 'muted small' }, 'The hub\'s records, edited in place. Every change is an event in the ledger; nothing is overwritten.'),
+        notice ? h('p', { class: 'banner', role: 'alert', id: 'hub-notice' }, notice) : null,
+        a ? h('p', { class: 'aim', id: 'hub-aim' }, a.statement) : h('p', { class: 'muted' }, 'No aim yet.'),
+        aimForm),
+      h('section', { class: 'card', 'aria-labelledby': 'hub-dd-h' },
+        h('h2', { id: 'hub-dd-h' }, 'Driver diagram'),
+        nodes.length ? h('ul', { class: 'nodes', id: 'hub-nodes' }, [...of('primary'), ...of('secondary'), ...of('change_idea')].map(nodeItem))
+          : h('p', { class: 'muted' }, 'No drivers yet: start with a primary driver.'),
+        proposed.length ? [h('h3', null, 'Proposed change ideas'), h('ul', null, proposed.map((x) => h('li', null, x.title, ' ',
+          h('button', { type: 'button', onclick: decide(x, 'accept') }, `Accept “${x.title}”`), ' ',
+          h('button', { type: 'button', onclick: decide(x, 'decline') }, `Decline “${x.title}”`))))] : null,
+        h('div', { class: 'parts' }, driverForm, ideaForm), linkForm, editForm),
+      h('section', { class: 'card', 'aria-labelledby': 'hub-pr-h' },
+        h('h2', { id: 'hub-pr-h' }, 'Programs and ecosystems'),
+        h('p', null, ecosystems.length ? `Ecosystems: ${ecosystems.map((e) => `${e.name} (${e.region})`).join(', ')}.` : 'No ecosystem yet: a program is enrolled in one.'),
+        h('p', null, (programs.items || []).length ? ['Programs: ', (programs.items || []).map((p, i) => [i ? ', ' : '', h('a', { href: `#/programs/${enc(p.id)}` }, p.title)])] : 'No program yet.'),
+        h('div', { class: 'parts' }, ecoForm, ecosystems.length ? enrolForm : null)),
+      h('section', { class: 'card', 'aria-labelledby': 'hub-me-h' },
+        h('h2', { id: 'hub-me-h' }, 'Measures and standards'),
+        h('p', null, (measures.items || []).length ? ['Measures: ', (measures.items || []).map((m, i) => [i ? ', ' : '', h('a', { href: `#/measures/${enc(m.id)}` }, m.title)])] : 'No measure yet.'),
+        h('p', null, standards.length ? `Standards: ${standards.map((x) => `${x.code} ${x.title}`).join('; ')}.` : 'No quality standard yet.'),
+        measureForm, standardForm),
+      h('section', { class: 'card', 'aria-label': 'Another network' }, charterForm(false)));
+  }
+
+  // A field of an apiForm laid out in a row (its state is the form's).
+  function control3(prefix, p, text, kind, options) {
+    const f = state.forms[prefix];
+    return formField(prefix, p, text, f.errors[fieldKey(p)], () => f.v[p], (x) => { f.v[p] = x; }, kind, options,
+      kind ? {} : { inputmode: /target|baseline/.test(p) ? 'decimal' : null });
+  }
+
+  const ROLES = { facilitator: 'Facilitator (records for its programs)', admin: 'Admin (the hub)', improvement_scientist: 'Improvement scientist (reads, replays, exports)',
+    viewer: 'Viewer (a dashboard)', admissions: 'Admissions office (its programs\' statements)' };
+
+  // People: the tokens that open the ledger; a new one is shown once, with its sign-in link.
+  async function viewPeople() {
+    if (!state.me || state.me.role !== 'admin') return h('div', { class: 'card' }, h('h1', null, 'People'), h('p', null, 'Tokens are managed by the hub: this needs an admin\'s token.'));
+    const [tokens, programs] = await Promise.all([api('/api/v1/tokens'), state.networkId ? api(`${netPath()}/programs`) : { items: [] }]);
+    const names = Object.fromEntries((programs.items || []).map((p) => [p.id, p.title]));
+    const issued = state.issued;
+    const notice = state.notice;
+    state.notice = null;
+    const form = apiForm({ prefix: 'tk', title: 'Give someone access',
+      intro: 'A token for one person, with a role. It is shown once: copy it or its sign-in link and send it to them privately.',
+      init: () => ({ name: '', role: 'facilitator', programs: [] }),
+      fields: [['name', 'Their name (e.g. Ana, Lab Explorers)'], ['role', 'Role', 'select', ROLES],
+        (f) => checkGroup('tk', 'programs', 'Programs (for a facilitator or an admissions office)', programs.items || [], f.v.programs, f.errors.programs)],
+      button: 'Create the token', path: '/api/v1/tokens',
+      body: (v) => ({ name: v.name.trim(), role: v.role, programs: ['facilitator', 'admissions'].includes(v.role) ? v.programs : [] }),
+      done: (ans) => { state.issued = { ...ans, link: `${location.origin}${ans.sign_in}` }; return `Created a token for ${ans.name}.`; } });
+    const copy = (text, what) => async (ev) => {
+      try { await navigator.clipboard.writeText(text); ev.target.textContent = `Copied the ${what}`; } catch (_) {
+        const input = ev.target.parentElement.querySelector('input');
+        if (input) { input.select(); } ev.target.textContent = 'Select and copy it by hand';
+      }
+    };
+    const revoke = (t) => async (ev) => {
+      ev.preventDefault();
+      const reason = ev.target.querySelector('input').value.trim();
+      const { ok, answer } = await apiPost(`/api/v1/tokens/${enc(t.token_id)}/revoke`, { reason }, crypto.randomUUID());
+      state.notice = ok ? `Revoked ${t.name}'s token: it opens nothing from now on.` : ((answer && answer.detail) || 'Refused.');
+      render(true);
+    };
+    return h('div', null,
+      h('section', { class: 'card', 'aria-labelledby': 'pe-h' },
+        h('h1', { id: 'pe-h' }, 'People'),
+        h('p', { class: 'muted small' }, 'Who may open the ledger, and what for. The ledger keeps only a hash of each token.'),
+        notice ? h('p', { role: 'status', id: 'pe-notice' }, notice) : null,
+        issued ? h('div', { class: 'issued', id: 'pe-issued', role: 'region', 'aria-label': 'The new token' },
+          h('p', null, h('strong', null, `${issued.name}'s token`), ' — shown this once.'),
+          h('label', { for: 'pe-token' }, 'Token'), h('div', { class: 'copy' }, h('input', { id: 'pe-token', readonly: true, value: issued.token, spellcheck: 'false' }),
+            h('button', { type: 'button', onclick: copy(issued.token, 'token') }, 'Copy the token')),
+          h('label', { for: 'pe-link' }, 'Sign-in link'), h('div', { class: 'copy' }, h('input', { id: 'pe-link', readonly: true, value: issued.link, spellcheck: 'false' }),
+            h('button', { type: 'button', onclick: copy(issued.link, 'link') }, 'Copy the link')),
+          h('p', { class: 'small muted' }, 'The link carries the token after #, which no browser sends to a server; opening it signs in and takes the token out of the address bar.'),
+          h('button', { type: 'button', id: 'pe-done', onclick: () => { state.issued = null; render(true); } }, 'Done: hide it')) : null,
+        form),
+      h('section', { class: 'card', 'aria-labelledby': 'pe-list-h' },
+        h('h2', { id: 'pe-list-h' }, `Tokens (${tokens.items.length})`),
+        h('div', { class: 'scroll' }, h('table', { id: 'pe-table' },
+          h('thead', null, h('tr', null, ['Name', 'Role', 'Programs', 'Status', ''].map((t) => h('th', { scope: 'col' }, t)))),
+          h('tbody', null, tokens.items.map((t) => h('tr', null,
+            h('th', { scope: 'row' }, t.name), h('td', null, label(t.role)),
+            h('td', null, t.programs.map((p) => names[p] || 'another network\'s program').join(', ') || '—'),
+            h('td', null, t.revoked ? 'revoked' : 'live'),
+            h('td', null, t.revoked || t.token_id === state.me.token_id ? null : h('form', { class: 'inline-form', onsubmit: revoke(t) },
+              h('label', { class: 'inline', for: `pe-why-${t.token_id}` }, 'Why'),
+              h('input', { id: `pe-why-${t.token_id}`, placeholder: 'e.g. left the program' }),
+              h('button', { type: 'submit' }, `Revoke ${t.name}`))))))))));
+  }
+
   const VIEWS = {
     overview: viewOverview,
     diagram: viewDiagram,
@@ -2051,6 +2486,8 @@
     syntheses: viewSyntheses,
     mine: viewMine,
     cycles: viewCycle,
+    hub: viewHub,
+    people: viewPeople,
   };
 
   // -------------------------------------------------------------------------------------------

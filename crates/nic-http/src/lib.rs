@@ -3,7 +3,8 @@
 //! as the one place any error becomes RFC 9457 problem details (`problem`), the one handler of
 //! every command (`commands`), the reads (`reads`) and read models (`models`), server-sent events
 //! (`live`), the request middleware and `/metrics` (`metrics`), the OpenAPI document (`openapi`)
-//! and the dashboard's page and assets (`dashboard`). `router(app)` is the whole API, to drive in
+//! the dashboard's page and assets (`dashboard`), personal data (`privacy`) and the
+//! access tokens, for admins (`tokens`). `router(app)` is the whole API, to drive in
 //! process or to `serve` over a socket with the edge's timeouts and connection limit.
 
 pub mod commands;
@@ -19,6 +20,7 @@ pub mod problem;
 pub mod reads;
 pub mod routes;
 pub mod serve;
+pub mod tokens;
 
 pub use problem::{Problem, ProblemKind};
 pub use routes::router;

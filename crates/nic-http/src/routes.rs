@@ -219,6 +219,28 @@ pub fn routes() -> Vec<Route> {
             answer: Answer::Action("200", "Each program the retention reached, with what was (or would be) erased."),
             handler: || on(MethodFilter::POST, crate::privacy::retention),
         },
+        // People: access tokens, for admins.
+        read!(Hub, "/api/v1/tokens", "people", "Every access token ever issued, live ones first: id, name, role, programs, revoked (never the token nor its hash).", Answer::Read(None), crate::tokens::list),
+        Route {
+            access: Access::Hub,
+            method: Method::POST,
+            path: "/api/v1/tokens",
+            tag: "people",
+            summary: "Issue an access token to a person (admins): a name unique among live tokens, a role, and for a facilitator or an admissions office its programs. 201 with the token, shown this once (only its SHA-256 is recorded), and its sign-in link's path (/#token=…: the token in the fragment, which no request carries).",
+            body: Some(schema::<crate::tokens::IssueBody>),
+            answer: Answer::Action("201", "The token's id, name, role and programs, the token itself and its sign-in path."),
+            handler: || on(MethodFilter::POST, crate::tokens::issue),
+        },
+        Route {
+            access: Access::Hub,
+            method: Method::POST,
+            path: "/api/v1/tokens/{token_id}/revoke",
+            tag: "people",
+            summary: "Revoke an access token (admins), with the reason: it opens nothing from then on and its live streams end. 404 for an unknown token, 409 once revoked.",
+            body: Some(schema::<crate::tokens::RevokeBody>),
+            answer: Answer::Action("200", "The token's id, revoked."),
+            handler: || on(MethodFilter::POST, crate::tokens::revoke),
+        },
         // The log, live.
         read!(Log, "/api/v1/live/events", "log", "The global log as server-sent events (id = global position, event = type, data = the recorded event; token records for admins only); filter by category= and type=; resumes after Last-Event-ID or after=; keep-alive comments; a client that falls behind is disconnected and resumes. At most 8 streams per token and 16 per address (429), 64 in all with the last 8 kept for admins (503); a stream lasts at most 30 minutes, then the client resumes.", Answer::Other("text/event-stream"), live::events),
         read!(View, "/api/v1/live/timeline", "read models", "The read models, live, as server-sent events for dashboards: each time they move on, one message (id = their position, event = timeline, data = {position, entries}) with the new entries of the learning timeline; ?network_id= for one network's; resumes after Last-Event-ID or after=; the same limits as /api/v1/live/events.", Answer::Other("text/event-stream"), live::timeline),

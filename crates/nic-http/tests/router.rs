@@ -82,9 +82,9 @@ impl Api {
     }
 
     async fn token(&self, name: &str, role: Role) -> String {
-        // A facilitator names the programs it writes for (none need exist to read).
+        // A facilitator names the programs it writes for: one enrolled in a network of its own.
         let programs = match role {
-            Role::Facilitator => vec![uuid::Uuid::now_v7()],
+            Role::Facilitator => vec![self.enrolled_program().await.1],
             _ => Vec::new(),
         };
         self.app
@@ -92,6 +92,36 @@ impl Api {
             .create(name, role, programs, "test")
             .await
             .unwrap()
+    }
+
+    /// A new network with one ecosystem and one program enrolled in it: their ids.
+    async fn enrolled_program(&self) -> (uuid::Uuid, uuid::Uuid) {
+        let id = |(status, _, body): (StatusCode, axum::http::HeaderMap, Value)| {
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+            body["id"].as_str().unwrap().parse::<uuid::Uuid>().unwrap()
+        };
+        let network = id(self
+            .post(
+                "/api/v1/networks",
+                r#"{"name": "Home", "purpose": "x"}"#,
+                &[],
+            )
+            .await);
+        let ecosystem = id(self
+            .post(
+                &format!("/api/v1/networks/{network}/ecosystems"),
+                r#"{"name": "Pittsburgh", "region": "PA"}"#,
+                &[],
+            )
+            .await);
+        let program = id(self
+            .post(
+                &format!("/api/v1/networks/{network}/programs"),
+                &format!(r#"{{"name": "Lab Explorers", "ecosystem_id": "{ecosystem}"}}"#),
+                &[],
+            )
+            .await);
+        (network, program)
     }
 
     /// The demo network in a new SQLite store, and the API over it once its read models have
@@ -403,9 +433,22 @@ async fn token_records_are_for_admins_only(url: &str) {
         .flat_map(|m| m.2["entries"].as_array().unwrap())
         .collect();
     assert!(seen.iter().all(|m| m.1 == "timeline"));
-    assert_eq!(entries.len(), 1, "{seen:?}");
-    assert_eq!(entries[0]["event_type"], "NetworkChartered");
-    assert!(entries[0]["sentence"]
+    // The facilitator's program (its network, ecosystem and enrolment), then the network.
+    let types: Vec<&str> = entries
+        .iter()
+        .map(|e| e["event_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "NetworkChartered",
+            "EcosystemAdded",
+            "ProgramEnrolled",
+            "NetworkChartered"
+        ],
+        "{seen:?}"
+    );
+    assert!(entries[3]["sentence"]
         .as_str()
         .unwrap()
         .contains("STEM PUSH"));
@@ -570,6 +613,141 @@ async fn every_answer_carries_the_security_headers() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
     api.app.stop();
+}
+
+/// An admin issues, lists and revokes people's tokens through the API: the token is shown once
+/// and opens the API with its role; nothing lists it or its hash; a refusal issues nothing.
+async fn admins_issue_list_and_revoke_tokens(url: &str) {
+    let api = Api::new(url).await;
+    let (_, program) = api.enrolled_program().await;
+
+    // Refusals, each naming its field, each issuing nothing.
+    let unknown = uuid::Uuid::now_v7();
+    for (body, status, field) in [
+        (
+            format!(r#"{{"name": "Ana", "role": "facilitator", "programs": ["{unknown}"]}}"#),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "programs[0]",
+        ),
+        (
+            r#"{"name": "Ana", "role": "facilitator"}"#.to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "programs",
+        ),
+        (
+            r#"{"name": "", "role": "viewer"}"#.to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "name",
+        ),
+        (
+            r#"{"name": "admin", "role": "viewer"}"#.to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "name",
+        ),
+        (
+            r#"{"name": "Ana", "role": "owner"}"#.to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "role",
+        ),
+    ] {
+        let (got, headers, problem) = api.post("/api/v1/tokens", &body, &[]).await;
+        assert_eq!(got, status, "{body}: {problem}");
+        assert_eq!(headers[header::CONTENT_TYPE], "application/problem+json");
+        let fields: Vec<&str> = problem["errors"]
+            .as_array()
+            .map(|e| e.iter().filter_map(|e| e["field"].as_str()).collect())
+            .unwrap_or_default();
+        assert!(
+            fields.contains(&field),
+            "{body}: the refusal names {field}: {problem}"
+        );
+    }
+    let list = api.get("/api/v1/tokens").await.2;
+    assert_eq!(
+        list["items"].as_array().unwrap().len(),
+        1,
+        "a refused token issued nothing: {list}"
+    );
+
+    // Issued: shown once, with its sign-in path; it opens the API as a facilitator of the program.
+    let (status, headers, issued) = api
+        .post(
+            "/api/v1/tokens",
+            &format!(r#"{{"name": "Ana, Lab Explorers", "role": "facilitator", "programs": ["{program}"]}}"#),
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{issued}");
+    assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+    let token = issued["token"].as_str().unwrap();
+    assert_eq!(issued["sign_in"], format!("/#token={token}"));
+    let (status, _, me) = api.get_as(token, "/api/v1/me").await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["name"], "Ana, Lab Explorers");
+    assert_eq!(me["role"], "facilitator");
+    assert_eq!(me["token_id"], issued["token_id"]);
+    assert_eq!(me["programs"][0], program.to_string());
+    // A facilitator may not issue tokens, nor list them.
+    let req = Request::post("/api/v1/tokens")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(r#"{"name": "Mine", "role": "admin"}"#))
+        .unwrap();
+    assert_eq!(api.call(req).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        api.get_as(token, "/api/v1/tokens").await.0,
+        StatusCode::FORBIDDEN
+    );
+
+    // Listed, live first, with neither the token nor its hash.
+    let (status, _, list) = api.get("/api/v1/tokens").await;
+    assert_eq!(status, StatusCode::OK);
+    let items = list["items"].as_array().unwrap();
+    let names: Vec<&str> = items.iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Ana, Lab Explorers", "admin"]);
+    assert!(!list.to_string().contains(token));
+    assert!(!list.to_string().contains("sha256"));
+    assert_eq!(items[0]["programs"][0], program.to_string());
+
+    // Revoked: it opens nothing; revoking again is a conflict, an unknown token not found.
+    let id = issued["token_id"].as_str().unwrap();
+    let path = format!("/api/v1/tokens/{id}/revoke");
+    let (status, _, body) = api
+        .post(&path, r#"{"reason": "left the program"}"#, &[])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        api.get_as(token, "/api/v1/me").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        api.post(&path, r#"{"reason": "again"}"#, &[]).await.0,
+        StatusCode::CONFLICT
+    );
+    let (status, _, _) = api
+        .post(
+            &format!("/api/v1/tokens/{}/revoke", uuid::Uuid::now_v7()),
+            "{}",
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let list = api.get("/api/v1/tokens").await.2;
+    assert_eq!(list["items"][1]["name"], "Ana, Lab Explorers");
+    assert_eq!(list["items"][1]["revoked"], true);
+    api.app.stop();
+}
+
+#[tokio::test]
+async fn admins_issue_list_and_revoke_tokens_on_sqlite() {
+    admins_issue_list_and_revoke_tokens(&nic_store::scratch::sqlite_url()).await;
+}
+
+#[tokio::test]
+async fn admins_issue_list_and_revoke_tokens_on_postgres() {
+    let url = nic_store::scratch::create_postgres("nic_test").await;
+    admins_issue_list_and_revoke_tokens(&url).await;
+    nic_store::scratch::drop_postgres(&url).await;
 }
 
 #[tokio::test]

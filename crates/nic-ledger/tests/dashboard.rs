@@ -867,43 +867,50 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
     );
     b.show(
         &format!("#/programs/{reporter}"),
-        "!!document.querySelector('#de-form')",
+        "!!document.querySelector('#de-grid')",
     );
     b.run(&format!(
         "(() => {{ const m = document.querySelector('#de-measure'); m.value = {}; m.dispatchEvent(new Event('change')); }})()",
         json!(measure_id)
     ));
     b.wait_for(
-        "the measure's definition beside the form",
+        "the measure's definition beside the grid",
         &format!(
-            "{} && !!document.querySelector('#de-numerator')",
+            "{} && !!document.querySelector('#dg-0-numerator')",
             holds("#de-definition", "Numerator")
         ),
         Duration::from_secs(10),
     );
-    // A numerator above its denominator: refused beside its field, with what was typed kept.
+    // An earlier period, typed into a row of its own.
+    b.run("document.querySelector('#de-add-row').click()");
+    b.wait_for(
+        "a row for an earlier period",
+        "document.querySelector('#dg-0-period').value === ''",
+        Duration::from_secs(10),
+    );
+    // A numerator above its denominator: refused beside its cell, with what was typed kept.
     b.run(&fill(
         &[
-            ("de-period", "2024-09"),
-            ("de-numerator", "30"),
-            ("de-denominator", "20"),
+            ("dg-0-period", "2024-09"),
+            ("dg-0-numerator", "30"),
+            ("dg-0-denominator", "20"),
         ],
         Some("#de-form"),
     ));
     b.wait_for(
         "the refusal beside the numerator",
-        "document.querySelector('#de-err-numerator').textContent.length > 0",
+        "document.querySelector('#dg-0-err-numerator').textContent.length > 0",
         Duration::from_secs(10),
     );
     assert_eq!(
-        b.eval("[document.querySelector('#de-numerator').value, document.querySelector('#de-period').value, document.querySelector('#de-numerator').getAttribute('aria-invalid')]"),
+        b.eval("[document.querySelector('#dg-0-numerator').value, document.querySelector('#dg-0-period').value, document.querySelector('#dg-0-numerator').getAttribute('aria-invalid')]"),
         json!(["30", "2024-09", "true"])
     );
-    b.audit("the data-entry form with a refusal");
-    b.run(&fill(&[("de-numerator", "12")], Some("#de-form")));
+    b.audit("the data-entry grid with a refusal");
+    b.run(&fill(&[("dg-0-numerator", "12")], Some("#de-form")));
     b.wait_for(
         "the data point recorded",
-        &holds("#de-result", "Recorded 2024-09"),
+        &holds("#de-result", "Recorded 1 of 1"),
         Duration::from_secs(10),
     );
     let own = s
@@ -924,7 +931,7 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         ),
         (json!(12.0), json!(20.0))
     );
-    b.audit("the data-entry form");
+    b.audit("the data-entry grid");
     let entry_png = b.screenshot("dashboard-data-entry.png");
 
     // Planning a cycle in the browser: the change idea picked by its title, two questions with
@@ -1463,6 +1470,533 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         &replay_png,
         &shot,
     ] {
+        eprintln!("screenshot: {}", p.display());
+    }
+}
+
+/// A script that chooses, in the select `id`, the option whose text holds `text` (as a person
+/// picks a name from a list), and tells the form.
+fn pick(id: &str, text: &str) -> String {
+    format!(
+        "(() => {{ const s = document.getElementById({}); \
+           s.value = [...s.options].find((o) => o.textContent.includes({})).value; \
+           s.dispatchEvent(new Event('change')); }})()",
+        json!(id),
+        json!(text)
+    )
+}
+
+/// A script that ticks, in the fieldset `id`, the checkbox whose label holds `text`.
+fn tick(id: &str, text: &str) -> String {
+    format!(
+        "[...document.querySelectorAll('#{id} label')].find((l) => l.textContent.includes({})).querySelector('input').click()",
+        json!(text)
+    )
+}
+
+/// A script that clicks the link or button `selector` whose text holds `text`.
+fn click(selector: &str, text: &str) -> String {
+    format!(
+        "[...document.querySelectorAll({})].find((e) => e.textContent.includes({})).click()",
+        json!(selector),
+        json!(text)
+    )
+}
+
+/// The workspace from an empty ledger, as its people use it, with no command line after `serve`
+/// and no id typed: the hub signs in, charters the network, states its aim, builds a small
+/// driver diagram, defines a measure, enrols a program and gives a facilitator a token; the
+/// facilitator signs in from the link, pastes three months of data into the grid, plans a cycle
+/// with two questions and their predictions, starts, does, studies and adapts it, plans the next
+/// cycle of the ramp from the pre-filled form, and sees both cycles on the board and the data on
+/// the run chart. A refused form keeps its input; a stale edit is refused and the newer version
+/// shown; axe-core finds nothing on any view. Screenshots of each step are left as
+/// `workspace-*.png`.
+#[test]
+fn the_hub_and_a_facilitator_do_their_work_in_the_browser() {
+    let db = common::fresh_database(common::Db::Sqlite);
+    let s = common::start_with(&db);
+    let base = format!("http://{}", s.addr);
+    let mut b = Browser::launch();
+    let mut shots = Vec::new();
+    let wait = |b: &Browser, what: &str, ready: &str| {
+        b.wait_for(what, ready, Duration::from_secs(15));
+    };
+
+    // The hub's first sign-in: an empty ledger welcomes it with the charter form.
+    b.sign_in(
+        &base,
+        &s.token,
+        "the welcome",
+        "!!document.querySelector('#ch-form')",
+    );
+    b.audit("the welcome");
+    shots.push(b.screenshot("workspace-1-welcome.png"));
+    b.run(&fill(
+        &[
+            ("ch-name", "Pittsburgh STEM Network"),
+            ("ch-purpose", "Pre-college STEM programs improving together"),
+        ],
+        Some("#ch-form"),
+    ));
+    wait(
+        &b,
+        "the network in the selector",
+        &holds("#network-select", "Pittsburgh STEM Network"),
+    );
+    assert_eq!(
+        b.eval("[...document.querySelectorAll('#nav [data-role]')].every((li) => !li.hidden)"),
+        json!(true),
+        "the hub's views are in the admin's menu"
+    );
+    b.run(&click("#nav a", "Network setup"));
+    wait(
+        &b,
+        "the network setup",
+        "!!document.querySelector('#aim-form')",
+    );
+
+    // The aim: a target that is not a number is refused beside it, what was typed kept.
+    let statement = "By June 2028, 80% of students complete their STEM course";
+    b.run(&fill(
+        &[
+            ("aim-aim-statement", statement),
+            ("aim-aim-what", "STEM course completion"),
+            ("aim-aim-for_whom", "Students of the network's programs"),
+            ("aim-aim-baseline", "62"),
+            ("aim-aim-target", "eighty"),
+            ("aim-aim-unit", "percent"),
+            ("aim-aim-by_when", "2028-06-30"),
+        ],
+        Some("#aim-form"),
+    ));
+    wait(
+        &b,
+        "the refusal beside the target",
+        "document.querySelector('#aim-err-aim-target').textContent.length > 0",
+    );
+    assert_eq!(
+        b.eval("[document.querySelector('#aim-aim-statement').value, document.querySelector('#aim-aim-target').getAttribute('aria-invalid')]"),
+        json!([statement, "true"]),
+        "a refused form keeps what was typed"
+    );
+    b.audit("the aim form with a refusal");
+    shots.push(b.screenshot("workspace-2-aim-refused.png"));
+    b.run(&fill(&[("aim-aim-target", "80")], Some("#aim-form")));
+    wait(&b, "the aim stated", &holds("#hub-aim", statement));
+
+    // A small driver diagram: a primary driver, a secondary serving it, a change idea serving
+    // the secondary, each picked by name.
+    b.run(&fill(
+        &[
+            ("dr-kind", "primary"),
+            ("dr-title", "Students feel they belong"),
+        ],
+        Some("#dr-form"),
+    ));
+    wait(
+        &b,
+        "the primary driver",
+        &holds("#hub-nodes", "Students feel they belong"),
+    );
+    b.run(&fill(
+        &[
+            ("dr-kind", "secondary"),
+            ("dr-title", "Mentors who know each student"),
+        ],
+        None,
+    ));
+    b.run(&pick("dr-serves", "Students feel they belong"));
+    b.run("document.querySelector('#dr-form').requestSubmit()");
+    wait(
+        &b,
+        "the secondary driver",
+        &holds("#hub-nodes", "serves Students feel they belong"),
+    );
+    b.run(&fill(
+        &[
+            ("ci-title", "Weekly mentor check-ins"),
+            ("ci-definition", "Ten minutes with each student, every week"),
+        ],
+        None,
+    ));
+    b.run(&tick("ci-serves", "Mentors who know each student"));
+    b.run("document.querySelector('#ci-form').requestSubmit()");
+    wait(
+        &b,
+        "the change idea accepted",
+        &holds("#ci-result", "accepted"),
+    );
+    assert!(b
+        .eval("document.querySelector('#hub-nodes').textContent")
+        .as_str()
+        .unwrap()
+        .contains("Weekly mentor check-ins · accepted → serves Mentors who know each student"));
+
+    // An ecosystem, a program enrolled in it, a measure with its operational definition.
+    b.run(&fill(
+        &[
+            ("eco-name", "Pittsburgh STEM Learning Ecosystem"),
+            ("eco-region", "Western Pennsylvania"),
+        ],
+        Some("#eco-form"),
+    ));
+    wait(
+        &b,
+        "the enrolment form",
+        "!!document.querySelector('#en-form')",
+    );
+    b.run(&fill(&[("en-name", "Lab Explorers")], None));
+    b.run(&pick(
+        "en-ecosystem_id",
+        "Pittsburgh STEM Learning Ecosystem",
+    ));
+    b.run("document.querySelector('#en-form').requestSubmit()");
+    wait(
+        &b,
+        "the program enrolled",
+        &holds("#hub-pr-h + p + p", "Lab Explorers"),
+    );
+    b.run(&fill(
+        &[
+            ("me-name", "Session attendance"),
+            (
+                "me-description",
+                "Share of enrolled students at the month's sessions",
+            ),
+            ("me-data_type", "proportion"),
+            ("me-numerator", "students who attended a session"),
+            ("me-denominator", "students enrolled"),
+            ("me-unit", "percent"),
+            ("me-period", "month"),
+        ],
+        Some("#me-form"),
+    ));
+    wait(
+        &b,
+        "the measure defined",
+        &holds("#me-result", "Session attendance"),
+    );
+    b.audit("the network setup");
+    shots.push(b.screenshot("workspace-3-network-setup.png"));
+
+    // A stale edit: the page's revision of the aim was filled in against the aim as it was; the
+    // aim was revised meanwhile elsewhere: refused, told, and the newer aim shown.
+    b.run("document.querySelector('#aim-details').open = true");
+    b.run(&fill(
+        &[
+            (
+                "aim-aim-statement",
+                "By June 2028, 85% of students complete their STEM course",
+            ),
+            ("aim-aim-target", "85"),
+            ("aim-reason", "The first year went well"),
+        ],
+        None,
+    ));
+    let network = s.get("/api/v1/networks").json()["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let elsewhere = "By June 2028, 75% of students complete their STEM course";
+    let revised = s.post(
+        &format!("/api/v1/networks/{network}/aim"),
+        &json!({"aim": {"statement": elsewhere, "what": "STEM course completion",
+                "for_whom": "Students", "target": 75.0, "unit": "percent", "by_when": "2028-06-30"},
+                "reason": "Agreed at the convening"}),
+    );
+    assert_eq!(revised.status, 200, "{}", revised.body);
+    b.run("document.querySelector('#aim-form').requestSubmit()");
+    wait(
+        &b,
+        "the stale revision refused and the newer aim shown",
+        &format!(
+            "{} && {}",
+            holds("#hub-notice", "Someone else changed this record"),
+            holds("#hub-aim", elsewhere)
+        ),
+    );
+    let aim = s.get(&format!("/api/v1/networks/{network}")).json()["aim"]["statement"].clone();
+    assert_eq!(aim, json!(elsewhere), "the stale revision wrote nothing");
+    b.audit("a stale edit refused");
+    shots.push(b.screenshot("workspace-4-stale-aim.png"));
+
+    // People: a facilitator's token with no program is refused beside the programs, the name
+    // kept; with the program, it is shown once with its sign-in link.
+    b.run(&click("#nav a", "People"));
+    wait(
+        &b,
+        "the people page",
+        "!!document.querySelector('#tk-form')",
+    );
+    b.run(&fill(
+        &[
+            ("tk-name", "Ana Ruiz, Lab Explorers"),
+            ("tk-role", "facilitator"),
+        ],
+        Some("#tk-form"),
+    ));
+    wait(
+        &b,
+        "the refusal beside the programs",
+        "document.querySelector('#tk-err-programs').textContent.length > 0",
+    );
+    assert_eq!(
+        b.eval("document.querySelector('#tk-name').value"),
+        json!("Ana Ruiz, Lab Explorers")
+    );
+    b.run(&tick("tk-programs", "Lab Explorers"));
+    b.run("document.querySelector('#tk-form').requestSubmit()");
+    wait(
+        &b,
+        "the token shown once",
+        "!!document.querySelector('#pe-link')",
+    );
+    let link = b.eval("document.querySelector('#pe-link').value");
+    let link = link.as_str().unwrap().to_string();
+    assert!(link.starts_with(&format!("{base}/#token=nic_")), "{link}");
+    assert!(
+        b.eval(&holds("#pe-table", "Ana Ruiz, Lab Explorers")) == json!(true),
+        "the new token is listed"
+    );
+    b.audit("the people page with a new token");
+    shots.push(b.screenshot("workspace-5-people.png"));
+
+    // The facilitator signs in from the link; the hub's views are not in their menu.
+    b.navigate(&link);
+    wait(
+        &b,
+        "the facilitator's overview",
+        &holds("#network-select", "Pittsburgh STEM Network"),
+    );
+    assert_eq!(b.eval("location.href.includes('nic_')"), json!(false));
+    assert_eq!(
+        b.eval("[...document.querySelectorAll('#nav [data-role]')].every((li) => li.hidden)"),
+        json!(true)
+    );
+    b.run(&click("#nav a", "My work"));
+    wait(&b, "my work", &holds("#my-h", "Ana Ruiz"));
+    b.run(&click("#view a", "Lab Explorers"));
+    wait(
+        &b,
+        "the program's grid",
+        "!!document.querySelector('#dg-5-numerator')",
+    );
+
+    // Three months pasted from a spreadsheet: a block of periods, numerators and denominators.
+    let months: Vec<String> = (1..=3)
+        .rev()
+        .map(|k| {
+            let d = Utc::now().date_naive() - chrono::Months::new(k);
+            d.format("%Y-%m").to_string()
+        })
+        .collect();
+    let block = format!(
+        "{}\t18\t24\n{}\t20\t25\n{}\t21\t24\n",
+        months[0], months[1], months[2]
+    );
+    b.run(&format!(
+        "(() => {{ const dt = new DataTransfer(); dt.setData('text/plain', {}); \
+           document.querySelector('#dg-0-numerator').dispatchEvent(new ClipboardEvent('paste', {{ clipboardData: dt, bubbles: true, cancelable: true }})); }})()",
+        json!(block)
+    ));
+    wait(
+        &b,
+        "the pasted cells in their periods' rows",
+        "[...document.querySelectorAll('#de-grid input')].filter((i) => i.value === '20' || i.value === '25').length === 2",
+    );
+    b.audit("the data grid, pasted");
+    shots.push(b.screenshot("workspace-6-pasted.png"));
+    b.run("document.querySelector('#de-form').requestSubmit()");
+    wait(
+        &b,
+        "three points recorded",
+        &holds("#de-result", "Recorded 3 of 3"),
+    );
+    let measure = s
+        .get(&format!("/api/v1/networks/{network}/measures"))
+        .json()["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let me = s
+        .get(&format!("/api/v1/networks/{network}/programs"))
+        .json();
+    let program = me["items"][0]["id"].as_str().unwrap().to_string();
+    let chart = s
+        .get(&format!(
+            "/api/v1/measures/{measure}/run-chart?program_id={program}"
+        ))
+        .json();
+    let points: Vec<(String, f64, f64)> = chart["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["period"].as_str().unwrap().to_string(),
+                p["numerator"].as_f64().unwrap(),
+                p["denominator"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        points,
+        vec![
+            (months[0].clone(), 18.0, 24.0),
+            (months[1].clone(), 20.0, 25.0),
+            (months[2].clone(), 21.0, 24.0)
+        ]
+    );
+
+    // A cycle with two questions and their predictions, the change idea picked by name.
+    let today = Utc::now().date_naive();
+    let day = |n: i64| (today + Span::days(n)).format("%Y-%m-%d").to_string();
+    b.run(&fill(
+        &[
+            ("pc-title", "Check-ins at the start of each session"),
+            ("pc-scale", "two mentors, eight students"),
+            ("pc-planned_start", &day(0)),
+            ("pc-planned_end", &day(14)),
+            (
+                "pc-plan-objective",
+                "See whether a fixed time gets every check-in done",
+            ),
+            (
+                "pc-plan-questions-0-question",
+                "Will every student get a check-in?",
+            ),
+            ("pc-plan-questions-0-prediction", "Seven of eight will."),
+            ("pc-plan-questions-1-question", "Will sessions start late?"),
+            ("pc-plan-questions-1-prediction", "By five minutes at most."),
+        ],
+        None,
+    ));
+    b.run(&tick("pc-change_idea_ids", "Weekly mentor check-ins"));
+    b.run(&tick("pc-plan-measure_ids", "Session attendance"));
+    b.run("document.querySelector('#pc-form').requestSubmit()");
+    wait(&b, "the cycle planned", &holds("#pc-result", "Planned"));
+    shots.push(b.screenshot("workspace-7-planned.png"));
+    b.run(&click("#pc-result a", "Open the cycle"));
+    wait(&b, "the start form", &holds("#st-h", "Start the test"));
+    b.run("document.querySelector('#st-form').requestSubmit()");
+    wait(&b, "the Do form", &holds("#st-h", "Do"));
+    b.run(&fill(
+        &[(
+            "st-what_happened",
+            "Both mentors checked in with every student but one.",
+        )],
+        Some("#st-form"),
+    ));
+    wait(&b, "the Study form", &holds("#st-h", "Study"));
+    b.run(&fill(
+        &[
+            ("st-results-0-result", "Seven of eight had a check-in."),
+            ("st-results-1-result", "Sessions started ten minutes late."),
+            ("st-results-1-prediction_held", "no"),
+            ("st-summary", "Check-ins work; they cost session time."),
+        ],
+        Some("#st-form"),
+    ));
+    wait(&b, "the Act form", &holds("#st-h", "Act"));
+    b.audit("the Act form");
+    b.run(&fill(
+        &[
+            ("st-decision", "adapt"),
+            (
+                "st-reason",
+                "Every student was reached, but sessions started late.",
+            ),
+            (
+                "st-next_cycle",
+                "Hold check-ins during the warm-up instead.",
+            ),
+        ],
+        Some("#st-form"),
+    ));
+    wait(
+        &b,
+        "the next-cycle button",
+        "!!document.querySelector('#cy-next')",
+    );
+    shots.push(b.screenshot("workspace-8-acted.png"));
+    b.run("document.querySelector('#cy-next').click()");
+    wait(
+        &b,
+        "the next cycle's plan, pre-filled",
+        "!!document.querySelector('#pc-previous') && document.querySelector('#pc-plan-objective').value === 'Hold check-ins during the warm-up instead.'",
+    );
+    b.run(&fill(
+        &[
+            ("pc-title", "Check-ins during the warm-up"),
+            ("pc-planned_start", &day(15)),
+            ("pc-planned_end", &day(29)),
+            ("pc-plan-questions-0-prediction", "All eight will."),
+            ("pc-plan-questions-1-prediction", "On time."),
+        ],
+        Some("#pc-form"),
+    ));
+    wait(
+        &b,
+        "the next cycle planned",
+        &holds("#pc-result", "Planned"),
+    );
+    // Both cycles on the board, the second building on the first.
+    wait(
+        &b,
+        "both cycles on the board",
+        &format!(
+            "{} && {}",
+            holds(".board", "Check-ins at the start of each session"),
+            holds(".board", "Check-ins during the warm-up")
+        ),
+    );
+    assert!(b
+        .eval("document.querySelector('.ramp').textContent")
+        .as_str()
+        .unwrap()
+        .contains("adapt"));
+    b.audit("the program's board with both cycles");
+    shots.push(b.screenshot("workspace-9-board.png"));
+
+    // The data on the program's run chart: a point per month pasted.
+    b.run(&click("#de-result a", "See its run chart"));
+    wait(
+        &b,
+        "the program's run chart",
+        "document.querySelectorAll('#run-chart-svg .point').length === 3",
+    );
+    assert_eq!(
+        b.eval("location.hash"),
+        json!(format!("#/measures/{measure}/{program}"))
+    );
+    b.audit("the program's run chart");
+    shots.push(b.screenshot("workspace-10-run-chart.png"));
+
+    // A narrow screen (a tablet held upright): the grid and the forms still fit.
+    b.set_viewport(700, 1000);
+    b.run(&click("#nav a", "My work"));
+    wait(&b, "my work, narrow", &holds("#my-h", "Ana Ruiz"));
+    assert_eq!(
+        b.eval("document.documentElement.scrollWidth <= innerWidth"),
+        json!(true),
+        "nothing is wider than a narrow screen"
+    );
+    b.audit("my work on a narrow screen");
+    let png = b.block("screenshot", b.client().screenshot());
+    let narrow = Path::new(env!("CARGO_TARGET_TMPDIR")).join("workspace-11-narrow.png");
+    std::fs::write(&narrow, png).unwrap();
+    shots.push(narrow);
+    b.set_viewport(WIDTH, HEIGHT);
+
+    let errors = b.errors();
+    assert!(errors.is_empty(), "errors in the page: {errors:?}");
+    assert!(
+        b.violations.is_empty(),
+        "accessibility violations (axe-core, WCAG 2.1 A and AA, any impact):\n{}",
+        b.violations.join("\n")
+    );
+    for p in shots {
         eprintln!("screenshot: {}", p.display());
     }
 }
