@@ -2491,7 +2491,12 @@
   };
 
   // -------------------------------------------------------------------------------------------
-  // Live: the log as server-sent events, read with fetch() so the token stays in a header.
+  // Live: the read models' messages as server-sent events, read with fetch() so the token stays
+  // in a header. One stream serves every tab of the page: the tab holding a Web Lock reads it and
+  // passes each message to the others over a BroadcastChannel; when it closes, another tab takes
+  // the lock and goes on from the last position it saw. Ten open tabs hold one connection, not
+  // ten of the browser's six per host. Without Web Locks (a page not served over HTTPS or from
+  // localhost), each tab reads its own stream.
 
   function setLiveStatus(s2, text) {
     const el = $('live-status');
@@ -2499,10 +2504,44 @@
     el.textContent = text;
   }
 
-  async function startLive() {
+  function startLive() {
     if (state.live) state.live.abort();
     const ctrl = new AbortController();
     state.live = ctrl;
+    if (!navigator.locks || typeof BroadcastChannel === 'undefined') { readLive(ctrl, null); return; }
+    const name = `nic-ledger.live.${state.me.token_id}`;
+    const channel = new BroadcastChannel(name);
+    let leading = false;
+    channel.onmessage = (ev) => {
+      const m = ev.data || {};
+      if (m.kind === 'hello') { if (leading) channel.postMessage({ kind: 'status', state: $('live-status').dataset.state, text: $('live-status').textContent }); return; }
+      if (!leading) deliver(m);
+    };
+    ctrl.signal.addEventListener('abort', () => channel.close());
+    setLiveStatus('down', 'Connecting…');
+    channel.postMessage({ kind: 'hello' });
+    navigator.locks.request(name, { signal: ctrl.signal }, async () => {
+      leading = true;
+      await readLive(ctrl, channel);
+    }).catch(() => { /* aborted: signed out, or another token */ });
+  }
+
+  // A message of the stream, in this tab: the feed and the view follow it.
+  function deliver(m) {
+    if (m.kind === 'status') setLiveStatus(m.state, m.text);
+    else if (m.kind === 'refresh') { if (m.id !== null) state.lastEventId = m.id; onReplaced(); } else if (m.kind === 'moved') {
+      if (m.id !== null) state.lastEventId = m.id;
+      onMoved(m.data);
+    }
+  }
+
+  // Reads the stream until `ctrl` aborts, reconnecting with backoff; each message is delivered
+  // here and, when `channel` is given, to the other tabs.
+  async function readLive(ctrl, channel) {
+    const send = (m) => {
+      deliver(m);
+      if (channel && !ctrl.signal.aborted) channel.postMessage(m);
+    };
     let backoff = 500;
     while (!ctrl.signal.aborted) {
       try {
@@ -2514,19 +2553,19 @@
         });
         if (res.status === 401) { forgetToken('The token was refused (unknown or revoked). Enter another one.'); return; }
         if (!res.ok || !res.body) throw new Error(`live feed: ${res.status}`);
-        setLiveStatus('live', 'Live');
+        send({ kind: 'status', state: 'live', text: 'Live' });
         backoff = 500;
-        await readEvents(res.body, ctrl.signal);
+        await readEvents(res.body, ctrl.signal, send);
       } catch (e) {
         if (ctrl.signal.aborted) return;
       }
-      setLiveStatus('down', 'Reconnecting…');
+      send({ kind: 'status', state: 'down', text: 'Reconnecting…' });
       await new Promise((r) => setTimeout(r, backoff));
       backoff = Math.min(backoff * 2, 10000);
     }
   }
 
-  async function readEvents(body, signal) {
+  async function readEvents(body, signal, send) {
     const reader = body.getReader();
     const decoder = new TextDecoder();
     let buf = '';
@@ -2548,12 +2587,14 @@
           else if (field === 'event') type = val;
           else if (field === 'data') data.push(val);
         }
-        if (id !== null) state.lastEventId = Number(id);
+        const position = id === null ? null : Number(id);
         if (type === 'refresh') {
-          onReplaced();
+          send({ kind: 'refresh', id: position });
         } else if (data.length) {
-          try { onMoved(JSON.parse(data.join('\n'))); } catch (_) { /* not a message */ }
-        }
+          let parsed = null;
+          try { parsed = JSON.parse(data.join('\n')); } catch (_) { /* not a message */ }
+          if (parsed) send({ kind: 'moved', id: position, data: parsed });
+        } else if (position !== null) state.lastEventId = position;
       }
     }
   }

@@ -272,6 +272,15 @@ impl Browser {
         self.wait_for(what, ready, Duration::from_secs(30));
     }
 
+    /// A PNG of what the window shows, in the target directory.
+    fn screenshot_window(&self, name: &str) -> PathBuf {
+        let png = self.block("screenshot", self.client().screenshot());
+        assert!(png.starts_with(b"\x89PNG"), "a PNG");
+        let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+        std::fs::write(&path, png).unwrap();
+        path
+    }
+
     /// A PNG of the whole page (at most 4000 pixels high), in the target directory.
     fn screenshot(&self, name: &str) -> PathBuf {
         let height = self.eval("document.documentElement.scrollHeight");
@@ -876,8 +885,9 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
     b.wait_for(
         "the measure's definition beside the grid",
         &format!(
-            "{} && !!document.querySelector('#dg-0-numerator')",
-            holds("#de-definition", "Numerator")
+            "{} && {}",
+            holds("#de-definition", "Numerator"),
+            holds("#de-grid caption", &measure_name)
         ),
         Duration::from_secs(10),
     );
@@ -1679,6 +1689,11 @@ fn the_hub_and_a_facilitator_do_their_work_in_the_browser() {
     );
     b.audit("the network setup");
     shots.push(b.screenshot("workspace-3-network-setup.png"));
+    // The README's picture of the workspace (docs/workspace.png): the window as a person sees it.
+    b.set_viewport(1200, 820);
+    b.run("document.querySelector('#hub-dd-h').closest('section').scrollIntoView()");
+    shots.push(b.screenshot_window("workspace.png"));
+    b.set_viewport(WIDTH, HEIGHT);
 
     // A stale edit: the page's revision of the aim was filled in against the aim as it was; the
     // aim was revised meanwhile elsewhere: refused, told, and the newer aim shown.
@@ -1973,6 +1988,61 @@ fn the_hub_and_a_facilitator_do_their_work_in_the_browser() {
     b.audit("the program's run chart");
     shots.push(b.screenshot("workspace-10-run-chart.png"));
 
+    // Ten tabs of the workspace share one live stream: each opens (none waits for a connection
+    // the browser has no more of), one connection serves them all, and when the tab that reads
+    // it closes, another takes over and the others still see what happens.
+    let live_clients = || {
+        let metrics = s.get("/metrics").body;
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("nic_ledger_live_clients "))
+            .map(|v| v.trim().parse::<f64>().unwrap() as u64)
+            .unwrap()
+    };
+    let first = b.block("this tab", b.client().window());
+    let mut tabs = vec![first.clone()];
+    for i in 1..10 {
+        let tab = b.block("a new tab", b.client().new_window(true)).handle;
+        b.block("switch tabs", b.client().switch_to_window(tab.clone()));
+        b.navigate(&format!("{base}/#/mine"));
+        b.wait_for(
+            &format!("tab {} opens its view, live", i + 1),
+            &format!(
+                "{} && {}",
+                holds("#my-h", "Ana Ruiz"),
+                holds("#live-status", "Live")
+            ),
+            Duration::from_secs(15),
+        );
+        tabs.push(tab);
+    }
+    common::eventually(|| (live_clients() == 1).then_some(()));
+    // The first tab, which reads the stream, closes.
+    b.block("switch tabs", b.client().switch_to_window(first));
+    b.block("close the tab", b.client().close_window());
+    let last = tabs.pop().unwrap();
+    b.block("switch tabs", b.client().switch_to_window(last.clone()));
+    let cycle_title = "Check-ins by a sign-up sheet";
+    let planned = s.post(
+        &format!("/api/v1/programs/{program}/pdsa-cycles"),
+        &json!({"title": cycle_title, "change_idea_ids": [s.get(&format!("/api/v1/networks/{network}/driver-diagram")).json()["nodes"]
+                    .as_array().unwrap().iter().find(|n| n["kind"] == "change_idea").unwrap()["id"]],
+                "purpose": "test", "scale": "one mentor", "planned_start": day(30), "planned_end": day(40),
+                "plan": {"objective": "See whether a sheet works", "questions": [{"question": "Will students sign up?", "prediction": "Most will."}]}}),
+    );
+    assert_eq!(planned.status, 201, "{}", planned.body);
+    b.wait_for(
+        "the new cycle in a remaining tab's live feed",
+        &holds("#live-feed", cycle_title),
+        Duration::from_secs(15),
+    );
+    common::eventually(|| (live_clients() == 1).then_some(()));
+    for tab in tabs.drain(1..) {
+        b.block("switch tabs", b.client().switch_to_window(tab));
+        b.block("close the tab", b.client().close_window());
+    }
+    b.block("switch tabs", b.client().switch_to_window(last));
+
     // A narrow screen (a tablet held upright): the grid and the forms still fit.
     b.set_viewport(700, 1000);
     b.run(&click("#nav a", "My work"));
@@ -1983,10 +2053,7 @@ fn the_hub_and_a_facilitator_do_their_work_in_the_browser() {
         "nothing is wider than a narrow screen"
     );
     b.audit("my work on a narrow screen");
-    let png = b.block("screenshot", b.client().screenshot());
-    let narrow = Path::new(env!("CARGO_TARGET_TMPDIR")).join("workspace-11-narrow.png");
-    std::fs::write(&narrow, png).unwrap();
-    shots.push(narrow);
+    shots.push(b.screenshot_window("workspace-11-narrow.png"));
     b.set_viewport(WIDTH, HEIGHT);
 
     let errors = b.errors();
