@@ -1619,7 +1619,8 @@
           : h('p', { class: 'muted' }, 'No ramps yet.')),
       await planForm(pid),
       await dataEntry(pid),
-      portfolioSection(portfolio, pid));
+      portfolioSection(portfolio, pid),
+      await selfAssessForm(pid, board));
   }
 
   const PURPOSES = { test: 'Test a change', develop: 'Develop a change', implement: 'Implement a change', collect_information: 'Collect information' };
@@ -2017,6 +2018,33 @@
         : h('p', { class: 'muted' }, 'No standards yet.'));
   }
 
+  const SCALE = { 1: '1 — Not yet', 2: '2 — Developing', 3: '3 — Meets the standard', 4: '4 — Exemplary' };
+
+  // A self-assessment against one of the network's quality standards: the rating in the scale's
+  // words, the date, and the evidence it cites (the program's cycles and measures, picked by
+  // name, or a document outside the ledger).
+  async function selfAssessForm(pid, board) {
+    const [net, measures] = await Promise.all([api(netPath()), api(`${netPath()}/measures`)]);
+    const standards = Object.values(net.standards || {});
+    if (!standards.length) return null;
+    const cycles = PHASES.flatMap((ph) => board.columns[ph]).map((c) => ({ id: c.cycle_id, title: c.title }));
+    return h('section', { class: 'card', 'aria-labelledby': 'sa-h' },
+      h('h2', { id: 'sa-h' }, 'Rate this program against a standard'),
+      apiForm({ prefix: 'sa', title: 'The rating, its date and its evidence',
+        intro: 'How the program stands against one of the network\'s quality standards today, and what shows it.',
+        init: () => ({ standard_id: standards[0].standard_id, rating: '2', assessed_on: today(), cycles: [], measures: [], document: '', note: '' }),
+        fields: [['standard_id', 'Standard', 'select', Object.fromEntries(standards.map((x) => [x.standard_id, `${x.code} ${x.title}`]))],
+          ['rating', 'Rating', 'select', SCALE], ['assessed_on', 'Assessed on', 'date'],
+          (f) => checkGroup('sa', 'cycles', 'Evidence: the program\'s PDSA cycles', cycles, f.v.cycles, f.errors.cycles),
+          (f) => checkGroup('sa', 'measures', 'Evidence: measures it reports', measures.items || [], f.v.measures, f.errors.measures),
+          ['document', 'Evidence: a document outside the ledger (optional title or address)'], ['note', 'Note (optional)', 'textarea']],
+        button: 'Record the self-assessment', path: `/api/v1/programs/${enc(pid)}/self-assessments`,
+        body: (v) => ({ standard_id: v.standard_id, rating: Number(v.rating), assessed_on: v.assessed_on || null, note: v.note.trim(),
+          evidence: [...v.cycles.map((id) => ({ kind: 'cycle', id })), ...v.measures.map((id) => ({ kind: 'measure', id })),
+            ...(v.document.trim() ? [{ kind: 'document', reference: v.document.trim() }] : [])] }),
+        done: (ans, v) => `Recorded: ${SCALE[v.rating].replace(/^\d — /, '')}.` }));
+  }
+
   // -------------------------------------------------------------------------------------------
   // A PDSA cycle
 
@@ -2377,6 +2405,19 @@
       button: 'Define the standard', path: `${net}/standards`,
       body: (v) => ({ code: v.code.trim(), title: v.title.trim(), description: v.description.trim() }), done: (ans, v) => `Defined ${v.code.trim()}.` });
 
+    const register = await api(`${net}/pdsa-register`, { limit: 500, sort: 'newest' });
+    const cited = register.rows.map((row) => ({ id: row.cycle.cycle_id, title: `${row.cycle.title} (${row.program.title}, ${row.cycle.phase})` }));
+    const synthesisForm = apiForm({ prefix: 'sy', title: 'Write a synthesis', open: false,
+      intro: 'What the network has learned, with the cycles, measures and parts of the driver diagram it rests on.',
+      init: () => ({ title: '', statement: '', recommendation: '', cycle_ids: [], measure_ids: [], node_ids: [] }),
+      fields: [['title', 'Title'], ['statement', 'What we learned', 'textarea'], ['recommendation', 'What we recommend', 'textarea'],
+        (f) => checkGroup('sy', 'cycle_ids', 'Cycles it rests on', cited, f.v.cycle_ids, f.errors['cycle_ids']),
+        (f) => checkGroup('sy', 'measure_ids', 'Measures', measures.items || [], f.v.measure_ids, f.errors['measure_ids']),
+        (f) => checkGroup('sy', 'node_ids', 'Drivers and change ideas', nodes, f.v.node_ids, f.errors['node_ids'])],
+      button: 'Publish the synthesis', path: `${net}/syntheses`,
+      body: (v) => ({ title: v.title.trim(), statement: v.statement.trim(), recommendation: v.recommendation.trim(),
+        cycle_ids: v.cycle_ids, measure_ids: v.measure_ids, node_ids: v.node_ids }),
+      done: (ans, v) => `Published “${v.title.trim()}”.` });
     const nodeItem = (x) => h('li', null, h('span', { class: 'badge' }, KIND_WORDS[x.kind]), ' ', h('strong', null, x.title),
       x.stage ? h('span', { class: 'muted small' }, ` · ${x.stage}`) : null,
       served(x.id).length ? h('span', { class: 'muted small' }, ` → serves ${served(x.id).map((l) => `${l.node.title}${l.strength === 'weak' ? ' (weak)' : ''}`).join(', ')}`) : null);
@@ -2405,6 +2446,10 @@
         h('p', null, (measures.items || []).length ? ['Measures: ', (measures.items || []).map((m, i) => [i ? ', ' : '', h('a', { href: `#/measures/${enc(m.id)}` }, m.title)])] : 'No measure yet.'),
         h('p', null, standards.length ? `Standards: ${standards.map((x) => `${x.code} ${x.title}`).join('; ')}.` : 'No quality standard yet.'),
         measureForm, standardForm),
+      h('section', { class: 'card', 'aria-labelledby': 'hub-sy-h' },
+        h('h2', { id: 'hub-sy-h' }, 'Syntheses'),
+        h('p', null, h('a', { href: '#/syntheses' }, 'What the network has learned so far'), '.'),
+        synthesisForm),
       h('section', { class: 'card', 'aria-label': 'Another network' }, charterForm(false)));
   }
 

@@ -1687,6 +1687,19 @@ fn the_hub_and_a_facilitator_do_their_work_in_the_browser() {
         "the measure defined",
         &holds("#me-result", "Session attendance"),
     );
+    b.run("document.querySelector('#sd-details').open = true");
+    b.run(&fill(
+        &[
+            ("sd-code", "S1"),
+            ("sd-title", "Every student has a mentor who knows them"),
+        ],
+        Some("#sd-form"),
+    ));
+    wait(
+        &b,
+        "the standard defined",
+        &holds("#sd-result", "Defined S1"),
+    );
     b.audit("the network setup");
     shots.push(b.screenshot("workspace-3-network-setup.png"));
     // The README's picture of the workspace (docs/workspace.png): the window as a person sees it.
@@ -1974,6 +1987,28 @@ fn the_hub_and_a_facilitator_do_their_work_in_the_browser() {
     b.audit("the program's board with both cycles");
     shots.push(b.screenshot("workspace-9-board.png"));
 
+    // A self-assessment against the standard, in the scale's words, citing the cycle and the
+    // measure by name.
+    b.run(&fill(&[("sa-rating", "3")], None));
+    b.run(&tick("sa-cycles", "Check-ins at the start of each session"));
+    b.run(&tick("sa-measures", "Session attendance"));
+    b.run("document.querySelector('#sa-form').requestSubmit()");
+    wait(
+        &b,
+        "the self-assessment recorded",
+        &holds("#sa-result", "Meets the standard"),
+    );
+    wait(&b, "the portfolio's rating", &holds("#pf-h + div", "S1"));
+    let portfolio = s
+        .get(&format!("/api/v1/programs/{program}/portfolio"))
+        .json();
+    let evidence = &portfolio["standards"][0]["ratings"][0]["evidence"];
+    assert_eq!(portfolio["standards"][0]["latest_rating"], 3, "{portfolio}");
+    assert_eq!(evidence.as_array().unwrap().len(), 2, "{portfolio}");
+    b.audit("the self-assessment");
+    b.run("document.querySelector('#pf-h').scrollIntoView()");
+    shots.push(b.screenshot_window("workspace-9-self-assessment.png"));
+
     // The data on the program's run chart: a point per month pasted.
     b.run(&click("#de-result a", "See its run chart"));
     wait(
@@ -2043,10 +2078,55 @@ fn the_hub_and_a_facilitator_do_their_work_in_the_browser() {
     }
     b.block("switch tabs", b.client().switch_to_window(last));
 
+    // The hub writes what the network learned, citing the cycle by its name and program.
+    b.sign_in(
+        &base,
+        &s.token,
+        "the hub again",
+        &holds("#network-select", "Pittsburgh STEM Network"),
+    );
+    b.run(&click("#nav a", "Network setup"));
+    wait(
+        &b,
+        "the synthesis form",
+        "!!document.querySelector('#sy-form')",
+    );
+    b.run("document.querySelector('#sy-details').open = true");
+    b.run(&fill(
+        &[
+            ("sy-title", "Check-ins need their own time"),
+            (
+                "sy-statement",
+                "Check-ins reach every student but cost session time when held at the start.",
+            ),
+            ("sy-recommendation", "Hold check-ins during the warm-up."),
+        ],
+        None,
+    ));
+    b.run(&tick(
+        "sy-cycle_ids",
+        "Check-ins at the start of each session (Lab Explorers, acted)",
+    ));
+    b.run(&tick("sy-node_ids", "Weekly mentor check-ins"));
+    b.run("document.querySelector('#sy-form').requestSubmit()");
+    wait(
+        &b,
+        "the synthesis published",
+        &holds("#sy-result", "Published"),
+    );
+    let syntheses = s
+        .get(&format!("/api/v1/networks/{network}/syntheses"))
+        .json();
+    assert_eq!(
+        syntheses["items"][0]["title"],
+        "Check-ins need their own time"
+    );
+    b.audit("the synthesis form");
+
     // A narrow screen (a tablet held upright): the grid and the forms still fit.
     b.set_viewport(700, 1000);
     b.run(&click("#nav a", "My work"));
-    wait(&b, "my work, narrow", &holds("#my-h", "Ana Ruiz"));
+    wait(&b, "my work, narrow", "!!document.querySelector('#my-h')");
     assert_eq!(
         b.eval("document.documentElement.scrollWidth <= innerWidth"),
         json!(true),
