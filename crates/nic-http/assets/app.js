@@ -1817,6 +1817,7 @@
     if (!measures.length) return h('section', { class: 'card' }, h('h2', null, 'Record data'), h('p', { class: 'muted' }, 'The network defines no measure yet.'));
     if (!state.grid || state.grid.program !== pid || !measures.some((m) => m.id === state.grid.measure)) {
       state.grid = { program: pid, measure: measures[0].id, rows: null, result: null };
+      delete state.forms.fx;
     }
     const g = state.grid;
     const [def, chart] = await Promise.all([
@@ -1908,7 +1909,7 @@
       h('h2', { id: 'de-h' }, 'Record data'),
       h('p', { class: 'muted small' }, 'For this program. Type into the grid, paste a block of cells from a spreadsheet, or read a CSV file; each filled row is recorded as one data point. Nothing is overwritten: a correction is recorded beside the original.'),
       h('div', { class: 'controls' }, h('div', null, h('label', { for: 'de-measure' }, 'Measure'),
-        h('select', { id: 'de-measure', onchange: (ev) => { state.grid = { program: pid, measure: ev.target.value, rows: null, result: null }; render(true); } },
+        h('select', { id: 'de-measure', onchange: (ev) => { state.grid = { program: pid, measure: ev.target.value, rows: null, result: null }; delete state.forms.fx; render(true); } },
           measures.map((m) => h('option', { value: m.id, selected: m.id === g.measure }, m.title))))),
       h('p', { class: 'small definition', id: 'de-definition' }, String(def.description).replace(/([^.!?])$/, '$1.'),
         ratio ? ` Numerator: ${def.numerator || '–'}. Denominator: ${def.denominator || '–'}.` : ` In ${def.unit}.`,
@@ -1932,7 +1933,32 @@
           h('label', { class: 'inline file', for: 'de-file' }, 'Read a CSV file'),
           h('input', { type: 'file', id: 'de-file', accept: '.csv,text/csv', onchange: onfile })),
         h('p', { id: 'de-result', role: 'status', class: g.result ? (g.result.ok ? 'ok' : 'error') : '' }, g.result ? g.result.text : '',
-          g.result && g.result.ok ? [' ', h('a', { href: `#/measures/${enc(g.measure)}/${enc(pid)}` }, 'See its run chart')] : null)));
+          g.result && g.result.ok ? [' ', h('a', { href: `#/measures/${enc(g.measure)}/${enc(pid)}` }, 'See its run chart')] : null)),
+      recorded.size ? fixForm(g.measure, def, recorded) : null);
+  }
+
+  // A recorded point corrected (new numbers, saying what was wrong) or excluded from the charts
+  // (with the reason); the original stays on record beside it.
+  function fixForm(measureId, def, recorded) {
+    const ratio = def.scale === 'ratio';
+    const periods = [...recorded.keys()].sort().reverse();
+    const pointOf = (period) => {
+      const p = recorded.get(period);
+      return p && p.contributions && p.contributions[0] ? p.contributions[0].point_id : 'none';
+    };
+    return apiForm({ prefix: 'fx', title: 'Correct or exclude a recorded period', open: false,
+      intro: 'A correction records the right numbers beside the wrong ones; an exclusion leaves the point out of the run and control charts. Both say why, and nothing is overwritten.',
+      init: () => ({ period: periods[0], action: 'correct', numerator: '', denominator: '', value: '', reason: '' }),
+      fields: [['period', 'Period', 'select', Object.fromEntries(periods.map((x) => [x, `${x}: ${ratio ? `${fmtNumber(recorded.get(x).numerator)} of ${fmtNumber(recorded.get(x).denominator)}` : fmtNumber(recorded.get(x).value)}`]))],
+        ['action', 'Change', 'select', { correct: 'Correct its numbers', exclude: 'Exclude it from the charts' }],
+        ...(ratio ? [['numerator', 'Right numerator (to correct)', 'text', null, { inputmode: 'decimal' }], ['denominator', 'Right denominator (to correct)', 'text', null, { inputmode: 'decimal' }]]
+          : [['value', `Right value in ${def.unit} (to correct)`, 'text', null, { inputmode: 'decimal' }]]),
+        ['reason', 'What was wrong, or why it is left out']],
+      button: 'Record the change',
+      path: (v) => `/api/v1/measures/${enc(measureId)}/data-points/${enc(pointOf(v.period))}/${v.action === 'exclude' ? 'exclude' : 'correct'}`,
+      body: (v) => (v.action === 'exclude' ? { reason: v.reason.trim() }
+        : { ...(ratio ? { numerator: num(v.numerator), denominator: num(v.denominator) } : { value: num(v.value) }), reason: v.reason.trim() }),
+      done: (ans, v) => (v.action === 'exclude' ? `Excluded ${v.period}.` : `Corrected ${v.period}.`) });
   }
 
   const fmtNumber = (v) => (v === null || v === undefined ? '–' : Number(v.toFixed(4)).toString());
@@ -2103,8 +2129,70 @@
         location.hash = `#/programs/${enc(p.program_id)}`;
       } }, 'Plan the next cycle of this ramp')) : null] : null,
       c.abandoned ? [h('h2', null, 'Abandoned'), h('p', null, c.abandoned.reason || '')] : null,
-      c.corrections && c.corrections.length ? [h('h2', null, 'Corrections'), h('ul', null, c.corrections.map((x) => h('li', null, JSON.stringify(x))))] : null),
-      stepForm(r.args[0], c, version), abandonForm(r.args[0], c, version));
+      c.corrections && c.corrections.length ? [h('h2', null, 'Corrections'), h('ul', { id: 'cy-corrections' }, c.corrections.map((x) => h('li', null,
+        `The ${SECTIONS[x.correction.section] || x.correction.section} section was corrected: ${x.reason}`)))] : null),
+      stepForm(r.args[0], c, version), abandonForm(r.args[0], c, version), correctionForm(r.args[0], c, version));
+  }
+
+  const SECTIONS = { plan: 'Plan', do: 'Do', study: 'Study', act: 'Act' };
+
+  // A closed cycle corrected, section by section: the section as it should have read, pre-filled
+  // with what it reads now, and what was wrong. The page then shows the corrected section, and
+  // the correction with its reason below it.
+  function correctionForm(id, c, version) {
+    if (c.phase !== 'acted' && c.phase !== 'abandoned') return null;
+    const sections = ['do', 'study', 'act'].filter((x) => c[x]);
+    if (!sections.length) return null;
+    const at = 'correction.corrected.';
+    const init = (section) => {
+      const v = { section, reason: '' };
+      const s2 = c[section];
+      if (section === 'do') Object.assign(v, { [`${at}carried_out_as_planned`]: String(s2.carried_out_as_planned), [`${at}what_happened`]: s2.what_happened,
+        [`${at}problems_and_surprises`]: s2.problems_and_surprises || '', [`${at}completed_on`]: s2.completed_on });
+      if (section === 'study') {
+        v[`${at}summary`] = s2.summary;
+        (s2.results || []).forEach((x, i) => Object.assign(v, { [`${at}results[${i}].result`]: x.result, [`${at}results[${i}].prediction_held`]: x.prediction_held, [`${at}results[${i}].learned`]: x.learned || '' }));
+      }
+      if (section === 'act') Object.assign(v, { [`${at}decision`]: s2.decision, [`${at}reason`]: s2.reason, [`${at}next_cycle`]: s2.next_cycle || '', [`${at}decided_on`]: s2.decided_on });
+      return v;
+    };
+    if (state.forms.co && state.forms.co.cycle !== id) delete state.forms.co;
+    const f = formState('co', () => init(sections[0]));
+    f.cycle = id;
+    const section = f.v.section;
+    const questions = c.planned.plan.questions || [];
+    const fields = [(f2) => h('div', { class: 'field' }, h('label', { for: 'co-section' }, 'Section'),
+      h('select', { id: 'co-section', onchange: (ev) => { f2.v = init(ev.target.value); f2.errors = {}; f2.result = null; render(true); } },
+        sections.map((x) => h('option', { value: x, selected: x === section }, SECTIONS[x]))))];
+    if (section === 'do') {
+      fields.push([`${at}carried_out_as_planned`, 'Carried out as planned', 'select', { true: 'Yes', false: 'No' }], [`${at}what_happened`, 'What happened', 'textarea'],
+        [`${at}problems_and_surprises`, 'Problems and surprises (optional)', 'textarea'], [`${at}completed_on`, 'Completed on', 'date']);
+    } else if (section === 'study') {
+      (c.study.results || []).forEach((x, i) => fields.push(
+        [`${at}results[${i}].result`, `Result for question ${x.question_index + 1}${questions[x.question_index] ? `: ${questions[x.question_index].question}` : ''}`, 'textarea'],
+        [`${at}results[${i}].prediction_held`, 'Did the prediction hold?', 'select', HELD],
+        [`${at}results[${i}].learned`, 'What was learned (optional)', 'textarea']));
+      fields.push([`${at}summary`, 'Summary', 'textarea']);
+    } else {
+      fields.push([`${at}decision`, 'Decision', 'select', DECISIONS], [`${at}reason`, 'Why', 'textarea'],
+        [`${at}next_cycle`, 'What the next cycle will change (optional)', 'textarea'], [`${at}decided_on`, 'Decided on', 'date']);
+    }
+    fields.push(['reason', 'What was wrong']);
+    const get = (v, k) => String(v[`${at}${k}`] === undefined ? '' : v[`${at}${k}`]).trim();
+    return h('div', { class: 'card' }, apiForm({ prefix: 'co', title: 'Correct a section of this closed cycle', open: false,
+      intro: 'A closed cycle is not edited: a correction records the section as it should have read, and what was wrong; both stay on record.',
+      init: () => init(sections[0]), fields, button: 'Record the correction', ifMatch: version,
+      path: `/api/v1/pdsa-cycles/${enc(id)}/corrections`,
+      body: (v) => {
+        let corrected;
+        if (v.section === 'do') corrected = { carried_out_as_planned: get(v, 'carried_out_as_planned') === 'true', what_happened: get(v, 'what_happened'),
+          problems_and_surprises: get(v, 'problems_and_surprises'), observations: c.do.observations || [], completed_on: get(v, 'completed_on') || null };
+        else if (v.section === 'study') corrected = { summary: get(v, 'summary'), results: (c.study.results || []).map((x, i) => ({ question_index: x.question_index,
+          result: get(v, `results[${i}].result`), prediction_held: get(v, `results[${i}].prediction_held`), learned: get(v, `results[${i}].learned`) })) };
+        else corrected = { decision: get(v, 'decision'), reason: get(v, 'reason'), next_cycle: get(v, 'next_cycle'), decided_on: get(v, 'decided_on') || null };
+        return { correction: { section: v.section, corrected }, reason: v.reason.trim() };
+      },
+      done: (ans, v) => `Corrected the ${SECTIONS[v.section]} section.` }));
   }
 
   // Stopping a cycle before it is acted on, with the reason (it closes, as IHI's worksheet allows).

@@ -1877,6 +1877,39 @@ fn the_hub_and_a_facilitator_do_their_work_in_the_browser() {
         ]
     );
 
+    // A recorded month corrected, saying what was wrong: the chart reads the right numbers and
+    // counts the correction; the original stays on record.
+    b.run("document.querySelector('#fx-details').open = true");
+    b.run(&pick("fx-period", &months[1]));
+    b.run(&fill(
+        &[
+            ("fx-numerator", "19"),
+            ("fx-denominator", "25"),
+            ("fx-reason", "A visitor was counted as a student"),
+        ],
+        Some("#fx-form"),
+    ));
+    wait(
+        &b,
+        "the correction recorded",
+        &holds("#fx-result", "Corrected"),
+    );
+    let chart = s
+        .get(&format!(
+            "/api/v1/measures/{measure}/run-chart?program_id={program}"
+        ))
+        .json();
+    let corrected = &chart["points"][1]["contributions"][0];
+    assert_eq!(
+        (
+            corrected["numerator"].as_f64(),
+            corrected["corrections"].as_u64()
+        ),
+        (Some(19.0), Some(1)),
+        "{chart}"
+    );
+    b.audit("a correction");
+
     // A cycle with two questions and their predictions, the change idea picked by name.
     let today = Utc::now().date_naive();
     let day = |n: i64| (today + Span::days(n)).format("%Y-%m-%d").to_string();
@@ -1948,6 +1981,39 @@ fn the_hub_and_a_facilitator_do_their_work_in_the_browser() {
         "!!document.querySelector('#cy-next')",
     );
     shots.push(b.screenshot("workspace-8-acted.png"));
+
+    // The closed cycle's Do corrected: without saying what was wrong it is refused beside the
+    // field, what was typed kept; with it, the page shows the corrected section and the reason.
+    b.run("document.querySelector('#co-details').open = true");
+    let corrected = "Both mentors checked in with seven of the eight students.";
+    b.run(&fill(
+        &[("co-correction-corrected-what_happened", corrected)],
+        Some("#co-form"),
+    ));
+    wait(
+        &b,
+        "the correction refused beside its reason",
+        "document.querySelector('#co-err-reason').textContent.length > 0",
+    );
+    assert_eq!(
+        b.eval("document.querySelector('#co-correction-corrected-what_happened').value"),
+        json!(corrected)
+    );
+    b.run(&fill(
+        &[("co-reason", "The first note missed one student")],
+        Some("#co-form"),
+    ));
+    wait(
+        &b,
+        "the corrected Do on the page",
+        &format!(
+            "{} && {}",
+            holds("#cy-corrections", "The first note missed one student"),
+            holds("#view", corrected)
+        ),
+    );
+    b.audit("a corrected cycle");
+    shots.push(b.screenshot("workspace-8-corrected.png"));
     b.run("document.querySelector('#cy-next').click()");
     wait(
         &b,
@@ -2122,6 +2188,78 @@ fn the_hub_and_a_facilitator_do_their_work_in_the_browser() {
         "Check-ins need their own time"
     );
     b.audit("the synthesis form");
+
+    // The hub gives a university's admissions office a link to the program's standing: the
+    // office opens it and checks the verification code; the hub revokes it, and it opens nothing.
+    b.run(&click("#nav a", "People"));
+    wait(
+        &b,
+        "the people page",
+        "!!document.querySelector('#tk-form')",
+    );
+    b.run(&fill(
+        &[
+            ("tk-name", "State University admissions"),
+            ("tk-role", "admissions"),
+        ],
+        None,
+    ));
+    b.run(&tick("tk-programs", "Lab Explorers"));
+    b.run("document.querySelector('#tk-form').requestSubmit()");
+    wait(
+        &b,
+        "the admissions link",
+        &holds("#pe-issued", "State University admissions"),
+    );
+    let office_link = b.eval("document.querySelector('#pe-link').value");
+    let office_link = office_link.as_str().unwrap().to_string();
+    b.navigate(&office_link);
+    wait(
+        &b,
+        "the admissions statement",
+        "!!document.querySelector('#ad-code-0')",
+    );
+    assert!(
+        b.eval(&holds(".standing", "S1")) == json!(true),
+        "S1 is met"
+    );
+    b.run("document.querySelector('#ad-check-0').click()");
+    wait(
+        &b,
+        "the code checked",
+        "document.querySelector('#ad-result-0').textContent.startsWith('Verified.')",
+    );
+    b.audit("the admissions statement from the hub's link");
+    shots.push(b.screenshot("workspace-12-admissions.png"));
+    b.sign_in(
+        &base,
+        &s.token,
+        "the hub again",
+        &holds("#network-select", "Pittsburgh STEM Network"),
+    );
+    b.run(&click("#nav a", "People"));
+    wait(
+        &b,
+        "the people page",
+        "!!document.querySelector('#pe-table')",
+    );
+    b.run(
+        "(() => { const row = [...document.querySelectorAll('#pe-table tbody tr')].find((r) => r.textContent.includes('State University admissions')); \
+           row.querySelector('input').value = 'the admissions season ended'; row.querySelector('form').requestSubmit(); })()",
+    );
+    wait(
+        &b,
+        "the link revoked",
+        &holds("#pe-notice", "Revoked State University admissions"),
+    );
+    let office = office_link.split("#token=").nth(1).unwrap();
+    let refused = s.raw(
+        "GET",
+        &format!("/api/v1/programs/{program}/admissions"),
+        &[("Authorization", &format!("Bearer {office}"))],
+        b"",
+    );
+    assert_eq!(refused.status, 401, "a revoked link opens nothing");
 
     // A narrow screen (a tablet held upright): the grid and the forms still fit.
     b.set_viewport(700, 1000);
