@@ -1620,7 +1620,8 @@
       await planForm(pid),
       await dataEntry(pid),
       portfolioSection(portfolio, pid),
-      await selfAssessForm(pid, board));
+      await selfAssessForm(pid, board),
+      await proposeForm(pid));
   }
 
   const PURPOSES = { test: 'Test a change', develop: 'Develop a change', implement: 'Implement a change', collect_information: 'Collect information' };
@@ -2044,6 +2045,23 @@
         : h('p', { class: 'muted' }, 'No standards yet.'));
   }
 
+  // A change idea this program proposes to the network: the hub accepts or declines it.
+  async function proposeForm(pid) {
+    const net = await api(netPath());
+    const drivers = Object.values(net.nodes).filter((x) => !x.retired && (x.kind === 'primary' || x.kind === 'secondary'));
+    return h('section', { class: 'card', 'aria-labelledby': 'pp-h' },
+      h('h2', { id: 'pp-h' }, 'Propose a change idea to the network'),
+      apiForm({ prefix: 'pp', title: 'The idea, and why', open: false,
+        intro: 'Something this program has seen work, or wants to try, for the network\'s driver diagram. The hub accepts or declines it.',
+        init: () => ({ title: '', definition: '', rationale: '', serves: [] }),
+        fields: [['title', 'Title'], ['definition', 'What it is (optional)', 'textarea'], ['rationale', 'Why the network should try it', 'textarea'],
+          (f) => checkGroup('pp', 'serves', 'Drivers it serves', drivers, f.v.serves, f.errors.serves)],
+        button: 'Propose it', path: `${netPath()}/change-ideas`,
+        body: (v) => ({ title: v.title.trim(), definition: v.definition.trim(), rationale: v.rationale.trim(), proposed_by_program: pid,
+          serves: v.serves.map((id) => ({ node_id: id, strength: 'strong' })) }),
+        done: (ans, v) => `Proposed “${v.title.trim()}”: the hub will accept or decline it.` }));
+  }
+
   const SCALE = { 1: '1 — Not yet', 2: '2 — Developing', 3: '3 — Meets the standard', 4: '4 — Exemplary' };
 
   // A self-assessment against one of the network's quality standards: the rating in the scale's
@@ -2431,14 +2449,28 @@
         return ok ? `Added and accepted “${v.title.trim()}”.` : `Proposed “${v.title.trim()}”; not accepted: ${(answer && answer.detail) || 'refused'}.`;
       } });
 
-    const linkForm = apiForm({ prefix: 'ln', title: 'Link two nodes', open: false,
-      intro: 'A change idea serves a secondary or a primary driver; a secondary driver serves a primary one. Linking again changes the strength.',
-      init: () => ({ from: '', to: '', strength: 'strong' }),
-      fields: [['from', 'This node', 'select', { '': '—', ...options([...of('change_idea'), ...of('secondary')]) }],
-        ['to', 'serves', 'select', { '': '—', ...options([...of('secondary'), ...of('primary')]) }], ['strength', 'Strength', 'select', STRENGTHS]],
-      button: 'Link', path: `${net}/links`, ifMatch: version,
-      body: (v) => ({ from: v.from || null, to: v.to || null, strength: v.strength }),
-      done: () => 'Linked.' });
+    const linkForm = apiForm({ prefix: 'ln', title: 'Link or unlink two nodes', open: false,
+      intro: 'A change idea serves a secondary or a primary driver; a secondary driver serves a primary one. Linking again changes the strength; unlinking says why.',
+      init: () => ({ action: 'link', from: '', to: '', strength: 'strong', reason: '' }),
+      fields: [['action', 'Change', 'select', { link: 'Link them (or change the strength)', unlink: 'Unlink them' }],
+        ['from', 'This node', 'select', { '': '—', ...options([...of('change_idea'), ...of('secondary')]) }],
+        ['to', 'serves', 'select', { '': '—', ...options([...of('secondary'), ...of('primary')]) }], ['strength', 'Strength (to link)', 'select', STRENGTHS],
+        ['reason', 'Why (to unlink)']],
+      button: 'Record the change', ifMatch: version,
+      path: (v) => `${net}/links${v.action === 'unlink' ? '/remove' : ''}`,
+      body: (v) => (v.action === 'unlink' ? { from: v.from || null, to: v.to || null, reason: v.reason.trim() }
+        : { from: v.from || null, to: v.to || null, strength: v.strength }),
+      done: (ans, v) => (v.action === 'unlink' ? 'Unlinked.' : 'Linked.') });
+
+    const live = of('change_idea').filter((x) => !['proposed', 'declined'].includes(x.stage));
+    const stageForm = apiForm({ prefix: 'stg', title: 'Move a change idea to another stage', open: false,
+      intro: 'Accepted, then testing, implementing and spreading, as the network learns; or abandoned. Say why.',
+      init: () => ({ node: '', stage: 'testing', reason: '' }),
+      fields: [['node', 'Change idea', 'select', { '': '—', ...Object.fromEntries(live.map((x) => [x.id, `${x.title} (${x.stage})`])) }],
+        ['stage', 'Stage', 'select', { accepted: 'Accepted', testing: 'Testing', implementing: 'Implementing', spreading: 'Spreading', abandoned: 'Abandoned' }],
+        ['reason', 'Why']],
+      button: 'Move it', ifMatch: version, path: (v) => `${net}/change-ideas/${enc(v.node || 'none')}/stage`,
+      body: (v) => ({ stage: v.stage, reason: v.reason.trim() }), done: (ans, v) => `Moved to ${v.stage}.` });
 
     const editForm = apiForm({ prefix: 'rw', title: 'Reword or retire a node', open: false,
       intro: 'Rewording keeps the node\'s history; a retired node stays on record, off the diagram.',
@@ -2451,9 +2483,11 @@
       done: (ans, v) => (v.action === 'retire' ? 'Retired.' : 'Reworded.') });
 
     const proposed = of('change_idea').filter((x) => x.stage === 'proposed');
-    const decide = (x, verb) => async () => {
-      const { ok, answer } = await apiPost(`${net}/change-ideas/${enc(x.id)}/${verb}`, verb === 'decline' ? { reason: 'declined by the hub' } : {}, crypto.randomUUID(), version);
-      state.notice = ok ? null : (answer && answer.detail) || 'Refused.';
+    const decide = (x, verb) => async (ev) => {
+      if (ev) ev.preventDefault();
+      const reason = verb === 'decline' ? ev.target.querySelector('input').value.trim() : '';
+      const { ok, answer } = await apiPost(`${net}/change-ideas/${enc(x.id)}/${verb}`, verb === 'decline' ? { reason } : {}, crypto.randomUUID(), version);
+      state.notice = ok ? null : `“${x.title}” was not ${verb === 'decline' ? 'declined' : 'accepted'}: ${(answer && answer.errors && answer.errors[0] && answer.errors[0].message) || (answer && answer.detail) || 'refused'}.`;
       render(true);
     };
 
@@ -2468,6 +2502,23 @@
       button: 'Enrol the program', path: `${net}/programs`,
       body: (v) => ({ name: v.name.trim(), ecosystem_id: v.ecosystem_id || null }), done: (ans, v) => `Enrolled “${v.name.trim()}”.` });
 
+    const withdrawForm = apiForm({ prefix: 'wd', title: 'Withdraw a program', open: false,
+      intro: 'The program leaves the network; its record stays. Its personal text is erased after the network\'s retention period, if one is set.',
+      init: () => ({ program: '', reason: '' }),
+      fields: [['program', 'Program', 'select', { '': '—', ...options(programs.items || []) }], ['reason', 'Why']],
+      button: 'Withdraw the program', path: (v) => `/api/v1/programs/${enc(v.program || 'none')}/withdraw`,
+      body: (v) => ({ reason: v.reason.trim() }), done: () => 'Withdrawn.' });
+    const chartForm = apiForm({ prefix: 'rc', title: 'A measure\'s run chart: baseline and phases', open: false,
+      intro: 'Freeze the median on the first points as the baseline, or start a new phase after a deliberate change to the process.',
+      init: () => ({ measure: '', action: 'baseline', points: '12', from_period: '', label: '', reason: '' }),
+      fields: [['measure', 'Measure', 'select', { '': '—', ...options(measures.items || []) }],
+        ['action', 'Change', 'select', { baseline: 'Freeze the baseline median', phase: 'Start a new phase' }],
+        ['points', 'Points in the baseline', 'text', null, { inputmode: 'numeric' }],
+        ['from_period', 'The new phase starts with the period (e.g. 2025-09)'], ['label', 'The new phase\'s name'], ['reason', 'Why (optional)']],
+      button: 'Record the change', path: (v) => `/api/v1/measures/${enc(v.measure || 'none')}/${v.action === 'phase' ? 'phases' : 'baseline'}`,
+      body: (v) => (v.action === 'phase' ? { from_period: v.from_period.trim(), label: v.label.trim(), reason: v.reason.trim() }
+        : { points: num(v.points), reason: v.reason.trim() }),
+      done: (ans, v) => (v.action === 'phase' ? `Started “${v.label.trim()}”.` : 'Baseline frozen.') });
     const measureForm = apiForm({ prefix: 'me', title: 'Define a measure', open: (measures.items || []).length ? false : undefined,
       intro: 'Its operational definition, as every program will read it beside its data.',
       init: () => ({ name: '', kind: 'outcome', description: '', data_type: 'proportion', numerator: '', denominator: '', unit: 'percent', period: 'month', direction: 'up', target: '' }),
@@ -2520,20 +2571,23 @@
         h('h2', { id: 'hub-dd-h' }, 'Driver diagram'),
         nodes.length ? h('ul', { class: 'nodes', id: 'hub-nodes' }, [...of('primary'), ...of('secondary'), ...of('change_idea')].map(nodeItem))
           : h('p', { class: 'muted' }, 'No drivers yet: start with a primary driver.'),
-        proposed.length ? [h('h3', null, 'Proposed change ideas'), h('ul', null, proposed.map((x) => h('li', null, x.title, ' ',
-          h('button', { type: 'button', onclick: decide(x, 'accept') }, `Accept “${x.title}”`), ' ',
-          h('button', { type: 'button', onclick: decide(x, 'decline') }, `Decline “${x.title}”`))))] : null,
-        h('div', { class: 'parts' }, driverForm, ideaForm), linkForm, editForm),
+        proposed.length ? [h('h3', null, 'Proposed change ideas'), h('ul', { id: 'hub-proposed', class: 'nodes' }, proposed.map((x) => h('li', null,
+          h('strong', null, x.title), x.proposed_by_program ? h('span', { class: 'muted small' }, ' · proposed by a program') : null, ' ',
+          h('button', { type: 'button', onclick: decide(x, 'accept') }, `Accept “${x.title}”`),
+          h('form', { class: 'inline-form', onsubmit: decide(x, 'decline') },
+            h('label', { class: 'inline', for: `dec-${x.id}` }, 'Why not'), h('input', { id: `dec-${x.id}` }),
+            h('button', { type: 'submit' }, `Decline “${x.title}”`)))))] : null,
+        h('div', { class: 'parts' }, driverForm, ideaForm), linkForm, stageForm, editForm),
       h('section', { class: 'card', 'aria-labelledby': 'hub-pr-h' },
         h('h2', { id: 'hub-pr-h' }, 'Programs and ecosystems'),
         h('p', null, ecosystems.length ? `Ecosystems: ${ecosystems.map((e) => `${e.name} (${e.region})`).join(', ')}.` : 'No ecosystem yet: a program is enrolled in one.'),
         h('p', null, (programs.items || []).length ? ['Programs: ', (programs.items || []).map((p, i) => [i ? ', ' : '', h('a', { href: `#/programs/${enc(p.id)}` }, p.title)])] : 'No program yet.'),
-        h('div', { class: 'parts' }, ecoForm, ecosystems.length ? enrolForm : null)),
+        h('div', { class: 'parts' }, ecoForm, ecosystems.length ? enrolForm : null), (programs.items || []).length ? withdrawForm : null),
       h('section', { class: 'card', 'aria-labelledby': 'hub-me-h' },
         h('h2', { id: 'hub-me-h' }, 'Measures and standards'),
         h('p', null, (measures.items || []).length ? ['Measures: ', (measures.items || []).map((m, i) => [i ? ', ' : '', h('a', { href: `#/measures/${enc(m.id)}` }, m.title)])] : 'No measure yet.'),
         h('p', null, standards.length ? `Standards: ${standards.map((x) => `${x.code} ${x.title}`).join('; ')}.` : 'No quality standard yet.'),
-        measureForm, standardForm),
+        measureForm, (measures.items || []).length ? chartForm : null, standardForm),
       h('section', { class: 'card', 'aria-labelledby': 'hub-sy-h' },
         h('h2', { id: 'hub-sy-h' }, 'Syntheses'),
         h('p', null, h('a', { href: '#/syntheses' }, 'What the network has learned so far'), '.'),

@@ -2075,6 +2075,22 @@ fn the_hub_and_a_facilitator_do_their_work_in_the_browser() {
     b.run("document.querySelector('#pf-h').scrollIntoView()");
     shots.push(b.screenshot_window("workspace-9-self-assessment.png"));
 
+    // The facilitator proposes a change idea to the network.
+    b.run("document.querySelector('#pp-details').open = true");
+    b.run(&fill(
+        &[
+            ("pp-title", "Text reminders before sessions"),
+            (
+                "pp-rationale",
+                "Two of our students missed sessions they had forgotten",
+            ),
+        ],
+        None,
+    ));
+    b.run(&tick("pp-serves", "Mentors who know each student"));
+    b.run("document.querySelector('#pp-form').requestSubmit()");
+    wait(&b, "the idea proposed", &holds("#pp-result", "Proposed"));
+
     // The data on the program's run chart: a point per month pasted.
     b.run(&click("#de-result a", "See its run chart"));
     wait(
@@ -2144,7 +2160,7 @@ fn the_hub_and_a_facilitator_do_their_work_in_the_browser() {
     }
     b.block("switch tabs", b.client().switch_to_window(last));
 
-    // The hub writes what the network learned, citing the cycle by its name and program.
+    // The hub declines the program's proposal, saying why, and moves its own idea to testing.
     b.sign_in(
         &base,
         &s.token,
@@ -2152,6 +2168,57 @@ fn the_hub_and_a_facilitator_do_their_work_in_the_browser() {
         &holds("#network-select", "Pittsburgh STEM Network"),
     );
     b.run(&click("#nav a", "Network setup"));
+    wait(
+        &b,
+        "the proposal",
+        &holds("#hub-proposed", "Text reminders before sessions"),
+    );
+    b.audit("a proposed change idea");
+    b.run("document.querySelector('#hub-proposed').scrollIntoView()");
+    shots.push(b.screenshot_window("workspace-13-proposal.png"));
+    b.run(
+        "(() => { const li = [...document.querySelectorAll('#hub-proposed li')].find((l) => l.textContent.includes('Text reminders')); \
+           li.querySelector('input').value = 'The network tested texts last year'; li.querySelector('form').requestSubmit(); })()",
+    );
+    wait(
+        &b,
+        "the proposal declined",
+        "!document.querySelector('#hub-proposed')",
+    );
+    b.run("document.querySelector('#stg-details').open = true");
+    b.run(&pick("stg-node", "Weekly mentor check-ins"));
+    b.run(&fill(
+        &[
+            ("stg-stage", "testing"),
+            ("stg-reason", "Lab Explorers is testing it"),
+        ],
+        Some("#stg-form"),
+    ));
+    wait(
+        &b,
+        "the idea in testing",
+        &holds("#hub-nodes", "Weekly mentor check-ins · testing"),
+    );
+    let diagram = s.get(&format!("/api/v1/networks/{network}")).json();
+    let stages: Vec<(String, String)> = diagram["nodes"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|n| n["kind"] == "change_idea")
+        .map(|n| {
+            (
+                n["title"].as_str().unwrap().to_string(),
+                n["stage"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        stages.contains(&("Text reminders before sessions".into(), "declined".into()))
+            && stages.contains(&("Weekly mentor check-ins".into(), "testing".into())),
+        "{stages:?}"
+    );
+
+    // The hub writes what the network learned, citing the cycle by its name and program.
     wait(
         &b,
         "the synthesis form",
