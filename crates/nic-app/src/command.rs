@@ -631,6 +631,9 @@ pub struct Write {
     pub correlation_id: Uuid,
     /// The SHA-256 (hex) of the request, kept with the events of a write with an idempotency key.
     pub request_sha256: Option<String>,
+    /// The day what the write records happened, when that was not today (kept in the events'
+    /// metadata; the events' data dates, where they have them, say it themselves).
+    pub occurred_on: Option<chrono::NaiveDate>,
 }
 
 impl Write {
@@ -643,6 +646,7 @@ impl Write {
             scope: scope.into(),
             correlation_id: Uuid::now_v7(),
             request_sha256: None,
+            occurred_on: None,
         }
     }
 
@@ -836,6 +840,7 @@ pub(crate) async fn run<C: Command>(
             correlation_id: Some(w.correlation_id),
             causation_id: None,
             request_sha256: w.idempotency_key.as_ref().and(w.request_sha256.clone()),
+            occurred_on: w.occurred_on,
         };
         let new: Vec<_> = events
             .iter()

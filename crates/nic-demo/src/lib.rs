@@ -150,8 +150,10 @@ pub async fn load(store: &dyn EventStore, seed: u64) -> anyhow::Result<Summary> 
         );
     }
     let world = build(seed)?;
-    let metadata = Metadata {
+    // Each event is dated by the day it happened in the story; the ledger records it today.
+    let metadata = |k: usize| Metadata {
         actor: Some(ACTOR.into()),
+        occurred_on: Some(world.days[k]),
         ..Metadata::default()
     };
     let mut versions: BTreeMap<StreamId, u64> = BTreeMap::new();
@@ -166,7 +168,8 @@ pub async fn load(store: &dyn EventStore, seed: u64) -> anyhow::Result<Summary> 
         }
         let events: Vec<_> = world.log[i..j]
             .iter()
-            .map(|(_, e)| e.to_new_event(&metadata))
+            .enumerate()
+            .map(|(k, (_, e))| e.to_new_event(&metadata(i + k)))
             .collect();
         let expected = versions
             .get(stream)
@@ -480,6 +483,10 @@ pub(crate) struct World {
     points: BTreeMap<(usize, usize, usize), Uuid>,
     /// The log, in the order the events were decided.
     pub(crate) log: Vec<(StreamId, NicEvent)>,
+    /// The day each event of `log` happened in the story (its metadata's `occurred_on`).
+    days: Vec<NaiveDate>,
+    /// The story's day while a step runs.
+    day: NaiveDate,
 }
 
 impl World {
@@ -510,6 +517,7 @@ impl World {
                 other => unreachable!("no stream category {other}"),
             }
             self.log.push((StreamId::for_entity(category, id), e));
+            self.days.push(self.day);
         }
     }
 
@@ -1307,7 +1315,8 @@ impl Story {
     /// Runs the story in date order (steps of one day in the order they were written).
     fn run(mut self, w: &mut World) -> anyhow::Result<()> {
         self.0.sort_by_key(|(d, _)| *d);
-        for (_, step) in self.0 {
+        for (day, step) in self.0 {
+            w.day = day;
             step(w)?;
         }
         Ok(())
@@ -1389,6 +1398,8 @@ fn world(seed: u64) -> World {
         syntheses: BTreeMap::new(),
         points: BTreeMap::new(),
         log: Vec::new(),
+        days: Vec::new(),
+        day: NaiveDate::MIN,
     };
     w.network = NetworkState::new(w.ids.network);
     w

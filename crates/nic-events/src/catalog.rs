@@ -1114,6 +1114,23 @@ impl NicEvent {
         self.info().schema_version
     }
 
+    /// The day what this event records happened in the world, when its data say it: a cycle's
+    /// start, completion and decision, the last day of a data point's period, a self-assessment's
+    /// date. A cycle's plan is dated by its planned start, for a plan recorded after it (a plan
+    /// recorded before its start happened when it was recorded). For every other event the day
+    /// is its metadata's `occurred_on`, or the day it was recorded.
+    pub fn occurred_on(&self) -> Option<NaiveDate> {
+        match self {
+            NicEvent::PdsaCyclePlanned(e) => Some(e.planned_start),
+            NicEvent::PdsaCycleStarted(e) => Some(e.started_on),
+            NicEvent::PdsaDoRecorded(e) => Some(e.done.completed_on),
+            NicEvent::PdsaActDecided(e) => Some(e.act.decided_on),
+            NicEvent::DataPointRecorded(e) => Some(e.period.end()),
+            NicEvent::StandardSelfAssessed(e) => Some(e.assessed_on),
+            _ => None,
+        }
+    }
+
     /// The payload as JSON (the event's `data`).
     pub fn data(&self) -> serde_json::Value {
         let mut tagged = serde_json::to_value(self).expect("catalog events serialise");

@@ -174,6 +174,11 @@ pub struct Metadata {
     /// with another request is refused instead of answered with this one's events.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_sha256: Option<String>,
+    /// The day what the event records happened, when its data do not say it and it was not the
+    /// day it was recorded: a network's earlier records brought into the ledger later. The
+    /// recorded time stays the ledger's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub occurred_on: Option<chrono::NaiveDate>,
 }
 
 /// An event about to be appended. The store assigns its version, position, time and hash.

@@ -200,6 +200,15 @@
   }
 
   const asOfParam = () => (state.asOf ? { as_of: state.asOf } : {});
+  // Replay answers one of two questions: a day (YYYY-MM-DD) is the network's clock, what had
+  // happened by then (including what was recorded later); a time is the ledger's, what it had
+  // recorded by then.
+  const byDay = () => !!state.asOf && /^\d{4}-\d{2}-\d{2}$/.test(state.asOf);
+  const fmtDay = (d) => new Date(`${d}T12:00:00Z`).toLocaleDateString(undefined, { year: 'numeric', month: 'short', day: 'numeric', timeZone: 'UTC' });
+  function asOfWords() {
+    if (!state.asOf) return '';
+    return byDay() ? `as the work stood on ${fmtDay(state.asOf)}` : `as the ledger knew it at ${fmtTime(state.asOf)}`;
+  }
 
   // -------------------------------------------------------------------------------------------
   // Token
@@ -365,7 +374,7 @@
     state.refreshTimer = setTimeout(() => {
       const v = route().view;
       // History does not change: a replayed diagram or timeline stays as it is.
-      if (state.asOf && (v === 'diagram' || v === 'timeline')) return;
+      if (state.asOf && REPLAYED.includes(v)) return;
       // A form being filled in waits: applying it reads the new data anyway.
       if ($('view').querySelector('form[data-dirty]')) return;
       render(true);
@@ -377,9 +386,11 @@
     $('replay-live').hidden = !state.asOf;
     if (!state.asOf) { banner.hidden = true; return; }
     banner.hidden = false;
-    const applies = r.view === 'diagram' || r.view === 'timeline' || (r.view === 'programs' && r.args[1] === 'packet');
-    banner.replaceChildren(`Replay: the driver diagram, the timeline and evidence packets show the network as of ${fmtTime(state.asOf)} (${state.asOf}).`,
-      applies ? '' : ' This view is live.');
+    const applies = REPLAYED.includes(r.view);
+    banner.replaceChildren(byDay()
+      ? `Replay: the driver diagram, the timeline, run charts, PDSA boards and evidence packets show the network's work as it stood at the end of ${fmtDay(state.asOf)}: what had happened by then, including what was recorded later.`
+      : `Replay: the driver diagram, the timeline, run charts, PDSA boards and evidence packets show the ledger as it knew it at ${fmtTime(state.asOf)} (${state.asOf}): what had been recorded by then.`,
+    applies ? '' : ' This view is live.');
   }
 
   function viewNotFound() {
@@ -692,18 +703,18 @@
     } catch (e) {
       if (e instanceof ApiError && e.status === 404 && state.asOf) {
         return h('div', { class: 'card' }, h('h1', null, 'Driver diagram'),
-          h('p', null, `The network had not been chartered yet as of ${fmtTime(state.asOf)}.`));
+          h('p', null, `The network had not been chartered yet, ${asOfWords()}.`));
       }
       throw e;
     }
     const toggle = h('button', { type: 'button', id: 'toggle-retired', 'aria-pressed': String(state.diagram.showRetired),
       onclick: () => { state.diagram.showRetired = !state.diagram.showRetired; render(true); } }, 'Show retired nodes');
     const parts = [h('section', { class: 'card', 'aria-labelledby': 'dd-h' },
-      h('h1', { id: 'dd-h' }, `Driver diagram${state.asOf ? ` as of ${fmtTime(state.asOf)}` : ''}`),
+      h('h1', { id: 'dd-h' }, `Driver diagram${state.asOf ? `, ${asOfWords()}` : ''}`),
       h('p', { class: 'muted small' }, `${dd.network_name || ''} · as of log position ${dd.position}`),
       h('div', { class: 'controls' }, toggle), legend(),
       h('div', { class: 'diagram-wrap' }, drawDiagram(dd, selected)))];
-    if (state.asOf) parts.push(await diffSince());
+    if (state.asOf) parts.push(await diffSince(dd));
     const idea = selected && dd.nodes.find((n) => n.id === selected);
     if (idea) parts.push(await ideaDetail(idea));
     else if (selected) parts.push(h('p', { class: 'card' }, 'That change idea is not on this diagram.'));
@@ -712,11 +723,16 @@
   }
 
   /** What changed in the diagram from the replayed date to now. */
-  async function diffSince() {
-    let d;
-    try { d = await api(`${netPath()}/driver-diagram/diff`, { from: state.asOf }); } catch (e) {
+  async function diffSince(then) {
+    let d; let now;
+    try {
+      [d, now] = await Promise.all([api(`${netPath()}/driver-diagram/diff`, { from: state.asOf }), api(`${netPath()}/driver-diagram`)]);
+    } catch (e) {
       return h('section', { class: 'card' }, h('h2', null, 'Changed since then'), h('p', { class: 'error' }, e.message));
     }
+    // Links are named by their nodes, as they read now or, for a node gone since, then.
+    const names = new Map([...then.nodes, ...now.nodes].map((n) => [n.id, n.title]));
+    const link = (l) => `“${names.get(l.from) || 'a node'}” serves “${names.get(l.to) || 'a node'}” (${label(l.strength)})`;
     const list = (title, items, fmt) => (items && items.length
       ? [h('h3', null, `${title} (${items.length})`), h('ul', null, items.map((i) => h('li', null, fmt(i))))] : null);
     const rel = d.relinked || {};
@@ -726,8 +742,8 @@
       list('Reworded', d.reworded, (n) => `“${n.old_title}” → “${n.new_title}”`),
       list('Retired', d.retired, (n) => `${label(n.kind)}: ${n.title}`),
       list('Stage changed', d.stage_changed, (n) => `${n.title}: ${label(n.before || 'none')} → ${label(n.after || 'none')}`),
-      list('Links added', rel.added, (l) => `${label(l.strength)} link`),
-      list('Links removed', rel.removed, (l) => `${label(l.strength)} link`),
+      list('Links added', rel.added, link),
+      list('Links removed', rel.removed, link),
     ].filter(Boolean);
     return h('section', { class: 'card', 'aria-labelledby': 'diff-h' }, h('h2', { id: 'diff-h' }, 'Changed since then (to now)'),
       body.length ? body : h('p', { class: 'muted' }, 'Nothing: the diagram is as it was.'));
@@ -786,6 +802,14 @@
 
   const TL_FILTERS = ['program_id', 'ecosystem_id', 'driver_id', 'change_idea_id', 'kind', 'from', 'until'];
 
+  // "recorded 9 days later", when an entry was recorded more than a day after it happened.
+  function recordedLater(e) {
+    const days = Math.floor((Date.parse(e.recorded_at) - Date.parse(`${e.happened_on}T00:00:00Z`)) / 86400000);
+    if (days <= 1) return null;
+    const words = days < 60 ? `${days} days` : days < 730 ? `${Math.round(days / 30.4)} months` : `${Math.round(days / 365.25)} years`;
+    return h('span', { class: 'later', title: `recorded ${fmtTime(e.recorded_at)}` }, ` · recorded ${words} later`);
+  }
+
   async function viewTimeline(r) {
     const filters = {};
     for (const k of TL_FILTERS) if (r.query.get(k)) filters[k] = r.query.get(k);
@@ -805,15 +829,14 @@
     const drivers = dd.nodes.filter((n) => n.kind === 'primary' || n.kind === 'secondary').map((n) => ({ id: n.id, title: `${n.title} (${n.kind})` }));
     const ideas = dd.nodes.filter((n) => n.kind === 'change_idea').map((n) => ({ id: n.id, title: n.title }));
     const kinds = new Set((filters.kind || '').split(',').filter(Boolean));
-    const localOf = (iso) => (iso ? toLocalInput(new Date(iso)) : '');
     const field = (id, text, control) => h('div', null, h('label', { for: id }, text), control);
     const form = h('form', { class: 'filters', id: 'tl-form', 'aria-label': 'Timeline filters' },
       field('tl-program', 'Program', h('select', { id: 'tl-program', name: 'program_id' }, opt(programs.items || [], filters.program_id, 'All programs'))),
       field('tl-eco', 'Ecosystem', h('select', { id: 'tl-eco', name: 'ecosystem_id' }, opt(ecos, filters.ecosystem_id, 'All ecosystems'))),
       field('tl-driver', 'Driver', h('select', { id: 'tl-driver', name: 'driver_id' }, opt(drivers, filters.driver_id, 'All drivers'))),
       field('tl-idea', 'Change idea', h('select', { id: 'tl-idea', name: 'change_idea_id' }, opt(ideas, filters.change_idea_id, 'All change ideas'))),
-      field('tl-from', 'From', h('input', { id: 'tl-from', name: 'from', type: 'datetime-local', step: 1, value: localOf(filters.from) })),
-      field('tl-until', 'Until', h('input', { id: 'tl-until', name: 'until', type: 'datetime-local', step: 1, value: localOf(filters.until) })),
+      field('tl-from', 'Happened from', h('input', { id: 'tl-from', name: 'from', type: 'date', value: filters.from || '' })),
+      field('tl-until', 'Happened until', h('input', { id: 'tl-until', name: 'until', type: 'date', value: filters.until || '' })),
       h('fieldset', null, h('legend', null, 'Kinds (none checked: all)'),
         KINDS.map((k) => h('label', null, h('input', { type: 'checkbox', name: 'kind', id: `tl-kind-${k}`, value: k, checked: kinds.has(k) }), label(k)))),
       h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary', id: 'tl-apply' }, 'Apply filters'),
@@ -829,13 +852,13 @@
       for (const k of ['program_id', 'ecosystem_id', 'driver_id', 'change_idea_id']) if (fd.get(k)) q.set(k, fd.get(k));
       const ks = fd.getAll('kind');
       if (ks.length) q.set('kind', ks.join(','));
-      for (const k of ['from', 'until']) if (fd.get(k)) q.set(k, new Date(fd.get(k)).toISOString());
+      for (const k of ['from', 'until']) if (fd.get(k)) q.set(k, fd.get(k));
       const s2 = q.toString();
       location.hash = `#/timeline${s2 ? `?${s2}` : ''}`;
     });
     const entries = page.entries || [];
     const list = entries.length ? h('ol', { class: 'entries', start: 1 }, entries.map((e) => h('li', null,
-      h('time', { datetime: e.recorded_at, class: 'small muted' }, fmtTime(e.recorded_at)),
+      h('div', { class: 'small muted' }, h('time', { datetime: e.happened_on }, fmtDay(e.happened_on)), recordedLater(e)),
       h('span', null, h('span', { class: 'badge' }, label(e.kind))),
       h('div', null, h('span', null, e.sentence),
         h('span', { class: 'small muted' }, ` — ${e.actor_name || e.actor || ''}`),
@@ -850,8 +873,8 @@
       h('button', { type: 'button', id: 'tl-next', disabled: page.next_after === null || page.next_after === undefined,
         onclick: () => { cursors.push(page.next_after); render(true); } }, 'Next page'));
     return h('div', null, h('section', { class: 'card', 'aria-labelledby': 'tl-h' },
-      h('h1', { id: 'tl-h' }, `Learning timeline${state.asOf ? ` as of ${fmtTime(state.asOf)}` : ''}`),
-      h('p', { class: 'muted small' }, `Oldest first, ${TIMELINE_PAGE} a page · as of log position ${page.position}`), form),
+      h('h1', { id: 'tl-h' }, `Learning timeline${state.asOf ? `, ${asOfWords()}` : ''}`),
+      h('p', { class: 'muted small' }, `In the order things happened, oldest first, ${TIMELINE_PAGE} a page; each entry says when it was recorded when that was later · as of log position ${page.position}`), form),
     h('section', { class: 'card', 'aria-label': 'Timeline entries' }, list, pager));
   }
 
@@ -1136,7 +1159,7 @@
     if (!meas.length) return h('div', { class: 'card' }, h('h1', null, 'Run charts'), h('p', null, 'No measures defined yet.'));
     const measureId = r.args[0] || meas[0].id;
     const programId = r.args[1] || '';
-    const chart = await api(`/api/v1/measures/${enc(measureId)}/run-chart`, { program_id: programId, rules: state.chart.rules, chart: state.chart.type });
+    const chart = await api(`/api/v1/measures/${enc(measureId)}/run-chart`, { program_id: programId, rules: state.chart.rules, chart: state.chart.type, ...asOfParam() });
     const go = () => {
       state.chart.type = null;
       const m = $('rc-measure').value;
@@ -1167,10 +1190,10 @@
     const cyclesIn = chart.points.flatMap((p) => p.cycles.map((c) => ({ c, period: p.period })));
     // Network-wide: the same measure for every program at once, as small multiples.
     const programCharts = programId ? [] : await pool(progs, 6, (p) =>
-      api(`/api/v1/measures/${enc(measureId)}/run-chart`, { program_id: p.id }));
+      api(`/api/v1/measures/${enc(measureId)}/run-chart`, { program_id: p.id, ...asOfParam() }));
     return h('div', null,
       h('section', { class: 'card', 'aria-labelledby': 'rc-h' },
-        h('h1', { id: 'rc-h' }, chart.measure_name),
+        h('h1', { id: 'rc-h' }, chart.measure_name, state.asOf ? `, ${asOfWords()}` : ''),
         h('p', { class: 'muted small' }, `${label(chart.kind)} measure · ${chart.scope.kind === 'program' ? chart.program_name : 'network-wide'} · ${chart.period_kind}ly · better when ${chart.direction === 'down' ? 'lower' : 'higher'}${chart.target !== null ? ` · target ${fmtValue(chart, chart.target)}` : ''} · ${chart.aggregation}`),
         controls,
         h('div', { class: 'chart-wrap' }, drawChart(chart, highlight)),
@@ -1579,7 +1602,7 @@
     if (r.args[0] && r.args[1] === 'packet') return viewPacket(r.args[0]);
     const programs = (await api(`${netPath()}/programs`)).items || [];
     if (!r.args[0]) {
-      const boards = await pool(programs, 4, (p) => api(`/api/v1/programs/${enc(p.id)}/pdsa-board`));
+      const boards = await pool(programs, 4, (p) => api(`/api/v1/programs/${enc(p.id)}/pdsa-board`, asOfParam()));
       return h('section', { class: 'card', 'aria-labelledby': 'pr-h' }, h('h1', { id: 'pr-h' }, 'Programs'),
         h('table', null, h('thead', null, h('tr', null, ['Program', ...PHASES, 'Ramps', 'Cycles with gaps'].map((t) => h('th', { scope: 'col' }, t)))),
           h('tbody', null, programs.map((p, i) => {
@@ -1593,13 +1616,13 @@
     }
     const pid = r.args[0];
     const [board, portfolio] = await Promise.all([
-      api(`/api/v1/programs/${enc(pid)}/pdsa-board`), api(`/api/v1/programs/${enc(pid)}/portfolio`)]);
+      api(`/api/v1/programs/${enc(pid)}/pdsa-board`, asOfParam()), api(`/api/v1/programs/${enc(pid)}/portfolio`, asOfParam())]);
     const switcher = h('div', { class: 'controls' }, h('div', null, h('label', { for: 'pr-select' }, 'Program'),
       h('select', { id: 'pr-select', onchange: (e) => { location.hash = `#/programs/${enc(e.target.value)}`; } },
         programs.map((p) => h('option', { value: p.id, selected: p.id === pid }, p.title)))));
     return h('div', null,
       h('section', { class: 'card', 'aria-labelledby': 'pb-h' },
-        h('h1', { id: 'pb-h' }, board.program_name),
+        h('h1', { id: 'pb-h' }, board.program_name, state.asOf ? `, ${asOfWords()}` : ''),
         h('p', { class: 'muted small' }, `PDSA board · as of log position ${board.position} · `,
           board.cycles_with_gaps ? h('span', { class: 'badge gap' }, `⚠ ${board.cycles_with_gaps} cycle${board.cycles_with_gaps === 1 ? '' : 's'} with gaps`) : 'no cycle has gaps',
           ' · ', h('a', { href: `#/timeline?program_id=${enc(pid)}` }, 'its timeline'),
@@ -1617,11 +1640,11 @@
               c.decision ? h('span', { class: `dec-${c.decision}` }, c.decision) : c.phase,
               c.gaps.length ? ' ⚠' : '')))))))
           : h('p', { class: 'muted' }, 'No ramps yet.')),
-      await planForm(pid),
-      await dataEntry(pid),
+      state.asOf ? h('p', { class: 'card muted', id: 'pb-replaying' }, 'The forms for recording come back with the live view (Back to live).') : [
+        await planForm(pid),
+        await dataEntry(pid)],
       portfolioSection(portfolio, pid),
-      await selfAssessForm(pid, board),
-      await proposeForm(pid));
+      state.asOf ? null : [await selfAssessForm(pid, board), await proposeForm(pid)]);
   }
 
   const PURPOSES = { test: 'Test a change', develop: 'Develop a change', implement: 'Implement a change', collect_information: 'Collect information' };
@@ -2662,6 +2685,9 @@
               h('button', { type: 'submit' }, `Revoke ${t.name}`))))))))));
   }
 
+  // The views a replay applies to; the others stay live.
+  const REPLAYED = ['diagram', 'timeline', 'measures', 'programs'];
+
   const VIEWS = {
     overview: viewOverview,
     diagram: viewDiagram,
@@ -2840,9 +2866,9 @@
       if (!v) { $('replay-at').focus(); return; }
       const d = new Date(v);
       if (Number.isNaN(d.getTime())) return;
-      state.asOf = d.toISOString();
-      const view = route().view;
-      if (view !== 'diagram' && view !== 'timeline') location.hash = '#/diagram';
+      // The network's clock takes the day typed; the ledger's, the moment.
+      state.asOf = $('replay-clock').value === 'happened' ? v.slice(0, 10) : d.toISOString();
+      if (!REPLAYED.includes(route().view)) location.hash = '#/diagram';
       else render(false);
     });
     $('replay-live').addEventListener('click', () => {

@@ -206,11 +206,23 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
     }
 }
 
-/// A point of the log named in the query (`field`): a global position (digits) or an RFC 3339
-/// time.
+/// A point named in the query (`field`), on one of two clocks: the ledger's, a global position
+/// (digits) or an RFC 3339 time (the log as it stood then: what had been recorded), or the
+/// network's, a day `YYYY-MM-DD` (its work as it stood at the end of that day: what had happened
+/// by then, including what was recorded later).
 pub fn as_of(field: &str, s: &str) -> Result<AsOf, Problem> {
     if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
         return position(field, s).map(AsOf::Position);
+    }
+    if s.len() == 10 && !s.contains('T') {
+        return chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map(AsOf::Happened)
+            .map_err(|_| {
+                Problem::new(
+                    ProblemKind::InvalidQuery,
+                    format!("{field}: {s} is not a day (YYYY-MM-DD)"),
+                )
+            });
     }
     time(field, s).map(AsOf::Time)
 }
@@ -290,15 +302,17 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 
 /// What a write's headers ask: a condition on the stream's version (`If-Match: "N"`, the ETag of
 /// the resource), an idempotency key (a retried POST with the same key returns the first answer
-/// and writes nothing, scoped to the method and path) and a correlation id; with the principal,
-/// the application's `Write`.
+/// and writes nothing, scoped to the method and path), a correlation id and the day what it
+/// records happened (`Occurred-On: YYYY-MM-DD`, for earlier work recorded late; never a day to
+/// come); with the principal, the application's `Write`.
 pub struct WriteHeaders(pub Write);
 
 impl<S: Send + Sync> FromRequestParts<S> for WriteHeaders {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
-        let (if_match, idempotency_key, correlation_id) = from_headers(&parts.headers)?;
+        let (if_match, idempotency_key, correlation_id, occurred_on) =
+            from_headers(&parts.headers)?;
         let Caller(principal) = Caller::from_request_parts(parts, state).await?;
         Ok(WriteHeaders(Write {
             principal,
@@ -307,11 +321,12 @@ impl<S: Send + Sync> FromRequestParts<S> for WriteHeaders {
             scope: format!("{} {}", parts.method, parts.uri.path()),
             correlation_id,
             request_sha256: None,
+            occurred_on,
         }))
     }
 }
 
-type Headers = (Option<u64>, Option<String>, Uuid);
+type Headers = (Option<u64>, Option<String>, Uuid, Option<chrono::NaiveDate>);
 
 fn from_headers(h: &HeaderMap) -> Result<Headers, Problem> {
     let bad = |m: String| Problem::new(ProblemKind::InvalidHeader, m);
@@ -350,7 +365,24 @@ fn from_headers(h: &HeaderMap) -> Result<Headers, Problem> {
             .and_then(|v| Uuid::parse_str(v.trim()).ok())
             .ok_or_else(|| bad("X-Correlation-Id is a UUID".into()))?,
     };
-    Ok((if_match, idempotency_key, correlation_id))
+    let occurred_on = match h.get("occurred-on") {
+        None => None,
+        Some(v) => {
+            let v = v.to_str().unwrap_or("").trim();
+            let day = chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| {
+                bad(format!(
+                    "Occurred-On is the day what the request records happened, YYYY-MM-DD; got {v:?}"
+                ))
+            })?;
+            if day > Utc::now().date_naive() {
+                return Err(bad(format!(
+                    "Occurred-On says when it happened: {day} has not come yet"
+                )));
+            }
+            Some(day)
+        }
+    };
+    Ok((if_match, idempotency_key, correlation_id, occurred_on))
 }
 
 #[cfg(test)]

@@ -39,7 +39,7 @@ use nic_app::{App, AppError, Principal};
 use nic_events::catalog::Role;
 use nic_events::limits::POSITION_MAX;
 use nic_events::RecordedEvent;
-use nic_projections::timeline::{TimelineQuery, PAGE_ENTRIES_MAX};
+use nic_projections::timeline::{TimelineOrder, TimelineQuery, PAGE_ENTRIES_MAX};
 use nic_store::{ReadAll, Subscription};
 use serde::Deserialize;
 use tokio::sync::mpsc::error::SendTimeoutError;
@@ -325,6 +325,8 @@ pub async fn timeline(
     let query = TimelineQuery {
         network_id: q.network_id,
         limit: Some(PAGE_ENTRIES_MAX),
+        // New entries, as they are recorded.
+        order: TimelineOrder::Recorded,
         ..TimelineQuery::default()
     };
     let applied = app.read_models().applied();

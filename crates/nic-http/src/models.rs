@@ -16,11 +16,14 @@ use nic_projections::limits::{REGISTER_CSV_ROWS_MAX, REGISTER_ROWS_DEFAULT, REGI
 use nic_projections::pdsa_board::{PdsaBoardView, RegisterQuery};
 use nic_projections::portfolio::{AdmissionsStatement, PortfolioView, StandardsMatrix};
 use nic_projections::run_charts;
-use nic_projections::timeline::{EntryKind, TimelinePage, TimelineQuery, PAGE_ENTRIES_MAX};
+use nic_projections::timeline::{
+    EntryKind, TimelineOrder, TimelinePage, TimelineQuery, PAGE_ENTRIES_MAX,
+};
+use nic_projections::AsOf;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::extract::{as_of, as_of_opt, time, Ids, Params};
+use crate::extract::{as_of, as_of_opt, Ids, Params};
 use crate::problem::{Problem, ProblemKind};
 
 fn text(content_type: &'static str, body: String) -> Response {
@@ -99,10 +102,12 @@ pub struct TimelineParams {
     change_idea_id: Option<Uuid>,
     /// Comma-separated entry kinds.
     kind: Option<String>,
-    /// Recorded at or after (RFC 3339).
+    /// Happened on or after a day (YYYY-MM-DD), or recorded at or after a time (RFC 3339).
     from: Option<String>,
-    /// Recorded before (RFC 3339).
+    /// Happened on or before a day (YYYY-MM-DD), or recorded before a time (RFC 3339).
     until: Option<String>,
+    /// `happened` (the default: by the day each thing happened) or `recorded` (log order).
+    order: Option<TimelineOrder>,
     /// The cursor: `next_after` of the previous page.
     after: Option<u64>,
     limit: Option<usize>,
@@ -146,11 +151,32 @@ pub async fn timeline(
         driver_id: q.driver_id,
         change_idea_id: q.change_idea_id,
         kinds: entry_kinds(q.kind.as_deref())?,
-        from: q.from.as_deref().map(|t| time("from", t)).transpose()?,
-        until: q.until.as_deref().map(|t| time("until", t)).transpose()?,
+        from: None,
+        until: None,
+        happened_from: None,
+        happened_until: None,
+        order: q.order.unwrap_or_default(),
         after: q.after,
         limit: q.limit,
     };
+    // A day is the network's clock (when it happened), a time the ledger's (when recorded).
+    let mut query = query;
+    for (field, value) in [("from", &q.from), ("until", &q.until)] {
+        let Some(value) = value.as_deref() else {
+            continue;
+        };
+        match crate::extract::as_of(field, value)? {
+            AsOf::Happened(day) if field == "from" => query.happened_from = Some(day),
+            AsOf::Happened(day) => query.happened_until = Some(day),
+            AsOf::Time(t) if field == "from" => query.from = Some(t),
+            AsOf::Time(t) => query.until = Some(t),
+            AsOf::Position(_) => {
+                return Err(invalid(format!(
+                    "{field} is a day (YYYY-MM-DD: when it happened) or an RFC 3339 time (when it was recorded), not a position"
+                )))
+            }
+        }
+    }
     Ok(Json(app.read_models().timeline(&query, as_of).await?))
 }
 

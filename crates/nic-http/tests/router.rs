@@ -1242,3 +1242,189 @@ async fn an_admissions_statement_is_checked_against_the_log_and_fails_once_alter
         .unwrap();
     assert_eq!(api.get_as(&office, &path).await.0, StatusCode::UNAUTHORIZED);
 }
+
+/// The network's clock beside the ledger's, on the demo (recorded today, with its history's
+/// dates): the timeline in the order things happened, filtered and paged by day; every read
+/// model replayed to a day as the work stood then, while the ledger's clock, at the same moment,
+/// knew nothing yet; and `Occurred-On` dating what a write records.
+#[tokio::test]
+async fn the_network_s_clock_orders_the_timeline_and_replays_the_work_as_it_stood() {
+    let (_, demo, api) = Api::demo().await;
+    let network = demo.network_id;
+    let today = chrono::Utc::now().date_naive().to_string();
+
+    // The whole timeline, page by page in the order things happened: every entry once, sorted
+    // by day (then position), the charter first, dated by its day in 2024.
+    let mut all: Vec<Value> = Vec::new();
+    let mut after: Option<u64> = None;
+    loop {
+        let path = match after {
+            None => format!("/api/v1/timeline?network_id={network}&limit=7"),
+            Some(a) => format!("/api/v1/timeline?network_id={network}&limit=7&after={a}"),
+        };
+        let (status, _, page) = api.get(&path).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        all.extend(page["entries"].as_array().unwrap().iter().cloned());
+        match page["next_after"].as_u64() {
+            Some(a) => after = Some(a),
+            None => break,
+        }
+    }
+    let key = |e: &Value| {
+        (
+            e["happened_on"].as_str().unwrap().to_string(),
+            e["position"].as_u64().unwrap(),
+        )
+    };
+    let keys: Vec<_> = all.iter().map(key).collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert!(keys == sorted, "in the order things happened");
+    let (_, _, in_log) = api
+        .get(&format!(
+            "/api/v1/timeline?network_id={network}&limit=500&order=recorded"
+        ))
+        .await;
+    let positions: Vec<u64> = in_log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["position"].as_u64().unwrap())
+        .collect();
+    assert!(positions.windows(2).all(|w| w[0] <= w[1]), "log order");
+    assert_eq!(
+        positions.len(),
+        all.len(),
+        "every entry once, in either order"
+    );
+    assert_eq!(all[0]["event_type"], "NetworkChartered");
+    assert_eq!(all[0]["happened_on"], "2024-06-03");
+    assert!(all[0]["recorded_at"].as_str().unwrap().starts_with(&today));
+    assert!(
+        all.last().unwrap()["happened_on"].as_str().unwrap() > "2026-06-01",
+        "two years of work"
+    );
+
+    // Filtered by day: June 2025 only.
+    let (_, _, june) = api
+        .get(&format!(
+            "/api/v1/timeline?network_id={network}&from=2025-06-01&until=2025-06-30&limit=500"
+        ))
+        .await;
+    let june = june["entries"].as_array().unwrap();
+    let expected = all
+        .iter()
+        .filter(|e| {
+            let day = e["happened_on"].as_str().unwrap();
+            ("2025-06-01"..="2025-06-30").contains(&day)
+        })
+        .count();
+    assert!(expected > 0);
+    assert_eq!(june.len(), expected);
+    let (status, _, problem) = api
+        .get(&format!("/api/v1/timeline?network_id={network}&from=12"))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+
+    // Replayed to a day in the middle: the work as it stood then, by the network's clock; by the
+    // ledger's, the same moment knew nothing, for nothing had been recorded.
+    let (status, _, then) = api
+        .get(&format!(
+            "/api/v1/networks/{network}/driver-diagram?as_of=2025-06-15"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{then}");
+    let (_, _, now) = api
+        .get(&format!("/api/v1/networks/{network}/driver-diagram"))
+        .await;
+    let count = |d: &Value| d["nodes"].as_array().unwrap().len();
+    assert!(count(&then) > 3 && count(&then) < count(&now), "{then}");
+    let (status, _, problem) = api
+        .get(&format!(
+            "/api/v1/networks/{network}/driver-diagram?as_of=2025-06-15T00:00:00Z"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(problem["detail"]
+        .as_str()
+        .unwrap()
+        .contains("as the ledger knew it at"));
+    let measure = demo.shift_measure_id;
+    let (_, _, chart) = api
+        .get(&format!(
+            "/api/v1/measures/{measure}/run-chart?as_of=2025-06-15"
+        ))
+        .await;
+    let periods: Vec<&str> = chart["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["period"].as_str().unwrap())
+        .collect();
+    assert_eq!(periods.last(), Some(&"2025-05"), "{chart}");
+    let program = demo.first_program_id;
+    let (status, _, board) = api
+        .get(&format!(
+            "/api/v1/programs/{program}/pdsa-board?as_of=2025-06-15"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{board}");
+    let (status, _, diff) = api
+        .get(&format!(
+            "/api/v1/networks/{network}/driver-diagram/diff?from=2025-01-01&to=2025-06-15"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{diff}");
+    assert!(!diff["added"].as_array().unwrap().is_empty(), "{diff}");
+
+    // A synthesis written late, dated by the day it was agreed: the timeline puts it there.
+    let (status, _, written) = api
+        .post(
+            &format!("/api/v1/networks/{network}/syntheses"),
+            &format!(r#"{{"title": "Agreed at the winter convening", "statement": "Check-ins hold.", "recommendation": "Keep them.", "measure_ids": ["{measure}"]}}"#),
+            &[("occurred-on", "2025-01-10")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{written}");
+    let position = written["events"][0]["global_position"].as_u64().unwrap();
+    let head = api.head(position).await;
+    let mut applied = api.app.read_models().applied();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        applied.wait_for(|p| *p >= head),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let (_, _, january) = api
+        .get(&format!(
+            "/api/v1/timeline?network_id={network}&from=2025-01-10&until=2025-01-10&kind=synthesis"
+        ))
+        .await;
+    assert_eq!(
+        january["entries"][0]["sentence"]
+            .as_str()
+            .unwrap()
+            .contains("Agreed at the winter convening"),
+        true,
+        "{january}"
+    );
+    for (bad, why) in [
+        ("2999-01-01", "has not come yet"),
+        ("10/01/2025", "YYYY-MM-DD"),
+    ] {
+        let (status, _, problem) = api
+            .post(
+                &format!("/api/v1/networks/{network}/syntheses"),
+                &format!(r#"{{"title": "Too soon", "statement": "x", "recommendation": "y", "measure_ids": ["{measure}"]}}"#),
+                &[("occurred-on", bad)],
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+        assert!(
+            problem["detail"].as_str().unwrap().contains(why),
+            "{problem}"
+        );
+    }
+    api.app.stop();
+}

@@ -1417,7 +1417,7 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         "the diagram as of the past date",
         &format!(
             "!document.querySelector('#replay-banner').hidden && {} && !document.querySelector('#diagram-svg').textContent.includes({})",
-            holds("#dd-h", "as of"),
+            holds("#dd-h", "as the ledger knew it at"),
             json!(late)
         ),
         Duration::from_secs(20),
@@ -1441,6 +1441,73 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         "the replayed timeline ends before the new cycle"
     );
     b.audit("the replayed timeline");
+
+    // The other clock: the network's work as it stood on a day in the middle of its two years,
+    // whenever it was recorded (the demo was recorded today, with its history's dates).
+    let mid = "2025-06-15";
+    let then = s.get(&format!("{n}/driver-diagram?as_of={mid}")).json();
+    let now = s.get(&format!("{n}/driver-diagram")).json();
+    let titles = |d: &Value| -> Vec<String> {
+        d["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["title"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (then_titles, now_titles) = (titles(&then), titles(&now));
+    let later = now_titles
+        .iter()
+        .find(|t| !then_titles.contains(t))
+        .expect("the demo's diagram grew after June 2025")
+        .clone();
+    b.run(&format!(
+        "document.querySelector('#replay-clock').value = 'happened'; document.querySelector('#replay-at').value = {}; document.querySelector('#replay-form').requestSubmit()",
+        json!(format!("{mid}T12:00:00"))
+    ));
+    b.show(
+        "#/diagram",
+        &format!(
+            "{} && {} && !document.querySelector('#diagram-svg').textContent.includes({})",
+            holds("#dd-h", "as the work stood on"),
+            holds("#replay-banner", "what had happened by then"),
+            json!(later)
+        ),
+    );
+    let shortest = then_titles.iter().min_by_key(|t| t.len()).unwrap();
+    assert_eq!(
+        b.eval(&holds("#diagram-svg", shortest)),
+        json!(true),
+        "the diagram as it stood then"
+    );
+    b.audit("the diagram as the work stood on a day");
+    let replay_day_png = b.screenshot("dashboard-replay-day.png");
+    let chart_then = s
+        .get(&format!(
+            "/api/v1/measures/{measure_id}/run-chart?as_of={mid}"
+        ))
+        .json();
+    let plotted = chart_then["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| !p["plotted"].is_null())
+        .count();
+    assert!(
+        plotted > 3
+            && chart_then["points"].as_array().unwrap().last().unwrap()["period"] == "2025-05",
+        "{chart_then}"
+    );
+    b.show(
+        &format!("#/measures/{measure_id}"),
+        &format!(
+            "{} && document.querySelectorAll('#run-chart-svg .point').length === {plotted}",
+            holds("#rc-h", "as the work stood on")
+        ),
+    );
+    b.audit("a run chart as the work stood on a day");
+    b.show(&program_cycles, &holds("#tl-h", "as the work stood on"));
+
     // Back to live: the new cycle is in the timeline.
     b.run("document.querySelector('#replay-live').click()");
     b.wait_for(
@@ -1450,6 +1517,18 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
     );
 
     b.audit("the live timeline");
+    // The timeline reads as two years of work: in the order things happened, the charter first,
+    // dated by its day in 2024 and saying it was recorded later.
+    b.show(
+        "#/timeline",
+        "document.querySelectorAll('.entries li').length > 0",
+    );
+    let first = b.eval("document.querySelector('.entries li').textContent");
+    let first = first.as_str().unwrap();
+    assert!(
+        first.contains("2024") && first.contains("chartered") && first.contains("later"),
+        "{first}"
+    );
     let errors = b.errors();
     assert!(errors.is_empty(), "errors in the page: {errors:?}");
     assert!(
@@ -1478,6 +1557,7 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         &packet_png,
         &packet_pdf,
         &replay_png,
+        &replay_day_png,
         &shot,
     ] {
         eprintln!("screenshot: {}", p.display());

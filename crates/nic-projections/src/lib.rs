@@ -28,7 +28,7 @@
 //! the runtime's job, not this crate's. Each projection remembers the last position it applied
 //! and ignores an event at or before it, so a redelivered event changes nothing.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use nic_events::{CatalogError, NicEvent, RecordedEvent};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -92,6 +92,9 @@ pub(crate) mod state_serde {
 pub struct Recorded {
     pub global_position: u64,
     pub recorded_at: DateTime<Utc>,
+    /// The day what the event records happened (`NicEvent::occurred_on`, else the metadata's
+    /// `occurred_on`, else the day it was recorded); a plan is never dated after its recording.
+    pub happened_on: NaiveDate,
     pub stream_id: String,
     pub actor: Option<String>,
     pub event: NicEvent,
@@ -115,9 +118,15 @@ impl Recorded {
         else {
             return Err(CatalogError::NoEntity(stream_id));
         };
+        let recorded_on = recorded_at.date_naive();
+        let happened_on = match &event {
+            NicEvent::PdsaCyclePlanned(e) => e.planned_start.min(recorded_on),
+            e => e.occurred_on().unwrap_or(recorded_on),
+        };
         Ok(Self {
             global_position,
             recorded_at,
+            happened_on,
             stream_id,
             actor,
             event,
@@ -134,13 +143,26 @@ impl Recorded {
             version: e.schema_version,
             source,
         })?;
-        Self::new(
+        Ok(Self::new(
             e.global_position,
             e.recorded_at,
             e.stream_id.as_str().to_string(),
             metadata.actor,
             event,
-        )
+        )?
+        .occurred(metadata.occurred_on))
+    }
+
+    /// Dated by a metadata's `occurred_on`, for an event whose data carry no date of their own
+    /// (a plan: no later than that day).
+    pub fn occurred(mut self, on: Option<NaiveDate>) -> Self {
+        if let Some(on) = on {
+            self.happened_on = match &self.event {
+                NicEvent::PdsaCyclePlanned(e) => e.planned_start.min(on),
+                e => e.occurred_on().unwrap_or(on),
+            };
+        }
+        self
     }
 
     /// The id of the entity whose stream holds the event (`network-<uuid>` gives the network's
@@ -280,16 +302,22 @@ pub fn fold<P: Projection>(mut projection: P, events: &[Recorded]) -> P {
 /// before it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AsOf {
+    /// As the ledger knew it after this position (the audit view).
     Position(u64),
+    /// As the ledger knew it at this time: what had been recorded by then (the audit view).
     Time(DateTime<Utc>),
+    /// As the network's work stood at the end of this day: what had happened by then, whenever
+    /// it was recorded, including what was recorded later.
+    Happened(NaiveDate),
 }
 
 impl AsOf {
-    /// Whether the event is within this point of the log.
+    /// Whether the event is within this point of the log, or of the network's history.
     pub fn includes(self, e: &Recorded) -> bool {
         match self {
             AsOf::Position(p) => e.global_position <= p,
             AsOf::Time(t) => e.recorded_at <= t,
+            AsOf::Happened(d) => e.happened_on <= d,
         }
     }
 }
@@ -317,6 +345,60 @@ pub(crate) mod testlog;
 mod tests {
     use super::*;
     use nic_events::{Metadata, StreamId};
+
+    /// When each event happened: its data's date, else its metadata's `occurred_on`, else the
+    /// day it was recorded; a plan no later than it was recorded. A replay to a day includes
+    /// exactly what had happened by its end.
+    #[test]
+    fn an_event_happened_on_its_data_s_day_else_its_metadata_s_else_when_recorded() {
+        let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let recorded_at = DateTime::from_timestamp(1_765_000_000, 0).unwrap(); // 2025-12-06
+        let stored = |event: &NicEvent, occurred_on: Option<NaiveDate>, stream: &str| {
+            let new = event.to_new_event(&Metadata {
+                occurred_on,
+                ..Metadata::default()
+            });
+            let r = RecordedEvent {
+                event_id: new.event_id,
+                stream_id: StreamId::for_entity(stream, Uuid::from_u128(1)),
+                stream_version: 0,
+                global_position: 1,
+                event_type: new.event_type,
+                schema_version: new.schema_version,
+                data: new.data,
+                metadata: new.metadata,
+                recorded_at,
+                hash: String::new(),
+            };
+            Recorded::from_recorded(&r).unwrap()
+        };
+        let started = NicEvent::PdsaCycleStarted(nic_events::catalog::PdsaCycleStarted {
+            cycle_id: Uuid::from_u128(1),
+            started_on: day("2025-03-04"),
+        });
+        let retired = NicEvent::NodeRetired(nic_events::catalog::NodeRetired {
+            node_id: Uuid::from_u128(9),
+            reason: nic_events::Text::parse("merged").unwrap(),
+        });
+        // The data's own date wins over the metadata's.
+        assert_eq!(
+            stored(&started, Some(day("2025-01-01")), "pdsa").happened_on,
+            day("2025-03-04")
+        );
+        assert_eq!(
+            stored(&retired, Some(day("2025-02-02")), "network").happened_on,
+            day("2025-02-02")
+        );
+        assert_eq!(
+            stored(&retired, None, "network").happened_on,
+            day("2025-12-06")
+        );
+        let r = stored(&retired, Some(day("2025-02-02")), "network");
+        assert!(AsOf::Happened(day("2025-02-02")).includes(&r));
+        assert!(!AsOf::Happened(day("2025-02-01")).includes(&r));
+        // Recorded in December: the ledger's clock knew nothing of it in February.
+        assert!(!AsOf::Time(DateTime::from_timestamp(1_740_000_000, 0).unwrap()).includes(&r));
+    }
 
     #[test]
     fn a_stored_event_is_read_with_its_actor_and_entity() {

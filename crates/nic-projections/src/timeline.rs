@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use nic_domain::network::NodeKind;
 use nic_events::catalog::*;
 use nic_events::NicEvent;
@@ -64,6 +64,8 @@ pub type EventType = &'static str;
 pub struct TimelineEntry {
     pub position: u64,
     pub recorded_at: DateTime<Utc>,
+    /// The day what it tells happened (`Recorded::happened_on`).
+    pub happened_on: NaiveDate,
     pub kind: EntryKind,
     #[serde(deserialize_with = "crate::state_serde::event_type")]
     pub event_type: EventType,
@@ -89,7 +91,10 @@ pub struct Entries {
     applied: bool,
     /// Per measure, the signals already told: (rule set, rule, first period of the signal).
     told_signals: BTreeMap<Uuid, BTreeSet<(RuleSet, Rule, Period)>>,
+    /// In log order.
     entries: Vec<TimelineEntry>,
+    /// Places in `entries`, in the order things happened: by day, then by position.
+    by_happened: Vec<u32>,
     /// The entry of the event being applied, told before the base applied it.
     #[serde(skip)]
     pending: Option<TimelineEntry>,
@@ -126,10 +131,27 @@ pub struct TimelineQuery {
     pub from: Option<DateTime<Utc>>,
     /// Recorded before.
     pub until: Option<DateTime<Utc>>,
-    /// The cursor: entries after this position.
+    /// Happened on or after this day.
+    pub happened_from: Option<NaiveDate>,
+    /// Happened on or before this day.
+    pub happened_until: Option<NaiveDate>,
+    /// In the order things happened (the default), or in the order they were recorded.
+    pub order: TimelineOrder,
+    /// The cursor: entries after the entry at this position, in the query's order.
     pub after: Option<u64>,
     /// At most `PAGE_ENTRIES_MAX`; `PAGE_ENTRIES_DEFAULT` when not given.
     pub limit: Option<usize>,
+}
+
+/// The order of a timeline's entries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimelineOrder {
+    /// By the day each thing happened, then by position.
+    #[default]
+    Happened,
+    /// By position: the order the ledger recorded them (the live feed's).
+    Recorded,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -153,7 +175,8 @@ impl TimelineQuery {
             && (self.kinds.is_empty() || self.kinds.contains(&e.kind))
             && self.from.is_none_or(|f| e.recorded_at >= f)
             && self.until.is_none_or(|u| e.recorded_at < u)
-            && self.after.is_none_or(|a| e.position > a)
+            && self.happened_from.is_none_or(|f| e.happened_on >= f)
+            && self.happened_until.is_none_or(|u| e.happened_on <= u)
     }
 
     /// The page size this query gets: its limit, within 1 and `PAGE_ENTRIES_MAX`.
@@ -179,7 +202,7 @@ impl OnBase for Entries {
         self.applied = true;
         self.position = r.global_position;
         if let Some(entry) = self.pending.take() {
-            self.entries.push(entry);
+            self.push(entry);
         }
         if r.stream_id.starts_with("measure-") && !matches!(r.event, NicEvent::MeasureDefined(_)) {
             self.tell_new_signals(r, base, r.entity_id());
@@ -252,17 +275,63 @@ impl Entries {
         &self.entries
     }
 
-    /// One page of the entries matching `q`, in log order.
+    /// Adds an entry told after every entry before it in the log, in its place by day.
+    fn push(&mut self, entry: TimelineEntry) {
+        let key = (entry.happened_on, entry.position);
+        let entries = &self.entries;
+        let at = self.by_happened.partition_point(|&i| {
+            let e = &entries[i as usize];
+            (e.happened_on, e.position) <= key
+        });
+        self.by_happened.insert(at, self.entries.len() as u32);
+        self.entries.push(entry);
+    }
+
+    /// One page of the entries matching `q`, in the query's order.
     pub fn query(&self, q: &TimelineQuery) -> TimelinePage {
         let size = q.page_size();
-        // Entries are in position order: start the scan after the cursor.
-        let start = q
-            .after
-            .map(|a| self.entries.partition_point(|e| e.position <= a))
-            .unwrap_or(0);
-        let mut matching = self.entries[start..].iter().filter(|e| q.matches(e));
-        let entries: Vec<TimelineEntry> = matching.by_ref().take(size).cloned().collect();
-        let more = matching.next().is_some();
+        // Entries are in position order: the cursor's entry is found by its position.
+        let after_in_log = |a: u64| self.entries.partition_point(|e| e.position <= a);
+        let matching: Box<dyn Iterator<Item = &TimelineEntry>> = match q.order {
+            TimelineOrder::Recorded => {
+                let start = q.after.map(after_in_log).unwrap_or(0);
+                Box::new(self.entries[start..].iter())
+            }
+            TimelineOrder::Happened => {
+                // After the cursor's entry in the order things happened: after its (day, position).
+                let start = match q.after {
+                    None => 0,
+                    Some(a) => {
+                        let at = after_in_log(a);
+                        let key = match at.checked_sub(1).map(|i| &self.entries[i]) {
+                            Some(e) if e.position == a => (e.happened_on, a),
+                            _ => (NaiveDate::MIN, a),
+                        };
+                        self.by_happened.partition_point(|&i| {
+                            let e = &self.entries[i as usize];
+                            (e.happened_on, e.position) <= key
+                        })
+                    }
+                };
+                Box::new(
+                    self.by_happened[start..]
+                        .iter()
+                        .map(|&i| &self.entries[i as usize]),
+                )
+            }
+        };
+        let mut matching = matching.filter(|e| q.matches(e)).peekable();
+        let mut entries: Vec<TimelineEntry> = matching.by_ref().take(size).cloned().collect();
+        // A page ends after every entry of its last position (a data point and the signal it
+        // showed share one), since the cursor is a position.
+        while let (Some(last), Some(next)) = (entries.last(), matching.peek()) {
+            if next.position != last.position {
+                break;
+            }
+            entries.push((*next).clone());
+            matching.next();
+        }
+        let more = matching.peek().is_some();
         TimelinePage {
             next_after: if more {
                 entries.last().map(|e| e.position)
@@ -295,6 +364,7 @@ impl<'a> Teller<'a> {
         TimelineEntry {
             position: r.global_position,
             recorded_at: r.recorded_at,
+            happened_on: r.happened_on,
             kind: t.kind,
             event_type: r.event.event_type(),
             sentence: t.sentence,
@@ -887,7 +957,7 @@ impl Entries {
             );
             let teller = Teller::new(base);
             let t = teller.measure_told(measure, EntryKind::Signal, sentence);
-            self.entries.push(teller.entry(r, t));
+            self.push(teller.entry(r, t));
         }
     }
 }

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use nic_events::limits::READ_PAGE_EVENTS_MAX;
 use nic_events::CatalogError;
 use nic_projections::driver_diagram::{self, DiagramDiff, Diagrams, DriverDiagramView};
@@ -255,6 +255,8 @@ pub async fn fold_as_of<M: OnBase + Default>(
             match as_of {
                 AsOf::Position(p) => read.up_to_position = Some(p),
                 AsOf::Time(t) => read.up_to_time = Some(t),
+                // What had happened by a day: whenever it was recorded, up to the bound.
+                AsOf::Happened(_) => read.up_to_position = Some(bound),
             }
             let mut pages = ReadAhead::start(store.clone(), read, |e| Recorded::from_recorded(&e));
             while let Some(page) = pages.next_page().await? {
@@ -437,6 +439,10 @@ impl Service {
         let bound = match as_of {
             AsOf::Position(p) => p,
             AsOf::Time(t) => self.store.position_at(t).await?,
+            AsOf::Happened(_) => {
+                self.catch_up().await?;
+                self.live.read().await.position
+            }
         };
         let positions = {
             let live = self.live.read().await;
@@ -488,7 +494,7 @@ impl Service {
                 network_name: None,
                 position: match from {
                     AsOf::Position(p) => p,
-                    AsOf::Time(_) => 0,
+                    AsOf::Time(_) | AsOf::Happened(_) => 0,
                 },
                 aim: None,
                 nodes: Vec::new(),
@@ -526,6 +532,9 @@ impl Service {
                 let now = match as_of {
                     None => Some(Utc::now()),
                     Some(AsOf::Time(t)) => Some(t),
+                    Some(AsOf::Happened(d)) => {
+                        d.succ_opt().map(|d| d.and_time(NaiveTime::MIN).and_utc())
+                    }
                     Some(AsOf::Position(_)) => None,
                 };
                 let chart = c.chart(measure, scope, now);
@@ -578,10 +587,7 @@ impl Service {
         query: &RegisterQuery,
         as_of: Option<AsOf>,
     ) -> Result<Register, AppError> {
-        let today = match as_of {
-            Some(AsOf::Time(t)) => t.date_naive(),
-            _ => Utc::now().date_naive(),
-        };
+        let today = day_of(as_of);
         self.with(as_of, Scope::Network(network), |base, b: &Boards| {
             base.names()
                 .networks
@@ -600,10 +606,7 @@ impl Service {
         network: Uuid,
         as_of: Option<AsOf>,
     ) -> Result<StandardsMatrix, AppError> {
-        let today = match as_of {
-            Some(AsOf::Time(t)) => t.date_naive(),
-            _ => Utc::now().date_naive(),
-        };
+        let today = day_of(as_of);
         self.with(as_of, Scope::Network(network), |base, p: &Portfolios| {
             base.names()
                 .networks
@@ -641,11 +644,21 @@ impl Service {
     }
 }
 
+/// The day an as-of read judges ages and deadlines on: the day of its time or date, else today.
+fn day_of(as_of: Option<AsOf>) -> NaiveDate {
+    match as_of {
+        Some(AsOf::Time(t)) => t.date_naive(),
+        Some(AsOf::Happened(d)) => d,
+        _ => Utc::now().date_naive(),
+    }
+}
+
 fn not_found(what: &str, id: Uuid, as_of: Option<AsOf>) -> AppError {
     let when = match as_of {
         None => String::new(),
         Some(AsOf::Position(p)) => format!(" as of position {p}"),
-        Some(AsOf::Time(t)) => format!(" as of {}", t.to_rfc3339()),
+        Some(AsOf::Time(t)) => format!(" as the ledger knew it at {}", t.to_rfc3339()),
+        Some(AsOf::Happened(d)) => format!(" as the network's work stood on {d}"),
     };
     AppError::NotFound(format!("no {what} {id}{when}"))
 }
