@@ -394,14 +394,20 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(header::IF_MATCH, "\"3\"".parse().unwrap());
         h.insert("idempotency-key", "abc".parse().unwrap());
-        let (if_match, key, _) = from_headers(&h).unwrap();
+        let (if_match, key, _, _) = from_headers(&h).unwrap();
         assert_eq!(if_match, Some(3));
         assert_eq!(key.as_deref(), Some("abc"));
         h.insert(header::IF_MATCH, "\"x\"".parse().unwrap());
         assert_eq!(from_headers(&h).unwrap_err().status(), 400);
-        let (if_match, key, correlation) = from_headers(&HeaderMap::new()).unwrap();
-        assert_eq!((if_match, key), (None, None));
+        let (if_match, key, correlation, occurred) = from_headers(&HeaderMap::new()).unwrap();
+        assert_eq!((if_match, key, occurred), (None, None, None));
         assert_ne!(correlation, from_headers(&HeaderMap::new()).unwrap().2);
+        let mut h = HeaderMap::new();
+        h.insert("occurred-on", "2025-03-10".parse().unwrap());
+        assert_eq!(
+            from_headers(&h).unwrap().3,
+            chrono::NaiveDate::from_ymd_opt(2025, 3, 10)
+        );
     }
 
     #[test]
