@@ -2717,17 +2717,22 @@
     el.textContent = text;
   }
 
-  function startLive() {
+  async function startLive() {
     if (state.live) state.live.abort();
     const ctrl = new AbortController();
     state.live = ctrl;
+    // Where this tab's view stands, so that a tab taking over the stream goes on from there.
+    if (state.lastEventId === null) {
+      try { state.lastEventId = (await api('/api/v1/projections')).head; } catch (_) { /* read again by readLive */ }
+    }
+    if (ctrl.signal.aborted) return;
     if (!navigator.locks || typeof BroadcastChannel === 'undefined') { readLive(ctrl, null); return; }
     const name = `nic-ledger.live.${state.me.token_id}`;
     const channel = new BroadcastChannel(name);
     let leading = false;
     channel.onmessage = (ev) => {
       const m = ev.data || {};
-      if (m.kind === 'hello') { if (leading) channel.postMessage({ kind: 'status', state: $('live-status').dataset.state, text: $('live-status').textContent }); return; }
+      if (m.kind === 'hello') { if (leading) channel.postMessage({ kind: 'status', state: $('live-status').dataset.state, text: $('live-status').textContent, id: state.lastEventId }); return; }
       if (!leading) deliver(m);
     };
     ctrl.signal.addEventListener('abort', () => channel.close());
@@ -2741,7 +2746,10 @@
 
   // A message of the stream, in this tab: the feed and the view follow it.
   function deliver(m) {
-    if (m.kind === 'status') setLiveStatus(m.state, m.text);
+    if (m.kind === 'status') {
+      setLiveStatus(m.state, m.text);
+      if (typeof m.id === 'number' && (state.lastEventId === null || m.id > state.lastEventId)) state.lastEventId = m.id;
+    }
     else if (m.kind === 'refresh') { if (m.id !== null) state.lastEventId = m.id; onReplaced(); } else if (m.kind === 'moved') {
       if (m.id !== null) state.lastEventId = m.id;
       onMoved(m.data);
