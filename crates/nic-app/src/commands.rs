@@ -228,6 +228,10 @@ async fn plan_cycle(
         Some(p) => Some(l.cycle(p).await?),
         None => None,
     };
+    let adapted_from = match c.adapted_from_cycle_id {
+        Some(a) => Some(l.cycle(a).await?),
+        None => None,
+    };
     let known = l
         .of_network(Kind::Measure, net.id, &c.plan.measure_ids)
         .await?;
@@ -236,6 +240,7 @@ async fn plan_cycle(
         program: &prog,
         network: &net,
         previous: previous.as_deref(),
+        adapted_from: adapted_from.as_deref(),
         known_measures: &known,
     };
     Ok(cycle::plan(&this, ctx, c)?)

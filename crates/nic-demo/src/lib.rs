@@ -1197,6 +1197,7 @@ impl World {
                 .map(|s| self.ids.secondary[*s])
                 .collect(),
             previous_cycle_id: previous,
+            adapted_from_cycle_id: None,
             purpose: spec.purpose,
             scale: title(spec.scale),
             planned_start: dates.start,
@@ -1230,6 +1231,7 @@ impl World {
                 program: &program,
                 network: &self.network,
                 previous: prev_state.as_ref(),
+                adapted_from: None,
                 known_measures: &self.known_measures(),
             },
             cmd,

@@ -131,6 +131,9 @@ pub struct PlanCycle {
     /// for the first cycle of a ramp.
     #[serde(default)]
     pub previous_cycle_id: Option<Uuid>,
+    /// A cycle (usually another program's) whose plan this one starts from, cited as its origin.
+    #[serde(default)]
+    pub adapted_from_cycle_id: Option<Uuid>,
     pub purpose: CyclePurpose,
     /// e.g. "one mentor, one student, one day".
     pub scale: Title,
@@ -146,6 +149,8 @@ pub struct PlanContext<'a> {
     pub program: &'a ProgramState,
     pub network: &'a NetworkState,
     pub previous: Option<&'a CycleState>,
+    /// The cycle `adapted_from_cycle_id` names, as read.
+    pub adapted_from: Option<&'a CycleState>,
     pub known_measures: &'a BTreeSet<Uuid>,
 }
 
@@ -182,6 +187,7 @@ pub fn plan(cycle: &CycleState, ctx: PlanContext<'_>, cmd: PlanCycle) -> Decisio
         change_idea_ids: cmd.change_idea_ids,
         driver_ids: cmd.driver_ids,
         previous_cycle_id: cmd.previous_cycle_id,
+        adapted_from_cycle_id: cmd.adapted_from_cycle_id,
         ramp_id,
         cycle_number,
         title: cmd.title,
@@ -256,6 +262,20 @@ fn check_plan_references(ctx: &PlanContext<'_>, cmd: &PlanCycle) -> Result<(), D
                 field: format!("plan.measure_ids[{i}]"),
                 kind: "measure",
                 id: *id,
+            });
+        }
+    }
+    if let Some(id) = cmd.adapted_from_cycle_id {
+        // A cycle of this network, planned: the one whose plan this one starts from.
+        let of_network = ctx
+            .adapted_from
+            .and_then(|c| c.planned.as_ref())
+            .is_some_and(|p| p.network_id == network.id);
+        if !of_network {
+            return Err(DomainError::UnknownReference {
+                field: "adapted_from_cycle_id".into(),
+                kind: "PDSA cycle",
+                id,
             });
         }
     }

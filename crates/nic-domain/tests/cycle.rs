@@ -27,6 +27,7 @@ fn when_planned(
             program,
             network,
             previous,
+            adapted_from: None,
             known_measures: &known,
         },
         cmd,
@@ -47,6 +48,7 @@ fn when_next_planned(previous: &CycleState, change_ideas: Vec<Uuid>) -> Decision
         Some(previous),
         PlanCycle {
             previous_cycle_id: Some(CYCLE),
+            adapted_from_cycle_id: None,
             change_idea_ids: change_ideas,
             ..plan_cmd()
         },
@@ -145,6 +147,7 @@ fn the_whole_pdsa_ramp_plan_do_study_act_then_the_next_cycle() {
             Some(&second),
             PlanCycle {
                 previous_cycle_id: Some(CYCLE_2),
+                adapted_from_cycle_id: None,
                 ..plan_cmd()
             },
         ),
@@ -156,6 +159,37 @@ fn the_whole_pdsa_ramp_plan_do_study_act_then_the_next_cycle() {
 // Planning
 // ---------------------------------------------------------------------------------------------
 
+/// A plan started from another cycle of the network cites it; a cycle it cannot see (unknown,
+/// or of another network) is refused, naming the field.
+#[test]
+fn a_plan_adapted_from_another_cycle_cites_it() {
+    let known = known_measures();
+    let original = cycle_at(CYCLE, At::Acted);
+    let (program, network) = (the_program(), the_network());
+    let ctx = |adapted_from| PlanContext {
+        program: &program,
+        network: &network,
+        previous: None,
+        adapted_from,
+        known_measures: &known,
+    };
+    let adapted = || PlanCycle {
+        adapted_from_cycle_id: Some(CYCLE),
+        ..plan_cmd()
+    };
+    let events = plan(&cycle_state(CYCLE_2, &[]), ctx(Some(&original)), adapted()).unwrap();
+    match &events[0] {
+        NicEvent::PdsaCyclePlanned(p) => assert_eq!(p.adapted_from_cycle_id, Some(CYCLE)),
+        other => panic!("{other:?}"),
+    }
+    then_unknown(
+        plan(&cycle_state(CYCLE_2, &[]), ctx(None), adapted()),
+        "adapted_from_cycle_id",
+        "PDSA cycle",
+        CYCLE,
+    );
+}
+
 #[test]
 fn a_cycle_is_planned_once() {
     let known = known_measures();
@@ -165,6 +199,7 @@ fn a_cycle_is_planned_once() {
             program: &the_program(),
             network: &the_network(),
             previous: None,
+            adapted_from: None,
             known_measures: &known,
         },
         plan_cmd(),
@@ -419,6 +454,7 @@ fn a_ramp_refuses_an_unknown_previous_cycle() {
             None,
             PlanCycle {
                 previous_cycle_id: Some(CYCLE),
+                adapted_from_cycle_id: None,
                 ..plan_cmd()
             },
         ),

@@ -732,6 +732,10 @@ pub struct PdsaCyclePlanned {
     /// The cycle this one builds on, in the same ramp; none for a ramp's first cycle.
     #[serde(default)]
     pub previous_cycle_id: Option<Uuid>,
+    /// The cycle of the network (usually another program's) whose plan this one started from,
+    /// cited as its origin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapted_from_cycle_id: Option<Uuid>,
     /// The id of the ramp's first cycle.
     pub ramp_id: Uuid,
     /// 1 for a ramp's first cycle, then one more than the previous cycle.

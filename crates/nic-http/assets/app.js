@@ -1697,6 +1697,7 @@
       const body = { title: f.title.trim(), change_idea_ids: f.ideas, purpose: f.purpose, scale: f.scale.trim(),
         planned_start: f.planned_start, planned_end: f.planned_end,
         ...(f.previous ? { previous_cycle_id: f.previous.id } : {}),
+        ...(f.origin ? { adapted_from_cycle_id: f.origin.id } : {}),
         plan: { objective: f.objective.trim(), who_what_when_where: f.who.trim(), measure_ids: f.measures,
           questions: f.questions.filter((q) => q.question.trim() || q.prediction.trim())
             .map((q) => ({ question: q.question.trim(), prediction: q.prediction.trim(), reason: q.reason.trim() })) } };
@@ -1709,8 +1710,11 @@
     };
     return h('section', { class: 'card', 'aria-labelledby': 'pc-h' },
       // The next cycle of a ramp is what the person came for: the view opens on it.
-      h('h2', f.previous ? { id: 'pc-h', tabindex: '-1', 'data-focus': true } : { id: 'pc-h' }, f.previous ? `Plan cycle ${f.previous.number + 1} of the ramp` : 'Plan a PDSA cycle'),
-      f.previous ? h('p', { id: 'pc-previous' }, 'Builds on ', h('a', { href: `#/cycles/${enc(f.previous.id)}` }, `cycle ${f.previous.number}: ${f.previous.title}`),
+      h('h2', f.previous || f.origin ? { id: 'pc-h', tabindex: '-1', 'data-focus': true } : { id: 'pc-h' },
+        f.previous ? `Plan cycle ${f.previous.number + 1} of the ramp` : f.origin ? 'Plan a cycle adapted from another program\'s' : 'Plan a PDSA cycle'),
+      f.previous || f.origin ? h('p', { id: 'pc-previous' }, f.previous ? 'Builds on ' : 'Adapted from ',
+        f.previous ? h('a', { href: `#/cycles/${enc(f.previous.id)}` }, `cycle ${f.previous.number}: ${f.previous.title}`)
+          : h('a', { href: `#/cycles/${enc(f.origin.id)}` }, f.origin.title),
         ', pre-filled from it. ', h('button', { type: 'button', id: 'pc-afresh', onclick: () => { state.plan = emptyPlan(pid); render(true); } }, 'Start afresh instead'))
         : h('p', { class: 'muted small' }, 'The Plan of IHI\'s PDSA worksheet, for this program: what the cycle tests, the questions it will answer and what you predict.'),
       h('form', { id: 'pc-form', class: 'entry', onsubmit: submit, novalidate: true },
@@ -2122,13 +2126,19 @@
     const p = c.planned;
     // Names, never ids: the program's, and the change ideas' from the network's diagram.
     const net = `/api/v1/networks/${enc(p.network_id)}`;
-    const [program, network, measures, ramp] = await Promise.all([
+    const [program, network, measures, ramp, programs, origin] = await Promise.all([
       api(`/api/v1/programs/${enc(p.program_id)}`).catch(() => null),
       api(net).catch(() => null),
       api(`${net}/measures`).catch(() => ({ items: [] })),
       // The program's cycles: this one's place in its ramp, before and after.
       api(`${net}/pdsa-register`, { program_id: p.program_id, limit: 500 }).catch(() => ({ rows: [] })),
+      api(`${net}/programs`).catch(() => ({ items: [] })),
+      p.adapted_from_cycle_id ? api(`/api/v1/pdsa-cycles/${enc(p.adapted_from_cycle_id)}`).catch(() => null) : null,
     ]);
+    const programTitle = (id) => ((programs.items || []).find((x) => x.id === id) || {}).title || 'another program';
+    // The programs this person plans for, besides this cycle's own: where it may be adapted to.
+    const mine = (programs.items || []).filter((x) => x.id !== p.program_id
+      && state.me && (state.me.role === 'admin' || (state.me.role === 'facilitator' && state.me.programs.includes(x.id))));
     const programName = (program && program.name) || 'its program';
     const measureLinks = (p.plan.measure_ids || []).map((id, i) => {
       const m = (measures.items || []).find((x) => x.id === id);
@@ -2149,6 +2159,7 @@
         h('a', { href: `#/programs/${enc(p.program_id)}` }, `${programName}’s board`), ' · tests ',
         p.change_idea_ids.map((id, i) => [i ? ', ' : '', h('a', { href: `#/diagram/${enc(id)}` }, nodeTitle(id))])),
       kv([['Cycle', `${p.cycle_number} of its ramp`],
+        ['Adapted from', origin ? [h('a', { href: `#/cycles/${enc(p.adapted_from_cycle_id)}`, id: 'cy-origin' }, origin.planned.title), ` (${programTitle(origin.planned.program_id)})`] : null],
         ['Builds on', before ? cycleLink(before) : null],
         ['Built on by', after.length ? after.map((x, i) => [i ? ', ' : '', cycleLink(x)]) : null],
         ['Purpose', label(p.purpose)], ['Scale', p.scale],
@@ -2172,7 +2183,40 @@
       c.abandoned ? [h('h2', null, 'Abandoned'), h('p', null, c.abandoned.reason || '')] : null,
       c.corrections && c.corrections.length ? [h('h2', null, 'Corrections'), h('ul', { id: 'cy-corrections' }, c.corrections.map((x) => h('li', null,
         `The ${SECTIONS[x.correction.section] || x.correction.section} section was corrected: ${x.reason}`)))] : null),
+      mine.length ? adaptForm(c, mine) : null,
       stepForm(r.args[0], c, version), abandonForm(r.args[0], c, version), correctionForm(r.args[0], c, version));
+  }
+
+  // Another program's cycle, started afresh in one of mine: its plan, change ideas and
+  // questions pre-filled, citing it as the origin (as NILS does); the dates and predictions are
+  // the new cycle's own.
+  function adaptedPlan(c, pid) {
+    const p = c.planned;
+    const f = emptyPlan(pid);
+    Object.assign(f, {
+      title: p.title, purpose: p.purpose, scale: p.scale, who: p.plan.who_what_when_where || '',
+      objective: p.plan.objective, ideas: [...p.change_idea_ids], measures: [...(p.plan.measure_ids || [])],
+      questions: (p.plan.questions || []).map((q) => ({ question: q.question, prediction: '', reason: '' })),
+      origin: { id: c.id, title: p.title },
+    });
+    if (!f.questions.length) f.questions = emptyPlan(pid).questions;
+    return f;
+  }
+
+  function adaptForm(c, mine) {
+    const go = (ev) => {
+      ev.preventDefault();
+      const pid = mine.length === 1 ? mine[0].id : ev.target.querySelector('select').value;
+      state.plan = adaptedPlan(c, pid);
+      location.hash = `#/programs/${enc(pid)}`;
+    };
+    return h('section', { class: 'card no-print', 'aria-labelledby': 'ad-own-h' },
+      h('h2', { id: 'ad-own-h' }, 'Try it in your program'),
+      h('p', { class: 'muted small' }, 'Start a cycle of your own from this plan: its change ideas, objective and questions are filled in, and it cites this cycle as its origin. Your dates and predictions are your own.'),
+      h('form', { class: 'inline-form', id: 'cy-adapt', onsubmit: go },
+        mine.length > 1 ? [h('label', { class: 'inline', for: 'cy-adapt-program' }, 'Into'),
+          h('select', { id: 'cy-adapt-program' }, mine.map((x) => h('option', { value: x.id }, x.title)))] : null,
+        h('button', { type: 'submit', class: 'primary', id: 'cy-adapt-submit' }, mine.length === 1 ? `Start my own cycle in ${mine[0].title}` : 'Start my own cycle from this one')));
   }
 
   const SECTIONS = { plan: 'Plan', do: 'Do', study: 'Study', act: 'Act' };

@@ -1190,6 +1190,72 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
     b.audit("a facilitator's work");
     let mine_png = b.screenshot("dashboard-my-work.png");
 
+    // Another program's adopted cycle, started afresh in the facilitator's own: the plan
+    // pre-filled from it, the dates and predictions their own, the origin cited on both pages.
+    let register = s
+        .get(&format!("{n}/pdsa-register?decision=adopt&limit=500"))
+        .json();
+    let original = register["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|row| row["program"]["id"] != reporter)
+        .expect("an adopted cycle of another program");
+    let original_id = original["cycle"]["cycle_id"].as_str().unwrap().to_string();
+    let original_title = original["cycle"]["title"].as_str().unwrap().to_string();
+    b.show(
+        &format!("#/cycles/{original_id}"),
+        "!!document.querySelector('#cy-adapt-submit')",
+    );
+    b.audit("another program's cycle, to adapt");
+    b.run("document.querySelector('#cy-adapt-submit').click()");
+    b.wait_for(
+        "the adapted plan, pre-filled",
+        &format!(
+            "{} && document.querySelector('#pc-title').value === {}",
+            holds("#pc-previous", "Adapted from"),
+            json!(original_title)
+        ),
+        Duration::from_secs(10),
+    );
+    let start = (Utc::now().date_naive() + Span::days(3)).to_string();
+    let end = (Utc::now().date_naive() + Span::days(17)).to_string();
+    b.run(&format!(
+        "(() => {{ for (const i of document.querySelectorAll('[id^=\"pc-plan-questions-\"][id$=\"-prediction\"]')) {{ i.value = 'We expect the same.'; i.dispatchEvent(new Event('input')); }} }})()"
+    ));
+    b.run(&fill(
+        &[("pc-planned_start", &start), ("pc-planned_end", &end)],
+        Some("#pc-form"),
+    ));
+    b.wait_for(
+        "the adapted cycle planned",
+        &holds("#pc-result", "Planned"),
+        Duration::from_secs(10),
+    );
+    let adapted = s
+        .get(&format!("/api/v1/programs/{reporter}/pdsa-cycles"))
+        .json();
+    let adapted_id = adapted["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|c| c["title"] == original_title.as_str())
+        .expect("the adapted cycle in the facilitator's program")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let cycle = s.get(&format!("/api/v1/pdsa-cycles/{adapted_id}")).json();
+    assert_eq!(
+        cycle["planned"]["adapted_from_cycle_id"],
+        json!(original_id)
+    );
+    b.show(
+        &format!("#/cycles/{adapted_id}"),
+        &holds("#cy-origin", &original_title),
+    );
+    b.audit("a cycle adapted from another program's");
+
     // The facilitator abandons the cycle just planned: without a reason it is refused beside the
     // field; with one, the cycle closes.
     let second = board["ramps"]

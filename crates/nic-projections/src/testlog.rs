@@ -239,6 +239,7 @@ pub fn plan(log: &mut Log, p: CyclePlan) -> u64 {
             change_idea_ids: p.ideas,
             driver_ids: vec![SECONDARY],
             previous_cycle_id: p.previous,
+            adapted_from_cycle_id: None,
             ramp_id: p.ramp_id,
             cycle_number: p.number,
             title: t(p.title),

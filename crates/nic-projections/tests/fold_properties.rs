@@ -614,6 +614,7 @@ impl World {
                     change_idea_ids: vec![idea],
                     driver_ids: vec![],
                     previous_cycle_id: previous,
+                    adapted_from_cycle_id: None,
                     purpose: CyclePurpose::Test,
                     scale: t("one mentor"),
                     planned_start: start,
@@ -639,6 +640,7 @@ impl World {
                     program: &self.programs[&p],
                     network: &self.network,
                     previous: previous.and_then(|c| self.cycles.get(&c)),
+                    adapted_from: None,
                     known_measures: &known_measures,
                 };
                 let d = cycle::plan(&CycleState::new(id), ctx, cmd);
