@@ -1220,9 +1220,9 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
     );
     let start = (Utc::now().date_naive() + Span::days(3)).to_string();
     let end = (Utc::now().date_naive() + Span::days(17)).to_string();
-    b.run(&format!(
-        "(() => {{ for (const i of document.querySelectorAll('[id^=\"pc-plan-questions-\"][id$=\"-prediction\"]')) {{ i.value = 'We expect the same.'; i.dispatchEvent(new Event('input')); }} }})()"
-    ));
+    b.run(
+        "(() => { for (const i of document.querySelectorAll('[id^=\"pc-plan-questions-\"][id$=\"-prediction\"]')) { i.value = 'We expect the same.'; i.dispatchEvent(new Event('input')); } })()",
+    );
     b.run(&fill(
         &[("pc-planned_start", &start), ("pc-planned_end", &end)],
         Some("#pc-form"),
