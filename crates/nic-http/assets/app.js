@@ -2016,18 +2016,28 @@
     const charts = (await pool(measures.items || [], 4, (m) => api(`/api/v1/measures/${enc(m.id)}/run-chart`, { program_id: pid, ...asOf })))
       .filter((c) => !(c instanceof Error) && c.points.some((p) => p.value !== null && p.value !== undefined));
     const cycles = PHASES.flatMap((ph) => board.columns[ph]).sort((a, b) => (a.planned_start < b.planned_start ? -1 : a.planned_start > b.planned_start ? 1 : 0));
-    const when = state.asOf ? `as of ${fmtTime(state.asOf)}` : `as of ${today()}`;
-    const bundle = { program_id: pid, program_name: board.program_name, as_of: state.asOf || null, log_position: board.position,
-      portfolio, pdsa_board: board, run_charts: charts };
-    const download = () => saveFile(new Blob([JSON.stringify(bundle, null, 2)], { type: 'application/json' }),
-      `evidence-packet-${board.program_name.replace(/[^A-Za-z0-9]+/g, '-')}.json`);
+    const when = state.asOf ? asOfWords() : `as of ${today()}`;
+    // The same packet from the API, as of the same point: one JSON document, or one CSV table.
+    const fileName = (ext) => `evidence-packet-${board.program_name.replace(/[^A-Za-z0-9]+/g, '-')}.${ext}`;
+    const download = (format) => async () => {
+      const status = $('ep-status');
+      try {
+        const body = await api(`/api/v1/programs/${enc(pid)}/evidence-packet`, { format, ...asOf });
+        saveFile(new Blob([format === 'csv' ? body : JSON.stringify(body, null, 2)], { type: format === 'csv' ? 'text/csv' : 'application/json' }), fileName(format));
+        status.textContent = `${fileName(format)} downloaded.`;
+      } catch (e) {
+        status.textContent = `The packet could not be made: ${e.message}`;
+      }
+    };
     const latestOf = (c) => [...c.points].reverse().find((p) => p.value !== null && p.value !== undefined);
     const signalOf = (c) => { const sg = c.phases.flatMap((ph) => ph.signals || []); return sg.length ? sg[sg.length - 1].message : 'no signal'; };
     return h('div', null, h('section', { class: 'card', 'aria-labelledby': 'ep-h' },
       h('h1', { id: 'ep-h' }, `Evidence packet: ${board.program_name}`),
       h('p', { class: 'muted small' }, `${when} · log position ${board.position} · `, h('a', { href: `#/programs/${enc(pid)}` }, 'the program’s board')),
       h('div', { class: 'actions no-print' }, h('button', { type: 'button', id: 'ep-print', onclick: () => window.print() }, 'Print'), ' ',
-        h('button', { type: 'button', id: 'ep-json', onclick: download }, 'Download as JSON'))),
+        h('button', { type: 'button', id: 'ep-csv', onclick: download('csv') }, 'Download as CSV'), ' ',
+        h('button', { type: 'button', id: 'ep-json', onclick: download('json') }, 'Download as JSON'),
+        h('span', { id: 'ep-status', role: 'status', class: 'small muted' }))),
     portfolioSection(portfolio, pid),
     h('section', { class: 'card', 'aria-labelledby': 'ep-cy-h' }, h('h2', { id: 'ep-cy-h' }, `PDSA cycles (${cycles.length})`),
       cycles.length ? h('div', { class: 'scroll' }, h('table', { id: 'ep-cycles' },
@@ -2154,6 +2164,7 @@
       notice ? h('p', { id: 'cy-notice', class: 'banner', role: 'alert' }, notice) : null,
       h('section', { class: 'card', 'aria-labelledby': 'cy-h' },
       h('h1', { id: 'cy-h' }, p.title),
+      h('p', { class: 'no-print' }, h('button', { type: 'button', id: 'cy-print', onclick: () => window.print() }, 'Print the worksheet')),
       h('p', null, h('span', { class: 'badge' }, c.phase), ' ',
         c.gaps && c.gaps.length ? c.gaps.map((g) => [h('span', { class: 'badge gap' }, `⚠ ${g}`), ' ']) : null,
         h('a', { href: `#/programs/${enc(p.program_id)}` }, `${programName}’s board`), ' · tests ',
@@ -2264,7 +2275,7 @@
     }
     fields.push(['reason', 'What was wrong']);
     const get = (v, k) => String(v[`${at}${k}`] === undefined ? '' : v[`${at}${k}`]).trim();
-    return h('div', { class: 'card' }, apiForm({ prefix: 'co', title: 'Correct a section of this closed cycle', open: false,
+    return h('div', { class: 'card no-print' }, apiForm({ prefix: 'co', title: 'Correct a section of this closed cycle', open: false,
       intro: 'A closed cycle is not edited: a correction records the section as it should have read, and what was wrong; both stay on record.',
       init: () => init(sections[0]), fields, button: 'Record the correction', ifMatch: version,
       path: `/api/v1/pdsa-cycles/${enc(id)}/corrections`,
@@ -2292,7 +2303,7 @@
       }
       render(true);
     };
-    return h('details', { class: 'card', id: 'ab', open: f.open || Object.keys(f.errors).length > 0, ontoggle: (ev) => { f.open = ev.target.open; } },
+    return h('details', { class: 'card no-print', id: 'ab', open: f.open || Object.keys(f.errors).length > 0, ontoggle: (ev) => { f.open = ev.target.open; } },
       h('summary', null, 'Abandon this cycle'),
       h('p', { class: 'muted small' }, 'Stops the cycle before its Act; it closes and stays on record with the reason.'),
       h('form', { id: 'ab-form', class: 'entry', onsubmit: submit, novalidate: true },
@@ -2367,7 +2378,7 @@
       }
       render(true);
     };
-    return h('section', { class: 'card', 'aria-labelledby': 'st-h' },
+    return h('section', { class: 'card no-print', 'aria-labelledby': 'st-h' },
       h('h2', { id: 'st-h' }, title),
       h('form', { id: 'st-form', class: 'entry', onsubmit: submit, novalidate: true }, fields,
         h('button', { type: 'submit', id: 'st-submit' }, 'Record'),

@@ -488,6 +488,63 @@ pub async fn portfolio(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct PacketParams {
+    as_of: Option<String>,
+    /// `json` (the default) or `csv`.
+    format: Option<String>,
+}
+
+/// A program's evidence packet as one JSON document or one CSV table, an attachment either way.
+pub async fn evidence_packet(
+    State(app): State<App>,
+    Ids(program_id): Ids<Uuid>,
+    Params(q): Params<PacketParams>,
+) -> Result<Response, Problem> {
+    let as_of = as_of_opt("as_of", q.as_of.as_deref())?;
+    let csv = match q.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(other) => return Err(invalid(format!("format is json or csv, not {other:?}"))),
+    };
+    let portfolio = app.read_models().portfolio(program_id, as_of).await?;
+    let measures: Vec<Uuid> = match portfolio.network_id {
+        Some(network) => app
+            .network_measures(network)
+            .await?
+            .into_iter()
+            .map(|m| m.id)
+            .collect(),
+        None => Vec::new(),
+    };
+    let packet = app
+        .read_models()
+        .evidence_packet(program_id, &measures, as_of)
+        .await?;
+    let name: String = packet
+        .program_name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let disposition = format!(
+        "attachment; filename=\"evidence-packet-{name}.{}\"",
+        if csv { "csv" } else { "json" }
+    );
+    Ok(if csv {
+        (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+                (header::CONTENT_DISPOSITION, disposition),
+            ],
+            packet.csv(),
+        )
+            .into_response()
+    } else {
+        ([(header::CONTENT_DISPOSITION, disposition)], Json(packet)).into_response()
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NoParams {}
 
 pub async fn status(

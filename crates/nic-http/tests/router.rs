@@ -1427,3 +1427,99 @@ async fn the_network_s_clock_orders_the_timeline_and_replays_the_work_as_it_stoo
     }
     api.app.stop();
 }
+
+/// A program's evidence packet from the demo: the same ratings, cycles and measures as the
+/// portfolio, the board and the charts, as JSON and as a CSV table with a row for each; as the
+/// work stood on an earlier day, fewer of them; a format it does not make is refused.
+#[tokio::test]
+async fn an_evidence_packet_is_one_document_or_one_table_as_of_any_day() {
+    let (_, demo, api) = Api::demo().await;
+    let program = demo.first_program_id;
+    let packet_path = format!("/api/v1/programs/{program}/evidence-packet");
+    let (status, headers, packet) = api.get(&packet_path).await;
+    assert_eq!(status, StatusCode::OK, "{packet}");
+    assert!(headers[header::CONTENT_DISPOSITION]
+        .to_str()
+        .unwrap()
+        .ends_with(".json\""));
+    let (_, _, portfolio) = api
+        .get(&format!("/api/v1/programs/{program}/portfolio"))
+        .await;
+    let (_, _, board) = api
+        .get(&format!("/api/v1/programs/{program}/pdsa-board"))
+        .await;
+    assert_eq!(packet["portfolio"], portfolio);
+    assert_eq!(packet["pdsa_board"], board);
+    let ratings: usize = portfolio["standards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["ratings"].as_array().unwrap().len())
+        .sum();
+    let cycles: usize = ["planned", "doing", "studying", "acted", "abandoned"]
+        .iter()
+        .map(|c| board["columns"][c].as_array().unwrap().len())
+        .sum();
+    let measures = packet["measures"].as_array().unwrap();
+    assert!(
+        ratings > 0 && cycles > 0 && !measures.is_empty(),
+        "{packet}"
+    );
+    for m in measures {
+        assert!(m["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["contributions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["program_id"] == program.to_string())));
+    }
+
+    let res = api
+        .open_as(&api.token, &format!("{packet_path}?format=csv"), "*/*")
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    let csv =
+        String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    let mut rows = csv.lines();
+    assert_eq!(
+        rows.next(),
+        Some("section,name,date,value,decision_or_signal,evidence_or_detail")
+    );
+    let sections: Vec<&str> = rows.map(|r| r.split(',').next().unwrap()).collect();
+    let count = |s: &str| sections.iter().filter(|x| **x == s).count();
+    assert_eq!(
+        (
+            count("self-assessment"),
+            count("pdsa cycle"),
+            count("measure")
+        ),
+        (ratings, cycles, measures.len()),
+        "{csv}"
+    );
+
+    let (status, _, earlier) = api.get(&format!("{packet_path}?as_of=2025-03-01")).await;
+    assert_eq!(status, StatusCode::OK, "{earlier}");
+    let earlier_cycles: usize = ["planned", "doing", "studying", "acted", "abandoned"]
+        .iter()
+        .map(|c| {
+            earlier["pdsa_board"]["columns"][c]
+                .as_array()
+                .unwrap()
+                .len()
+        })
+        .sum();
+    assert!(
+        earlier_cycles < cycles,
+        "{earlier_cycles} then, {cycles} now"
+    );
+    let (status, _, problem) = api.get(&format!("{packet_path}?format=pdf")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    api.app.stop();
+}

@@ -608,6 +608,12 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
     }
     b.audit("a cycle");
     let cycle_png = b.screenshot("dashboard-cycle.png");
+    // The worksheet prints on one or two pages, without the forms around it.
+    let (cycle_pdf, pages) = b.print("dashboard-cycle.pdf");
+    assert!(
+        (1..=2).contains(&pages),
+        "the cycle's worksheet prints on one or two pages: {pages}"
+    );
 
     // The PDSA register, filtered to the change idea: the rows the API lists, with names, and
     // the CSV of the same list (fetched as the page's button fetches it).
@@ -732,6 +738,13 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         json!([portfolio["standards"].as_array().unwrap().len(), cycles, true])
     );
     b.audit("an evidence packet");
+    // The packet as one CSV table, from the API as of the same point, downloaded from the page.
+    b.run("document.querySelector('#ep-csv').click()");
+    b.wait_for(
+        "the packet's CSV downloaded",
+        &holds("#ep-status", ".csv downloaded"),
+        Duration::from_secs(10),
+    );
     let packet_png = b.screenshot("dashboard-packet.png");
     let (packet_pdf, pages) = b.print("dashboard-packet.pdf");
     assert!(
@@ -1622,6 +1635,7 @@ fn the_dashboard_shows_the_demo_live_and_as_of_a_past_date() {
         &matrix_pdf,
         &packet_png,
         &packet_pdf,
+        &cycle_pdf,
         &replay_png,
         &replay_day_png,
         &shot,

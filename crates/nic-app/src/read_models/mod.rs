@@ -11,6 +11,7 @@
 //! the live network index lists by position, once the live state has passed the point asked for.
 
 mod follower;
+mod packet;
 mod rebuild;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,6 +36,7 @@ use tokio::sync::{watch, RwLock, Semaphore};
 use uuid::Uuid;
 
 pub use follower::{follow, identity};
+pub use packet::EvidencePacket;
 pub use rebuild::{fold_to_head, rebuild, RebuildStatus};
 
 use crate::limits::{AS_OF_FOLDS_MAX, LIVE_READ_WAIT_MS};
