@@ -44,6 +44,8 @@
     forms: {},
     issued: null,
     notice: null,
+    // A person's erasure seen as a dry run, waiting to be confirmed.
+    erasing: null,
   };
 
   // -------------------------------------------------------------------------------------------
@@ -2597,6 +2599,23 @@
       body: (v) => (v.action === 'phase' ? { from_period: v.from_period.trim(), label: v.label.trim(), reason: v.reason.trim() }
         : { points: num(v.points), reason: v.reason.trim() }),
       done: (ans, v) => (v.action === 'phase' ? `Started “${v.label.trim()}”.` : 'Baseline frozen.') });
+    const cs = n.chart_settings || {};
+    const settingsForm = apiForm({ prefix: 'cs', title: 'Charts: reporting deadline and control-chart rules', open: false,
+      intro: 'Until the deadline passes, a network point missing a program\'s report is provisional: drawn hollow, out of the median and the rules.',
+      init: () => ({ reporting_deadline_days: String(cs.reporting_deadline_days ?? 20), control_rules: cs.control_rules || 'health_care_data_guide', reason: '' }),
+      fields: [['reporting_deadline_days', 'Days after a period ends that programs have to report it', 'text', null, { inputmode: 'numeric' }],
+        ['control_rules', 'Control-chart rules', 'select', { health_care_data_guide: 'The Health Care Data Guide (IHI)', making_data_count: 'NHS Making Data Count', shewhart: 'Shewhart (beyond the limits only)' }],
+        ['reason', 'Why (optional)']],
+      button: 'Set them', path: `${net}/chart-settings`, ifMatch: version,
+      body: (v) => ({ reporting_deadline_days: num(v.reporting_deadline_days), control_rules: v.control_rules, reason: v.reason.trim() }),
+      done: () => 'Chart settings recorded.' });
+    const retentionForm = apiForm({ prefix: 'rt', title: 'Personal data: how long a withdrawn program\'s text is kept', open: false,
+      intro: 'After this many days from a program\'s withdrawal, the server erases its personal free text (names and what people wrote); numbers and the shared vocabulary stay. Empty: kept until erased by hand.',
+      init: () => ({ withdrawn_program_text_days: n.retention_days != null ? String(n.retention_days) : '' }),
+      fields: [['withdrawn_program_text_days', 'Days', 'text', null, { inputmode: 'numeric' }]],
+      button: 'Set the retention', path: `${net}/retention`, ifMatch: version,
+      body: (v) => ({ withdrawn_program_text_days: num(v.withdrawn_program_text_days) }),
+      done: (ans, v) => (v.withdrawn_program_text_days.trim() ? `Kept for ${v.withdrawn_program_text_days.trim()} days after a withdrawal.` : 'Kept until erased by hand.') });
     const measureForm = apiForm({ prefix: 'me', title: 'Define a measure', open: (measures.items || []).length ? false : undefined,
       intro: 'Its operational definition, as every program will read it beside its data.',
       init: () => ({ name: '', kind: 'outcome', description: '', data_type: 'proportion', numerator: '', denominator: '', unit: 'percent', period: 'month', direction: 'up', target: '' }),
@@ -2665,7 +2684,7 @@
         h('h2', { id: 'hub-me-h' }, 'Measures and standards'),
         h('p', null, (measures.items || []).length ? ['Measures: ', (measures.items || []).map((m, i) => [i ? ', ' : '', h('a', { href: `#/measures/${enc(m.id)}` }, m.title)])] : 'No measure yet.'),
         h('p', null, standards.length ? `Standards: ${standards.map((x) => `${x.code} ${x.title}`).join('; ')}.` : 'No quality standard yet.'),
-        measureForm, (measures.items || []).length ? chartForm : null, standardForm),
+        measureForm, (measures.items || []).length ? chartForm : null, settingsForm, standardForm, retentionForm),
       h('section', { class: 'card', 'aria-labelledby': 'hub-sy-h' },
         h('h2', { id: 'hub-sy-h' }, 'Syntheses'),
         h('p', null, h('a', { href: '#/syntheses' }, 'What the network has learned so far'), '.'),
@@ -2705,11 +2724,26 @@
         if (input) { input.select(); } ev.target.textContent = 'Select and copy it by hand';
       }
     };
+    // Erasing a person: what would go is listed first (a dry run); then, confirmed, their name
+    // and everything they wrote read "[erased]" everywhere, and their token is revoked.
+    const erase = (t, confirm) => async (ev) => {
+      ev.preventDefault();
+      const form = ev.target.closest('form');
+      const reference = form.querySelector('input').value.trim();
+      const body = { subject: { kind: 'person', token_id: t.token_id }, basis: 'request', dry_run: !confirm, ...(reference ? { reference } : {}) };
+      const { ok, answer } = await apiPost('/api/v1/erasures', body, crypto.randomUUID());
+      if (!ok) { state.notice = (answer && answer.detail) || 'Refused.'; render(true); return; }
+      state.erasing = confirm ? null : { token_id: t.token_id, name: t.name, reference, report: answer };
+      state.notice = confirm ? `Erased ${answer.fields} field${answer.fields === 1 ? '' : 's'} in ${answer.events} event${answer.events === 1 ? '' : 's'}: ${t.name}'s personal data reads “[erased]” from now on.` : null;
+      render(true);
+    };
+    const erasing = state.erasing;
     const revoke = (t) => async (ev) => {
       ev.preventDefault();
       const reason = ev.target.querySelector('input').value.trim();
       const { ok, answer } = await apiPost(`/api/v1/tokens/${enc(t.token_id)}/revoke`, { reason }, crypto.randomUUID());
       state.notice = ok ? `Revoked ${t.name}'s token: it opens nothing from now on.` : ((answer && answer.detail) || 'Refused.');
+      if (ok && state.issued && state.issued.token_id === t.token_id) state.issued = null;
       render(true);
     };
     return h('div', null,
@@ -2737,7 +2771,24 @@
             h('td', null, t.revoked || t.token_id === state.me.token_id ? null : h('form', { class: 'inline-form', onsubmit: revoke(t) },
               h('label', { class: 'inline', for: `pe-why-${t.token_id}` }, 'Why'),
               h('input', { id: `pe-why-${t.token_id}`, placeholder: 'e.g. left the program' }),
-              h('button', { type: 'submit' }, `Revoke ${t.name}`))))))))));
+              h('button', { type: 'submit' }, `Revoke ${t.name}`)))))))),
+        h('p', { class: 'small muted' }, 'The ledger\'s record stays whole: revoking ends a token\'s access; erasing also makes a person\'s name and what they wrote unreadable, everywhere and as of any time.')),
+      h('section', { class: 'card', 'aria-labelledby': 'pe-er-h' },
+        h('h2', { id: 'pe-er-h' }, 'Erase a person\'s data'),
+        h('p', { class: 'muted small' }, 'At their request: first see what would go, then confirm. The erasure is recorded (who, when, why, the reference), never what was erased.'),
+        erasing ? h('div', { class: 'issued', id: 'pe-erase-preview' },
+          h('p', null, h('strong', null, `${erasing.name}: ${erasing.report.fields} field${erasing.report.fields === 1 ? '' : 's'} in ${erasing.report.events} event${erasing.report.events === 1 ? '' : 's'} would be erased.`)),
+          h('p', { class: 'small' }, erasing.report.kept),
+          h('form', { class: 'inline-form', onsubmit: erase(tokens.items.find((x) => x.token_id === erasing.token_id) || { token_id: erasing.token_id, name: erasing.name }, true) },
+            h('input', { type: 'hidden', value: erasing.reference }),
+            h('button', { type: 'submit', class: 'primary', id: 'pe-erase-confirm' }, `Erase ${erasing.name}'s data`),
+            h('button', { type: 'button', id: 'pe-erase-cancel', onclick: () => { state.erasing = null; render(true); } }, 'Cancel'))) : null,
+        h('ul', { class: 'nodes', id: 'pe-erase' }, tokens.items.filter((t) => t.token_id !== state.me.token_id).map((t) => h('li', null,
+          h('form', { class: 'inline-form', onsubmit: erase(t, false) },
+            h('strong', null, t.name), ' ',
+            h('label', { class: 'inline', for: `pe-ref-${t.token_id}` }, '· request reference'),
+            h('input', { id: `pe-ref-${t.token_id}`, placeholder: 'e.g. ticket 2291' }),
+            h('button', { type: 'submit' }, `See what erasing ${t.name} would take`)))))));
   }
 
   // The views a replay applies to; the others stay live.

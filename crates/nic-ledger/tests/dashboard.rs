@@ -1940,6 +1940,13 @@ fn the_hub_and_a_facilitator_do_their_work_in_the_browser() {
         "the token shown once",
         "!!document.querySelector('#pe-link')",
     );
+    let issued_id = s.get("/api/v1/tokens").json()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "Ana Ruiz, Lab Explorers")
+        .unwrap()["token_id"]
+        .clone();
     let link = b.eval("document.querySelector('#pe-link').value");
     let link = link.as_str().unwrap().to_string();
     assert!(link.starts_with(&format!("{base}/#token=nic_")), "{link}");
@@ -2487,6 +2494,86 @@ fn the_hub_and_a_facilitator_do_their_work_in_the_browser() {
         b"",
     );
     assert_eq!(refused.status, 401, "a revoked link opens nothing");
+
+    // The hub sets the charts' reporting deadline and how long a withdrawn program's text is
+    // kept.
+    b.run(&click("#nav a", "Network setup"));
+    wait(
+        &b,
+        "the settings forms",
+        "!!document.querySelector('#cs-form')",
+    );
+    b.run("document.querySelector('#cs-details').open = true; document.querySelector('#rt-details').open = true");
+    b.run(&fill(
+        &[("cs-reporting_deadline_days", "30")],
+        Some("#cs-form"),
+    ));
+    wait(&b, "the chart settings", &holds("#cs-result", "recorded"));
+    b.run(&fill(
+        &[("rt-withdrawn_program_text_days", "365")],
+        Some("#rt-form"),
+    ));
+    wait(&b, "the retention", &holds("#rt-result", "365 days"));
+    let state = s.get(&format!("/api/v1/networks/{network}")).json();
+    assert_eq!(
+        (
+            state["chart_settings"]["reporting_deadline_days"].clone(),
+            state["retention_days"].clone()
+        ),
+        (json!(30), json!(365))
+    );
+    b.audit("the settings forms");
+
+    // At Ana's request, her data is erased from the People page: what would go is shown first,
+    // then, confirmed, her name and what she wrote read "[erased]" and her token is revoked.
+    b.run(&click("#nav a", "People"));
+    wait(
+        &b,
+        "the erasure list",
+        "!!document.querySelector('#pe-erase')",
+    );
+    b.run(
+        "(() => { const li = [...document.querySelectorAll('#pe-erase li')].find((l) => l.textContent.includes('Ana Ruiz')); \
+           li.querySelector('input').value = 'ticket 2291'; li.querySelector('form').requestSubmit(); })()",
+    );
+    wait(
+        &b,
+        "what would be erased",
+        &holds("#pe-erase-preview", "would be erased"),
+    );
+    let before = s
+        .get(&format!("/api/v1/programs/{program}/pdsa-board"))
+        .json();
+    assert_eq!(
+        before["columns"]["acted"][0]["title"], "Check-ins at the start of each session",
+        "a dry run erases nothing"
+    );
+    b.audit("an erasure, previewed");
+    shots.push(b.screenshot("workspace-14-erasure.png"));
+    b.run("document.querySelector('#pe-erase-confirm').click()");
+    wait(
+        &b,
+        "the erasure done",
+        &holds("#pe-notice", "reads “[erased]”"),
+    );
+    common::eventually(|| {
+        let board = s
+            .get(&format!("/api/v1/programs/{program}/pdsa-board"))
+            .json();
+        (board["columns"]["acted"][0]["title"] == "[erased]").then_some(())
+    });
+    let tokens = s.get("/api/v1/tokens").json();
+    let ana = tokens["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["token_id"] == issued_id)
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (ana["name"].clone(), ana["revoked"].clone()),
+        (json!("[erased]"), json!(true))
+    );
 
     // A narrow screen (a tablet held upright): the grid and the forms still fit.
     b.set_viewport(700, 1000);
