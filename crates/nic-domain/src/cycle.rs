@@ -367,16 +367,26 @@ pub fn start(cycle: &CycleState, cmd: StartCycle) -> Decision {
     })])
 }
 
+/// A field's path under `prefix`: the section of a correction's body (`correction.corrected`),
+/// or the body itself (no prefix) when the command's body is the section.
+fn at(prefix: &str, field: &str) -> String {
+    if prefix.is_empty() {
+        field.to_string()
+    } else {
+        format!("{prefix}.{field}")
+    }
+}
+
 fn check_do(c: &mut Checks, d: &Do, started_on: Option<NaiveDate>, field: &str) {
-    c.list(&d.observations, &format!("{field}.observations"));
+    c.list(&d.observations, &at(field, "observations"));
     c.check(
         !d.what_happened.is_blank(),
-        format!("{field}.what_happened"),
+        at(field, "what_happened"),
         "say what happened",
     );
     c.check(
         started_on.is_none_or(|s| d.completed_on >= s),
-        format!("{field}.completed_on"),
+        at(field, "completed_on"),
         "comes on or after the day the test started",
     );
 }
@@ -384,7 +394,7 @@ fn check_do(c: &mut Checks, d: &Do, started_on: Option<NaiveDate>, field: &str) 
 pub fn record_do(cycle: &CycleState, cmd: Do) -> Decision {
     in_phase(cycle, CyclePhase::Doing, "recording the Do")?;
     let mut c = Checks::new();
-    check_do(&mut c, &cmd, cycle.started_on, "do");
+    check_do(&mut c, &cmd, cycle.started_on, "");
     c.done()?;
     Ok(vec![NicEvent::PdsaDoRecorded(PdsaDoRecorded {
         cycle_id: cycle.id,
@@ -393,15 +403,15 @@ pub fn record_do(cycle: &CycleState, cmd: Do) -> Decision {
 }
 
 fn check_study(c: &mut Checks, s: &Study, questions: usize, field: &str) {
-    c.list(&s.results, &format!("{field}.results"));
+    c.list(&s.results, &at(field, "results"));
     c.check(
         !s.summary.is_blank(),
-        format!("{field}.summary"),
+        at(field, "summary"),
         "summarise what was learned",
     );
     let mut seen = BTreeSet::new();
     for (i, r) in s.results.iter().enumerate() {
-        let f = format!("{field}.results[{i}].question_index");
+        let f = at(field, &format!("results[{i}].question_index"));
         let q = r.question_index as usize;
         c.check(
             q < questions,
@@ -411,14 +421,14 @@ fn check_study(c: &mut Checks, s: &Study, questions: usize, field: &str) {
         c.check(seen.insert(q), f, "answered twice");
         c.check(
             !r.result.is_blank(),
-            format!("{field}.results[{i}].result"),
+            at(field, &format!("results[{i}].result")),
             "say what the result was",
         );
     }
     for q in 0..questions {
         c.check(
             seen.contains(&q),
-            format!("{field}.results"),
+            at(field, "results"),
             format!("question {q} of the plan has no result"),
         );
     }
@@ -433,7 +443,7 @@ pub fn record_study(cycle: &CycleState, cmd: Study) -> Decision {
     }
     let (planned, _) = cycle.require()?;
     let mut c = Checks::new();
-    check_study(&mut c, &cmd, planned.plan.questions.len(), "study");
+    check_study(&mut c, &cmd, planned.plan.questions.len(), "");
     c.done()?;
     Ok(vec![NicEvent::PdsaStudyRecorded(PdsaStudyRecorded {
         cycle_id: cycle.id,
@@ -442,7 +452,7 @@ pub fn record_study(cycle: &CycleState, cmd: Study) -> Decision {
 }
 
 fn check_act(c: &mut Checks, a: &Act, field: &str) {
-    c.check(!a.reason.is_blank(), format!("{field}.reason"), "say why");
+    c.check(!a.reason.is_blank(), at(field, "reason"), "say why");
 }
 
 pub fn decide_act(cycle: &CycleState, cmd: Act) -> Decision {
@@ -453,7 +463,7 @@ pub fn decide_act(cycle: &CycleState, cmd: Act) -> Decision {
         ));
     }
     let mut c = Checks::new();
-    check_act(&mut c, &cmd, "act");
+    check_act(&mut c, &cmd, "");
     c.done()?;
     Ok(vec![NicEvent::PdsaActDecided(PdsaActDecided {
         cycle_id: cycle.id,

@@ -524,7 +524,7 @@ fn the_do_is_recorded_while_doing_on_or_after_the_start() {
                 ..a_do()
             },
         ),
-        &["do.observations", "do.what_happened", "do.completed_on"],
+        &["observations", "what_happened", "completed_on"],
     );
     // The day it started is fine.
     then_events(
@@ -557,7 +557,7 @@ fn a_study_has_one_result_per_question() {
                 ..a_study()
             },
         ),
-        &["study.results"],
+        &["results"],
     );
     // A question answered twice, and so another left without.
     then_invalid(
@@ -568,7 +568,7 @@ fn a_study_has_one_result_per_question() {
                 ..a_study()
             },
         ),
-        &["study.results[1].question_index", "study.results"],
+        &["results[1].question_index", "results"],
     );
     // A question the plan does not have.
     then_invalid(
@@ -579,7 +579,7 @@ fn a_study_has_one_result_per_question() {
                 ..a_study()
             },
         ),
-        &["study.results[2].question_index"],
+        &["results[2].question_index"],
     );
     // No summary, a blank result.
     then_invalid(
@@ -590,7 +590,7 @@ fn a_study_has_one_result_per_question() {
                 summary: blank(),
             },
         ),
-        &["study.summary", "study.results[0].result"],
+        &["summary", "results[0].result"],
     );
 }
 
@@ -618,19 +618,16 @@ fn a_study_of_a_plan_without_questions_has_no_results() {
     );
     then_invalid(
         record_study(&done, a_study()),
-        &[
-            "study.results[0].question_index",
-            "study.results[1].question_index",
-        ],
+        &["results[0].question_index", "results[1].question_index"],
     );
 }
 
 #[test]
 fn a_study_lists_at_most_the_list_limit_of_results() {
     let results = too_many(result(0, "Again."));
-    let mut fields = vec!["study.results".to_string()];
-    fields.extend((1..results.len()).map(|i| format!("study.results[{i}].question_index")));
-    fields.push("study.results".into());
+    let mut fields = vec!["results".to_string()];
+    fields.extend((1..results.len()).map(|i| format!("results[{i}].question_index")));
+    fields.push("results".into());
     let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
     then_invalid(
         record_study(
@@ -658,7 +655,7 @@ fn the_act_needs_a_study_and_a_reason() {
                 ..an_act(ActDecision::Abandon)
             },
         ),
-        &["act.reason"],
+        &["reason"],
     );
     for decision in [ActDecision::Adopt, ActDecision::Adapt, ActDecision::Abandon] {
         then_events(

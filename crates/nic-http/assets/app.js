@@ -1786,7 +1786,7 @@
       return null;
     }
     for (const e of (answer && answer.errors) || []) {
-      const key = fieldKey(String(e.field || '').replace(/^(do|study|act)\./, ''));
+      const key = fieldKey(String(e.field || ''));
       f.errors[document.getElementById(`${prefix}-${key}`) ? key : 'form'] = e.message || 'invalid';
     }
     f.result = { ok: false, text: (answer && (answer.detail || answer.title)) || 'Refused.' };

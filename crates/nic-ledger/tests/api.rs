@@ -134,6 +134,19 @@ fn record_story(s: &Server) -> Story {
                 "observations": [{"at": "2025-03-04T16:10:00Z", "note": "Two students led the warm-up"}],
                 "completed_on": "2025-03-11"}),
     );
+    // A refusal names the body's own fields: `results`, not a level the body does not have.
+    let refused = s.post(
+        &format!("{c}/study"),
+        &json!({"summary": "", "results": [{"question_index": 0, "result": "5 of 6", "prediction_held": "yes"}]}),
+    );
+    let p = refused.problem(422, "validation");
+    let fields: Vec<&str> = p["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["summary", "results"], "{p}");
     s.ok(
         &format!("{c}/study"),
         &json!({"summary": "Attendance beat the prediction",
