@@ -361,6 +361,15 @@ const LABELS_OUTSIDE_THEIR_CHART: &str = "(() => { const out = []; \
           out.push(`${svg.id || svg.getAttribute('aria-label')}: ${t.textContent}`); } } \
     return out; })()";
 
+/// The elements that reach past the window's right edge (a page wider than the screen), outermost
+/// first, as `tag#id.class`; nothing inside a scrolling box counts.
+const WIDER_THAN_THE_WINDOW: &str = "(() => { const out = []; \
+    for (const el of document.body.querySelectorAll('*')) { \
+      if (el.closest('.scroll, .board, .diagram-wrap, .chart-wrap') && !el.matches('.scroll, .board, .diagram-wrap, .chart-wrap')) continue; \
+      const r = el.getBoundingClientRect(); \
+      if (r.width > 0 && r.right > innerWidth + 0.5) out.push(`${el.tagName.toLowerCase()}#${el.id}.${el.className}`); } \
+    return out.slice(0, 8); })()";
+
 /// A script that types `pairs` (element id, value) into a form's fields as a person would (each
 /// field told of the change), then submits the form `submit` names, if any.
 fn fill(pairs: &[(&str, &str)], submit: Option<&str>) -> String {
@@ -2586,6 +2595,25 @@ fn the_hub_and_a_facilitator_do_their_work_in_the_browser() {
     );
     b.audit("my work on a narrow screen");
     shots.push(b.screenshot_window("workspace-11-narrow.png"));
+    // The program's page (its board, forms and data grid) and the hub's setup fit too.
+    for (what, ready) in [
+        (
+            format!("#/programs/{program}"),
+            "!!document.querySelector('#de-grid')",
+        ),
+        (
+            "#/hub".to_string(),
+            "!!document.querySelector('#hub-nodes')",
+        ),
+    ] {
+        b.show(&what, ready);
+        assert_eq!(
+            b.eval(WIDER_THAN_THE_WINDOW),
+            json!([]),
+            "{what} is no wider than a narrow screen"
+        );
+    }
+    shots.push(b.screenshot_window("workspace-11-narrow-hub.png"));
     b.set_viewport(WIDTH, HEIGHT);
 
     let errors = b.errors();
