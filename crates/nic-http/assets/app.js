@@ -170,11 +170,13 @@
     return { body: await res.json(), version: tag ? Number(tag[1]) : null };
   }
 
-  async function apiPost(path, body, key, ifMatch) {
+  async function apiPost(path, body, key, ifMatch, occurredOn) {
     const res = await fetch(new URL(path, location.origin), {
       method: 'POST',
       headers: { Authorization: `Bearer ${state.token}`, Accept: 'application/json', 'Content-Type': 'application/json', 'Idempotency-Key': key,
-        ...(ifMatch !== null && ifMatch !== undefined ? { 'If-Match': `"${ifMatch}"` } : {}) },
+        ...(ifMatch !== null && ifMatch !== undefined ? { 'If-Match': `"${ifMatch}"` } : {}),
+        // The day what the write records happened, when that was not today (the network's clock).
+        ...(occurredOn ? { 'Occurred-On': occurredOn } : {}) },
       body: JSON.stringify(body),
       cache: 'no-store',
     });
@@ -1770,9 +1772,9 @@
   // Sends a form's command once (its idempotency key kept until it succeeds, so a double submit
   // writes once); on refusal each error goes beside its field, the rest below the form. The
   // answer, or null when refused.
-  async function sendForm(f, prefix, path, body, ifMatch) {
+  async function sendForm(f, prefix, path, body, ifMatch, occurredOn) {
     f.key = f.key || crypto.randomUUID();
-    const { ok, status, answer } = await apiPost(path, body, f.key, ifMatch);
+    const { ok, status, answer } = await apiPost(path, body, f.key, ifMatch, occurredOn);
     f.errors = {};
     if (ok) {
       f.key = null;
@@ -2404,8 +2406,10 @@
   // A form of `fields`, each [path, label, kind, options, props] (or an element, or a function
   // of the form's state giving one) posting `body(values)` to `path`; `done(answer, values)`
   // says what was written (a promise for a second write) and the form empties.
-  function apiForm({ prefix, title, intro, init, fields, button, path, body, ifMatch, done, open }) {
+  function apiForm({ prefix, title, intro, init, fields, button, path, body, ifMatch, done, open, dated }) {
     const f = formState(prefix, init);
+    // A record of something that happened before today says when (sent as Occurred-On).
+    if (dated) fields = [...fields, ['occurred_on', 'When it happened, if before today (optional)', 'date', null, { max: today() }]];
     const control = (spec) => {
       if (typeof spec === 'function') return spec(f);
       if (!Array.isArray(spec)) return spec;
@@ -2417,7 +2421,7 @@
       const button2 = ev.target.querySelector('button[type="submit"]');
       if (button2) button2.disabled = true; // a double click writes once
       try {
-        const answer = await sendForm(f, prefix, typeof path === 'function' ? path(f.v) : path, body(f.v), ifMatch);
+        const answer = await sendForm(f, prefix, typeof path === 'function' ? path(f.v) : path, body(f.v), ifMatch, dated ? f.v.occurred_on : null);
         if (answer) {
           const text = await done(answer, f.v);
           f.v = null;
@@ -2489,7 +2493,7 @@
     const served = (id) => n.links.filter((l) => l.from === id).map((l) => ({ ...l, node: n.nodes[l.to] })).filter((l) => l.node);
     const a = n.aim;
 
-    const aimForm = apiForm({ prefix: 'aim', title: a ? 'Revise the aim' : 'State the aim', open: a ? false : undefined,
+    const aimForm = apiForm({ prefix: 'aim', dated: true, title: a ? 'Revise the aim' : 'State the aim', open: a ? false : undefined,
       intro: 'How good, by when, for whom: the measurable aim every driver serves.',
       init: () => ({ 'aim.statement': a ? a.statement : '', 'aim.what': a ? a.what : '', 'aim.for_whom': a ? a.for_whom : '',
         'aim.baseline': a && a.baseline !== null ? String(a.baseline) : '', 'aim.target': a ? String(a.target) : '', 'aim.unit': a ? a.unit : '',
@@ -2505,7 +2509,7 @@
       done: () => 'The aim is recorded.' });
 
     const options = (list) => Object.fromEntries(list.map((x) => [x.id, x.title]));
-    const driverForm = apiForm({ prefix: 'dr', title: 'Add a driver',
+    const driverForm = apiForm({ prefix: 'dr', dated: true, title: 'Add a driver',
       intro: 'A primary driver serves the aim; a secondary driver serves a primary one.',
       init: () => ({ kind: 'primary', title: '', definition: '', serves: '', strength: 'strong' }),
       fields: [['kind', 'Kind', 'select', { primary: 'Primary driver', secondary: 'Secondary driver' }], ['title', 'Title'],
@@ -2517,7 +2521,7 @@
         serves: v.serves ? [{ node_id: v.serves, strength: v.strength }] : [] }),
       done: (ans, v) => `Added “${v.title.trim()}”.` });
 
-    const ideaForm = apiForm({ prefix: 'ci', title: 'Add a change idea',
+    const ideaForm = apiForm({ prefix: 'ci', dated: true, title: 'Add a change idea',
       intro: 'Something to try that should move the drivers it serves; added by the hub, it is accepted at once.',
       init: () => ({ title: '', definition: '', serves: [] }),
       fields: [['title', 'Title'], ['definition', 'What it is (optional)', 'textarea'],
@@ -2529,7 +2533,7 @@
         return ok ? `Added and accepted “${v.title.trim()}”.` : `Proposed “${v.title.trim()}”; not accepted: ${(answer && answer.detail) || 'refused'}.`;
       } });
 
-    const linkForm = apiForm({ prefix: 'ln', title: 'Link or unlink two nodes', open: false,
+    const linkForm = apiForm({ prefix: 'ln', dated: true, title: 'Link or unlink two nodes', open: false,
       intro: 'A change idea serves a secondary or a primary driver; a secondary driver serves a primary one. Linking again changes the strength; unlinking says why.',
       init: () => ({ action: 'link', from: '', to: '', strength: 'strong', reason: '' }),
       fields: [['action', 'Change', 'select', { link: 'Link them (or change the strength)', unlink: 'Unlink them' }],
@@ -2543,7 +2547,7 @@
       done: (ans, v) => (v.action === 'unlink' ? 'Unlinked.' : 'Linked.') });
 
     const live = of('change_idea').filter((x) => !['proposed', 'declined'].includes(x.stage));
-    const stageForm = apiForm({ prefix: 'stg', title: 'Move a change idea to another stage', open: false,
+    const stageForm = apiForm({ prefix: 'stg', dated: true, title: 'Move a change idea to another stage', open: false,
       intro: 'Accepted, then testing, implementing and spreading, as the network learns; or abandoned. Say why.',
       init: () => ({ node: '', stage: 'testing', reason: '' }),
       fields: [['node', 'Change idea', 'select', { '': '—', ...Object.fromEntries(live.map((x) => [x.id, `${x.title} (${x.stage})`])) }],
@@ -2552,7 +2556,7 @@
       button: 'Move it', ifMatch: version, path: (v) => `${net}/change-ideas/${enc(v.node || 'none')}/stage`,
       body: (v) => ({ stage: v.stage, reason: v.reason.trim() }), done: (ans, v) => `Moved to ${v.stage}.` });
 
-    const editForm = apiForm({ prefix: 'rw', title: 'Reword or retire a node', open: false,
+    const editForm = apiForm({ prefix: 'rw', dated: true, title: 'Reword or retire a node', open: false,
       intro: 'Rewording keeps the node\'s history; a retired node stays on record, off the diagram.',
       init: () => ({ node: '', title: '', definition: '', reason: '', action: 'reword' }),
       fields: [['node', 'Node', 'select', { '': '—', ...options(nodes) }], ['action', 'Change', 'select', { reword: 'Reword it', retire: 'Retire it' }],
@@ -2571,18 +2575,18 @@
       render(true);
     };
 
-    const ecoForm = apiForm({ prefix: 'eco', title: 'Add an ecosystem', open: ecosystems.length ? false : undefined,
+    const ecoForm = apiForm({ prefix: 'eco', dated: true, title: 'Add an ecosystem', open: ecosystems.length ? false : undefined,
       intro: 'A regional ecosystem the network\'s programs belong to.',
       init: () => ({ name: '', region: '' }), fields: [['name', 'Name'], ['region', 'Region']],
       button: 'Add the ecosystem', path: `${net}/ecosystems`,
       body: (v) => ({ name: v.name.trim(), region: v.region.trim() }), done: (ans, v) => `Added “${v.name.trim()}”.` });
-    const enrolForm = apiForm({ prefix: 'en', title: 'Enrol a program',
+    const enrolForm = apiForm({ prefix: 'en', dated: true, title: 'Enrol a program',
       init: () => ({ name: '', ecosystem_id: '' }),
       fields: [['name', 'Program name'], ['ecosystem_id', 'Ecosystem', 'select', { '': '—', ...Object.fromEntries(ecosystems.map((e) => [e.id, `${e.name} (${e.region})`])) }]],
       button: 'Enrol the program', path: `${net}/programs`,
       body: (v) => ({ name: v.name.trim(), ecosystem_id: v.ecosystem_id || null }), done: (ans, v) => `Enrolled “${v.name.trim()}”.` });
 
-    const withdrawForm = apiForm({ prefix: 'wd', title: 'Withdraw a program', open: false,
+    const withdrawForm = apiForm({ prefix: 'wd', dated: true, title: 'Withdraw a program', open: false,
       intro: 'The program leaves the network; its record stays. Its personal text is erased after the network\'s retention period, if one is set.',
       init: () => ({ program: '', reason: '' }),
       fields: [['program', 'Program', 'select', { '': '—', ...options(programs.items || []) }], ['reason', 'Why']],
@@ -2616,7 +2620,7 @@
       button: 'Set the retention', path: `${net}/retention`, ifMatch: version,
       body: (v) => ({ withdrawn_program_text_days: num(v.withdrawn_program_text_days) }),
       done: (ans, v) => (v.withdrawn_program_text_days.trim() ? `Kept for ${v.withdrawn_program_text_days.trim()} days after a withdrawal.` : 'Kept until erased by hand.') });
-    const measureForm = apiForm({ prefix: 'me', title: 'Define a measure', open: (measures.items || []).length ? false : undefined,
+    const measureForm = apiForm({ prefix: 'me', dated: true, title: 'Define a measure', open: (measures.items || []).length ? false : undefined,
       intro: 'Its operational definition, as every program will read it beside its data.',
       init: () => ({ name: '', kind: 'outcome', description: '', data_type: 'proportion', numerator: '', denominator: '', unit: 'percent', period: 'month', direction: 'up', target: '' }),
       fields: [['name', 'Name'], ['kind', 'Kind', 'select', { outcome: 'Outcome', process: 'Process', balancing: 'Balancing' }],
@@ -2634,7 +2638,7 @@
       },
       done: (ans, v) => `Defined “${v.name.trim()}”.` });
 
-    const standardForm = apiForm({ prefix: 'sd', title: 'Define a quality standard', open: false,
+    const standardForm = apiForm({ prefix: 'sd', dated: true, title: 'Define a quality standard', open: false,
       intro: 'A standard programs rate themselves against (1 not yet, 2 developing, 3 meets, 4 exemplary).',
       init: () => ({ code: '', title: '', description: '' }),
       fields: [['code', 'Code (e.g. S1)'], ['title', 'Title'], ['description', 'What meeting it looks like', 'textarea']],
@@ -2643,7 +2647,7 @@
 
     const register = await api(`${net}/pdsa-register`, { limit: 500, sort: 'newest' });
     const cited = register.rows.map((row) => ({ id: row.cycle.cycle_id, title: `${row.cycle.title} (${row.program.title}, ${row.cycle.phase})` }));
-    const synthesisForm = apiForm({ prefix: 'sy', title: 'Write a synthesis', open: false,
+    const synthesisForm = apiForm({ prefix: 'sy', dated: true, title: 'Write a synthesis', open: false,
       intro: 'What the network has learned, with the cycles, measures and parts of the driver diagram it rests on.',
       init: () => ({ title: '', statement: '', recommendation: '', cycle_ids: [], measure_ids: [], node_ids: [] }),
       fields: [['title', 'Title'], ['statement', 'What we learned', 'textarea'], ['recommendation', 'What we recommend', 'textarea'],

@@ -2409,6 +2409,7 @@ fn the_hub_and_a_facilitator_do_their_work_in_the_browser() {
                 "Check-ins reach every student but cost session time when held at the start.",
             ),
             ("sy-recommendation", "Hold check-ins during the warm-up."),
+            ("sy-occurred_on", &day(-7)),
         ],
         None,
     ));
@@ -2429,6 +2430,17 @@ fn the_hub_and_a_facilitator_do_their_work_in_the_browser() {
     assert_eq!(
         syntheses["items"][0]["title"],
         "Check-ins need their own time"
+    );
+    // Agreed at a meeting a week ago, recorded today: the timeline puts it on its day.
+    let timeline = s
+        .get(&format!(
+            "/api/v1/timeline?network_id={network}&kind=synthesis"
+        ))
+        .json();
+    assert_eq!(
+        timeline["entries"][0]["happened_on"],
+        json!(day(-7)),
+        "{timeline}"
     );
     b.audit("the synthesis form");
 
