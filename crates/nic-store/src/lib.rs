@@ -10,6 +10,7 @@
 pub mod admin;
 mod keys;
 pub mod limits;
+mod pg_group;
 pub mod postgres;
 pub mod read_ahead;
 pub mod scratch;

@@ -37,6 +37,11 @@ pub const RETRY_AFTER_ERROR_MS: u64 = 1_000;
 
 /// Streams whose head a `PgStore` remembers from its own appends (then it forgets them all).
 pub const HEADS_CACHED_STREAMS_MAX: usize = 10_000;
+/// Append statements a `PgStore` runs at once. A single-event append that finds them all running
+/// waits, and goes with the others that queued meanwhile in one statement (group commit).
+pub const PG_APPEND_STATEMENTS_MAX: usize = 2;
+/// Single-event appends one grouped PostgreSQL statement carries at most.
+pub const PG_APPEND_GROUP_MAX: usize = 64;
 /// Attempts of one append whose stream head keeps moving under it (an append retries only while
 /// the moved head still meets its expected version).
 pub const APPEND_ATTEMPTS_MAX: usize = 100;

@@ -1,6 +1,7 @@
 //! The PostgreSQL backend: production and scale.
 //!
-//! An append is one INSERT, under no lock. Rust checks the expected version against the stream's
+//! An append is one INSERT, under no lock; single-event appends that arrive while others are
+//! being written go together in one (`pg_group`). Rust checks the expected version against the stream's
 //! head (its last event's version and hash: remembered from this store's own appends and lookups,
 //! else read) and chains the hashes (`nic_events::chain_hash`). The INSERT writes only if the stream
 //! still has no event after that head (a probe of the `(stream_id, stream_version)` index), so a
@@ -57,6 +58,7 @@ use crate::limits::{
     OBSERVATIONS_PENDING_MAX, PG_ACQUIRE_TIMEOUT_MS, PG_PING_IDLE_MS, PG_POOL_CONNECTIONS_MAX,
     RETRY_AFTER_ERROR_MS,
 };
+use crate::pg_group::{self, Entry, Grouped, Groups};
 use crate::{
     check_append, non_negative, now_micros, page_limit, AppendOutcome, Backend, EventStore,
     ReadAll, StoreError,
@@ -266,6 +268,7 @@ pub struct PgStore {
     notify_request: Arc<Notify>,
     tasks: Vec<JoinHandle<()>>,
     heads: Mutex<HashMap<String, Head>>,
+    groups: Arc<Groups>,
     reader: Reader,
 }
 
@@ -303,6 +306,7 @@ impl PgStore {
             wake: wake.clone(),
             waiting: Arc::new(Notify::new()),
         };
+        let groups = Groups::new(pool.clone());
         let me = Uuid::new_v4().to_string();
         let tasks = vec![
             tokio::spawn(listen(listener, wake.clone(), me.clone())),
@@ -315,6 +319,7 @@ impl PgStore {
             notify_request,
             tasks,
             heads: Mutex::new(HashMap::new()),
+            groups,
             reader,
         })
     }
@@ -454,7 +459,8 @@ impl PgStore {
         Ok(Ok(head))
     }
 
-    /// One INSERT of `events` after `head`. None when the stream had moved past `head` (or a unique
+    /// One INSERT of `events` after `head`; a single event's may be one row of a group's INSERT
+    /// (`pg_group`) when `may_group`. None when the stream had moved past `head` (or a unique
     /// constraint refused a row): nothing was written.
     async fn insert(
         &self,
@@ -463,25 +469,72 @@ impl PgStore {
         events: &[NewEvent],
         keys: &[FieldKey],
         recorded_at: DateTime<Utc>,
+        may_group: bool,
     ) -> Result<Option<(AppendOutcome, Head)>, StoreError> {
-        let micros = recorded_at.timestamp_micros();
         let first_version = head.map_or(0, |h| h.version + 1);
-        let mut previous = head.map_or(GENESIS_HASH, |h| h.hash.as_str()).to_string();
-        let mut hashes = Vec::with_capacity(events.len());
-        for (i, e) in events.iter().enumerate() {
-            previous = chain_hash(
-                &previous,
-                e.event_id,
-                stream.as_str(),
-                first_version + i as u64,
-                &e.event_type,
-                e.schema_version,
-                micros,
-                e.data.get(),
-                e.metadata.get(),
-            );
-            hashes.push(previous.clone());
+        let hashes = chain(stream, head, events, recorded_at);
+        if let ([event], true) = (events, may_group) {
+            let entry = self.groups.enter(|| pg_group::Row {
+                stream: stream.as_str().to_string(),
+                category: stream.category().to_string(),
+                after: first_version as i64 - 1,
+                event_id: event.event_id,
+                event_type: event.event_type.clone(),
+                schema_version: event.schema_version as i32,
+                data: event.data.get().to_string(),
+                metadata: event.metadata.get().to_string(),
+                recorded_at,
+                hash: hashes[0].clone(),
+                keys: keys.to_vec(),
+            });
+            let answer = match entry {
+                Entry::Queued(answer) => answer,
+                Entry::Alone(slot) => {
+                    // The slot is held until the statement ends (or the append is dropped).
+                    let alone = self
+                        .insert_alone(stream, first_version, events, keys, recorded_at, hashes)
+                        .await;
+                    drop(slot);
+                    return alone;
+                }
+            };
+            let position = match answer.await.unwrap_or(Grouped::Alone) {
+                Grouped::Written(position) => non_negative(position, 0, "position")?,
+                Grouped::Refused => return Ok(None),
+                Grouped::Alone => {
+                    return self
+                        .insert_alone(stream, first_version, events, keys, recorded_at, hashes)
+                        .await
+                }
+            };
+            let hash = hashes.into_iter().next().unwrap_or_default();
+            return Ok(Some((
+                AppendOutcome {
+                    stream_version: first_version,
+                    first_position: position,
+                    last_position: position,
+                    duplicate: false,
+                },
+                Head {
+                    version: first_version,
+                    hash,
+                },
+            )));
         }
+        self.insert_alone(stream, first_version, events, keys, recorded_at, hashes)
+            .await
+    }
+
+    /// `insert` in a statement of its own, with the hashes chained.
+    async fn insert_alone(
+        &self,
+        stream: &StreamId,
+        first_version: u64,
+        events: &[NewEvent],
+        keys: &[FieldKey],
+        recorded_at: DateTime<Utc>,
+        hashes: Vec<String>,
+    ) -> Result<Option<(AppendOutcome, Head)>, StoreError> {
         // One event without keys: plain parameters; otherwise arrays (and the keys' CTE).
         let single = match events {
             [e] if keys.is_empty() => Some(e),
@@ -561,10 +614,38 @@ impl PgStore {
             },
             Head {
                 version: last_version,
-                hash: previous,
+                hash: hashes.into_iter().next_back().unwrap_or_default(),
             },
         )))
     }
+}
+
+/// The hashes of `events` chained after `head`.
+fn chain(
+    stream: &StreamId,
+    head: Option<&Head>,
+    events: &[NewEvent],
+    recorded_at: DateTime<Utc>,
+) -> Vec<String> {
+    let micros = recorded_at.timestamp_micros();
+    let first_version = head.map_or(0, |h| h.version + 1);
+    let mut previous = head.map_or(GENESIS_HASH, |h| h.hash.as_str()).to_string();
+    let mut hashes = Vec::with_capacity(events.len());
+    for (i, e) in events.iter().enumerate() {
+        previous = chain_hash(
+            &previous,
+            e.event_id,
+            stream.as_str(),
+            first_version + i as u64,
+            &e.event_type,
+            e.schema_version,
+            micros,
+            e.data.get(),
+            e.metadata.get(),
+        );
+        hashes.push(previous.clone());
+    }
+    hashes
 }
 
 impl Reader {
@@ -828,7 +909,7 @@ impl EventStore for PgStore {
                 Err(original) => return Ok(original),
             },
         };
-        for _ in 0..APPEND_ATTEMPTS_MAX {
+        for attempt in 0..APPEND_ATTEMPTS_MAX {
             if !satisfies(expected, head.as_ref()) {
                 if fresh {
                     // The version is checked before any position is spent.
@@ -839,7 +920,14 @@ impl EventStore for PgStore {
                     });
                 }
             } else if let Some((outcome, new_head)) = self
-                .insert(stream, head.as_ref(), &events, &keys, recorded_at)
+                .insert(
+                    stream,
+                    head.as_ref(),
+                    &events,
+                    &keys,
+                    recorded_at,
+                    attempt == 0,
+                )
                 .await?
             {
                 self.remember_head(stream, Some(new_head));
