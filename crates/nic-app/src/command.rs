@@ -732,7 +732,7 @@ impl Target {
 
 /// What a successful command answers: the entity it addressed and the events it appended. A retry
 /// with the same idempotency key gets the same answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct CommandResult {
     /// The entity the command created or addressed.
     pub id: Uuid,
@@ -742,7 +742,7 @@ pub struct CommandResult {
     pub events: Vec<AppendedEvent>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct AppendedEvent {
     pub event_id: Uuid,
     pub event_type: String,

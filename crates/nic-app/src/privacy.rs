@@ -47,7 +47,7 @@ pub enum Subject {
 }
 
 /// One sealed field an erasure reached.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct FieldRef {
     pub stream_id: String,
     pub event_id: Uuid,
@@ -56,7 +56,7 @@ pub struct FieldRef {
 }
 
 /// What an erasure did, or would do (`dry_run`).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct ErasureReport {
     /// The erasure's id (its stream is `privacy-<id>`); None for a dry run or when nothing matched.
     pub erasure_id: Option<Uuid>,
@@ -75,7 +75,7 @@ const KEPT: &str = "Events, their dates, types, ids and hashes stay, as do numbe
      on them.";
 
 /// A withdrawn program whose free text the network's retention period has reached.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct RetentionDue {
     pub program_id: Uuid,
     pub network_id: Uuid,

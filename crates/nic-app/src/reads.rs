@@ -19,7 +19,7 @@ use crate::limits::{PAGE_EVENTS_DEFAULT, READY_LAG_EVENTS_MAX};
 use crate::{App, AppError, Principal};
 
 /// A page of the global log.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Page {
     pub events: Vec<RecordedEvent>,
     /// Pass as `after` to read the next page.
@@ -34,7 +34,7 @@ pub struct Versioned<T> {
 }
 
 /// A PDSA cycle with what a complete cycle has that it lacks.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct CycleView {
     #[serde(flatten)]
     pub cycle: CycleState,

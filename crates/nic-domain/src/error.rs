@@ -6,7 +6,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 /// One wrong field of a command, by its JSON path (e.g. `plan.questions[2].prediction`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct FieldError {
     pub field: String,
     pub message: String,

@@ -17,6 +17,19 @@ use crate::limits::STREAM_ID_BYTES_MAX;
 #[derive(Clone, PartialEq, Eq)]
 pub struct EventData(Box<str>);
 
+/// A JSON object (an event's data as its type's schema says, or its metadata).
+impl schemars::JsonSchema for EventData {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "EventData".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": "object"})
+    }
+}
+
 impl EventData {
     /// JSON text, checked.
     pub fn parse(text: String) -> serde_json::Result<Self> {
@@ -64,7 +77,9 @@ impl<'de> Deserialize<'de> for EventData {
 }
 
 /// A stream's id, such as `pdsa-0190c7e2-…`. The part before the first dash is the stream's category.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct StreamId(String);
 
@@ -216,7 +231,7 @@ impl NewEvent {
 }
 
 /// An event as stored: the envelope plus the data and metadata it was appended with.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RecordedEvent {
     pub event_id: Uuid,
     pub stream_id: StreamId,

@@ -247,7 +247,7 @@ impl Drop for AbortOnDrop {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LiveParams {
     /// Start after this global position (`Last-Event-ID` wins when both are sent).
@@ -300,7 +300,7 @@ fn log_stream(
     )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TimelineParams {
     /// Start after this position (`Last-Event-ID` wins when both are sent).

@@ -34,11 +34,15 @@ fn invalid(detail: String) -> Problem {
     Problem::new(ProblemKind::InvalidQuery, detail)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DiagramParams {
     /// json (default), mermaid or dot.
+    #[schemars(extend("enum" = ["json", "mermaid", "dot"]))]
     format: Option<String>,
+    /// A global position or an RFC 3339 time (the ledger as it stood then), or a day YYYY-MM-DD
+    /// (the work as it stood at the end of that day).
+    #[schemars(regex(pattern = r"^([0-9]+|[0-9]{4}-[0-9]{2}-[0-9]{2}(T.+)?)$"))]
     as_of: Option<String>,
 }
 
@@ -65,7 +69,7 @@ pub async fn driver_diagram(
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DiffParams {
     from: Option<String>,
@@ -92,7 +96,7 @@ pub async fn driver_diagram_diff(
     Ok(Json(diff))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TimelineParams {
     network_id: Option<Uuid>,
@@ -111,6 +115,9 @@ pub struct TimelineParams {
     /// The cursor: `next_after` of the previous page.
     after: Option<u64>,
     limit: Option<usize>,
+    /// A global position or an RFC 3339 time (the ledger as it stood then), or a day YYYY-MM-DD
+    /// (the work as it stood at the end of that day).
+    #[schemars(regex(pattern = r"^([0-9]+|[0-9]{4}-[0-9]{2}-[0-9]{2}(T.+)?)$"))]
     as_of: Option<String>,
 }
 
@@ -180,19 +187,25 @@ pub async fn timeline(
     Ok(Json(app.read_models().timeline(&query, as_of).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunChartParams {
     /// One program's series; the network-wide series when omitted.
     program_id: Option<Uuid>,
     /// json (default) or csv.
+    #[schemars(extend("enum" = ["json", "csv"]))]
     format: Option<String>,
+    /// A global position or an RFC 3339 time (the ledger as it stood then), or a day YYYY-MM-DD
+    /// (the work as it stood at the end of that day).
+    #[schemars(regex(pattern = r"^([0-9]+|[0-9]{4}-[0-9]{2}-[0-9]{2}(T.+)?)$"))]
     as_of: Option<String>,
     /// The control chart's type instead of the one the measure's numbers call for: p, p_prime,
     /// u, u_prime, c or i.
+    #[schemars(extend("enum" = ["p", "p_prime", "u", "u_prime", "c", "i"]))]
     chart: Option<String>,
     /// The control chart's rule set instead of the default: shewhart, making_data_count or
     /// health_care_data_guide.
+    #[schemars(extend("enum" = ["shewhart", "making_data_count", "health_care_data_guide"]))]
     rules: Option<String>,
 }
 
@@ -239,7 +252,7 @@ pub async fn run_chart(
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterParams {
     change_idea_id: Option<Uuid>,
@@ -247,8 +260,10 @@ pub struct RegisterParams {
     program_id: Option<Uuid>,
     ecosystem_id: Option<Uuid>,
     /// planned, doing, studying, acted or abandoned.
+    #[schemars(extend("enum" = ["planned", "doing", "studying", "acted", "abandoned"]))]
     phase: Option<String>,
     /// adopt, adapt or abandon.
+    #[schemars(extend("enum" = ["adopt", "adapt", "abandon"]))]
     decision: Option<String>,
     /// true: only cycles past their planned end and not done yet.
     overdue: Option<bool>,
@@ -256,11 +271,16 @@ pub struct RegisterParams {
     from: Option<String>,
     until: Option<String>,
     /// newest (default), oldest, program, title or phase.
+    #[schemars(extend("enum" = ["newest", "oldest", "program", "title", "phase"]))]
     sort: Option<String>,
     offset: Option<usize>,
     limit: Option<usize>,
     /// json (default) or csv (every cycle that passes the filters, up to REGISTER_CSV_ROWS_MAX).
+    #[schemars(extend("enum" = ["json", "csv"]))]
     format: Option<String>,
+    /// A global position or an RFC 3339 time (the ledger as it stood then), or a day YYYY-MM-DD
+    /// (the work as it stood at the end of that day).
+    #[schemars(regex(pattern = r"^([0-9]+|[0-9]{4}-[0-9]{2}-[0-9]{2}(T.+)?)$"))]
     as_of: Option<String>,
 }
 
@@ -335,9 +355,12 @@ pub async fn pdsa_register(
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AsOfParams {
+    /// A global position or an RFC 3339 time (the ledger as it stood then), or a day YYYY-MM-DD
+    /// (the work as it stood at the end of that day).
+    #[schemars(regex(pattern = r"^([0-9]+|[0-9]{4}-[0-9]{2}-[0-9]{2}(T.+)?)$"))]
     as_of: Option<String>,
 }
 
@@ -364,7 +387,7 @@ pub async fn standards_matrix(
 }
 
 /// A program's admissions statement with the code that checks it against the log.
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct Admissions {
     #[serde(flatten)]
     statement: AdmissionsStatement,
@@ -372,7 +395,7 @@ pub struct Admissions {
     verification: Option<Verification>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct Verification {
     /// `POSITION-HASH`: the log position of the self-assessment the statement rests on and the
     /// start of that event's hash.
@@ -382,7 +405,7 @@ pub struct Verification {
 }
 
 /// Hex digits of an event's hash a verification code carries.
-const CODE_HASH_DIGITS: usize = 16;
+pub(crate) const CODE_HASH_DIGITS: usize = 16;
 
 pub async fn admissions(
     State(app): State<App>,
@@ -419,7 +442,7 @@ pub async fn admissions(
 }
 
 /// What a verification code proves.
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct Verified {
     valid: bool,
     code: String,
@@ -486,11 +509,15 @@ pub async fn portfolio(
     Ok(Json(app.read_models().portfolio(program_id, as_of).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PacketParams {
+    /// A global position or an RFC 3339 time (the ledger as it stood then), or a day YYYY-MM-DD
+    /// (the work as it stood at the end of that day).
+    #[schemars(regex(pattern = r"^([0-9]+|[0-9]{4}-[0-9]{2}-[0-9]{2}(T.+)?)$"))]
     as_of: Option<String>,
     /// `json` (the default) or `csv`.
+    #[schemars(extend("enum" = ["json", "csv"]))]
     format: Option<String>,
 }
 
@@ -543,7 +570,7 @@ pub async fn evidence_packet(
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoParams {}
 

@@ -12,11 +12,11 @@ use nic_app::{App, Principal};
 use nic_events::catalog::{ErasureBasis, Role};
 use nic_events::{Text, Title};
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::extract::Body;
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemKind};
 
 /// What an erasure reaches, as sent.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -74,6 +74,12 @@ pub async fn erase(
     Body(body, _): Body<EraseBody>,
 ) -> Result<Response, Problem> {
     let subject = match body.subject {
+        SubjectBody::Person { token_id } if token_id == who.token_id && !body.dry_run => {
+            return Err(Problem::new(
+                ProblemKind::InvalidTransition,
+                crate::tokens::SELF_REVOCATION,
+            ));
+        }
         SubjectBody::Person { token_id } => Subject::Person { token_id },
         SubjectBody::NamedInProgram { program_id, name } => Subject::NamedInProgram {
             program_id,
@@ -97,6 +103,20 @@ pub async fn erase(
     Ok(Json(report).into_response())
 }
 
+/// A redaction recorded.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Redacted {
+    /// Its stream is `privacy-<id>`.
+    pub redaction_id: Uuid,
+}
+
+/// What a retention run erased, or would erase.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct RetentionRun {
+    pub dry_run: bool,
+    pub programs: Vec<nic_app::privacy::RetentionDue>,
+}
+
 /// Replaces one field written by mistake (its writer or an admin): 201 with the redaction's id.
 pub async fn redact(
     State(app): State<App>,
@@ -112,11 +132,7 @@ pub async fn redact(
             body.replacement,
         )
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(serde_json::json!({ "redaction_id": id })),
-    )
-        .into_response())
+    Ok((StatusCode::CREATED, Json(Redacted { redaction_id: id })).into_response())
 }
 
 /// Erases what the networks' retention periods have reached (admins); `dry_run` lists it.
@@ -128,5 +144,9 @@ pub async fn retention(
     let due = app
         .run_retention(&who.actor(), Utc::now(), q.dry_run)
         .await?;
-    Ok(Json(serde_json::json!({ "dry_run": q.dry_run, "programs": due })).into_response())
+    Ok(Json(RetentionRun {
+        dry_run: q.dry_run,
+        programs: due,
+    })
+    .into_response())
 }

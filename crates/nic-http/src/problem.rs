@@ -125,7 +125,7 @@ impl ProblemKind {
 }
 
 /// An RFC 9457 problem: the one shape of every error the API returns.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Problem {
     #[serde(rename = "type")]
     kind: String,

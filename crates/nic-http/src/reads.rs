@@ -17,7 +17,7 @@ use crate::commands::location;
 use crate::extract::{list, within, Ids, Params};
 use crate::problem::{Problem, ProblemKind};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventsQuery {
     #[serde(default)]
@@ -48,7 +48,7 @@ pub async fn events(
     Ok(Json(page))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StreamQuery {
     #[serde(default)]
@@ -95,12 +95,12 @@ pub async fn synthesis(State(app): State<App>, Ids(id): Ids<Uuid>) -> Result<Res
     Ok(versioned(app.synthesis(id).await?))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct Listing {
     items: Vec<ListItem>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 struct ListItem {
     id: Uuid,
     title: String,
@@ -120,7 +120,7 @@ fn listing(items: Vec<Listed>) -> Json<Listing> {
 }
 
 /// Who the token is: its name, its role, and the programs it may write for.
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct Me {
     /// The token's id: how the events it writes record it (`token:<id>`).
     token_id: Uuid,
@@ -177,10 +177,11 @@ pub async fn ready(State(app): State<App>) -> Result<&'static str, Problem> {
     Ok("ready")
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExportParams {
     /// ndjson (default) or cloudevents.
+    #[schemars(extend("enum" = ["ndjson", "cloudevents"]))]
     format: Option<String>,
 }
 

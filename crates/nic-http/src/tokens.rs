@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::extract::{Body, Ids};
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemKind};
 
 /// `POST /api/v1/tokens`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -40,12 +40,43 @@ pub struct RevokeBody {
 }
 
 /// A token as listed: never the token itself, nor its hash.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Listed {
     pub token_id: Uuid,
     pub name: String,
     pub role: Role,
     pub programs: Vec<Uuid>,
+    pub revoked: bool,
+}
+
+/// Why a token may not revoke (or erase) itself through the API: the request that locks its own
+/// holder out could be the last admin's.
+pub const SELF_REVOCATION: &str = "a token cannot revoke itself: revoke it with another admin \
+     token, or with `nic-ledger token revoke`";
+
+/// `GET /api/v1/tokens`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct TokenList {
+    pub items: Vec<Listed>,
+}
+
+/// A token just issued: shown this once.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Issued {
+    pub token_id: Uuid,
+    pub name: Title,
+    pub role: Role,
+    pub programs: Vec<Uuid>,
+    /// The token itself: only its SHA-256 is kept.
+    pub token: String,
+    /// The sign-in link's path: the token in the fragment, which no request carries.
+    pub sign_in: String,
+}
+
+/// A token revoked.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Revoked {
+    pub token_id: Uuid,
     pub revoked: bool,
 }
 
@@ -63,7 +94,7 @@ pub async fn list(State(app): State<App>) -> Result<Response, Problem> {
         })
         .collect();
     items.sort_by(|a, b| (a.revoked, &a.name).cmp(&(b.revoked, &b.name)));
-    Ok(Json(serde_json::json!({ "items": items })).into_response())
+    Ok(Json(TokenList { items }).into_response())
 }
 
 /// Issues a token (admins): 201 with the token, shown this once, and its sign-in link's path.
@@ -85,14 +116,14 @@ pub async fn issue(
     Ok((
         StatusCode::CREATED,
         [(header::CACHE_CONTROL, "no-store")],
-        Json(serde_json::json!({
-            "token_id": id,
-            "name": body.name,
-            "role": body.role,
-            "programs": body.programs,
-            "token": token,
-            "sign_in": format!("/#token={token}"),
-        })),
+        Json(Issued {
+            token_id: id,
+            name: body.name,
+            role: body.role,
+            programs: body.programs,
+            sign_in: format!("/#token={token}"),
+            token,
+        }),
     )
         .into_response())
 }
@@ -104,8 +135,18 @@ pub async fn revoke(
     Ids(id): Ids<Uuid>,
     Body(body, _): Body<RevokeBody>,
 ) -> Result<Response, Problem> {
+    if id == who.token_id {
+        return Err(Problem::new(
+            ProblemKind::InvalidTransition,
+            SELF_REVOCATION,
+        ));
+    }
     app.tokens()
         .revoke_id(id, body.reason, &who.actor())
         .await?;
-    Ok(Json(serde_json::json!({ "token_id": id, "revoked": true })).into_response())
+    Ok(Json(Revoked {
+        token_id: id,
+        revoked: true,
+    })
+    .into_response())
 }

@@ -601,6 +601,75 @@ fn the_openapi_document_describes_every_route() {
             }
         }
     }
+    // Every JSON answer has a schema of its own, never a bare object; reads declare their query
+    // parameters; what a command creates links to the routes that take its id.
+    for (path, item) in paths {
+        for (method, op) in item.as_object().unwrap() {
+            for (status, answer) in op["responses"].as_object().unwrap() {
+                if let Some(schema) = answer["content"]["application/json"].get("schema") {
+                    assert_ne!(
+                        schema,
+                        &serde_json::json!({"type": "object"}),
+                        "{method} {path} {status}"
+                    );
+                }
+            }
+        }
+    }
+    let names = |path: &str| -> Vec<String> {
+        paths[path]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["in"] == "query")
+            .map(|p| p["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    for (path, wanted) in [
+        (
+            "/api/v1/timeline",
+            &[
+                "network_id",
+                "kind",
+                "from",
+                "until",
+                "order",
+                "after",
+                "limit",
+                "as_of",
+            ][..],
+        ),
+        ("/api/v1/export", &["format"][..]),
+        (
+            "/api/v1/events",
+            &["after", "limit", "category", "type"][..],
+        ),
+        (
+            "/api/v1/networks/{network_id}/pdsa-register",
+            &["change_idea_id", "decision", "format", "as_of"][..],
+        ),
+    ] {
+        let declared = names(path);
+        for w in wanted {
+            assert!(
+                declared.iter().any(|d| d == w),
+                "{path} declares {w}: {declared:?}"
+            );
+        }
+    }
+    let stream = &paths["/api/v1/streams/{stream_id}"]["get"]["responses"]["200"]["content"]
+        ["application/json"]["schema"];
+    assert_eq!(
+        stream["type"], "array",
+        "a stream is a list of events: {stream}"
+    );
+    let links =
+        &paths["/api/v1/programs/{program_id}/pdsa-cycles"]["post"]["responses"]["201"]["links"];
+    assert_eq!(
+        links["getPdsaCyclesCycleId"]["parameters"]["cycle_id"], "$response.body#/id",
+        "{links}"
+    );
+    assert!(links["postPdsaCyclesCycleIdStudy"].is_object(), "{links}");
     // The bodies are real schemas: a PDSA plan names its questions and predictions.
     let plan = &doc["components"]["schemas"]["Plan"];
     assert!(plan["properties"]["questions"].is_object(), "{plan}");

@@ -72,7 +72,9 @@ const TWO_OF_THREE_NEEDED: usize = 2;
 
 /// Which chart: P (proportions), P′ (Laney), U (rates), U′ (Laney), C (counts), I (individuals,
 /// with its moving-range chart).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ChartType {
     P,
@@ -109,7 +111,9 @@ pub struct Subgroup {
 }
 
 /// Which rules judge the points.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ControlRules {
     /// A point beyond the 3-sigma limits, only.
@@ -178,7 +182,7 @@ impl Default for ControlOptions {
 }
 
 /// A rule set's stable name and version, so a stored judgement says what judged it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 pub struct RuleSetId {
     pub id: &'static str,
     pub version: u32,
@@ -192,7 +196,19 @@ pub struct RuleSetId {
 /// - `Trend`: — / 7 / 6 points in a row all going up or all going down.
 /// - `TwoOfThreeBeyondTwoSigma`: — / 2 of 3 / 2 of 3 points beyond a 2-sigma line on one side.
 /// - `FifteenInInnerThird`: — / — / 15 points in a row within 1 sigma of the centre.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ControlRule {
     BeyondLimits,
@@ -203,7 +219,7 @@ pub enum ControlRule {
 }
 
 /// The variation icon of the latest non-excluded point.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Variation {
     CommonCause,
@@ -214,7 +230,7 @@ pub enum Variation {
 }
 
 /// The assurance icon: whether the process, as it runs, meets the target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Assurance {
     ConsistentlyPass,
@@ -223,7 +239,7 @@ pub enum Assurance {
 }
 
 /// The analysis of a series.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ControlChart {
     pub chart: ChartType,
     pub rule_set: RuleSetId,
@@ -240,7 +256,7 @@ pub struct ControlChart {
 
 /// One subgroup on the chart, with the lines at its place (they vary with the size for P, U, P′
 /// and U′). A point of a phase without a centre (every subgroup excluded) carries 0 for every line.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ControlPoint {
     /// `None` when it cannot be computed (then the point is excluded).
     pub statistic: Option<f64>,
@@ -257,7 +273,7 @@ pub struct ControlPoint {
 }
 
 /// One phase, the subgroups with indices `start..end` of the input.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ControlPhase {
     pub start: usize,
     /// One past the last subgroup of the phase.
@@ -275,14 +291,14 @@ pub struct ControlPhase {
 }
 
 /// The moving-range chart that goes with the I chart.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct MovingRangeChart {
     /// One per subgroup, in the same order.
     pub points: Vec<MovingRangePoint>,
 }
 
 /// One point of the moving-range chart.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct MovingRangePoint {
     /// `|xᵢ − xⱼ|` with `j` the previous non-excluded point of the phase; `None` for an excluded
     /// point and the first of a phase.

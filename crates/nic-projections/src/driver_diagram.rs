@@ -88,7 +88,7 @@ impl DriverDiagram {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct DriverDiagramView {
     pub network_id: Uuid,
     pub network_name: Option<String>,
@@ -101,7 +101,7 @@ pub struct DriverDiagramView {
     pub links: Vec<LinkView>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct NodeView {
     pub id: Uuid,
     pub kind: NodeKind,
@@ -117,14 +117,14 @@ pub struct NodeView {
     pub evidence: Option<ChangeIdeaEvidence>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct LinkView {
     pub from: Uuid,
     pub to: Uuid,
     pub strength: LinkStrength,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct MeasureLink {
     pub measure_id: Uuid,
     pub name: String,
@@ -132,13 +132,13 @@ pub struct MeasureLink {
     pub latest_signal: Option<LatestSignal>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct PhaseCount {
     pub count: usize,
     pub cycle_ids: Vec<Uuid>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct CyclesByPhase {
     pub planned: PhaseCount,
     pub doing: PhaseCount,
@@ -147,20 +147,20 @@ pub struct CyclesByPhase {
     pub abandoned: PhaseCount,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct DecisionCounts {
     pub adopt: usize,
     pub adapt: usize,
     pub abandon: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ProgramRef {
     pub program_id: Uuid,
     pub name: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct SynthesisRef {
     pub synthesis_id: Uuid,
     pub title: String,
@@ -170,7 +170,7 @@ pub struct SynthesisRef {
 }
 
 /// What the ledger holds about a change idea.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ChangeIdeaEvidence {
     pub cycles: CyclesByPhase,
     /// Programs with a cycle testing the idea, by name.
@@ -636,14 +636,14 @@ pub fn to_dot(view: &DriverDiagramView) -> String {
 // ---------------------------------------------------------------------------------------------
 // Diff
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct NodeRef {
     pub id: Uuid,
     pub kind: NodeKind,
     pub title: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Rewording {
     pub id: Uuid,
     pub kind: NodeKind,
@@ -653,7 +653,7 @@ pub struct Rewording {
     pub new_definition: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct StageChange {
     pub id: Uuid,
     pub title: String,
@@ -661,7 +661,7 @@ pub struct StageChange {
     pub after: Option<ChangeIdeaStage>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct StrengthChange {
     pub from: Uuid,
     pub to: Uuid,
@@ -669,21 +669,21 @@ pub struct StrengthChange {
     pub after: LinkStrength,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Relinking {
     pub added: Vec<LinkView>,
     pub removed: Vec<LinkView>,
     pub strength_changed: Vec<StrengthChange>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct AimChange {
     pub before: Option<Aim>,
     pub after: Option<Aim>,
 }
 
 /// What changed in a diagram between two views of it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct DiagramDiff {
     pub from_position: u64,
     pub to_position: u64,

@@ -54,13 +54,13 @@ impl PdsaBoard {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct NamedRef {
     pub id: Uuid,
     pub title: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct CycleCard {
     pub cycle_id: Uuid,
     pub ramp_id: Uuid,
@@ -84,7 +84,7 @@ pub struct CycleCard {
     pub gaps: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct PhaseColumns {
     pub planned: Vec<CycleCard>,
     pub doing: Vec<CycleCard>,
@@ -93,7 +93,7 @@ pub struct PhaseColumns {
     pub abandoned: Vec<CycleCard>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Ramp {
     pub ramp_id: Uuid,
     /// The change ideas any of its cycles tests, in order of first appearance.
@@ -102,7 +102,7 @@ pub struct Ramp {
     pub cycles: Vec<CycleCard>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct PdsaBoardView {
     pub program_id: Uuid,
     pub program_name: String,
@@ -322,7 +322,7 @@ pub enum RegisterSort {
     Phase,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct RegisterRow {
     pub program: NamedRef,
     pub ecosystem: NamedRef,
@@ -331,7 +331,7 @@ pub struct RegisterRow {
     pub cycle: CycleCard,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Register {
     pub network_id: Uuid,
     /// The log position the register is as of.

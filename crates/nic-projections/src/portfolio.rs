@@ -69,7 +69,7 @@ pub fn rating_words(rating: u8) -> &'static str {
 pub const RATING_MEETS: u8 = 3;
 
 /// Where a program stands on one standard, for admissions offices.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct StandardStanding {
     pub code: String,
     pub title: String,
@@ -84,7 +84,7 @@ pub struct StandardStanding {
 
 /// Which quality standards a program meets, and since when, as of `position`; `rests_on` is the
 /// log position of the latest self-assessment the statement rests on (None: none yet).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct AdmissionsStatement {
     pub program_id: Uuid,
     pub program_name: String,
@@ -96,7 +96,7 @@ pub struct AdmissionsStatement {
     pub rests_on: Option<u64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct MatrixStandard {
     pub standard_id: Uuid,
     pub code: String,
@@ -104,7 +104,7 @@ pub struct MatrixStandard {
 }
 
 /// A program's standing on one standard: its latest self-rating.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct MatrixCell {
     pub rating: u8,
     pub words: &'static str,
@@ -118,7 +118,7 @@ pub struct MatrixCell {
     pub assessments: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct MatrixRow {
     pub program_id: Uuid,
     pub program_name: String,
@@ -128,7 +128,7 @@ pub struct MatrixRow {
     pub cells: Vec<Option<MatrixCell>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct StandardsMatrix {
     pub network_id: Uuid,
     /// The log position the matrix is as of.
@@ -143,7 +143,7 @@ pub struct StandardsMatrix {
     pub programs: Vec<MatrixRow>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct EvidenceView {
     pub kind: EvidenceKind,
     pub id: Option<Uuid>,
@@ -154,7 +154,7 @@ pub struct EvidenceView {
     pub note: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct RatingView {
     pub assessment_id: Uuid,
     pub assessed_on: NaiveDate,
@@ -164,7 +164,7 @@ pub struct RatingView {
     pub evidence: Vec<EvidenceView>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct StandardHistory {
     pub standard_id: Uuid,
     pub code: String,
@@ -177,7 +177,7 @@ pub struct StandardHistory {
     pub change: Option<i16>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct PortfolioView {
     pub program_id: Uuid,
     pub program_name: String,

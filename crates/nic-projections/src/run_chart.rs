@@ -63,13 +63,13 @@ pub struct Options {
 }
 
 /// The analysis of a series: one entry per phase, in order. Empty for an empty series.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Analysis {
     pub phases: Vec<Phase>,
 }
 
 /// The analysis of one phase, the points with indices `start..end` of the input.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Phase {
     pub start: usize,
     /// One past the last point of the phase.
@@ -93,7 +93,7 @@ pub struct Phase {
 }
 
 /// The numbers the rules compared against, for this phase's number of useful points.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct CriticalValues {
     /// IHI shift: this many useful points in a row on one side of the median.
     pub shift_length: usize,
@@ -113,7 +113,19 @@ pub struct CriticalValues {
 }
 
 /// Which rule set a signal comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum RuleSet {
     /// Perla, Provost & Murray 2011, as taught by IHI.
@@ -123,7 +135,19 @@ pub enum RuleSet {
 }
 
 /// Which rule fired.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Rule {
     Shift,
@@ -135,7 +159,7 @@ pub enum Rule {
 }
 
 /// One signal of non-random variation.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Signal {
     pub rule_set: RuleSet,
     pub rule: Rule,

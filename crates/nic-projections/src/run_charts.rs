@@ -155,7 +155,7 @@ fn control_of(view: &RunChartView, chart: ChartType, rules: ControlRules) -> Opt
 pub const REPORTING_DEADLINE_DAYS: u64 = 20;
 
 /// Which series of a measure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "program_id")]
 pub enum SeriesScope {
     /// Every program's points, rolled up per period.
@@ -395,7 +395,7 @@ pub struct RunCharts {
 }
 
 /// One program's point behind a chart point.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Contribution {
     pub point_id: Uuid,
     pub program_id: Uuid,
@@ -412,7 +412,7 @@ pub struct Contribution {
 }
 
 /// A PDSA cycle that ran in a period.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct CycleMark {
     pub cycle_id: Uuid,
     pub program_id: Uuid,
@@ -424,7 +424,7 @@ pub struct CycleMark {
 }
 
 /// One period of a chart.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ChartPoint {
     pub period: Period,
     pub period_start: NaiveDate,
@@ -459,7 +459,7 @@ pub struct ChartPoint {
 }
 
 /// A signal, with its points named by period.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct SignalView {
     pub rule_set: RuleSet,
     pub rule: Rule,
@@ -468,7 +468,7 @@ pub struct SignalView {
 }
 
 /// One phase of the chart: its label and the analysis of its points.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ChartPhase {
     pub label: String,
     /// The first period of the phase.
@@ -478,7 +478,7 @@ pub struct ChartPhase {
 }
 
 /// The most recent signal of a chart: the one whose last point is latest.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct LatestSignal {
     pub period: Period,
     pub rule_set: RuleSet,
@@ -486,7 +486,7 @@ pub struct LatestSignal {
     pub message: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct RunChartView {
     pub measure_id: Uuid,
     pub measure_name: String,
@@ -543,7 +543,7 @@ impl RunChartView {
 }
 
 /// A measure the projection knows, with the programs that reported on it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct MeasureSummary {
     pub measure_id: Uuid,
     pub name: String,

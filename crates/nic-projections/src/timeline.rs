@@ -30,7 +30,19 @@ use crate::{is_new, OnBase, ReadModels, Recorded, WithBase};
 /// The page sizes of a query, for its readers.
 pub use crate::limits::{PAGE_ENTRIES_DEFAULT, PAGE_ENTRIES_MAX};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum EntryKind {
     /// The network's charter and its ecosystems.
@@ -60,7 +72,7 @@ pub enum EntryKind {
 /// `state_serde::event_type` rather than borrowing it from the input).
 pub type EventType = &'static str;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TimelineEntry {
     pub position: u64,
     pub recorded_at: DateTime<Utc>,
@@ -144,7 +156,9 @@ pub struct TimelineQuery {
 }
 
 /// The order of a timeline's entries.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum TimelineOrder {
     /// By the day each thing happened, then by position.
@@ -154,7 +168,7 @@ pub enum TimelineOrder {
     Recorded,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct TimelinePage {
     pub entries: Vec<TimelineEntry>,
     /// The `after` of the next page, when there are more entries.

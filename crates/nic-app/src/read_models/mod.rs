@@ -179,7 +179,7 @@ pub struct Service {
 
 /// Where the read models stand: each one's position and lag, the checkpoints, the lease and the
 /// rebuild.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Status {
     /// The position of the last event readers of the log can see.
     pub head: u64,
@@ -198,13 +198,13 @@ pub struct Status {
     pub rebuild: RebuildStatus,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct LeaseStatus {
     pub holder: String,
     pub expires_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ProjectionStatus {
     pub name: &'static str,
     /// The position of the last event the projection consumed.
@@ -217,7 +217,7 @@ pub struct ProjectionStatus {
     pub checkpoint: Option<CheckpointStatus>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct CheckpointStatus {
     pub generation: u64,
     pub position: u64,

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::Service;
 use crate::AppError;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct EvidencePacket {
     pub program_id: Uuid,
     pub program_name: String,

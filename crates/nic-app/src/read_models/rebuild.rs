@@ -19,7 +19,7 @@ use super::{Live, Service};
 use crate::AppError;
 
 /// How far a rebuild has got.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, schemars::JsonSchema)]
 pub struct RebuildStatus {
     pub running: bool,
     /// The position the fresh read models have reached, and the head when last looked at.
