@@ -300,15 +300,40 @@ impl Registry {
         reason: Text,
         actor: &str,
     ) -> Result<(), AppError> {
-        let tokens = self.tokens().await?;
+        let (tokens, version) = self.token_record(token_id).await?;
         let events = token::revoke(&tokens, token_id, reason)?;
+        // At the version decided on: of two revocations at once, the second is a conflict.
+        let expected = version.map_or(ExpectedVersion::StreamExists, ExpectedVersion::Exact);
         self.append(
             StreamId::for_entity(TOKEN_CATEGORY, token_id),
-            ExpectedVersion::StreamExists,
+            expected,
             &events,
             actor,
         )
         .await
+    }
+
+    /// The token `token_id` alone, read from its own stream (which shows this process's appends
+    /// at once, where a read of the whole log may still be proving them), and that stream's
+    /// version.
+    pub async fn token_record(&self, token_id: Uuid) -> Result<(Tokens, Option<u64>), AppError> {
+        let stream = StreamId::for_entity(TOKEN_CATEGORY, token_id);
+        let mut tokens = Tokens::default();
+        let mut version = None;
+        loop {
+            let from = version.map_or(0, |v: u64| v + 1);
+            let page = self
+                .store
+                .read_stream(&stream, from, READ_PAGE_EVENTS_MAX)
+                .await?;
+            for e in &page {
+                tokens.apply(&NicEvent::from_recorded(e)?);
+                version = Some(e.stream_version);
+            }
+            if page.len() < READ_PAGE_EVENTS_MAX {
+                return Ok((tokens, version));
+            }
+        }
     }
 
     async fn append(

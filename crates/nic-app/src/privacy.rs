@@ -508,7 +508,7 @@ impl App {
     }
 
     async fn revoke_for_erasure(&self, token_id: Uuid, actor: &str) -> Result<(), AppError> {
-        let tokens = self.tokens().tokens().await?;
+        let (tokens, _) = self.tokens().token_record(token_id).await?;
         if tokens.get(token_id).is_some_and(|t| !t.revoked) {
             let reason = Text::parse("its holder's personal data is erased").expect("bounded");
             self.tokens().revoke_id(token_id, reason, actor).await?;

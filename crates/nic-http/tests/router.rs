@@ -735,6 +735,23 @@ async fn admins_issue_list_and_revoke_tokens(url: &str) {
     let list = api.get("/api/v1/tokens").await.2;
     assert_eq!(list["items"][1]["name"], "Ana, Lab Explorers");
     assert_eq!(list["items"][1]["revoked"], true);
+    // The token sending the request cannot revoke or erase itself: it could be the last admin's.
+    let (_, _, me) = api.get("/api/v1/me").await;
+    let own = me["token_id"].as_str().unwrap();
+    let (status, _, body) = api
+        .post(&format!("/api/v1/tokens/{own}/revoke"), "{}", &[])
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body["detail"]
+        .as_str()
+        .unwrap()
+        .contains("cannot revoke itself"));
+    let erase = format!(
+        r#"{{"subject": {{"kind": "person", "token_id": "{own}"}}, "basis": "request", "reference": "T-1"}}"#
+    );
+    let (status, _, body) = api.post("/api/v1/erasures", &erase, &[]).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(api.get("/api/v1/me").await.0, StatusCode::OK);
     api.app.stop();
 }
 
