@@ -5,8 +5,10 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::postgres::PgPool;
+use sqlx::postgres::{PgArguments, PgPool};
+use sqlx::query::QueryAs;
 use sqlx::sqlite::SqliteConnection;
+use sqlx::Postgres;
 use sqlx::{QueryBuilder, Row};
 use uuid::Uuid;
 
@@ -152,30 +154,24 @@ pub(crate) fn pg_keyed_insert(insert: &str) -> String {
     )
 }
 
-/// The keys' columns as the arrays `pg_keyed_insert` binds, in order.
-#[allow(clippy::type_complexity)]
-pub(crate) fn pg_arrays(
+/// Binds the keys' columns as the arrays the append statements' key CTEs read, in order
+/// (`pg_keyed_insert`'s `$11…$17`, and a group's).
+pub(crate) fn pg_bind_keys<'q, O>(
+    query: QueryAs<'q, Postgres, O, PgArguments>,
     keys: &[FieldKey],
-) -> (
-    Vec<Uuid>,
-    Vec<Vec<u8>>,
-    Vec<Uuid>,
-    Vec<String>,
-    Vec<String>,
-    Vec<Option<String>>,
-    Vec<Option<Uuid>>,
-) {
-    (
-        keys.iter().map(|k| k.key_id).collect(),
-        keys.iter()
-            .map(|k| k.key.map(|k| k.to_vec()).unwrap_or_default())
-            .collect(),
-        keys.iter().map(|k| k.event_id).collect(),
-        keys.iter().map(|k| k.field.clone()).collect(),
-        keys.iter().map(|k| k.class.clone()).collect(),
-        keys.iter().map(|k| k.author.clone()).collect(),
-        keys.iter().map(|k| k.program_id).collect(),
-    )
+) -> QueryAs<'q, Postgres, O, PgArguments> {
+    query
+        .bind(keys.iter().map(|k| k.key_id).collect::<Vec<_>>())
+        .bind(
+            keys.iter()
+                .map(|k| k.key.map(|k| k.to_vec()).unwrap_or_default())
+                .collect::<Vec<_>>(),
+        )
+        .bind(keys.iter().map(|k| k.event_id).collect::<Vec<_>>())
+        .bind(keys.iter().map(|k| k.field.clone()).collect::<Vec<_>>())
+        .bind(keys.iter().map(|k| k.class.clone()).collect::<Vec<_>>())
+        .bind(keys.iter().map(|k| k.author.clone()).collect::<Vec<_>>())
+        .bind(keys.iter().map(|k| k.program_id).collect::<Vec<_>>())
 }
 
 pub(crate) async fn pg_read(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<FieldKey>, StoreError> {

@@ -159,9 +159,7 @@ impl Groups {
     async fn write(&self, group: Vec<Queued>) {
         let rows: Vec<&Row> = group.iter().map(|q| &q.row).collect();
         let keys: Vec<FieldKey> = rows.iter().flat_map(|r| r.keys.iter().cloned()).collect();
-        let (k_ids, k_keys, k_events, k_fields, k_classes, k_authors, k_programs) =
-            keys::pg_arrays(&keys);
-        let written = sqlx::query_as::<_, (Uuid, i64)>(GROUP_INSERT)
+        let query = sqlx::query_as::<_, (Uuid, i64)>(GROUP_INSERT)
             .bind(rows.iter().map(|r| r.stream.as_str()).collect::<Vec<_>>())
             .bind(rows.iter().map(|r| r.category.as_str()).collect::<Vec<_>>())
             .bind(rows.iter().map(|r| r.after).collect::<Vec<_>>())
@@ -175,16 +173,8 @@ impl Groups {
             .bind(rows.iter().map(|r| r.data.as_str()).collect::<Vec<_>>())
             .bind(rows.iter().map(|r| r.metadata.as_str()).collect::<Vec<_>>())
             .bind(rows.iter().map(|r| r.recorded_at).collect::<Vec<_>>())
-            .bind(rows.iter().map(|r| r.hash.as_str()).collect::<Vec<_>>())
-            .bind(k_ids)
-            .bind(k_keys)
-            .bind(k_events)
-            .bind(k_fields)
-            .bind(k_classes)
-            .bind(k_authors)
-            .bind(k_programs)
-            .fetch_all(&self.pool)
-            .await;
+            .bind(rows.iter().map(|r| r.hash.as_str()).collect::<Vec<_>>());
+        let written = keys::pg_bind_keys(query, &keys).fetch_all(&self.pool).await;
         match written {
             Ok(written) => {
                 let positions: HashMap<Uuid, i64> = written.into_iter().collect();

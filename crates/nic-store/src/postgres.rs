@@ -568,7 +568,7 @@ impl PgStore {
                 keyed = keys::pg_keyed_insert(INSERT);
                 &keyed
             };
-            let query = sqlx::query_scalar::<_, i64>(sql)
+            let query = sqlx::query_as::<_, (i64,)>(sql)
                 .bind(stream.as_str())
                 .bind(stream.category())
                 .bind(first_version as i64 - 1)
@@ -579,22 +579,16 @@ impl PgStore {
                 .bind(&data)
                 .bind(&metadata)
                 .bind(&hashes);
-            if keys.is_empty() {
-                query.fetch_all(&self.pool).await
-            } else {
-                let (k_ids, k_keys, k_events, k_fields, k_classes, k_authors, k_programs) =
-                    keys::pg_arrays(keys);
+            // The keys' arrays only for the statement with their CTE.
+            let query = if keys.is_empty() {
                 query
-                    .bind(k_ids)
-                    .bind(k_keys)
-                    .bind(k_events)
-                    .bind(k_fields)
-                    .bind(k_classes)
-                    .bind(k_authors)
-                    .bind(k_programs)
-                    .fetch_all(&self.pool)
-                    .await
-            }
+            } else {
+                keys::pg_bind_keys(query, keys)
+            };
+            query
+                .fetch_all(&self.pool)
+                .await
+                .map(|rows| rows.into_iter().map(|(p,)| p).collect())
         };
         let positions = match result {
             Ok(positions) => positions,

@@ -8,10 +8,12 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use nic_events::{ExpectedVersion, Metadata, NewEvent, StreamId};
+use nic_events::{ExpectedVersion, Metadata, NewEvent};
 use nic_store::sqlite::SqliteStore;
-use nic_store::{verify_chains, AppendOutcome, EventStore, ReadAll, StoreError, Subscription};
-use tokio::task::JoinHandle;
+use nic_store::{AppendOutcome, EventStore, ReadAll, StoreError, Subscription};
+
+mod common;
+use common::{chains_verify, event, read_everything, settle, stream, Pending};
 
 async fn fresh() -> Arc<SqliteStore> {
     fresh_at().await.0
@@ -28,23 +30,9 @@ async fn fresh_at() -> (Arc<SqliteStore>, std::path::PathBuf) {
     (Arc::new(store), path)
 }
 
-fn stream(name: &str) -> StreamId {
-    StreamId::parse(name).unwrap()
-}
-
-fn event(n: u64) -> NewEvent {
-    let meta = Metadata {
-        actor: Some("test".into()),
-        ..Metadata::default()
-    };
-    NewEvent::new("test_happened", 1, &serde_json::json!({ "n": n }), &meta).unwrap()
-}
-
 fn events(range: std::ops::Range<u64>) -> Vec<NewEvent> {
     range.map(event).collect()
 }
-
-type Pending = JoinHandle<Result<AppendOutcome, StoreError>>;
 
 fn spawn_append(
     store: &Arc<SqliteStore>,
@@ -74,36 +62,6 @@ async fn one_batch(store: &Arc<SqliteStore>, queue: impl FnOnce() -> Vec<Pending
     drop(held);
     opener.await.unwrap().unwrap();
     pending
-}
-
-async fn settle(pending: Vec<Pending>) -> Vec<Result<AppendOutcome, StoreError>> {
-    let mut out = Vec::new();
-    for p in pending {
-        out.push(
-            tokio::time::timeout(Duration::from_secs(30), p)
-                .await
-                .expect("every append is answered")
-                .unwrap(),
-        );
-    }
-    out
-}
-
-async fn read_everything(store: &dyn EventStore) -> Vec<nic_events::RecordedEvent> {
-    let mut all = Vec::new();
-    let mut q = ReadAll::after(0, 1_000);
-    loop {
-        let page = store.read_all(&q).await.unwrap();
-        let Some(last) = page.last() else { return all };
-        q.after = last.global_position;
-        all.extend(page);
-    }
-}
-
-async fn chains_verify(store: &dyn EventStore) -> u64 {
-    let report = verify_chains(store, |_| {}).await.unwrap();
-    assert_eq!(report.first_break, None, "{report:?}");
-    report.events_checked
 }
 
 #[tokio::test]

@@ -8,14 +8,14 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use nic_events::{ExpectedVersion, Metadata, NewEvent, StreamId};
+use nic_events::{ExpectedVersion, NewEvent};
 use nic_store::limits::PG_APPEND_STATEMENTS_MAX;
 use nic_store::postgres::PgStore;
-use nic_store::{verify_chains, AppendOutcome, EventStore, ReadAll, StoreError, Subscription};
+use nic_store::{AppendOutcome, EventStore, ReadAll, StoreError, Subscription};
 use sqlx::{Connection, Executor};
-use tokio::task::JoinHandle;
 
 mod common;
+use common::{chains_verify, event, read_everything, settle, stream, Pending};
 
 async fn fresh() -> (Arc<PgStore>, String) {
     let url = common::fresh_database(true).await;
@@ -24,47 +24,9 @@ async fn fresh() -> (Arc<PgStore>, String) {
     (Arc::new(store), url)
 }
 
-fn stream(name: &str) -> StreamId {
-    StreamId::parse(name).unwrap()
-}
-
-fn event(n: u64) -> NewEvent {
-    let meta = Metadata {
-        actor: Some("test".into()),
-        ..Metadata::default()
-    };
-    NewEvent::new("test_happened", 1, &serde_json::json!({ "n": n }), &meta).unwrap()
-}
-
-type Pending = JoinHandle<Result<AppendOutcome, StoreError>>;
-
 fn spawn_append(store: &Arc<PgStore>, s: &str, expected: ExpectedVersion, e: NewEvent) -> Pending {
     let (store, s) = (store.clone(), stream(s));
     tokio::spawn(async move { store.append(&s, expected, vec![e]).await })
-}
-
-async fn settle(pending: Vec<Pending>) -> Vec<Result<AppendOutcome, StoreError>> {
-    let mut out = Vec::new();
-    for p in pending {
-        out.push(
-            tokio::time::timeout(Duration::from_secs(30), p)
-                .await
-                .expect("every append is answered")
-                .unwrap(),
-        );
-    }
-    out
-}
-
-async fn read_everything(store: &dyn EventStore) -> Vec<nic_events::RecordedEvent> {
-    let mut all = Vec::new();
-    let mut q = ReadAll::after(0, 1_000);
-    loop {
-        let page = store.read_all(&q).await.unwrap();
-        let Some(last) = page.last() else { return all };
-        q.after = last.global_position;
-        all.extend(page);
-    }
 }
 
 /// The transaction that wrote each event, by event id.
@@ -191,8 +153,7 @@ async fn a_group_answers_each_append_as_if_it_were_alone() {
     assert_eq!(ids.len(), all.len(), "duplicated events");
     // before, 4 openers, the race's winner, 2 shared, 20 new streams.
     assert_eq!(all.len(), 1 + PG_APPEND_STATEMENTS_MAX + 1 + 2 + 20);
-    let report = verify_chains(store.as_ref(), |_| {}).await.unwrap();
-    assert_eq!(report.first_break, None, "{report:?}");
+    chains_verify(store.as_ref()).await;
     drop(store);
     nic_store::scratch::drop_postgres(&url).await;
 }
@@ -283,8 +244,7 @@ async fn many_writers_of_single_events_on_postgres() {
     for (s, v) in versions {
         assert_eq!(v, (0..v.len() as u64).collect::<Vec<_>>(), "{s}");
     }
-    let report = verify_chains(store.as_ref(), |_| {}).await.unwrap();
-    assert_eq!(report.first_break, None, "{report:?}");
+    chains_verify(store.as_ref()).await;
     let transactions: HashSet<String> = writers(&url).await.into_values().collect();
     assert!(
         (transactions.len() as u64) < WRITERS * APPENDS * 2,
