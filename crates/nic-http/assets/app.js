@@ -244,6 +244,9 @@
   async function useToken(token) {
     state.token = token;
     state.me = await api('/api/v1/me');
+    // The hub's own views are for admins: set at once, so that a new sign-in never shows the
+    // last holder's while the networks load.
+    for (const li of document.querySelectorAll('#nav [data-role]')) li.hidden = li.dataset.role !== state.me.role;
     if (state.me.role === 'admissions') {
       try { localStorage.setItem(TOKEN_KEY, token); } catch (_) { /* private mode */ }
       // This page only: no views, no network picker, no live feed.
@@ -255,8 +258,6 @@
     }
     await refreshNetworks();
     try { localStorage.setItem(TOKEN_KEY, token); } catch (_) { /* private mode */ }
-    // The hub's own views are for admins.
-    for (const li of document.querySelectorAll('#nav [data-role]')) li.hidden = li.dataset.role !== state.me.role;
     $('token-panel').hidden = true;
     $('nav').hidden = false;
     $('tools').hidden = false;
