@@ -926,55 +926,6 @@ fn same_request(first: &RecordedEvent, w: &Write) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Turns on streams: the commands this process runs on one stream go one after the other, each
-/// deciding on what the previous one appended, so writers in one process never race each other
-/// for a stream (and never pay a lost race's reads); other processes' writers still can, and a
-/// lost race is decided again (`run`).
-#[derive(Default)]
-pub struct Turns {
-    streams: std::sync::Mutex<HashMap<StreamId, Arc<tokio::sync::Mutex<()>>>>,
-}
-
-/// One command's turn on its stream; the next waiting command goes when it is dropped.
-pub struct Turn<'a> {
-    turns: &'a Turns,
-    stream: StreamId,
-    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
-}
-
-impl Turns {
-    /// Waits for `stream`'s turn.
-    pub async fn take(&self, stream: &StreamId) -> Turn<'_> {
-        let lock = self
-            .streams
-            .lock()
-            .expect("the turns")
-            .entry(stream.clone())
-            .or_default()
-            .clone();
-        let guard = lock.lock_owned().await;
-        Turn {
-            turns: self,
-            stream: stream.clone(),
-            guard: Some(guard),
-        }
-    }
-}
-
-impl Drop for Turn<'_> {
-    fn drop(&mut self) {
-        drop(self.guard.take());
-        // The stream's entry goes once nobody holds or awaits its turn.
-        let mut streams = self.turns.streams.lock().expect("the turns");
-        if streams
-            .get(&self.stream)
-            .is_some_and(|lock| Arc::strong_count(lock) == 1)
-        {
-            streams.remove(&self.stream);
-        }
-    }
-}
-
 /// The pauses of a command that keeps losing races for its stream, until `WRITE_RETRY_MS_MAX`.
 struct Retry {
     started: std::time::Instant,

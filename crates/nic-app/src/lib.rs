@@ -42,8 +42,8 @@ struct Inner {
     stored: Arc<dyn EventStore>,
     read_models: Arc<read_models::Service>,
     registry: Registry,
-    /// Commands of this process to one stream take turns (`command::Turns`).
-    turns: command::Turns,
+    /// Commands of this process to one stream take turns (`nic_store::turns::Turns`).
+    turns: nic_store::turns::Turns,
     states: Arc<command::States>,
     stop: watch::Sender<bool>,
 }
@@ -78,7 +78,7 @@ impl App {
                 store,
                 stored,
                 read_models: Arc::new(models),
-                turns: command::Turns::default(),
+                turns: nic_store::turns::Turns::default(),
                 states,
                 stop: watch::Sender::new(false),
             }),

@@ -18,6 +18,7 @@ pub mod sealing;
 pub mod sqlite;
 pub mod subscription;
 pub mod transfer;
+pub mod turns;
 pub mod verify;
 
 use std::sync::Arc;

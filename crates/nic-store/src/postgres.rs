@@ -59,6 +59,7 @@ use crate::limits::{
     RETRY_AFTER_ERROR_MS,
 };
 use crate::pg_group::{self, Entry, Grouped, Groups};
+use crate::turns::Turns;
 use crate::{
     check_append, non_negative, now_micros, page_limit, AppendOutcome, Backend, EventStore,
     ReadAll, StoreError,
@@ -268,6 +269,9 @@ pub struct PgStore {
     notify_request: Arc<Notify>,
     tasks: Vec<JoinHandle<()>>,
     heads: Mutex<HashMap<String, Head>>,
+    /// This process's appends to one stream go one at a time (`turns`): none loses a race to
+    /// another of this process, so none can be starved by them.
+    turns: Turns,
     groups: Arc<Groups>,
     reader: Reader,
 }
@@ -319,6 +323,7 @@ impl PgStore {
             notify_request,
             tasks,
             heads: Mutex::new(HashMap::new()),
+            turns: Turns::default(),
             groups,
             reader,
         })
@@ -891,6 +896,7 @@ impl EventStore for PgStore {
         keys: Vec<FieldKey>,
     ) -> Result<AppendOutcome, StoreError> {
         check_append(&events)?;
+        let _turn = self.turns.take(stream).await;
         let recorded_at = now_micros();
         let ids: Vec<Uuid> = events.iter().map(|e| e.event_id).collect();
         // The head the chain continues from, and whether it was read fresh for this append. A
