@@ -17,13 +17,19 @@ pub fn postgres_admin_url() -> String {
     std::env::var("NIC_TEST_POSTGRES_URL").unwrap_or_else(|_| POSTGRES_ADMIN_URL_DEFAULT.into())
 }
 
-/// Creates an empty database named `<prefix>_<uuid>` and returns its URL.
+/// Creates an empty database named `<prefix>_<unix seconds>_<uuid>` and returns its URL. The time
+/// in the name lets the test command drop what a killed run left behind once it is hours old,
+/// never the databases of a run still going on the same cluster.
 ///
 /// # Panics
 /// When the server cannot be reached or refuses the database.
 pub async fn create_postgres(prefix: &str) -> String {
     let admin = postgres_admin_url();
-    let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
+    let name = format!(
+        "{prefix}_{}_{}",
+        chrono::Utc::now().timestamp(),
+        uuid::Uuid::new_v4().simple()
+    );
     let mut conn = admin_connection(&admin).await;
     sqlx::query(&format!("CREATE DATABASE {name}"))
         .execute(&mut conn)
@@ -47,7 +53,7 @@ pub async fn drop_postgres(url: &str) {
 }
 
 /// A `sqlite://` URL for a new database file in the folder `nic-ledger-tests` of the temporary
-/// folder (which the test command empties before each run).
+/// folder (whose files the test command deletes once they are three hours old).
 pub fn sqlite_url() -> String {
     let dir = std::env::temp_dir().join("nic-ledger-tests");
     std::fs::create_dir_all(&dir).expect("create the scratch folder");
