@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use nic_events::{ExpectedVersion, Metadata, NewEvent};
 use nic_store::sqlite::SqliteStore;
-use nic_store::{AppendOutcome, EventStore, ReadAll, StoreError, Subscription};
+use nic_store::{AppendOutcome, EventStore, StoreError};
 
 mod common;
-use common::{chains_verify, event, read_everything, settle, stream, Pending};
+use common::{chains_verify, event, follow, read_everything, settle, stream, Pending};
 
 async fn fresh() -> Arc<SqliteStore> {
     fresh_at().await.0
@@ -262,22 +262,8 @@ async fn many_concurrent_appends_to_one_and_to_many_streams() {
     const WRITERS: u64 = 32;
     const APPENDS: u64 = 30;
     let store = fresh().await;
-    let follower = {
-        let store: Arc<dyn EventStore> = store.clone();
-        tokio::spawn(async move {
-            let mut sub = Subscription::new(store, ReadAll::after(0, 0));
-            let mut seen = Vec::new();
-            // Own streams: two events per append; the shared stream: one per writer and append.
-            while (seen.len() as u64) < WRITERS * APPENDS * 3 {
-                let batch = tokio::time::timeout(Duration::from_secs(30), sub.next_batch())
-                    .await
-                    .expect("the follower stalled")
-                    .unwrap();
-                seen.extend(batch);
-            }
-            seen
-        })
-    };
+    // Own streams: two events per append; the shared stream: one per writer and append.
+    let follower = follow(store.clone(), WRITERS * APPENDS * 3);
     let writers: Vec<_> = (0..WRITERS)
         .map(|w| {
             let store = store.clone();

@@ -11,11 +11,11 @@ use std::time::Duration;
 use nic_events::{ExpectedVersion, NewEvent};
 use nic_store::limits::PG_APPEND_STATEMENTS_MAX;
 use nic_store::postgres::PgStore;
-use nic_store::{AppendOutcome, EventStore, ReadAll, StoreError, Subscription};
+use nic_store::{AppendOutcome, EventStore, StoreError};
 use sqlx::{Connection, Executor};
 
 mod common;
-use common::{chains_verify, event, read_everything, settle, stream, Pending};
+use common::{chains_verify, event, follow, read_everything, settle, stream, Pending};
 
 async fn fresh() -> (Arc<PgStore>, String) {
     let url = common::fresh_database(true).await;
@@ -166,21 +166,7 @@ async fn many_writers_of_single_events_on_postgres() {
     const WRITERS: u64 = 32;
     const APPENDS: u64 = 20;
     let (store, url) = fresh().await;
-    let follower = {
-        let store: Arc<dyn EventStore> = store.clone();
-        tokio::spawn(async move {
-            let mut sub = Subscription::new(store, ReadAll::after(0, 0));
-            let mut seen = Vec::new();
-            while (seen.len() as u64) < WRITERS * APPENDS * 2 {
-                let batch = tokio::time::timeout(Duration::from_secs(30), sub.next_batch())
-                    .await
-                    .expect("the follower stalled")
-                    .unwrap();
-                seen.extend(batch);
-            }
-            seen
-        })
-    };
+    let follower = follow(store.clone(), WRITERS * APPENDS * 2);
     let tasks: Vec<_> = (0..WRITERS)
         .map(|w| {
             let store = store.clone();

@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use nic_events::{Metadata, NewEvent, RecordedEvent, StreamId};
-use nic_store::{verify_chains, AppendOutcome, EventStore, ReadAll, StoreError};
+use std::sync::Arc;
+
+use nic_store::{verify_chains, AppendOutcome, EventStore, ReadAll, StoreError, Subscription};
 use tokio::task::JoinHandle;
 
 /// A new empty database (no migration applied): PostgreSQL or SQLite (`nic_store::scratch`).
@@ -63,4 +65,21 @@ pub async fn chains_verify(store: &dyn EventStore) -> u64 {
     let report = verify_chains(store, |_| {}).await.unwrap();
     assert_eq!(report.first_break, None, "{report:?}");
     report.events_checked
+}
+
+/// A subscriber from the start of the log, in a task of its own, until it has seen `events`
+/// events; what it saw, in order. Each batch must come within 30 s.
+pub fn follow(store: Arc<dyn EventStore>, events: u64) -> JoinHandle<Vec<RecordedEvent>> {
+    tokio::spawn(async move {
+        let mut sub = Subscription::new(store, ReadAll::after(0, 0));
+        let mut seen = Vec::new();
+        while (seen.len() as u64) < events {
+            let batch = tokio::time::timeout(Duration::from_secs(30), sub.next_batch())
+                .await
+                .expect("the follower stalled")
+                .unwrap();
+            seen.extend(batch);
+        }
+        seen
+    })
 }
