@@ -46,6 +46,8 @@
     notice: null,
     // A person's erasure seen as a dry run, waiting to be confirmed.
     erasing: null,
+    // The admissions page's drawing for this sign-in (renderAdmissions).
+    admissions: null,
   };
 
   // -------------------------------------------------------------------------------------------
@@ -243,6 +245,8 @@
 
   async function useToken(token) {
     state.token = token;
+    // A render the last holder's token started draws nothing when it ends.
+    state.renderSeq++;
     state.me = await api('/api/v1/me');
     // The hub's own views are for admins: set at once, so that a new sign-in never shows the
     // last holder's while the networks load.
@@ -253,6 +257,7 @@
       if (state.live) state.live.abort();
       state.live = null;
       for (const id of ['token-panel', 'nav', 'tools', 'live']) $(id).hidden = true;
+      state.admissions = null;
       await renderAdmissions();
       return;
     }
@@ -980,7 +985,16 @@
   // For admissions offices: which standards a program meets, and since when, with a code anyone
   // checks against the log. An admissions token sees this page only.
 
-  async function renderAdmissions() {
+  /** The admissions page, drawn once per sign-in: a navigation meanwhile (the sign-in link's
+   * fragment cleared) must not redraw it under the reader's hand. */
+  function renderAdmissions() {
+    if (!state.admissions) {
+      state.admissions = drawAdmissions().catch((e) => { state.admissions = null; throw e; });
+    }
+    return state.admissions;
+  }
+
+  async function drawAdmissions() {
     const view = $('view');
     const statements = await pool(state.me.programs, 2, (id) => api(`/api/v1/programs/${enc(id)}/admissions`));
     const section = (st, i) => {
