@@ -11,6 +11,7 @@ pub mod admin;
 mod keys;
 pub mod limits;
 mod pg_group;
+mod pg_warm;
 pub mod postgres;
 pub mod read_ahead;
 pub mod scratch;

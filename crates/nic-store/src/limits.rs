@@ -26,6 +26,9 @@ pub const PG_ACQUIRE_TIMEOUT_MS: u64 = 10_000;
 /// restart or a dropped link shows there, not as a failed statement); one in steady use is not,
 /// which would cost a round trip per statement.
 pub const PG_PING_IDLE_MS: u64 = 1_000;
+/// Connections a `PgStore` keeps checked out of its pool, warm, for its appends and live reads
+/// (`pg_warm`).
+pub const PG_WARM_CONNECTIONS_MAX: usize = 4;
 /// How long a SQLite connection waits for another connection's write lock, in milliseconds.
 pub const SQLITE_BUSY_TIMEOUT_MS: u64 = 5_000;
 /// How long a background task whose database work failed (the PostgreSQL listener and prover)

@@ -11,12 +11,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use sqlx::postgres::PgPool;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use crate::keys::{self, FieldKey};
 use crate::limits::{PG_APPEND_GROUP_MAX, PG_APPEND_STATEMENTS_MAX};
+use crate::pg_warm::Warm;
 
 /// Many single-event appends in one INSERT, each row after its own stream's head, and their
 /// keys. The transaction id is taken before any position, as in a lone append.
@@ -78,7 +78,7 @@ struct State {
 }
 
 pub(crate) struct Groups {
-    pool: PgPool,
+    warm: Arc<Warm>,
     state: Mutex<State>,
 }
 
@@ -101,9 +101,9 @@ impl Drop for Slot {
 }
 
 impl Groups {
-    pub fn new(pool: PgPool) -> Arc<Self> {
+    pub fn new(warm: Arc<Warm>) -> Arc<Self> {
         Arc::new(Self {
-            pool,
+            warm,
             state: Mutex::new(State::default()),
         })
     }
@@ -174,7 +174,16 @@ impl Groups {
             .bind(rows.iter().map(|r| r.metadata.as_str()).collect::<Vec<_>>())
             .bind(rows.iter().map(|r| r.recorded_at).collect::<Vec<_>>())
             .bind(rows.iter().map(|r| r.hash.as_str()).collect::<Vec<_>>());
-        let written = keys::pg_bind_keys(query, &keys).fetch_all(&self.pool).await;
+        let written = match self.warm.take().await {
+            Ok(mut conn) => {
+                let written = keys::pg_bind_keys(query, &keys).fetch_all(&mut *conn).await;
+                if written.is_ok() {
+                    self.warm.give(conn);
+                }
+                written
+            }
+            Err(e) => Err(e),
+        };
         match written {
             Ok(written) => {
                 let positions: HashMap<Uuid, i64> = written.into_iter().collect();

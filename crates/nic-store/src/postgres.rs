@@ -36,7 +36,7 @@
 //! for their proof are delivered as soon as it exists, not at the next append or poll.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -59,6 +59,7 @@ use crate::limits::{
     RETRY_AFTER_ERROR_MS,
 };
 use crate::pg_group::{self, Entry, Grouped, Groups};
+use crate::pg_warm::Warm;
 use crate::turns::Turns;
 use crate::{
     check_append, non_negative, now_micros, page_limit, AppendOutcome, Backend, EventStore,
@@ -75,31 +76,57 @@ const FRONTIER_COLUMNS: &str = "f.last_position, f.next_xid, f.xmin, f.horizon, 
 const FRONTIER_WIDTH: usize = 5;
 type FrontierRow = (i64, i64, i64, i64, i64);
 
-/// The append: inserts only if the stream has no event after version `$3` (-1: the stream is empty),
-/// the head the hashes were chained from. Only the `(stream_id, stream_version)` index is probed: a
-/// heap read of the head would queue on the page every writer is inserting into. The transaction id
-/// (`w`) is taken before any position: the CASE evaluates it before `nextval`, whatever the plan, and
-/// PostgreSQL evaluates the volatile `nextval` after the ORDER BY, so positions follow versions.
-const INSERT: &str = "INSERT INTO events (global_position, event_id, stream_id, category, \
-     stream_version, event_type, schema_version, data, metadata, recorded_at, hash, \
-     transaction_id) \
-     SELECT CASE WHEN w.xid IS NOT NULL THEN nextval('events_global_position_seq') END, \
-         u.id, $1, $2, $3 + u.n, u.t, u.sv, u.d::json, u.m::json, $4, u.h, w.xid \
-     FROM (SELECT pg_current_xact_id() AS xid WHERE NOT EXISTS \
-           (SELECT FROM events e WHERE e.stream_id = $1 AND e.stream_version > $3)) w, \
-          unnest($5::uuid[], $6::text[], $7::int4[], $8::text[], $9::text[], $10::text[]) \
-              WITH ORDINALITY AS u(id, t, sv, d, m, h, n) \
-     ORDER BY u.n \
-     RETURNING global_position";
-/// `INSERT` for one event, with plain parameters instead of arrays.
-const INSERT_ONE: &str = "INSERT INTO events (global_position, event_id, stream_id, category, \
-     stream_version, event_type, schema_version, data, metadata, recorded_at, hash, \
-     transaction_id) \
-     SELECT CASE WHEN w.xid IS NOT NULL THEN nextval('events_global_position_seq') END, \
-         $5, $1, $2, $3 + 1, $6, $7, $8::json, $9::json, $4, $10, w.xid \
-     FROM (SELECT pg_current_xact_id() AS xid WHERE NOT EXISTS \
-           (SELECT FROM events e WHERE e.stream_id = $1 AND e.stream_version > $3)) w \
-     RETURNING global_position";
+/// The append's statement: inserts only if the stream has no event after version `$3`, the head the
+/// hashes were chained from. Only the `(stream_id, stream_version)` index is probed: a heap read of
+/// the head would queue on the page every writer is inserting into. A new stream's first append
+/// (`$3` = -1, `first`) is not probed at all: the unique `(stream_id, stream_version)` refuses a
+/// second version 0, and the append then reads the head as after any lost race. The transaction id
+/// (`w`) is taken before any position: the CASE evaluates it before `nextval`, whatever the plan,
+/// and PostgreSQL evaluates the volatile `nextval` after the ORDER BY, so positions follow
+/// versions. `one`: a single event, with plain parameters instead of arrays; `keyed`: with its
+/// keys (`keys::pg_keyed_insert`). Built once for each of the eight kinds.
+fn insert_sql(one: bool, first: bool, keyed: bool) -> &'static str {
+    static ALL: LazyLock<Vec<String>> = LazyLock::new(|| {
+        (0..8)
+            .map(|i| {
+                let (one, first, keyed) = (i & 4 != 0, i & 2 != 0, i & 1 != 0);
+                let check = match first {
+                    true => "",
+                    false => " WHERE NOT EXISTS \
+                         (SELECT FROM events e WHERE e.stream_id = $1 AND e.stream_version > $3)",
+                };
+                let insert = match one {
+                    true => format!(
+                        "INSERT INTO events ({INSERT_COLUMNS}) \
+                         SELECT CASE WHEN w.xid IS NOT NULL \
+                             THEN nextval('events_global_position_seq') END, \
+                             $5, $1, $2, $3 + 1, $6, $7, $8::json, $9::json, $4, $10, w.xid \
+                         FROM (SELECT pg_current_xact_id() AS xid{check}) w \
+                         RETURNING global_position"
+                    ),
+                    false => format!(
+                        "INSERT INTO events ({INSERT_COLUMNS}) \
+                         SELECT CASE WHEN w.xid IS NOT NULL \
+                             THEN nextval('events_global_position_seq') END, \
+                             u.id, $1, $2, $3 + u.n, u.t, u.sv, u.d::json, u.m::json, $4, u.h, w.xid \
+                         FROM (SELECT pg_current_xact_id() AS xid{check}) w, \
+                              unnest($5::uuid[], $6::text[], $7::int4[], $8::text[], $9::text[], \
+                                     $10::text[]) WITH ORDINALITY AS u(id, t, sv, d, m, h, n) \
+                         ORDER BY u.n \
+                         RETURNING global_position"
+                    ),
+                };
+                match keyed {
+                    true => keys::pg_keyed_insert(&insert),
+                    false => insert,
+                }
+            })
+            .collect()
+    });
+    &ALL[(one as usize) << 2 | (first as usize) << 1 | keyed as usize]
+}
+const INSERT_COLUMNS: &str = "global_position, event_id, stream_id, category, stream_version, \
+     event_type, schema_version, data, metadata, recorded_at, hash, transaction_id";
 /// The stream's head and what is known of these event ids, read fresh.
 const LOOKUP: &str = "SELECT \
      (SELECT e.stream_version FROM events e WHERE e.stream_id = $1 \
@@ -257,7 +284,7 @@ impl Frontier {
 /// wake-ups (ticked whenever the frontier moves) and the signal that an observation waits.
 #[derive(Clone)]
 struct Reader {
-    pool: PgPool,
+    warm: Arc<Warm>,
     frontier: Arc<Mutex<Frontier>>,
     wake: Arc<watch::Sender<u64>>,
     waiting: Arc<Notify>,
@@ -274,6 +301,7 @@ pub struct PgStore {
     turns: Turns,
     groups: Arc<Groups>,
     reader: Reader,
+    warm: Arc<Warm>,
 }
 
 impl Drop for PgStore {
@@ -304,13 +332,14 @@ impl PgStore {
         let notify_request = Arc::new(Notify::new());
         let mut listener = PgListener::connect_with(&pool).await?;
         listener.listen(CHANNEL).await?;
+        let warm = Arc::new(Warm::new(pool.clone()));
         let reader = Reader {
-            pool: pool.clone(),
+            warm: warm.clone(),
             frontier: Arc::new(Mutex::new(Frontier::default())),
             wake: wake.clone(),
             waiting: Arc::new(Notify::new()),
         };
-        let groups = Groups::new(pool.clone());
+        let groups = Groups::new(warm.clone());
         let me = Uuid::new_v4().to_string();
         let tasks = vec![
             tokio::spawn(listen(listener, wake.clone(), me.clone())),
@@ -326,6 +355,7 @@ impl PgStore {
             turns: Turns::default(),
             groups,
             reader,
+            warm,
         })
     }
 
@@ -381,13 +411,16 @@ impl PgStore {
             push_filters(&mut q, query, after, safe, limit);
             // A page sized once: growing it row by row moved every event read several times.
             events = Vec::with_capacity(limit);
+            let mut conn = self.warm.take().await?;
             let mut rows = q
                 .build()
                 .try_map(|row: PgRow| decode(&row, 0).map_err(wrap_decode))
-                .fetch(&self.pool);
+                .fetch(&mut *conn);
             while let Some(e) = rows.try_next().await.map_err(unwrap_decode)? {
                 events.push(e);
             }
+            drop(rows);
+            self.warm.give(conn);
             if events.len() == limit || query.up_to_position.is_some_and(|p| p <= safe) {
                 return Ok((events, None));
             }
@@ -432,11 +465,13 @@ impl PgStore {
         stream: &StreamId,
         ids: &[Uuid],
     ) -> Result<Result<Option<Head>, AppendOutcome>, StoreError> {
+        let mut conn = self.warm.take().await?;
         let row = sqlx::query(LOOKUP)
             .bind(stream.as_str())
             .bind(ids)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *conn)
             .await?;
+        self.warm.give(conn);
         let known: i64 = row.try_get(2)?;
         if known > 0 {
             let elsewhere: i64 = row.try_get(3)?;
@@ -540,13 +575,10 @@ impl PgStore {
         recorded_at: DateTime<Utc>,
         hashes: Vec<String>,
     ) -> Result<Option<(AppendOutcome, Head)>, StoreError> {
-        // One event without keys: plain parameters; otherwise arrays (and the keys' CTE).
-        let single = match events {
-            [e] if keys.is_empty() => Some(e),
-            _ => None,
-        };
-        let result = if let Some(e) = single {
-            sqlx::query_scalar::<_, i64>(INSERT_ONE)
+        let sql = insert_sql(events.len() == 1, first_version == 0, !keys.is_empty());
+        let query = match events {
+            // One event: plain parameters.
+            [e] => sqlx::query_as::<_, (i64,)>(sql)
                 .bind(stream.as_str())
                 .bind(stream.category())
                 .bind(first_version as i64 - 1)
@@ -556,45 +588,42 @@ impl PgStore {
                 .bind(e.schema_version as i32)
                 .bind(e.data.get())
                 .bind(e.metadata.get())
-                .bind(&hashes[0])
-                .fetch_all(&self.pool)
-                .await
-        } else {
-            let ids: Vec<Uuid> = events.iter().map(|e| e.event_id).collect();
-            let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
-            let schema_versions: Vec<i32> =
-                events.iter().map(|e| e.schema_version as i32).collect();
-            let data: Vec<&str> = events.iter().map(|e| e.data.get()).collect();
-            let metadata: Vec<&str> = events.iter().map(|e| e.metadata.get()).collect();
-            let keyed;
-            let sql = if keys.is_empty() {
-                INSERT
-            } else {
-                keyed = keys::pg_keyed_insert(INSERT);
-                &keyed
-            };
-            let query = sqlx::query_as::<_, (i64,)>(sql)
+                .bind(&hashes[0]),
+            _ => sqlx::query_as::<_, (i64,)>(sql)
                 .bind(stream.as_str())
                 .bind(stream.category())
                 .bind(first_version as i64 - 1)
                 .bind(recorded_at)
-                .bind(&ids)
-                .bind(&types)
-                .bind(&schema_versions)
-                .bind(&data)
-                .bind(&metadata)
-                .bind(&hashes);
-            // The keys' arrays only for the statement with their CTE.
-            let query = if keys.is_empty() {
-                query
-            } else {
-                keys::pg_bind_keys(query, keys)
-            };
-            query
-                .fetch_all(&self.pool)
-                .await
-                .map(|rows| rows.into_iter().map(|(p,)| p).collect())
+                .bind(events.iter().map(|e| e.event_id).collect::<Vec<_>>())
+                .bind(
+                    events
+                        .iter()
+                        .map(|e| e.event_type.as_str())
+                        .collect::<Vec<_>>(),
+                )
+                .bind(
+                    events
+                        .iter()
+                        .map(|e| e.schema_version as i32)
+                        .collect::<Vec<_>>(),
+                )
+                .bind(events.iter().map(|e| e.data.get()).collect::<Vec<_>>())
+                .bind(events.iter().map(|e| e.metadata.get()).collect::<Vec<_>>())
+                .bind(&hashes),
         };
+        // The keys' arrays only for the statement with their CTE.
+        let query = match keys {
+            [] => query,
+            _ => keys::pg_bind_keys(query, keys),
+        };
+        let mut conn = self.warm.take().await?;
+        let result = query
+            .fetch_all(&mut *conn)
+            .await
+            .map(|rows| rows.into_iter().map(|(p,)| p).collect::<Vec<i64>>());
+        if result.is_ok() {
+            self.warm.give(conn);
+        }
         let positions = match result {
             Ok(positions) => positions,
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Ok(None),
@@ -673,11 +702,12 @@ impl Reader {
             // While the snapshots' xmin lags behind what waits, ask first which transactions may
             // be this store's appenders (migration 0005): the statement then waits only for them.
             let appenders: Option<Vec<i64>> = if lagging {
-                Some(
-                    sqlx::query_scalar("SELECT nic_appenders()")
-                        .fetch_one(&self.pool)
-                        .await?,
-                )
+                let mut conn = self.warm.take().await?;
+                let appenders = sqlx::query_scalar("SELECT nic_appenders()")
+                    .fetch_one(&mut *conn)
+                    .await?;
+                self.warm.give(conn);
+                Some(appenders)
             } else {
                 None
             };
@@ -715,6 +745,7 @@ impl Reader {
                      AS bound FROM observed o, horizon h) ",
                 );
             build(&mut q);
+            let mut conn = self.warm.take().await?;
             let rows: Vec<(FrontierRow, T)> = q
                 .build()
                 .try_map(|row: PgRow| {
@@ -727,9 +758,10 @@ impl Reader {
                     );
                     Ok((frontier, decode(&row).map_err(wrap_decode)?))
                 })
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *conn)
                 .await
                 .map_err(unwrap_decode)?;
+            self.warm.give(conn);
             let &((last_position, next_xid, xmin, horizon, bound), _) = rows
                 .first()
                 .ok_or(StoreError::Database(sqlx::Error::RowNotFound))?;
