@@ -101,6 +101,9 @@ pub const PART_UNNAMED_KEEP_MS: u64 = 600_000;
 
 /// Events a subscription reads per page while catching up.
 pub const SUBSCRIPTION_PAGE_EVENTS: usize = 1_000;
+/// At the head, a subscription woken by an append reads at most once per this many milliseconds:
+/// under a stream of appends each read takes several events, not one statement per event.
+pub const SUBSCRIPTION_READ_GAP_MS: u64 = 4;
 /// Events the chain verification reads per page.
 pub const VERIFY_PAGE_EVENTS: usize = 5_000;
 /// Pages `ReadAhead` reads and maps ahead of its reader, at most.
@@ -145,6 +148,8 @@ const _: () = assert!(VERIFY_PAGE_EVENTS <= READ_PAGE_EVENTS_MAX);
 // The prover backs off from its first delay, and even stuck it rechecks sooner than a subscriber
 // polls: events held back only for their proof reach subscribers before their next poll.
 const _: () = assert!(FRONTIER_RECHECK_MS < FRONTIER_RECHECK_MAX_MS);
+// Reads spaced for a stream of appends still come far sooner than the poll.
+const _: () = assert!(SUBSCRIPTION_READ_GAP_MS * 10 < SUBSCRIPTION_POLL_MS);
 const _: () = assert!(FRONTIER_RECHECK_MAX_MS < SUBSCRIPTION_POLL_MS);
 // Parts are cut by their content, on average well before the cap, and a write transaction holds
 // at least one part of the largest size.

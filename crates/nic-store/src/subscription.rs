@@ -4,7 +4,8 @@
 //! A subscription never trusts a wake-up to carry events: it is only a reason to read the store from
 //! its own checkpoint. After a page that was not full (the head as the store could read it) or an
 //! empty one, it reads again on the next wake-up; when none comes it polls anyway every
-//! `SUBSCRIPTION_POLL_MS`.
+//! `SUBSCRIPTION_POLL_MS`. Woken at the head, it reads no sooner than `SUBSCRIPTION_READ_GAP_MS`
+//! after its last read began, so that a stream of appends is read several events at a time.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -13,8 +14,9 @@ use std::time::Duration;
 use nic_events::limits::SUBSCRIPTION_POLL_MS;
 use nic_events::RecordedEvent;
 use tokio::sync::watch;
+use tokio::time::Instant;
 
-use crate::limits::SUBSCRIPTION_PAGE_EVENTS;
+use crate::limits::{SUBSCRIPTION_PAGE_EVENTS, SUBSCRIPTION_READ_GAP_MS};
 use crate::{EventStore, ReadAll, StoreError};
 
 pub struct Subscription {
@@ -25,6 +27,8 @@ pub struct Subscription {
     /// The last page was not full: it reached the head as the store could read it, so the next
     /// read waits for a wake-up (an append, or the store proving more of the log) or the poll.
     at_head: bool,
+    /// When the last read began.
+    last_read: Option<Instant>,
 }
 
 impl Subscription {
@@ -39,6 +43,7 @@ impl Subscription {
             wakeups,
             buffer: VecDeque::new(),
             at_head: false,
+            last_read: None,
         }
     }
 
@@ -71,10 +76,15 @@ impl Subscription {
         if std::mem::take(&mut self.at_head) {
             // A wake-up since the last read began (it was marked seen then) ends this at once.
             let _ = tokio::time::timeout(poll, self.wakeups.changed()).await;
+            if let Some(last) = self.last_read {
+                tokio::time::sleep_until(last + Duration::from_millis(SUBSCRIPTION_READ_GAP_MS))
+                    .await;
+            }
         }
         // Mark the current tick as seen before reading, so an append that lands during the read
         // still wakes the wait below.
         let before = *self.wakeups.borrow_and_update();
+        self.last_read = Some(Instant::now());
         let (page, ticked) = self.store.read_all_woken(&self.query).await?;
         // A tick this read made itself (it proved more of the log, and read it) is no reason to
         // read again; one made by anything else still is. Marking ticks seen marks them all, so
