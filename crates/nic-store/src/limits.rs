@@ -26,7 +26,7 @@ pub const PG_ACQUIRE_TIMEOUT_MS: u64 = 10_000;
 /// restart or a dropped link shows there, not as a failed statement); one in steady use is not,
 /// which would cost a round trip per statement.
 pub const PG_PING_IDLE_MS: u64 = 1_000;
-/// Connections a `PgStore` keeps checked out of its pool, warm, for its appends and live reads
+/// Connections a `PgStore` keeps checked out of its pool, warm, for its appends and log reads
 /// (`pg_warm`).
 pub const PG_WARM_CONNECTIONS_MAX: usize = 4;
 /// How long a SQLite connection waits for another connection's write lock, in milliseconds.

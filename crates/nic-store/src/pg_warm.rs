@@ -1,4 +1,4 @@
-//! Warm connections for the statements every append and every live read runs. sqlx tests a
+//! Warm connections for the statements every append and every read of the log runs. sqlx tests a
 //! connection given back to its pool with a round trip of its own (a ping on release), which
 //! would double the round trips of each such statement; these connections stay checked out
 //! between statements instead. One goes back here only after its statement ended well; one whose
