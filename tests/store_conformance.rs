@@ -47,6 +47,7 @@ conformance!(
     readers_never_skip_an_uncommitted_earlier_event,
     subscription_catches_up_then_follows_live,
     subscription_in_another_process_is_woken,
+    a_stream_another_process_created_is_not_created_again,
     the_database_refuses_update_and_delete,
     the_hash_chain_locates_a_changed_row,
 );
@@ -731,6 +732,64 @@ async fn subscription_in_another_process_is_woken(db: Db) {
         .expect("woken")
         .unwrap();
     assert_eq!(got, vec![0, 1, 2, 3, 4]);
+}
+
+/// A store that has never seen a stream (another process created it) appends to it as new: the
+/// database must still refuse a second first event, write nothing, and answer a retry of the
+/// original append with the original outcome.
+async fn a_stream_another_process_created_is_not_created_again(db: Db) {
+    let (first, url) = fresh_store(db).await;
+    let other = nic_store::open(&url).await.unwrap();
+    let (one, two) = (stream("pdsa-made-1"), stream("pdsa-made-2"));
+    let original = events(0..1);
+    let made = first
+        .append(&one, ExpectedVersion::NoStream, original.clone())
+        .await
+        .unwrap();
+    let head = first
+        .append(&two, ExpectedVersion::NoStream, events(0..2))
+        .await
+        .unwrap()
+        .last_position;
+    settle(first.as_ref(), head).await;
+    for (s, events, actual) in [(&one, events(5..6), 0), (&two, events(5..7), 1)] {
+        let err = other
+            .append(s, ExpectedVersion::NoStream, events)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::WrongExpectedVersion { actual: Some(a), .. } if a == actual),
+            "{s}: {err:?}"
+        );
+    }
+    assert_eq!(other.read_stream(&one, 0, 10).await.unwrap().len(), 1);
+    assert_eq!(other.read_stream(&two, 0, 10).await.unwrap().len(), 2);
+    // The original append sent again through the other store: its first outcome, nothing new.
+    let again = other
+        .append(&one, ExpectedVersion::NoStream, original)
+        .await
+        .unwrap();
+    assert!(again.duplicate);
+    assert_eq!(
+        (again.stream_version, again.first_position),
+        (made.stream_version, made.first_position)
+    );
+    // Both stores go on appending where the stream is.
+    let next = first
+        .append(&one, ExpectedVersion::Exact(0), events(1..2))
+        .await
+        .unwrap();
+    assert_eq!(next.stream_version, 1);
+    let after = other
+        .append(&one, ExpectedVersion::Exact(1), events(2..3))
+        .await
+        .unwrap();
+    assert_eq!(after.stream_version, 2);
+    assert_eq!(
+        read_everything(other.as_ref()).await.len(),
+        5,
+        "three events in one stream and two in the other: nothing refused was written"
+    );
 }
 
 async fn the_database_refuses_update_and_delete(db: Db) {
