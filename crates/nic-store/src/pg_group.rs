@@ -174,16 +174,15 @@ impl Groups {
             .bind(rows.iter().map(|r| r.metadata.as_str()).collect::<Vec<_>>())
             .bind(rows.iter().map(|r| r.recorded_at).collect::<Vec<_>>())
             .bind(rows.iter().map(|r| r.hash.as_str()).collect::<Vec<_>>());
-        let written = match self.warm.take().await {
-            Ok(mut conn) => {
-                let written = keys::pg_bind_keys(query, &keys).fetch_all(&mut *conn).await;
-                if written.is_ok() {
-                    self.warm.give(conn);
-                }
-                written
-            }
-            Err(e) => Err(e),
-        };
+        let written = async {
+            let mut conn = self.warm.take().await?;
+            let written = keys::pg_bind_keys(query, &keys)
+                .fetch_all(&mut *conn)
+                .await?;
+            self.warm.give(conn);
+            Ok::<_, sqlx::Error>(written)
+        }
+        .await;
         match written {
             Ok(written) => {
                 let positions: HashMap<Uuid, i64> = written.into_iter().collect();

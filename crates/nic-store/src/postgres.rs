@@ -301,7 +301,6 @@ pub struct PgStore {
     turns: Turns,
     groups: Arc<Groups>,
     reader: Reader,
-    warm: Arc<Warm>,
 }
 
 impl Drop for PgStore {
@@ -339,7 +338,7 @@ impl PgStore {
             wake: wake.clone(),
             waiting: Arc::new(Notify::new()),
         };
-        let groups = Groups::new(warm.clone());
+        let groups = Groups::new(warm);
         let me = Uuid::new_v4().to_string();
         let tasks = vec![
             tokio::spawn(listen(listener, wake.clone(), me.clone())),
@@ -355,7 +354,6 @@ impl PgStore {
             turns: Turns::default(),
             groups,
             reader,
-            warm,
         })
     }
 
@@ -411,7 +409,7 @@ impl PgStore {
             push_filters(&mut q, query, after, safe, limit);
             // A page sized once: growing it row by row moved every event read several times.
             events = Vec::with_capacity(limit);
-            let mut conn = self.warm.take().await?;
+            let mut conn = self.reader.warm.take().await?;
             let mut rows = q
                 .build()
                 .try_map(|row: PgRow| decode(&row, 0).map_err(wrap_decode))
@@ -420,7 +418,7 @@ impl PgStore {
                 events.push(e);
             }
             drop(rows);
-            self.warm.give(conn);
+            self.reader.warm.give(conn);
             if events.len() == limit || query.up_to_position.is_some_and(|p| p <= safe) {
                 return Ok((events, None));
             }
@@ -465,13 +463,13 @@ impl PgStore {
         stream: &StreamId,
         ids: &[Uuid],
     ) -> Result<Result<Option<Head>, AppendOutcome>, StoreError> {
-        let mut conn = self.warm.take().await?;
+        let mut conn = self.reader.warm.take().await?;
         let row = sqlx::query(LOOKUP)
             .bind(stream.as_str())
             .bind(ids)
             .fetch_one(&mut *conn)
             .await?;
-        self.warm.give(conn);
+        self.reader.warm.give(conn);
         let known: i64 = row.try_get(2)?;
         if known > 0 {
             let elsewhere: i64 = row.try_get(3)?;
@@ -576,24 +574,21 @@ impl PgStore {
         hashes: Vec<String>,
     ) -> Result<Option<(AppendOutcome, Head)>, StoreError> {
         let sql = insert_sql(events.len() == 1, first_version == 0, !keys.is_empty());
+        let query = sqlx::query_as::<_, (i64,)>(sql)
+            .bind(stream.as_str())
+            .bind(stream.category())
+            .bind(first_version as i64 - 1)
+            .bind(recorded_at);
         let query = match events {
             // One event: plain parameters.
-            [e] => sqlx::query_as::<_, (i64,)>(sql)
-                .bind(stream.as_str())
-                .bind(stream.category())
-                .bind(first_version as i64 - 1)
-                .bind(recorded_at)
+            [e] => query
                 .bind(e.event_id)
                 .bind(e.event_type.as_str())
                 .bind(e.schema_version as i32)
                 .bind(e.data.get())
                 .bind(e.metadata.get())
                 .bind(&hashes[0]),
-            _ => sqlx::query_as::<_, (i64,)>(sql)
-                .bind(stream.as_str())
-                .bind(stream.category())
-                .bind(first_version as i64 - 1)
-                .bind(recorded_at)
+            _ => query
                 .bind(events.iter().map(|e| e.event_id).collect::<Vec<_>>())
                 .bind(
                     events
@@ -616,13 +611,13 @@ impl PgStore {
             [] => query,
             _ => keys::pg_bind_keys(query, keys),
         };
-        let mut conn = self.warm.take().await?;
+        let mut conn = self.reader.warm.take().await?;
         let result = query
             .fetch_all(&mut *conn)
             .await
             .map(|rows| rows.into_iter().map(|(p,)| p).collect::<Vec<i64>>());
         if result.is_ok() {
-            self.warm.give(conn);
+            self.reader.warm.give(conn);
         }
         let positions = match result {
             Ok(positions) => positions,
@@ -701,13 +696,13 @@ impl Reader {
             let needed = pending_xids.iter().copied().max().unwrap_or(0);
             // While the snapshots' xmin lags behind what waits, ask first which transactions may
             // be this store's appenders (migration 0005): the statement then waits only for them.
+            let mut conn = self.warm.take().await?;
             let appenders: Option<Vec<i64>> = if lagging {
-                let mut conn = self.warm.take().await?;
-                let appenders = sqlx::query_scalar("SELECT nic_appenders()")
-                    .fetch_one(&mut *conn)
-                    .await?;
-                self.warm.give(conn);
-                Some(appenders)
+                Some(
+                    sqlx::query_scalar("SELECT nic_appenders()")
+                        .fetch_one(&mut *conn)
+                        .await?,
+                )
             } else {
                 None
             };
@@ -745,7 +740,6 @@ impl Reader {
                      AS bound FROM observed o, horizon h) ",
                 );
             build(&mut q);
-            let mut conn = self.warm.take().await?;
             let rows: Vec<(FrontierRow, T)> = q
                 .build()
                 .try_map(|row: PgRow| {
