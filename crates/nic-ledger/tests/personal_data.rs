@@ -235,6 +235,37 @@ fn database_holds(db: Db, url: &str, text: &str) -> bool {
     }
 }
 
+/// The rows of `personal_keys` that hold keys of `event_id`'s fields: all of them, and those
+/// that hold the whole event's key (`fields` set).
+fn key_rows(db: Db, url: &str, event_id: &str) -> (i64, i64) {
+    let sql = "SELECT count(*), count(fields) FROM personal_keys WHERE event_id = $1";
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            use sqlx::Connection;
+            match db {
+                Db::Postgres => {
+                    let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+                    sqlx::query_as(sql)
+                        .bind(uuid::Uuid::parse_str(event_id).unwrap())
+                        .fetch_one(&mut conn)
+                        .await
+                        .unwrap()
+                }
+                Db::Sqlite => {
+                    let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+                    sqlx::query_as(&sql.replace('$', "?"))
+                        .bind(event_id)
+                        .fetch_one(&mut conn)
+                        .await
+                        .unwrap()
+                }
+            }
+        })
+}
+
 fn import(log: &Path, keys: Option<&Path>, db: Db) -> String {
     let url = fresh_database(db);
     let mut args = vec![
@@ -449,6 +480,8 @@ fn redacted(db: Db) {
     )
     .problem(422, "validation");
     assert!(holds(s.get(&cycle_path).body.as_bytes(), NAME));
+    // The study's three sealed fields have one key row: the event's.
+    assert_eq!(key_rows(db, &url, event_id), (1, 1));
     let a = s.post(
         "/api/v1/redactions",
         &json!({"event_id": event_id, "field": "/study/summary",
@@ -460,6 +493,13 @@ fn redacted(db: Db) {
         (!holds(c.as_bytes(), NAME)).then_some(c)
     });
     assert!(cycle.contains("A student came back"), "{cycle}");
+    // The event's key is gone: each field has a row of its own, the redacted one without its key
+    // (and the replacement's key beside it). The other fields of the same event still read.
+    assert_eq!(key_rows(db, &url, event_id), (4, 0));
+    assert!(
+        cycle.contains("5 of 6 came back") && cycle.contains("Huddles help"),
+        "{cycle}"
+    );
     let replay = s
         .get(&format!(
             "/api/v1/programs/{}/pdsa-board?as_of={position}",

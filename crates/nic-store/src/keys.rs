@@ -1,17 +1,25 @@
 //! The keys of sealed personal fields, kept in `personal_keys` beside the log and never in it
-//! (`sealing` seals and opens with them): one row per sealed field value, written with its event,
-//! deleted for good by an erasure, or left without its key and pointing at replacement text by a
-//! redaction. The same statements for both backends, called by `PgStore` and `SqliteStore`.
+//! (`sealing` seals and opens with them). An append writes one row per event (`EventKey`), from
+//! whose key each of its sealed fields' keys is derived. Reads give one `FieldKey` per field
+//! either way. Destroying a field's key first splits its event's row into one row per field, so
+//! that the event's key is gone and only the other fields' keys stay. Then an erasure deletes the
+//! field's row for good, and a redaction leaves it without its key, pointing at replacement text.
+//! The same statements serve both backends, called by `PgStore` and `SqliteStore`.
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
+use sha2::Sha256;
 use sqlx::postgres::{PgArguments, PgPool};
 use sqlx::query::QueryAs;
 use sqlx::sqlite::SqliteConnection;
-use sqlx::Postgres;
+use sqlx::{PgConnection, Postgres};
 use sqlx::{QueryBuilder, Row};
 use uuid::Uuid;
 
+use crate::limits::EVENT_KEY_FIELDS_MAX;
 use crate::StoreError;
 
 /// The key of one sealed field, with what finds it for an erasure. A line of a key file.
@@ -53,6 +61,140 @@ pub enum KeySubject {
     Stream(String),
 }
 
+/// The key of one event's sealed fields, as its append writes it: one row. The key of its `i`th
+/// sealed field is derived from it (`field_key`), under the id `field_key_id(key_id, i)`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventKey {
+    /// Time-ordered, its lowest 16 bits zero, which its fields' key ids count up in
+    /// (`event_key_id`).
+    pub key_id: Uuid,
+    pub key: [u8; 32],
+    pub event_id: Uuid,
+    pub stream_id: String,
+    /// Each sealed field's JSON pointer and class, in the order of their key ids.
+    pub fields: Vec<(String, String)>,
+    pub author: Option<String>,
+    pub program_id: Option<Uuid>,
+}
+
+/// The low bits of a field's key id that number it within its event (`field_key_id`).
+const FIELD_BITS: u128 = 0xffff;
+const _: () = assert!(EVENT_KEY_FIELDS_MAX as u128 <= FIELD_BITS);
+
+/// A new event key id: time-ordered (a commit's keys go to the end of the key table's index),
+/// its low 16 bits zero.
+pub fn event_key_id() -> Uuid {
+    Uuid::from_u128(Uuid::now_v7().as_u128() & !FIELD_BITS)
+}
+
+/// The key id of the `index`th field of the event whose key id is `event_key_id`.
+pub fn field_key_id(event_key_id: Uuid, index: usize) -> Uuid {
+    debug_assert!(index < EVENT_KEY_FIELDS_MAX);
+    Uuid::from_u128(event_key_id.as_u128() + index as u128 + 1)
+}
+
+/// The event key id a field's key id may be derived under (itself, for a field's own row).
+fn event_key_id_of(field_key_id: Uuid) -> Uuid {
+    Uuid::from_u128(field_key_id.as_u128() & !FIELD_BITS)
+}
+
+/// A field's key, derived from its event's key: HMAC-SHA-256 of the field's key id. Knowing some
+/// fields' keys tells nothing of the event's key or of the other fields' keys.
+pub fn field_key(event_key: &[u8; 32], field_key_id: Uuid) -> [u8; 32] {
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(event_key).expect("HMAC takes keys of any length");
+    mac.update(b"nic-ledger field key ");
+    mac.update(field_key_id.as_bytes());
+    mac.finalize().into_bytes().into()
+}
+
+impl EventKey {
+    /// Each field's key id and key.
+    pub fn field_keys(&self) -> impl Iterator<Item = (Uuid, [u8; 32])> + '_ {
+        (0..self.fields.len()).map(|i| {
+            let id = field_key_id(self.key_id, i);
+            (id, field_key(&self.key, id))
+        })
+    }
+
+    /// The `fields` column: the fields as JSON.
+    fn fields_json(&self) -> String {
+        serde_json::to_string(&self.fields).expect("strings serialise")
+    }
+}
+
+/// A row of `personal_keys` as read: a field's own, or an event's (`fields`, its key in `key`).
+type Stored = (FieldKey, Option<String>);
+
+/// The field keys that stored rows give, by key id: an event's row gives one for each of its
+/// fields. A field's own row comes first where both give the same id (an imported key file can
+/// hold the keys of an event whose row is still kept).
+fn expand(rows: Vec<Stored>) -> Result<BTreeMap<Uuid, FieldKey>, StoreError> {
+    let mut keys = BTreeMap::new();
+    let mut own = Vec::new();
+    for (row, fields) in rows {
+        let Some(fields) = fields else {
+            own.push(row);
+            continue;
+        };
+        let fields: Vec<(String, String)> = serde_json::from_str(&fields).map_err(|e| {
+            StoreError::InvalidAppend(format!("the fields of event key {}: {e}", row.key_id))
+        })?;
+        let Some(event_key) = row.key else {
+            continue;
+        };
+        for (i, (field, class)) in fields.into_iter().enumerate() {
+            let key_id = field_key_id(row.key_id, i);
+            keys.insert(
+                key_id,
+                FieldKey {
+                    key_id,
+                    key: Some(field_key(&event_key, key_id)),
+                    replacement: None,
+                    field,
+                    class,
+                    ..row.clone()
+                },
+            );
+        }
+    }
+    keys.extend(own.into_iter().map(|k| (k.key_id, k)));
+    Ok(keys)
+}
+
+/// `ids` and the event key ids their keys may be derived under.
+fn with_event_key_ids(ids: &[Uuid]) -> Vec<Uuid> {
+    let mut all: Vec<Uuid> = ids
+        .iter()
+        .flat_map(|&id| [id, event_key_id_of(id)])
+        .collect();
+    all.sort_unstable();
+    all.dedup();
+    all
+}
+
+/// The keys of `ids` among `rows`.
+fn only(ids: &[Uuid], rows: Vec<Stored>) -> Result<Vec<FieldKey>, StoreError> {
+    let mut keys = expand(rows)?;
+    Ok(ids.iter().filter_map(|id| keys.remove(id)).collect())
+}
+
+/// The rows to read for a page of `limit` keys after a key: one more than the keys, for the event
+/// key that key may be derived under, whose later fields come next.
+fn page_rows(limit: usize) -> i64 {
+    limit as i64 + 1
+}
+
+/// A page of keys after `after`, at most `limit`, from the rows read for it: those after it and
+/// the event key it may be derived under (`page_rows` of them).
+fn page(after: Option<Uuid>, limit: usize, rows: Vec<Stored>) -> Result<Vec<FieldKey>, StoreError> {
+    Ok(expand(rows)?
+        .into_values()
+        .filter(|k| after.is_none_or(|a| k.key_id > a))
+        .take(limit)
+        .collect())
+}
+
 mod hex_key {
     use serde::{Deserialize, Deserializer, Serializer};
 
@@ -77,6 +219,9 @@ mod hex_key {
 
 const PG_COLUMNS: &str = "key_id, key, replacement, event_id, stream_id, field, class, author, \
      program_id, created_at";
+/// `PG_COLUMNS` and an event key's `fields`.
+const READ_COLUMNS: &str = "key_id, key, replacement, event_id, stream_id, field, class, author, \
+     program_id, created_at, fields";
 
 fn key_of(bytes: Option<Vec<u8>>) -> Result<Option<[u8; 32]>, StoreError> {
     bytes
@@ -87,8 +232,8 @@ fn key_of(bytes: Option<Vec<u8>>) -> Result<Option<[u8; 32]>, StoreError> {
         .transpose()
 }
 
-fn pg_row(r: &sqlx::postgres::PgRow) -> Result<FieldKey, StoreError> {
-    Ok(FieldKey {
+fn pg_row(r: &sqlx::postgres::PgRow) -> Result<Stored, StoreError> {
+    let key = FieldKey {
         key_id: r.try_get("key_id")?,
         key: key_of(r.try_get("key")?)?,
         replacement: r.try_get("replacement")?,
@@ -99,17 +244,18 @@ fn pg_row(r: &sqlx::postgres::PgRow) -> Result<FieldKey, StoreError> {
         author: r.try_get("author")?,
         program_id: r.try_get("program_id")?,
         created_at: r.try_get("created_at")?,
-    })
+    };
+    Ok((key, r.try_get("fields")?))
 }
 
-fn sqlite_row(r: &sqlx::sqlite::SqliteRow) -> Result<FieldKey, StoreError> {
+fn sqlite_row(r: &sqlx::sqlite::SqliteRow) -> Result<Stored, StoreError> {
     let uuid = |col: &str| -> Result<Uuid, StoreError> {
         let text: String = r.try_get(col)?;
         Uuid::parse_str(&text).map_err(|e| StoreError::InvalidAppend(format!("{col}: {e}")))
     };
     let program: Option<String> = r.try_get("program_id")?;
     let micros: i64 = r.try_get("created_at")?;
-    Ok(FieldKey {
+    let key = FieldKey {
         key_id: uuid("key_id")?,
         key: key_of(r.try_get("key")?)?,
         replacement: r.try_get("replacement")?,
@@ -123,10 +269,12 @@ fn sqlite_row(r: &sqlx::sqlite::SqliteRow) -> Result<FieldKey, StoreError> {
             .transpose()
             .map_err(|e| StoreError::InvalidAppend(format!("program_id: {e}")))?,
         created_at: DateTime::from_timestamp_micros(micros).unwrap_or_default(),
-    })
+    };
+    Ok((key, r.try_get("fields")?))
 }
 
-/// The WHERE clause of a subject's keys, its parameter `$1`/`?1` bound by the caller.
+/// The WHERE clause of the rows of a subject's keys, its parameter `$1`/`?1` bound by the caller
+/// (an event's row holds all its fields: `of_subject` keeps the one asked for).
 fn subject_filter(subject: &KeySubject) -> &'static str {
     match subject {
         KeySubject::Author(_) => "author = $1",
@@ -134,54 +282,61 @@ fn subject_filter(subject: &KeySubject) -> &'static str {
             "program_id = $1 OR stream_id IN \
              (SELECT stream_id FROM personal_keys WHERE program_id = $1)"
         }
-        KeySubject::Field { .. } => "event_id = $1 AND field = $2",
+        KeySubject::Field { .. } => "event_id = $1 AND (field = $2 OR fields IS NOT NULL)",
         KeySubject::Stream(_) => "stream_id = $1",
     }
 }
 
+/// The subject's keys among the rows its filter found.
+fn of_subject(subject: &KeySubject, rows: Vec<Stored>) -> Result<Vec<FieldKey>, StoreError> {
+    Ok(expand(rows)?
+        .into_values()
+        .filter(|k| match subject {
+            KeySubject::Field { field, .. } => &k.field == field,
+            _ => true,
+        })
+        .collect())
+}
+
 // --- PostgreSQL ----------------------------------------------------------------------------
 
-/// The append's statement with its keys (`postgres::INSERT` as a CTE named `ins`): the keys are
-/// written only if the events are, in the same statement. Parameters `$11…$20` are the keys'.
+/// The append's statement with its events' keys (`postgres::INSERT` as a CTE named `ins`): the
+/// keys are written only if the events are, in the same statement. Parameters `$11…$16` are the
+/// keys'.
 pub(crate) fn pg_keyed_insert(insert: &str) -> String {
     format!(
-        "WITH ins AS ({insert}), k AS (INSERT INTO personal_keys ({PG_COLUMNS}) \
-         SELECT k.id, k.key, NULL, k.ev, $1, k.f, k.c, k.a, k.p, $4 \
+        "WITH ins AS ({insert}), k AS (INSERT INTO personal_keys ({READ_COLUMNS}) \
+         SELECT k.id, k.key, NULL, k.ev, $1, '', '', k.a, k.p, $4, k.f \
          FROM unnest($11::uuid[], $12::bytea[], $13::uuid[], $14::text[], $15::text[], \
-                     $16::text[], $17::uuid[]) AS k(id, key, ev, f, c, a, p) \
+                     $16::uuid[]) AS k(id, key, ev, f, a, p) \
          WHERE EXISTS (SELECT FROM ins)) \
          SELECT global_position FROM ins ORDER BY global_position"
     )
 }
 
-/// Binds the keys' columns as the arrays the append statements' key CTEs read, in order
-/// (`pg_keyed_insert`'s `$11…$17`, and a group's).
+/// Binds the event keys' columns as the arrays the append statements' key CTEs read, in order
+/// (`pg_keyed_insert`'s `$11…$16`, and a group's).
 pub(crate) fn pg_bind_keys<'q, O>(
     query: QueryAs<'q, Postgres, O, PgArguments>,
-    keys: &[FieldKey],
+    keys: &[EventKey],
 ) -> QueryAs<'q, Postgres, O, PgArguments> {
     query
         .bind(keys.iter().map(|k| k.key_id).collect::<Vec<_>>())
-        .bind(
-            keys.iter()
-                .map(|k| k.key.map(|k| k.to_vec()).unwrap_or_default())
-                .collect::<Vec<_>>(),
-        )
+        .bind(keys.iter().map(|k| k.key.to_vec()).collect::<Vec<_>>())
         .bind(keys.iter().map(|k| k.event_id).collect::<Vec<_>>())
-        .bind(keys.iter().map(|k| k.field.clone()).collect::<Vec<_>>())
-        .bind(keys.iter().map(|k| k.class.clone()).collect::<Vec<_>>())
+        .bind(keys.iter().map(EventKey::fields_json).collect::<Vec<_>>())
         .bind(keys.iter().map(|k| k.author.clone()).collect::<Vec<_>>())
         .bind(keys.iter().map(|k| k.program_id).collect::<Vec<_>>())
 }
 
 pub(crate) async fn pg_read(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<FieldKey>, StoreError> {
     let rows = sqlx::query(&format!(
-        "SELECT {PG_COLUMNS} FROM personal_keys WHERE key_id = ANY($1)"
+        "SELECT {READ_COLUMNS} FROM personal_keys WHERE key_id = ANY($1)"
     ))
-    .bind(ids)
+    .bind(with_event_key_ids(ids))
     .fetch_all(pool)
     .await?;
-    rows.iter().map(pg_row).collect()
+    only(ids, rows.iter().map(pg_row).collect::<Result<_, _>>()?)
 }
 
 pub(crate) async fn pg_find(
@@ -189,7 +344,7 @@ pub(crate) async fn pg_find(
     subject: &KeySubject,
 ) -> Result<Vec<FieldKey>, StoreError> {
     let sql = format!(
-        "SELECT {PG_COLUMNS} FROM personal_keys WHERE {} ORDER BY key_id",
+        "SELECT {READ_COLUMNS} FROM personal_keys WHERE {}",
         subject_filter(subject)
     );
     let query = sqlx::query(&sql);
@@ -199,7 +354,8 @@ pub(crate) async fn pg_find(
         KeySubject::Field { event_id, field } => query.bind(event_id).bind(field),
         KeySubject::Stream(s) => query.bind(s),
     };
-    query.fetch_all(pool).await?.iter().map(pg_row).collect()
+    let rows = query.fetch_all(pool).await?;
+    of_subject(subject, rows.iter().map(pg_row).collect::<Result<_, _>>()?)
 }
 
 pub(crate) async fn pg_destroy(
@@ -209,6 +365,7 @@ pub(crate) async fn pg_destroy(
 ) -> Result<u64, StoreError> {
     let mut tx = pool.begin().await?;
     let (replaced, texts): (Vec<Uuid>, Vec<String>) = replacements.iter().cloned().unzip();
+    pg_split(&mut tx, &[ids, &replaced[..]].concat()).await?;
     let updated = sqlx::query(
         "UPDATE personal_keys p SET key = NULL, replacement = r.t \
          FROM unnest($1::uuid[], $2::text[]) AS r(id, t) WHERE p.key_id = r.id",
@@ -257,7 +414,36 @@ pub(crate) async fn pg_vacuum(pool: &PgPool) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Splits the event keys that the keys of `ids` are derived from into one row per field: the
+/// event's key is deleted, its fields' keys are kept in rows of their own.
+async fn pg_split(conn: &mut PgConnection, ids: &[Uuid]) -> Result<(), StoreError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {READ_COLUMNS} FROM personal_keys \
+         WHERE key_id = ANY($1) AND fields IS NOT NULL FOR UPDATE"
+    ))
+    .bind(with_event_key_ids(ids))
+    .fetch_all(&mut *conn)
+    .await?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<Stored> = rows.iter().map(pg_row).collect::<Result<_, _>>()?;
+    let events: Vec<Uuid> = rows.iter().map(|(k, _)| k.key_id).collect();
+    let keys: Vec<FieldKey> = expand(rows)?.into_values().collect();
+    sqlx::query("DELETE FROM personal_keys WHERE key_id = ANY($1)")
+        .bind(&events)
+        .execute(&mut *conn)
+        .await?;
+    pg_insert(conn, &keys).await?;
+    Ok(())
+}
+
 pub(crate) async fn pg_put(pool: &PgPool, keys: &[FieldKey]) -> Result<u64, StoreError> {
+    pg_insert(&mut *pool.acquire().await?, keys).await
+}
+
+/// Writes fields' own key rows, leaving ids already kept alone.
+async fn pg_insert(conn: &mut PgConnection, keys: &[FieldKey]) -> Result<u64, StoreError> {
     let mut written = 0;
     for chunk in keys.chunks(1000) {
         let mut insert = QueryBuilder::new(format!("INSERT INTO personal_keys ({PG_COLUMNS}) "));
@@ -274,7 +460,7 @@ pub(crate) async fn pg_put(pool: &PgPool, keys: &[FieldKey]) -> Result<u64, Stor
                 .push_bind(k.created_at);
         });
         insert.push(" ON CONFLICT (key_id) DO NOTHING");
-        written += insert.build().execute(pool).await?.rows_affected();
+        written += insert.build().execute(&mut *conn).await?.rows_affected();
     }
     Ok(written)
 }
@@ -285,26 +471,47 @@ pub(crate) async fn pg_page(
     limit: usize,
 ) -> Result<Vec<FieldKey>, StoreError> {
     let rows = sqlx::query(&format!(
-        "SELECT {PG_COLUMNS} FROM personal_keys WHERE $1::uuid IS NULL OR key_id > $1 \
-         ORDER BY key_id LIMIT $2"
+        "SELECT {READ_COLUMNS} FROM personal_keys \
+         WHERE $1::uuid IS NULL OR key_id > $1 OR key_id = $3 ORDER BY key_id LIMIT $2"
     ))
     .bind(after)
-    .bind(limit as i64)
+    .bind(page_rows(limit))
+    .bind(after.map(event_key_id_of))
     .fetch_all(pool)
     .await?;
-    rows.iter().map(pg_row).collect()
+    page(
+        after,
+        limit,
+        rows.iter().map(pg_row).collect::<Result<_, _>>()?,
+    )
 }
 
 // --- SQLite ----------------------------------------------------------------------------------
 
-/// Writes an append's keys inside the committer's transaction, after its events, timed as they
-/// are.
+/// Writes an append's event keys inside the committer's transaction, after its events, timed as
+/// they are.
 pub(crate) async fn sqlite_insert(
     conn: &mut SqliteConnection,
     recorded_micros: i64,
-    keys: &[FieldKey],
+    keys: &[EventKey],
 ) -> Result<(), StoreError> {
-    sqlite_write(conn, keys, Some(recorded_micros)).await?;
+    for chunk in keys.chunks(100) {
+        let mut insert = QueryBuilder::new(format!("INSERT INTO personal_keys ({READ_COLUMNS}) "));
+        insert.push_values(chunk, |mut b, k| {
+            b.push_bind(k.key_id.to_string())
+                .push_bind(k.key.to_vec())
+                .push_bind(None::<String>)
+                .push_bind(k.event_id.to_string())
+                .push_bind(k.stream_id.clone())
+                .push_bind("")
+                .push_bind("")
+                .push_bind(k.author.clone())
+                .push_bind(k.program_id.map(|p| p.to_string()))
+                .push_bind(recorded_micros)
+                .push_bind(k.fields_json());
+        });
+        insert.build().execute(&mut *conn).await?;
+    }
     Ok(())
 }
 
@@ -318,13 +525,13 @@ pub(crate) async fn sqlite_read(
     ids: &[Uuid],
 ) -> Result<Vec<FieldKey>, StoreError> {
     let rows = sqlx::query(&format!(
-        "SELECT {PG_COLUMNS} FROM personal_keys \
+        "SELECT {READ_COLUMNS} FROM personal_keys \
          WHERE key_id IN (SELECT value FROM json_each(?1))"
     ))
-    .bind(sqlite_ids(ids))
+    .bind(sqlite_ids(&with_event_key_ids(ids)))
     .fetch_all(&mut *conn)
     .await?;
-    rows.iter().map(sqlite_row).collect()
+    only(ids, rows.iter().map(sqlite_row).collect::<Result<_, _>>()?)
 }
 
 pub(crate) async fn sqlite_find(
@@ -332,7 +539,7 @@ pub(crate) async fn sqlite_find(
     subject: &KeySubject,
 ) -> Result<Vec<FieldKey>, StoreError> {
     let sql = format!(
-        "SELECT {PG_COLUMNS} FROM personal_keys WHERE {} ORDER BY key_id",
+        "SELECT {READ_COLUMNS} FROM personal_keys WHERE {}",
         subject_filter(subject).replace('$', "?")
     );
     let query = sqlx::query(&sql);
@@ -344,12 +551,11 @@ pub(crate) async fn sqlite_find(
         }
         KeySubject::Stream(s) => query.bind(s.clone()),
     };
-    query
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(sqlite_row)
-        .collect()
+    let rows = query.fetch_all(&mut *conn).await?;
+    of_subject(
+        subject,
+        rows.iter().map(sqlite_row).collect::<Result<_, _>>()?,
+    )
 }
 
 /// Destroys keys in one transaction on the writer (whose connections delete securely: the freed
@@ -362,6 +568,8 @@ pub(crate) async fn sqlite_destroy(
     let mut changed = 0;
     sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
     let result: Result<(), StoreError> = async {
+        let replaced: Vec<Uuid> = replacements.iter().map(|(id, _)| *id).collect();
+        sqlite_split(conn, &[ids, &replaced[..]].concat()).await?;
         for (id, text) in replacements {
             changed += sqlx::query(
                 "UPDATE personal_keys SET key = NULL, replacement = ?2 WHERE key_id = ?1",
@@ -372,7 +580,6 @@ pub(crate) async fn sqlite_destroy(
             .await?
             .rows_affected();
         }
-        let replaced: Vec<Uuid> = replacements.iter().map(|(id, _)| *id).collect();
         changed += sqlx::query(
             "DELETE FROM personal_keys WHERE key_id IN (SELECT value FROM json_each(?1)) \
              AND key_id NOT IN (SELECT value FROM json_each(?2))",
@@ -397,19 +604,38 @@ pub(crate) async fn sqlite_destroy(
     }
 }
 
+/// `pg_split` on SQLite, inside the caller's transaction.
+async fn sqlite_split(conn: &mut SqliteConnection, ids: &[Uuid]) -> Result<(), StoreError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {READ_COLUMNS} FROM personal_keys \
+         WHERE key_id IN (SELECT value FROM json_each(?1)) AND fields IS NOT NULL"
+    ))
+    .bind(sqlite_ids(&with_event_key_ids(ids)))
+    .fetch_all(&mut *conn)
+    .await?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<Stored> = rows.iter().map(sqlite_row).collect::<Result<_, _>>()?;
+    let events: Vec<Uuid> = rows.iter().map(|(k, _)| k.key_id).collect();
+    let keys: Vec<FieldKey> = expand(rows)?.into_values().collect();
+    sqlx::query("DELETE FROM personal_keys WHERE key_id IN (SELECT value FROM json_each(?1))")
+        .bind(sqlite_ids(&events))
+        .execute(&mut *conn)
+        .await?;
+    sqlite_write(conn, &keys).await?;
+    Ok(())
+}
+
 pub(crate) async fn sqlite_put(
     conn: &mut SqliteConnection,
     keys: &[FieldKey],
 ) -> Result<u64, StoreError> {
-    sqlite_write(conn, keys, None).await
+    sqlite_write(conn, keys).await
 }
 
-/// Inserts keys, leaving ids already kept alone; `created_micros` overrides their times.
-async fn sqlite_write(
-    conn: &mut SqliteConnection,
-    keys: &[FieldKey],
-    created_micros: Option<i64>,
-) -> Result<u64, StoreError> {
+/// Writes fields' own key rows, leaving ids already kept alone.
+async fn sqlite_write(conn: &mut SqliteConnection, keys: &[FieldKey]) -> Result<u64, StoreError> {
     let mut written = 0;
     for chunk in keys.chunks(100) {
         let mut insert = QueryBuilder::new(format!("INSERT INTO personal_keys ({PG_COLUMNS}) "));
@@ -423,7 +649,7 @@ async fn sqlite_write(
                 .push_bind(k.class.clone())
                 .push_bind(k.author.clone())
                 .push_bind(k.program_id.map(|p| p.to_string()))
-                .push_bind(created_micros.unwrap_or(k.created_at.timestamp_micros()));
+                .push_bind(k.created_at.timestamp_micros());
         });
         insert.push(" ON CONFLICT (key_id) DO NOTHING");
         written += insert.build().execute(&mut *conn).await?.rows_affected();
@@ -437,12 +663,109 @@ pub(crate) async fn sqlite_page(
     limit: usize,
 ) -> Result<Vec<FieldKey>, StoreError> {
     let rows = sqlx::query(&format!(
-        "SELECT {PG_COLUMNS} FROM personal_keys WHERE ?1 IS NULL OR key_id > ?1 \
-         ORDER BY key_id LIMIT ?2"
+        "SELECT {READ_COLUMNS} FROM personal_keys \
+         WHERE ?1 IS NULL OR key_id > ?1 OR key_id = ?3 ORDER BY key_id LIMIT ?2"
     ))
     .bind(after.map(|a| a.to_string()))
-    .bind(limit as i64)
+    .bind(page_rows(limit))
+    .bind(after.map(|a| event_key_id_of(a).to_string()))
     .fetch_all(&mut *conn)
     .await?;
-    rows.iter().map(sqlite_row).collect()
+    page(
+        after,
+        limit,
+        rows.iter().map(sqlite_row).collect::<Result<_, _>>()?,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event_row(fields: &[&str]) -> Stored {
+        let row = FieldKey {
+            key_id: event_key_id(),
+            key: Some([3u8; 32]),
+            replacement: None,
+            event_id: Uuid::now_v7(),
+            stream_id: "pdsa-1".into(),
+            field: String::new(),
+            class: String::new(),
+            author: Some("token:a".into()),
+            program_id: None,
+            created_at: DateTime::<Utc>::UNIX_EPOCH,
+        };
+        let fields: Vec<(String, String)> = fields
+            .iter()
+            .map(|f| (f.to_string(), "free-text".to_string()))
+            .collect();
+        (row, Some(serde_json::to_string(&fields).unwrap()))
+    }
+
+    #[test]
+    fn field_key_ids_count_up_from_their_event_key_id_and_their_keys_differ() {
+        let many: Vec<Uuid> = (0..10_000).map(|_| event_key_id()).collect();
+        assert!(many.windows(2).all(|w| w[0] < w[1]), "distinct, in order");
+        let a = many[0];
+        assert_eq!(a.as_u128() & FIELD_BITS, 0);
+        let ids: Vec<Uuid> = (0..3).map(|i| field_key_id(a, i)).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]) && ids[0] > a);
+        assert!(ids.iter().all(|&id| event_key_id_of(id) == a));
+        let last = field_key_id(a, EVENT_KEY_FIELDS_MAX - 1);
+        assert_eq!(
+            event_key_id_of(last),
+            a,
+            "the last field stays under its event"
+        );
+        let (k0, k1) = (field_key(&[1; 32], ids[0]), field_key(&[1; 32], ids[1]));
+        assert_ne!(k0, k1);
+        assert_ne!(k0, field_key(&[2; 32], ids[0]));
+        assert_eq!(k0, field_key(&[1; 32], ids[0]));
+    }
+
+    #[test]
+    fn an_event_row_reads_as_a_key_per_field_and_a_fields_own_row_comes_first() {
+        let (row, fields) = event_row(&["/study/summary", "/study/results/0/result", "/x"]);
+        let event = row.key_id;
+        let own = FieldKey {
+            key_id: field_key_id(event, 1),
+            key: None,
+            replacement: Some("sealed:v1:…".into()),
+            ..row.clone()
+        };
+        let keys = expand(vec![(row, fields), (own.clone(), None)]).unwrap();
+        let keys: Vec<FieldKey> = keys.into_values().collect();
+        assert_eq!(keys.len(), 3);
+        assert_eq!(keys[0].field, "/study/summary");
+        assert_eq!(
+            keys[0].key,
+            Some(field_key(&[3; 32], field_key_id(event, 0)))
+        );
+        assert_eq!(keys[1], own);
+        assert_eq!(keys[2].field, "/x");
+        assert!(keys.iter().all(|k| k.event_id == own.event_id));
+        assert_eq!(
+            only(&[field_key_id(event, 2), event], vec![event_row(&["/a"])])
+                .unwrap()
+                .len(),
+            0,
+            "another event's row gives none of these"
+        );
+    }
+
+    #[test]
+    fn a_page_goes_on_inside_an_event_row() {
+        let first = event_row(&["/a", "/b", "/c"]);
+        let second = event_row(&["/d"]);
+        let (a, b) = (first.0.key_id, second.0.key_id);
+        let rows = || vec![first.clone(), second.clone()];
+        let ids = |keys: Vec<FieldKey>| keys.into_iter().map(|k| k.key_id).collect::<Vec<_>>();
+        let one = page(None, 2, rows()).unwrap();
+        assert_eq!(ids(one), [field_key_id(a, 0), field_key_id(a, 1)]);
+        let two = page(Some(field_key_id(a, 1)), 2, rows()).unwrap();
+        assert_eq!(ids(two), [field_key_id(a, 2), field_key_id(b, 0)]);
+        assert!(page(Some(field_key_id(b, 0)), 2, rows())
+            .unwrap()
+            .is_empty());
+    }
 }

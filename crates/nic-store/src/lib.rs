@@ -34,7 +34,7 @@ use nic_events::{ExpectedVersion, NewEvent, RecordedEvent, StreamId};
 use tokio::sync::watch;
 use uuid::Uuid;
 
-pub use keys::{FieldKey, KeySubject};
+pub use keys::{EventKey, FieldKey, KeySubject};
 
 pub use read_ahead::ReadAhead;
 pub use subscription::Subscription;
@@ -196,7 +196,7 @@ pub trait EventStore: Send + Sync + 'static {
         stream: &StreamId,
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
-        keys: Vec<FieldKey>,
+        keys: Vec<EventKey>,
     ) -> Result<AppendOutcome, StoreError>;
 
     /// The kept keys (or replacements) of these key ids; a destroyed key is left out.

@@ -16,6 +16,9 @@ pub const SQLITE_READER_CONNECTIONS_MAX: u32 = 8;
 pub const ADMIN_CONNECTIONS_MAX: u32 = 4;
 /// Keys of sealed fields a `Sealing` store keeps in memory (all are dropped when it is full).
 pub const KEYS_CACHED_MAX: usize = 200_000;
+/// Sealed fields in one event at most (`keys::EventKey`): their key ids count up in the event
+/// key id's low 16 bits.
+pub const EVENT_KEY_FIELDS_MAX: usize = 65_535;
 /// How long an erasure waits for the lock that rewriting the key table takes (PostgreSQL's
 /// `VACUUM FULL`), in milliseconds; past it the table is vacuumed without the rewrite.
 pub const KEYS_REWRITE_LOCK_WAIT_MS: u64 = 2_000;

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
-use crate::keys::{self, FieldKey};
+use crate::keys::{self, EventKey};
 use crate::limits::{PG_APPEND_GROUP_MAX, PG_APPEND_STATEMENTS_MAX};
 use crate::pg_warm::Warm;
 
@@ -34,10 +34,10 @@ const GROUP_INSERT: &str = "WITH ins AS (INSERT INTO events (global_position, ev
      ON CONFLICT DO NOTHING \
      RETURNING event_id, stream_id, recorded_at, global_position), \
      k AS (INSERT INTO personal_keys (key_id, key, replacement, event_id, stream_id, field, \
-         class, author, program_id, created_at) \
-     SELECT k.id, k.key, NULL, k.ev, ins.stream_id, k.f, k.c, k.a, k.p, ins.recorded_at \
+         class, author, program_id, created_at, fields) \
+     SELECT k.id, k.key, NULL, k.ev, ins.stream_id, '', '', k.a, k.p, ins.recorded_at, k.f \
      FROM unnest($11::uuid[], $12::bytea[], $13::uuid[], $14::text[], $15::text[], \
-                 $16::text[], $17::uuid[]) AS k(id, key, ev, f, c, a, p) \
+                 $16::uuid[]) AS k(id, key, ev, f, a, p) \
      JOIN ins ON ins.event_id = k.ev) \
      SELECT event_id, global_position FROM ins";
 
@@ -53,7 +53,7 @@ pub(crate) struct Row {
     pub metadata: String,
     pub recorded_at: DateTime<Utc>,
     pub hash: String,
-    pub keys: Vec<FieldKey>,
+    pub keys: Vec<EventKey>,
 }
 
 /// What became of a queued append.
@@ -158,7 +158,7 @@ impl Groups {
 
     async fn write(&self, group: Vec<Queued>) {
         let rows: Vec<&Row> = group.iter().map(|q| &q.row).collect();
-        let keys: Vec<FieldKey> = rows.iter().flat_map(|r| r.keys.iter().cloned()).collect();
+        let keys: Vec<EventKey> = rows.iter().flat_map(|r| r.keys.iter().cloned()).collect();
         let query = sqlx::query_as::<_, (Uuid, i64)>(GROUP_INSERT)
             .bind(rows.iter().map(|r| r.stream.as_str()).collect::<Vec<_>>())
             .bind(rows.iter().map(|r| r.category.as_str()).collect::<Vec<_>>())

@@ -52,7 +52,7 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use crate::keys::{self, FieldKey, KeySubject};
+use crate::keys::{self, EventKey, FieldKey, KeySubject};
 use crate::limits::{
     APPEND_ATTEMPTS_MAX, FRONTIER_RECHECK_MAX_MS, FRONTIER_RECHECK_MS, HEADS_CACHED_STREAMS_MAX,
     OBSERVATIONS_PENDING_MAX, PG_ACQUIRE_TIMEOUT_MS, PG_PING_IDLE_MS, PG_POOL_CONNECTIONS_MAX,
@@ -505,7 +505,7 @@ impl PgStore {
         stream: &StreamId,
         head: Option<&Head>,
         events: &[NewEvent],
-        keys: &[FieldKey],
+        keys: &[EventKey],
         recorded_at: DateTime<Utc>,
         may_group: bool,
     ) -> Result<Option<(AppendOutcome, Head)>, StoreError> {
@@ -569,7 +569,7 @@ impl PgStore {
         stream: &StreamId,
         first_version: u64,
         events: &[NewEvent],
-        keys: &[FieldKey],
+        keys: &[EventKey],
         recorded_at: DateTime<Utc>,
         hashes: Vec<String>,
     ) -> Result<Option<(AppendOutcome, Head)>, StoreError> {
@@ -919,7 +919,7 @@ impl EventStore for PgStore {
         stream: &StreamId,
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
-        keys: Vec<FieldKey>,
+        keys: Vec<EventKey>,
     ) -> Result<AppendOutcome, StoreError> {
         check_append(&events)?;
         let _turn = self.turns.take(stream).await;

@@ -1,6 +1,6 @@
 //! Personal data sealed in the log: `Sealing` wraps a store so that what the contract classifies
 //! as personal (`nic_events::personal_fields`) is stored encrypted, each field value under a key
-//! of its own kept beside the log (`keys`), and read back opened. A destroyed key reads as
+//! of its own, derived from its event's key kept beside the log (`keys`), and read back opened. A destroyed key reads as
 //! `[erased]`; a redacted one as its replacement. The hash chain covers the stored (sealed) form,
 //! so erasing never breaks it. Exports and verification read the stored form (`stored`).
 //!
@@ -22,7 +22,8 @@ use serde_json::Value;
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use crate::limits::KEYS_CACHED_MAX;
+use crate::keys::{event_key_id, field_key, field_key_id, EventKey};
+use crate::limits::{EVENT_KEY_FIELDS_MAX, KEYS_CACHED_MAX};
 use crate::{AppendOutcome, Backend, EventStore, FieldKey, KeySubject, ReadAll, StoreError};
 
 /// The event types whose `keys` list keys destroyed: a reader forgets them from its cache.
@@ -77,12 +78,13 @@ impl Sealing {
         }
     }
 
-    /// Seals the personal fields of `events` for `stream`: the events as stored, and their keys.
+    /// Seals the personal fields of `events` for `stream`: the events as stored, and the key of
+    /// each event that has sealed fields.
     pub fn seal(
         &self,
         stream: &StreamId,
         events: Vec<NewEvent>,
-    ) -> Result<(Vec<NewEvent>, Vec<FieldKey>), StoreError> {
+    ) -> Result<(Vec<NewEvent>, Vec<EventKey>), StoreError> {
         let mut keys = Vec::new();
         let mut sealed = Vec::with_capacity(events.len());
         for mut e in events {
@@ -109,29 +111,38 @@ impl Sealing {
                         .flatten()
                         .and_then(|(_, id)| Uuid::parse_str(id).ok())
                 });
+            let (key_id, key) = (event_key_id(), new_key());
+            let mut sealed_fields = Vec::new();
             for field in fields {
                 let class = field.class.as_str();
                 for_each_string(&mut data, &field.pointer, "", &mut |pointer, text| {
-                    let key = new_key();
-                    // Time-ordered: a commit's keys go to the end of the key table's index, not
-                    // to a random page each.
-                    let key_id = Uuid::now_v7();
-                    *text = seal_text(key_id, &key, text);
-                    keys.push(FieldKey {
-                        key_id,
-                        key: Some(key),
-                        replacement: None,
-                        event_id: e.event_id,
-                        stream_id: stream.as_str().to_string(),
-                        field: pointer.to_string(),
-                        class: class.to_string(),
-                        author: author.clone(),
-                        program_id,
-                        created_at: DateTime::<Utc>::UNIX_EPOCH,
-                    });
+                    if sealed_fields.len() == EVENT_KEY_FIELDS_MAX {
+                        return;
+                    }
+                    let id = field_key_id(key_id, sealed_fields.len());
+                    *text = seal_text(id, &field_key(&key, id), text);
+                    sealed_fields.push((pointer.to_string(), class.to_string()));
                 });
             }
+            if sealed_fields.len() == EVENT_KEY_FIELDS_MAX {
+                return Err(StoreError::InvalidAppend(format!(
+                    "{} holds more than {} personal texts, the most one event may",
+                    e.event_type,
+                    EVENT_KEY_FIELDS_MAX - 1
+                )));
+            }
             e.data = EventData::of(&data).map_err(|err| invalid("data", err))?;
+            if !sealed_fields.is_empty() {
+                keys.push(EventKey {
+                    key_id,
+                    key,
+                    event_id: e.event_id,
+                    stream_id: stream.as_str().to_string(),
+                    fields: sealed_fields,
+                    author,
+                    program_id,
+                });
+            }
             sealed.push(e);
         }
         Ok((sealed, keys))
@@ -344,7 +355,7 @@ impl EventStore for Sealing {
         stream: &StreamId,
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
-        mut keys: Vec<FieldKey>,
+        mut keys: Vec<EventKey>,
     ) -> Result<AppendOutcome, StoreError> {
         let (events, sealed) = self.seal(stream, events)?;
         // Kept before the append: the follower reads the events as soon as they are committed,
@@ -353,7 +364,8 @@ impl EventStore for Sealing {
         self.cache_put(
             sealed
                 .iter()
-                .filter_map(|k| Some((k.key_id, Opening::Key(k.key?)))),
+                .flat_map(EventKey::field_keys)
+                .map(|(id, key)| (id, Opening::Key(key))),
         );
         keys.extend(sealed);
         self.inner

@@ -44,7 +44,7 @@ use tokio::sync::{mpsc, oneshot, watch, Notify};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use crate::keys::{self, FieldKey, KeySubject};
+use crate::keys::{self, EventKey, FieldKey, KeySubject};
 use crate::limits::{
     BATCH_APPENDS_MAX, BATCH_EVENTS_MAX, QUEUED_APPENDS_MAX, SQLITE_BUSY_TIMEOUT_MS,
     SQLITE_READER_CONNECTIONS_MAX, WAL_CHECKPOINT_EVERY_MS,
@@ -62,7 +62,7 @@ struct Append {
     stream: StreamId,
     expected: ExpectedVersion,
     events: Vec<NewEvent>,
-    keys: Vec<FieldKey>,
+    keys: Vec<EventKey>,
     answer: oneshot::Sender<Result<AppendOutcome, StoreError>>,
 }
 
@@ -421,7 +421,7 @@ impl EventStore for SqliteStore {
         stream: &StreamId,
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
-        keys: Vec<FieldKey>,
+        keys: Vec<EventKey>,
     ) -> Result<AppendOutcome, StoreError> {
         check_append(&events)?;
         let (answer, answered) = oneshot::channel();

@@ -13,7 +13,9 @@ use nic_app::command::{Outcome, Write};
 use nic_app::{AppError, Principal};
 use nic_events::catalog::Role;
 use nic_events::{ExpectedVersion, NewEvent, RecordedEvent, StreamId};
-use nic_store::{AppendOutcome, Backend, EventStore, FieldKey, KeySubject, ReadAll, StoreError};
+use nic_store::{
+    AppendOutcome, Backend, EventKey, EventStore, FieldKey, KeySubject, ReadAll, StoreError,
+};
 use tokio::sync::watch;
 use uuid::Uuid;
 
@@ -58,7 +60,7 @@ impl EventStore for Counted {
         stream: &StreamId,
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
-        keys: Vec<FieldKey>,
+        keys: Vec<EventKey>,
     ) -> Result<AppendOutcome, StoreError> {
         self.appends.fetch_add(1, Ordering::SeqCst);
         self.store
