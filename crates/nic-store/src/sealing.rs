@@ -126,7 +126,7 @@ impl Sealing {
             }
             if sealed_fields.len() == EVENT_KEY_FIELDS_MAX {
                 return Err(StoreError::InvalidAppend(format!(
-                    "{} holds more than {} personal texts, the most one event may",
+                    "{} holds more than {} personal texts, the most one event may hold",
                     e.event_type,
                     EVENT_KEY_FIELDS_MAX - 1
                 )));
