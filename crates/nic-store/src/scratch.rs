@@ -19,17 +19,23 @@ pub fn postgres_admin_url() -> String {
 
 /// Creates an empty database named `<prefix>_<unix seconds>_<uuid>` and returns its URL. The time
 /// in the name lets the test command drop what a killed run left behind once it is hours old,
-/// never the databases of a run still going on the same cluster.
+/// never the databases of a run still going on the same cluster. Under a test run that names
+/// itself (`NIC_TEST_RUN`, 8 lowercase hex digits), the uuid begins with that name, so that the
+/// run drops its own databases when it ends.
 ///
 /// # Panics
 /// When the server cannot be reached or refuses the database.
 pub async fn create_postgres(prefix: &str) -> String {
     let admin = postgres_admin_url();
-    let name = format!(
-        "{prefix}_{}_{}",
-        chrono::Utc::now().timestamp(),
-        uuid::Uuid::new_v4().simple()
-    );
+    let mut id = uuid::Uuid::new_v4().simple().to_string();
+    if let Some(run) = std::env::var("NIC_TEST_RUN").ok().filter(|r| {
+        r.len() == 8
+            && r.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    }) {
+        id.replace_range(..8, &run);
+    }
+    let name = format!("{prefix}_{}_{id}", chrono::Utc::now().timestamp());
     let mut conn = admin_connection(&admin).await;
     sqlx::query(&format!("CREATE DATABASE {name}"))
         .execute(&mut conn)
