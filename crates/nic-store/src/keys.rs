@@ -162,6 +162,13 @@ fn expand(rows: Vec<Stored>) -> Result<BTreeMap<Uuid, FieldKey>, StoreError> {
     Ok(keys)
 }
 
+/// What splitting event rows comes to: their key ids, to delete, and their fields' keys, to keep
+/// in rows of their own.
+fn split(rows: Vec<Stored>) -> Result<(Vec<Uuid>, Vec<FieldKey>), StoreError> {
+    let events = rows.iter().map(|(k, _)| k.key_id).collect();
+    Ok((events, expand(rows)?.into_values().collect()))
+}
+
 /// `ids` and the event key ids their keys may be derived under.
 fn with_event_key_ids(ids: &[Uuid]) -> Vec<Uuid> {
     let mut all: Vec<Uuid> = ids
@@ -424,12 +431,10 @@ async fn pg_split(conn: &mut PgConnection, ids: &[Uuid]) -> Result<(), StoreErro
     .bind(with_event_key_ids(ids))
     .fetch_all(&mut *conn)
     .await?;
-    if rows.is_empty() {
+    let (events, keys) = split(rows.iter().map(pg_row).collect::<Result<_, _>>()?)?;
+    if events.is_empty() {
         return Ok(());
     }
-    let rows: Vec<Stored> = rows.iter().map(pg_row).collect::<Result<_, _>>()?;
-    let events: Vec<Uuid> = rows.iter().map(|(k, _)| k.key_id).collect();
-    let keys: Vec<FieldKey> = expand(rows)?.into_values().collect();
     sqlx::query("DELETE FROM personal_keys WHERE key_id = ANY($1)")
         .bind(&events)
         .execute(&mut *conn)
@@ -613,12 +618,10 @@ async fn sqlite_split(conn: &mut SqliteConnection, ids: &[Uuid]) -> Result<(), S
     .bind(sqlite_ids(&with_event_key_ids(ids)))
     .fetch_all(&mut *conn)
     .await?;
-    if rows.is_empty() {
+    let (events, keys) = split(rows.iter().map(sqlite_row).collect::<Result<_, _>>()?)?;
+    if events.is_empty() {
         return Ok(());
     }
-    let rows: Vec<Stored> = rows.iter().map(sqlite_row).collect::<Result<_, _>>()?;
-    let events: Vec<Uuid> = rows.iter().map(|(k, _)| k.key_id).collect();
-    let keys: Vec<FieldKey> = expand(rows)?.into_values().collect();
     sqlx::query("DELETE FROM personal_keys WHERE key_id IN (SELECT value FROM json_each(?1))")
         .bind(sqlite_ids(&events))
         .execute(&mut *conn)
