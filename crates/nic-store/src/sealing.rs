@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::aead::{Aead, AeadInPlace, KeyInit, Payload};
 use chacha20poly1305::{AeadCore, ChaCha20Poly1305, Key, Nonce};
 use chrono::{DateTime, Utc};
 use nic_events::personal::{personal_fields, ERASED_TEXT, SEALED_PREFIX};
@@ -25,6 +25,10 @@ use uuid::Uuid;
 use crate::keys::{event_key_id, field_key, field_key_id, EventKey};
 use crate::limits::{EVENT_KEY_FIELDS_MAX, KEYS_CACHED_MAX};
 use crate::{AppendOutcome, Backend, EventStore, FieldKey, KeySubject, ReadAll, StoreError};
+
+/// Bytes of a sealed field's nonce, before its ciphertext, and of the tag after it.
+const NONCE_BYTES: usize = 12;
+const TAG_BYTES: usize = 16;
 
 /// The event types whose `keys` list keys destroyed: a reader forgets them from its cache.
 pub const PRIVACY_EVENT_TYPES: [&str; 2] = ["PersonalDataErased", "PersonalFieldRedacted"];
@@ -79,13 +83,17 @@ impl Sealing {
     }
 
     /// Seals the personal fields of `events` for `stream`: the events as stored, and the key of
-    /// each event that has sealed fields.
+    /// each event that has sealed fields. Each field's key is cached as it is derived: the
+    /// follower reads the events as soon as they are committed, often before the appending task
+    /// hears of it. Keys of an append that fails, or of a retry the store recognises, open
+    /// nothing (no stored field names them) and age out.
     pub fn seal(
         &self,
         stream: &StreamId,
         events: Vec<NewEvent>,
     ) -> Result<(Vec<NewEvent>, Vec<EventKey>), StoreError> {
         let mut keys = Vec::new();
+        let mut derived = Vec::new();
         let mut sealed = Vec::with_capacity(events.len());
         for mut e in events {
             let fields = personal_fields(&e.event_type);
@@ -120,7 +128,9 @@ impl Sealing {
                         return;
                     }
                     let id = field_key_id(key_id, sealed_fields.len());
-                    *text = seal_text(id, &field_key(&key, id), text);
+                    let field = field_key(&key, id);
+                    *text = seal_text(id, &field, text);
+                    derived.push((id, Opening::Key(field)));
                     sealed_fields.push((pointer.to_string(), class.to_string()));
                 });
             }
@@ -145,6 +155,7 @@ impl Sealing {
             }
             sealed.push(e);
         }
+        self.cache_put(derived);
         Ok((sealed, keys))
     }
 
@@ -236,33 +247,31 @@ pub fn new_key() -> [u8; 32] {
 
 /// Seals `text` under `key`.
 pub fn seal_text(key_id: Uuid, key: &[u8; 32], text: &str) -> String {
-    let cipher = ChaCha20Poly1305::new(Key::from_slice(key));
     let nonce = ChaCha20Poly1305::generate_nonce(&mut rand::thread_rng());
-    let sealed = cipher
-        .encrypt(
-            &nonce,
-            Payload {
-                msg: text.as_bytes(),
-                aad: key_id.as_bytes(),
-            },
-        )
+    // The nonce, the ciphertext and its tag, in one buffer.
+    let mut bytes = Vec::with_capacity(NONCE_BYTES + text.len() + TAG_BYTES);
+    bytes.extend_from_slice(&nonce);
+    bytes.extend_from_slice(text.as_bytes());
+    let tag = ChaCha20Poly1305::new(Key::from_slice(key))
+        .encrypt_in_place_detached(&nonce, key_id.as_bytes(), &mut bytes[NONCE_BYTES..])
         .expect("encryption of text in memory does not fail");
-    let mut bytes = nonce.to_vec();
-    bytes.extend_from_slice(&sealed);
-    format!(
-        "{SEALED_PREFIX}{}:{}",
-        key_id.simple(),
-        URL_SAFE_NO_PAD.encode(bytes)
-    )
+    bytes.extend_from_slice(&tag);
+    // The prefix, the key id (32 hex digits) and a colon, then the base64 of the bytes.
+    let mut out = String::with_capacity(SEALED_PREFIX.len() + 32 + 1 + bytes.len().div_ceil(3) * 4);
+    out.push_str(SEALED_PREFIX);
+    out.push_str(key_id.simple().encode_lower(&mut Uuid::encode_buffer()));
+    out.push(':');
+    URL_SAFE_NO_PAD.encode_string(bytes, &mut out);
+    out
 }
 
 /// The text sealed in `payload` (the part after the key id), None when it does not open.
 pub fn open_text(key_id: Uuid, key: &[u8; 32], payload: &str) -> Option<String> {
     let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
-    if bytes.len() < 12 {
+    if bytes.len() < NONCE_BYTES {
         return None;
     }
-    let (nonce, sealed) = bytes.split_at(12);
+    let (nonce, sealed) = bytes.split_at(NONCE_BYTES);
     let plain = ChaCha20Poly1305::new(Key::from_slice(key))
         .decrypt(
             Nonce::from_slice(nonce),
@@ -358,15 +367,6 @@ impl EventStore for Sealing {
         mut keys: Vec<EventKey>,
     ) -> Result<AppendOutcome, StoreError> {
         let (events, sealed) = self.seal(stream, events)?;
-        // Kept before the append: the follower reads the events as soon as they are committed,
-        // often before this task hears of it. Keys of an append that fails, or of a retry the
-        // store recognises, open nothing (no stored field names them) and age out.
-        self.cache_put(
-            sealed
-                .iter()
-                .flat_map(EventKey::field_keys)
-                .map(|(id, key)| (id, Opening::Key(key))),
-        );
         keys.extend(sealed);
         self.inner
             .append_keyed(stream, expected, events, keys)
