@@ -1,6 +1,7 @@
 //! Personal data, in process over the real stores (SQLite and PostgreSQL): a person erased (the
 //! token's name and everything the token wrote; the token revoked), and the retention of a
-//! withdrawn program's free text, with its dry run, at a time past the network's period.
+//! withdrawn program's free text, with its dry run, at a time past the network's period; and a key
+//! file read back into the database it came from.
 
 mod common;
 
@@ -230,6 +231,48 @@ async fn retention(url: &str) {
     let (opened, _) = texts(&app, &format!("pdsa-{c_stays}")).await;
     assert!(opened.contains("Notes of a program that stays"));
     assert!(app.retention_due(later).await.unwrap().is_empty());
+}
+
+/// A key file read back into the database it came from: every key is kept already (most derived
+/// from their event's key), so nothing is written, and the next file holds the same keys.
+async fn a_key_file_read_back(url: &str) {
+    let store = nic_store::open(url).await.unwrap();
+    store.migrate().await.unwrap();
+    let app = App::in_memory(store);
+    let w = admin();
+    let (_, [program, _], idea) = network(&app, &w).await;
+    let mut last = Uuid::nil();
+    for i in 0..3 {
+        last = cycle(&app, &w, program, idea, &format!("Plan {i}")).await;
+    }
+    let mut file = Vec::new();
+    let count = app.export_keys("token:hub", None, &mut file).await.unwrap();
+    // Each planned cycle seals eight texts.
+    assert!(count >= 24, "{count}");
+    let (written, left_out) = app.import_keys(&mut file.as_slice()).await.unwrap();
+    assert_eq!((written, left_out), (0, 0));
+    let mut again = Vec::new();
+    assert_eq!(
+        app.export_keys("token:hub", None, &mut again)
+            .await
+            .unwrap(),
+        count
+    );
+    assert_eq!(again, file, "the same keys, in the same order");
+    let (opened, _) = texts(&app, &format!("pdsa-{last}")).await;
+    assert!(opened.contains("Plan 2"), "{opened}");
+}
+
+#[tokio::test]
+async fn a_key_file_read_back_writes_nothing_sqlite() {
+    a_key_file_read_back(&nic_store::scratch::sqlite_url()).await;
+}
+
+#[tokio::test]
+async fn a_key_file_read_back_writes_nothing_postgres() {
+    let url = nic_store::scratch::create_postgres("nic_privacy").await;
+    a_key_file_read_back(&url).await;
+    nic_store::scratch::drop_postgres(&url).await;
 }
 
 #[tokio::test]

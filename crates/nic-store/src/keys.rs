@@ -109,14 +109,6 @@ pub fn field_key(event_key: &[u8; 32], field_key_id: Uuid) -> [u8; 32] {
 }
 
 impl EventKey {
-    /// Each field's key id and key.
-    pub fn field_keys(&self) -> impl Iterator<Item = (Uuid, [u8; 32])> + '_ {
-        (0..self.fields.len()).map(|i| {
-            let id = field_key_id(self.key_id, i);
-            (id, field_key(&self.key, id))
-        })
-    }
-
     /// The `fields` column: the fields as JSON.
     fn fields_json(&self) -> String {
         serde_json::to_string(&self.fields).expect("strings serialise")
@@ -127,8 +119,8 @@ impl EventKey {
 type Stored = (FieldKey, Option<String>);
 
 /// The field keys that stored rows give, by key id: an event's row gives one for each of its
-/// fields. A field's own row comes first where both give the same id (an imported key file can
-/// hold the keys of an event whose row is still kept).
+/// fields. A field's own row comes first where both give the same id (an import before imports
+/// left derived keys alone, `not_derived`, could write one beside its event's row).
 fn expand(rows: Vec<Stored>) -> Result<BTreeMap<Uuid, FieldKey>, StoreError> {
     let mut keys = BTreeMap::new();
     let mut own = Vec::new();
@@ -167,6 +159,18 @@ fn expand(rows: Vec<Stored>) -> Result<BTreeMap<Uuid, FieldKey>, StoreError> {
 fn split(rows: Vec<Stored>) -> Result<(Vec<Uuid>, Vec<FieldKey>), StoreError> {
     let events = rows.iter().map(|(k, _)| k.key_id).collect();
     Ok((events, expand(rows)?.into_values().collect()))
+}
+
+/// The keys among `keys` that no kept event row (among `event_rows`) derives. Those are kept
+/// already: a row of their own beside the event's would be the same key twice, and a page of keys
+/// would count it twice.
+fn not_derived(keys: &[FieldKey], event_rows: Vec<Stored>) -> Result<Vec<FieldKey>, StoreError> {
+    let derived = expand(event_rows)?;
+    Ok(keys
+        .iter()
+        .filter(|k| !derived.contains_key(&k.key_id))
+        .cloned()
+        .collect())
 }
 
 /// `ids` and the event key ids their keys may be derived under.
@@ -424,14 +428,7 @@ pub(crate) async fn pg_vacuum(pool: &PgPool) -> Result<(), StoreError> {
 /// Splits the event keys that the keys of `ids` are derived from into one row per field: the
 /// event's key is deleted, its fields' keys are kept in rows of their own.
 async fn pg_split(conn: &mut PgConnection, ids: &[Uuid]) -> Result<(), StoreError> {
-    let rows = sqlx::query(&format!(
-        "SELECT {READ_COLUMNS} FROM personal_keys \
-         WHERE key_id = ANY($1) AND fields IS NOT NULL FOR UPDATE"
-    ))
-    .bind(with_event_key_ids(ids))
-    .fetch_all(&mut *conn)
-    .await?;
-    let (events, keys) = split(rows.iter().map(pg_row).collect::<Result<_, _>>()?)?;
+    let (events, keys) = split(pg_event_rows(conn, ids, " FOR UPDATE").await?)?;
     if events.is_empty() {
         return Ok(());
     }
@@ -443,8 +440,28 @@ async fn pg_split(conn: &mut PgConnection, ids: &[Uuid]) -> Result<(), StoreErro
     Ok(())
 }
 
+/// The event rows that the keys of `ids` may be derived from (`lock`: a locking clause).
+async fn pg_event_rows(
+    conn: &mut PgConnection,
+    ids: &[Uuid],
+    lock: &str,
+) -> Result<Vec<Stored>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {READ_COLUMNS} FROM personal_keys \
+         WHERE key_id = ANY($1) AND fields IS NOT NULL{lock}"
+    ))
+    .bind(with_event_key_ids(ids))
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(pg_row).collect()
+}
+
+/// Writes keys (a key file's), leaving alone those kept already, in a row or derived.
 pub(crate) async fn pg_put(pool: &PgPool, keys: &[FieldKey]) -> Result<u64, StoreError> {
-    pg_insert(&mut *pool.acquire().await?, keys).await
+    let mut conn = pool.acquire().await?;
+    let ids: Vec<Uuid> = keys.iter().map(|k| k.key_id).collect();
+    let keys = not_derived(keys, pg_event_rows(&mut conn, &ids, "").await?)?;
+    pg_insert(&mut conn, &keys).await
 }
 
 /// Writes fields' own key rows, leaving ids already kept alone.
@@ -611,14 +628,7 @@ pub(crate) async fn sqlite_destroy(
 
 /// `pg_split` on SQLite, inside the caller's transaction.
 async fn sqlite_split(conn: &mut SqliteConnection, ids: &[Uuid]) -> Result<(), StoreError> {
-    let rows = sqlx::query(&format!(
-        "SELECT {READ_COLUMNS} FROM personal_keys \
-         WHERE key_id IN (SELECT value FROM json_each(?1)) AND fields IS NOT NULL"
-    ))
-    .bind(sqlite_ids(&with_event_key_ids(ids)))
-    .fetch_all(&mut *conn)
-    .await?;
-    let (events, keys) = split(rows.iter().map(sqlite_row).collect::<Result<_, _>>()?)?;
+    let (events, keys) = split(sqlite_event_rows(conn, ids).await?)?;
     if events.is_empty() {
         return Ok(());
     }
@@ -630,11 +640,29 @@ async fn sqlite_split(conn: &mut SqliteConnection, ids: &[Uuid]) -> Result<(), S
     Ok(())
 }
 
+/// `pg_event_rows` on SQLite.
+async fn sqlite_event_rows(
+    conn: &mut SqliteConnection,
+    ids: &[Uuid],
+) -> Result<Vec<Stored>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {READ_COLUMNS} FROM personal_keys \
+         WHERE key_id IN (SELECT value FROM json_each(?1)) AND fields IS NOT NULL"
+    ))
+    .bind(sqlite_ids(&with_event_key_ids(ids)))
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(sqlite_row).collect()
+}
+
+/// `pg_put` on SQLite.
 pub(crate) async fn sqlite_put(
     conn: &mut SqliteConnection,
     keys: &[FieldKey],
 ) -> Result<u64, StoreError> {
-    sqlite_write(conn, keys).await
+    let ids: Vec<Uuid> = keys.iter().map(|k| k.key_id).collect();
+    let keys = not_derived(keys, sqlite_event_rows(conn, &ids).await?)?;
+    sqlite_write(conn, &keys).await
 }
 
 /// Writes fields' own key rows, leaving ids already kept alone.

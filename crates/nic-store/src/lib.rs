@@ -214,8 +214,8 @@ pub trait EventStore: Send + Sync + 'static {
         replacements: &[(Uuid, String)],
     ) -> Result<u64, StoreError>;
 
-    /// Writes keys read from a key file, leaving ids already kept alone; returns how many it
-    /// wrote.
+    /// Writes keys read from a key file, leaving alone ids already kept (in a row of their own
+    /// or derived from their event's); returns how many it wrote.
     async fn put_keys(&self, keys: &[FieldKey]) -> Result<u64, StoreError>;
 
     /// The kept keys after `after` in key id order, at most `limit` (an export of the key file).
