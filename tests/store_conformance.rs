@@ -47,6 +47,7 @@ conformance!(
     readers_never_skip_an_uncommitted_earlier_event,
     subscription_catches_up_then_follows_live,
     subscription_in_another_process_is_woken,
+    a_subscription_gives_what_a_fresh_reader_reads_while_two_processes_append,
     a_stream_another_process_created_is_not_created_again,
     the_database_refuses_update_and_delete,
     the_hash_chain_locates_a_changed_row,
@@ -732,6 +733,75 @@ async fn subscription_in_another_process_is_woken(db: Db) {
         .expect("woken")
         .unwrap();
     assert_eq!(got, vec![0, 1, 2, 3, 4]);
+}
+
+/// Two processes append side by side, now one at a time, now together, in single events and in
+/// batches: a subscription in one of them gets every event in order, none skipped, each exactly as
+/// a third process reads it back from the database (a store may hand its own appends to its
+/// readers without reading them).
+async fn a_subscription_gives_what_a_fresh_reader_reads_while_two_processes_append(db: Db) {
+    let (here, url) = fresh_store(db).await;
+    let there = nic_store::open(&url).await.unwrap();
+    let mut sub = Subscription::new(here.clone(), ReadAll::after(0, 0));
+    let text = |n: u64| {
+        let meta = Metadata {
+            actor: Some("test".into()),
+            ..Metadata::default()
+        };
+        let data =
+            serde_json::json!({ "n": n, "note": "Caf\u{e9} \u{201c}huddles\u{201d} \u{1f600}" });
+        NewEvent::new("test_happened", 1, &data, &meta).unwrap()
+    };
+    let write = |store: std::sync::Arc<dyn EventStore>, name: &'static str, from: u64| async move {
+        for i in 0..30 {
+            let n = from + i * 10;
+            let batch = match i % 3 {
+                0 => vec![text(n), text(n + 1), text(n + 2)],
+                _ => vec![text(n)],
+            };
+            store
+                .append(&stream(name), ExpectedVersion::Any, batch)
+                .await
+                .unwrap();
+            if i % 5 == 0 {
+                tokio::time::sleep(Duration::from_millis(3)).await;
+            }
+        }
+    };
+    let (a, b) = tokio::join!(
+        tokio::spawn(write(here.clone(), "pdsa-here", 0)),
+        tokio::spawn(write(there.clone(), "pdsa-there", 1_000_000)),
+    );
+    a.unwrap();
+    b.unwrap();
+    let third = nic_store::open(&url).await.unwrap();
+    let head = here.committed_head().await.unwrap();
+    settle(third.as_ref(), head).await;
+    let stored = read_everything(third.as_ref()).await;
+    assert_eq!(stored.len(), 2 * (10 * 3 + 20));
+    let mut got = Vec::new();
+    while got.len() < stored.len() {
+        let batch = tokio::time::timeout(Duration::from_secs(10), sub.next_batch())
+            .await
+            .expect("every event reaches the subscription")
+            .unwrap();
+        got.extend(batch);
+    }
+    // Every field, the data and metadata as text.
+    let fields = |events: &[nic_events::RecordedEvent]| {
+        events
+            .iter()
+            .map(|e| {
+                (
+                    (e.event_id, e.stream_id.to_string(), e.stream_version),
+                    (e.global_position, e.event_type.clone(), e.schema_version),
+                    (e.data.get().to_string(), e.metadata.get().to_string()),
+                    (e.recorded_at, e.hash.clone()),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(fields(&got), fields(&stored));
 }
 
 /// A store that has never seen a stream (another process created it) appends to it as new: the

@@ -96,7 +96,8 @@ pub struct ReadAll {
     /// Only events recorded at or before this time: the log as of that time.
     pub up_to_time: Option<DateTime<Utc>>,
     /// The reader is woken when more of the log can be read (a `Subscription`): a store answers
-    /// with what it can read at once, without trying a second time to prove more of the log.
+    /// with what it can read at once, without trying a second time to prove more of the log, and
+    /// may answer from its own appends as it saw them committed rather than read them back.
     pub woken: bool,
 }
 

@@ -107,6 +107,18 @@ pub const SUBSCRIPTION_PAGE_EVENTS: usize = 1_000;
 /// At the head, a subscription woken by an append reads at most once per this many milliseconds:
 /// under a stream of appends each read takes several events, not one statement per event.
 pub const SUBSCRIPTION_READ_GAP_MS: u64 = 4;
+/// This store's own latest committed events kept in memory (PostgreSQL), for readers at the head
+/// to read there rather than from the database.
+pub const OWN_RECENT_EVENTS_MAX: usize = 256;
+/// This store's own committed events kept waiting, at most, above a position that it cannot yet
+/// say is settled (PostgreSQL): past that they are forgotten, and read from the database.
+pub const OWN_AHEAD_EVENTS_MAX: usize = 1_024;
+/// Bytes of event data and metadata those two keep, at most, together.
+pub const OWN_KEPT_BYTES_MAX: usize = 8 << 20;
+/// How long, at most, a woken reader at the head trusts that nothing but this store's own appends
+/// followed the last frontier statement (no other writer announced an event since it was sent),
+/// in milliseconds: past this the reader runs one again.
+pub const FRONTIER_TRUST_MS: u64 = SUBSCRIPTION_POLL_MS / 2;
 /// Events the chain verification reads per page.
 pub const VERIFY_PAGE_EVENTS: usize = 5_000;
 /// Pages `ReadAhead` reads and maps ahead of its reader, at most.

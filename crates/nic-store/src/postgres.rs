@@ -23,7 +23,10 @@
 //! past it. Every frontier statement proves what it can of the observations waiting (up to
 //! `OBSERVATIONS_PENDING_MAX`, so that an event committed after one observation waits only for the
 //! transactions running at the next, not for the proof of an older one first) and leaves its own
-//! observation waiting.
+//! observation waiting. The store's own appends need no statement: once one has committed at the
+//! position right after the proved one, nothing can lie between (`Frontier::committed`).
+//! Subscriptions read those from memory, and at the head run no statement while nothing else can
+//! lie beyond (`Frontier::trusted`: no other writer announced an append since the last statement).
 //!
 //! Wake-ups: a local append ticks local subscribers at once and asks a background task to send one
 //! small `NOTIFY nic_events` (at once, then at most one per `NOTIFY_COALESCE_MS` for the appends
@@ -35,7 +38,8 @@
 //! waits, and whenever the frontier moves the local subscribers are ticked: events held back only
 //! for their proof are delivered as soon as it exists, not at the next append or poll.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
@@ -54,8 +58,9 @@ use uuid::Uuid;
 
 use crate::keys::{self, EventKey, FieldKey, KeySubject};
 use crate::limits::{
-    APPEND_ATTEMPTS_MAX, FRONTIER_RECHECK_MAX_MS, FRONTIER_RECHECK_MS, HEADS_CACHED_STREAMS_MAX,
-    OBSERVATIONS_PENDING_MAX, PG_ACQUIRE_TIMEOUT_MS, PG_PING_IDLE_MS, PG_POOL_CONNECTIONS_MAX,
+    APPEND_ATTEMPTS_MAX, FRONTIER_RECHECK_MAX_MS, FRONTIER_RECHECK_MS, FRONTIER_TRUST_MS,
+    HEADS_CACHED_STREAMS_MAX, OBSERVATIONS_PENDING_MAX, OWN_AHEAD_EVENTS_MAX, OWN_KEPT_BYTES_MAX,
+    OWN_RECENT_EVENTS_MAX, PG_ACQUIRE_TIMEOUT_MS, PG_PING_IDLE_MS, PG_POOL_CONNECTIONS_MAX,
     RETRY_AFTER_ERROR_MS,
 };
 use crate::pg_group::{self, Entry, Grouped, Groups};
@@ -184,6 +189,17 @@ struct Frontier {
     /// (`Reader::with_frontier`), so that a transaction of another application holding the xmin
     /// back holds nothing back.
     lagging: bool,
+    /// Other writers' announced appends counted when the last statement was sent
+    /// (`Reader::announced`).
+    announced_seen: u64,
+    /// This store's own events seen committed above `safe`: once every position below one is
+    /// settled, so is the log up to it, with no statement (`Frontier::committed`).
+    own_ahead: BTreeMap<u64, RecordedEvent>,
+    /// The log up to `safe` as this store's own commits settled it, in order and with no gap
+    /// (its last event is at `safe`): readers at the head read it here.
+    recent: VecDeque<RecordedEvent>,
+    /// Bytes of data and metadata held in `own_ahead` and `recent`.
+    kept_bytes: usize,
 }
 
 impl Frontier {
@@ -229,12 +245,100 @@ impl Frontier {
                 self.safe = self.safe.max(o.last_position);
             }
         }
-        let safe = self.safe;
-        self.pending
-            .retain(|o| !proved(o) && o.last_position > safe);
+        self.pending.retain(|o| !proved(o));
+        self.settle();
         self.wait_for(seen);
         self.last_statement = Some(Instant::now());
         self.safe > before
+    }
+
+    /// Takes in events this store appended and saw committed. True when the safe position moved:
+    /// when the first of them follows it, nothing can lie between, so no statement is needed to
+    /// prove it.
+    fn committed(&mut self, events: Vec<RecordedEvent>) -> bool {
+        let before = self.safe;
+        for e in events {
+            if e.global_position > self.safe && self.own_ahead.len() < OWN_AHEAD_EVENTS_MAX {
+                self.own_ahead.insert(e.global_position, e);
+            }
+        }
+        self.settle();
+        self.safe > before
+    }
+
+    /// Moves `safe` over this store's own events that follow it (into `recent`), forgets what
+    /// lies at or below it, and keeps within `OWN_RECENT_EVENTS_MAX` and `OWN_KEPT_BYTES_MAX`.
+    fn settle(&mut self) {
+        if self
+            .recent
+            .back()
+            .is_some_and(|e| e.global_position != self.safe)
+        {
+            // A statement moved `safe` past what this store's commits settled.
+            self.recent.clear();
+        }
+        while let Some(entry) = self.own_ahead.first_entry() {
+            if *entry.key() > self.safe + 1 {
+                break;
+            }
+            let e = entry.remove();
+            if e.global_position == self.safe + 1 {
+                self.safe = e.global_position;
+                self.recent.push_back(e);
+            }
+        }
+        self.kept_bytes = self
+            .own_ahead
+            .values()
+            .chain(&self.recent)
+            .map(kept_bytes)
+            .sum();
+        while self.recent.len() > OWN_RECENT_EVENTS_MAX
+            || (self.kept_bytes > OWN_KEPT_BYTES_MAX && !self.recent.is_empty())
+        {
+            let e = self.recent.pop_front().expect("not empty");
+            self.kept_bytes -= kept_bytes(&e);
+        }
+        if self.kept_bytes > OWN_KEPT_BYTES_MAX {
+            self.own_ahead.clear();
+            self.kept_bytes = 0;
+        }
+        let safe = self.safe;
+        self.pending.retain(|o| o.last_position > safe);
+    }
+
+    /// The events after `after` that `query` admits, at most `limit`, when `recent` holds the
+    /// whole log from `after` up to `safe`.
+    fn recent_after(
+        &self,
+        query: &ReadAll,
+        after: u64,
+        limit: usize,
+    ) -> Option<Vec<RecordedEvent>> {
+        if self.recent.front()?.global_position > after + 1 {
+            return None;
+        }
+        Some(
+            self.recent
+                .iter()
+                .filter(|e| e.global_position > after && query.admits(e))
+                .take(limit)
+                .cloned()
+                .collect(),
+        )
+    }
+
+    /// Whether a woken reader may take `safe` for the head without a statement: nothing waits
+    /// for its proof, none of this store's own events waits above it, no other writer announced
+    /// an append (`announced` counts them) since the last statement was sent, and that statement
+    /// is less than `FRONTIER_TRUST_MS` old.
+    fn trusted(&self, announced: u64) -> bool {
+        self.pending.is_empty()
+            && self.own_ahead.is_empty()
+            && self.announced_seen == announced
+            && self
+                .last_statement
+                .is_some_and(|t| t.elapsed() < Duration::from_millis(FRONTIER_TRUST_MS))
     }
 
     /// Keeps `seen` waiting for its proof, unless it would prove nothing new.
@@ -280,14 +384,21 @@ impl Frontier {
     }
 }
 
+/// Bytes of an event's data and metadata, as `Frontier` counts what it keeps.
+fn kept_bytes(e: &RecordedEvent) -> usize {
+    e.data.get().len() + e.metadata.get().len()
+}
+
 /// What the reads of the global log share with the prover task: the pool, the frontier, the local
-/// wake-ups (ticked whenever the frontier moves) and the signal that an observation waits.
+/// wake-ups (ticked whenever the frontier moves), the signal that an observation waits, and how
+/// many appends other writers announced (or may have, while the listener was down).
 #[derive(Clone)]
 struct Reader {
     warm: Arc<Warm>,
     frontier: Arc<Mutex<Frontier>>,
     wake: Arc<watch::Sender<u64>>,
     waiting: Arc<Notify>,
+    announced: Arc<AtomicU64>,
 }
 
 pub struct PgStore {
@@ -337,11 +448,17 @@ impl PgStore {
             frontier: Arc::new(Mutex::new(Frontier::default())),
             wake: wake.clone(),
             waiting: Arc::new(Notify::new()),
+            announced: Arc::new(AtomicU64::new(0)),
         };
         let groups = Groups::new(warm);
         let me = Uuid::new_v4().to_string();
         let tasks = vec![
-            tokio::spawn(listen(listener, wake.clone(), me.clone())),
+            tokio::spawn(listen(
+                listener,
+                wake.clone(),
+                reader.announced.clone(),
+                me.clone(),
+            )),
             tokio::spawn(announce(pool.clone(), notify_request.clone(), me)),
             tokio::spawn(prove(reader.clone())),
         ];
@@ -399,10 +516,25 @@ impl PgStore {
         query: &ReadAll,
     ) -> Result<(Vec<RecordedEvent>, Option<u64>), StoreError> {
         let limit = query.page_size();
-        let safe = self.reader.frontier.lock().expect("frontier").safe;
+        // A woken reader follows the live log: what this store saw committed is what it holds.
+        // Every other read (a check of the chains, an export, a page asked for) reads the database.
+        let (safe, recent) = {
+            let f = self.reader.frontier.lock().expect("frontier");
+            let recent = query
+                .woken
+                .then(|| f.recent_after(query, query.after, limit));
+            (f.safe, recent.flatten())
+        };
         let mut events = Vec::new();
         let mut after = query.after;
-        if safe > after {
+        if let (true, Some(recent)) = (safe > after, recent) {
+            // What this store's own commits settled, in memory.
+            events = recent;
+            if events.len() == limit || query.up_to_position.is_some_and(|p| p <= safe) {
+                return Ok((events, None));
+            }
+            after = safe;
+        } else if safe > after {
             // Below the proved frontier the log is complete: a plain range read.
             let mut q: QueryBuilder<Postgres> =
                 QueryBuilder::new(format!("SELECT {COLUMNS} FROM events WHERE"));
@@ -424,6 +556,19 @@ impl PgStore {
             }
             // Every event up to `safe` that the query admits is in `events`.
             after = safe;
+        }
+        let announced = self.reader.announced.load(Ordering::SeqCst);
+        if query.woken
+            && self
+                .reader
+                .frontier
+                .lock()
+                .expect("frontier")
+                .trusted(announced)
+        {
+            // Nothing but this store's own appends, which settle the frontier themselves, can
+            // have followed the last statement: no statement to look further.
+            return Ok((events, None));
         }
         let remaining = limit - events.len();
         let (rest, ticked) = self
@@ -498,8 +643,8 @@ impl PgStore {
     }
 
     /// One INSERT of `events` after `head`; a single event's may be one row of a group's INSERT
-    /// (`pg_group`) when `may_group`. None when the stream had moved past `head` (or a unique
-    /// constraint refused a row): nothing was written.
+    /// (`pg_group`) when `may_group`. The events as committed, or None when the stream had moved
+    /// past `head` (or a unique constraint refused a row): nothing was written.
     async fn insert(
         &self,
         stream: &StreamId,
@@ -508,7 +653,7 @@ impl PgStore {
         keys: &[EventKey],
         recorded_at: DateTime<Utc>,
         may_group: bool,
-    ) -> Result<Option<(AppendOutcome, Head)>, StoreError> {
+    ) -> Result<Option<Vec<RecordedEvent>>, StoreError> {
         let first_version = head.map_or(0, |h| h.version + 1);
         let hashes = chain(stream, head, events, recorded_at);
         if let ([event], true) = (events, may_group) {
@@ -537,7 +682,7 @@ impl PgStore {
                 }
             };
             let position = match answer.await.unwrap_or(Grouped::Alone) {
-                Grouped::Written(position) => non_negative(position, 0, "position")?,
+                Grouped::Written(position) => position,
                 Grouped::Refused => return Ok(None),
                 Grouped::Alone => {
                     return self
@@ -545,19 +690,15 @@ impl PgStore {
                         .await
                 }
             };
-            let hash = hashes.into_iter().next().unwrap_or_default();
-            return Ok(Some((
-                AppendOutcome {
-                    stream_version: first_version,
-                    first_position: position,
-                    last_position: position,
-                    duplicate: false,
-                },
-                Head {
-                    version: first_version,
-                    hash,
-                },
-            )));
+            return recorded(
+                stream,
+                first_version,
+                events,
+                &[position],
+                recorded_at,
+                hashes,
+            )
+            .map(Some);
         }
         self.insert_alone(stream, first_version, events, keys, recorded_at, hashes)
             .await
@@ -572,7 +713,7 @@ impl PgStore {
         keys: &[EventKey],
         recorded_at: DateTime<Utc>,
         hashes: Vec<String>,
-    ) -> Result<Option<(AppendOutcome, Head)>, StoreError> {
+    ) -> Result<Option<Vec<RecordedEvent>>, StoreError> {
         let sql = insert_sql(events.len() == 1, first_version == 0, !keys.is_empty());
         let query = sqlx::query_as::<_, (i64,)>(sql)
             .bind(stream.as_str())
@@ -624,23 +765,51 @@ impl PgStore {
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Ok(None),
             Err(e) => return Err(e.into()),
         };
-        let (Some(&first), Some(&last)) = (positions.first(), positions.last()) else {
+        if positions.len() != events.len() {
             return Ok(None);
-        };
-        let last_version = first_version + events.len() as u64 - 1;
-        Ok(Some((
-            AppendOutcome {
-                stream_version: last_version,
-                first_position: non_negative(first, 0, "position")?,
-                last_position: non_negative(last, 0, "position")?,
-                duplicate: false,
-            },
-            Head {
-                version: last_version,
-                hash: hashes.into_iter().next_back().unwrap_or_default(),
-            },
-        )))
+        }
+        recorded(
+            stream,
+            first_version,
+            events,
+            &positions,
+            recorded_at,
+            hashes,
+        )
+        .map(Some)
     }
+}
+
+/// `events` as the INSERT wrote them, at `positions` from `first_version`, with their hashes: as a
+/// read of the log gives them back (the JSON columns keep their text as it was sent).
+fn recorded(
+    stream: &StreamId,
+    first_version: u64,
+    events: &[NewEvent],
+    positions: &[i64],
+    recorded_at: DateTime<Utc>,
+    hashes: Vec<String>,
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    events
+        .iter()
+        .zip(positions)
+        .zip(hashes)
+        .enumerate()
+        .map(|(i, ((e, &position), hash))| {
+            Ok(RecordedEvent {
+                event_id: e.event_id,
+                stream_id: stream.clone(),
+                stream_version: first_version + i as u64,
+                global_position: non_negative(position, 0, "position")?,
+                event_type: e.event_type.clone(),
+                schema_version: e.schema_version,
+                data: e.data.clone(),
+                metadata: e.metadata.clone(),
+                recorded_at,
+                hash,
+            })
+        })
+        .collect()
 }
 
 /// The hashes of `events` chained after `head`.
@@ -692,6 +861,7 @@ impl Reader {
             let (pending_xids, pending_positions, safe, lagging) =
                 self.frontier.lock().expect("frontier").params();
             let lagging = lagging || short;
+            let announced = self.announced.load(Ordering::SeqCst);
             let sent = Instant::now();
             let needed = pending_xids.iter().copied().max().unwrap_or(0);
             // While the snapshots' xmin lags behind what waits, ask first which transactions may
@@ -763,6 +933,7 @@ impl Reader {
             let bound = non_negative(bound, 0, "position")?;
             let (more, moved, waiting) = {
                 let mut frontier = self.frontier.lock().expect("frontier");
+                frontier.announced_seen = frontier.announced_seen.max(announced);
                 let moved = frontier.advance(xmin, horizon, bound, seen, sent);
                 (
                     frontier.may_pass(bound),
@@ -838,10 +1009,16 @@ async fn prove(reader: Reader) {
     }
 }
 
-/// Ticks `wake` on every notification but this store's own (`me`: its appends tick `wake`
-/// themselves). `recv` reconnects by itself after a lost connection; the notifications missed
-/// meanwhile are covered by the subscribers' poll.
-async fn listen(mut listener: PgListener, wake: Arc<watch::Sender<u64>>, me: String) {
+/// Counts in `announced` and ticks `wake` on every notification but this store's own (`me`: its
+/// appends tick `wake` themselves), and on every failure, since one may have been missed. `recv`
+/// reconnects by itself after a lost connection; the notifications missed meanwhile are covered by
+/// the subscribers' poll.
+async fn listen(
+    mut listener: PgListener,
+    wake: Arc<watch::Sender<u64>>,
+    announced: Arc<AtomicU64>,
+    me: String,
+) {
     loop {
         match listener.recv().await {
             Ok(n) if n.payload() == me => continue,
@@ -851,6 +1028,7 @@ async fn listen(mut listener: PgListener, wake: Arc<watch::Sender<u64>>, me: Str
                 tokio::time::sleep(Duration::from_millis(RETRY_AFTER_ERROR_MS)).await;
             }
         }
+        announced.fetch_add(1, Ordering::SeqCst);
         wake.send_modify(|n| *n = n.wrapping_add(1));
     }
 }
@@ -945,7 +1123,7 @@ impl EventStore for PgStore {
                         actual: head.map(|h| h.version),
                     });
                 }
-            } else if let Some((outcome, new_head)) = self
+            } else if let Some(written) = self
                 .insert(
                     stream,
                     head.as_ref(),
@@ -956,7 +1134,25 @@ impl EventStore for PgStore {
                 )
                 .await?
             {
-                self.remember_head(stream, Some(new_head));
+                let (first, last) = (&written[0], &written[written.len() - 1]);
+                let outcome = AppendOutcome {
+                    stream_version: last.stream_version,
+                    first_position: first.global_position,
+                    last_position: last.global_position,
+                    duplicate: false,
+                };
+                self.remember_head(
+                    stream,
+                    Some(Head {
+                        version: last.stream_version,
+                        hash: last.hash.clone(),
+                    }),
+                );
+                self.reader
+                    .frontier
+                    .lock()
+                    .expect("frontier")
+                    .committed(written);
                 self.wake.send_modify(|n| *n = n.wrapping_add(1));
                 self.notify_request.notify_one();
                 return Ok(outcome);
@@ -1267,5 +1463,118 @@ mod tests {
         };
         f.advance(0, 0, 0, seen(40, 200), now());
         assert!(f.pending.is_empty());
+    }
+
+    /// This store's own event at `position`, as committed.
+    fn own(position: u64) -> RecordedEvent {
+        RecordedEvent {
+            event_id: Uuid::now_v7(),
+            stream_id: StreamId::parse(format!("pdsa-{position}")).unwrap(),
+            stream_version: 0,
+            global_position: position,
+            event_type: "test_happened".into(),
+            schema_version: 1,
+            data: EventData::stored(format!("{{\"n\":{position}}}")),
+            metadata: EventData::stored("{}".into()),
+            recorded_at: now_micros(),
+            hash: String::new(),
+        }
+    }
+
+    fn positions(events: &[RecordedEvent]) -> Vec<u64> {
+        events.iter().map(|e| e.global_position).collect()
+    }
+
+    #[test]
+    fn the_store_s_own_commits_settle_the_log_only_where_nothing_can_lie_between() {
+        let mut f = Frontier {
+            safe: 10,
+            ..Frontier::default()
+        };
+        let all = ReadAll::after(0, 100);
+        // Right after the safe position: settled at once, and readable from memory.
+        assert!(f.committed(vec![own(11), own(12)]));
+        assert_eq!(f.safe, 12);
+        assert_eq!(positions(&f.recent_after(&all, 10, 100).unwrap()), [11, 12]);
+        assert_eq!(positions(&f.recent_after(&all, 11, 100).unwrap()), [12]);
+        assert!(f.recent_after(&all, 12, 100).unwrap().is_empty());
+        assert!(
+            f.recent_after(&all, 9, 100).is_none(),
+            "position 10 is not in memory"
+        );
+        // A gap (another writer's position, or one a failed append spent): nothing moves, and
+        // the event waits, so that a woken reader asks the database.
+        assert!(!f.committed(vec![own(14)]));
+        assert_eq!(f.safe, 12);
+        assert!(!f.trusted(0));
+        // Another store's committed appends at 13 are proved by a statement: the own event
+        // right after it then settles too.
+        f.announced_seen = 1;
+        assert!(f.advance(0, 0, 13, seen(14, 100), now()));
+        assert_eq!(f.safe, 14);
+        assert!(f.own_ahead.is_empty() && f.pending.is_empty());
+        assert!(
+            f.recent_after(&all, 12, 100).is_none(),
+            "13 is not in memory: read from the database"
+        );
+        assert_eq!(positions(&f.recent_after(&all, 13, 100).unwrap()), [14]);
+        // Trusted only while no other writer announced an append since the last statement.
+        assert!(f.trusted(1));
+        assert!(!f.trusted(2));
+        // Own events at or below the safe position change nothing.
+        assert!(!f.committed(vec![own(14)]));
+        assert_eq!(f.recent.len(), 1);
+        // A read's filters and limit apply in memory as in the database.
+        f.committed((15..40).map(own).collect());
+        assert_eq!(f.safe, 39);
+        assert_eq!(
+            positions(&f.recent_after(&all, 20, 3).unwrap()),
+            [21, 22, 23]
+        );
+        let up_to = ReadAll {
+            up_to_position: Some(16),
+            ..all.clone()
+        };
+        assert_eq!(
+            positions(&f.recent_after(&up_to, 13, 100).unwrap()),
+            [14, 15, 16]
+        );
+        let other = ReadAll {
+            categories: vec!["measure".into()],
+            ..all.clone()
+        };
+        assert!(f.recent_after(&other, 13, 100).unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_own_events_kept_in_memory_are_bounded() {
+        let mut f = Frontier::default();
+        let n = OWN_RECENT_EVENTS_MAX as u64 + 50;
+        f.committed((1..=n).map(own).collect());
+        assert_eq!(f.safe, n);
+        assert_eq!(f.recent.len(), OWN_RECENT_EVENTS_MAX);
+        assert_eq!(f.recent.back().unwrap().global_position, n);
+        let all = ReadAll::after(0, 100);
+        assert!(f.recent_after(&all, 10, 100).is_none());
+        // Events waiting above a gap are bounded too.
+        f.committed(
+            (n + 2..n + 2 + OWN_AHEAD_EVENTS_MAX as u64 + 10)
+                .map(own)
+                .collect(),
+        );
+        assert_eq!(f.own_ahead.len(), OWN_AHEAD_EVENTS_MAX);
+        // And so are the bytes.
+        let mut f = Frontier::default();
+        let big = |position| RecordedEvent {
+            data: EventData::stored(format!(
+                "{{\"text\":\"{}\"}}",
+                "x".repeat(OWN_KEPT_BYTES_MAX / 10)
+            )),
+            ..own(position)
+        };
+        f.committed((1..=20).map(big).collect());
+        assert_eq!(f.safe, 20);
+        assert!(f.kept_bytes <= OWN_KEPT_BYTES_MAX);
+        assert_eq!(f.recent.len(), 9);
     }
 }
