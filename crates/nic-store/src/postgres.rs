@@ -259,7 +259,10 @@ impl Frontier {
         let before = self.safe;
         for e in events {
             if e.global_position > self.safe && self.own_ahead.len() < OWN_AHEAD_EVENTS_MAX {
-                self.own_ahead.insert(e.global_position, e);
+                self.kept_bytes += kept_bytes(&e);
+                if let Some(old) = self.own_ahead.insert(e.global_position, e) {
+                    self.kept_bytes -= kept_bytes(&old);
+                }
             }
         }
         self.settle();
@@ -275,7 +278,7 @@ impl Frontier {
             .is_some_and(|e| e.global_position != self.safe)
         {
             // A statement moved `safe` past what this store's commits settled.
-            self.recent.clear();
+            self.kept_bytes -= self.recent.drain(..).map(|e| kept_bytes(&e)).sum::<usize>();
         }
         while let Some(entry) = self.own_ahead.first_entry() {
             if *entry.key() > self.safe + 1 {
@@ -285,14 +288,10 @@ impl Frontier {
             if e.global_position == self.safe + 1 {
                 self.safe = e.global_position;
                 self.recent.push_back(e);
+            } else {
+                self.kept_bytes -= kept_bytes(&e);
             }
         }
-        self.kept_bytes = self
-            .own_ahead
-            .values()
-            .chain(&self.recent)
-            .map(kept_bytes)
-            .sum();
         while self.recent.len() > OWN_RECENT_EVENTS_MAX
             || (self.kept_bytes > OWN_KEPT_BYTES_MAX && !self.recent.is_empty())
         {
@@ -1576,5 +1575,16 @@ mod tests {
         assert_eq!(f.safe, 20);
         assert!(f.kept_bytes <= OWN_KEPT_BYTES_MAX);
         assert_eq!(f.recent.len(), 9);
+        // Above a gap, then moved past by a statement: the count of bytes follows.
+        f.committed((22..=25).map(big).collect());
+        assert!(f.advance(0, 0, 23, seen(23, 100), now()));
+        assert_eq!(f.safe, 25);
+        assert_eq!(
+            f.recent.len(),
+            2,
+            "24 and 25, settled after the statement's 23"
+        );
+        let counted: usize = f.own_ahead.values().chain(&f.recent).map(kept_bytes).sum();
+        assert_eq!(f.kept_bytes, counted);
     }
 }
