@@ -389,8 +389,9 @@ fn kept_bytes(e: &RecordedEvent) -> usize {
 }
 
 /// What the reads of the global log share with the prover task: the pool, the frontier, the local
-/// wake-ups (ticked whenever the frontier moves), the signal that an observation waits, and how
-/// many appends other writers announced (or may have, while the listener was down).
+/// wake-ups (ticked whenever the frontier moves), the signal that an observation waits, how many
+/// appends other writers announced (or may have, while the listener was down), and how many
+/// frontier statements ran.
 #[derive(Clone)]
 struct Reader {
     warm: Arc<Warm>,
@@ -398,6 +399,7 @@ struct Reader {
     wake: Arc<watch::Sender<u64>>,
     waiting: Arc<Notify>,
     announced: Arc<AtomicU64>,
+    statements: Arc<AtomicU64>,
 }
 
 pub struct PgStore {
@@ -448,6 +450,7 @@ impl PgStore {
             wake: wake.clone(),
             waiting: Arc::new(Notify::new()),
             announced: Arc::new(AtomicU64::new(0)),
+            statements: Arc::new(AtomicU64::new(0)),
         };
         let groups = Groups::new(warm);
         let me = Uuid::new_v4().to_string();
@@ -471,6 +474,12 @@ impl PgStore {
             groups,
             reader,
         })
+    }
+
+    /// How many statements this store has run to prove how far the global log may be read: what
+    /// reading at the head costs beyond the reads themselves.
+    pub fn frontier_statements(&self) -> u64 {
+        self.reader.statements.load(Ordering::Relaxed)
     }
 
     /// The connection pool, for tools that need plain SQL on the same database (the benchmark's
@@ -909,6 +918,7 @@ impl Reader {
                      AS bound FROM observed o, horizon h) ",
                 );
             build(&mut q);
+            self.statements.fetch_add(1, Ordering::Relaxed);
             let rows: Vec<(FrontierRow, T)> = q
                 .build()
                 .try_map(|row: PgRow| {
