@@ -91,10 +91,15 @@ async fn texts(app: &App, stream: &str) -> (String, String) {
     (text(&opened), text(&stored))
 }
 
-async fn a_person_erased(url: &str) {
+/// The service on a migrated store at `url`.
+async fn app_on(url: &str) -> App {
     let store = nic_store::open(url).await.unwrap();
     store.migrate().await.unwrap();
-    let app = App::in_memory(store);
+    App::in_memory(store)
+}
+
+async fn a_person_erased(url: &str) {
+    let app = app_on(url).await;
     let w = admin();
     let (_, [program, _], idea) = network(&app, &w).await;
     let secret = app
@@ -178,9 +183,7 @@ async fn a_person_erased(url: &str) {
 }
 
 async fn retention(url: &str) {
-    let store = nic_store::open(url).await.unwrap();
-    store.migrate().await.unwrap();
-    let app = App::in_memory(store);
+    let app = app_on(url).await;
     let w = admin();
     let (network, [gone, stays], idea) = network(&app, &w).await;
     id(app
@@ -236,9 +239,7 @@ async fn retention(url: &str) {
 /// A key file read back into the database it came from: every key is kept already (most derived
 /// from their event's key), so nothing is written, and the next file holds the same keys.
 async fn a_key_file_read_back(url: &str) {
-    let store = nic_store::open(url).await.unwrap();
-    store.migrate().await.unwrap();
-    let app = App::in_memory(store);
+    let app = app_on(url).await;
     let w = admin();
     let (_, [program, _], idea) = network(&app, &w).await;
     let mut last = Uuid::nil();

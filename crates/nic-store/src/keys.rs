@@ -119,8 +119,8 @@ impl EventKey {
 type Stored = (FieldKey, Option<String>);
 
 /// The field keys that stored rows give, by key id: an event's row gives one for each of its
-/// fields. A field's own row comes first where both give the same id (an import before imports
-/// left derived keys alone, `not_derived`, could write one beside its event's row).
+/// fields. A field's own row comes first where both give the same id (a database may hold one
+/// beside its event's row, written by an import that did not yet leave derived keys alone).
 fn expand(rows: Vec<Stored>) -> Result<BTreeMap<Uuid, FieldKey>, StoreError> {
     let mut keys = BTreeMap::new();
     let mut own = Vec::new();

@@ -314,13 +314,16 @@ impl Frontier {
         after: u64,
         limit: usize,
     ) -> Option<Vec<RecordedEvent>> {
-        if self.recent.front()?.global_position > after + 1 {
+        // Positions in `recent` follow each other: the first after `after` is found by counting.
+        let first = self.recent.front()?.global_position;
+        if first > after + 1 {
             return None;
         }
         Some(
             self.recent
                 .iter()
-                .filter(|e| e.global_position > after && query.admits(e))
+                .skip((after + 1 - first) as usize)
+                .filter(|e| query.admits(e))
                 .take(limit)
                 .cloned()
                 .collect(),
@@ -528,37 +531,19 @@ impl PgStore {
         // Every other read (a check of the chains, an export, a page asked for) reads the database.
         let (safe, recent) = {
             let f = self.reader.frontier.lock().expect("frontier");
-            let recent = query
-                .woken
+            let recent = (query.woken && f.safe > query.after)
                 .then(|| f.recent_after(query, query.after, limit));
             (f.safe, recent.flatten())
         };
         let mut events = Vec::new();
         let mut after = query.after;
-        if let (true, Some(recent)) = (safe > after, recent) {
-            // What this store's own commits settled, in memory.
-            events = recent;
-            if events.len() == limit || query.up_to_position.is_some_and(|p| p <= safe) {
-                return Ok((events, None));
-            }
-            after = safe;
-        } else if safe > after {
-            // Below the proved frontier the log is complete: a plain range read.
-            let mut q: QueryBuilder<Postgres> =
-                QueryBuilder::new(format!("SELECT {COLUMNS} FROM events WHERE"));
-            push_filters(&mut q, query, after, safe, limit);
-            // A page sized once: growing it row by row moved every event read several times.
-            events = Vec::with_capacity(limit);
-            let mut conn = self.reader.warm.take().await?;
-            let mut rows = q
-                .build()
-                .try_map(|row: PgRow| decode(&row, 0).map_err(wrap_decode))
-                .fetch(&mut *conn);
-            while let Some(e) = rows.try_next().await.map_err(unwrap_decode)? {
-                events.push(e);
-            }
-            drop(rows);
-            self.reader.warm.give(conn);
+        if safe > after {
+            // Below the proved frontier the log is complete: what this store's own commits
+            // settled, in memory, else a plain range read.
+            events = match recent {
+                Some(recent) => recent,
+                None => self.read_range(query, after, safe, limit).await?,
+            };
             if events.len() == limit || query.up_to_position.is_some_and(|p| p <= safe) {
                 return Ok((events, None));
             }
@@ -607,6 +592,33 @@ impl PgStore {
             events[first_new..].sort_unstable_by_key(|e| e.global_position);
         }
         Ok((events, ticked))
+    }
+
+    /// The events after `after` and up to `bound` that `query` admits, at most `limit`: a plain
+    /// range read, for a range the frontier has proved complete.
+    async fn read_range(
+        &self,
+        query: &ReadAll,
+        after: u64,
+        bound: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let mut q: QueryBuilder<Postgres> =
+            QueryBuilder::new(format!("SELECT {COLUMNS} FROM events WHERE"));
+        push_filters(&mut q, query, after, bound, limit);
+        // A page sized once: growing it row by row moved every event read several times.
+        let mut events = Vec::with_capacity(limit);
+        let mut conn = self.reader.warm.take().await?;
+        let mut rows = q
+            .build()
+            .try_map(|row: PgRow| decode(&row, 0).map_err(wrap_decode))
+            .fetch(&mut *conn);
+        while let Some(e) = rows.try_next().await.map_err(unwrap_decode)? {
+            events.push(e);
+        }
+        drop(rows);
+        self.reader.warm.give(conn);
+        Ok(events)
     }
 
     /// Reads the stream's head and what is known of `ids`, fresh. Ends the append when the ids were
